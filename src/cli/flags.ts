@@ -1,0 +1,37 @@
+import {Flags} from '@oclif/core'
+import {parseSize} from '../core/format.js'
+import {transferDefaults} from '../core/transfer.js'
+
+const size = Flags.custom<number>({
+  parse: async input => parseSize(input),
+})
+
+/** How to reach S3: the same flags on every command. */
+export const s3Flags = {
+  'endpoint-url': Flags.string({description: 'S3 endpoint (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL)', helpGroup: 'S3'}),
+  region: Flags.string({description: 'region (else AWS_REGION, the profile, us-east-1)', helpGroup: 'S3'}),
+  profile: Flags.string({description: 'profile in ~/.aws/credentials and ~/.aws/config (else AWS_PROFILE)', helpGroup: 'S3'}),
+  'path-style': Flags.boolean({description: 'path-style addressing (default: on for a custom endpoint)', allowNo: true, helpGroup: 'S3'}),
+}
+
+/** Where in S3: bucket and prefix, or an s3:// argument. */
+export const locationFlags = {
+  bucket: Flags.string({char: 'b', description: 'bucket (else S3C_BUCKET)'}),
+  prefix: Flags.string({char: 'p', description: 'key prefix ("folder") in the bucket'}),
+}
+
+/** s3concurrent's flags plus ours, shared by upload and download. */
+export const transferFlags = {
+  'local-folder': Flags.string({char: 'l', description: 'local folder (default: the current directory)'}),
+  'thread-count': Flags.integer({char: 't', description: 'requests in flight', default: transferDefaults.threadCount, min: 1, max: 1024}),
+  'max-retry': Flags.integer({description: 'retries per request for retryable failures', default: transferDefaults.maxRetry, min: 0}),
+  'multipart-threshold': size({description: 'files at or above this size move in parallel parts', default: transferDefaults.multipartThreshold}),
+  'part-size': size({description: 'part size for large files (grown to fit 10,000 parts)', default: transferDefaults.partSize}),
+  include: Flags.string({description: 'only files matching this glob (repeatable)', multiple: true}),
+  exclude: Flags.string({description: 'skip files matching this glob (repeatable)', multiple: true}),
+  force: Flags.boolean({description: 'transfer every file, even unchanged ones'}),
+  checksum: Flags.boolean({description: 'compare content (sha256) instead of size and modification time'}),
+  'dry-run': Flags.boolean({description: 'print what would be transferred; send no writes'}),
+  json: Flags.boolean({description: 'print the summary as JSON'}),
+  quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
+}

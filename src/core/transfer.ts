@@ -1,0 +1,123 @@
+import {ListObjectsV2Command} from '@aws-sdk/client-s3'
+import {ExitCode, S3cError, classifyError, describeError} from './errors.js'
+import {FatalError, withRetry, type RetryPolicy} from './retry.js'
+import {createS3, type S3Handle} from '../s3/client.js'
+import type {S3Config} from '../s3/config.js'
+import type {S3Location} from '../s3/url.js'
+import {InProcessRunner, type Runner} from '../engine/runner.js'
+import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
+import {handlers, type JobContext} from '../jobs/handlers.js'
+import type {JobData, JobResult, Work} from '../jobs/types.js'
+
+const MiB = 1024 * 1024
+
+/** Options shared by upload and download (s3concurrent's flags and ours). */
+export interface TransferOptions {
+  location: S3Location
+  s3: S3Config
+  /** Requests in flight (s3concurrent's thread_count). */
+  threadCount: number
+  /** Retries per request after the first attempt. */
+  maxRetry: number
+  /** Files at or above this size move in parts. */
+  multipartThreshold: number
+  partSize: number
+  force: boolean
+  checksum: boolean
+  dryRun: boolean
+  include?: string[]
+  exclude?: string[]
+  /** Called with one line per planned transfer in a dry run. */
+  onPlan?: (line: string) => void
+  /** Counters the caller may watch (progress); created when absent. */
+  stats?: RunStats
+  /** Lowest backoff delay; tests lower it. */
+  retryMinTimeoutMs?: number
+}
+
+export const transferDefaults = {
+  threadCount: 32,
+  maxRetry: 10,
+  multipartThreshold: 8 * MiB,
+  partSize: 8 * MiB,
+}
+
+export function retryPolicyOf(opts: TransferOptions): RetryPolicy {
+  return {retries: opts.maxRetry, minTimeoutMs: opts.retryMinTimeoutMs ?? 100, maxTimeoutMs: 10_000}
+}
+
+/** Part size for a file: the requested size, grown so the file fits in S3's 10,000 parts. */
+export function partSizeFor(size: number, requested: number): number {
+  const min = Math.ceil(size / 10_000 / MiB) * MiB
+  return Math.max(requested, min, 5 * MiB)
+}
+
+/** Turns any failure that stops a run into a one-line S3cError with the right exit code. */
+export function fatalToUserError(error: unknown, ctx: {bucket?: string; endpoint?: string}): S3cError {
+  if (error instanceof S3cError) return error
+  const original = error instanceof FatalError ? error.original : error
+  return new S3cError(describeError(original, ctx), ExitCode.fatal)
+}
+
+/**
+ * Checks that the bucket answers before any work starts, with few retries so a dead endpoint
+ * fails fast. Returns the first page of keys under the prefix.
+ */
+export async function preflight(s3: S3Handle, loc: S3Location, listPrefix: string): Promise<{empty: boolean}> {
+  try {
+    const page = await withRetry(() => s3.client.send(new ListObjectsV2Command({Bucket: loc.bucket, Prefix: listPrefix || undefined, MaxKeys: 1})),
+      {retries: 2, minTimeoutMs: 200, maxTimeoutMs: 1000})
+    return {empty: (page.KeyCount ?? page.Contents?.length ?? 0) === 0}
+  } catch (error) {
+    const original = error instanceof FatalError ? error.original : error
+    const cls = classifyError(original)
+    if (cls === 'fatal' || cls === 'retry') throw fatalToUserError(original, {bucket: loc.bucket, endpoint: s3.endpointLabel})
+    throw new S3cError(describeError(original, {bucket: loc.bucket, endpoint: s3.endpointLabel}), ExitCode.fatal)
+  }
+}
+
+export interface RunContext {
+  s3: S3Handle
+  stats: RunStats
+  runner: Runner
+  retry: RetryPolicy
+  signal: AbortSignal
+}
+
+/** Opens the S3 connection and an in-process runner whose results feed the run's counters. */
+export async function openRun(opts: TransferOptions): Promise<RunContext> {
+  const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
+  const stats = opts.stats ?? new RunStats()
+  const controller = new AbortController()
+  const retry = retryPolicyOf(opts)
+  const ctx: JobContext = {
+    s3, retry, signal: controller.signal,
+    onBytes: n => { stats.bytesDone += n },
+    abort: reason => controller.abort(reason),
+  }
+  const onResult = (result: JobResult, _job: JobData) => {
+    if (result.files) for (const f of result.files) stats.record(f)
+  }
+  const runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+  return {s3, stats, runner, retry, signal: controller.signal}
+}
+
+/** Feeds the walk into the runner and waits for the end; turns a stopped run into a user error. */
+export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>): Promise<RunSummary> {
+  try {
+    try {
+      for await (const work of plan()) await run.runner.add(work)
+    } finally {
+      run.stats.walkDone = true
+    }
+    await run.runner.drain()
+    return summarize(run.stats)
+  } catch (error) {
+    // Stop, and let running jobs notice before the connection closes.
+    run.runner.stop(error instanceof FatalError ? error : new FatalError(error))
+    await run.runner.drain().catch(() => undefined)
+    throw fatalToUserError(error, {bucket: loc.bucket, endpoint: run.s3.endpointLabel})
+  } finally {
+    await run.s3.close()
+  }
+}

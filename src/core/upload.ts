@@ -1,0 +1,99 @@
+import {stat} from 'node:fs/promises'
+import {resolve} from 'node:path'
+import {CreateMultipartUploadCommand, ListObjectsV2Command} from '@aws-sdk/client-s3'
+import mime from 'mime-types'
+import {ExitCode, S3cError} from './errors.js'
+import {withRetry} from './retry.js'
+import {openRun, partSizeFor, preflight, runWalk, type RunContext, type TransferOptions} from './transfer.js'
+import {walkLocal, type LocalEntry} from '../engine/walk.js'
+import type {RunSummary} from '../engine/stats.js'
+import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
+import {META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
+import type {CompareMode, Flow, UploadPartJob, Work} from '../jobs/types.js'
+import {folderPrefix, joinKey} from '../s3/url.js'
+
+export interface UploadOptions extends TransferOptions {
+  localFolder: string
+  storageClass?: string
+}
+
+async function checkLocalFolder(folder: string): Promise<string> {
+  const abs = resolve(folder)
+  const st = await stat(abs).catch(() => undefined)
+  if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage)
+  if (!st.isDirectory()) throw new S3cError(`"${folder}" is a file, not a folder: give the folder that holds the files to upload`, ExitCode.usage)
+  return abs
+}
+
+/** Sizes of the objects already under the prefix, to decide what can be skipped. */
+async function remoteSizes(run: RunContext, bucket: string, prefix: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>()
+  let token: string | undefined
+  do {
+    const page = await withRetry(() => run.s3.client.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token})), run.retry, run.signal)
+    for (const o of page.Contents ?? []) sizes.set(o.Key!, o.Size ?? 0)
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token)
+  return sizes
+}
+
+async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry): Promise<Flow> {
+  const {bucket} = opts.location
+  const metadata: Record<string, string> = {[META_MTIME]: formatMtime(e.mtimeMs)}
+  // A whole-file checksum must be known before the upload starts; it costs one extra read, so only with --checksum.
+  if (opts.checksum) metadata[META_SHA256] = await sha256File(e.path)
+  const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
+    Bucket: bucket, Key: key, Metadata: metadata, ContentType: mime.lookup(e.path) || 'application/octet-stream',
+    StorageClass: opts.storageClass as never,
+  })), run.retry, run.signal)
+  const uploadId = created.UploadId!
+  const partSize = partSizeFor(e.size, opts.partSize)
+  const children: UploadPartJob[] = []
+  for (let offset = 0, n = 1; offset < e.size; offset += partSize, n++) {
+    children.push({kind: 'upload-part', bucket, key, uploadId, path: e.path, partNumber: n, offset, length: Math.min(partSize, e.size - offset)})
+  }
+  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size}, children}
+}
+
+/** `s3c upload`: walk the local tree once and move every file that changed. */
+export async function upload(opts: UploadOptions): Promise<RunSummary> {
+  const root = await checkLocalFolder(opts.localFolder)
+  const {bucket, prefix} = opts.location
+  const run = await openRun(opts)
+  const listPrefix = folderPrefix(prefix)
+  let remote: Map<string, number> | undefined
+  try {
+    const {empty} = await preflight(run.s3, opts.location, listPrefix)
+    // Only list everything when there is something to compare with.
+    if (!empty && !opts.force) remote = await remoteSizes(run, bucket, listPrefix)
+  } catch (error) {
+    await run.s3.close()
+    throw error
+  }
+  const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
+
+  async function* plan(): AsyncGenerator<Work> {
+    for await (const e of walkLocal(root, opts)) {
+      const key = joinKey(prefix, e.rel)
+      run.stats.seen(e.size)
+      const remoteSize = remote?.get(key)
+      const compare = remoteSize === e.size ? compareMode : undefined
+      if (opts.dryRun) {
+        opts.onPlan?.(`${compare ? 'check' : 'upload'} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
+        continue
+      }
+      if (e.size >= opts.multipartThreshold) {
+        // Decided here, before a multipart upload starts.
+        if (compare && (await remoteUnchanged(run, bucket, {key, ...e}, compare))) {
+          run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+          continue
+        }
+        yield await multipartFlow(run, opts, key, e)
+      } else {
+        yield {kind: 'upload-files', bucket, storageClass: opts.storageClass,
+          files: [{path: e.path, key, size: e.size, mtimeMs: e.mtimeMs, compare}]}
+      }
+    }
+  }
+  return runWalk(run, opts.location, plan)
+}

@@ -1,0 +1,277 @@
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {mkdir, open, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
+import {dirname} from 'node:path'
+import {pipeline} from 'node:stream/promises'
+import {AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
+import mime from 'mime-types'
+import {describeError, statusOf} from '../core/errors.js'
+import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
+import type {S3Handle} from '../s3/client.js'
+import {sha256Hex, type Headers} from '../s3/fast.js'
+import {META_MTIME, META_SHA256, formatMtime, parseMtime, sameMtime} from './metadata.js'
+import type {
+  ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
+  JobData, JobKind, JobResult, LocalFileRef, RemoteFileRef, UploadFilesJob, UploadPartJob,
+} from './types.js'
+
+/** What a handler may use. Handlers know nothing about who runs them. */
+export interface JobContext {
+  s3: S3Handle
+  retry: RetryPolicy
+  signal?: AbortSignal
+  /** Live byte progress. */
+  onBytes(n: number): void
+  /** Stop the whole run (set by the in-process runner). */
+  abort?(reason: unknown): void
+}
+
+export type JobHandler<J extends JobData> = (job: J, ctx: JobContext, children?: ChildrenOutcome) => Promise<JobResult>
+export type Handlers = {[K in JobKind]: JobHandler<Extract<JobData, {kind: K}>>}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  await pipeline(createReadStream(path, {highWaterMark: 1 << 20}), hash)
+  return hash.digest('hex')
+}
+
+/** Creating the same directory for thousands of files costs syscalls; remember the ones made. */
+const madeDirs = new Set<string>()
+export async function ensureDir(dir: string): Promise<void> {
+  if (madeDirs.has(dir)) return
+  await mkdir(dir, {recursive: true})
+  madeDirs.add(dir)
+}
+
+export function tempPathFor(path: string): string {
+  return `${path}.s3c-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`
+}
+
+function metaOf(headers: Headers): Record<string, string> {
+  const meta: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (k.startsWith('x-amz-meta-')) meta[k.slice(11)] = String(v)
+  return meta
+}
+
+/** Modification time of a remote object: our metadata, else Last-Modified. */
+function remoteMtimeMs(headers: Headers, fallbackMs?: number): number | undefined {
+  return parseMtime(headers[`x-amz-meta-${META_MTIME}`]) ?? (headers['last-modified'] ? Date.parse(headers['last-modified']) : fallbackMs)
+}
+
+/** The part of a context that talks to S3; the planners have it too. */
+export type S3Ops = Pick<JobContext, 's3' | 'retry' | 'signal'>
+
+async function head(ctx: S3Ops, bucket: string, key: string): Promise<Headers | undefined> {
+  try {
+    return (await withRetry(() => ctx.s3.fast.request('HEAD', bucket, key), ctx.retry, ctx.signal)).headers
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined
+    throw error
+  }
+}
+
+function failed(ref: {key: string; path: string; size: number}, error: unknown): FileOutcome {
+  if (error instanceof FatalError) throw error
+  return {key: ref.key, path: ref.path, bytes: ref.size, status: 'failed', error: typeof error === 'string' ? error : describeError(error)}
+}
+
+// ---------------------------------------------------------------- upload
+
+function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): Headers {
+  const h: Headers = {
+    'content-type': mime.lookup(f.path) || 'application/octet-stream',
+    [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeMs),
+    [`x-amz-meta-${META_SHA256}`]: sha256,
+  }
+  if (storageClass) h['x-amz-storage-class'] = storageClass
+  return h
+}
+
+async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext): Promise<FileOutcome> {
+  try {
+    // Check by mtime before reading: an unchanged file is never read.
+    if (f.compare === 'mtime' && (await remoteUnchanged(ctx, job.bucket, f, 'mtime')))
+      return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const body = await readFile(f.path)
+    const sha256 = sha256Hex(body)
+    if (f.compare === 'checksum' && (await remoteUnchanged(ctx, job.bucket, f, 'checksum', sha256)))
+      return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const headers = uploadHeaders(f, sha256, job.storageClass)
+    await withRetry(() => ctx.s3.fast.request('PUT', job.bucket, f.key, headers, body, sha256), ctx.retry, ctx.signal)
+    ctx.onBytes(body.length)
+    return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
+  } catch (error) {
+    return failed(f, error)
+  }
+}
+
+async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobResult> {
+  if (job.files.length === 1) return {files: [await uploadOne(job, job.files[0], ctx)]}
+  return {files: await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))}
+}
+
+async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r')
+  try {
+    const buf = Buffer.allocUnsafe(length)
+    let done = 0
+    while (done < length) {
+      const {bytesRead} = await fh.read(buf, done, length - done, offset + done)
+      if (bytesRead === 0) throw Object.assign(new Error(`${path} shrank while being uploaded`), {code: 'ESHRANK'})
+      done += bytesRead
+    }
+    return buf
+  } finally {
+    await fh.close()
+  }
+}
+
+async function uploadPart(job: UploadPartJob, ctx: JobContext): Promise<JobResult> {
+  const body = await readRange(job.path, job.offset, job.length)
+  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCommand({
+    Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, PartNumber: job.partNumber, Body: body, ContentLength: body.length,
+  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
+  ctx.onBytes(body.length)
+  return {part: {PartNumber: job.partNumber, ETag: res.ETag ?? ''}}
+}
+
+async function abortUpload(ctx: JobContext, bucket: string, key: string, uploadId: string): Promise<void> {
+  await withRetry(() => ctx.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId})), ctx.retry)
+    .catch(() => undefined)
+}
+
+async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
+  const ref = {key: job.key, path: job.path, size: job.size}
+  if (children && children.failures.length > 0) {
+    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    return {files: [failed(ref, children.failures[0])]}
+  }
+  const parts = (children?.results ?? []).map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
+  try {
+    await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({
+      Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, MultipartUpload: {Parts: parts},
+    })), ctx.retry, ctx.signal)
+    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+  } catch (error) {
+    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    return {files: [failed(ref, error)]}
+  }
+}
+
+// ---------------------------------------------------------------- download
+
+/** Upload side: true when the object already holds this file (same size, and same mtime or checksum). */
+export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; size: number; mtimeMs: number}, mode: CompareMode, sha256?: string): Promise<boolean> {
+  const h = await head(ops, bucket, f.key)
+  if (!h || Number(h['content-length']) !== f.size) return false
+  if (mode === 'checksum') {
+    const remote = h[`x-amz-meta-${META_SHA256}`]
+    return remote !== undefined && remote === (sha256 ?? (await sha256File(f.path)))
+  }
+  const remoteMs = parseMtime(h[`x-amz-meta-${META_MTIME}`])
+  return remoteMs !== undefined && sameMtime(remoteMs, f.mtimeMs)
+}
+
+/** Download side: true when the local file already matches the object (size checked by the planner). */
+export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string}, mode: CompareMode): Promise<boolean> {
+  const h = await head(ops, bucket, f.key)
+  if (!h) return false
+  if (mode === 'checksum') {
+    const remote = h[`x-amz-meta-${META_SHA256}`]
+    return remote !== undefined && remote === (await sha256File(f.path))
+  }
+  const remoteMs = remoteMtimeMs(h)
+  const local = await stat(f.path)
+  return remoteMs !== undefined && sameMtime(remoteMs, local.mtimeMs)
+}
+
+async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number | undefined): Promise<void> {
+  await ensureDir(dirname(path))
+  const tmp = tempPathFor(path)
+  try {
+    await writeFile(tmp, body)
+    if (mtimeMs !== undefined) await utimes(tmp, new Date(), new Date(mtimeMs))
+    await rename(tmp, path)
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined)
+    throw error
+  }
+}
+
+class ChecksumMismatch extends Error {
+  constructor(key: string) {
+    super(`content of ${key} does not match its stored sha256`)
+    // Named like S3's own digest error so the retry policy fetches it again.
+    this.name = 'BadDigest'
+  }
+}
+
+async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobContext): Promise<FileOutcome> {
+  try {
+    if (f.compare && (await localUnchanged(ctx, job.bucket, f, f.compare))) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const res = await withRetry(async () => {
+      const r = await ctx.s3.fast.request('GET', job.bucket, f.key)
+      const want = r.headers[`x-amz-meta-${META_SHA256}`]
+      if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
+      return r
+    }, ctx.retry, ctx.signal)
+    await writeFileAtomically(f.path, res.body, remoteMtimeMs(res.headers, f.lastModifiedMs))
+    ctx.onBytes(res.body.length)
+    return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
+  } catch (error) {
+    return failed(f, error)
+  }
+}
+
+async function downloadFiles(job: DownloadFilesJob, ctx: JobContext): Promise<JobResult> {
+  if (job.files.length === 1) return {files: [await downloadOne(job, job.files[0], ctx)]}
+  return {files: await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))}
+}
+
+async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
+  const headers: Headers = {range: `bytes=${job.offset}-${job.offset + job.length - 1}`}
+  if (job.etag) headers['if-match'] = job.etag
+  const res = await withRetry(async () => {
+    const r = await ctx.s3.fast.request('GET', job.bucket, job.key, headers)
+    if (r.body.length !== job.length) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
+    return r
+  }, ctx.retry, ctx.signal)
+  const fh = await open(job.tmpPath, 'r+')
+  try {
+    await fh.write(res.body, 0, res.body.length, job.offset)
+  } finally {
+    await fh.close()
+  }
+  ctx.onBytes(res.body.length)
+  return job.offset === 0 ? {meta: {...metaOf(res.headers), 'last-modified': res.headers['last-modified'] ?? ''}} : {}
+}
+
+async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
+  const ref = {key: job.key, path: job.path, size: job.size}
+  try {
+    if (children && children.failures.length > 0) {
+      await unlink(job.tmpPath).catch(() => undefined)
+      return {files: [failed(ref, children.failures[0])]}
+    }
+    const meta = children?.results.find(r => r.meta)?.meta ?? {}
+    if (job.verify && meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
+      throw new ChecksumMismatch(job.key)
+    const mtimeMs = parseMtime(meta[META_MTIME]) ?? job.lastModifiedMs
+    await utimes(job.tmpPath, new Date(), new Date(mtimeMs))
+    await rename(job.tmpPath, job.path)
+    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+  } catch (error) {
+    await unlink(job.tmpPath).catch(() => undefined)
+    return {files: [failed(ref, error)]}
+  }
+}
+
+/** The job handlers, by kind: the single code path for the work, whoever runs it. */
+export const handlers: Handlers = {
+  'upload-files': uploadFiles,
+  'upload-part': uploadPart,
+  'complete-upload': completeUpload,
+  'download-files': downloadFiles,
+  'download-range': downloadRange,
+  'finish-download': finishDownload,
+}

@@ -1,0 +1,141 @@
+import {createHash, createHmac, type Hash, type Hmac} from 'node:crypto'
+import {SignatureV4} from '@smithy/signature-v4'
+import type {AwsCredentialIdentity, Provider} from '@smithy/types'
+import {Agent} from 'undici'
+
+/**
+ * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over a
+ * keep-alive undici pool. The SDK's per-command middleware costs ~1.7 ms CPU per request
+ * (docs/DESIGN.md, ../shared/notes/speed-facts.md); this path skips it. Everything else
+ * (listing, multipart, copy) stays on the SDK.
+ */
+
+type SourceData = string | ArrayBuffer | ArrayBufferView
+
+function toBuffer(data: SourceData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  return Buffer.from(data)
+}
+
+/** node:crypto behind the signer's Hash interface (the default is a pure-JS SHA-256). */
+class NodeSha256 {
+  private hash: Hash | Hmac
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.make()
+  }
+  private make(): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(this.secret))
+  }
+  update(data: SourceData): void {
+    this.hash.update(toBuffer(data))
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest()
+  }
+  reset(): void {
+    this.hash = this.make()
+  }
+}
+
+/** RFC 3986 encoding of each key segment, as S3 expects in the path. */
+export function encodeKey(key: string): string {
+  return key.split('/').map(seg => encodeURIComponent(seg).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/')
+}
+
+/** Same shape as an SDK ServiceException, so one classifier handles both. */
+export class S3HttpError extends Error {
+  readonly $metadata: {httpStatusCode: number}
+  readonly $fault: 'client' | 'server'
+  constructor(name: string, message: string, status: number) {
+    super(message)
+    this.name = name
+    this.$metadata = {httpStatusCode: status}
+    this.$fault = status >= 500 ? 'server' : 'client'
+  }
+}
+
+const STATUS_NAMES: Record<number, string> = {
+  301: 'PermanentRedirect', 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 412: 'PreconditionFailed',
+  416: 'InvalidRange', 429: 'SlowDown', 500: 'InternalError', 503: 'ServiceUnavailable',
+}
+
+function errorFromResponse(status: number, body: string, fallbackName?: string): S3HttpError {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1]
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]
+  const name = code || fallbackName || STATUS_NAMES[status] || `Http${status}`
+  return new S3HttpError(name, message || `${name} (HTTP ${status})`, status)
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export type Headers = Record<string, string>
+
+export interface FastS3Options {
+  /** Base URL: the custom endpoint or https://s3.REGION.amazonaws.com */
+  endpoint: URL
+  pathStyle: boolean
+  region: string
+  credentials: Provider<AwsCredentialIdentity>
+  connections: number
+}
+
+export interface FastResponse {
+  status: number
+  headers: Headers
+  body: Buffer
+}
+
+export class FastS3 {
+  private readonly agent: Agent
+  private readonly signer: SignatureV4
+
+  constructor(private readonly opts: FastS3Options) {
+    this.agent = new Agent({connections: opts.connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000})
+    this.signer = new SignatureV4({
+      service: 's3', region: opts.region, credentials: opts.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
+    })
+  }
+
+  private target(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string} {
+    const base = this.opts.endpoint
+    const basePath = base.pathname.replace(/\/+$/, '')
+    const virtual = !this.opts.pathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)
+    const hostname = virtual ? `${bucket}.${base.hostname}` : base.hostname
+    const port = base.port ? Number(base.port) : undefined
+    const path = virtual ? `${basePath}/${encodeKey(key)}` : `${basePath}/${bucket}/${encodeKey(key)}`
+    const origin = `${base.protocol}//${hostname}${base.port ? `:${base.port}` : ''}`
+    return {origin, hostname, port, protocol: base.protocol, path}
+  }
+
+  /** Sends one signed request; throws S3HttpError for non-2xx answers. */
+  async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers = {}, body?: Buffer, bodySha256?: string): Promise<FastResponse> {
+    const t = this.target(bucket, key)
+    // A signed payload hash: the server rejects a body damaged in transit.
+    const payloadHash = bodySha256 ?? sha256Hex(body ?? EMPTY)
+    const host = t.port ? `${t.hostname}:${t.port}` : t.hostname
+    const signed = await this.signer.sign({
+      method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: t.path, query: {},
+      headers: {...headers, host, 'x-amz-content-sha256': payloadHash, ...(body ? {'content-length': String(body.length)} : {})},
+      body,
+    })
+    const res = await this.agent.request({origin: t.origin, path: t.path, method, headers: signed.headers, body})
+    const resHeaders = res.headers as Record<string, string>
+    if (method === 'HEAD') {
+      await res.body.dump()
+      if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, '')
+      return {status: res.statusCode, headers: resHeaders, body: Buffer.alloc(0)}
+    }
+    const buf = Buffer.from(await res.body.arrayBuffer())
+    if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, buf.toString('utf8'))
+    return {status: res.statusCode, headers: resHeaders, body: buf}
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close()
+  }
+}
