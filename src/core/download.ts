@@ -1,3 +1,4 @@
+import {statSync} from 'node:fs'
 import {open, stat} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
@@ -58,7 +59,8 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       }
       let compare: CompareMode | undefined
       if (!opts.force) {
-        const local = await stat(path).catch(() => undefined)
+        // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
+        const local = statSync(path, {throwIfNoEntry: false})
         if (local?.isFile() && local.size === o.size) compare = compareMode
       }
       if (opts.dryRun) {
