@@ -19,7 +19,7 @@ function toBuffer(data: SourceData): Buffer {
 }
 
 /** node:crypto behind the signer's Hash interface (the default is a pure-JS SHA-256). */
-class NodeSha256 {
+export class NodeSha256 {
   private hash: Hash | Hmac
   constructor(private readonly secret?: SourceData) {
     this.hash = this.make()

@@ -1,0 +1,34 @@
+import {spawn} from 'node:child_process'
+import {join} from 'node:path'
+import {harness} from './hooks.js'
+import {projectRoot} from './servers.js'
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the real CLI (bin/run.js) as a child process against the harness' servers. */
+export function runCli(args: string[], opts: {env?: Record<string, string | undefined>; cwd?: string; uid?: number; gid?: number} = {}): Promise<CliResult> {
+  const {s3} = harness()
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
+    AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ENDPOINT_URL_S3: undefined, S3_ENDPOINT_URL: undefined, S3C_BUCKET: undefined, AWS_PROFILE: undefined,
+    ...opts.env,
+  }
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(projectRoot, 'bin', 'run.js'), ...args], {
+      cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', d => { stdout += d })
+    child.stderr.on('data', d => { stderr += d })
+    child.on('error', reject)
+    child.on('close', code => resolve({code: code ?? -1, stdout, stderr}))
+  })
+}

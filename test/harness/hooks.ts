@@ -1,0 +1,56 @@
+import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
+import {startRedis, startS3, type RedisEnv, type S3Env} from './servers.js'
+import {startAuthGate, type AuthGate} from './proxy.js'
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+
+interface Harness {
+  s3: S3Env
+  redis: RedisEnv
+  /** An endpoint that checks SigV4 signatures: fauxqs behind a verifying gate, or the external server itself. */
+  authEndpoint: string
+}
+
+let current: Harness | undefined
+let gate: AuthGate | undefined
+
+export function harness(): Harness {
+  if (!current) throw new Error('test harness not started (mocha must --require dist/test/harness/hooks.js)')
+  return current
+}
+
+export function s3Client(endpoint = harness().s3.endpoint): S3Client {
+  const {s3} = harness()
+  return new S3Client({
+    endpoint, region: s3.region, forcePathStyle: true,
+    credentials: {accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey},
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+}
+
+let bucketSeq = 0
+/** A new, valid, uniquely named bucket. */
+export async function newBucket(prefix = 't'): Promise<string> {
+  const name = `s3c-${prefix}-${process.pid}-${Date.now().toString(36)}-${bucketSeq++}`.toLowerCase().slice(0, 63)
+  const c = s3Client()
+  await c.send(new CreateBucketCommand({Bucket: name}))
+  c.destroy()
+  return name
+}
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(120_000)
+    const [s3, redis] = await Promise.all([startS3(), startRedis()])
+    let authEndpoint = s3.endpoint
+    if (s3.local) {
+      gate = await startAuthGate(s3.endpoint, {accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region})
+      authEndpoint = gate.endpoint
+    }
+    current = {s3, redis, authEndpoint}
+  },
+  async afterAll() {
+    await gate?.stop()
+    if (current) await Promise.all([current.s3.stop(), current.redis.stop()])
+  },
+}

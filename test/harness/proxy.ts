@@ -1,0 +1,166 @@
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {SignatureV4} from '@smithy/signature-v4'
+import {NodeSha256} from '../../src/s3/fast.js'
+
+/**
+ * A loopback HTTP proxy in front of the S3 server under test. It counts the requests clients
+ * send, can inject faults (500, 503 SlowDown, dropped connections), and can check SigV4
+ * signatures (fauxqs does not, so "wrong credentials" needs this gate in front of it).
+ */
+
+export interface RecordedRequest {
+  method: string
+  /** Decoded path: /bucket/key for path-style. */
+  path: string
+  query: string
+}
+
+export interface FaultOptions {
+  /** Share of requests (0..1) that fail: 500, 503 SlowDown or a dropped connection. */
+  failRate?: number
+  /** Requests whose decoded path matches always get 500. */
+  alwaysFail?: (path: string) => boolean
+  seed?: number
+}
+
+export interface ProxyOptions extends FaultOptions {
+  auth?: {accessKeyId: string; secretAccessKey: string; region: string}
+}
+
+export interface Proxy {
+  endpoint: string
+  requests: RecordedRequest[]
+  count(method?: string, predicate?: (r: RecordedRequest) => boolean): number
+  reset(): void
+  setFaults(faults: FaultOptions): void
+  /** Faults injected so far, by kind. */
+  injected: {500: number; 503: number; drop: number}
+  stop(): Promise<void>
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function errorXml(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`
+}
+
+function decodePath(raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
+/** Recomputes the request's SigV4 signature with the known secret; returns an S3 error code or undefined. */
+async function checkSignature(req: http.IncomingMessage, auth: NonNullable<ProxyOptions['auth']>): Promise<string | undefined> {
+  const header = req.headers.authorization ?? ''
+  const m = /Credential=([^/]+)\/[^,]*,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]+)/.exec(header)
+  if (!m) return 'AccessDenied'
+  const [, accessKeyId, signedHeaders, signature] = m
+  if (accessKeyId !== auth.accessKeyId) return 'InvalidAccessKeyId'
+  const url = req.url ?? '/'
+  const qi = url.indexOf('?')
+  const path = qi < 0 ? url : url.slice(0, qi)
+  const query: Record<string, string> = {}
+  if (qi >= 0) for (const pair of url.slice(qi + 1).split('&').filter(Boolean)) {
+    const eq = pair.indexOf('=')
+    const k = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq))
+    query[k] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1))
+  }
+  const headers: Record<string, string> = {}
+  for (const name of signedHeaders.split(';')) headers[name] = String(req.headers[name] ?? '')
+  const date = headers['x-amz-date'] ?? String(req.headers['x-amz-date'] ?? '')
+  const signingDate = new Date(date.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'))
+  const signer = new SignatureV4({service: 's3', region: auth.region, sha256: NodeSha256, uriEscapePath: false,
+    credentials: {accessKeyId: auth.accessKeyId, secretAccessKey: auth.secretAccessKey}})
+  const [hostname, port] = (headers.host ?? '').split(':')
+  const signed = await signer.sign({method: req.method ?? 'GET', protocol: 'http:', hostname, port: port ? Number(port) : undefined, path, query, headers},
+    {signingDate})
+  const ok = String(signed.headers.authorization ?? '').endsWith(`Signature=${signature}`)
+  return ok ? undefined : 'SignatureDoesNotMatch'
+}
+
+export async function startProxy(target: string, opts: ProxyOptions = {}): Promise<Proxy> {
+  const t = new URL(target)
+  const agent = new http.Agent({keepAlive: true, maxSockets: 256})
+  let faults: FaultOptions = opts
+  let random = mulberry32(opts.seed ?? 42)
+  const requests: RecordedRequest[] = []
+  const injected = {500: 0, 503: 0, drop: 0}
+
+  const server = http.createServer(async (req, res) => {
+    const url = req.url ?? '/'
+    const qi = url.indexOf('?')
+    const rec = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1)}
+    requests.push(rec)
+    if (opts.auth) {
+      const code = await checkSignature(req, opts.auth)
+      if (code) {
+        res.writeHead(403, {'content-type': 'application/xml'})
+        res.end(req.method === 'HEAD' ? undefined : errorXml(code, 'request refused by the signature check'))
+        return
+      }
+    }
+    if (faults.alwaysFail?.(rec.path)) {
+      injected[500]++
+      res.writeHead(500, {'content-type': 'application/xml'})
+      res.end(req.method === 'HEAD' ? undefined : errorXml('InternalError', 'injected failure'))
+      return
+    }
+    if (faults.failRate && random() < faults.failRate) {
+      const kind = Math.floor(random() * 3)
+      if (kind === 0) {
+        injected.drop++
+        req.socket.destroy()
+        return
+      }
+      const status = kind === 1 ? 500 : 503
+      injected[status]++
+      res.writeHead(status, {'content-type': 'application/xml'})
+      res.end(req.method === 'HEAD' ? undefined : errorXml(status === 500 ? 'InternalError' : 'SlowDown', 'injected failure'))
+      return
+    }
+    const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers, agent}, up => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  server.keepAliveTimeout = 30_000
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as AddressInfo
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    injected,
+    count: (method, predicate) => requests.filter(r => (!method || r.method === method) && (!predicate || predicate(r))).length,
+    reset: () => { requests.length = 0 },
+    setFaults: f => {
+      faults = f
+      random = mulberry32(f.seed ?? 42)
+    },
+    stop: () => new Promise(resolve => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+      agent.destroy()
+    }),
+  }
+}
+
+export type AuthGate = Proxy
+
+export function startAuthGate(target: string, auth: NonNullable<ProxyOptions['auth']>): Promise<AuthGate> {
+  return startProxy(target, {auth})
+}

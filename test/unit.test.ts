@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict'
+import {classifyError, describeError} from '../src/core/errors.js'
+import {partSizeFor} from '../src/core/transfer.js'
+import {parseSize} from '../src/core/format.js'
+import {localPathFor} from '../src/core/download.js'
+import {resolveS3Config} from '../src/s3/config.js'
+import {encodeKey, S3HttpError} from '../src/s3/fast.js'
+import {folderPrefix, joinKey, parseS3Url, resolveLocation} from '../src/s3/url.js'
+
+describe('units', function () {
+  it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', function () {
+    const env = {AWS_ENDPOINT_URL_S3: 'http://a', AWS_ENDPOINT_URL: 'http://b', S3_ENDPOINT_URL: 'http://c'}
+    assert.equal(resolveS3Config({'endpoint-url': 'http://f'}, 8, env).endpoint, 'http://f')
+    assert.equal(resolveS3Config({}, 8, env).endpoint, 'http://a')
+    assert.equal(resolveS3Config({}, 8, {AWS_ENDPOINT_URL: 'http://b', S3_ENDPOINT_URL: 'http://c'}).endpoint, 'http://b')
+    assert.equal(resolveS3Config({}, 8, {S3_ENDPOINT_URL: 'http://c'}).endpoint, 'http://c')
+    assert.equal(resolveS3Config({}, 8, {S3_ENDPOINT_URL: 'http://c'}).forcePathStyle, true)
+    assert.equal(resolveS3Config({'path-style': false}, 8, {S3_ENDPOINT_URL: 'http://c'}).forcePathStyle, false)
+    assert.equal(resolveS3Config({}, 8, {}).forcePathStyle, undefined)
+    assert.equal(resolveS3Config({}, 64, {AWS_REGION: 'eu-west-1', AWS_PROFILE: 'p'}).region, 'eu-west-1')
+    assert.equal(resolveS3Config({}, 64, {AWS_PROFILE: 'p'}).profile, 'p')
+  })
+
+  it('parses s3:// URLs and joins keys', function () {
+    assert.deepEqual(parseS3Url('s3://b/mirror/pypi'), {bucket: 'b', prefix: 'mirror/pypi'})
+    assert.deepEqual(parseS3Url('s3://b'), {bucket: 'b', prefix: ''})
+    assert.throws(() => parseS3Url('s3:///x'), /not an S3 URL/)
+    assert.equal(joinKey('mirror/pypi', 'a/b/c.txt'), 'mirror/pypi/a/b/c.txt')
+    assert.equal(joinKey('', 'a'), 'a')
+    assert.equal(joinKey('p/', 'a'), 'p/a')
+    assert.equal(folderPrefix('p'), 'p/')
+    assert.deepEqual(resolveLocation({bucket: 'x', prefix: 'y'}), {bucket: 'x', prefix: 'y'})
+    assert.throws(() => resolveLocation({url: 's3://a/b', bucket: 'c'}), /contradicts/)
+  })
+
+  it('encodes keys for the path as S3 expects', function () {
+    assert.equal(encodeKey("a b/c#?%+&=!'()*/日"), "a%20b/c%23%3F%25%2B%26%3D%21%27%28%29%2A/%E6%97%A5")
+  })
+
+  it('sizes parts to fit 10,000 parts', function () {
+    const MiB = 1024 * 1024
+    assert.equal(partSizeFor(100 * MiB, 8 * MiB), 8 * MiB)
+    assert.equal(partSizeFor(200_000 * MiB, 8 * MiB), 20 * MiB)
+    assert.equal(parseSize('8MiB'), 8 * MiB)
+    assert.equal(parseSize('1.5G'), 1.5 * 1024 * MiB)
+    assert.throws(() => parseSize('lots'), /not a size/)
+  })
+
+  it('classifies failures: retry, fatal, or this file only', function () {
+    assert.equal(classifyError(new S3HttpError('SlowDown', 'x', 503)), 'retry')
+    assert.equal(classifyError(new S3HttpError('InternalError', 'x', 500)), 'retry')
+    assert.equal(classifyError(Object.assign(new Error('x'), {code: 'ECONNRESET'})), 'retry')
+    assert.equal(classifyError(new S3HttpError('AccessDenied', 'x', 403)), 'fatal')
+    assert.equal(classifyError(new S3HttpError('NoSuchBucket', 'x', 404)), 'fatal')
+    assert.equal(classifyError(new S3HttpError('InvalidAccessKeyId', 'x', 403)), 'fatal')
+    assert.equal(classifyError(Object.assign(new Error('x'), {code: 'EACCES', path: '/f'})), 'file')
+    assert.equal(classifyError(new S3HttpError('NoSuchKey', 'x', 404)), 'file')
+    assert.equal(describeError(Object.assign(new Error('x'), {code: 'EACCES', path: '/f'})), 'permission denied: /f')
+  })
+
+  it('never maps a key outside the download folder', function () {
+    assert.equal(localPathFor('/d', 'a/b'), '/d/a/b')
+    assert.equal(localPathFor('/d', '../x'), undefined)
+    assert.equal(localPathFor('/d', 'a/../../x'), undefined)
+    assert.equal(localPathFor('/d', '/etc/x'), undefined)
+    assert.equal(localPathFor('/d', 'dir/'), undefined)
+  })
+})
