@@ -3,7 +3,7 @@ import {chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFi
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ListObjectsV2Command, HeadObjectCommand} from '@aws-sdk/client-s3'
-import {runCli} from './harness/cli.js'
+import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {startProxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
@@ -197,6 +197,55 @@ describe('upload and download (mirror)', function () {
       assert.equal((await runCli(['download', `s3://${bucket}/d`, dst])).code, 0)
       rmSync(join(src, 'doomed file.txt'))
       assert.deepEqual(compareTrees(src, dst), [])
+    })
+  })
+
+  describe('Ctrl-C in the middle', function () {
+    async function waitFor(cond: () => boolean, ms = 60_000): Promise<void> {
+      const end = Date.now() + ms
+      while (!cond()) {
+        if (Date.now() > end) throw new Error('timed out waiting')
+        await new Promise(r => setTimeout(r, 20))
+      }
+    }
+
+    it('of an upload aborts the multipart upload it started and exits 130', async function () {
+      const src = mk('intup')
+      makeTree(src, {files: 0, depth: 0, big: [{rel: 'big.bin', size: 48 * MiB}]})
+      const bucket = await newBucket('intup')
+      const proxy = await startProxy(harness().s3.endpoint)
+      try {
+        const {child, done} = spawnCli(['upload', src, `s3://${bucket}/i`, '--thread-count', '2', '--part-size', '5MiB'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+        await waitFor(() => proxy.count('PUT', r => r.query.includes('uploadId')) >= 2)
+        child.kill('SIGINT')
+        const r = await done
+        assert.equal(r.code, 130, r.stderr)
+        assert.match(r.stderr, /interrupted/)
+        assert.equal(proxy.count('DELETE', r => r.query.includes('uploadId')), 1)
+        assert.equal(proxy.count('POST', r => r.query.includes('uploadId') && !r.query.includes('uploads')), 0, 'never completed')
+        assert.deepEqual(await listKeys(bucket), [])
+      } finally {
+        await proxy.stop()
+      }
+    })
+
+    it('of a download leaves no partial or temporary file', async function () {
+      const src = mk('intdown')
+      makeTree(src, {files: 0, depth: 0, big: [{rel: 'big.bin', size: 48 * MiB}]})
+      const bucket = await newBucket('intdown')
+      assert.equal((await runCli(['upload', src, `s3://${bucket}/i`])).code, 0)
+      const proxy = await startProxy(harness().s3.endpoint)
+      const dst = mk('intdowndst')
+      try {
+        const {child, done} = spawnCli(['download', `s3://${bucket}/i`, dst, '--thread-count', '2', '--part-size', '5MiB'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+        await waitFor(() => proxy.count('GET', r => !r.query.includes('list-type')) >= 2)
+        child.kill('SIGINT')
+        const r = await done
+        assert.equal(r.code, 130, r.stderr)
+        assert.deepEqual(readdirSync(dst), [])
+      } finally {
+        await proxy.stop()
+      }
     })
   })
 

@@ -10,6 +10,19 @@ export abstract class S3cCommand extends Command {
     return resolveS3Config(flags, concurrency)
   }
 
+  /** Ctrl-C or SIGTERM stops the run cleanly; a second Ctrl-C exits at once. */
+  protected cancelOnSignals(): AbortSignal {
+    const controller = new AbortController()
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(ExitCode.interrupted)
+      process.stderr.write('\ns3c: stopping (Ctrl-C again to quit at once)\n')
+      controller.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    return controller.signal
+  }
+
   /** Prints the final summary; failed files make the exit code 1. */
   protected report(label: string, summary: RunSummary, json: boolean): void {
     if (json) {

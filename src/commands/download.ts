@@ -30,6 +30,7 @@ export default class Download extends S3cCommand {
     const stats = new RunStats()
     const progress = new ProgressReporter(stats, {label: 'download', enabled: !flags.quiet && !flags['dry-run']})
     progress.start()
+    const signal = this.cancelOnSignals()
     try {
       const summary = await download({
         location, localFolder: locals[0] ?? flags['local-folder'] ?? '.',
@@ -37,7 +38,7 @@ export default class Download extends S3cCommand {
         threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
         multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
         include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
-        dryRun: flags['dry-run'], stats, onPlan: line => this.log(line),
+        dryRun: flags['dry-run'], stats, signal, onPlan: line => this.log(line),
       })
       progress.stop()
       this.report('download', summary, flags.json)

@@ -34,6 +34,7 @@ export default class Upload extends S3cCommand {
     const stats = new RunStats()
     const progress = new ProgressReporter(stats, {label: 'upload', enabled: !flags.quiet && !flags['dry-run']})
     progress.start()
+    const signal = this.cancelOnSignals()
     try {
       const summary = await upload({
         location, localFolder: locals[0] ?? flags['local-folder'] ?? '.',
@@ -41,7 +42,7 @@ export default class Upload extends S3cCommand {
         threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
         multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
         include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
-        dryRun: flags['dry-run'], storageClass: flags['storage-class'], stats,
+        dryRun: flags['dry-run'], storageClass: flags['storage-class'], stats, signal,
         onPlan: line => this.log(line),
       })
       progress.stop()

@@ -1,5 +1,5 @@
 import {statSync} from 'node:fs'
-import {open, stat} from 'node:fs/promises'
+import {open, stat, unlink} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
 import {openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
@@ -46,6 +46,11 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   }
   if (!opts.dryRun) await ensureDir(root)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
+  // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
+  const tmpPaths: string[] = []
+  const cleanup = async () => {
+    await Promise.all(tmpPaths.map(p => unlink(p).catch(() => undefined)))
+  }
 
   async function* plan(): AsyncGenerator<Work> {
     for await (const o of walkS3(run.s3, bucket, listPrefix, run.retry, run.signal)) {
@@ -75,6 +80,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         }
         await ensureDir(dirname(path))
         const tmpPath = tempPathFor(path)
+        tmpPaths.push(tmpPath)
         // The temp file exists at its final size so range jobs can write into it in any order.
         const fh = await open(tmpPath, 'w')
         await fh.truncate(o.size)
@@ -90,5 +96,5 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       }
     }
   }
-  return runWalk(run, opts.location, plan)
+  return runWalk(run, opts.location, plan, cleanup)
 }

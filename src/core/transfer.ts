@@ -1,5 +1,5 @@
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
-import {ExitCode, S3cError, classifyError, describeError} from './errors.js'
+import {ExitCode, S3cError, describeError} from './errors.js'
 import {FatalError, withRetry, type RetryPolicy} from './retry.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
@@ -33,6 +33,8 @@ export interface TransferOptions {
   stats?: RunStats
   /** Lowest backoff delay; tests lower it. */
   retryMinTimeoutMs?: number
+  /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
+  signal?: AbortSignal
 }
 
 export const transferDefaults = {
@@ -54,8 +56,8 @@ export function partSizeFor(size: number, requested: number): number {
 
 /** Turns any failure that stops a run into a one-line S3cError with the right exit code. */
 export function fatalToUserError(error: unknown, ctx: {bucket?: string; endpoint?: string}): S3cError {
-  if (error instanceof S3cError) return error
   const original = error instanceof FatalError ? error.original : error
+  if (original instanceof S3cError) return original
   return new S3cError(describeError(original, ctx), ExitCode.fatal)
 }
 
@@ -69,10 +71,7 @@ export async function preflight(s3: S3Handle, loc: S3Location, listPrefix: strin
       {retries: 2, minTimeoutMs: 200, maxTimeoutMs: 1000})
     return {empty: (page.KeyCount ?? page.Contents?.length ?? 0) === 0}
   } catch (error) {
-    const original = error instanceof FatalError ? error.original : error
-    const cls = classifyError(original)
-    if (cls === 'fatal' || cls === 'retry') throw fatalToUserError(original, {bucket: loc.bucket, endpoint: s3.endpointLabel})
-    throw new S3cError(describeError(original, {bucket: loc.bucket, endpoint: s3.endpointLabel}), ExitCode.fatal)
+    throw fatalToUserError(error, {bucket: loc.bucket, endpoint: s3.endpointLabel})
   }
 }
 
@@ -99,11 +98,15 @@ export async function openRun(opts: TransferOptions): Promise<RunContext> {
     if (result.files) for (const f of result.files) stats.record(f)
   }
   const runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+  opts.signal?.addEventListener('abort', () => runner.stop(new FatalError(new S3cError('interrupted; unfinished files were cleaned up, run the same command again to resume', ExitCode.interrupted))), {once: true})
   return {s3, stats, runner, retry, signal: controller.signal}
 }
 
-/** Feeds the walk into the runner and waits for the end; turns a stopped run into a user error. */
-export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>): Promise<RunSummary> {
+/**
+ * Feeds the walk into the runner and waits for the end; turns a stopped run into a user error.
+ * `cleanup` runs when the run stops early: it removes what unfinished files left behind.
+ */
+export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>): Promise<RunSummary> {
   try {
     try {
       for await (const work of plan()) await run.runner.add(work)
@@ -116,6 +119,7 @@ export async function runWalk(run: RunContext, loc: S3Location, plan: () => Asyn
     // Stop, and let running jobs notice before the connection closes.
     run.runner.stop(error instanceof FatalError ? error : new FatalError(error))
     await run.runner.drain().catch(() => undefined)
+    await cleanup?.().catch(() => undefined)
     throw fatalToUserError(error, {bucket: loc.bucket, endpoint: run.s3.endpointLabel})
   } finally {
     await run.s3.close()

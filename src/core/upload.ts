@@ -1,6 +1,6 @@
 import {stat} from 'node:fs/promises'
 import {resolve} from 'node:path'
-import {CreateMultipartUploadCommand, ListObjectsV2Command} from '@aws-sdk/client-s3'
+import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListObjectsV2Command} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {ExitCode, S3cError} from './errors.js'
 import {withRetry} from './retry.js'
@@ -37,7 +37,7 @@ async function remoteSizes(run: RunContext, bucket: string, prefix: string): Pro
   return sizes
 }
 
-async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry): Promise<Flow> {
+async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry, pending: {key: string; uploadId: string}[]): Promise<Flow> {
   const {bucket} = opts.location
   const metadata: Record<string, string> = {[META_MTIME]: formatMtime(e.mtimeMs)}
   // A whole-file checksum must be known before the upload starts; it costs one extra read, so only with --checksum.
@@ -47,6 +47,7 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
     StorageClass: opts.storageClass as never,
   })), run.retry, run.signal)
   const uploadId = created.UploadId!
+  pending.push({key, uploadId})
   const partSize = partSizeFor(e.size, opts.partSize)
   const children: UploadPartJob[] = []
   for (let offset = 0, n = 1; offset < e.size; offset += partSize, n++) {
@@ -71,6 +72,11 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     throw error
   }
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
+  // Started multipart uploads: aborted if the run stops early (an abort of a completed one is a no-op).
+  const multiparts: {key: string; uploadId: string}[] = []
+  const cleanup = async () => {
+    await Promise.all(multiparts.map(m => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: m.key, UploadId: m.uploadId})).catch(() => undefined)))
+  }
 
   async function* plan(): AsyncGenerator<Work> {
     for await (const e of walkLocal(root, opts)) {
@@ -88,12 +94,12 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
           run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
           continue
         }
-        yield await multipartFlow(run, opts, key, e)
+        yield await multipartFlow(run, opts, key, e, multiparts)
       } else {
         yield {kind: 'upload-files', bucket, storageClass: opts.storageClass,
           files: [{path: e.path, key, size: e.size, mtimeMs: e.mtimeMs, compare}]}
       }
     }
   }
-  return runWalk(run, opts.location, plan)
+  return runWalk(run, opts.location, plan, cleanup)
 }

@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process'
+import {spawn, type ChildProcess} from 'node:child_process'
 import {join} from 'node:path'
 import {harness} from './hooks.js'
 import {projectRoot} from './servers.js'
@@ -9,8 +9,20 @@ export interface CliResult {
   stderr: string
 }
 
+export interface CliOptions {
+  env?: Record<string, string | undefined>
+  cwd?: string
+  uid?: number
+  gid?: number
+}
+
 /** Runs the real CLI (bin/run.js) as a child process against the harness' servers. */
-export function runCli(args: string[], opts: {env?: Record<string, string | undefined>; cwd?: string; uid?: number; gid?: number} = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return spawnCli(args, opts).done
+}
+
+/** Like runCli, with the child process at hand (to send it signals). */
+export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
   const {s3} = harness()
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -20,10 +32,10 @@ export function runCli(args: string[], opts: {env?: Record<string, string | unde
     ...opts.env,
   }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin', 'run.js'), ...args], {
-      cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
-    })
+  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'run.js'), ...args], {
+    cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
+  })
+  const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', d => { stdout += d })
@@ -31,4 +43,5 @@ export function runCli(args: string[], opts: {env?: Record<string, string | unde
     child.on('error', reject)
     child.on('close', code => resolve({code: code ?? -1, stdout, stderr}))
   })
+  return {child, done}
 }
