@@ -155,6 +155,13 @@ describe('upload and download (mirror)', function () {
     const b2 = await newBucket('inc')
     assert.equal((await runCli(['upload', src, `s3://${b2}`, '--include', '*.log'])).code, 0)
     assert.deepEqual(await listKeys(b2), ['keep.log'])
+    // The same rules on download.
+    const dst = mk('incdst')
+    assert.equal((await runCli(['download', `s3://${bucket}`, dst, '--exclude', '*.txt'])).code, 0)
+    assert.deepEqual(readdirSync(dst), ['keep.log'])
+    const dst2 = mk('incdst')
+    assert.equal((await runCli(['download', `s3://${bucket}`, dst2, '--include', '*.txt'])).code, 0)
+    assert.deepEqual(readdirSync(dst2), ['other.txt'])
   })
 
   describe('with a fault-injecting proxy in front of the server', function () {
@@ -322,7 +329,7 @@ describe('upload and download (mirror)', function () {
     it('not an S3 URL and two local folders', async function () {
       const r = await runCli(['upload', src, src])
       assert.equal(r.code, 2)
-      assert.match(r.stderr, /give one local folder and one s3:\/\/ destination/)
+      assert.match(r.stderr, /give one local folder and one s3:\/\/ URL/)
     })
   })
 })

@@ -1,13 +1,64 @@
 import {Command} from '@oclif/core'
 import {ExitCode, S3cError, describeError} from '../core/errors.js'
 import {formatBytes} from '../core/format.js'
-import type {RunSummary} from '../engine/stats.js'
+import type {TransferOptions} from '../core/transfer.js'
+import {ProgressReporter} from '../engine/progress.js'
+import {RunStats, type RunSummary} from '../engine/stats.js'
 import {resolveS3Config, type S3ConfigFlags} from '../s3/config.js'
+import {isS3Url, resolveLocation} from '../s3/url.js'
+
+/** The flags that upload and download share (see cli/flags.ts). */
+export interface TransferFlagValues extends S3ConfigFlags {
+  bucket?: string
+  prefix?: string
+  'local-folder'?: string
+  'thread-count': number
+  'max-retry': number
+  'multipart-threshold': number
+  'part-size': number
+  include?: string[]
+  exclude?: string[]
+  force: boolean
+  checksum: boolean
+  'dry-run': boolean
+  json: boolean
+  quiet: boolean
+}
 
 /** Every s3c command: one-line errors with documented exit codes. */
 export abstract class S3cCommand extends Command {
-  protected s3Config(flags: S3ConfigFlags, concurrency: number) {
-    return resolveS3Config(flags, concurrency)
+  /**
+   * Runs an upload or download: the s3:// argument and the local folder may come in either
+   * order (or as flags); progress, Ctrl-C and the summary are handled here.
+   */
+  protected async runTransfer(
+    label: 'upload' | 'download', positional: (string | undefined)[], flags: TransferFlagValues,
+    run: (opts: TransferOptions & {localFolder: string}) => Promise<RunSummary>,
+  ): Promise<void> {
+    const given = positional.filter((a): a is string => a !== undefined)
+    const url = given.find(isS3Url)
+    const locals = given.filter(a => !isS3Url(a))
+    if (locals.length > 1) throw new S3cError(`give one local folder and one s3:// URL, got "${locals.join('" and "')}"`)
+    if (locals.length === 1 && flags['local-folder']) throw new S3cError('give the local folder once: either as an argument or with --local-folder')
+    const stats = new RunStats()
+    const progress = new ProgressReporter(stats, {label, enabled: !flags.quiet && !flags['dry-run']})
+    const opts: TransferOptions & {localFolder: string} = {
+      location: resolveLocation({url, bucket: flags.bucket, prefix: flags.prefix}),
+      localFolder: locals[0] ?? flags['local-folder'] ?? '.',
+      s3: resolveS3Config(flags, flags['thread-count']),
+      threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
+      include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
+      dryRun: flags['dry-run'], stats, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
+    }
+    progress.start()
+    try {
+      const summary = await run(opts)
+      progress.stop()
+      this.report(label, summary, flags.json)
+    } finally {
+      progress.stop()
+    }
   }
 
   /** Ctrl-C or SIGTERM stops the run cleanly; a second Ctrl-C exits at once. */

@@ -3,7 +3,7 @@ import {open, stat, unlink} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
 import {openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
-import {walkS3} from '../engine/walk.js'
+import {keyFilter, walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {ensureDir, localUnchanged, tempPathFor} from '../jobs/handlers.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
@@ -52,10 +52,12 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     await Promise.all(tmpPaths.map(p => unlink(p).catch(() => undefined)))
   }
 
+  const selected = keyFilter(opts)
+
   async function* plan(): AsyncGenerator<Work> {
     for await (const o of walkS3(run.s3, bucket, listPrefix, run.retry, run.signal)) {
       const rel = o.key.slice(listPrefix.length)
-      if (rel === '' || rel.endsWith('/')) continue // folder markers
+      if (rel === '' || rel.endsWith('/') || !selected(rel)) continue // folder markers, filtered out
       const path = localPathFor(root, rel)
       run.stats.seen(o.size)
       if (!path) {

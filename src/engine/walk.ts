@@ -1,5 +1,6 @@
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import fg from 'fast-glob'
+import picomatch from 'picomatch'
 import {withRetry, type RetryPolicy} from '../core/retry.js'
 import type {S3Handle} from '../s3/client.js'
 
@@ -36,6 +37,14 @@ export async function* walkLocal(root: string, filter: WalkFilter = {}): AsyncGe
     const st = entry.stats!
     yield {rel: entry.path, path: base + entry.path, size: st.size, mtimeMs: st.mtimeMs}
   }
+}
+
+/** The same include/exclude rules as the local walk, for relative key names. */
+export function keyFilter(filter: WalkFilter): (rel: string) => boolean {
+  const opts = {dot: true}
+  const include = filter.include?.length ? picomatch(filter.include, opts) : undefined
+  const exclude = filter.exclude?.length ? picomatch(filter.exclude, opts) : undefined
+  return rel => (!include || include(rel)) && !(exclude && exclude(rel))
 }
 
 /** Streams the objects under `prefix`, one ListObjectsV2 page at a time. */
