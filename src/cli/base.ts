@@ -23,6 +23,8 @@ export interface TransferFlagValues extends S3ConfigFlags {
   'dry-run': boolean
   json: boolean
   quiet: boolean
+  redis?: string
+  'run-id'?: string
 }
 
 /** Every s3c command: one-line errors with documented exit codes. */
@@ -49,7 +51,7 @@ export abstract class S3cCommand extends Command {
       threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
-      dryRun: flags['dry-run'], stats, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
+      dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], stats, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
     }
     progress.start()
     try {

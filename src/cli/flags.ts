@@ -34,4 +34,6 @@ export const transferFlags = {
   'dry-run': Flags.boolean({description: 'print what would be transferred; send no writes'}),
   json: Flags.boolean({description: 'print the summary as JSON'}),
   quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
+  redis: Flags.string({description: 'run the jobs on BullMQ workers (`s3c worker`) through this Redis', env: 'REDIS_URL', helpGroup: 'DISTRIBUTED'}),
+  'run-id': Flags.string({description: 'name of the run in Redis (default: a new id)', helpGroup: 'DISTRIBUTED'}),
 }

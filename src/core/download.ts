@@ -37,7 +37,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const root = await checkTarget(opts.localFolder)
   const {bucket} = opts.location
   const listPrefix = folderPrefix(opts.location.prefix)
-  const run = await openRun(opts)
+  const run = await openRun(opts, `download s3://${bucket}/${opts.location.prefix} ${root}`)
   try {
     await preflight(run.s3, opts.location, listPrefix)
   } catch (error) {

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import {ExitCode, S3cError, describeError} from './errors.js'
 import {FatalError, withRetry, type RetryPolicy} from './retry.js'
@@ -7,6 +8,7 @@ import type {S3Location} from '../s3/url.js'
 import {InProcessRunner, type Runner} from '../engine/runner.js'
 import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
+import {BullMQRunner} from '../queue/runner.js'
 import type {JobData, JobResult, Work} from '../jobs/types.js'
 
 const MiB = 1024 * 1024
@@ -33,6 +35,10 @@ export interface TransferOptions {
   stats?: RunStats
   /** Lowest backoff delay; tests lower it. */
   retryMinTimeoutMs?: number
+  /** Run the jobs on BullMQ workers through this Redis instead of in this process. */
+  redisUrl?: string
+  /** Names the run in Redis (`s3c status`); a new one when absent. */
+  runId?: string
   /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
   signal?: AbortSignal
 }
@@ -83,8 +89,15 @@ export interface RunContext {
   signal: AbortSignal
 }
 
-/** Opens the S3 connection and an in-process runner whose results feed the run's counters. */
-export async function openRun(opts: TransferOptions): Promise<RunContext> {
+export function newRunId(): string {
+  return `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`
+}
+
+/**
+ * Opens the S3 connection and the runner: in-process, or BullMQ when a Redis URL is given.
+ * Either way the run's counters end up in `stats`.
+ */
+export async function openRun(opts: TransferOptions, description: string): Promise<RunContext> {
   const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
   const stats = opts.stats ?? new RunStats()
   const controller = new AbortController()
@@ -97,7 +110,15 @@ export async function openRun(opts: TransferOptions): Promise<RunContext> {
   const onResult = (result: JobResult, _job: JobData) => {
     if (result.files) for (const f of result.files) stats.record(f)
   }
-  const runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+  let runner: Runner
+  try {
+    runner = opts.redisUrl
+      ? await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId ?? newRunId(), maxRetry: opts.maxRetry, stats, description})
+      : new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+  } catch (error) {
+    await s3.close()
+    throw error
+  }
   opts.signal?.addEventListener('abort', () => runner.stop(new FatalError(new S3cError('interrupted; unfinished files were cleaned up, run the same command again to resume', ExitCode.interrupted))), {once: true})
   return {s3, stats, runner, retry, signal: controller.signal}
 }

@@ -60,7 +60,7 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
 export async function upload(opts: UploadOptions): Promise<RunSummary> {
   const root = await checkLocalFolder(opts.localFolder)
   const {bucket, prefix} = opts.location
-  const run = await openRun(opts)
+  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}`)
   const listPrefix = folderPrefix(prefix)
   let remote: Map<string, number> | undefined
   try {

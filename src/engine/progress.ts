@@ -23,9 +23,9 @@ export class ProgressReporter {
   private numbers() {
     const s = this.stats
     const secs = Math.max(s.seconds, 0.001)
-    const rate = s.bytesDone / secs
+    const rate = s.totalBytes / secs
     const filesRate = s.filesHandled / secs
-    const remaining = Math.max(0, s.bytesSeen - s.bytesDone)
+    const remaining = Math.max(0, s.bytesSeen - s.totalBytes)
     const eta = s.walkDone && rate > 0 ? Math.round(remaining / rate) : undefined
     const files = `${s.filesHandled}/${s.filesSeen}${s.walkDone ? '' : '+'}`
     return {files, rate, filesRate, eta}
@@ -51,8 +51,8 @@ export class ProgressReporter {
     const n = this.numbers()
     const total = Math.max(1, this.stats.bytesSeen)
     this.bar?.setTotal(total)
-    this.bar?.update(Math.min(this.stats.bytesDone, total), {
-      files: n.files, done: formatBytes(this.stats.bytesDone), total_h: formatBytes(this.stats.bytesSeen),
+    this.bar?.update(Math.min(this.stats.totalBytes, total), {
+      files: n.files, done: formatBytes(this.stats.totalBytes), total_h: formatBytes(this.stats.bytesSeen),
       rate: formatBytes(Math.round(n.rate)), eta_h: n.eta === undefined ? '…' : `${n.eta}s`,
     })
   }
@@ -60,8 +60,8 @@ export class ProgressReporter {
   line(): string {
     const n = this.numbers()
     const s = this.stats
-    return `${this.opts.label}: ${n.files} files (${s.filesSkipped} skipped, ${s.filesFailed} failed), ` +
-      `${formatBytes(s.bytesDone)} of ${formatBytes(s.bytesSeen)}, ${formatBytes(Math.round(n.rate))}/s, ${Math.round(n.filesRate)} files/s` +
+    return `${this.opts.label}: ${n.files} files (${s.totalSkipped} skipped, ${s.totalFailed} failed), ` +
+      `${formatBytes(s.totalBytes)} of ${formatBytes(s.bytesSeen)}, ${formatBytes(Math.round(n.rate))}/s, ${Math.round(n.filesRate)} files/s` +
       (n.eta === undefined ? '' : `, ETA ${n.eta}s`)
   }
 

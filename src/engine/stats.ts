@@ -11,6 +11,11 @@ export class RunStats {
   /** Bytes moved so far, updated live while files transfer. */
   bytesDone = 0
   walkDone = false
+  /**
+   * Counts that workers elsewhere report (BullMQ runs); they add to the ones recorded here,
+   * which then come from the planner alone.
+   */
+  readonly remote = {filesDone: 0, filesSkipped: 0, filesFailed: 0, bytes: 0}
   readonly failures: {key: string; path: string; error: string}[] = []
 
   seen(bytes: number): void {
@@ -31,7 +36,23 @@ export class RunStats {
   }
 
   get filesHandled(): number {
-    return this.filesDone + this.filesSkipped + this.filesFailed
+    return this.totalDone + this.totalSkipped + this.totalFailed
+  }
+
+  get totalDone(): number {
+    return this.filesDone + this.remote.filesDone
+  }
+
+  get totalSkipped(): number {
+    return this.filesSkipped + this.remote.filesSkipped
+  }
+
+  get totalFailed(): number {
+    return this.filesFailed + this.remote.filesFailed
+  }
+
+  get totalBytes(): number {
+    return this.bytesDone + this.remote.bytes
   }
 
   get seconds(): number {
@@ -50,7 +71,7 @@ export interface RunSummary {
 
 export function summarize(stats: RunStats): RunSummary {
   return {
-    filesDone: stats.filesDone, filesSkipped: stats.filesSkipped, filesFailed: stats.filesFailed,
-    bytes: stats.bytesDone, seconds: Math.round(stats.seconds * 1000) / 1000, failures: stats.failures,
+    filesDone: stats.totalDone, filesSkipped: stats.totalSkipped, filesFailed: stats.totalFailed,
+    bytes: stats.totalBytes, seconds: Math.round(stats.seconds * 1000) / 1000, failures: stats.failures,
   }
 }

@@ -1,0 +1,36 @@
+import {Redis} from 'ioredis'
+import {ExitCode, S3cError} from '../core/errors.js'
+
+/** The one BullMQ queue all s3c jobs go through; the job name is the job kind. */
+export const QUEUE_NAME = 's3c'
+
+/** Keys s3c keeps next to BullMQ's: a hash of counters per run, its failures, recent runs. */
+export const runKey = (runId: string) => `s3c:run:${runId}`
+export const runFailuresKey = (runId: string) => `s3c:run:${runId}:failures`
+export const RUNS_KEY = 's3c:runs'
+
+/** A connection as BullMQ needs it (blocking commands: no per-request retry limit). */
+export function connectRedis(url: string): Redis {
+  return new Redis(url, {maxRetriesPerRequest: null, lazyConnect: false})
+}
+
+/**
+ * BullMQ loses jobs silently if Redis evicts keys, so s3c refuses to run on a Redis that may.
+ * Also turns "cannot connect" into one clear line.
+ */
+export async function checkRedis(redis: Redis, url: string): Promise<void> {
+  let policy: string | undefined
+  try {
+    const reply = (await Promise.race([
+      redis.config('GET', 'maxmemory-policy'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5000)),
+    ])) as string[]
+    policy = reply[1]
+  } catch (error) {
+    const safe = url.replace(/\/\/[^@/]*@/, '//***@')
+    if (/unknown command|ERR/i.test(String(error))) return // CONFIG disabled (managed Redis): cannot check
+    throw new S3cError(`cannot reach Redis at ${safe}: check --redis / REDIS_URL and that the server is running`, ExitCode.fatal)
+  }
+  if (policy && policy !== 'noeviction')
+    throw new S3cError(`Redis maxmemory-policy is "${policy}": BullMQ needs "noeviction" (redis-cli config set maxmemory-policy noeviction)`, ExitCode.fatal)
+}
