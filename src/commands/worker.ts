@@ -14,13 +14,14 @@ export default class Worker extends S3cCommand {
   static flags = {
     redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     concurrency: Flags.integer({char: 'c', description: 'jobs in hand at once', default: 16, min: 1}),
+    'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
     ...s3Flags,
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const worker = await startWorker({redisUrl: flags.redis, concurrency: flags.concurrency, s3: resolveS3Config(flags, flags.concurrency)})
+    const worker = await startWorker({redisUrl: flags.redis, concurrency: flags.concurrency, s3: resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds']})
     this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
     await new Promise<void>(resolve => {
       const stop = () => resolve()

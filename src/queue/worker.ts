@@ -14,6 +14,8 @@ export interface WorkerOptions {
   redisUrl: string
   concurrency: number
   s3: S3Config
+  /** How soon the jobs of a worker that died return to the queue (lock lifetime ≈ 2×). */
+  stalledSeconds?: number
   /** Called once per finished job (for logs). */
   onJob?: (job: JobData, result: JobResult) => void
 }
@@ -71,9 +73,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const worker = new Worker<JobEnvelope, JobResult>(QUEUE_NAME, process, {
     connection,
     concurrency: opts.concurrency,
-    // Long parts keep their lock; a killed worker's jobs return to the queue after this.
-    lockDuration: 30_000,
-    stalledInterval: 15_000,
+    // Locks are renewed while a job runs, so long parts keep theirs; a killed worker's locks
+    // lapse and the stalled check hands its jobs to others.
+    lockDuration: 2 * (opts.stalledSeconds ?? 15) * 1000,
+    stalledInterval: (opts.stalledSeconds ?? 15) * 1000,
     maxStalledCount: 5,
   })
   await worker.waitUntilReady()

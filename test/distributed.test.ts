@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {runCli, spawnCli} from './harness/cli.js'
+import {harness, newBucket} from './harness/hooks.js'
+import {startProxy, type Proxy} from './harness/proxy.js'
+import {compareTrees, makeTree} from './harness/tree.js'
+
+const MiB = 1024 * 1024
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
+
+/** PUTs per object key (single PUTs and multipart parts apart). */
+function putsPerKey(proxy: Proxy): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const r of proxy.requests) if (r.method === 'PUT' && !r.query.includes('uploadId')) counts.set(r.path, (counts.get(r.path) ?? 0) + 1)
+  return counts
+}
+
+describe('distributed runs on BullMQ', function () {
+  const dirs: string[] = []
+  const mk = (name: string) => { const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`)); dirs.push(d); return d }
+  after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
+
+  function startWorker(endpoint: string) {
+    return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', '2'], {env: {AWS_ENDPOINT_URL: endpoint, REDIS_URL: harness().redis.url}})
+  }
+
+  it('two workers and the enqueuing CLI move a 3,000-file tree; each file is uploaded once', async function () {
+    const src = mk('bq')
+    makeTree(src, {files: 3000, depth: 8, big: [{rel: 'big/twenty.bin', size: 20 * MiB}]})
+    const bucket = await newBucket('bq')
+    const proxy = await startProxy(harness().s3.endpoint)
+    const workers = [startWorker(proxy.endpoint), startWorker(proxy.endpoint)]
+    try {
+      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})
+      assert.equal(up.code, 0, up.stderr)
+      const summary = JSON.parse(up.stdout)
+      assert.equal(summary.filesDone, 3001)
+      const puts = putsPerKey(proxy)
+      assert.equal(puts.size, 3000)
+      assert.ok([...puts.values()].every(n => n === 1), 'one PUT per small file')
+      assert.equal(proxy.count('PUT', r => r.query.includes('uploadId')), 3, '20 MiB in 8 MiB parts, each sent once')
+    } finally {
+      for (const w of workers) w.child.kill('SIGTERM')
+      await Promise.all(workers.map(w => w.done))
+      await proxy.stop()
+    }
+    const dst = mk('bqdst')
+    assert.equal((await runCli(['download', `s3://${bucket}/t`, dst])).code, 0)
+    assert.deepEqual(compareTrees(src, dst), [])
+  })
+
+  it('SIGKILL of a worker in the middle: the run still completes, nothing lost or corrupted', async function () {
+    const src = mk('kill')
+    makeTree(src, {files: 1500, depth: 6, big: [{rel: 'big.bin', size: 24 * MiB}]})
+    const bucket = await newBucket('kill')
+    const proxy = await startProxy(harness().s3.endpoint)
+    const doomed = startWorker(proxy.endpoint)
+    const survivor = startWorker(proxy.endpoint)
+    try {
+      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})
+      await waitFor(() => proxy.count('PUT') >= 300)
+      doomed.child.kill('SIGKILL')
+      const r = await run.done
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).filesDone + JSON.parse(r.stdout).filesSkipped, 1501)
+    } finally {
+      survivor.child.kill('SIGTERM')
+      await Promise.all([doomed.done, survivor.done])
+      await proxy.stop()
+    }
+    const dst = mk('killdst')
+    assert.equal((await runCli(['download', `s3://${bucket}/k`, dst])).code, 0)
+    assert.deepEqual(compareTrees(src, dst), [])
+  })
+
+  it('refuses a Redis whose maxmemory-policy may evict jobs', async function () {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'], {stdio: 'ignore'})
+    try {
+      await new Promise(r => setTimeout(r, 300))
+      const r = await runCli(['upload', mk('ev'), 's3://whatever/x', '--redis', `redis://127.0.0.1:${port}`])
+      assert.equal(r.code, 3, r.stderr)
+      assert.match(r.stderr, /maxmemory-policy is "allkeys-lru": BullMQ needs "noeviction"/)
+    } finally {
+      redis.kill()
+    }
+  })
+})
