@@ -41,13 +41,22 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   await checkRedis(redis, opts.redisUrl)
   const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)})
 
+  // Live byte counts go to Redis twice a second, not once per file.
+  const liveBytes = new Map<string, number>()
+  const flushBytes = async () => {
+    const pending = [...liveBytes]
+    liveBytes.clear()
+    await Promise.all(pending.map(([runId, n]) => redis.hincrby(runKey(runId), 'bytesLive', n))).catch(() => undefined)
+  }
+  const flushTimer = setInterval(() => void flushBytes(), 500)
+
   async function process(job: Job<JobEnvelope>): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
     // A stopped run's jobs are dropped, not run.
     if (await redis.hget(runKey(runId), 'fatal')) return {}
     const ctx: JobContext = {
       s3, retry: {retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000},
-      onBytes: n => { void redis.hincrby(runKey(runId), 'bytesLive', n) },
+      onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
     }
     let result: JobResult
     try {
@@ -83,6 +92,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   return {
     async close() {
       await worker.close()
+      clearInterval(flushTimer)
+      await flushBytes()
       await s3.close()
       connection.disconnect()
       redis.disconnect()
