@@ -125,7 +125,11 @@ function scenario(server: Server, name: string, src: string, work: string, round
   return [...rows.values()]
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
 
 function table(rows: Row[]): string {
   const out = ['| scenario | tool | rounds | median | s3c ÷ tool |', '|---|---|---|---|---|']
