@@ -83,6 +83,34 @@ describe('distributed runs on BullMQ', function () {
     assert.deepEqual(compareTrees(src, dst), [])
   })
 
+  it('--detach prints the run id at once; s3c status and s3c runs follow the run', async function () {
+    const src = mk('detach')
+    makeTree(src, {files: 300, depth: 4})
+    const bucket = await newBucket('detach')
+    const env = {REDIS_URL: harness().redis.url}
+    const up = await runCli(['upload', src, `s3://${bucket}/d`, '--detach'], {env})
+    assert.equal(up.code, 0, up.stderr)
+    const runId = up.stdout.trim()
+    assert.match(runId, /^\d{8}-[0-9a-f]{8}$/)
+    const pending = JSON.parse((await runCli(['status', runId, '--json'], {env})).stdout)
+    assert.equal(pending.state, 'running', 'nothing runs without a worker')
+    assert.equal(pending.filesDone, 0)
+    const worker = startWorker(harness().s3.endpoint)
+    try {
+      await waitFor(async () => JSON.parse((await runCli(['status', runId, '--json'], {env})).stdout).state === 'done')
+    } finally {
+      worker.child.kill('SIGTERM')
+      await worker.done
+    }
+    const done = await runCli(['status', runId], {env})
+    assert.match(done.stdout, new RegExp(`^${runId} done: upload .* s3://${bucket}/d\n  300 done, 0 skipped, 0 failed, 0 jobs pending`))
+    const runs = await runCli(['runs', '--json'], {env})
+    assert.ok(runs.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l)).some(r => r.runId === runId && r.filesDone === 300))
+    const unknown = await runCli(['status', 'no-such-run'], {env})
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /no run "no-such-run" in this Redis/)
+  })
+
   it('refuses a Redis whose maxmemory-policy may evict jobs', async function () {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'], {stdio: 'ignore'})

@@ -25,6 +25,7 @@ export interface TransferFlagValues extends S3ConfigFlags {
   quiet: boolean
   redis?: string
   'run-id'?: string
+  detach: boolean
 }
 
 /** Every s3c command: one-line errors with documented exit codes. */
@@ -44,6 +45,7 @@ export abstract class S3cCommand extends Command {
     if (locals.length === 1 && flags['local-folder']) throw new S3cError('give the local folder once: either as an argument or with --local-folder')
     const stats = new RunStats()
     const progress = new ProgressReporter(stats, {label, enabled: !flags.quiet && !flags['dry-run']})
+    let runId: string | undefined
     const opts: TransferOptions & {localFolder: string} = {
       location: resolveLocation({url, bucket: flags.bucket, prefix: flags.prefix}),
       localFolder: locals[0] ?? flags['local-folder'] ?? '.',
@@ -51,13 +53,18 @@ export abstract class S3cCommand extends Command {
       threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
-      dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], stats, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
+      dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach, stats,
+      onRunId: id => {
+        runId = id
+        if (!flags.detach) this.logToStderr(`run ${id}`)
+      }, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
     }
     progress.start()
     try {
       const summary = await run(opts)
       progress.stop()
-      this.report(label, summary, flags.json)
+      if (flags.detach) this.log(flags.json ? JSON.stringify({command: label, runId}) : String(runId))
+      else this.report(label, summary, flags.json)
     } finally {
       progress.stop()
     }

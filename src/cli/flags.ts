@@ -36,4 +36,5 @@ export const transferFlags = {
   quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
   redis: Flags.string({description: 'run the jobs on BullMQ workers (`s3c worker`) through this Redis', env: 'REDIS_URL', helpGroup: 'DISTRIBUTED'}),
   'run-id': Flags.string({description: 'name of the run in Redis (default: a new id)', helpGroup: 'DISTRIBUTED'}),
+  detach: Flags.boolean({description: 'with --redis: print the run id once everything is enqueued and return (see s3c status)', helpGroup: 'DISTRIBUTED'}),
 }

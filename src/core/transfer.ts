@@ -39,6 +39,10 @@ export interface TransferOptions {
   redisUrl?: string
   /** Names the run in Redis (`s3c status`); a new one when absent. */
   runId?: string
+  /** With redisUrl: return once all jobs are enqueued. */
+  detach?: boolean
+  /** Told the run id once the run is open (BullMQ runs). */
+  onRunId?: (runId: string) => void
   /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
   signal?: AbortSignal
 }
@@ -112,9 +116,14 @@ export async function openRun(opts: TransferOptions, description: string): Promi
   }
   let runner: Runner
   try {
-    runner = opts.redisUrl
-      ? await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId ?? newRunId(), maxRetry: opts.maxRetry, stats, description})
-      : new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+    if (opts.redisUrl) {
+      const runId = opts.runId ?? newRunId()
+      runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId, maxRetry: opts.maxRetry, stats, description, detach: opts.detach})
+      opts.onRunId?.(runId)
+    } else {
+      if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')
+      runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+    }
   } catch (error) {
     await s3.close()
     throw error

@@ -22,6 +22,8 @@ export interface BullMQRunnerOptions {
   batchBytes?: number
   /** Jobs in Redis not yet finished before add() waits. */
   maxPending?: number
+  /** Return once everything is enqueued; `s3c status RUN_ID` follows the run. */
+  detach?: boolean
 }
 
 type FileBatch = UploadFilesJob | DownloadFilesJob
@@ -34,6 +36,8 @@ export class BullMQRunner implements Runner {
   private batch?: FileBatch
   private batchBytes = 0
   private added = 0
+  /** jobsFinished at the last look, so add() asks Redis only when near the limit. */
+  private lastFinished = 0
   private fatal?: FatalError
 
   /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
@@ -131,9 +135,10 @@ export class BullMQRunner implements Runner {
   /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */
   private async waitForRoom(): Promise<void> {
     const max = this.opts.maxPending ?? 5000
-    if (this.added < max) return
+    if (this.added - this.lastFinished < max) return
     for (;;) {
       const c = await this.poll()
+      this.lastFinished = c.jobsFinished
       if (this.fatal) throw this.fatal
       if (this.added - c.jobsFinished < max) return
       await new Promise(r => setTimeout(r, 100))
@@ -161,8 +166,9 @@ export class BullMQRunner implements Runner {
       if (!this.fatal) {
         await this.flushBatch()
         await this.flushBulk()
-        await this.redis.hset(runKey(this.opts.runId), 'jobsAdded', this.added)
+        await this.redis.hset(runKey(this.opts.runId), {jobsAdded: this.added, enqueued: 1})
       }
+      if (this.opts.detach && !this.fatal) return
       for (;;) {
         const c = await this.poll()
         if (this.fatal) throw this.fatal

@@ -1,0 +1,31 @@
+import {Flags} from '@oclif/core'
+import {S3cCommand} from '../cli/base.js'
+import {S3cError} from '../core/errors.js'
+import {checkRedis, connectRedis} from '../queue/redis.js'
+import {recentRuns} from '../queue/status.js'
+
+export default class Runs extends S3cCommand {
+  static summary = 'List recent distributed runs, newest first.'
+  static examples = ['<%= config.bin %> runs --redis redis://127.0.0.1:6379 --limit 10']
+  static flags = {
+    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
+    limit: Flags.integer({description: 'how many runs', default: 20, min: 1}),
+    json: Flags.boolean({description: 'one JSON object per line'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Runs)
+    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    const redis = connectRedis(flags.redis)
+    try {
+      await checkRedis(redis, flags.redis)
+      for (const s of await recentRuns(redis, flags.limit)) {
+        const {failures: _failures, ...rest} = s
+        this.log(flags.json ? JSON.stringify(rest)
+          : `${s.runId}  ${s.state.padEnd(9)} ${s.filesDone} done ${s.filesSkipped} skipped ${s.filesFailed} failed  ${s.createdAt}  ${s.description}`)
+      }
+    } finally {
+      redis.disconnect()
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import {Args, Flags} from '@oclif/core'
+import {S3cCommand} from '../cli/base.js'
+import {ExitCode, S3cError} from '../core/errors.js'
+import {formatBytes} from '../core/format.js'
+import {checkRedis, connectRedis} from '../queue/redis.js'
+import {runStatus} from '../queue/status.js'
+
+export default class Status extends S3cCommand {
+  static summary = 'Show the progress of a distributed run (files done / failed / pending, bytes, rate).'
+  static examples = ['<%= config.bin %> status 20261124-1a2b3c4d --redis redis://127.0.0.1:6379']
+  static args = {runId: Args.string({description: 'run id (printed by upload/download --redis)', required: true})}
+  static flags = {
+    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
+    json: Flags.boolean({description: 'print the status as JSON'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Status)
+    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    const redis = connectRedis(flags.redis)
+    try {
+      await checkRedis(redis, flags.redis)
+      const s = await runStatus(redis, args.runId)
+      if (!s) throw new S3cError(`no run "${args.runId}" in this Redis: see s3c runs`, ExitCode.usage)
+      if (flags.json) return this.log(JSON.stringify(s))
+      this.log(`${s.runId} ${s.state}: ${s.description}`)
+      this.log(`  ${s.filesDone} done, ${s.filesSkipped} skipped, ${s.filesFailed} failed, ${s.jobsPending} jobs pending; ` +
+        `${formatBytes(s.bytes)} at ${formatBytes(s.bytesPerSecond)}/s; started ${s.createdAt}`)
+      if (s.fatal) this.log(`  stopped: ${s.fatal}`)
+      for (const f of s.failures.slice(0, 20)) this.log(`  failed: ${f.key}: ${f.error}`)
+    } finally {
+      redis.disconnect()
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import type {Redis} from 'ioredis'
+import {readCounters, readFailures} from './counters.js'
+import {RUNS_KEY} from './redis.js'
+
+export interface RunStatus {
+  runId: string
+  description: string
+  state: 'enqueuing' | 'running' | 'done' | 'failed'
+  filesDone: number
+  filesSkipped: number
+  filesFailed: number
+  jobsPending: number
+  bytes: number
+  bytesPerSecond: number
+  createdAt: string
+  fatal?: string
+  failures: {key: string; path: string; error: string}[]
+}
+
+/** What `s3c status` shows, from the run's counters in Redis; undefined for an unknown run. */
+export async function runStatus(redis: Redis, runId: string): Promise<RunStatus | undefined> {
+  const c = await readCounters(redis, runId)
+  if (!c.createdAt) return undefined
+  const created = Number(c.createdAt)
+  const finished = c.jobsFinished >= c.jobsAdded && Number(c.enqueued ?? 0) === 1
+  const state = c.fatal || c.status === 'failed' ? 'failed' : finished ? 'done' : Number(c.enqueued ?? 0) === 1 ? 'running' : 'enqueuing'
+  const end = c.finishedAt ? Number(c.finishedAt) : Date.now()
+  const bytes = Math.max(c.bytes, Number(c.bytesLive ?? 0))
+  return {
+    runId, description: String(c.description ?? ''), state,
+    filesDone: c.filesDone, filesSkipped: c.filesSkipped, filesFailed: c.filesFailed,
+    jobsPending: Math.max(0, c.jobsAdded - c.jobsFinished), bytes,
+    bytesPerSecond: Math.round(bytes / Math.max(0.001, (end - created) / 1000)),
+    createdAt: new Date(created).toISOString(), fatal: c.fatal, failures: await readFailures(redis, runId),
+  }
+}
+
+/** The most recent runs, newest first. */
+export async function recentRuns(redis: Redis, count: number): Promise<RunStatus[]> {
+  const ids = await redis.zrevrange(RUNS_KEY, 0, count - 1)
+  const all = await Promise.all(ids.map(id => runStatus(redis, id)))
+  return all.filter((s): s is RunStatus => s !== undefined)
+}
