@@ -33,6 +33,7 @@ export async function recordResult(redis: Redis, runId: string, result: JobResul
   if (failed) tx.hincrby(key, 'filesFailed', failed)
   if (bytes) tx.hincrby(key, 'bytes', bytes)
   tx.hincrby(key, 'jobsFinished', 1)
+  tx.hset(key, 'updatedAt', Date.now())
   await tx.exec()
 }
 

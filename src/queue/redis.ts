@@ -21,10 +21,11 @@ export function connectRedis(url: string): Redis {
 export async function checkRedis(redis: Redis, url: string): Promise<void> {
   let policy: string | undefined
   try {
+    let timer: NodeJS.Timeout | undefined
     const reply = (await Promise.race([
       redis.config('GET', 'maxmemory-policy'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5000)),
-    ])) as string[]
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), 5000) }),
+    ]).finally(() => clearTimeout(timer))) as string[]
     policy = reply[1]
   } catch (error) {
     const safe = url.replace(/\/\/[^@/]*@/, '//***@')

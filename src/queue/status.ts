@@ -24,7 +24,8 @@ export async function runStatus(redis: Redis, runId: string): Promise<RunStatus 
   const created = Number(c.createdAt)
   const finished = c.jobsFinished >= c.jobsAdded && Number(c.enqueued ?? 0) === 1
   const state = c.fatal || c.status === 'failed' ? 'failed' : finished ? 'done' : Number(c.enqueued ?? 0) === 1 ? 'running' : 'enqueuing'
-  const end = c.finishedAt ? Number(c.finishedAt) : Date.now()
+  // A detached run has no finishedAt: its last finished job marks the end.
+  const end = Number(c.finishedAt ?? (state === 'done' ? c.updatedAt ?? Date.now() : Date.now()))
   const bytes = Math.max(c.bytes, Number(c.bytesLive ?? 0))
   return {
     runId, description: String(c.description ?? ''), state,
