@@ -83,6 +83,39 @@ describe('distributed runs on BullMQ', function () {
     assert.deepEqual(compareTrees(src, dst), [])
   })
 
+  it('SIGKILL of the enqueuing CLI, then the same command again: it resumes, no file is uploaded twice', async function () {
+    const src = mk('resume')
+    makeTree(src, {files: 3000, depth: 8})
+    const bucket = await newBucket('resume')
+    const proxy = await startProxy(harness().s3.endpoint)
+    const args = ['upload', src, `s3://${bucket}/r`, '--json']
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const worker = startWorker(proxy.endpoint)
+    try {
+      const first = spawnCli(args, {env})
+      await waitFor(() => proxy.count('PUT') >= 200)
+      first.child.kill('SIGKILL')
+      await first.done
+      const again = await runCli(args, {env})
+      assert.equal(again.code, 0, again.stderr)
+      assert.match(again.stderr, /resuming run \d{8}-[0-9a-f]{8}/)
+      const puts = putsPerKey(proxy)
+      assert.equal(puts.size, 3000)
+      assert.deepEqual([...puts.entries()].filter(([, n]) => n > 1), [], 'no file uploaded twice')
+      // A run that finished is not resumed: the next try is a new run, and finds nothing to send.
+      const third = await runCli(args, {env})
+      assert.doesNotMatch(third.stderr, /resuming/)
+      assert.equal(JSON.parse(third.stdout).filesSkipped, 3000)
+    } finally {
+      worker.child.kill('SIGTERM')
+      await worker.done
+      await proxy.stop()
+    }
+    const dst = mk('resumedst')
+    assert.equal((await runCli(['download', `s3://${bucket}/r`, dst])).code, 0)
+    assert.deepEqual(compareTrees(src, dst), [])
+  })
+
   it('--detach prints the run id at once; s3c status and s3c runs follow the run', async function () {
     const src = mk('detach')
     makeTree(src, {files: 300, depth: 4})

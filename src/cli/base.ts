@@ -54,9 +54,9 @@ export abstract class S3cCommand extends Command {
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
       dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach, stats,
-      onRunId: id => {
+      onRunId: (id, resumed) => {
         runId = id
-        if (!flags.detach) this.logToStderr(`run ${id}`)
+        if (!flags.detach || resumed) this.logToStderr(`${resumed ? 'resuming run' : 'run'} ${id}`)
       }, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
     }
     progress.start()

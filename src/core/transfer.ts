@@ -1,4 +1,3 @@
-import {randomBytes} from 'node:crypto'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import {ExitCode, S3cError, describeError} from './errors.js'
 import {FatalError, withRetry, type RetryPolicy} from './retry.js'
@@ -41,8 +40,8 @@ export interface TransferOptions {
   runId?: string
   /** With redisUrl: return once all jobs are enqueued. */
   detach?: boolean
-  /** Told the run id once the run is open (BullMQ runs). */
-  onRunId?: (runId: string) => void
+  /** Told the run id once the run is open (BullMQ runs), and whether it resumes an earlier try. */
+  onRunId?: (runId: string, resumed: boolean) => void
   /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
   signal?: AbortSignal
 }
@@ -93,10 +92,6 @@ export interface RunContext {
   signal: AbortSignal
 }
 
-export function newRunId(): string {
-  return `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`
-}
-
 /**
  * Opens the S3 connection and the runner: in-process, or BullMQ when a Redis URL is given.
  * Either way the run's counters end up in `stats`.
@@ -117,9 +112,8 @@ export async function openRun(opts: TransferOptions, description: string): Promi
   let runner: Runner
   try {
     if (opts.redisUrl) {
-      const runId = opts.runId ?? newRunId()
-      runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId, maxRetry: opts.maxRetry, stats, description, detach: opts.detach})
-      opts.onRunId?.(runId)
+      runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId, maxRetry: opts.maxRetry, stats, description,
+        detach: opts.detach, onRunId: opts.onRunId})
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')
       runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})

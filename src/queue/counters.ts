@@ -1,6 +1,6 @@
 import type {Redis} from 'ioredis'
 import type {JobResult} from '../jobs/types.js'
-import {runFailuresKey, runKey} from './redis.js'
+import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
 
 /** Counters of a run as kept in Redis (the hash fields). */
 export interface RunCounters {
@@ -13,8 +13,10 @@ export interface RunCounters {
   fatal?: string
 }
 
-/** Adds a finished top-level job's outcomes to its run, atomically. */
-export async function recordResult(redis: Redis, runId: string, result: JobResult): Promise<void> {
+/** Adds a finished top-level job's outcomes to its run, atomically (once per job id). */
+export async function recordResult(redis: Redis, runId: string, jobId: string, result: JobResult): Promise<void> {
+  // A job that ran twice (a stalled job picked up again) counts once.
+  if (await redis.sismember(runDoneKey(runId), jobId)) return
   const tx = redis.multi()
   const key = runKey(runId)
   let done = 0, skipped = 0, failed = 0, bytes = 0
@@ -32,17 +34,17 @@ export async function recordResult(redis: Redis, runId: string, result: JobResul
   if (skipped) tx.hincrby(key, 'filesSkipped', skipped)
   if (failed) tx.hincrby(key, 'filesFailed', failed)
   if (bytes) tx.hincrby(key, 'bytes', bytes)
-  tx.hincrby(key, 'jobsFinished', 1)
+  tx.sadd(runDoneKey(runId), jobId)
   tx.hset(key, 'updatedAt', Date.now())
   await tx.exec()
 }
 
 export async function readCounters(redis: Redis, runId: string): Promise<RunCounters & Record<string, string | number | undefined>> {
-  const h = await redis.hgetall(runKey(runId))
+  const [h, jobsAdded, jobsFinished] = await Promise.all([redis.hgetall(runKey(runId)), redis.scard(runJobsKey(runId)), redis.scard(runDoneKey(runId))])
   const n = (k: string) => Number(h[k] ?? 0)
   return {
     ...h,
-    jobsAdded: n('jobsAdded'), jobsFinished: n('jobsFinished'), filesDone: n('filesDone'), filesSkipped: n('filesSkipped'),
+    jobsAdded, jobsFinished, filesDone: n('filesDone'), filesSkipped: n('filesSkipped'),
     filesFailed: n('filesFailed'), bytes: n('bytes'), fatal: h.fatal || undefined,
   }
 }

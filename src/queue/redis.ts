@@ -8,6 +8,11 @@ export const QUEUE_NAME = 's3c'
 export const runKey = (runId: string) => `s3c:run:${runId}`
 export const runFailuresKey = (runId: string) => `s3c:run:${runId}:failures`
 export const RUNS_KEY = 's3c:runs'
+/** Ids of the run's top-level jobs: added, and finished (a re-run skips the finished ones). */
+export const runJobsKey = (runId: string) => `s3c:run:${runId}:jobs`
+export const runDoneKey = (runId: string) => `s3c:run:${runId}:done`
+/** The unfinished run a command line belongs to, so running it again resumes it. */
+export const resumeKey = (commandHash: string) => `s3c:resume:${commandHash}`
 
 /** A connection as BullMQ needs it (blocking commands: no per-request retry limit). */
 export function connectRedis(url: string): Redis {

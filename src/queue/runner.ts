@@ -1,14 +1,16 @@
+import {createHash} from 'node:crypto'
 import {FlowProducer, Queue, type JobsOptions} from 'bullmq'
 import type {Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../core/errors.js'
 import {FatalError} from '../core/retry.js'
+import {newRunId} from '../core/ids.js'
 import type {Runner} from '../engine/runner.js'
 import type {RunStats} from '../engine/stats.js'
 import type {DownloadFilesJob, JobData, UploadFilesJob, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
 import {readCounters, readFailures} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
-import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, runKey} from './redis.js'
+import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey} from './redis.js'
 
 export interface BullMQRunnerOptions {
   redisUrl: string
@@ -28,6 +30,12 @@ export interface BullMQRunnerOptions {
 
 type FileBatch = UploadFilesJob | DownloadFilesJob
 
+/** Done, or (detached) fully enqueued with every job finished: a new try starts a new run. */
+async function runFinished(redis: Redis, runId: string): Promise<boolean> {
+  const c = await readCounters(redis, runId)
+  return c.status === 'done' || (Number(c.enqueued ?? 0) === 1 && c.jobsFinished >= c.jobsAdded)
+}
+
 /** Sends the run's jobs to BullMQ; any number of `s3c worker` processes run them. */
 export class BullMQRunner implements Runner {
   private readonly queue: Queue
@@ -35,9 +43,8 @@ export class BullMQRunner implements Runner {
   private bulk: {name: string; data: JobEnvelope; opts: JobsOptions}[] = []
   private batch?: FileBatch
   private batchBytes = 0
-  private added = 0
-  /** jobsFinished at the last look, so add() asks Redis only when near the limit. */
-  private lastFinished = 0
+  /** Jobs added since Redis was last asked how many are unfinished. */
+  private unfinished = 0
   private fatal?: FatalError
 
   /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
@@ -49,7 +56,11 @@ export class BullMQRunner implements Runner {
     this.flows = new FlowProducer({connection: this.connection})
   }
 
-  static async open(opts: BullMQRunnerOptions): Promise<BullMQRunner> {
+  /**
+   * Opens the run: the given --run-id, else the unfinished run of the same command line (so
+   * running a killed command again resumes it), else a new run.
+   */
+  static async open(opts: Omit<BullMQRunnerOptions, 'runId'> & {runId?: string; onRunId?: (id: string, resumed: boolean) => void}): Promise<BullMQRunner> {
     const redis = connectRedis(opts.redisUrl)
     try {
       await checkRedis(redis, opts.redisUrl)
@@ -57,12 +68,26 @@ export class BullMQRunner implements Runner {
       redis.disconnect()
       throw error
     }
+    const pointer = resumeKey(createHash('sha1').update(opts.description).digest('hex'))
+    let runId = opts.runId
+    if (!runId) {
+      const previous = await redis.get(pointer)
+      if (previous && !(await runFinished(redis, previous))) runId = previous
+    }
+    const resumed = runId !== undefined && (await redis.exists(runKey(runId))) === 1
+    runId ??= newRunId()
     const now = Date.now()
-    await redis.multi()
-      .hset(runKey(opts.runId), {description: opts.description, createdAt: now, status: 'running'})
-      .zadd(RUNS_KEY, now, opts.runId)
-      .exec()
-    return new BullMQRunner(redis, opts)
+    const tx = redis.multi().hset(runKey(runId), {description: opts.description, status: 'running'}).hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
+    if (!resumed) tx.hset(runKey(runId), 'createdAt', now).zadd(RUNS_KEY, now, runId)
+    await tx.set(pointer, runId).exec()
+    opts.onRunId?.(runId, resumed)
+    // The earlier try's queued jobs finish first; the walk that follows then sees their files in
+    // S3 and skips them, so no file goes twice even though batches may be cut differently.
+    if (resumed) {
+      for (let c = await readCounters(redis, runId); c.jobsFinished < c.jobsAdded; c = await readCounters(redis, runId))
+        await new Promise(r => setTimeout(r, 200))
+    }
+    return new BullMQRunner(redis, {...opts, runId})
   }
 
   private envelope(job: JobData, top: boolean): JobEnvelope {
@@ -79,15 +104,18 @@ export class BullMQRunner implements Runner {
     if (isFlow(work)) {
       await this.flushBatch()
       await this.flushBulk()
+      const parentOpts = this.jobOpts(work.parent)
+      // Finished in an earlier try of this run: not again.
+      if (await this.redis.sismember(runDoneKey(this.opts.runId), parentOpts.jobId!)) return
       await this.flows.add({
-        name: work.parent.kind, queueName: QUEUE_NAME, data: this.envelope(work.parent, true), opts: this.jobOpts(work.parent),
+        name: work.parent.kind, queueName: QUEUE_NAME, data: this.envelope(work.parent, true), opts: parentOpts,
         children: work.children.map(c => ({
           name: c.kind, queueName: QUEUE_NAME, data: this.envelope(c, false),
           // A child that fails for good is handed to the parent, which aborts the upload.
           opts: {...this.jobOpts(c), ignoreDependencyOnFailure: true, attempts: 3, backoff: {type: 'exponential', delay: 500}},
         })),
       })
-      this.added++
+      await this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!)
     } else if (work.kind === 'upload-files' || work.kind === 'download-files') {
       await this.addToBatch(work)
     } else {
@@ -121,26 +149,30 @@ export class BullMQRunner implements Runner {
 
   private push(job: JobData): void {
     this.bulk.push({name: job.kind, data: this.envelope(job, true), opts: this.jobOpts(job)})
-    this.added++
   }
 
   private async flushBulk(): Promise<void> {
     if (this.bulk.length === 0) return
-    const jobs = this.bulk
+    const ids = this.bulk.map(j => j.opts.jobId!)
+    const done = await this.redis.smismember(runDoneKey(this.opts.runId), ids)
+    const jobs = this.bulk.filter((_, i) => !done[i])
     this.bulk = []
-    await this.queue.addBulk(jobs)
-    await this.redis.hset(runKey(this.opts.runId), 'jobsAdded', this.added)
+    // Into the queue first, then into the run's set: a kill in between leaves a queued job that
+    // the next try adds again under the same id (a no-op), never a counted job that is missing.
+    if (jobs.length) await this.queue.addBulk(jobs)
+    await this.redis.sadd(runJobsKey(this.opts.runId), ...ids)
+    this.unfinished += jobs.length
   }
 
   /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */
   private async waitForRoom(): Promise<void> {
     const max = this.opts.maxPending ?? 5000
-    if (this.added - this.lastFinished < max) return
+    if (this.unfinished < max) return
     for (;;) {
       const c = await this.poll()
-      this.lastFinished = c.jobsFinished
+      this.unfinished = c.jobsAdded - c.jobsFinished
       if (this.fatal) throw this.fatal
-      if (this.added - c.jobsFinished < max) return
+      if (this.unfinished < max) return
       await new Promise(r => setTimeout(r, 100))
     }
   }
@@ -166,13 +198,13 @@ export class BullMQRunner implements Runner {
       if (!this.fatal) {
         await this.flushBatch()
         await this.flushBulk()
-        await this.redis.hset(runKey(this.opts.runId), {jobsAdded: this.added, enqueued: 1})
+        await this.redis.hset(runKey(this.opts.runId), 'enqueued', 1)
       }
       if (this.opts.detach && !this.fatal) return
       for (;;) {
         const c = await this.poll()
         if (this.fatal) throw this.fatal
-        if (c.jobsFinished >= this.added) break
+        if (c.jobsFinished >= c.jobsAdded) break
         await new Promise(r => setTimeout(r, 200))
       }
       this.opts.stats.failures.push(...(await readFailures(this.redis, this.opts.runId)))

@@ -8,7 +8,7 @@ import {createS3} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
-import {QUEUE_NAME, checkRedis, connectRedis, runKey} from './redis.js'
+import {QUEUE_NAME, checkRedis, connectRedis, runJobsKey, runKey} from './redis.js'
 
 export interface WorkerOptions {
   redisUrl: string
@@ -52,8 +52,11 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
   async function process(job: Job<JobEnvelope>): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
-    // A stopped run's jobs are dropped, not run.
-    if (await redis.hget(runKey(runId), 'fatal')) return {}
+    // A stopped run's jobs are dropped, not run; a later try of the run adds them again.
+    if (await redis.hget(runKey(runId), 'fatal')) {
+      if (top) await redis.srem(runJobsKey(runId), job.id!)
+      return {}
+    }
     const ctx: JobContext = {
       s3, retry: {retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000},
       onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
@@ -73,7 +76,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       if (!top) throw error
       result = {files: failedOutcomes(data, describeError(error))}
     }
-    if (top) await recordResult(redis, runId, result)
+    if (top) await recordResult(redis, runId, job.id!, result)
     opts.onJob?.(data, result)
     return result
   }
