@@ -5,10 +5,11 @@
  */
 import {execFileSync, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {cpus, totalmem, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {writeBenchSection} from './report.js'
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..')
 const C = 32
@@ -156,15 +157,6 @@ function version(cmd: string, args: string[]): string {
   return String(spawnSync(cmd, args, {encoding: 'utf8'}).stdout ?? '').split('\n')[0].trim()
 }
 
-function writeSection(body: string): void {
-  const file = join(root, 'docs', 'BENCHMARKS.md')
-  const start = '<!-- mirror:start -->'
-  const end = '<!-- mirror:end -->'
-  const section = `${start}\n${body}\n${end}`
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nEach section is written by its `npm run bench:*` script.\n\n'
-  writeFileSync(file, old.includes(start) ? old.replace(new RegExp(`${start}[\\s\\S]*${end}`), section) : `${old}${section}\n`)
-}
-
 async function main(): Promise<void> {
   execFileSync(process.execPath, [join(root, 'scripts', 'install-tools.js')], {stdio: 'inherit'})
   const {startFauxqs} = (await import(join(root, 'scripts', 'fauxqs.js'))) as {startFauxqs(): Promise<{endpoint: string; stop(): Promise<void>}>}
@@ -197,7 +189,7 @@ async function main(): Promise<void> {
     '',
     table(rows),
   ].join('\n')
-  writeSection(body)
+  writeBenchSection('mirror', body)
   process.stdout.write(`${body}\n`)
 }
 
