@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
@@ -114,6 +114,36 @@ describe('distributed runs on BullMQ', function () {
     const dst = mk('resumedst')
     assert.equal((await runCli(['download', `s3://${bucket}/r`, dst])).code, 0)
     assert.deepEqual(compareTrees(src, dst), [])
+  })
+
+  it('s3c retry sends only the failed files of a run again', async function () {
+    const src = mk('retry')
+    makeTree(src, {files: 200, depth: 3})
+    writeFileSync(join(src, 'flaky file.txt'), 'arrives on the second try')
+    const bucket = await newBucket('retry')
+    const proxy = await startProxy(harness().s3.endpoint, {alwaysFail: p => p.includes('flaky file')})
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const worker = startWorker(proxy.endpoint)
+    try {
+      const first = await runCli(['upload', src, `s3://${bucket}/y`, '--max-retry', '1'], {env})
+      assert.equal(first.code, 1, first.stderr)
+      assert.match(first.stderr, /failed: y\/flaky file\.txt: InternalError/)
+      const runId = /run (\d{8}-[0-9a-f]{8})/.exec(first.stderr)![1]
+      proxy.setFaults({})
+      proxy.reset()
+      const retry = await runCli(['retry', runId, '--json'], {env})
+      assert.equal(retry.code, 0, retry.stderr)
+      assert.equal(JSON.parse(retry.stdout).filesFailed, 0)
+      const puts = putsPerKey(proxy)
+      assert.deepEqual([...puts.keys()].map(k => k.split('/').slice(2).join('/')), ['y/flaky file.txt'])
+      const again = await runCli(['retry', runId], {env})
+      assert.equal(again.code, 2)
+      assert.match(again.stderr, /has no failed files: nothing to retry/)
+    } finally {
+      worker.child.kill('SIGTERM')
+      await worker.done
+      await proxy.stop()
+    }
   })
 
   it('--detach prints the run id at once; s3c status and s3c runs follow the run', async function () {

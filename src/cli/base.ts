@@ -43,9 +43,6 @@ export abstract class S3cCommand extends Command {
     const locals = given.filter(a => !isS3Url(a))
     if (locals.length > 1) throw new S3cError(`give one local folder and one s3:// URL, got "${locals.join('" and "')}"`)
     if (locals.length === 1 && flags['local-folder']) throw new S3cError('give the local folder once: either as an argument or with --local-folder')
-    const stats = new RunStats()
-    const progress = new ProgressReporter(stats, {label, enabled: !flags.quiet && !flags['dry-run']})
-    let runId: string | undefined
     const opts: TransferOptions & {localFolder: string} = {
       location: resolveLocation({url, bucket: flags.bucket, prefix: flags.prefix}),
       localFolder: locals[0] ?? flags['local-folder'] ?? '.',
@@ -53,18 +50,32 @@ export abstract class S3cCommand extends Command {
       threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
-      dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach, stats,
-      onRunId: (id, resumed) => {
+      dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
+    }
+    await this.executeTransfer(label, opts, flags, run)
+  }
+
+  /** Progress, Ctrl-C, the run id and the summary around one upload or download. */
+  protected async executeTransfer<O extends TransferOptions>(
+    label: 'upload' | 'download', opts: O, flags: {quiet?: boolean; 'dry-run'?: boolean; detach?: boolean; json?: boolean},
+    run: (opts: O) => Promise<RunSummary>,
+  ): Promise<void> {
+    const stats = new RunStats()
+    const progress = new ProgressReporter(stats, {label, enabled: !flags.quiet && !flags['dry-run']})
+    let runId: string | undefined
+    const full: O = {
+      ...opts, stats, signal: this.cancelOnSignals(), onPlan: (line: string) => this.log(line),
+      onRunId: (id: string, resumed: boolean) => {
         runId = id
         if (!flags.detach || resumed) this.logToStderr(`${resumed ? 'resuming run' : 'run'} ${id}`)
-      }, signal: this.cancelOnSignals(), onPlan: line => this.log(line),
+      },
     }
     progress.start()
     try {
-      const summary = await run(opts)
+      const summary = await run(full)
       progress.stop()
       if (flags.detach) this.log(flags.json ? JSON.stringify({command: label, runId}) : String(runId))
-      else this.report(label, summary, flags.json)
+      else this.report(label, summary, !!flags.json)
     } finally {
       progress.stop()
     }

@@ -2,7 +2,7 @@ import {statSync} from 'node:fs'
 import {open, stat, unlink} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
-import {openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {openRun, partSizeFor, preflight, runWalk, storedCommand, type TransferOptions} from './transfer.js'
 import {keyFilter, walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {ensureDir, localUnchanged, tempPathFor} from '../jobs/handlers.js'
@@ -37,7 +37,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const root = await checkTarget(opts.localFolder)
   const {bucket} = opts.location
   const listPrefix = folderPrefix(opts.location.prefix)
-  const run = await openRun(opts, `download s3://${bucket}/${opts.location.prefix} ${root}`)
+  const run = await openRun(opts, `download s3://${bucket}/${opts.location.prefix} ${root}`, storedCommand('download', root, opts))
   try {
     await preflight(run.s3, opts.location, listPrefix)
   } catch (error) {

@@ -84,6 +84,18 @@ export async function preflight(s3: S3Handle, loc: S3Location, listPrefix: strin
   }
 }
 
+/** What `s3c retry` needs to run a command again: its kind and the options that shape the plan. */
+export interface StoredCommand {
+  kind: 'upload' | 'download'
+  localFolder: string
+  options: Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount'> & {storageClass?: string}
+}
+
+export function storedCommand(kind: StoredCommand['kind'], localFolder: string, o: TransferOptions & {storageClass?: string}): StoredCommand {
+  return {kind, localFolder, options: {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
+    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, storageClass: o.storageClass}}
+}
+
 export interface RunContext {
   s3: S3Handle
   stats: RunStats
@@ -96,7 +108,7 @@ export interface RunContext {
  * Opens the S3 connection and the runner: in-process, or BullMQ when a Redis URL is given.
  * Either way the run's counters end up in `stats`.
  */
-export async function openRun(opts: TransferOptions, description: string): Promise<RunContext> {
+export async function openRun(opts: TransferOptions, description: string, command: StoredCommand): Promise<RunContext> {
   const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
   const stats = opts.stats ?? new RunStats()
   const controller = new AbortController()
@@ -113,6 +125,7 @@ export async function openRun(opts: TransferOptions, description: string): Promi
   try {
     if (opts.redisUrl) {
       runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId, maxRetry: opts.maxRetry, stats, description,
+        command: JSON.stringify(command),
         detach: opts.detach, onRunId: opts.onRunId})
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')

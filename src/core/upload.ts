@@ -4,7 +4,7 @@ import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListObjectsV2
 import mime from 'mime-types'
 import {ExitCode, S3cError} from './errors.js'
 import {withRetry} from './retry.js'
-import {openRun, partSizeFor, preflight, runWalk, type RunContext, type TransferOptions} from './transfer.js'
+import {openRun, partSizeFor, preflight, runWalk, storedCommand, type RunContext, type TransferOptions} from './transfer.js'
 import {walkLocal, type LocalEntry} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
@@ -60,7 +60,7 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
 export async function upload(opts: UploadOptions): Promise<RunSummary> {
   const root = await checkLocalFolder(opts.localFolder)
   const {bucket, prefix} = opts.location
-  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}`)
+  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}`, storedCommand('upload', root, opts))
   const listPrefix = folderPrefix(prefix)
   let remote: Map<string, number> | undefined
   try {

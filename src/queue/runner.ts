@@ -19,6 +19,8 @@ export interface BullMQRunnerOptions {
   stats: RunStats
   /** What the run is, for `s3c runs` / `s3c status`. */
   description: string
+  /** How to run the command again (`s3c retry`): JSON of its options. */
+  command: string
   /** Small files per job: Redis round trips must not dominate. */
   batchFiles?: number
   batchBytes?: number
@@ -77,7 +79,7 @@ export class BullMQRunner implements Runner {
     const resumed = runId !== undefined && (await redis.exists(runKey(runId))) === 1
     runId ??= newRunId()
     const now = Date.now()
-    const tx = redis.multi().hset(runKey(runId), {description: opts.description, status: 'running'}).hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
+    const tx = redis.multi().hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running'}).hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
     if (!resumed) tx.hset(runKey(runId), 'createdAt', now).zadd(RUNS_KEY, now, runId)
     await tx.set(pointer, runId).exec()
     opts.onRunId?.(runId, resumed)

@@ -1,0 +1,41 @@
+import {Args, Flags} from '@oclif/core'
+import {S3cCommand} from '../cli/base.js'
+import {s3Flags} from '../cli/flags.js'
+import {S3cError} from '../core/errors.js'
+import {download} from '../core/download.js'
+import {upload} from '../core/upload.js'
+import {checkRedis, connectRedis} from '../queue/redis.js'
+import {prepareRetry} from '../queue/retry.js'
+import {resolveS3Config} from '../s3/config.js'
+
+export default class Retry extends S3cCommand {
+  static summary = 'Send the failed files of a finished distributed run again (same run id).'
+  static examples = ['<%= config.bin %> retry 20261124-1a2b3c4d --redis redis://127.0.0.1:6379']
+  static args = {runId: Args.string({description: 'run id (see s3c runs)', required: true})}
+  static flags = {
+    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
+    detach: Flags.boolean({description: 'return once the jobs are enqueued'}),
+    json: Flags.boolean({description: 'print the summary as JSON'}),
+    quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
+    ...s3Flags,
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Retry)
+    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    const redis = connectRedis(flags.redis)
+    let command
+    try {
+      await checkRedis(redis, flags.redis)
+      command = await prepareRetry(redis, args.runId)
+    } finally {
+      redis.disconnect()
+    }
+    const o = command.options
+    const opts = {
+      ...o, localFolder: command.localFolder, s3: resolveS3Config(flags, o.threadCount),
+      force: false, dryRun: false, redisUrl: flags.redis, runId: args.runId, detach: flags.detach,
+    }
+    await this.executeTransfer(command.kind, opts, flags, command.kind === 'upload' ? upload : download)
+  }
+}
