@@ -6,6 +6,8 @@ import {ProgressReporter} from '../engine/progress.js'
 import {RunStats, type RunSummary} from '../engine/stats.js'
 import {resolveS3Config, type S3ConfigFlags} from '../s3/config.js'
 import {isS3Url, resolveLocation} from '../s3/url.js'
+import type {Redis} from 'ioredis'
+import {checkRedis, connectRedis} from '../queue/redis.js'
 
 /** The flags that upload and download share (see cli/flags.ts). */
 export interface TransferFlagValues extends S3ConfigFlags {
@@ -78,6 +80,18 @@ export abstract class S3cCommand extends Command {
       else this.report(label, summary, !!flags.json)
     } finally {
       progress.stop()
+    }
+  }
+
+  /** Opens the run's Redis (checked for noeviction) for one command and closes it after. */
+  protected async withRedis<T>(url: string | undefined, fn: (redis: Redis) => Promise<T>): Promise<T> {
+    if (!url) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    const redis = connectRedis(url)
+    try {
+      await checkRedis(redis, url)
+      return await fn(redis)
+    } finally {
+      redis.disconnect()
     }
   }
 

@@ -1,10 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import {s3Flags} from '../cli/flags.js'
-import {S3cError} from '../core/errors.js'
 import {download} from '../core/download.js'
 import {upload} from '../core/upload.js'
-import {checkRedis, connectRedis} from '../queue/redis.js'
 import {prepareRetry} from '../queue/retry.js'
 import {resolveS3Config} from '../s3/config.js'
 
@@ -22,15 +20,7 @@ export default class Retry extends S3cCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Retry)
-    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const redis = connectRedis(flags.redis)
-    let command
-    try {
-      await checkRedis(redis, flags.redis)
-      command = await prepareRetry(redis, args.runId)
-    } finally {
-      redis.disconnect()
-    }
+    const command = await this.withRedis(flags.redis, redis => prepareRetry(redis, args.runId))
     const o = command.options
     const opts = {
       ...o, localFolder: command.localFolder, s3: resolveS3Config(flags, o.threadCount),

@@ -1,7 +1,5 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
-import {S3cError} from '../core/errors.js'
-import {checkRedis, connectRedis} from '../queue/redis.js'
 import {recentRuns} from '../queue/status.js'
 
 export default class Runs extends S3cCommand {
@@ -15,17 +13,12 @@ export default class Runs extends S3cCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Runs)
-    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const redis = connectRedis(flags.redis)
-    try {
-      await checkRedis(redis, flags.redis)
+    await this.withRedis(flags.redis, async redis => {
       for (const s of await recentRuns(redis, flags.limit)) {
         const {failures: _failures, ...rest} = s
         this.log(flags.json ? JSON.stringify(rest)
           : `${s.runId}  ${s.state.padEnd(9)} ${s.filesDone} done ${s.filesSkipped} skipped ${s.filesFailed} failed  ${s.createdAt}  ${s.description}`)
       }
-    } finally {
-      redis.disconnect()
-    }
+    })
   }
 }

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import {ExitCode, S3cError} from '../core/errors.js'
 import {formatBytes} from '../core/format.js'
-import {checkRedis, connectRedis} from '../queue/redis.js'
 import {runStatus} from '../queue/status.js'
 
 export default class Status extends S3cCommand {
@@ -16,10 +15,7 @@ export default class Status extends S3cCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Status)
-    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const redis = connectRedis(flags.redis)
-    try {
-      await checkRedis(redis, flags.redis)
+    await this.withRedis(flags.redis, async redis => {
       const s = await runStatus(redis, args.runId)
       if (!s) throw new S3cError(`no run "${args.runId}" in this Redis: see s3c runs`, ExitCode.usage)
       if (flags.json) return this.log(JSON.stringify(s))
@@ -28,8 +24,6 @@ export default class Status extends S3cCommand {
         `${formatBytes(s.bytes)} at ${formatBytes(s.bytesPerSecond)}/s; started ${s.createdAt}`)
       if (s.fatal) this.log(`  stopped: ${s.fatal}`)
       for (const f of s.failures.slice(0, 20)) this.log(`  failed: ${f.key}: ${f.error}`)
-    } finally {
-      redis.disconnect()
-    }
+    })
   }
 }
