@@ -12,8 +12,11 @@ export interface CliResult {
 export interface CliOptions {
   env?: Record<string, string | undefined>
   cwd?: string
-  uid?: number
-  gid?: number
+  /**
+   * Run without the capabilities that let root read any file (setpriv from util-linux), so a
+   * chmod 000 file is unreadable to the CLI even when the tests run as root.
+   */
+  noFileOverride?: boolean
 }
 
 /** Runs the real CLI (bin/run.js) as a child process against the harness' servers. */
@@ -32,9 +35,9 @@ export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildPr
     ...opts.env,
   }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'run.js'), ...args], {
-    cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
-  })
+  const argv = [process.execPath, join(projectRoot, 'bin', 'run.js'), ...args]
+  if (opts.noFileOverride) argv.unshift('setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--')
+  const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = ''
     let stderr = ''
