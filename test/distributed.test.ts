@@ -71,7 +71,7 @@ describe('distributed runs on BullMQ', function () {
       await waitFor(() => proxy.count('PUT') >= 300)
       doomed.child.kill('SIGKILL')
       const r = await run.done
-      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.code, 0, r.stderr + r.stdout)
       assert.equal(JSON.parse(r.stdout).filesDone + JSON.parse(r.stdout).filesSkipped, 1501)
     } finally {
       survivor.child.kill('SIGTERM')

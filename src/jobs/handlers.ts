@@ -153,9 +153,19 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
     })), ctx.retry, ctx.signal)
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {
+    // This job may run twice (its worker died after S3 completed the upload): then the upload
+    // id is gone and the object is there with exactly the ETag these parts make.
+    if ((error as Error).name === 'NoSuchUpload' && (await head(ctx, job.bucket, job.key))?.etag === multipartEtag(parts))
+      return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
     await abortUpload(ctx, job.bucket, job.key, job.uploadId)
     return {files: [failed(ref, error)]}
   }
+}
+
+/** The ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, dash, part count. */
+export function multipartEtag(parts: {ETag: string}[]): string {
+  const md5s = Buffer.concat(parts.map(p => Buffer.from(p.ETag.replace(/"/g, ''), 'hex')))
+  return `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`
 }
 
 // ---------------------------------------------------------------- download
