@@ -290,6 +290,9 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     await rename(job.tmpPath, job.path)
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {
+    // Run twice (its worker died after the rename): the file is already in place.
+    const done = (error as {code?: string}).code === 'ENOENT' && (await stat(job.path).catch(() => undefined))?.size === job.size
+    if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
     await unlink(job.tmpPath).catch(() => undefined)
     return {files: [failed(ref, error)]}
   }
