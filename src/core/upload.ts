@@ -1,11 +1,11 @@
 import {stat} from 'node:fs/promises'
 import {resolve} from 'node:path'
-import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListObjectsV2Command} from '@aws-sdk/client-s3'
+import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {ExitCode, S3cError} from './errors.js'
 import {withRetry} from './retry.js'
 import {openRun, partSizeFor, preflight, runWalk, storedCommand, type RunContext, type TransferOptions} from './transfer.js'
-import {walkLocal, type LocalEntry} from '../engine/walk.js'
+import {walkLocal, walkS3, type LocalEntry} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
 import {META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
@@ -28,12 +28,7 @@ async function checkLocalFolder(folder: string): Promise<string> {
 /** Sizes of the objects already under the prefix, to decide what can be skipped. */
 async function remoteSizes(run: RunContext, bucket: string, prefix: string): Promise<Map<string, number>> {
   const sizes = new Map<string, number>()
-  let token: string | undefined
-  do {
-    const page = await withRetry(() => run.s3.client.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token})), run.retry, run.signal)
-    for (const o of page.Contents ?? []) sizes.set(o.Key!, o.Size ?? 0)
-    token = page.IsTruncated ? page.NextContinuationToken : undefined
-  } while (token)
+  for await (const o of walkS3(run.s3, bucket, prefix, run.retry, run.signal)) sizes.set(o.key, o.size)
   return sizes
 }
 
