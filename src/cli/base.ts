@@ -59,7 +59,7 @@ export abstract class S3cCommand extends Command {
 
   /** Progress, Ctrl-C, the run id and the summary around one upload or download. */
   protected async executeTransfer<O extends TransferOptions>(
-    label: 'upload' | 'download', opts: O, flags: {quiet?: boolean; 'dry-run'?: boolean; detach?: boolean; json?: boolean},
+    label: string, opts: O, flags: {quiet?: boolean; 'dry-run'?: boolean; detach?: boolean; json?: boolean},
     run: (opts: O) => Promise<RunSummary>,
   ): Promise<void> {
     const stats = new RunStats()

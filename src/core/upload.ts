@@ -17,7 +17,7 @@ export interface UploadOptions extends TransferOptions {
   storageClass?: string
 }
 
-async function checkLocalFolder(folder: string): Promise<string> {
+export async function checkLocalFolder(folder: string): Promise<string> {
   const abs = resolve(folder)
   const st = await stat(abs).catch(() => undefined)
   if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage)

@@ -38,6 +38,10 @@ export function filesOfJob(job: JobData): {key: string; path: string; bytes: num
     case 'complete-upload':
     case 'finish-download':
       return [{key: job.key, path: job.path, bytes: job.size}]
+    case 'complete-tar':
+      return [{key: job.key, path: job.source, bytes: job.size}]
+    case 'extract-members':
+      return job.members.map(m => ({key: m.name, path: m.path, bytes: m.size}))
     default:
       return []
   }

@@ -10,6 +10,9 @@ export interface LocalEntry {
   path: string
   size: number
   mtimeMs: number
+  mode: number
+  /** Only with `dirs: true`: the entry is a folder. */
+  dir?: boolean
 }
 
 export interface RemoteEntry {
@@ -25,17 +28,18 @@ export interface WalkFilter {
 }
 
 /** Streams the files under `root` (fast-glob, stats included): memory stays flat however large the tree. */
-export async function* walkLocal(root: string, filter: WalkFilter = {}): AsyncGenerator<LocalEntry> {
+export async function* walkLocal(root: string, filter: WalkFilter = {}, dirs = false): AsyncGenerator<LocalEntry> {
   const patterns = filter.include?.length ? filter.include : ['**']
   const stream = fg.stream(patterns, {
-    cwd: root, absolute: false, dot: true, onlyFiles: true, stats: true, followSymbolicLinks: true,
+    cwd: root, absolute: false, dot: true, onlyFiles: !dirs, stats: true, followSymbolicLinks: true,
     ignore: filter.exclude ?? [], suppressErrors: false,
   })
   const base = root.endsWith('/') ? root : `${root}/`
   for await (const item of stream) {
     const entry = item as unknown as fg.Entry
     const st = entry.stats!
-    yield {rel: entry.path, path: base + entry.path, size: st.size, mtimeMs: st.mtimeMs}
+    const dir = st.isDirectory()
+    yield {rel: entry.path, path: base + entry.path, size: dir ? 0 : st.size, mtimeMs: st.mtimeMs, mode: st.mode, dir}
   }
 }
 

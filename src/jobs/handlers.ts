@@ -1,14 +1,16 @@
 import {createHash} from 'node:crypto'
-import {closeSync, createReadStream, futimesSync, openSync, readFileSync, renameSync, writeSync} from 'node:fs'
-import {mkdir, open, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
+import {closeSync, createReadStream, fchmodSync, futimesSync, openSync, readFileSync, renameSync, writeSync} from 'node:fs'
+import {chmod, mkdir, open, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {pipeline} from 'node:stream/promises'
+import {crc32} from 'node:zlib'
 import {AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {describeError, statusOf} from '../core/errors.js'
 import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
 import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
+import {completeTar, extractMembers, tarPart} from './tar.js'
 import {META_MTIME, META_SHA256, formatMtime, parseMtime, sameMtime} from './metadata.js'
 import type {
   ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
@@ -33,6 +35,12 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256')
   await pipeline(createReadStream(path, {highWaterMark: 1 << 20}), hash)
   return hash.digest('hex')
+}
+
+export async function crc32File(path: string): Promise<number> {
+  let crc = 0
+  for await (const chunk of createReadStream(path, {highWaterMark: 1 << 20})) crc = crc32(chunk as Buffer, crc)
+  return crc >>> 0
 }
 
 /** Creating the same directory for thousands of files costs syscalls; remember the ones made. */
@@ -61,7 +69,7 @@ function remoteMtimeMs(headers: Headers, fallbackMs?: number): number | undefine
 /** The part of a context that talks to S3; the planners have it too. */
 export type S3Ops = Pick<JobContext, 's3' | 'retry' | 'signal'>
 
-async function head(ctx: S3Ops, bucket: string, key: string): Promise<Headers | undefined> {
+export async function headObject(ctx: S3Ops, bucket: string, key: string): Promise<Headers | undefined> {
   try {
     return (await withRetry(() => ctx.s3.fast.request('HEAD', bucket, key), ctx.retry, ctx.signal)).headers
   } catch (error) {
@@ -70,7 +78,7 @@ async function head(ctx: S3Ops, bucket: string, key: string): Promise<Headers | 
   }
 }
 
-function failed(ref: {key: string; path: string; size: number}, error: unknown): FileOutcome {
+export function failed(ref: {key: string; path: string; size: number}, error: unknown): FileOutcome {
   if (error instanceof FatalError) throw error
   return {key: ref.key, path: ref.path, bytes: ref.size, status: 'failed', error: typeof error === 'string' ? error : describeError(error)}
 }
@@ -110,7 +118,7 @@ async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobRes
   return {files: await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))}
 }
 
-async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
   const fh = await open(path, 'r')
   try {
     const buf = Buffer.allocUnsafe(length)
@@ -135,7 +143,7 @@ async function uploadPart(job: UploadPartJob, ctx: JobContext): Promise<JobResul
   return {part: {PartNumber: job.partNumber, ETag: res.ETag ?? ''}}
 }
 
-async function abortUpload(ctx: JobContext, bucket: string, key: string, uploadId: string): Promise<void> {
+export async function abortUpload(ctx: JobContext, bucket: string, key: string, uploadId: string): Promise<void> {
   await withRetry(() => ctx.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId})), ctx.retry)
     .catch(() => undefined)
 }
@@ -155,7 +163,7 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
   } catch (error) {
     // This job may run twice (its worker died after S3 completed the upload): then the upload
     // id is gone and the object is there with exactly the ETag these parts make.
-    if ((error as Error).name === 'NoSuchUpload' && (await head(ctx, job.bucket, job.key))?.etag === multipartEtag(parts))
+    if ((error as Error).name === 'NoSuchUpload' && (await headObject(ctx, job.bucket, job.key))?.etag === multipartEtag(parts))
       return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
     await abortUpload(ctx, job.bucket, job.key, job.uploadId)
     return {files: [failed(ref, error)]}
@@ -172,7 +180,7 @@ export function multipartEtag(parts: {ETag: string}[]): string {
 
 /** Upload side: true when the object already holds this file (same size, and same mtime or checksum). */
 export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; size: number; mtimeMs: number}, mode: CompareMode, sha256?: string): Promise<boolean> {
-  const h = await head(ops, bucket, f.key)
+  const h = await headObject(ops, bucket, f.key)
   if (!h || Number(h['content-length']) !== f.size) return false
   if (mode === 'checksum') {
     const remote = h[`x-amz-meta-${META_SHA256}`]
@@ -184,7 +192,7 @@ export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: strin
 
 /** Download side: true when the local file already matches the object (size checked by the planner). */
 export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string}, mode: CompareMode): Promise<boolean> {
-  const h = await head(ops, bucket, f.key)
+  const h = await headObject(ops, bucket, f.key)
   if (!h) return false
   if (mode === 'checksum') {
     const remote = h[`x-amz-meta-${META_SHA256}`]
@@ -198,7 +206,7 @@ export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string
 /** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
 const SMALL_IO = 256 * 1024
 
-async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number | undefined): Promise<void> {
+export async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number | undefined, mode?: number): Promise<void> {
   await ensureDir(dirname(path))
   const tmp = tempPathFor(path)
   const mtime = mtimeMs === undefined ? undefined : new Date(mtimeMs)
@@ -207,6 +215,7 @@ async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number |
       const fd = openSync(tmp, 'w')
       try {
         writeSync(fd, body)
+        if (mode !== undefined) fchmodSync(fd, mode & 0o7777)
         if (mtime) futimesSync(fd, new Date(), mtime)
       } finally {
         closeSync(fd)
@@ -214,6 +223,7 @@ async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number |
       renameSync(tmp, path)
     } else {
       await writeFile(tmp, body)
+      if (mode !== undefined) await chmod(tmp, mode & 0o7777)
       if (mtime) await utimes(tmp, new Date(), mtime)
       await rename(tmp, path)
     }
@@ -267,12 +277,12 @@ async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<Jo
   }, ctx.retry, ctx.signal)
   const fh = await open(job.tmpPath, 'r+')
   try {
-    await fh.write(res.body, 0, res.body.length, job.offset)
+    await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
   } finally {
     await fh.close()
   }
   ctx.onBytes(res.body.length)
-  return job.offset === 0 ? {meta: {...metaOf(res.headers), 'last-modified': res.headers['last-modified'] ?? ''}} : {}
+  return job.offset === 0 && !job.base ? {meta: {...metaOf(res.headers), 'last-modified': res.headers['last-modified'] ?? ''}} : {}
 }
 
 async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
@@ -285,6 +295,9 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     const meta = children?.results.find(r => r.meta)?.meta ?? {}
     if (job.verify && meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
       throw new ChecksumMismatch(job.key)
+    if (job.crc !== undefined && job.crc !== (await crc32File(job.tmpPath)))
+      throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
+    if (job.mode !== undefined) await chmod(job.tmpPath, job.mode & 0o7777)
     const mtimeMs = parseMtime(meta[META_MTIME]) ?? job.lastModifiedMs
     await utimes(job.tmpPath, new Date(), new Date(mtimeMs))
     await rename(job.tmpPath, job.path)
@@ -306,4 +319,7 @@ export const handlers: Handlers = {
   'download-files': downloadFiles,
   'download-range': downloadRange,
   'finish-download': finishDownload,
+  'tar-part': tarPart,
+  'complete-tar': completeTar,
+  'extract-members': extractMembers,
 }

@@ -67,6 +67,8 @@ export interface DownloadRangeJob {
   tmpPath: string
   offset: number
   length: number
+  /** Offset in the object of the file's first byte (a tar member); 0 when the object is the file. */
+  base?: number
 }
 
 /** Parent of the download-range jobs of one file: verifies, sets mtime, renames into place. */
@@ -80,9 +82,71 @@ export interface FinishDownloadJob {
   lastModifiedMs: number
   /** Hash the finished file and compare it with the stored checksum (--checksum). */
   verify: boolean
+  /** A tar member: its CRC-32 from the index, and its mode. */
+  crc?: number
+  mode?: number
 }
 
-export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | DownloadFilesJob | DownloadRangeJob | FinishDownloadJob
+/** Where a tar member's bytes come from: a local file, or an S3 object (tar create). */
+export type MemberSource = {path: string} | {bucket: string; key: string; etag?: string}
+
+/** A member as a tar-part job sees it: enough to rebuild its header blocks and read its data. */
+export interface PartMember {
+  ordinal: number
+  name: string
+  type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'
+  size: number
+  mode: number
+  mtime: number
+  linkname?: string
+  headerOffset: number
+  dataOffset: number
+  source?: MemberSource
+}
+
+/**
+ * One multipart part of a tar s3c writes: the archive's bytes [offset, offset+length), built
+ * from the headers and data of the members that overlap it. The layout was fixed by the
+ * planner, so any part can be built alone, by any worker, in any order.
+ */
+export interface TarPartJob {
+  kind: 'tar-part'
+  bucket: string
+  key: string
+  uploadId: string
+  partNumber: number
+  offset: number
+  length: number
+  format: 'pax' | 'gnu'
+  members: PartMember[]
+}
+
+/** Parent of a tar's part jobs: completes the upload and writes the index (or aborts). */
+export interface CompleteTarJob {
+  kind: 'complete-tar'
+  bucket: string
+  key: string
+  uploadId: string
+  /** The archive's size, and how many members it has (to check every part reported). */
+  size: number
+  memberCount: number
+  /** What the summary names on failure (the local folder or the source). */
+  source: string
+}
+
+/** A run of adjacent tar members fetched with one ranged GET and written to their files. */
+export interface ExtractMembersJob {
+  kind: 'extract-members'
+  bucket: string
+  key: string
+  etag: string
+  start: number
+  end: number
+  members: {name: string; path: string; dataOffset: number; size: number; mode: number; mtime: number; crc?: number}[]
+}
+
+export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | DownloadFilesJob | DownloadRangeJob | FinishDownloadJob |
+  TarPartJob | CompleteTarJob | ExtractMembersJob
 export type JobKind = JobData['kind']
 
 /** A parent job that runs once all its children have run (BullMQ calls this a flow). */
@@ -111,6 +175,8 @@ export interface JobResult {
   part?: {PartNumber: number; ETag: string}
   /** download-range: the object's metadata headers, from the first range. */
   meta?: Record<string, string>
+  /** tar-part: the members whose header starts in the part, and CRC-32s of the data pieces in it. */
+  tar?: {members: PartMember[]; pieces: {ordinal: number; at: number; length: number; crc: number}[]}
 }
 
 /** What a parent job learns about its children. */

@@ -19,7 +19,10 @@ function keysOf(job: JobData): string {
       return job.files.map(f => f.key).join('\n')
     case 'upload-part':
     case 'download-range':
+    case 'tar-part':
       return `${job.key}\n${job.offset}`
+    case 'extract-members':
+      return `${job.key}\n${job.start}`
     default:
       return job.key
   }

@@ -25,7 +25,7 @@ export interface RunningWorker {
   close(): Promise<void>
 }
 
-const PARENT_KINDS = new Set(['complete-upload', 'finish-download'])
+const PARENT_KINDS = new Set(['complete-upload', 'finish-download', 'complete-tar'])
 
 async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
   const [values, failures] = await Promise.all([job.getChildrenValues<JobResult>(), job.getIgnoredChildrenFailures()])

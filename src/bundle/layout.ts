@@ -1,0 +1,78 @@
+import {Header, Pax} from 'tar'
+
+export const BLOCK = 512
+
+export type MemberType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'
+
+/** One tar member as the index knows it. */
+export interface TarMember {
+  /** The name as stored in the tar (what `tar -tf` prints). */
+  name: string
+  type: MemberType
+  size: number
+  mode: number
+  /** Seconds since the epoch. */
+  mtime: number
+  linkname?: string
+  /** Offset of the member's data in the archive (a multiple of 512). */
+  dataOffset: number
+}
+
+/** A member s3c writes: where it comes from, and where its header starts. */
+export interface PlannedMember extends TarMember {
+  ordinal: number
+  headerOffset: number
+  /** Local file (bundle) or S3 key (tar create) with its bytes. */
+  source: string
+}
+
+export type TarFormat = 'pax' | 'gnu'
+
+const TYPE_NAMES: Record<MemberType, 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'File'> = {
+  file: 'File', dir: 'Directory', symlink: 'SymbolicLink', hardlink: 'Link', other: 'File',
+}
+
+export const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK
+
+function gnuLongName(type: 'NextFileHasLongPath' | 'NextFileHasLongLinkpath', value: string): Buffer {
+  const data = Buffer.from(`${value}\0`, 'utf8')
+  const block = Buffer.alloc(BLOCK + padded(data.length))
+  new Header({path: '././@LongLink', type, size: data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: ''}).encode(block, 0)
+  data.copy(block, BLOCK)
+  return block
+}
+
+/**
+ * The header blocks of a member, byte for byte the same each time they are asked for: a part
+ * job rebuilds the headers that fall in its range without seeing the rest of the archive.
+ * PAX extended headers (or GNU long-name blocks) carry what ustar cannot: long or non-ASCII
+ * names and sizes of 8 GiB and more.
+ */
+export function headerBlocks(m: Omit<TarMember, 'dataOffset'>, format: TarFormat = 'pax'): Buffer {
+  const name = m.type === 'dir' && !m.name.endsWith('/') ? `${m.name}/` : m.name
+  const fields = {
+    path: name, type: TYPE_NAMES[m.type], size: m.type === 'file' ? m.size : 0, mode: m.mode & 0o7777,
+    mtime: new Date(m.mtime * 1000), uid: 0, gid: 0, uname: '', gname: '', linkpath: m.linkname ?? '',
+  }
+  const block = Buffer.alloc(BLOCK)
+  const header = new Header(fields)
+  const needsMore = header.encode(block, 0)
+  if (!needsMore) return block
+  if (format === 'gnu') {
+    const pre: Buffer[] = []
+    if (Buffer.byteLength(name) > 100) pre.push(gnuLongName('NextFileHasLongPath', name))
+    if (m.linkname && Buffer.byteLength(m.linkname) > 100) pre.push(gnuLongName('NextFileHasLongLinkpath', m.linkname))
+    // Large sizes: node-tar already wrote GNU base-256 numbers into the block.
+    return Buffer.concat([...pre, block])
+  }
+  const pax = new Pax({path: name, size: fields.size, linkpath: m.linkname, mtime: fields.mtime}).encode()
+  return Buffer.concat([pax, block])
+}
+
+/** Bytes a member takes in the archive: headers, data, padding to 512. */
+export function memberSpan(headerLength: number, m: Pick<TarMember, 'type' | 'size'>): number {
+  return headerLength + (m.type === 'file' ? padded(m.size) : 0)
+}
+
+/** Two zero blocks end a tar. */
+export const END_OF_ARCHIVE = 2 * BLOCK

@@ -1,0 +1,36 @@
+import {Args, Flags} from '@oclif/core'
+import {S3cCommand} from '../cli/base.js'
+import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
+import {bundle} from '../core/bundle.js'
+import {resolveS3Config} from '../s3/config.js'
+import {resolveLocation} from '../s3/url.js'
+
+export default class Bundle extends S3cCommand {
+  static summary = 'Pack a local folder into one indexed tar in S3 (<prefix>/<id>/bundle.tar + .s3ci index), parts built in parallel.'
+  static examples = [
+    'S3C_BUCKET=my-bucket <%= config.bin %> bundle ./site bundle',
+    '<%= config.bin %> bundle ./data --bucket my-bucket --prefix bundles          # prints the new bundle id',
+  ]
+  static args = {
+    dir: Args.string({description: 'local folder to pack', required: true}),
+    bundleId: Args.string({description: 'bundle id (default: a new id, printed)'}),
+  }
+  static flags = {
+    ...locationFlags,
+    ...(({'local-folder': _l, checksum: _c, ...rest}) => rest)(transferFlags),
+    ...s3Flags,
+    format: Flags.string({description: 'tar format for long names and large sizes', options: ['pax', 'gnu'], default: 'pax'}),
+    'storage-class': Flags.string({description: 'storage class of the tar'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Bundle)
+    await this.executeTransfer('bundle', {
+      location: resolveLocation({bucket: flags.bucket, prefix: flags.prefix}),
+      localFolder: args.dir, bundleId: args.bundleId, format: flags.format as 'pax' | 'gnu', storageClass: flags['storage-class'],
+      s3: resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'], include: flags.include, exclude: flags.exclude,
+      force: flags.force, checksum: false, dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
+    }, flags, opts => bundle(opts, (ref, id) => this.log(flags.json ? JSON.stringify({bundle: id, tar: `s3://${ref.bucket}/${ref.tarKey}`}) : `bundle ${id} -> s3://${ref.bucket}/${ref.tarKey}`)))
+  }
+}

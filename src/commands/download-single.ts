@@ -1,0 +1,47 @@
+import {Writable} from 'node:stream'
+import {Args, Flags} from '@oclif/core'
+import {S3cCommand} from '../cli/base.js'
+import {bundleReadFlags} from '../cli/bundle-flags.js'
+import {downloadSingle} from '../core/bundle-read.js'
+import {resolveTarRef} from '../bundle/remote.js'
+import {resolveS3Config} from '../s3/config.js'
+
+/** process.stdout cannot be ended; this forwards to it and leaves it open. */
+function stdoutSink(): Writable {
+  return new Writable({
+    write(chunk, _enc, done) {
+      if (process.stdout.write(chunk)) done()
+      else process.stdout.once('drain', () => done())
+    },
+  })
+}
+
+export default class DownloadSingle extends S3cCommand {
+  static summary = 'Fetch one member of a bundle or indexed tar with one ranged GET (two when the index is not cached yet).'
+  static examples = [
+    'S3C_BUCKET=my-bucket <%= config.bin %> download-single bundle small                # writes ./small',
+    '<%= config.bin %> download-single s3://my-bucket/archives/x.tar docs/a.txt --out /tmp/a.txt',
+    '<%= config.bin %> download-single bundle logs/ --out ./restore                      # a folder, coalesced GETs',
+    '<%= config.bin %> download-single bundle config.json --stdout | jq .',
+  ]
+  static args = {
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    file: Args.string({description: 'member name as listed by list-files; ending in "/" for a folder', required: true}),
+  }
+  static flags = {
+    ...bundleReadFlags,
+    out: Flags.string({char: 'o', description: 'where to write (default: ./<file name>; a folder for FILE/)'}),
+    stdout: Flags.boolean({description: 'write the member to standard output', exclusive: ['out']}),
+    verbose: Flags.boolean({char: 'v', description: 'print the number of GET requests made'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(DownloadSingle)
+    const res = await downloadSingle({
+      s3: resolveS3Config(flags, 8), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
+      maxRetry: flags['max-retry'], cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
+    })
+    if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} GET request${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
+    if (!flags.stdout && res.path) this.logToStderr(res.path)
+  }
+}

@@ -1,0 +1,25 @@
+import {Args} from '@oclif/core'
+import {S3cCommand} from '../../cli/base.js'
+import {bundleReadFlags} from '../../cli/bundle-flags.js'
+import {indexTar} from '../../core/bundle-read.js'
+import {formatBytes} from '../../core/format.js'
+import {resolveTarRef} from '../../bundle/remote.js'
+import {resolveS3Config} from '../../s3/config.js'
+import {isS3Url} from '../../s3/url.js'
+
+export default class Index extends S3cCommand {
+  static summary = 'Build the s3c index of any uncompressed tar (in S3 or local) so download-single and list-files work on it.'
+  static examples = [
+    '<%= config.bin %> index s3://my-bucket/archives/x.tar          # writes s3://my-bucket/archives/x.tar.s3ci',
+    '<%= config.bin %> index ./backup.tar                           # writes ./backup.tar.s3ci',
+  ]
+  static args = {target: Args.string({description: 's3://bucket/key.tar or a local .tar file', required: true})}
+  static flags = {...bundleReadFlags}
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Index)
+    const ref = isS3Url(args.target) ? resolveTarRef(args.target, {}) : undefined
+    const r = await indexTar({target: args.target, ref, s3: resolveS3Config(flags, 4), maxRetry: flags['max-retry']})
+    this.log(`index ${r.indexedAt}: ${r.members} members; read ${formatBytes(r.bytesRead)} of ${formatBytes(r.tarSize)} in ${r.reads} request${r.reads === 1 ? '' : 's'}`)
+  }
+}

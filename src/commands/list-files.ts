@@ -1,0 +1,46 @@
+import {Args, Flags} from '@oclif/core'
+import {S3cCommand} from '../cli/base.js'
+import {bundleReadFlags} from '../cli/bundle-flags.js'
+import {listFiles} from '../core/bundle-read.js'
+import {resolveTarRef} from '../bundle/remote.js'
+import {resolveS3Config} from '../s3/config.js'
+
+const TYPE_CHAR = {file: '-', dir: 'd', symlink: 'l', hardlink: 'h', other: '?'} as const
+
+function modeString(type: keyof typeof TYPE_CHAR, mode: number): string {
+  const rwx = (n: number) => `${n & 4 ? 'r' : '-'}${n & 2 ? 'w' : '-'}${n & 1 ? 'x' : '-'}`
+  return TYPE_CHAR[type] + rwx(mode >> 6) + rwx(mode >> 3) + rwx(mode)
+}
+
+export default class ListFiles extends S3cCommand {
+  static summary = 'List the members of a bundle or indexed tar from its index alone (the tar is not read).'
+  static examples = [
+    'S3C_BUCKET=my-bucket <%= config.bin %> list-files bundle',
+    '<%= config.bin %> list-files s3://my-bucket/archives/x.tar docs --long',
+  ]
+  static args = {
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    prefix: Args.string({description: 'only members under this folder (whole path segments)'}),
+  }
+  static flags = {
+    ...bundleReadFlags,
+    long: Flags.boolean({char: 'l', description: 'mode, size, modification time, name'}),
+    json: Flags.boolean({description: 'one JSON object per member'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(ListFiles)
+    const members = await listFiles({
+      s3: resolveS3Config(flags, 4), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
+      maxRetry: flags['max-retry'], cache: flags.cache, prefix: args.prefix,
+    })
+    const out: string[] = []
+    for (const m of members) {
+      if (flags.json) out.push(JSON.stringify({name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: new Date(m.mtime * 1000).toISOString(), offset: m.dataOffset, linkname: m.linkname}))
+      else if (flags.long) out.push(`${modeString(m.type, m.mode)} ${String(m.size).padStart(12)} ${new Date(m.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')} ${m.name}${m.linkname ? ` -> ${m.linkname}` : ''}`)
+      else out.push(m.name)
+      if (out.length >= 4096) this.log(out.splice(0).join('\n'))
+    }
+    if (out.length) this.log(out.join('\n'))
+  }
+}

@@ -1,0 +1,83 @@
+import {CreateMultipartUploadCommand, AbortMultipartUploadCommand} from '@aws-sdk/client-s3'
+import {randomBytes} from 'node:crypto'
+import {ExitCode, S3cError} from './errors.js'
+import {withRetry} from './retry.js'
+import {openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {checkLocalFolder} from './upload.js'
+import {walkLocal} from '../engine/walk.js'
+import type {RunSummary} from '../engine/stats.js'
+import {headObject} from '../jobs/handlers.js'
+import type {Work} from '../jobs/types.js'
+import {layoutTar, tarPartJobs, type MemberInput} from '../bundle/plan.js'
+import type {TarFormat} from '../bundle/layout.js'
+import {resolveTarRef, type TarRef} from '../bundle/remote.js'
+import {INDEX_SUFFIX} from '../bundle/index-format.js'
+import {folderPrefix} from '../s3/url.js'
+
+export interface BundleOptions extends TransferOptions {
+  localFolder: string
+  bundleId?: string
+  format?: TarFormat
+  storageClass?: string
+}
+
+/** A bundle id when none is given: short, sortable by day, safe in a key. */
+export function newBundleId(): string {
+  return `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`
+}
+
+/**
+ * `s3c bundle`: one standard tar of DIR at <prefix>/<id>/bundle.tar plus its index. The walk
+ * fixes the layout; each multipart part is then a job that builds its own byte range, so parts
+ * upload in parallel (or on other machines) and every file is read once.
+ */
+export async function bundle(opts: BundleOptions, onBundle?: (ref: TarRef, id: string) => void): Promise<RunSummary> {
+  const root = await checkLocalFolder(opts.localFolder)
+  const id = opts.bundleId ?? newBundleId()
+  const ref = resolveTarRef(id, opts.location)
+  const {bucket} = opts.location
+  const format = opts.format ?? 'pax'
+  const run = await openRun(opts, `bundle ${root} s3://${bucket}/${ref.tarKey}`,
+    {kind: 'upload', localFolder: root, options: {location: opts.location, multipartThreshold: opts.multipartThreshold, partSize: opts.partSize,
+      checksum: false, include: opts.include, exclude: opts.exclude, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+  let uploadId: string | undefined
+  const cleanup = async () => {
+    if (uploadId) await run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: ref.tarKey, UploadId: uploadId})).catch(() => undefined)
+  }
+  try {
+    await preflight(run.s3, opts.location, folderPrefix(opts.location.prefix))
+    if (!opts.force && !opts.dryRun && (await headObject(run, bucket, ref.tarKey)))
+      throw new S3cError(`bundle "${id}" already exists (s3://${bucket}/${ref.tarKey}): choose another id, or pass --force to replace it`, ExitCode.usage)
+  } catch (error) {
+    await run.s3.close()
+    throw error
+  }
+  onBundle?.(ref, id)
+
+  async function* plan(): AsyncGenerator<Work> {
+    const inputs: MemberInput[] = []
+    for await (const e of walkLocal(root, opts, true)) {
+      inputs.push({name: e.dir ? `${e.rel}/` : e.rel, type: e.dir ? 'dir' : 'file', size: e.size, mode: e.mode & 0o7777,
+        mtime: Math.floor(e.mtimeMs / 1000), source: e.dir ? undefined : {path: e.path}})
+    }
+    // Sorted, so the same tree always makes the same archive.
+    inputs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    if (!inputs.some(m => m.type === 'file')) throw new S3cError(`nothing to bundle: "${opts.localFolder}" has no files${opts.include || opts.exclude ? ' that match --include/--exclude' : ''}`, ExitCode.usage)
+    const layout = layoutTar(inputs, format)
+    for (const m of layout.members) if (m.type === 'file') run.stats.seen(m.size)
+    const partSize = partSizeFor(layout.size, opts.partSize)
+    const parts = Math.ceil(layout.size / partSize)
+    if (opts.dryRun) {
+      opts.onPlan?.(`bundle ${layout.members.length} members (${layout.dataBytes} bytes of data) -> s3://${bucket}/${ref.tarKey}: ` +
+        `${layout.size} bytes in ${parts} part${parts === 1 ? '' : 's'}, index s3://${bucket}/${ref.tarKey}${INDEX_SUFFIX}`)
+      return
+    }
+    const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
+      Bucket: bucket, Key: ref.tarKey, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
+    })), run.retry, run.signal)
+    uploadId = created.UploadId!
+    const children = tarPartJobs(layout, partSize, {bucket, key: ref.tarKey, uploadId, format})
+    yield {parent: {kind: 'complete-tar', bucket, key: ref.tarKey, uploadId, size: layout.size, memberCount: layout.members.length, source: root}, children}
+  }
+  return runWalk(run, opts.location, plan, cleanup)
+}
