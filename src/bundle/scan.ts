@@ -118,6 +118,7 @@ export async function scanTar(src: ByteSource): Promise<IndexedMember[]> {
   const members: IndexedMember[] = []
   let off = 0
   let streaming = false
+  let emptyRun = 0
   let predicted = BLOCK
   let ex: HeaderData = {}
   let gex: HeaderData = {}
@@ -134,8 +135,13 @@ export async function scanTar(src: ByteSource): Promise<IndexedMember[]> {
     if (off + BLOCK > src.size) throw new S3cError(`${src.label} is truncated: ${src.size - off} stray bytes at offset ${off}`, ExitCode.usage)
     const block = await need(off, BLOCK, streaming ? STREAM_WINDOW : predicted - (off - memberStart))
     if (block.every(b => b === 0)) break
-    const h = new Header(block, 0, ex, gex)
-    if (!h.cksumValid) {
+    let h: Header | undefined
+    try {
+      h = new Header(block, 0, ex, gex)
+    } catch {
+      h = undefined // node-tar throws on malformed numeric fields
+    }
+    if (!h?.cksumValid) {
       throw new S3cError(off === 0 ? `${src.label} is not a tar archive (no valid tar header at its start)` :
         `${src.label} is corrupt: bad tar header checksum at offset ${off}`, ExitCode.usage)
     }
@@ -168,7 +174,10 @@ export async function scanTar(src: ByteSource): Promise<IndexedMember[]> {
     }
     members.push(member)
     predicted = dataStart - memberStart
-    streaming = size < HOP_THRESHOLD
+    // Data sizes pick the mode; runs of empty members (folders, links) also favour streaming.
+    emptyRun = size === 0 ? emptyRun + 1 : 0
+    if (size > 0) streaming = size < HOP_THRESHOLD
+    else if (emptyRun >= 8) streaming = true
     off = next
     memberStart = off
     ex = {}

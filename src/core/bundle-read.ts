@@ -95,8 +95,13 @@ async function fetchMember(s3: S3Handle, reader: IndexReader, opts: ReadOptions,
       if (!meta) {
         head = Buffer.concat([head, chunk])
         if (head.length < BLOCK) return done()
-        const h = new Header(head.subarray(0, BLOCK))
-        if (!h.cksumValid) return done(corrupt('no tar header where the index says'))
+        let h: Header | undefined
+        try {
+          h = new Header(head.subarray(0, BLOCK))
+        } catch {
+          h = undefined
+        }
+        if (!h?.cksumValid) return done(corrupt('no tar header where the index says'))
         meta = {mode: h.mode ?? 0o644, mtime: Math.floor((h.mtime?.getTime() ?? Date.now()) / 1000)}
         chunk = head.subarray(BLOCK)
       }

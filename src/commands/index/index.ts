@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../../cli/base.js'
 import {bundleReadFlags} from '../../cli/bundle-flags.js'
 import {indexTar} from '../../core/bundle-read.js'
@@ -14,12 +14,13 @@ export default class Index extends S3cCommand {
     '<%= config.bin %> index ./backup.tar                           # writes ./backup.tar.s3ci',
   ]
   static args = {target: Args.string({description: 's3://bucket/key.tar or a local .tar file', required: true})}
-  static flags = {...bundleReadFlags}
+  static flags = {...bundleReadFlags, json: Flags.boolean({description: 'print the result as JSON'})}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Index)
     const ref = isS3Url(args.target) ? resolveTarRef(args.target, {}) : undefined
     const r = await indexTar({target: args.target, ref, s3: resolveS3Config(flags, 4), maxRetry: flags['max-retry']})
+    if (flags.json) return this.log(JSON.stringify(r))
     this.log(`index ${r.indexedAt}: ${r.members} members; read ${formatBytes(r.bytesRead)} of ${formatBytes(r.tarSize)} in ${r.reads} request${r.reads === 1 ? '' : 's'}`)
   }
 }
