@@ -60,7 +60,7 @@ describe('indexed bundles', function () {
       bucket = await newBucket('bundle')
     })
 
-    it('s3c bundle writes a tar that GNU tar extracts to exactly the tree, modes and mtimes kept', async function () {
+    it('s3c bundle writes a tar that GNU tar and bsdtar extract to exactly the tree, modes and mtimes kept', async function () {
       const res = await runCli(['bundle', src, 'tree', '--bucket', bucket, '--prefix', 'bundles', '--part-size', '5MiB', '--json'], {env: env()})
       assert.equal(res.code, 0, res.stderr)
       const lines = res.stdout.trim().split('\n').map(l => JSON.parse(l))
@@ -74,6 +74,10 @@ describe('indexed bundles', function () {
       const st = statSync(join(out, rels[3]))
       assert.equal(st.mode & 0o777, 0o751)
       assert.equal(st.mtimeMs, Date.parse('2020-01-02T03:04:05Z'))
+      const bsd = mk('bsd')
+      execFileSync('bsdtar', ['-xf', tarPath, '-C', bsd])
+      assert.deepEqual(compareTrees(src, bsd), [])
+      assert.equal(statSync(join(bsd, rels[3])).mode & 0o777, 0o751)
     })
 
     it('download-all reproduces the tree; download-single of every 50th file is byte-exact', async function () {
