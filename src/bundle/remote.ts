@@ -4,6 +4,7 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
 import {withRetry, type RetryPolicy} from '../core/retry.js'
+import {fatalToUserError} from '../core/transfer.js'
 import type {S3Handle} from '../s3/client.js'
 import {isS3Url, joinKey, parseS3Url} from '../s3/url.js'
 import {
@@ -84,7 +85,7 @@ export class IndexReader {
       if (statusOf(error) === 404 || (error as Error).name === 'NoSuchKey')
         throw new S3cError(`${this.ref.label} has no index (s3://${this.ref.bucket}/${this.ref.indexKey} not found): check the name, or index a tar with s3c index`, ExitCode.usage)
       if (statusOf(error) === 416) throw new S3cError(`the index of ${this.ref.label} is empty or corrupt: rebuild it with s3c index`, ExitCode.usage)
-      throw error
+      throw fatalToUserError(error, {bucket: this.ref.bucket, endpoint: this.s3.endpointLabel})
     }
   }
 

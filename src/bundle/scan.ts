@@ -2,6 +2,7 @@ import {open} from 'node:fs/promises'
 import {Header, Pax, type HeaderData} from 'tar'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
 import {withRetry, type RetryPolicy} from '../core/retry.js'
+import {fatalToUserError} from '../core/transfer.js'
 import type {S3Handle} from '../s3/client.js'
 import {crc32} from './crc.js'
 import type {IndexedMember} from './index-format.js'
@@ -48,7 +49,7 @@ export async function s3Source(s3: S3Handle, bucket: string, key: string, retry:
     head = await withRetry(() => s3.fast.request('HEAD', bucket, key), retry)
   } catch (error) {
     if (statusOf(error) === 404) throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
-    throw error
+    throw fatalToUserError(error, {bucket, endpoint: s3.endpointLabel})
   }
   const etag = head.headers.etag ?? ''
   const src: ByteSource = {
@@ -113,7 +114,7 @@ function cString(buf: Buffer): string {
  * tar, bsdtar and others) by walking its headers, reading member data only where streaming
  * past it is cheaper than a new request; CRC-32s are kept for the members that were read.
  */
-export async function scanTar(src: ByteSource): Promise<IndexedMember[]> {
+export async function scanTar(src: ByteSource, maxMembers = Infinity): Promise<IndexedMember[]> {
   const reader = new WindowReader(src)
   const members: IndexedMember[] = []
   let off = 0
@@ -173,6 +174,7 @@ export async function scanTar(src: ByteSource): Promise<IndexedMember[]> {
       else if (dataStart + size > src.size) throw new S3cError(`${src.label} is truncated: member ${name} needs ${size} bytes at offset ${dataStart}`, ExitCode.usage)
     }
     members.push(member)
+    if (members.length >= maxMembers) break
     predicted = dataStart - memberStart
     // Data sizes pick the mode; runs of empty members (folders, links) also favour streaming.
     emptyRun = size === 0 ? emptyRun + 1 : 0

@@ -1,5 +1,6 @@
 import {Command} from '@oclif/core'
 import {ExitCode, S3cError, describeError} from '../core/errors.js'
+import {FatalError} from '../core/retry.js'
 import {formatBytes} from '../core/format.js'
 import type {TransferOptions} from '../core/transfer.js'
 import {ProgressReporter} from '../engine/progress.js'
@@ -130,7 +131,13 @@ export abstract class S3cCommand extends Command {
     }
     // oclif's own errors (bad flags, --help, exit) keep their handling.
     if (err.oclif) return super.catch(err)
-    process.stderr.write(`s3c: ${describeError(err)}\n`)
+    const original = err instanceof FatalError ? err.original : err
+    if (original instanceof S3cError) {
+      process.stderr.write(`s3c: ${original.message}\n`)
+      process.exitCode = original.exitCode
+      return
+    }
+    process.stderr.write(`s3c: ${describeError(original)}\n`)
     process.exitCode = ExitCode.fatal
   }
 }

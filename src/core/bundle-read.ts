@@ -126,7 +126,7 @@ async function fetchMember(s3: S3Handle, reader: IndexReader, opts: ReadOptions,
 export async function downloadSingle(opts: SingleOptions): Promise<SingleResult> {
   if (opts.member.endsWith('/')) {
     const dest = opts.out ?? '.'
-    const summary = await downloadAll({...transferBase(opts), ref: opts.ref, dest, prefix: opts.member})
+    const summary = await downloadAll({...transferBase(opts), ref: opts.ref, dest, select: [opts.member]})
     if (summary.filesFailed > 0) throw new S3cError(`${summary.filesFailed} members of ${opts.member} failed: ${summary.failures[0]?.error}`, ExitCode.filesFailed)
     return {path: resolve(dest), bytes: summary.bytes, gets: 0, warm: false}
   }
@@ -221,8 +221,18 @@ function transferBase(o: ReadOptions): TransferOptions {
 export interface AllOptions extends TransferOptions {
   ref: TarRef
   dest: string
-  /** Only members under this folder. */
-  prefix?: string
+  /** Only these members, or members under these folders (whole path segments). */
+  select?: string[]
+  /** Members and tar ETag when the caller has them already (tar extract without an index). */
+  preloaded?: {members: IndexedMember[]; etag: string}
+}
+
+/** Members named in `select`: exact names, or everything under a folder name. */
+export function selectMembers(members: IndexedMember[], select: string[] | undefined): IndexedMember[] {
+  if (!select?.length) return members
+  const chosen = new Set<IndexedMember>()
+  for (const s of select) for (const m of selectPrefix(members, s)) chosen.add(m)
+  return members.filter(m => chosen.has(m))
 }
 
 /** Adjacent small members share one ranged GET when the gap between them is at most this. */
@@ -236,10 +246,10 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   const root = resolve(opts.dest)
   const st = await stat(root).catch(() => undefined)
   if (st && !st.isDirectory()) throw new S3cError(`target "${opts.dest}" is a file: give a folder (it is created if missing)`, ExitCode.usage)
-  const reader = await withReader({s3: opts.s3, ref: opts.ref, maxRetry: opts.maxRetry}, async r => ({members: await r.members(), header: await r.header()}))
-  const members = opts.prefix ? selectPrefix(reader.members, opts.prefix) : reader.members
-  if (opts.prefix && members.length === 0) throw new S3cError(`nothing under "${opts.prefix}" in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
-  const etag = reader.header.tarEtag
+  const loaded = opts.preloaded ?? await withReader({s3: opts.s3, ref: opts.ref, maxRetry: opts.maxRetry}, async r => ({members: await r.members(), etag: (await r.header()).tarEtag}))
+  const members = selectMembers(loaded.members, opts.select)
+  if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
+  const etag = loaded.etag
   const {bucket, tarKey} = opts.ref
   const run = await openRun(opts, `download-all ${opts.ref.label} ${root}`, {kind: 'download', localFolder: root, options: {location: opts.location,
     multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})

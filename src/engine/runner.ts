@@ -42,6 +42,8 @@ export function filesOfJob(job: JobData): {key: string; path: string; bytes: num
       return [{key: job.key, path: job.source, bytes: job.size}]
     case 'extract-members':
       return job.members.map(m => ({key: m.name, path: m.path, bytes: m.size}))
+    case 'copy-members':
+      return job.members.map(m => ({key: m.destKey, path: m.name, bytes: m.size}))
     default:
       return []
   }

@@ -10,7 +10,7 @@ import {describeError, statusOf} from '../core/errors.js'
 import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
 import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
-import {completeTar, extractMembers, tarPart} from './tar.js'
+import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
 import {META_MTIME, META_SHA256, formatMtime, parseMtime, sameMtime} from './metadata.js'
 import type {
   ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
@@ -322,4 +322,7 @@ export const handlers: Handlers = {
   'tar-part': tarPart,
   'complete-tar': completeTar,
   'extract-members': extractMembers,
+  'tar-copy': tarCopy,
+  'tar-temp': tarTemp,
+  'copy-members': copyMembers,
 }

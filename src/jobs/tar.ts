@@ -1,11 +1,12 @@
-import {CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
+import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, UploadPartCommand, UploadPartCopyCommand} from '@aws-sdk/client-s3'
+import {encodeKey} from '../s3/fast.js'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
 import {withRetry} from '../core/retry.js'
 import {crc32, crc32Combine} from '../bundle/crc.js'
 import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-format.js'
 import {headerBlocks, type TarFormat} from '../bundle/layout.js'
 import {abortUpload, failed, headObject, multipartEtag, readRange, writeFileAtomically, type JobContext} from './handlers.js'
-import type {ChildrenOutcome, CompleteTarJob, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarPartJob} from './types.js'
+import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
 async function readSource(m: PartMember, at: number, length: number, ctx: JobContext): Promise<Buffer> {
@@ -57,10 +58,12 @@ export async function tarPart(job: TarPartJob, ctx: JobContext): Promise<JobResu
 export function membersFromParts(results: JobResult[], memberCount: number): IndexedMember[] {
   const members: PartMember[] = []
   const pieces: {ordinal: number; at: number; length: number; crc: number}[] = []
+  const copied = new Set<number>()
   for (const r of results) {
     if (!r.tar) continue
     members.push(...r.tar.members)
     pieces.push(...r.tar.pieces)
+    for (const o of r.tar.copied ?? []) copied.add(o)
   }
   members.sort((a, b) => a.ordinal - b.ordinal)
   if (members.length !== memberCount || members.some((m, i) => m.ordinal !== i))
@@ -76,12 +79,25 @@ export function membersFromParts(results: JobResult[], memberCount: number): Ind
   return members.map(m => {
     const c = crcs.get(m.ordinal)
     const crc = m.type !== 'file' || m.size === 0 ? 0 : c && c.length === m.size ? c.crc : undefined
-    if (m.type === 'file' && m.size > 0 && crc === undefined) throw new Error(`data of member ${m.name} was not fully written`)
+    // Copied server-side: its bytes were never here, so it has no CRC.
+    if (m.type === 'file' && m.size > 0 && crc === undefined && !copied.has(m.ordinal)) throw new Error(`data of member ${m.name} was not fully written`)
     return {name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: m.mtime, linkname: m.linkname, dataOffset: m.dataOffset, crc}
   })
 }
 
 export async function completeTar(job: CompleteTarJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
+  try {
+    return await completeTarInner(job, ctx, children)
+  } finally {
+    await Promise.all((job.tempKeys ?? []).map(k => deleteObject(ctx, job.bucket, k)))
+  }
+}
+
+async function deleteObject(ctx: JobContext, bucket: string, key: string): Promise<void> {
+  await withRetry(() => ctx.s3.client.send(new DeleteObjectCommand({Bucket: bucket, Key: key})), ctx.retry).catch(() => undefined)
+}
+
+async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
   const ref = {key: job.key, path: job.source, size: job.size}
   if (children && children.failures.length > 0) {
     await abortUpload(ctx, job.bucket, job.key, job.uploadId)
@@ -95,7 +111,7 @@ export async function completeTar(job: CompleteTarJob, ctx: JobContext, children
     await abortUpload(ctx, job.bucket, job.key, job.uploadId)
     return {files: [failed(ref, error)]}
   }
-  const parts = results.map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
+  const parts = results.flatMap(r => r.parts ?? (r.part ? [r.part] : [])).sort((a, b) => a.PartNumber - b.PartNumber)
   let etag: string
   try {
     const res = await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({
@@ -150,6 +166,175 @@ export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): P
       files.push({key: m.name, path: m.path, bytes: data.length, status: 'done'})
     } catch (error) {
       files.push(failed({key: m.name, path: m.path, size: m.size}, error))
+    }
+  }
+  return {files}
+}
+
+// ---------------------------------------------------------------- server-side parts
+
+const MiB = 1024 * 1024
+/** S3's smallest part (all but the last) and the padding that makes a temporary object's parts large enough. */
+export const MIN_PART = 5 * MiB
+
+/** Splits [0, length) into at most-maxRange pieces of equal size (each ≥ 5 MiB when length ≥ 2 × 5 MiB … see plan). */
+export function splitRanges(length: number, maxRange: number): [number, number][] {
+  const n = Math.max(1, Math.ceil(length / maxRange))
+  const size = Math.ceil(length / n)
+  const out: [number, number][] = []
+  for (let at = 0; at < length; at += size) out.push([at, Math.min(length, at + size)])
+  return out
+}
+
+const copySourceOf = (src: CopySource) => `${src.bucket}/${encodeKey(src.key)}`
+
+async function copyPart(ctx: JobContext, target: {bucket: string; key: string; uploadId: string}, partNumber: number, src: CopySource): Promise<{PartNumber: number; ETag: string}> {
+  const range = src.start !== undefined && src.end !== undefined ? `bytes=${src.start}-${src.end - 1}` : undefined
+  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCopyCommand({
+    Bucket: target.bucket, Key: target.key, UploadId: target.uploadId, PartNumber: partNumber,
+    CopySource: copySourceOf(src), CopySourceRange: range, CopySourceIfMatch: src.etag,
+  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
+  return {PartNumber: partNumber, ETag: res.CopyPartResult?.ETag ?? ''}
+}
+
+async function uploadBytes(ctx: JobContext, target: {bucket: string; key: string; uploadId: string}, partNumber: number, body: Buffer): Promise<{PartNumber: number; ETag: string}> {
+  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCommand({
+    Bucket: target.bucket, Key: target.key, UploadId: target.uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length,
+  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
+  return {PartNumber: partNumber, ETag: res.ETag ?? ''}
+}
+
+/** One object's data, copied into the archive in ranges: its bytes never leave S3. */
+export async function tarCopy(job: TarCopyJob, ctx: JobContext): Promise<JobResult> {
+  const {source} = job
+  const ranges = splitRanges(source.end - source.start, job.maxRange)
+  const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i, {...source, start: source.start + a, end: source.start + b})))
+  ctx.onBytes(source.end - source.start)
+  return {parts, tar: {members: [], pieces: [], copied: [job.ordinal]}}
+}
+
+/**
+ * Builds a temporary object from its steps with as few multipart uploads as S3's rules allow
+ * (every part but the last ≥ 5 MiB: a small step ends one upload, the next starts by copying the
+ * object so far), copies its bytes after the padding into the archive's parts, deletes it.
+ */
+export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResult> {
+  const keys: string[] = []
+  const pieces: NonNullable<JobResult['tar']>['pieces'] = []
+  const starting: PartMember[] = []
+  const copied: number[] = []
+  const bytesOf = async (range: [number, number]) => {
+    const {body, tar} = await buildTarRange({offset: range[0], length: range[1] - range[0], format: job.format, members: job.members}, ctx)
+    pieces.push(...tar.pieces)
+    starting.push(...tar.members)
+    return body
+  }
+  try {
+    const steps = job.steps.filter(s => ('bytes' in s ? s.bytes[1] > s.bytes[0] : true))
+    let prev: string | undefined
+    let total = 0
+    for (let gen = 0; steps.length > 0 || !prev; gen++) {
+      const key = `${job.tempKey}.${gen}`
+      keys.push(key)
+      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.bucket, Key: key})), ctx.retry, ctx.signal)
+      const target = {bucket: job.bucket, key, uploadId: created.UploadId!}
+      const parts: {PartNumber: number; ETag: string}[] = []
+      try {
+        if (prev) {
+          parts.push(await copyPart(ctx, target, 1, {bucket: job.bucket, key: prev}))
+        } else {
+          // The padding, with the first run of built bytes when there is one.
+          const s0 = steps[0]
+          let first: Buffer = Buffer.alloc(0)
+          if (s0 && 'bytes' in s0) {
+            steps.shift()
+            first = await bytesOf(s0.bytes)
+          }
+          parts.push(await uploadBytes(ctx, target, 1, Buffer.concat([Buffer.alloc(MIN_PART), first])))
+          total = MIN_PART + first.length
+        }
+        while (steps.length > 0) {
+          const step = steps.shift()!
+          const n = parts.length + 1
+          if ('bytes' in step) {
+            const body = await bytesOf(step.bytes)
+            parts.push(await uploadBytes(ctx, target, n, body))
+            total += body.length
+            if (body.length < MIN_PART) break
+          } else {
+            copied.push(step.ordinal)
+            if (step.copy.size >= MIN_PART) {
+              for (const [a, b] of splitRanges(step.copy.size, job.maxRange)) parts.push(await copyPart(ctx, target, parts.length + 1, {...step.copy, start: a, end: b}))
+            } else {
+              // S3 copies no range of an object under 5 MiB: the whole object, as this upload's last part.
+              parts.push(await copyPart(ctx, target, n, {bucket: step.copy.bucket, key: step.copy.key, etag: step.copy.etag}))
+            }
+            total += step.copy.size
+            if (step.copy.size < MIN_PART) break
+          }
+        }
+        await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})), ctx.retry, ctx.signal)
+      } catch (error) {
+        await abortUpload(ctx, target.bucket, target.key, target.uploadId)
+        throw error
+      }
+      prev = key
+    }
+    const ranges = splitRanges(total - MIN_PART, job.maxRange)
+    const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i, {bucket: job.bucket, key: prev!, start: MIN_PART + a, end: MIN_PART + b})))
+    ctx.onBytes(total - MIN_PART)
+    return {parts, tar: {members: starting.map(({source: _s, ...rest}) => rest), pieces, copied}}
+  } finally {
+    await Promise.all(keys.map(k => deleteObject(ctx, job.bucket, k)))
+  }
+}
+
+const targetOf = (t: {bucket: string; key: string; uploadId: string}) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
+
+/** `tar extract` to S3: members become objects, copied server-side where S3 allows a ranged copy. */
+export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise<JobResult> {
+  const files: FileOutcome[] = []
+  if (!job.serverSide) {
+    const start = Math.min(...job.members.map(m => m.dataOffset))
+    const end = Math.max(...job.members.map(m => m.dataOffset + m.size))
+    const body = end > start ? await withRetry(async () => {
+      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${start}-${end - 1}`, 'if-match': job.etag})
+      if (r.body.length !== end - start) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
+      return r.body
+    }, ctx.retry, ctx.signal).catch(error => {
+      if (statusOf(error) === 412) throw new StaleIndexError(`s3://${job.bucket}/${job.key}`)
+      throw error
+    }) : Buffer.alloc(0)
+    await Promise.all(job.members.map(async m => {
+      const data = body.subarray(m.dataOffset - start, m.dataOffset - start + m.size)
+      try {
+        if (m.crc !== undefined && (crc32(data) >>> 0) !== m.crc) throw new Error(`content of ${m.name} does not match the CRC-32 in the index`)
+        await withRetry(() => ctx.s3.fast.request('PUT', job.destBucket, m.destKey, {'content-type': 'application/octet-stream'}, data), ctx.retry, ctx.signal)
+        ctx.onBytes(data.length)
+        files.push({key: m.destKey, path: m.name, bytes: m.size, status: 'done'})
+      } catch (error) {
+        files.push(failed({key: m.destKey, path: m.name, size: m.size}, error))
+      }
+    }))
+    return {files}
+  }
+  for (const m of job.members) {
+    let uploadId: string | undefined
+    try {
+      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.destBucket, Key: m.destKey})), ctx.retry, ctx.signal)
+      uploadId = created.UploadId!
+      const target = {bucket: job.destBucket, key: m.destKey, uploadId}
+      const ranges = m.size === 0 ? [] : splitRanges(m.size, job.maxRange)
+      const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, target, i + 1,
+        {bucket: job.bucket, key: job.key, etag: job.etag || undefined, start: m.dataOffset + a, end: m.dataOffset + b})))
+      if (parts.length === 0) parts.push(await uploadBytes(ctx, target, 1, Buffer.alloc(0)))
+      await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})), ctx.retry, ctx.signal)
+      ctx.onBytes(m.size)
+      files.push({key: m.destKey, path: m.name, bytes: m.size, status: 'done'})
+    } catch (error) {
+      if (uploadId) await abortUpload(ctx, job.destBucket, m.destKey, uploadId)
+      if (statusOf(error) === 412) throw new StaleIndexError(`s3://${job.bucket}/${job.key}`)
+      files.push(failed({key: m.destKey, path: m.name, size: m.size}, error))
     }
   }
   return {files}

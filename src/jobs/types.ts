@@ -121,6 +121,51 @@ export interface TarPartJob {
   members: PartMember[]
 }
 
+/** An S3 object (or a range of it) that enters an archive by UploadPartCopy. */
+export interface CopySource {
+  bucket: string
+  key: string
+  etag?: string
+  /** Byte range [start, end) of the object; the whole object when absent. */
+  start?: number
+  end?: number
+}
+
+/** Part(s) of a tar that are one object's data, copied server-side in ranges of at most maxRange. */
+export interface TarCopyJob {
+  kind: 'tar-copy'
+  bucket: string
+  key: string
+  uploadId: string
+  firstPart: number
+  source: CopySource & {start: number; end: number}
+  ordinal: number
+  maxRange: number
+}
+
+/** What a temporary object is made of, in order: archive bytes built here, or a copied object. */
+export type TempStep = {bytes: [number, number]} | {copy: CopySource & {size: number}; ordinal: number}
+
+/**
+ * Part(s) of a tar that need a temporary object because S3 will not take them as parts
+ * directly (headers between copied objects are below the 5 MiB part minimum): the temporary
+ * object starts with 5 MiB of zeros so each of its multipart parts is large enough; its bytes
+ * after the padding are then copied into the archive, and it is deleted.
+ */
+export interface TarTempJob {
+  kind: 'tar-temp'
+  bucket: string
+  key: string
+  uploadId: string
+  firstPart: number
+  tempKey: string
+  steps: TempStep[]
+  /** Members whose headers or data fall in the bytes steps. */
+  members: PartMember[]
+  format: 'pax' | 'gnu'
+  maxRange: number
+}
+
 /** Parent of a tar's part jobs: completes the upload and writes the index (or aborts). */
 export interface CompleteTarJob {
   kind: 'complete-tar'
@@ -132,6 +177,8 @@ export interface CompleteTarJob {
   memberCount: number
   /** What the summary names on failure (the local folder or the source). */
   source: string
+  /** Objects to delete once the archive is complete or has failed (the TOC's staging copy). */
+  tempKeys?: string[]
 }
 
 /** A run of adjacent tar members fetched with one ranged GET and written to their files. */
@@ -146,7 +193,20 @@ export interface ExtractMembersJob {
 }
 
 export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | DownloadFilesJob | DownloadRangeJob | FinishDownloadJob |
-  TarPartJob | CompleteTarJob | ExtractMembersJob
+  TarPartJob | CompleteTarJob | ExtractMembersJob | TarCopyJob | TarTempJob | CopyMembersJob
+
+/** Members of a tar copied out to S3 objects: server-side ranged copies, or GET+PUT for small ones. */
+export interface CopyMembersJob {
+  kind: 'copy-members'
+  bucket: string
+  key: string
+  etag: string
+  /** Copy server-side (the archive allows ranged copies) or fetch and put. */
+  serverSide: boolean
+  maxRange: number
+  destBucket: string
+  members: {name: string; destKey: string; dataOffset: number; size: number; crc?: number}[]
+}
 export type JobKind = JobData['kind']
 
 /** A parent job that runs once all its children have run (BullMQ calls this a flow). */
@@ -173,10 +233,12 @@ export interface JobResult {
   files?: FileOutcome[]
   /** upload-part: what CompleteMultipartUpload needs. */
   part?: {PartNumber: number; ETag: string}
+  /** tar-copy, tar-temp: the parts they added. */
+  parts?: {PartNumber: number; ETag: string}[]
   /** download-range: the object's metadata headers, from the first range. */
   meta?: Record<string, string>
   /** tar-part: the members whose header starts in the part, and CRC-32s of the data pieces in it. */
-  tar?: {members: PartMember[]; pieces: {ordinal: number; at: number; length: number; crc: number}[]}
+  tar?: {members: PartMember[]; pieces: {ordinal: number; at: number; length: number; crc: number}[]; copied?: number[]}
 }
 
 /** What a parent job learns about its children. */

@@ -23,6 +23,11 @@ function keysOf(job: JobData): string {
       return `${job.key}\n${job.offset}`
     case 'extract-members':
       return `${job.key}\n${job.start}`
+    case 'tar-copy':
+    case 'tar-temp':
+      return `${job.key}\n${job.uploadId}\n${job.firstPart}`
+    case 'copy-members':
+      return job.members.map(m => m.destKey).join('\n')
     default:
       return job.key
   }

@@ -1,0 +1,64 @@
+import {Args, Flags} from '@oclif/core'
+import {S3cCommand} from '../../cli/base.js'
+import {s3Flags, transferFlags} from '../../cli/flags.js'
+import {parseSize} from '../../core/format.js'
+import {ExitCode, S3cError} from '../../core/errors.js'
+import {tarCreate, type TarMode} from '../../core/tar-create.js'
+import type {RequestCounts} from '../../bundle/plan.js'
+import {resolveS3Config} from '../../s3/config.js'
+import {isS3Url, parseS3Url} from '../../s3/url.js'
+
+export default class TarCreate extends S3cCommand {
+  static summary = 'Build a tar of S3 objects inside S3: objects ≥ 5 MiB by UploadPartCopy (never downloaded), smaller ones packed in memory.'
+  static examples = [
+    '<%= config.bin %> tar create -f s3://my-bucket/archive.tar s3://my-bucket/files/',
+    '<%= config.bin %> tar create -f s3://my-bucket/archive.tar -m manifest.csv --size-limit 1GiB',
+    '<%= config.bin %> tar create -f s3://my-bucket/a.tar s3://my-bucket/files/ --dry-run',
+  ]
+  static args = {source: Args.string({description: 's3://bucket/prefix of the objects (or -m MANIFEST)'})}
+  static flags = {
+    ...s3Flags,
+    file: Flags.string({char: 'f', description: 's3://bucket/key.tar of the archive to write', required: true}),
+    manifest: Flags.string({char: 'm', description: 'CSV of bucket,key,size[,etag] (local file or s3:// URL), as s3tar takes'}),
+    mode: Flags.string({description: 'auto: copy objects ≥ 5 MiB, fetch smaller ones; copy or memory: one way for all', options: ['auto', 'copy', 'memory'], default: 'auto'}),
+    format: Flags.string({description: 'tar format', options: ['pax', 'gnu'], default: 'pax'}),
+    toc: Flags.boolean({description: "write s3tar's toc.csv as the first member", default: true, allowNo: true}),
+    'size-limit': Flags.string({description: 'split into archive.01.tar, archive.02.tar, … of at most this size (e.g. 1GiB)'}),
+    'storage-class': Flags.string({description: 'storage class of the archive'}),
+    stats: Flags.boolean({description: 'print the S3 requests by kind and the bytes downloaded'}),
+    ...(({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, json: j, quiet: q, redis, 'run-id': id, detach}) =>
+      ({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, json: j, quiet: q, redis, 'run-id': id, detach}))(transferFlags),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(TarCreate)
+    if (!isS3Url(flags.file)) throw new S3cError(`-f ${flags.file} is not an s3:// URL: the archive is written to S3`, ExitCode.usage)
+    if (!args.source && !flags.manifest) throw new S3cError('give the objects to archive: an s3://bucket/prefix argument or -m manifest.csv', ExitCode.usage)
+    if (args.source && flags.manifest) throw new S3cError('give either an s3://bucket/prefix or -m manifest.csv, not both', ExitCode.usage)
+    if (args.source && !isS3Url(args.source)) throw new S3cError(`"${args.source}" is not an s3:// URL: tar create archives objects already in S3 (use s3c bundle for a local folder)`, ExitCode.usage)
+    const counts: {archive: string; counts: RequestCounts; members: number; size: number}[] = []
+    const printCounts = () => {
+      for (const c of counts) {
+        const r = c.counts
+        const line = flags.json ? JSON.stringify({archive: c.archive, members: c.members, size: c.size, requests: r}) :
+          `${c.archive}: ${c.members} members, ${c.size} bytes; requests: ${r.CreateMultipartUpload} CreateMultipartUpload, ${r.UploadPart} UploadPart, ` +
+          `${r.UploadPartCopy} UploadPartCopy, ${r.CompleteMultipartUpload} CompleteMultipartUpload, ${r.GetObject} GetObject, ${r.PutObject} PutObject, ` +
+          `${r.DeleteObject} DeleteObject; ${r.bytesDownloaded} bytes downloaded`
+        this.log(line)
+      }
+    }
+    await this.executeTransfer('tar create', {
+      archive: flags.file, source: args.source, manifest: flags.manifest, mode: flags.mode as TarMode, format: flags.format as 'pax' | 'gnu',
+      toc: flags.toc, sizeLimit: flags['size-limit'] ? parseSize(flags['size-limit']) : undefined, storageClass: flags['storage-class'],
+      location: {bucket: parseS3Url(flags.file).bucket, prefix: ''},
+      s3: resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: flags['dry-run'],
+      redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
+      onCounts: (archive: string, c: RequestCounts, members: number, size: number) => counts.push({archive, counts: c, members, size}),
+    }, flags, async opts => {
+      const summary = await tarCreate(opts)
+      if (flags['dry-run'] || flags.stats) printCounts()
+      return summary
+    })
+  }
+}

@@ -1,0 +1,31 @@
+import {Flags} from '@oclif/core'
+import {S3cCommand} from '../../cli/base.js'
+import {bundleReadFlags} from '../../cli/bundle-flags.js'
+import {tarList} from '../../core/tar-read.js'
+import {resolveTarRef} from '../../bundle/remote.js'
+import {resolveS3Config} from '../../s3/config.js'
+
+export default class TarList extends S3cCommand {
+  static summary = 'List an archive in S3: from its s3c index, its s3tar toc.csv, or its headers (any tar).'
+  static examples = [
+    '<%= config.bin %> tar list -f s3://my-bucket/archive.tar',
+    '<%= config.bin %> tar list -f s3://my-bucket/archive.tar --extended      # name,offset,size,etag',
+  ]
+  static flags = {
+    ...bundleReadFlags,
+    file: Flags.string({char: 'f', description: 's3://bucket/key.tar', required: true}),
+    extended: Flags.boolean({description: 'name,offset,size,etag (CSV, offset of the data in the archive)'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(TarList)
+    const listed = await tarList({s3: resolveS3Config(flags, 4), ref: resolveTarRef(flags.file, {}), maxRetry: flags['max-retry']})
+    const csv = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
+    const out: string[] = []
+    for (const m of listed.members) {
+      out.push(flags.extended ? [m.name, String(m.dataOffset), String(m.size), listed.etags.get(m.name) ?? ''].map(csv).join(',') : m.name)
+      if (out.length >= 4096) this.log(out.splice(0).join('\n'))
+    }
+    if (out.length) this.log(out.join('\n'))
+  }
+}

@@ -1,0 +1,230 @@
+import {readFile} from 'node:fs/promises'
+import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand} from '@aws-sdk/client-s3'
+import {ExitCode, S3cError, statusOf} from './errors.js'
+import {withRetry} from './retry.js'
+import {openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {walkS3} from '../engine/walk.js'
+import type {RunSummary} from '../engine/stats.js'
+import type {Work} from '../jobs/types.js'
+import {INDEX_SUFFIX} from '../bundle/index-format.js'
+import type {TarFormat} from '../bundle/layout.js'
+import {MAX_PARTS, MIN_PART, countRequests, emptyCounts, layoutTar, planArchive, type MemberInput, type RequestCounts} from '../bundle/plan.js'
+import type {S3Handle} from '../s3/client.js'
+import {folderPrefix, isS3Url, parseS3Url} from '../s3/url.js'
+
+export type TarMode = 'auto' | 'copy' | 'memory'
+
+export interface TarCreateOptions extends TransferOptions {
+  /** s3://bucket/key.tar of the archive. */
+  archive: string
+  /** s3://bucket/prefix of the objects, or undefined with a manifest. */
+  source?: string
+  manifest?: string
+  mode: TarMode
+  format: TarFormat
+  toc: boolean
+  sizeLimit?: number
+  storageClass?: string
+  /** Told the plan's request counts per archive (dry run and --stats). */
+  onCounts?: (archive: string, counts: RequestCounts, members: number, size: number) => void
+}
+
+export const TOC_NAME = 'toc.csv'
+
+interface SourceObject {
+  bucket: string
+  key: string
+  name: string
+  size: number
+  etag?: string
+  mtimeMs: number
+}
+
+/** A CSV field as s3tar writes and reads them. */
+function csvField(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
+}
+
+/** Parses CSV lines (quoted fields allowed, as S3 Inventory writes them). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = []
+  let row: string[] = []
+  let field = ''
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++ } else if (c === '"') quoted = false
+      else field += c
+    } else if (c === '"') quoted = true
+    else if (c === ',') { row.push(field); field = '' } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++
+      row.push(field)
+      if (row.some(f => f !== '')) rows.push(row)
+      row = []
+      field = ''
+    } else field += c
+  }
+  row.push(field)
+  if (row.some(f => f !== '')) rows.push(row)
+  return rows
+}
+
+async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<SourceObject[]> {
+  const where = opts.manifest!
+  let text: string
+  if (isS3Url(where)) {
+    const {bucket, prefix: key} = parseS3Url(where)
+    try {
+      text = (await withRetry(() => s3.fast.request('GET', bucket, key), {retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000})).body.toString('utf8')
+    } catch (error) {
+      if (statusOf(error) === 404) throw new S3cError(`manifest ${where} does not exist`, ExitCode.usage)
+      throw error
+    }
+  } else {
+    text = await readFile(where, 'utf8').catch(() => {
+      throw new S3cError(`cannot read manifest "${where}": give a local CSV file or an s3:// URL`, ExitCode.usage)
+    })
+  }
+  const rows = parseCsv(text)
+  const out: SourceObject[] = []
+  rows.forEach((r, i) => {
+    if (i === 0 && r.length >= 3 && !/^\d+$/.test(r[2].trim())) return // a header line
+    if (r.length < 3 || !r[0] || !r[1] || !/^\d+$/.test(r[2].trim()))
+      throw new S3cError(`manifest ${where} line ${i + 1}: expected bucket,key,size[,etag]`, ExitCode.usage)
+    out.push({bucket: r[0].trim(), key: r[1], name: r[1], size: Number(r[2].trim()), etag: r[3]?.trim() || undefined, mtimeMs: 0})
+  })
+  if (out.length === 0) throw new S3cError(`manifest ${where} lists no objects`, ExitCode.usage)
+  // Every object must exist with the size the manifest gives: checked before anything is written.
+  let next = 0
+  const check = async () => {
+    while (next < out.length) {
+      const o = out[next++]
+      let head
+      try {
+        head = await withRetry(() => s3.fast.request('HEAD', o.bucket, o.key), {retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000})
+      } catch (error) {
+        if (statusOf(error) === 404) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
+        throw error
+      }
+      const size = Number(head.headers['content-length'])
+      if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
+      if (o.etag && head.headers.etag && o.etag.replace(/"/g, '') !== head.headers.etag.replace(/"/g, ''))
+        throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} has ETag ${head.headers.etag}, the manifest says ${o.etag}`, ExitCode.usage)
+      o.etag = head.headers.etag ?? o.etag
+      o.mtimeMs = Date.parse(head.headers['last-modified'] ?? '') || 0
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(opts.threadCount, out.length)}, check))
+  return out
+}
+
+/** archive.tar → archive.01.tar, … when --size-limit splits it. */
+export function archiveKey(key: string, index: number, count: number): string {
+  if (count === 1) return key
+  const n = String(index + 1).padStart(Math.max(2, String(count).length), '0')
+  return /\.tar$/i.test(key) ? key.replace(/\.tar$/i, `.${n}.tar`) : `${key}.${n}`
+}
+
+/** The TOC s3tar writes as its first member: name,offset,size,etag of every object. */
+function tocText(members: {name: string; dataOffset: number; size: number; etag?: string}[]): string {
+  return members.map(m => [m.name, String(m.dataOffset), String(m.size), (m.etag ?? '').replace(/"/g, '')].map(csvField).join(',')).join('\n') + '\n'
+}
+
+/**
+ * `s3c tar create`: a tar of S3 objects, built in S3. Objects of 5 MiB and more enter by
+ * UploadPartCopy (never downloaded); smaller ones are fetched into built parts (`--mode`).
+ */
+export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
+  const {bucket, prefix: archiveKeyBase} = parseS3Url(opts.archive)
+  if (!archiveKeyBase || archiveKeyBase.endsWith('/')) throw new S3cError(`-f ${opts.archive} names no object: give s3://bucket/path/archive.tar`, ExitCode.usage)
+  const sourceLoc = opts.source ? parseS3Url(opts.source) : undefined
+  const run = await openRun(opts, `tar create ${opts.archive}`, {kind: 'upload', localFolder: '', options: {location: opts.location,
+    multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+  const uploads: {key: string; uploadId: string}[] = []
+  const temps: string[] = []
+  const cleanup = async () => {
+    await Promise.all([
+      ...uploads.map(u => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: u.key, UploadId: u.uploadId})).catch(() => undefined)),
+      ...temps.map(k => run.s3.client.send(new DeleteObjectCommand({Bucket: bucket, Key: k})).catch(() => undefined)),
+    ])
+  }
+  let objects: SourceObject[]
+  try {
+    await preflight(run.s3, {bucket, prefix: ''}, archiveKeyBase)
+    if (sourceLoc) {
+      const listPrefix = folderPrefix(sourceLoc.prefix)
+      objects = []
+      for await (const o of walkS3(run.s3, sourceLoc.bucket, listPrefix, run.retry, run.signal)) {
+        const name = o.key.slice(listPrefix.length)
+        if (!name || name.endsWith('/')) continue
+        if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX))) continue
+        objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtimeMs: o.lastModifiedMs})
+      }
+      if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
+    } else {
+      objects = await readManifest(run.s3, opts)
+    }
+  } catch (error) {
+    await run.s3.close()
+    throw error
+  }
+
+  // --size-limit: consecutive groups whose archives stay under the limit (a larger object gets its own).
+  const groups: SourceObject[][] = [[]]
+  let groupBytes = 0
+  for (const o of objects) {
+    const cost = 2048 + Math.ceil(o.size / 512) * 512
+    if (opts.sizeLimit && groups[groups.length - 1].length > 0 && groupBytes + cost > opts.sizeLimit) {
+      groups.push([])
+      groupBytes = 0
+    }
+    groups[groups.length - 1].push(o)
+    groupBytes += cost
+  }
+
+  const copy = (size: number) => opts.mode === 'copy' || (opts.mode === 'auto' && size >= MIN_PART)
+  async function* plan(): AsyncGenerator<Work> {
+    for (const [gi, group] of groups.entries()) {
+      const key = archiveKey(archiveKeyBase, gi, groups.length)
+      const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: Math.floor(o.mtimeMs / 1000),
+        source: {bucket: o.bucket, key: o.key, etag: o.etag}}))
+      let tocKey: string | undefined
+      let layout = layoutTar(inputs, opts.format)
+      if (opts.toc) {
+        // The TOC lists offsets that depend on its own size: lay out until they agree.
+        let toc = ''
+        for (let i = 0; i < 10; i++) {
+          const withToc: MemberInput[] = [{name: TOC_NAME, type: 'file', size: Buffer.byteLength(toc), mode: 0o644, mtime: Math.floor(Date.now() / 1000)}, ...inputs]
+          layout = layoutTar(withToc, opts.format)
+          const next = tocText(layout.members.slice(1).map((m, j) => ({...m, etag: group[j].etag})))
+          if (Buffer.byteLength(next) === Buffer.byteLength(toc)) { toc = next; break }
+          toc = next
+        }
+        tocKey = `${key}.s3c-toc-${Date.now().toString(36)}`
+        if (!opts.dryRun) {
+          await withRetry(() => run.s3.fast.request('PUT', bucket, tocKey!, {'content-type': 'text/csv'}, Buffer.from(toc)), run.retry, run.signal)
+          temps.push(tocKey)
+        }
+        layout.members[0].source = {bucket, key: tocKey}
+      }
+      for (const m of layout.members) run.stats.seen(m.size)
+      const uploadId = opts.dryRun ? 'dry-run' : (await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
+        Bucket: bucket, Key: key, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
+      })), run.retry, run.signal)).UploadId!
+      if (!opts.dryRun) uploads.push({key, uploadId})
+      const {jobs, parts} = planArchive(layout, m => m.ordinal > 0 || !opts.toc ? copy(m.size) : false,
+        {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix: `${key}.s3c-tmp-${uploadId.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}-`})
+      if (parts > MAX_PARTS) throw new S3cError(`${key} would need ${parts} parts (S3 allows ${MAX_PARTS}): split it with --size-limit`, ExitCode.usage)
+      const counts = countRequests(jobs)
+      if (tocKey) { counts.PutObject++; counts.DeleteObject++ }
+      opts.onCounts?.(`s3://${bucket}/${key}`, counts, layout.members.length, layout.size)
+      if (opts.dryRun) continue
+      yield {parent: {kind: 'complete-tar', bucket, key, uploadId, size: layout.size, memberCount: layout.members.length,
+        source: opts.source ?? opts.manifest ?? '', tempKeys: tocKey ? [tocKey] : []}, children: jobs}
+    }
+  }
+  return runWalk(run, {bucket, prefix: ''}, plan, cleanup)
+}
+
+export {emptyCounts}

@@ -1,0 +1,144 @@
+import {ExitCode, S3cError} from './errors.js'
+import {type RetryPolicy} from './retry.js'
+import {downloadAll, selectMembers} from './bundle-read.js'
+import {localPathFor} from './download.js'
+import {openRun, runWalk, type TransferOptions} from './transfer.js'
+import type {RunSummary} from '../engine/stats.js'
+import {createS3, type S3Handle} from '../s3/client.js'
+import type {S3Config} from '../s3/config.js'
+import {folderPrefix, isS3Url, joinKey, parseS3Url} from '../s3/url.js'
+import {normalizeName, type IndexedMember} from '../bundle/index-format.js'
+import {IndexReader, type TarRef} from '../bundle/remote.js'
+import {s3Source, scanTar} from '../bundle/scan.js'
+import {MIN_PART, maxCopyRange} from '../bundle/plan.js'
+import {parseCsv, TOC_NAME} from './tar-create.js'
+import type {CopyMembersJob, Work} from '../jobs/types.js'
+
+export interface ArchiveMembers {
+  members: IndexedMember[]
+  etag: string
+  size: number
+  /** Where the list came from: our index, an s3tar TOC, or a scan of the headers. */
+  from: 'index' | 'toc' | 'scan'
+  /** name → ETag of the source object, from a TOC. */
+  etags: Map<string, string>
+}
+
+const policy = (maxRetry: number): RetryPolicy => ({retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000})
+
+/** The TOC's rows when the first member is toc.csv (s3tar's archives and ours). */
+async function readToc(s3: S3Handle, ref: TarRef, retry: RetryPolicy): Promise<{rows: string[][]; etag: string; size: number} | undefined> {
+  const src = await s3Source(s3, ref.bucket, ref.tarKey, retry)
+  const first = await scanFirst(src)
+  if (!first || first.name !== TOC_NAME) return undefined
+  const data = await src.read(first.dataOffset, first.size)
+  return {rows: parseCsv(data.toString('utf8')), etag: src.etag, size: src.size}
+}
+
+async function scanFirst(src: Awaited<ReturnType<typeof s3Source>>): Promise<IndexedMember | undefined> {
+  try {
+    return (await scanTar(src, 1))[0]
+  } catch {
+    return undefined // not a tar: the caller's next step reports it
+  }
+}
+
+/**
+ * The members of an archive in S3: from its s3c index; else from its TOC (an s3tar archive);
+ * else by scanning its headers (any tar).
+ */
+export async function archiveMembers(s3: S3Handle, ref: TarRef, maxRetry: number): Promise<ArchiveMembers> {
+  const retry = policy(maxRetry)
+  const reader = new IndexReader(s3, ref, retry, false)
+  let fromIndex: {members: IndexedMember[]; etag: string; size: number} | undefined
+  try {
+    const header = await reader.header()
+    fromIndex = {members: await reader.members(), etag: header.tarEtag, size: header.tarSize}
+  } catch (error) {
+    if (!(error instanceof S3cError && /has no index/.test(error.message))) throw error
+  }
+  const toc = await readToc(s3, ref, retry).catch(() => undefined)
+  const etags = new Map<string, string>()
+  const tocMembers: IndexedMember[] = []
+  for (const r of toc?.rows ?? []) {
+    if (r.length < 3 || !/^\d+$/.test(r[1]) || !/^\d+$/.test(r[2])) continue
+    if (r[3]) etags.set(r[0], r[3])
+    tocMembers.push({name: r[0], type: 'file', size: Number(r[2]), dataOffset: Number(r[1]), mode: 0o644, mtime: 0})
+  }
+  if (fromIndex) return {...fromIndex, from: 'index', etags}
+  if (toc && tocMembers.length > 0) return {members: tocMembers, etag: toc.etag, size: toc.size, from: 'toc', etags}
+  const src = await s3Source(s3, ref.bucket, ref.tarKey, retry)
+  return {members: await scanTar(src), etag: src.etag, size: src.size, from: 'scan', etags}
+}
+
+export async function tarList(opts: {s3: S3Config; ref: TarRef; maxRetry: number}): Promise<ArchiveMembers> {
+  const s3 = await createS3(opts.s3)
+  try {
+    return await archiveMembers(s3, opts.ref, opts.maxRetry)
+  } finally {
+    await s3.close()
+  }
+}
+
+export interface TarExtractOptions extends TransferOptions {
+  ref: TarRef
+  /** A local folder, or s3://bucket/prefix/. */
+  dest: string
+  select?: string[]
+}
+
+/** Members this small are fetched and put (one GET for many) rather than copied one upload each. */
+const SMALL_MEMBER = 256 * 1024
+
+/**
+ * `s3c tar extract`: to a local folder with ranged GETs (as download-all), or to S3 with
+ * server-side ranged copies (GET+PUT for small members and for archives S3 will not copy
+ * ranges of, those under 5 MiB).
+ */
+export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
+  const s3 = await createS3(opts.s3)
+  let listed: ArchiveMembers
+  try {
+    listed = await archiveMembers(s3, opts.ref, opts.maxRetry)
+  } finally {
+    await s3.close()
+  }
+  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, etag: listed.etag}})
+
+  const dest = parseS3Url(opts.dest)
+  const destPrefix = folderPrefix(dest.prefix)
+  const members = selectMembers(listed.members, opts.select).filter(m => m.type === 'file')
+  if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c tar list`, ExitCode.usage)
+  const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`, {kind: 'download', localFolder: '', options: {location: dest,
+    multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+  const serverSideAllowed = listed.size >= MIN_PART
+  const base = {bucket: opts.ref.bucket, key: opts.ref.tarKey, etag: listed.etag, maxRange: maxCopyRange(), destBucket: dest.bucket}
+  async function* plan(): AsyncGenerator<Work> {
+    let batch: CopyMembersJob | undefined
+    let batchBytes = 0
+    for (const m of members) {
+      run.stats.seen(m.size)
+      // Same rule as a local folder: a member may not climb out of the destination prefix.
+      const rel = normalizeName(m.name)
+      if (!localPathFor('/x', rel)) {
+        run.stats.record({key: m.name, path: m.name, bytes: m.size, status: 'failed', error: `member "${m.name}" would be written outside ${opts.dest}; skipped`})
+        continue
+      }
+      const item = {name: m.name, destKey: joinKey(destPrefix, rel), dataOffset: m.dataOffset, size: m.size, crc: m.crc}
+      if (serverSideAllowed && m.size >= SMALL_MEMBER) {
+        yield {kind: 'copy-members', ...base, serverSide: true, members: [item]}
+        continue
+      }
+      if (batch && (m.dataOffset - (batch.members.at(-1)!.dataOffset + batch.members.at(-1)!.size) > 64 * 1024 || batchBytes + m.size > opts.partSize || batch.members.length >= 256)) {
+        yield batch
+        batch = undefined
+        batchBytes = 0
+      }
+      batch ??= {kind: 'copy-members', ...base, serverSide: false, members: []}
+      batch.members.push(item)
+      batchBytes += m.size
+    }
+    if (batch) yield batch
+  }
+  return runWalk(run, dest, plan)
+}
