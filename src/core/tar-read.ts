@@ -111,7 +111,7 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c tar list`, ExitCode.usage)
   const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`, {kind: 'download', localFolder: '', options: {location: dest,
     multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
-  const serverSideAllowed = listed.size >= MIN_PART
+  const serverSideAllowed = listed.size > MIN_PART // S3: a ranged copy needs a source of more than 5 MiB
   const base = {bucket: opts.ref.bucket, key: opts.ref.tarKey, etag: listed.etag, maxRange: maxCopyRange(), destBucket: dest.bucket}
   async function* plan(): AsyncGenerator<Work> {
     let batch: CopyMembersJob | undefined

@@ -208,7 +208,10 @@ async function uploadBytes(ctx: JobContext, target: {bucket: string; key: string
 export async function tarCopy(job: TarCopyJob, ctx: JobContext): Promise<JobResult> {
   const {source} = job
   const ranges = splitRanges(source.end - source.start, job.maxRange)
-  const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i, {...source, start: source.start + a, end: source.start + b})))
+  // A whole object is copied without a range: S3 refuses ranged copies of objects of 5 MiB or less.
+  const whole = ranges.length === 1 && source.start === 0
+  const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i,
+    whole ? {bucket: source.bucket, key: source.key, etag: source.etag} : {...source, start: source.start + a, end: source.start + b})))
   ctx.onBytes(source.end - source.start)
   return {parts, tar: {members: [], pieces: [], copied: [job.ordinal]}}
 }
@@ -263,10 +266,11 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
             if (body.length < MIN_PART) break
           } else {
             copied.push(step.ordinal)
-            if (step.copy.size >= MIN_PART) {
+            if (step.copy.size > job.maxRange) {
               for (const [a, b] of splitRanges(step.copy.size, job.maxRange)) parts.push(await copyPart(ctx, target, parts.length + 1, {...step.copy, start: a, end: b}))
             } else {
-              // S3 copies no range of an object under 5 MiB: the whole object, as this upload's last part.
+              // The whole object in one part, with no range (S3 copies no range of an object of 5 MiB
+              // or less); under 5 MiB it must be this upload's last part.
               parts.push(await copyPart(ctx, target, n, {bucket: step.copy.bucket, key: step.copy.key, etag: step.copy.etag}))
             }
             total += step.copy.size

@@ -14,6 +14,11 @@ export interface RecordedRequest {
   /** Decoded path: /bucket/key for path-style. */
   path: string
   query: string
+  /** x-amz-copy-source and its range, for telling UploadPartCopy from UploadPart (no other header but Range is kept). */
+  copySource?: string
+  copyRange?: string
+  /** The Range header of a GET. */
+  range?: string
 }
 
 export interface FaultOptions {
@@ -102,7 +107,12 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
     const qi = url.indexOf('?')
-    const rec = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1)}
+    const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1)}
+    const copySource = req.headers['x-amz-copy-source']
+    if (typeof copySource === 'string') rec.copySource = decodePath(copySource)
+    const copyRange = req.headers['x-amz-copy-source-range']
+    if (typeof copyRange === 'string') rec.copyRange = copyRange
+    if (typeof req.headers.range === 'string') rec.range = req.headers.range
     requests.push(rec)
     if (opts.auth) {
       const code = await checkSignature(req, opts.auth)
