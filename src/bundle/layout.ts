@@ -34,10 +34,31 @@ const TYPE_NAMES: Record<MemberType, 'File' | 'Directory' | 'SymbolicLink' | 'Li
 
 export const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK
 
+/**
+ * node-tar writes ustar headers; GNU format differs in the magic ("ustar  \0") and in having no
+ * prefix field, so the header is re-stamped and its checksum computed again.
+ */
+function stampGnu(block: Buffer): Buffer {
+  block.write('ustar  \0', 257, 'latin1')
+  block.fill(0, 345, 500)
+  block.fill(0x20, 148, 156)
+  let sum = 0
+  for (let i = 0; i < BLOCK; i++) sum += block[i]
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+  return block
+}
+
+/** Writes the first 100 bytes of a long name into a header field, as GNU tar does. */
+function putField(block: Buffer, at: number, value: string): void {
+  block.fill(0, at, at + 100)
+  Buffer.from(value, 'utf8').copy(block, at, 0, 100)
+}
+
 function gnuLongName(type: 'NextFileHasLongPath' | 'NextFileHasLongLinkpath', value: string): Buffer {
   const data = Buffer.from(`${value}\0`, 'utf8')
   const block = Buffer.alloc(BLOCK + padded(data.length))
   new Header({path: '././@LongLink', type, size: data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: ''}).encode(block, 0)
+  stampGnu(block.subarray(0, BLOCK))
   data.copy(block, BLOCK)
   return block
 }
@@ -55,16 +76,22 @@ export function headerBlocks(m: Omit<TarMember, 'dataOffset'>, format: TarFormat
     mtime: new Date(m.mtime * 1000), uid: 0, gid: 0, uname: '', gname: '', linkpath: m.linkname ?? '',
   }
   const block = Buffer.alloc(BLOCK)
+  if (format === 'gnu') {
+    // Names and link targets over 100 bytes go in ././@LongLink blocks (GNU has no prefix field);
+    // sizes of 8 GiB and more: node-tar writes GNU base-256 numbers.
+    const pre: Buffer[] = []
+    const longName = Buffer.byteLength(name) > 100
+    const longLink = m.linkname !== undefined && Buffer.byteLength(m.linkname) > 100
+    if (longName) pre.push(gnuLongName('NextFileHasLongPath', name))
+    if (longLink) pre.push(gnuLongName('NextFileHasLongLinkpath', m.linkname!))
+    new Header({...fields, path: longName ? 'x' : name, linkpath: longLink ? 'x' : fields.linkpath}).encode(block, 0)
+    if (longName) putField(block, 0, name)
+    if (longLink) putField(block, 157, m.linkname!)
+    return Buffer.concat([...pre, stampGnu(block)])
+  }
   const header = new Header(fields)
   const needsMore = header.encode(block, 0)
   if (!needsMore) return block
-  if (format === 'gnu') {
-    const pre: Buffer[] = []
-    if (Buffer.byteLength(name) > 100) pre.push(gnuLongName('NextFileHasLongPath', name))
-    if (m.linkname && Buffer.byteLength(m.linkname) > 100) pre.push(gnuLongName('NextFileHasLongLinkpath', m.linkname))
-    // Large sizes: node-tar already wrote GNU base-256 numbers into the block.
-    return Buffer.concat([...pre, block])
-  }
   const pax = new Pax({path: name, size: fields.size, linkpath: m.linkname, mtime: fields.mtime}).encode()
   return Buffer.concat([pax, block])
 }
