@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import {ExitCode, S3cError, describeError} from './errors.js'
 import {FatalError, withRetry, type RetryPolicy} from './retry.js'
@@ -112,6 +113,8 @@ export async function openRun(opts: TransferOptions, description: string, comman
   const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
   const stats = opts.stats ?? new RunStats()
   const controller = new AbortController()
+  // Every request in flight listens to the run's signal: hundreds at once is expected, not a leak.
+  setMaxListeners(0, controller.signal)
   const retry = retryPolicyOf(opts)
   const ctx: JobContext = {
     s3, retry, signal: controller.signal,

@@ -117,7 +117,8 @@ async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?:
     const res = await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({
       Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, MultipartUpload: {Parts: parts},
     })), ctx.retry, ctx.signal)
-    etag = res.ETag ?? ''
+    // Ceph RGW answers CompleteMultipartUpload without an ETag the SDK can read: ask for it.
+    etag = res.ETag || (await headObject(ctx, job.bucket, job.key))?.etag || ''
   } catch (error) {
     // Run twice (a worker died after S3 completed it): the object has exactly these parts' ETag.
     const existing = (error as Error).name === 'NoSuchUpload' ? (await headObject(ctx, job.bucket, job.key))?.etag : undefined
@@ -147,7 +148,7 @@ export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): P
   let body: Buffer = Buffer.alloc(0)
   if (job.end > job.start) try {
     body = await withRetry(async () => {
-      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${job.start}-${job.end - 1}`, 'if-match': job.etag})
+      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${job.start}-${job.end - 1}`, ...(job.etag ? {'if-match': job.etag} : {})})
       if (r.body.length !== job.end - job.start) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
       return r.body
     }, ctx.retry, ctx.signal)
@@ -190,10 +191,19 @@ const copySourceOf = (src: CopySource) => `${src.bucket}/${encodeKey(src.key)}`
 
 async function copyPart(ctx: JobContext, target: {bucket: string; key: string; uploadId: string}, partNumber: number, src: CopySource): Promise<{PartNumber: number; ETag: string}> {
   const range = src.start !== undefined && src.end !== undefined ? `bytes=${src.start}-${src.end - 1}` : undefined
-  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCopyCommand({
+  const send = (copySource: string) => withRetry(() => ctx.s3.client.send(new UploadPartCopyCommand({
     Bucket: target.bucket, Key: target.key, UploadId: target.uploadId, PartNumber: partNumber,
-    CopySource: copySourceOf(src), CopySourceRange: range, CopySourceIfMatch: src.etag,
+    CopySource: copySource, CopySourceRange: range, CopySourceIfMatch: src.etag,
   }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
+  let res
+  try {
+    res = await send(copySourceOf(src))
+  } catch (error) {
+    // Ceph RGW URL-decodes UploadPartCopy's x-amz-copy-source twice (CopyObject's once), so a key
+    // with "%" in it is not found there: ask once more with every "%" encoded twice.
+    if (statusOf(error) !== 404 || !src.key.includes('%')) throw error
+    res = await send(copySourceOf(src).replace(/%25/g, '%2525'))
+  }
   return {PartNumber: partNumber, ETag: res.CopyPartResult?.ETag ?? ''}
 }
 
@@ -302,7 +312,7 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
     const start = Math.min(...job.members.map(m => m.dataOffset))
     const end = Math.max(...job.members.map(m => m.dataOffset + m.size))
     const body = end > start ? await withRetry(async () => {
-      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${start}-${end - 1}`, 'if-match': job.etag})
+      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${start}-${end - 1}`, ...(job.etag ? {'if-match': job.etag} : {})})
       if (r.body.length !== end - start) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
       return r.body
     }, ctx.retry, ctx.signal).catch(error => {
