@@ -186,4 +186,12 @@ describe('distributed runs on BullMQ', function () {
       redis.kill()
     }
   })
+
+  it('a Redis that cannot be reached: one line, exit 3, for the run and the read-only commands', async function () {
+    for (const args of [['upload', mk('nr'), 's3://whatever/x'], ['runs'], ['status', 'no-such-run']]) {
+      const r = await runCli([...args, '--redis', 'redis://:hunter2@127.0.0.1:1'])
+      assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`)
+      assert.equal(r.stderr.trim(), 's3c: cannot reach Redis at redis://***@127.0.0.1:1: check --redis / REDIS_URL and that the server is running')
+    }
+  })
 })

@@ -42,7 +42,8 @@ export class ProgressReporter {
       this.bar.start(1, 0, {files: '0/0', done: '0 B', total_h: '0 B', rate: '0 B', eta_h: '…'})
       this.timer = setInterval(() => this.renderBar(), 200)
     } else {
-      this.timer = setInterval(() => this.stream.write(this.line() + '\n'), (this.opts.intervalSeconds ?? 5) * 1000)
+      // Nothing seen yet (connecting, listing): a "0/0 files" line would only be noise.
+      this.timer = setInterval(() => { if (this.stats.filesSeen > 0) this.stream.write(this.line() + '\n') }, (this.opts.intervalSeconds ?? 5) * 1000)
     }
     this.timer.unref()
   }

@@ -16,7 +16,11 @@ export const resumeKey = (commandHash: string) => `s3c:resume:${commandHash}`
 
 /** A connection as BullMQ needs it (blocking commands: no per-request retry limit). */
 export function connectRedis(url: string): Redis {
-  return new Redis(url, {maxRetriesPerRequest: null, lazyConnect: false})
+  const redis = new Redis(url, {maxRetriesPerRequest: null, lazyConnect: false})
+  // Connection errors reach the caller as failed commands (checkRedis turns them into one line);
+  // without a listener ioredis would also print each reconnect attempt's stack.
+  redis.on('error', () => undefined)
+  return redis
 }
 
 /**
@@ -34,7 +38,10 @@ export async function checkRedis(redis: Redis, url: string): Promise<void> {
     policy = reply[1]
   } catch (error) {
     const safe = url.replace(/\/\/[^@/]*@/, '//***@')
-    if (/unknown command|ERR/i.test(String(error))) return // CONFIG disabled (managed Redis): cannot check
+    // CONFIG disabled or not permitted (managed Redis): the policy cannot be checked. A reply
+    // error starts with its code; "Error: timeout" or a refused connection is not one.
+    const message = error instanceof Error ? error.message : String(error)
+    if (/^(ERR|NOPERM)\b|unknown command/.test(message)) return
     throw new S3cError(`cannot reach Redis at ${safe}: check --redis / REDIS_URL and that the server is running`, ExitCode.fatal)
   }
   if (policy && policy !== 'noeviction')
