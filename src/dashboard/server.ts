@@ -1,0 +1,189 @@
+import {createServer, type Server} from 'node:http'
+import type {AddressInfo, Socket} from 'node:net'
+import {createBullBoard} from '@bull-board/api'
+import {BullMQAdapter} from '@bull-board/api/bullMQAdapter'
+import {ExpressAdapter} from '@bull-board/express'
+import {Queue} from 'bullmq'
+import express, {type ErrorRequestHandler, type RequestHandler} from 'express'
+import type {Redis} from 'ioredis'
+import {ExitCode, S3cError} from '../core/errors.js'
+import {QUEUE_NAME, checkRedis, connectRedis} from '../queue/redis.js'
+import {recentRuns} from '../queue/status.js'
+import {basicAuth, type BasicAuth} from './auth.js'
+import {METRICS_CONTENT_TYPE, QUEUE_STATES, renderMetrics} from './metrics.js'
+import {renderRunsPage} from './page.js'
+
+export interface DashboardOptions {
+  redisUrl: string
+  /** 0: any free port (the URL tells which). */
+  port: number
+  host: string
+  auth?: BasicAuth
+  /** bull-board without its mutating actions, and 403 to any non-GET/HEAD request under /queues. */
+  readOnly?: boolean
+  /** How many recent runs the page, /api/runs and /metrics show. */
+  runs?: number
+  /** One line when the Redis connection is lost and when it is back (else silent). */
+  onWarning?: (line: string) => void
+}
+
+export interface Dashboard {
+  /** http://HOST:PORT/ */
+  url: string
+  close(): Promise<void>
+}
+
+/** Where bull-board is mounted. */
+export const QUEUES_PATH = '/queues'
+
+const safeUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@')
+
+/**
+ * Waits for the connection to be ready: a refused or failing connection is one clear error
+ * at once instead of ioredis retrying (and logging) forever.
+ */
+async function waitReady(redis: Redis, url: string, ms = 5000): Promise<void> {
+  if (redis.status === 'ready') return
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer)
+      redis.off('ready', onReady)
+      redis.off('error', onError)
+      if (error) {
+        const why = (error as {code?: string}).code ?? error.message.split('\n')[0]
+        reject(new S3cError(`cannot reach Redis at ${safeUrl(url)} (${why}): check --redis / REDIS_URL and that the server is running`, ExitCode.fatal))
+      } else resolve()
+    }
+    const onReady = () => done()
+    const onError = (e: Error) => done(e)
+    const timer = setTimeout(() => done(new Error('timed out')), ms)
+    redis.on('ready', onReady)
+    redis.on('error', onError)
+  })
+}
+
+/** Answers 403 to anything but GET and HEAD (bull-board's API mutates with PUT, POST, PATCH). */
+const readOnlyGuard: RequestHandler = (req, res, next) => {
+  if (req.method === 'GET' || req.method === 'HEAD') return next()
+  res.status(403).type('text/plain').send('read-only dashboard: only GET and HEAD are allowed\n')
+}
+
+/** A browser sends basic-auth credentials cross-site too: refuse writes whose Origin is another site. */
+const sameOriginWrites: RequestHandler = (req, res, next) => {
+  const origin = req.headers.origin
+  if (req.method === 'GET' || req.method === 'HEAD' || !origin) return next()
+  let host: string | undefined
+  try { host = new URL(origin).host } catch { /* "null" or garbage: refused below */ }
+  if (host && host === req.headers.host) return next()
+  res.status(403).type('text/plain').send('cross-origin request refused\n')
+}
+
+/**
+ * Serves bull-board for the s3c queue at /queues, the runs page at /, /api/runs (JSON) and
+ * /metrics (Prometheus text). Refuses a Redis that is unreachable or may evict keys.
+ */
+export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const limit = opts.runs ?? 20
+  const readOnly = !!opts.readOnly
+  const redis = connectRedis(opts.redisUrl)
+  // Later connection trouble shows as 503s and one line each way, not as ioredis' and BullMQ's error logs.
+  let lastRedisError = ''
+  const onRedisError = (e: Error) => {
+    const why = (e as {code?: string}).code ?? e.message.split('\n')[0]
+    if (!lastRedisError) opts.onWarning?.(`s3c dashboard: lost Redis at ${safeUrl(opts.redisUrl)} (${why}); reconnecting`)
+    lastRedisError = why
+  }
+  try {
+    await waitReady(redis, opts.redisUrl)
+    await checkRedis(redis, opts.redisUrl)
+  } catch (error) {
+    redis.disconnect()
+    throw error
+  }
+  redis.on('error', onRedisError)
+  redis.on('ready', () => {
+    if (lastRedisError) opts.onWarning?.('s3c dashboard: Redis is back')
+    lastRedisError = ''
+  })
+
+  const queue = new Queue(QUEUE_NAME, {connection: redis})
+  queue.on('error', () => undefined) // the same connection errors, already reported above
+  const board = new ExpressAdapter()
+  board.setBasePath(QUEUES_PATH)
+  createBullBoard({
+    queues: [new BullMQAdapter(queue, {readOnlyMode: readOnly, allowRetries: !readOnly, description: 's3c jobs (one BullMQ queue; the job name is the kind)'})],
+    serverAdapter: board,
+    options: {uiConfig: {boardTitle: readOnly ? 's3c dashboard (read-only)' : 's3c dashboard', miscLinks: [{text: 'Runs', url: '/'}]}},
+  })
+
+  const jobCounts = async () => (await queue.getJobCounts(...QUEUE_STATES)) as Record<string, number>
+
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('etag', false)
+  app.use((_req, res, next) => {
+    res.set({'X-Content-Type-Options': 'nosniff', 'X-Frame-Options': 'DENY', 'Referrer-Policy': 'no-referrer'})
+    next()
+  })
+  if (opts.auth) app.use(basicAuth(opts.auth))
+  app.use(sameOriginWrites)
+  // Commands would wait in ioredis' queue until Redis is back (maxRetriesPerRequest: null): answer now.
+  app.use((_req, res, next) => {
+    if (redis.status === 'ready') return next()
+    res.status(503).set('Retry-After', '2').type('text/plain').send(`s3c dashboard: Redis is unavailable (${lastRedisError || redis.status})\n`)
+  })
+  if (readOnly) app.use(QUEUES_PATH, readOnlyGuard)
+  app.use(QUEUES_PATH, board.getRouter())
+
+  app.get('/', async (_req, res) => {
+    const [runs, counts] = await Promise.all([recentRuns(redis, limit), jobCounts()])
+    res.set('Cache-Control', 'no-store').type('html').send(renderRunsPage(runs, counts, {readOnly}))
+  })
+  app.get('/api/runs', async (_req, res) => {
+    const runs = await recentRuns(redis, limit)
+    res.set('Cache-Control', 'no-store').json(runs.map(({failures, ...r}) => ({...r, failures: failures.slice(0, 20), failuresTotal: failures.length})))
+  })
+  app.get('/metrics', async (_req, res) => {
+    const [runs, counts, paused] = await Promise.all([recentRuns(redis, limit), jobCounts(), queue.isPaused()])
+    // Not res.send(): express would rewrite the type as "text/plain; charset=utf-8; version=0.0.4".
+    res.status(200).setHeader('Cache-Control', 'no-store')
+    res.setHeader('Content-Type', METRICS_CONTENT_TYPE)
+    res.end(renderMetrics(counts, paused, runs))
+  })
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const message = String((error as Error)?.message ?? error).split('\n')[0]
+    if (!res.headersSent) res.status(503).type('text/plain').send(`s3c dashboard: ${lastRedisError ? `Redis: ${lastRedisError}` : message}\n`)
+  }
+  app.use(onError)
+
+  const server: Server = createServer(app)
+  const sockets = new Set<Socket>()
+  server.on('connection', s => { sockets.add(s); s.once('close', () => sockets.delete(s)) })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve() })
+    })
+  } catch (error) {
+    await queue.close().catch(() => undefined)
+    redis.disconnect()
+    const code = (error as {code?: string}).code
+    throw new S3cError(code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host} is in use: pick another with --port`
+      : `cannot listen on ${opts.host}:${opts.port} (${code ?? (error as Error).message}): check --host / --port`, ExitCode.usage)
+  }
+  const {port} = server.address() as AddressInfo
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${host}:${port}/`,
+    close: () => closing ??= (async () => {
+      await new Promise<void>(resolve => {
+        server.close(() => resolve())
+        for (const s of sockets) s.destroy()
+      })
+      await queue.close().catch(() => undefined)
+      redis.disconnect()
+    })(),
+  }
+}

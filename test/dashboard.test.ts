@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict'
+import {spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {chromium, type Browser} from 'playwright-core'
+import {runCli, spawnCli} from './harness/cli.js'
+import {harness, newBucket} from './harness/hooks.js'
+import {projectRoot} from './harness/servers.js'
+import {makeTree} from './harness/tree.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARTIFACTS = join(projectRoot, 'test-artifacts')
+const FILES = 50
+
+type Spawned = ReturnType<typeof spawnCli>
+
+/** Starts `s3c dashboard` on a free port and waits for its one line `dashboard: URL`. */
+async function startDashboard(args: string[]): Promise<{url: string; proc: Spawned; output: () => string}> {
+  const proc = spawnCli(['dashboard', '--redis', harness().redis.url, '--port', '0', ...args])
+  let out = ''
+  proc.child.stdout!.on('data', d => { out += d })
+  proc.child.stderr!.on('data', d => { out += d })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dashboard did not start: ${out}`)), 15_000)
+    const check = () => {
+      const m = /^dashboard: (http:\/\/\S+\/)$/m.exec(out)
+      if (m) { clearTimeout(timer); resolve(m[1]) }
+    }
+    proc.child.stdout!.on('data', check)
+    proc.child.once('exit', code => { clearTimeout(timer); reject(new Error(`dashboard exited (${code}): ${out}`)) })
+  })
+  return {url, proc, output: () => out}
+}
+
+async function stop(p: Spawned | undefined): Promise<number | undefined> {
+  if (!p) return undefined
+  if (p.child.exitCode === null) p.child.kill('SIGTERM')
+  return (await p.done).code
+}
+
+const basic = (user: string, password: string) => ({Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`})
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const {port} = s.address() as {port: number}
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+describe('s3c dashboard', function () {
+  this.timeout(60_000)
+  const dirs: string[] = []
+  let runId = ''
+  let dash: Awaited<ReturnType<typeof startDashboard>> | undefined
+  let browser: Browser | undefined
+  /** Chromium from apt; a missing browser fails the test (it is part of the suite, not optional). */
+  async function launch(): Promise<Browser> {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`)
+    return browser ??= await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+  }
+
+  before(async function () {
+    const src = mkdtempSync(join(tmpdir(), 's3c-dash-'))
+    dirs.push(src)
+    makeTree(src, {files: FILES, depth: 3})
+    const bucket = await newBucket('dash')
+    const env = {REDIS_URL: harness().redis.url}
+    const worker = spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env})
+    try {
+      const up = await runCli(['upload', src, `s3://${bucket}/d`, '--json', '--quiet'], {env})
+      assert.equal(up.code, 0, up.stderr)
+      assert.equal(JSON.parse(up.stdout).filesDone, FILES)
+      runId = /^run (\S+)$/m.exec(up.stderr)?.[1] ?? ''
+      assert.ok(runId, `no run id in: ${up.stderr}`)
+    } finally {
+      worker.child.kill('SIGTERM')
+      await worker.done
+    }
+    mkdirSync(ARTIFACTS, {recursive: true})
+    dash = await startDashboard(['--auth', 'user:secret'])
+  })
+
+  after(async () => {
+    await browser?.close()
+    await stop(dash?.proc)
+    for (const d of dirs) rmSync(d, {recursive: true, force: true})
+  })
+
+  it('prints one line with its URL, binds 127.0.0.1 and never prints the password', function () {
+    assert.match(dash!.url, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+    assert.equal(dash!.output().trim(), `dashboard: ${dash!.url}`)
+    assert.doesNotMatch(dash!.output(), /secret/)
+  })
+
+  it('asks for basic auth: 401 with WWW-Authenticate without or with wrong credentials', async function () {
+    for (const headers of [{}, basic('user', 'wrong'), basic('other', 'secret'), {Authorization: 'Bearer secret'}]) {
+      for (const path of ['', 'queues', 'queues/api/queues', 'api/runs', 'metrics']) {
+        const r = await fetch(dash!.url + path, {headers})
+        assert.equal(r.status, 401, `${path} ${JSON.stringify(headers)}`)
+        assert.match(r.headers.get('www-authenticate') ?? '', /^Basic realm="s3c dashboard"/)
+      }
+    }
+    assert.equal((await fetch(dash!.url, {headers: basic('user', 'secret')})).status, 200)
+  })
+
+  it('shows the run on / and the s3c queue in bull-board at /queues (real Chromium)', async function () {
+    const context = await (await launch()).newContext({httpCredentials: {username: 'user', password: 'secret'}, viewport: {width: 1280, height: 800}})
+    // bull-board links web fonts; nothing but the dashboard itself is reachable (or needed) here.
+    const origin = new URL(dash!.url).origin
+    await context.route('**/*', route => (route.request().url().startsWith(origin) ? route.continue() : route.abort()))
+    const page = await context.newPage()
+
+    const res = await page.goto(dash!.url, {waitUntil: 'domcontentloaded'})
+    assert.equal(res?.status(), 200)
+    const row = page.locator(`tr[data-run="${runId}"]`)
+    await row.waitFor({timeout: 10_000})
+    assert.equal((await row.locator('.files-done').innerText()).trim(), String(FILES))
+    assert.equal((await row.locator('.files-failed').innerText()).trim(), '0')
+    assert.equal((await row.locator('.state').innerText()).trim(), 'done')
+    assert.equal((await row.locator('.jobs-pending').innerText()).trim(), '0')
+    await page.screenshot({path: join(ARTIFACTS, 'dashboard.png'), fullPage: true})
+
+    const q = await page.goto(dash!.url + 'queues', {waitUntil: 'domcontentloaded'})
+    assert.equal(q?.status(), 200)
+    // The queue's card in the overview, drawn by bull-board's UI from its API (not by our HTML).
+    const card = page.locator('main li:has(a[title="s3c"])')
+    await card.waitFor({timeout: 15_000})
+    assert.equal((await card.locator('a[title="s3c"]').innerText()).trim(), 's3c')
+    // Finished jobs are removed (removeOnComplete), so bull-board's total is what is left in the
+    // queue: the same number /metrics gives.
+    const total = Number(/(\d[\d,]*) Jobs?/.exec(await card.innerText())?.[1]?.replace(/,/g, ''))
+    const metrics = await (await fetch(dash!.url + 'metrics', {headers: basic('user', 'secret')})).text()
+    const sum = [...metrics.matchAll(/^s3c_queue_jobs\{state="[^"]+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0)
+    assert.equal(total, sum)
+    assert.equal(await card.locator('[aria-haspopup="menu"]').count(), 1, 'a writable board has the queue actions menu')
+    await page.screenshot({path: join(ARTIFACTS, 'queues.png'), fullPage: true})
+    await context.close()
+  })
+
+  it('/metrics: Prometheus text with the queue job counts and the run counters', async function () {
+    const r = await fetch(dash!.url + 'metrics', {headers: basic('user', 'secret')})
+    assert.equal(r.status, 200)
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
+    const text = await r.text()
+    for (const state of ['waiting', 'active', 'completed', 'failed', 'delayed'])
+      assert.match(text, new RegExp(`^s3c_queue_jobs\\{state="${state}"\\} \\d+$`, 'm'))
+    assert.match(text, /^# TYPE s3c_queue_jobs gauge$/m)
+    const sample = (name: string) => Number(new RegExp(`^${name}\\{run="${runId}"\\} (\\S+)$`, 'm').exec(text)?.[1])
+    assert.equal(sample('s3c_run_files_done'), FILES)
+    assert.equal(sample('s3c_run_files_failed'), 0)
+    assert.equal(sample('s3c_run_jobs_pending'), 0)
+    assert.ok(sample('s3c_run_bytes') > 0)
+    assert.match(text, new RegExp(`^s3c_run_info\\{run="${runId}",state="done",`, 'm'))
+
+    const runs = await (await fetch(dash!.url + 'api/runs', {headers: basic('user', 'secret')})).json() as {runId: string; filesDone: number}[]
+    assert.equal(runs.find(x => x.runId === runId)?.filesDone, FILES)
+  })
+
+  it('a writable dashboard lets bull-board pause the queue, but not from another origin', async function () {
+    const headers = basic('user', 'secret')
+    const evil = await fetch(dash!.url + 'queues/api/queues/s3c/pause', {method: 'PUT', headers: {...headers, Origin: 'http://evil.example'}})
+    assert.equal(evil.status, 403)
+    try {
+      assert.equal((await fetch(dash!.url + 'queues/api/queues/s3c/pause', {method: 'PUT', headers})).status, 200)
+      const m = await (await fetch(dash!.url + 'metrics', {headers})).text()
+      assert.match(m, /^s3c_queue_paused 1$/m)
+    } finally {
+      assert.equal((await fetch(dash!.url + 'queues/api/queues/s3c/resume', {method: 'PUT', headers})).status, 200)
+    }
+  })
+
+  it('--read-only: bull-board shows no actions and every non-GET request under /queues is 403', async function () {
+    const ro = await startDashboard(['--read-only'])
+    try {
+      for (const [method, path] of [['PUT', 'queues/api/queues/s3c/pause'], ['PUT', 'queues/api/queues/s3c/clean/completed'],
+        ['POST', 'queues/api/queues/s3c/add'], ['PUT', 'queues/api/queues/s3c/obliterate'], ['PATCH', 'queues/api/queues/s3c/1/update-data'],
+        ['DELETE', 'queues/api/queues/s3c']] as const) {
+        const r = await fetch(ro.url + path, {method, headers: {'Content-Type': 'application/json'}, body: '{}'})
+        assert.equal(r.status, 403, `${method} ${path}`)
+      }
+      const q = await fetch(ro.url + 'queues/api/queues')
+      assert.equal(q.status, 200)
+      const body = await q.json() as {queues: {name: string; readOnlyMode: boolean}[]}
+      assert.deepEqual(body.queues.map(x => [x.name, x.readOnlyMode]), [['s3c', true]])
+      assert.equal((await fetch(ro.url + 'metrics', {method: 'HEAD'})).status, 200)
+
+      // In the browser: the queue card has no actions menu (pause, clean, obliterate…).
+      const page = await (await launch()).newPage()
+      await page.route('**/*', route => (route.request().url().startsWith(new URL(ro.url).origin) ? route.continue() : route.abort()))
+      await page.goto(ro.url + 'queues', {waitUntil: 'domcontentloaded'})
+      const card = page.locator('main li:has(a[title="s3c"])')
+      await card.waitFor({timeout: 15_000})
+      assert.equal(await card.locator('[aria-haspopup="menu"]').count(), 0)
+      assert.equal(await page.title(), 's3c dashboard (read-only)')
+      await page.close()
+    } finally {
+      assert.equal(await stop(ro.proc), 0, 'SIGTERM: closes and exits 0')
+    }
+  })
+
+  it('refuses an unreachable Redis in one line, non-zero exit', async function () {
+    const port = await freePort()
+    const r = await runCli(['dashboard', '--redis', `redis://:pw@127.0.0.1:${port}`, '--port', '0'])
+    assert.equal(r.code, 3)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /^s3c: cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+  })
+
+  it('refuses a Redis that may evict keys', async function () {
+    if (spawnSync('redis-server', ['--version']).error) this.skip()
+    const port = await freePort()
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--maxmemory-policy', 'allkeys-lru'], {stdio: 'ignore'})
+    try {
+      const end = Date.now() + 10_000
+      while (spawnSync('redis-cli', ['-p', String(port), 'ping'], {encoding: 'utf8'}).stdout?.trim() !== 'PONG') {
+        if (Date.now() > end) throw new Error('redis-server did not start')
+        await new Promise(res => setTimeout(res, 100))
+      }
+      const r = await runCli(['dashboard', '--redis', `redis://127.0.0.1:${port}`, '--port', '0'])
+      assert.equal(r.code, 3)
+      assert.equal(r.stderr.trim(), 's3c: Redis maxmemory-policy is "allkeys-lru": BullMQ needs "noeviction" (redis-cli config set maxmemory-policy noeviction)')
+    } finally {
+      const exited = new Promise(res => child.once('exit', res))
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+})
