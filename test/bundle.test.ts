@@ -3,32 +3,13 @@ import {execFileSync} from 'node:child_process'
 import {chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {GetObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {runCli, spawnCli} from './harness/cli.js'
-import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {harness, newBucket} from './harness/hooks.js'
+import {getObject, putObject} from './harness/objects.js'
 import {startProxy} from './harness/proxy.js'
 import {compareTrees, makeTree, seededBytes} from './harness/tree.js'
 
 const MiB = 1024 * 1024
-
-async function getObject(bucket: string, key: string): Promise<Buffer> {
-  const c = s3Client()
-  try {
-    const res = await c.send(new GetObjectCommand({Bucket: bucket, Key: key}))
-    return Buffer.from(await res.Body!.transformToByteArray())
-  } finally {
-    c.destroy()
-  }
-}
-
-async function putObject(bucket: string, key: string, body: Buffer): Promise<void> {
-  const c = s3Client()
-  try {
-    await c.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: body}))
-  } finally {
-    c.destroy()
-  }
-}
 
 /** GNU tar's member list (names as stored). */
 function gnuList(tarPath: string): string[] {

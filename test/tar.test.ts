@@ -4,49 +4,14 @@ import {execFileSync} from 'node:child_process'
 import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
-import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand} from '@aws-sdk/client-s3'
 import {runCli} from './harness/cli.js'
-import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {harness, newBucket} from './harness/hooks.js'
+import {getObject, listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {compareTrees, hashTree, seededBytes} from './harness/tree.js'
 
 const MiB = 1024 * 1024
 const KiB = 1024
-
-async function getObject(bucket: string, key: string): Promise<Buffer> {
-  const c = s3Client()
-  try {
-    const res = await c.send(new GetObjectCommand({Bucket: bucket, Key: key}))
-    return Buffer.from(await res.Body!.transformToByteArray())
-  } finally {
-    c.destroy()
-  }
-}
-
-async function putObject(bucket: string, key: string, body: Buffer): Promise<void> {
-  const c = s3Client()
-  try {
-    await c.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: body}))
-  } finally {
-    c.destroy()
-  }
-}
-
-async function listKeys(bucket: string, prefix = ''): Promise<Map<string, number>> {
-  const c = s3Client()
-  const out = new Map<string, number>()
-  try {
-    let token: string | undefined
-    do {
-      const res = await c.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix, ContinuationToken: token}))
-      for (const o of res.Contents ?? []) out.set(o.Key!, o.Size ?? 0)
-      token = res.IsTruncated ? res.NextContinuationToken : undefined
-    } while (token)
-  } finally {
-    c.destroy()
-  }
-  return out
-}
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
