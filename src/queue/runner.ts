@@ -113,8 +113,11 @@ export class BullMQRunner implements Runner {
         name: work.parent.kind, queueName: QUEUE_NAME, data: this.envelope(work.parent, true), opts: parentOpts,
         children: work.children.map(c => ({
           name: c.kind, queueName: QUEUE_NAME, data: this.envelope(c, false),
-          // A child that fails for good is handed to the parent, which aborts the upload.
-          opts: {...this.jobOpts(c), ignoreDependencyOnFailure: true, attempts: 3, backoff: {type: 'exponential', delay: 500}},
+          // A child that fails for good is handed to the parent, which aborts the upload. Its
+          // requests already retry --max-retry times in the handler; BullMQ's attempts add a
+          // second layer for what a request retry cannot fix (a worker dying mid-part), and
+          // follow --max-retry 0 ("no retries") too.
+          opts: {...this.jobOpts(c), ignoreDependencyOnFailure: true, attempts: this.opts.maxRetry > 0 ? 3 : 1, backoff: {type: 'exponential', delay: 500}},
         })),
       })
       await this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!)
