@@ -46,9 +46,12 @@ function openUploads(proxy: Proxy): string[] {
   return [...open].filter(([, n]) => n !== 0).map(([path, n]) => `${path} (${n})`)
 }
 
-/** The requests of each kind the proxy saw, named as in `--stats`. */
+/**
+ * The successful requests of each kind the proxy saw, named as in `--stats`. (On Ceph RGW a copy
+ * of a key with "%" fails once with 404 before the workaround in copyPart: not part of the plan.)
+ */
 function observedCounts(proxy: Proxy, sourcePrefix: string): Record<string, number> {
-  const q = proxy.requests
+  const q = proxy.requests.filter(r => r.status !== undefined && r.status < 300)
   return {
     CreateMultipartUpload: q.filter(r => r.method === 'POST' && /(^|&)uploads(=|&|$)/.test(r.query)).length,
     CompleteMultipartUpload: q.filter(r => r.method === 'POST' && r.query.includes('uploadId=')).length,

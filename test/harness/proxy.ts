@@ -19,6 +19,8 @@ export interface RecordedRequest {
   copyRange?: string
   /** The Range header of a GET. */
   range?: string
+  /** The server's status code, once it answered. */
+  status?: number
 }
 
 export interface FaultOptions {
@@ -142,6 +144,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       return
     }
     const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers, agent}, up => {
+      rec.status = up.statusCode
       res.writeHead(up.statusCode ?? 502, up.headers)
       up.pipe(res)
     })
