@@ -46,7 +46,7 @@ export async function startFauxqs({port, stdio = 'ignore'} = {}) {
   return {
     endpoint, port: p,
     stop: () => new Promise(resolve => {
-      if (child.exitCode !== null) return resolve()
+      if (child.exitCode !== null || child.signalCode !== null) return resolve() // already gone (e.g. OOM-killed)
       child.once('exit', () => resolve())
       child.kill('SIGTERM')
     }),

@@ -46,7 +46,8 @@ export interface Proxy {
   stop(): Promise<void>
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG (fault injection here, object sizes in bench/tar.ts). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
