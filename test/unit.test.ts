@@ -8,6 +8,9 @@ import {multipartEtag} from '../src/jobs/handlers.js'
 import {resolveS3Config} from '../src/s3/config.js'
 import {encodeKey, S3HttpError} from '../src/s3/fast.js'
 import {folderPrefix, joinKey, parseS3Url, resolveLocation} from '../src/s3/url.js'
+import {MIN_PART, layoutTar, planArchive, type MemberInput} from '../src/bundle/plan.js'
+import {splitRanges} from '../src/jobs/tar.js'
+import {mulberry32} from './harness/proxy.js'
 
 describe('units', function () {
   it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', function () {
@@ -72,5 +75,42 @@ describe('units', function () {
     assert.equal(localPathFor('/d', 'a/../../x'), undefined)
     assert.equal(localPathFor('/d', '/etc/x'), undefined)
     assert.equal(localPathFor('/d', 'dir/'), undefined)
+  })
+
+  it('plans archives whose parts S3 accepts: contiguous, all but the last ≥ 5 MiB, in every mode', function () {
+    const MiB = 1024 * 1024
+    const rnd = mulberry32(7)
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(rnd() * 40)
+      const inputs: MemberInput[] = Array.from({length: n}, (_, i) => {
+        const r = rnd()
+        const size = r < 0.1 ? 0 : r < 0.6 ? Math.floor(rnd() * 64 * 1024) : r < 0.8 ? Math.floor(rnd() * 4 * MiB) : MIN_PART + Math.floor(rnd() * 20 * MiB) - (rnd() < 0.2 ? MIN_PART : 0)
+        return {name: `m${i}`, type: 'file', size, mode: 0o644, mtime: 0, source: {bucket: 'b', key: `k${i}`}}
+      })
+      const layout = layoutTar(inputs, 'pax')
+      for (const mode of ['auto', 'copy', 'memory'] as const) {
+        const copy = (m: {size: number}) => mode === 'copy' || (mode === 'auto' && m.size >= MIN_PART)
+        const {jobs, parts} = planArchive(layout, copy, {bucket: 'b', key: 'a.tar', uploadId: 'u', format: 'pax', partSize: 8 * MiB, tempPrefix: 't-', padKey: 't-pad'})
+        const sizes = new Map<number, number>()
+        for (const j of jobs) {
+          if (j.kind === 'tar-part') sizes.set(j.partNumber, j.length)
+          else if (j.kind === 'tar-copy') splitRanges(j.source.end - j.source.start, j.maxRange).forEach(([a, b], i) => sizes.set(j.firstPart + i, b - a))
+          else {
+            const out = j.steps.reduce((t, st) => t + ('bytes' in st ? st.bytes[1] - st.bytes[0] : st.copy.size), 0)
+            splitRanges(out, j.maxRange).forEach(([a, b], i) => sizes.set(j.firstPart + i, b - a))
+            if (j.padKey && !('bytes' in j.steps[0])) assert.ok(j.steps[0].copy.size >= MIN_PART && j.steps.length <= 2 && (j.steps.length === 1 || 'bytes' in j.steps[1]), 'a pad-copied temp is [object ≥ 5 MiB][bytes]')
+          }
+        }
+        const why = `trial ${trial} ${mode}: ${[...sizes].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}:${v}`).join(' ')}`
+        assert.equal(sizes.size, parts, why)
+        let total = 0
+        for (let k = 1; k <= parts; k++) {
+          assert.ok(sizes.has(k), `part ${k} missing: ${why}`)
+          if (k < parts) assert.ok(sizes.get(k)! >= MIN_PART, `part ${k} < 5 MiB: ${why}`)
+          total += sizes.get(k)!
+        }
+        assert.equal(total, layout.size, why)
+      }
+    }
   })
 })

@@ -1,5 +1,5 @@
 import {END_OF_ARCHIVE, headerBlocks, padded, type TarFormat} from './layout.js'
-import type {MemberSource, PartMember, TarCopyJob, TarPartJob, TarTempJob} from '../jobs/types.js'
+import type {MemberSource, PartMember, TarCopyJob, TarPartJob, TarTempJob, TempStep} from '../jobs/types.js'
 
 /** A member before it has a place in the archive. */
 export type MemberInput = Omit<PartMember, 'ordinal' | 'headerOffset' | 'dataOffset'> & {source?: MemberSource}
@@ -95,7 +95,8 @@ function overlapping(members: PartMember[], start: number, end: number): PartMem
  * parts directly when the built bytes before it reach 5 MiB; otherwise headers and object go
  * through a temporary object that starts with 5 MiB of padding (see TarTempJob).
  */
-export function planArchive(layout: TarLayout, copy: (m: PartMember) => boolean, target: {bucket: string; key: string; uploadId: string; format: TarFormat; partSize: number; tempPrefix: string}): {jobs: ArchiveJob[]; parts: number} {
+export function planArchive(layout: TarLayout, copy: (m: PartMember) => boolean,
+  target: {bucket: string; key: string; uploadId: string; format: TarFormat; partSize: number; tempPrefix: string; padKey?: string}): {jobs: ArchiveJob[]; parts: number} {
   const maxRange = maxCopyRange()
   const jobs: ArchiveJob[] = []
   let part = 1
@@ -117,10 +118,42 @@ export function planArchive(layout: TarLayout, copy: (m: PartMember) => boolean,
     temp = undefined
     tempOut = 0
   }
-  for (const m of layout.members) {
-    if (m.type !== 'file' || m.size === 0 || !copy(m)) continue
+  const copied = layout.members.filter(m => m.type === 'file' && m.size > 0 && copy(m))
+  // Every copied object ≥ 5 MiB (auto mode): pair each with the built bytes that FOLLOW it. An
+  // object can stand as a part of its own, so [object][bytes after it] makes a temporary object
+  // whose padding is copied from one zero object (target.padKey) instead of uploaded each time.
+  const followPairs = target.padKey !== undefined && copied.length > 0 && copied.every(m => m.size >= MIN_PART)
+  for (const [i, m] of copied.entries()) {
     const src = m.source as {bucket: string; key: string; etag?: string}
     const builtLen = m.dataOffset - built
+    if (followPairs) {
+      const end = m.dataOffset + m.size
+      const next = i + 1 < copied.length ? copied[i + 1].dataOffset : layout.size
+      // The bytes after the object, when too short to be parts of their own (the archive's
+      // last bytes may be: the last part can be any size).
+      const tail: TempStep[] = next - end < MIN_PART && i + 1 < copied.length ? [{bytes: [end, next]}] : []
+      const stop = tail.length > 0 ? next : end
+      const newTemp = (steps: TempStep[], padKey?: string) => {
+        temp = {kind: 'tar-temp', ...base, firstPart: 0, tempKey: `${target.tempPrefix}${jobs.length}`, steps, members: [], format: target.format, maxRange, padKey}
+        tempOut = stop - built
+        closeTemp()
+      }
+      if (builtLen > 0 && builtLen < MIN_PART) {
+        // Only before the first object (later bytes were paired): padding uploaded with them.
+        newTemp([{bytes: [built, m.dataOffset]}, {copy: {...src, size: m.size}, ordinal: m.ordinal}, ...tail])
+      } else {
+        if (builtLen > 0) emitBuilt(built, m.dataOffset)
+        built = m.dataOffset
+        if (tail.length === 0) {
+          jobs.push({kind: 'tar-copy', ...base, firstPart: part, source: {...src, start: 0, end: m.size}, ordinal: m.ordinal, maxRange})
+          part += rangesOf(m.size)
+        } else {
+          newTemp([{copy: {...src, size: m.size}, ordinal: m.ordinal}, ...tail], target.padKey)
+        }
+      }
+      built = stop
+      continue
+    }
     if (!temp && m.size >= MIN_PART && builtLen >= MIN_PART) {
       emitBuilt(built, m.dataOffset)
       jobs.push({kind: 'tar-copy', ...base, firstPart: part, source: {...src, start: 0, end: m.size}, ordinal: m.ordinal, maxRange})
@@ -176,7 +209,10 @@ export function countRequests(jobs: ArchiveJob[], counts: RequestCounts = emptyC
         counts.CreateMultipartUpload++
         counts.CompleteMultipartUpload++
         counts.DeleteObject++
-        if (first) {
+        if (first && j.padKey && steps[0] && !('bytes' in steps[0])) {
+          counts.UploadPartCopy++ // the padding, from the zero object
+          first = false
+        } else if (first) {
           counts.UploadPart++
           const s0 = steps[0]
           if (s0 && 'bytes' in s0) {

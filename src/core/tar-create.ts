@@ -213,15 +213,28 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
         Bucket: bucket, Key: key, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
       })), run.retry, run.signal)).UploadId!
       if (!opts.dryRun) uploads.push({key, uploadId})
+      const tempPrefix = `${key}.s3c-tmp-${uploadId.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}-`
+      const padKey = `${tempPrefix}pad`
       const {jobs, parts} = planArchive(layout, m => m.ordinal > 0 || !opts.toc ? copy(m.size) : false,
-        {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix: `${key}.s3c-tmp-${uploadId.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}-`})
+        {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix, padKey})
       if (parts > MAX_PARTS) throw new S3cError(`${key} would need ${parts} parts (S3 allows ${MAX_PARTS}): split it with --size-limit`, ExitCode.usage)
       const counts = countRequests(jobs)
+      const tempKeys = tocKey ? [tocKey] : []
       if (tocKey) { counts.PutObject++; counts.DeleteObject++ }
+      // One 5 MiB object of zeros per archive, copied as the padding of its temporary objects.
+      if (jobs.some(j => j.kind === 'tar-temp' && j.padKey && j.steps[0] && !('bytes' in j.steps[0]))) {
+        counts.PutObject++
+        counts.DeleteObject++
+        tempKeys.push(padKey)
+        if (!opts.dryRun) {
+          await withRetry(() => run.s3.fast.request('PUT', bucket, padKey, {'content-type': 'application/octet-stream'}, Buffer.alloc(MIN_PART)), run.retry, run.signal)
+          temps.push(padKey)
+        }
+      }
       opts.onCounts?.(`s3://${bucket}/${key}`, counts, layout.members.length, layout.size)
       if (opts.dryRun) continue
       yield {parent: {kind: 'complete-tar', bucket, key, uploadId, size: layout.size, memberCount: layout.members.length,
-        source: opts.source ?? opts.manifest ?? '', tempKeys: tocKey ? [tocKey] : []}, children: jobs}
+        source: opts.source ?? opts.manifest ?? '', tempKeys}, children: jobs}
     }
   }
   return runWalk(run, {bucket, prefix: ''}, plan, cleanup)

@@ -255,6 +255,10 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
       try {
         if (prev) {
           parts.push(await copyPart(ctx, target, 1, {bucket: job.bucket, key: prev}))
+        } else if (job.padKey && steps[0] && !('bytes' in steps[0])) {
+          // The padding copied from the archive's zero object: nothing uploaded for it.
+          parts.push(await copyPart(ctx, target, 1, {bucket: job.bucket, key: job.padKey}))
+          total = MIN_PART
         } else {
           // The padding, with the first run of built bytes when there is one.
           const s0 = steps[0]

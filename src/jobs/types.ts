@@ -164,6 +164,11 @@ export interface TarTempJob {
   members: PartMember[]
   format: 'pax' | 'gnu'
   maxRange: number
+  /**
+   * A 5 MiB object of zeros in the archive's bucket: when the first step is a copy, the padding
+   * is copied from it instead of uploaded (steps are then [copy ≥ 5 MiB, bytes]).
+   */
+  padKey?: string
 }
 
 /** Parent of a tar's part jobs: completes the upload and writes the index (or aborts). */
