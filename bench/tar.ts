@@ -404,8 +404,10 @@ async function main(): Promise<void> {
     `${def.total.toLocaleString('en-US')} (whatever s3tar spends deleting its intermediate objects is not counted above).`)
   const autoRun = results.find(r => r.mode === 'auto')
   if (autoRun) notes.push(`\`--mode auto\`: ${autoRun.measured.counts.CreateMultipartUpload - 1} temporary objects for ${bigCount} big objects ` +
-    '(a big object whose preceding built bytes — headers, small objects — are under 5 MiB cannot follow them as a part): each starts with 5 MiB ' +
-    'of uploaded zeros (most of the bytes uploaded) and its big object is copied twice inside S3, into the temporary object and then into the archive.')
+    '(a big object followed by under 5 MiB of built bytes — headers, small objects — cannot be a part of its own): each is [5 MiB of padding ' +
+    'copied from one zero object per archive][the big object][the bytes after it], so only real bytes are uploaded (the first version uploaded ' +
+    '5 MiB of zeros per temporary object, 1.04 GiB in all here); each big object is still copied twice inside S3, into the temporary object and ' +
+    'then into the archive.')
   const planChecks: string[] = []
   for (const r of results) {
     const diffs = (['CreateMultipartUpload', 'UploadPart', 'UploadPartCopy', 'CompleteMultipartUpload', 'GetObject', 'PutObject', 'DeleteObject'] as Kind[])
