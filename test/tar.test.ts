@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {runCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
-import {getObject, listKeys, putObject} from './harness/objects.js'
+import {copyObject, getObject, listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {compareTrees, hashTree, seededBytes} from './harness/tree.js'
 
@@ -211,6 +211,27 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       assert.equal(x.code, 0, x.stderr)
       const line = x.stdout.split('\n').find(l => l.startsWith('big/large 4.bin,'))
       assert.match(line ?? '', /^big\/large 4\.bin,\d+,12582912,[0-9a-f]+-?\d*$/)
+    })
+
+    it('an archive with only s3tar\'s toc.csv (no s3c index): tar list and tar extract read the TOC', async function () {
+      // What s3tar leaves: the same tar, toc.csv first, no .s3ci next to it.
+      await copyObject(bucket, 'archives/all.tar', 'archives/s3tar-style.tar')
+      const size = (await listKeys(bucket, 'archives/s3tar-style.tar')).get('archives/s3tar-style.tar')!
+      proxy.reset()
+      const r = await cli(['tar', 'list', '-f', `s3://${bucket}/archives/s3tar-style.tar`, '--extended'])
+      assert.equal(r.code, 0, r.stderr)
+      const rows = r.stdout.split('\n').filter(Boolean)
+      assert.equal(rows.length, sizes.size, 'every object, from the TOC (which does not list itself)')
+      assert.match(rows.find(l => l.startsWith('big/large 4.bin,')) ?? '', /^big\/large 4\.bin,\d+,12582912,[0-9a-f]+/)
+      const tarBytes = proxy.requests.filter(q => q.method === 'GET' && q.path.endsWith('/s3tar-style.tar'))
+        .reduce((n, q) => { const m = /bytes=(\d+)-(\d+)/.exec(q.range ?? ''); return n + (m ? Number(m[2]) - Number(m[1]) + 1 : size) }, 0)
+      // The scanner's first window (1 MiB) and the TOC's bytes, out of a ~150 MB archive.
+      assert.ok(tarBytes < 2 * 1024 * 1024 && tarBytes < size / 50, `read ${tarBytes} of ${size} bytes of the tar: the TOC, not the archive`)
+      const dest = mk('tocx')
+      const x = await cli(['tar', 'extract', '-f', `s3://${bucket}/archives/s3tar-style.tar`, '-C', dest, 'big/', 'with space 1/'])
+      assert.equal(x.code, 0, x.stderr)
+      for (const rel of hashTree(dest).keys()) assert.equal(sha(readFileSync(join(dest, rel))), sha(readFileSync(join(src, rel))), rel)
+      assert.deepEqual([...hashTree(dest).keys()].sort(), [...sizes.keys()].filter(k => k.startsWith('big/') || k.startsWith('with space 1/')).sort())
     })
 
     it('tar extract to S3: the whole archive, one member, one prefix — server-side, byte-exact', async function () {

@@ -1,4 +1,4 @@
-import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand} from '@aws-sdk/client-s3'
+import {CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand} from '@aws-sdk/client-s3'
 import {s3Client} from './hooks.js'
 
 /** Test-side S3 access with the SDK (not through s3c), to check what s3c wrote. */
@@ -37,4 +37,14 @@ export async function listKeys(bucket: string, prefix = ''): Promise<Map<string,
     c.destroy()
   }
   return out
+}
+
+/** A server-side copy (for objects larger than one PUT to the test server takes). */
+export async function copyObject(bucket: string, from: string, to: string): Promise<void> {
+  const c = s3Client()
+  try {
+    await c.send(new CopyObjectCommand({Bucket: bucket, Key: to, CopySource: `${bucket}/${from.split('/').map(encodeURIComponent).join('/')}`}))
+  } finally {
+    c.destroy()
+  }
 }
