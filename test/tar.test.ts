@@ -4,7 +4,7 @@ import {execFileSync} from 'node:child_process'
 import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
-import {runCli} from './harness/cli.js'
+import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {copyObject, getObject, listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
@@ -363,6 +363,26 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       await checkArchive('modes/copy.tar')
       assert.deepEqual(openUploads(proxy), [])
       assert.deepEqual([...(await listKeys(bucket, 'modes/')).keys()].filter(k => /s3c-(tmp|toc)/.test(k)), [], 'temporary objects deleted')
+    })
+
+    it('runs on BullMQ workers (--redis, two worker processes): tar create in auto and copy mode, tar extract to S3', async function () {
+      const redis = {REDIS_URL: harness().redis.url}
+      const workers = [1, 2].map(() => spawnCli(['worker', '--concurrency', '4'], {env: {...redis, AWS_ENDPOINT_URL: proxy.endpoint}}))
+      try {
+        for (const mode of ['auto', 'copy']) {
+          const r = await cli(['tar', 'create', '-f', `s3://${bucket}/modes/redis-${mode}.tar`, `s3://${bucket}/sub/`, '--mode', mode, '--redis', harness().redis.url])
+          assert.equal(r.code, 0, r.stderr)
+          await checkArchive(`modes/redis-${mode}.tar`)
+        }
+        const x = await cli(['tar', 'extract', '-f', `s3://${bucket}/modes/redis-auto.tar`, '-C', `s3://${bucket}/redis-out/`, '--redis', harness().redis.url])
+        assert.equal(x.code, 0, x.stderr)
+        for (const k of subset) assert.equal(sha(await getObject(bucket, `redis-out/${k}`)), sha(readFileSync(join(src, k))), k)
+        assert.deepEqual(openUploads(proxy), [])
+        assert.deepEqual([...(await listKeys(bucket, 'modes/')).keys()].filter(k => /s3c-(tmp|toc)/.test(k)), [], 'temporary objects deleted')
+      } finally {
+        for (const w of workers) w.child.kill('SIGTERM')
+        await Promise.all(workers.map(w => w.done))
+      }
     })
 
     it('--mode memory: no UploadPartCopy at all, the index is still written', async function () {
