@@ -5,18 +5,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
+import {waitFor} from './harness/wait.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
 
 const MiB = 1024 * 1024
 
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise(r => setTimeout(r, 50))
-  }
-}
 
 /** PUTs per object key (single PUTs and multipart parts apart). */
 function putsPerKey(proxy: Proxy): Map<string, number> {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {ListObjectsV2Command, HeadObjectCommand} from '@aws-sdk/client-s3'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {waitFor} from './harness/wait.js'
 import {startProxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
 
@@ -208,13 +209,6 @@ describe('upload and download (mirror)', function () {
   })
 
   describe('Ctrl-C in the middle', function () {
-    async function waitFor(cond: () => boolean, ms = 60_000): Promise<void> {
-      const end = Date.now() + ms
-      while (!cond()) {
-        if (Date.now() > end) throw new Error('timed out waiting')
-        await new Promise(r => setTimeout(r, 20))
-      }
-    }
 
     it('of an upload aborts the multipart upload it started and exits 130', async function () {
       const src = mk('intup')

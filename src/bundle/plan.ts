@@ -66,12 +66,15 @@ export interface RequestCounts {
   CompleteMultipartUpload: number
   GetObject: number
   PutObject: number
-  DeleteObject: number
+  /** Temporary objects deleted in batches of 1,000 by the parent job. */
+  DeleteObjects: number
+  /** Temporary objects made and deleted (the staged TOC, the zero object, tar-temp generations). */
+  temporaryObjects: number
   bytesDownloaded: number
 }
 
 export function emptyCounts(): RequestCounts {
-  return {CreateMultipartUpload: 0, UploadPart: 0, UploadPartCopy: 0, CompleteMultipartUpload: 0, GetObject: 0, PutObject: 0, DeleteObject: 0, bytesDownloaded: 0}
+  return {CreateMultipartUpload: 0, UploadPart: 0, UploadPartCopy: 0, CompleteMultipartUpload: 0, GetObject: 0, PutObject: 0, DeleteObjects: 0, temporaryObjects: 0, bytesDownloaded: 0}
 }
 
 /** Sizes of built parts for a byte range: ≤ partSize where possible, none below 5 MiB unless the range is. */
@@ -208,7 +211,7 @@ export function countRequests(jobs: ArchiveJob[], counts: RequestCounts = emptyC
       while (steps.length > 0 || first) {
         counts.CreateMultipartUpload++
         counts.CompleteMultipartUpload++
-        counts.DeleteObject++
+        counts.temporaryObjects++
         if (first && j.padKey && steps[0] && !('bytes' in steps[0])) {
           counts.UploadPartCopy++ // the padding, from the zero object
           first = false

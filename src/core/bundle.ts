@@ -74,7 +74,7 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: TarRef, id: s
     }
     const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
       Bucket: bucket, Key: ref.tarKey, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
-    })), run.retry, run.signal)
+    })), run.retry) // not abortable, as in upload.ts: the id must be known to be aborted
     uploadId = created.UploadId!
     const children = tarPartJobs(layout, partSize, {bucket, key: ref.tarKey, uploadId, format})
     yield {parent: {kind: 'complete-tar', bucket, key: ref.tarKey, uploadId, size: layout.size, memberCount: layout.members.length, source: root}, children}

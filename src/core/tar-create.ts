@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
-import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand} from '@aws-sdk/client-s3'
+import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
+import {deleteObjects} from '../jobs/tar.js'
 import {ExitCode, S3cError, statusOf} from './errors.js'
 import {withRetry} from './retry.js'
 import {openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
@@ -119,6 +120,9 @@ async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<Sourc
   return out
 }
 
+/** Where an archive's temporary objects live (cleanup finds leftovers by it). */
+const tempPrefixOf = (key: string, uploadId: string) => `${key}.s3c-tmp-${uploadId.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}-`
+
 /** archive.tar → archive.01.tar, … when --size-limit splits it. */
 export function archiveKey(key: string, index: number, count: number): string {
   if (count === 1) return key
@@ -144,10 +148,16 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
   const uploads: {key: string; uploadId: string}[] = []
   const temps: string[] = []
   const cleanup = async () => {
-    await Promise.all([
-      ...uploads.map(u => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: u.key, UploadId: u.uploadId})).catch(() => undefined)),
-      ...temps.map(k => run.s3.client.send(new DeleteObjectCommand({Bucket: bucket, Key: k})).catch(() => undefined)),
-    ])
+    await Promise.all(uploads.map(u => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: u.key, UploadId: u.uploadId})).catch(() => undefined)))
+    // Temporary objects of part jobs that finished are left for the parent, which will not run
+    // now: find them by their prefix.
+    const left = [...temps]
+    for (const u of uploads) {
+      try {
+        for await (const o of walkS3(run.s3, bucket, tempPrefixOf(u.key, u.uploadId), run.retry)) left.push(o.key)
+      } catch { /* best effort */ }
+    }
+    await deleteObjects(run, bucket, [...new Set(left)])
   }
   let objects: SourceObject[]
   try {
@@ -211,26 +221,27 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
       for (const m of layout.members) run.stats.seen(m.size)
       const uploadId = opts.dryRun ? 'dry-run' : (await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
         Bucket: bucket, Key: key, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
-      })), run.retry, run.signal)).UploadId!
+      })), run.retry)).UploadId! // not abortable, as in upload.ts: the id must be known to be aborted
       if (!opts.dryRun) uploads.push({key, uploadId})
-      const tempPrefix = `${key}.s3c-tmp-${uploadId.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}-`
+      const tempPrefix = tempPrefixOf(key, uploadId)
       const padKey = `${tempPrefix}pad`
       const {jobs, parts} = planArchive(layout, m => m.ordinal > 0 || !opts.toc ? copy(m.size) : false,
         {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix, padKey})
       if (parts > MAX_PARTS) throw new S3cError(`${key} would need ${parts} parts (S3 allows ${MAX_PARTS}): split it with --size-limit`, ExitCode.usage)
       const counts = countRequests(jobs)
       const tempKeys = tocKey ? [tocKey] : []
-      if (tocKey) { counts.PutObject++; counts.DeleteObject++ }
+      if (tocKey) { counts.PutObject++; counts.temporaryObjects++ }
       // One 5 MiB object of zeros per archive, copied as the padding of its temporary objects.
       if (jobs.some(j => j.kind === 'tar-temp' && j.padKey && j.steps[0] && !('bytes' in j.steps[0]))) {
         counts.PutObject++
-        counts.DeleteObject++
+        counts.temporaryObjects++
         tempKeys.push(padKey)
         if (!opts.dryRun) {
           await withRetry(() => run.s3.fast.request('PUT', bucket, padKey, {'content-type': 'application/octet-stream'}, Buffer.alloc(MIN_PART)), run.retry, run.signal)
           temps.push(padKey)
         }
       }
+      counts.DeleteObjects = Math.ceil(counts.temporaryObjects / 1000)
       opts.onCounts?.(`s3://${bucket}/${key}`, counts, layout.members.length, layout.size)
       if (opts.dryRun) continue
       yield {parent: {kind: 'complete-tar', bucket, key, uploadId, size: layout.size, memberCount: layout.members.length,

@@ -37,10 +37,11 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
   const metadata: Record<string, string> = {[META_MTIME]: formatMtime(e.mtimeMs)}
   // A whole-file checksum must be known before the upload starts; it costs one extra read, so only with --checksum.
   if (opts.checksum) metadata[META_SHA256] = await sha256File(e.path)
+  // Not abortable: an upload S3 creates after Ctrl-C would leave an id we never learn, never aborted.
   const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
     Bucket: bucket, Key: key, Metadata: metadata, ContentType: mime.lookup(e.path) || 'application/octet-stream',
     StorageClass: opts.storageClass as never,
-  })), run.retry, run.signal)
+  })), run.retry)
   const uploadId = created.UploadId!
   pending.push({key, uploadId})
   const partSize = partSizeFor(e.size, opts.partSize)

@@ -1,4 +1,4 @@
-import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, UploadPartCommand, UploadPartCopyCommand} from '@aws-sdk/client-s3'
+import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, UploadPartCommand, UploadPartCopyCommand} from '@aws-sdk/client-s3'
 import {encodeKey} from '../s3/fast.js'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
 import {withRetry} from '../core/retry.js'
@@ -89,12 +89,19 @@ export async function completeTar(job: CompleteTarJob, ctx: JobContext, children
   try {
     return await completeTarInner(job, ctx, children)
   } finally {
-    await Promise.all((job.tempKeys ?? []).map(k => deleteObject(ctx, job.bucket, k)))
+    // The staged TOC, the zero object and every part job's temporary objects, failure or not.
+    const temps = [...(job.tempKeys ?? []), ...(children?.results ?? []).flatMap(r => r.tar?.tempKeys ?? [])]
+    await deleteObjects(ctx, job.bucket, temps)
   }
 }
 
-async function deleteObject(ctx: JobContext, bucket: string, key: string): Promise<void> {
-  await withRetry(() => ctx.s3.client.send(new DeleteObjectCommand({Bucket: bucket, Key: key})), ctx.retry).catch(() => undefined)
+/** DeleteObjects, 1,000 keys a request; best effort (a leftover temporary object is not a failed archive). */
+export async function deleteObjects(ctx: Pick<JobContext, 's3' | 'retry'>, bucket: string, keys: string[]): Promise<void> {
+  const batches: string[][] = []
+  for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000))
+  await Promise.all(batches.map(batch => withRetry(() => ctx.s3.client.send(new DeleteObjectsCommand({
+    Bucket: bucket, Delete: {Objects: batch.map(Key => ({Key})), Quiet: true},
+  })), ctx.retry).catch(() => undefined)))
 }
 
 async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
@@ -249,10 +256,12 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
     for (let gen = 0; steps.length > 0 || !prev; gen++) {
       const key = `${job.tempKey}.${gen}`
       keys.push(key)
-      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.bucket, Key: key})), ctx.retry, ctx.signal)
+      // Not abortable: an upload created after Ctrl-C must still be known, to be aborted below.
+      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.bucket, Key: key})), ctx.retry)
       const target = {bucket: job.bucket, key, uploadId: created.UploadId!}
       const parts: {PartNumber: number; ETag: string}[] = []
       try {
+        ctx.signal?.throwIfAborted()
         if (prev) {
           parts.push(await copyPart(ctx, target, 1, {bucket: job.bucket, key: prev}))
         } else if (job.padKey && steps[0] && !('bytes' in steps[0])) {
@@ -301,9 +310,11 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
     const ranges = splitRanges(total - MIN_PART, job.maxRange)
     const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i, {bucket: job.bucket, key: prev!, start: MIN_PART + a, end: MIN_PART + b})))
     ctx.onBytes(total - MIN_PART)
-    return {parts, tar: {members: starting.map(({source: _s, ...rest}) => rest), pieces, copied}}
-  } finally {
-    await Promise.all(keys.map(k => deleteObject(ctx, job.bucket, k)))
+    // The parent deletes them with the others, 1,000 to a request.
+    return {parts, tar: {members: starting.map(({source: _s, ...rest}) => rest), pieces, copied, tempKeys: keys}}
+  } catch (error) {
+    await deleteObjects(ctx, job.bucket, keys)
+    throw error
   }
 }
 
@@ -339,8 +350,9 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
   for (const m of job.members) {
     let uploadId: string | undefined
     try {
-      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.destBucket, Key: m.destKey})), ctx.retry, ctx.signal)
-      uploadId = created.UploadId!
+      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.destBucket, Key: m.destKey})), ctx.retry)
+      uploadId = created.UploadId! // (not abortable: see tarTemp)
+      ctx.signal?.throwIfAborted()
       const target = {bucket: job.destBucket, key: m.destKey, uploadId}
       const ranges = m.size === 0 ? [] : splitRanges(m.size, job.maxRange)
       const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, target, i + 1,

@@ -43,7 +43,7 @@ export default class TarCreate extends S3cCommand {
         const line = flags.json ? JSON.stringify({archive: c.archive, members: c.members, size: c.size, requests: r}) :
           `${c.archive}: ${c.members} members, ${c.size} bytes; requests: ${r.CreateMultipartUpload} CreateMultipartUpload, ${r.UploadPart} UploadPart, ` +
           `${r.UploadPartCopy} UploadPartCopy, ${r.CompleteMultipartUpload} CompleteMultipartUpload, ${r.GetObject} GetObject, ${r.PutObject} PutObject, ` +
-          `${r.DeleteObject} DeleteObject; ${r.bytesDownloaded} bytes downloaded`
+          `${r.DeleteObjects} DeleteObjects (${r.temporaryObjects} temporary objects); ${r.bytesDownloaded} bytes downloaded`
         this.log(line)
       }
     }
