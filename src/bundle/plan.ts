@@ -66,7 +66,7 @@ export interface RequestCounts {
   CompleteMultipartUpload: number
   GetObject: number
   PutObject: number
-  /** Temporary objects deleted in batches of 1,000 by the parent job. */
+  /** Temporary objects deleted, up to 1,000 a request: by each tar-temp job, then by complete-tar. */
   DeleteObjects: number
   /** Temporary objects made and deleted (the staged TOC, the zero object, tar-temp generations). */
   temporaryObjects: number
@@ -206,12 +206,14 @@ export function countRequests(jobs: ArchiveJob[], counts: RequestCounts = emptyC
     } else {
       // Replays tarTemp's loop: how many uploads, which parts.
       let out = 0
+      let generations = 0
       let first = true
       const steps = [...j.steps]
       while (steps.length > 0 || first) {
         counts.CreateMultipartUpload++
         counts.CompleteMultipartUpload++
         counts.temporaryObjects++
+        generations++
         if (first && j.padKey && steps[0] && !('bytes' in steps[0])) {
           counts.UploadPartCopy++ // the padding, from the zero object
           first = false
@@ -241,6 +243,7 @@ export function countRequests(jobs: ArchiveJob[], counts: RequestCounts = emptyC
           }
         }
       }
+      counts.DeleteObjects += Math.ceil(generations / 1000)
       counts.UploadPartCopy += Math.ceil(out / j.maxRange)
     }
   }

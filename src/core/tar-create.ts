@@ -241,7 +241,7 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
           temps.push(padKey)
         }
       }
-      counts.DeleteObjects = Math.ceil(counts.temporaryObjects / 1000)
+      counts.DeleteObjects += Math.ceil(tempKeys.length / 1000)
       opts.onCounts?.(`s3://${bucket}/${key}`, counts, layout.members.length, layout.size)
       if (opts.dryRun) continue
       yield {parent: {kind: 'complete-tar', bucket, key, uploadId, size: layout.size, memberCount: layout.members.length,

@@ -89,9 +89,8 @@ export async function completeTar(job: CompleteTarJob, ctx: JobContext, children
   try {
     return await completeTarInner(job, ctx, children)
   } finally {
-    // The staged TOC, the zero object and every part job's temporary objects, failure or not.
-    const temps = [...(job.tempKeys ?? []), ...(children?.results ?? []).flatMap(r => r.tar?.tempKeys ?? [])]
-    await deleteObjects(ctx, job.bucket, temps)
+    // The staged TOC and the zero object, failure or not (tar-temp jobs delete their own).
+    await deleteObjects(ctx, job.bucket, job.tempKeys ?? [])
   }
 }
 
@@ -310,11 +309,11 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
     const ranges = splitRanges(total - MIN_PART, job.maxRange)
     const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i, {bucket: job.bucket, key: prev!, start: MIN_PART + a, end: MIN_PART + b})))
     ctx.onBytes(total - MIN_PART)
-    // The parent deletes them with the others, 1,000 to a request.
-    return {parts, tar: {members: starting.map(({source: _s, ...rest}) => rest), pieces, copied, tempKeys: keys}}
-  } catch (error) {
+    return {parts, tar: {members: starting.map(({source: _s, ...rest}) => rest), pieces, copied}}
+  } finally {
+    // All of them at once, as soon as the archive has its copy: one request, and the server does
+    // not hold every temporary object of the archive until the end.
     await deleteObjects(ctx, job.bucket, keys)
-    throw error
   }
 }
 

@@ -243,9 +243,7 @@ export interface JobResult {
   /** download-range: the object's metadata headers, from the first range. */
   meta?: Record<string, string>
   /** tar-part: the members whose header starts in the part, and CRC-32s of the data pieces in it. */
-  tar?: {members: PartMember[]; pieces: {ordinal: number; at: number; length: number; crc: number}[]; copied?: number[]
-    /** Temporary objects the job left for the parent to delete (in batches of 1,000). */
-    tempKeys?: string[]}
+  tar?: {members: PartMember[]; pieces: {ordinal: number; at: number; length: number; crc: number}[]; copied?: number[]}
 }
 
 /** What a parent job learns about its children. */
