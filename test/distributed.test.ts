@@ -185,7 +185,7 @@ describe('distributed runs on BullMQ', function () {
     for (const args of [['upload', mk('nr'), 's3://whatever/x'], ['runs'], ['status', 'no-such-run']]) {
       const r = await runCli([...args, '--redis', 'redis://:hunter2@127.0.0.1:1'])
       assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`)
-      assert.equal(r.stderr.trim(), 's3c: cannot reach Redis at redis://***@127.0.0.1:1: check --redis / REDIS_URL and that the server is running')
+      assert.equal(r.stderr.trim(), 's3c: cannot reach Redis at redis://***@127.0.0.1:1 (ECONNREFUSED): check --redis / REDIS_URL and that the server is running')
     }
   })
 })

@@ -5,9 +5,8 @@ import {BullMQAdapter} from '@bull-board/api/bullMQAdapter'
 import {ExpressAdapter} from '@bull-board/express'
 import {Queue} from 'bullmq'
 import express, {type ErrorRequestHandler, type RequestHandler} from 'express'
-import type {Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../core/errors.js'
-import {QUEUE_NAME, checkRedis, connectRedis} from '../queue/redis.js'
+import {QUEUE_NAME, checkRedis, connectRedis, redactUrl} from '../queue/redis.js'
 import {recentRuns} from '../queue/status.js'
 import {basicAuth, type BasicAuth} from './auth.js'
 import {METRICS_CONTENT_TYPE, QUEUE_STATES, renderMetrics} from './metrics.js'
@@ -35,32 +34,6 @@ export interface Dashboard {
 
 /** Where bull-board is mounted. */
 export const QUEUES_PATH = '/queues'
-
-const safeUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@')
-
-/**
- * Waits for the connection to be ready: a refused or failing connection is one clear error
- * at once instead of ioredis retrying (and logging) forever.
- */
-async function waitReady(redis: Redis, url: string, ms = 5000): Promise<void> {
-  if (redis.status === 'ready') return
-  await new Promise<void>((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer)
-      redis.off('ready', onReady)
-      redis.off('error', onError)
-      if (error) {
-        const why = (error as {code?: string}).code ?? error.message.split('\n')[0]
-        reject(new S3cError(`cannot reach Redis at ${safeUrl(url)} (${why}): check --redis / REDIS_URL and that the server is running`, ExitCode.fatal))
-      } else resolve()
-    }
-    const onReady = () => done()
-    const onError = (e: Error) => done(e)
-    const timer = setTimeout(() => done(new Error('timed out')), ms)
-    redis.on('ready', onReady)
-    redis.on('error', onError)
-  })
-}
 
 /** Answers 403 to anything but GET and HEAD (bull-board's API mutates with PUT, POST, PATCH). */
 const readOnlyGuard: RequestHandler = (req, res, next) => {
@@ -90,11 +63,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   let lastRedisError = ''
   const onRedisError = (e: Error) => {
     const why = (e as {code?: string}).code ?? e.message.split('\n')[0]
-    if (!lastRedisError) opts.onWarning?.(`s3c dashboard: lost Redis at ${safeUrl(opts.redisUrl)} (${why}); reconnecting`)
+    if (!lastRedisError) opts.onWarning?.(`s3c dashboard: lost Redis at ${redactUrl(opts.redisUrl)} (${why}); reconnecting`)
     lastRedisError = why
   }
   try {
-    await waitReady(redis, opts.redisUrl)
     await checkRedis(redis, opts.redisUrl)
   } catch (error) {
     redis.disconnect()

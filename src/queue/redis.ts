@@ -23,26 +23,49 @@ export function connectRedis(url: string): Redis {
   return redis
 }
 
+/** A Redis URL fit to print: no password. */
+export const redactUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@')
+
+const unreachable = (url: string, why: string) =>
+  new S3cError(`cannot reach Redis at ${redactUrl(url)} (${why}): check --redis / REDIS_URL and that the server is running`, ExitCode.fatal)
+
+/**
+ * Waits for the connection to be ready: a refused or failing connection is one clear error at
+ * once (with its reason) instead of ioredis retrying forever.
+ */
+async function waitReady(redis: Redis, url: string, ms = 5000): Promise<void> {
+  if (redis.status === 'ready') return
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer)
+      redis.off('ready', onReady)
+      redis.off('error', onError)
+      if (error) reject(unreachable(url, (error as {code?: string}).code ?? error.message.split('\n')[0]))
+      else resolve()
+    }
+    const onReady = () => done()
+    const onError = (e: Error) => done(e)
+    const timer = setTimeout(() => done(new Error('timed out')), ms)
+    redis.on('ready', onReady)
+    redis.on('error', onError)
+  })
+}
+
 /**
  * BullMQ loses jobs silently if Redis evicts keys, so s3c refuses to run on a Redis that may.
  * Also turns "cannot connect" into one clear line.
  */
 export async function checkRedis(redis: Redis, url: string): Promise<void> {
+  await waitReady(redis, url)
   let policy: string | undefined
   try {
-    let timer: NodeJS.Timeout | undefined
-    const reply = (await Promise.race([
-      redis.config('GET', 'maxmemory-policy'),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), 5000) }),
-    ]).finally(() => clearTimeout(timer))) as string[]
-    policy = reply[1]
+    policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1]
   } catch (error) {
-    const safe = url.replace(/\/\/[^@/]*@/, '//***@')
     // CONFIG disabled or not permitted (managed Redis): the policy cannot be checked. A reply
-    // error starts with its code; "Error: timeout" or a refused connection is not one.
+    // error starts with its code; a lost connection is not one.
     const message = error instanceof Error ? error.message : String(error)
     if (/^(ERR|NOPERM)\b|unknown command/.test(message)) return
-    throw new S3cError(`cannot reach Redis at ${safe}: check --redis / REDIS_URL and that the server is running`, ExitCode.fatal)
+    throw unreachable(url, message.split('\n')[0])
   }
   if (policy && policy !== 'noeviction')
     throw new S3cError(`Redis maxmemory-policy is "${policy}": BullMQ needs "noeviction" (redis-cli config set maxmemory-policy noeviction)`, ExitCode.fatal)
