@@ -1,11 +1,14 @@
 import {createHash} from 'node:crypto'
 import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {classifyError, describeError} from '../src/core/errors.js'
 import {partSizeFor} from '../src/core/transfer.js'
 import {parseSize} from '../src/core/format.js'
 import {localPathFor} from '../src/core/download.js'
 import {multipartEtag} from '../src/jobs/handlers.js'
-import {resolveS3Config} from '../src/s3/config.js'
+import {resolveS3Config, type S3ConfigFlags} from '../src/s3/config.js'
 import {encodeKey, S3HttpError} from '../src/s3/fast.js'
 import {folderPrefix, joinKey, parseS3Url, resolveLocation} from '../src/s3/url.js'
 import {MIN_PART, layoutTar, planArchive, type MemberInput} from '../src/bundle/plan.js'
@@ -13,17 +16,23 @@ import {splitRanges} from '../src/jobs/tar.js'
 import {mulberry32} from './harness/proxy.js'
 
 describe('units', function () {
-  it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', function () {
+  it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', async function () {
+    // No AWS config files (test/config.test.ts covers them), except one naming profile p.
+    const dir = mkdtempSync(join(tmpdir(), 's3c-unit-aws-'))
+    writeFileSync(join(dir, 'config'), '[profile p]\nregion = eu-north-1\n')
+    const files = {HOME: dir, AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials')}
+    const resolve = (flags: S3ConfigFlags, n: number, env: Record<string, string>) => resolveS3Config(flags, n, {...files, ...env})
     const env = {AWS_ENDPOINT_URL_S3: 'http://a', AWS_ENDPOINT_URL: 'http://b', S3_ENDPOINT_URL: 'http://c'}
-    assert.equal(resolveS3Config({'endpoint-url': 'http://f'}, 8, env).endpoint, 'http://f')
-    assert.equal(resolveS3Config({}, 8, env).endpoint, 'http://a')
-    assert.equal(resolveS3Config({}, 8, {AWS_ENDPOINT_URL: 'http://b', S3_ENDPOINT_URL: 'http://c'}).endpoint, 'http://b')
-    assert.equal(resolveS3Config({}, 8, {S3_ENDPOINT_URL: 'http://c'}).endpoint, 'http://c')
-    assert.equal(resolveS3Config({}, 8, {S3_ENDPOINT_URL: 'http://c'}).forcePathStyle, true)
-    assert.equal(resolveS3Config({'path-style': false}, 8, {S3_ENDPOINT_URL: 'http://c'}).forcePathStyle, false)
-    assert.equal(resolveS3Config({}, 8, {}).forcePathStyle, undefined)
-    assert.equal(resolveS3Config({}, 64, {AWS_REGION: 'eu-west-1', AWS_PROFILE: 'p'}).region, 'eu-west-1')
-    assert.equal(resolveS3Config({}, 64, {AWS_PROFILE: 'p'}).profile, 'p')
+    assert.equal((await resolve({'endpoint-url': 'http://f'}, 8, env)).endpoint, 'http://f')
+    assert.equal((await resolve({}, 8, env)).endpoint, 'http://a')
+    assert.equal((await resolve({}, 8, {AWS_ENDPOINT_URL: 'http://b', S3_ENDPOINT_URL: 'http://c'})).endpoint, 'http://b')
+    assert.equal((await resolve({}, 8, {S3_ENDPOINT_URL: 'http://c'})).endpoint, 'http://c')
+    assert.equal((await resolve({}, 8, {S3_ENDPOINT_URL: 'http://c'})).forcePathStyle, true)
+    assert.equal((await resolve({'path-style': false}, 8, {S3_ENDPOINT_URL: 'http://c'})).forcePathStyle, false)
+    assert.equal((await resolve({}, 8, {})).forcePathStyle, false)
+    assert.equal((await resolve({}, 64, {AWS_REGION: 'eu-west-1', AWS_PROFILE: 'p'})).region, 'eu-west-1')
+    assert.equal((await resolve({}, 64, {AWS_PROFILE: 'p'})).profile, 'p')
+    rmSync(dir, {recursive: true, force: true})
   })
 
   it('parses s3:// URLs and joins keys', function () {

@@ -4,6 +4,11 @@ export const BLOCK = 512
 
 export type MemberType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'
 
+/** A member's kind for messages, with its article ('other' is whatever tar stores besides these: devices, FIFOs, …). */
+export const MEMBER_KIND: Record<MemberType, string> = {
+  file: 'a file', dir: 'a folder', symlink: 'a symbolic link', hardlink: 'a hard link', other: 'a special entry (device, FIFO, …)',
+}
+
 /** One tar member as the index knows it. */
 export interface TarMember {
   /** The name as stored in the tar (what `tar -tf` prints). */

@@ -49,7 +49,7 @@ export abstract class S3cCommand extends Command {
     const opts: TransferOptions & {localFolder: string} = {
       location: resolveLocation({url, bucket: flags.bucket, prefix: flags.prefix}),
       localFolder: locals[0] ?? flags['local-folder'] ?? '.',
-      s3: resolveS3Config(flags, flags['thread-count']),
+      s3: await resolveS3Config(flags, flags['thread-count']),
       threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,

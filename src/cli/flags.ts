@@ -8,10 +8,10 @@ const size = Flags.custom<number>({
 
 /** How to reach S3: the same flags on every command. */
 export const s3Flags = {
-  'endpoint-url': Flags.string({description: 'S3 endpoint (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL)', helpGroup: 'S3'}),
-  region: Flags.string({description: 'region (else AWS_REGION, the profile, us-east-1)', helpGroup: 'S3'}),
-  profile: Flags.string({description: 'profile in ~/.aws/credentials and ~/.aws/config (else AWS_PROFILE)', helpGroup: 'S3'}),
-  'path-style': Flags.boolean({description: 'path-style addressing (default: on for a custom endpoint)', allowNo: true, helpGroup: 'S3'}),
+  'endpoint-url': Flags.string({description: 'S3 endpoint (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL, the profile\'s s3 endpoint_url / services / endpoint_url, AWS)', helpGroup: 'S3'}),
+  region: Flags.string({description: 'region (else AWS_REGION, AWS_DEFAULT_REGION, the profile\'s region, us-east-1)', helpGroup: 'S3'}),
+  profile: Flags.string({description: 'profile in ~/.aws/config and ~/.aws/credentials (else AWS_PROFILE, else default); must exist', helpGroup: 'S3'}),
+  'path-style': Flags.boolean({description: 'path-style addressing (else the profile\'s s3 addressing_style; default: on for a custom endpoint; always on for an IP address or localhost)', allowNo: true, helpGroup: 'S3'}),
 }
 
 /** Where in S3: bucket and prefix, or an s3:// argument. */

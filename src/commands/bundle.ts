@@ -28,7 +28,7 @@ export default class Bundle extends S3cCommand {
     await this.executeTransfer('bundle', {
       location: resolveLocation({bucket: flags.bucket, prefix: flags.prefix}),
       localFolder: args.dir, bundleId: args.bundleId, format: flags.format as 'pax' | 'gnu', storageClass: flags['storage-class'],
-      s3: resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'], include: flags.include, exclude: flags.exclude,
       force: flags.force, checksum: false, dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
     }, flags, opts => bundle(opts, (ref, id) => this.log(flags.json ? JSON.stringify({bundle: id, tar: `s3://${ref.bucket}/${ref.tarKey}`}) : `bundle ${id} -> s3://${ref.bucket}/${ref.tarKey}`)))

@@ -25,7 +25,7 @@ export default class DownloadAll extends S3cCommand {
     const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     await this.executeTransfer('download-all', {
       ref, dest: args.dest ?? '.', location: {bucket: ref.bucket, prefix: ''},
-      s3: resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       force: false, checksum: false, dryRun: false, redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
     }, flags, downloadAll)

@@ -38,7 +38,7 @@ export default class DownloadSingle extends S3cCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(DownloadSingle)
     const res = await downloadSingle({
-      s3: resolveS3Config(flags, 8), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
+      s3: await resolveS3Config(flags, 8), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
       maxRetry: flags['max-retry'], cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
     })
     if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} GET request${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)

@@ -31,7 +31,7 @@ export default class ListFiles extends S3cCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ListFiles)
     const members = await listFiles({
-      s3: resolveS3Config(flags, 4), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
+      s3: await resolveS3Config(flags, 4), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
       maxRetry: flags['max-retry'], cache: flags.cache, prefix: args.prefix,
     })
     const out: string[] = []

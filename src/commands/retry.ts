@@ -23,7 +23,7 @@ export default class Retry extends S3cCommand {
     const command = await this.withRedis(flags.redis, redis => prepareRetry(redis, args.runId))
     const o = command.options
     const opts = {
-      ...o, localFolder: command.localFolder, s3: resolveS3Config(flags, o.threadCount),
+      ...o, localFolder: command.localFolder, s3: await resolveS3Config(flags, o.threadCount),
       force: false, dryRun: false, redisUrl: flags.redis, runId: args.runId, detach: flags.detach,
     }
     await this.executeTransfer(command.kind, opts, flags, command.kind === 'upload' ? upload : download)

@@ -21,7 +21,7 @@ export default class Worker extends S3cCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const worker = await startWorker({redisUrl: flags.redis, concurrency: flags.concurrency, s3: resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds']})
+    const worker = await startWorker({redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds']})
     this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
     await new Promise<void>(resolve => {
       const stop = () => resolve()

@@ -16,7 +16,7 @@ import {crc32} from '../bundle/crc.js'
 import {INDEX_SUFFIX, buildIndex, normalizeName, type IndexedMember} from '../bundle/index-format.js'
 import {IndexReader, type TarRef} from '../bundle/remote.js'
 import {localSource, s3Source, scanTar, type ByteSource} from '../bundle/scan.js'
-import {BLOCK} from '../bundle/layout.js'
+import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
 import {ensureDir, tempPathFor} from '../jobs/handlers.js'
 import type {ExtractMembersJob, Work} from '../jobs/types.js'
 
@@ -161,7 +161,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
           mode = m.mode
           mtime = m.mtime
         } else {
-          throw new S3cError(`"${opts.member}" is a ${m.type} entry, not a file: nothing to download`, ExitCode.usage)
+          throw new S3cError(`"${opts.member}" is ${MEMBER_KIND[m.type]}, not a file: nothing to download`, ExitCode.usage)
         }
       }
       const size = record.size!

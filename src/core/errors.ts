@@ -96,7 +96,7 @@ export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: st
     case 'SignatureDoesNotMatch':
       return `the secret key does not match the access key${where}: check AWS_SECRET_ACCESS_KEY / --profile`
     case 'CredentialsProviderError':
-      return 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile'
+      return 'no AWS credentials found (environment, ~/.aws/credentials, ~/.aws/config): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile'
     case 'ExpiredToken':
       return 'the session token has expired: refresh your credentials'
     case 'InvalidBucketName':
@@ -105,7 +105,7 @@ export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: st
   if (name === 'AccessDenied' || status === 403)
     return `access denied${ctx.bucket ? ` to bucket "${ctx.bucket}"` : ''}${where}: check the credentials and the bucket policy`
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT')
-    return `cannot reach the S3 endpoint${where || ' (AWS default)'} (${code}): check --endpoint-url / AWS_ENDPOINT_URL and that the server is running`
+    return `cannot reach the S3 endpoint${where || ' (AWS default)'} (${code}): check --endpoint-url / AWS_ENDPOINT_URL / the profile's endpoint_url and that the server is running`
   if (code && LOCAL_CODES.has(code) && !status) {
     const what = ({EACCES: 'permission denied', EPERM: 'operation not permitted', ENOENT: 'no such file or directory',
       EISDIR: 'is a directory', ENOTDIR: 'not a directory', ENOSPC: 'no space left on device'} as Record<string, string>)[code] ?? code

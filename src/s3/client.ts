@@ -3,6 +3,8 @@ import https from 'node:https'
 import {S3Client} from '@aws-sdk/client-s3'
 import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
+import type {AwsCredentialIdentityProvider} from '@smithy/types'
+import {ExitCode, S3cError} from '../core/errors.js'
 import type {S3Config} from './config.js'
 import {FastS3} from './fast.js'
 
@@ -17,28 +19,49 @@ export interface S3Handle {
   close(): Promise<void>
 }
 
-async function resolveRegion(config: S3Config): Promise<string> {
-  if (config.region) return config.region
-  // Let the SDK read ~/.aws/config for the profile; fall back to us-east-1 (what custom endpoints expect).
-  const probe = new S3Client({profile: config.profile})
-  try {
-    return await probe.config.region()
-  } catch {
-    return 'us-east-1'
-  } finally {
-    probe.destroy()
+/**
+ * The standard credential chain for the resolved profile. A named profile skips the environment
+ * keys (the SDK's rule, as aws cli's); failures become one line naming the profile and the files.
+ */
+function credentialsFor(config: S3Config): AwsCredentialIdentityProvider {
+  const profile = config.profile ?? 'default'
+  const chain = fromNodeProviderChain({
+    profile: config.profile,
+    // The SDK prints a 9-line warning when a profile and environment keys are both set: one line instead.
+    logger: {
+      debug: () => undefined, info: () => undefined, error: () => undefined,
+      warn: (message: unknown) => {
+        const text = String(message)
+        process.stderr.write(/Multiple credential sources/.test(text)
+          ? `s3c: warning: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are ignored: with a named profile ("${profile}") the credentials come from the profile\n`
+          : `s3c: warning: ${text.trim().split('\n')[0]}\n`)
+      },
+    },
+  })
+  return async identityProperties => {
+    try {
+      return await chain(identityProperties)
+    } catch (error) {
+      if (!/ProviderError$/.test((error as Error)?.name ?? '')) throw error
+      const looked = `${config.profile ? '' : 'the environment, '}${config.files.credentials} and ${config.files.config}`
+      const reason = ((error as Error).message || 'none found').split('\n')[0]
+      throw new S3cError(`no AWS credentials for profile "${profile}" (looked in ${looked}): ${reason}`, ExitCode.fatal)
+    }
   }
 }
 
-/** The one S3 client factory. */
+/** The one S3 client factory: the SDK client and the fast path get the same endpoint, region, addressing and credentials. */
 export async function createS3(config: S3Config): Promise<S3Handle> {
-  const region = await resolveRegion(config)
+  const region = config.region
   const agentOpts = {keepAlive: true, maxSockets: config.maxSockets}
   const client = new S3Client({
     region,
+    profile: config.profile,
     endpoint: config.endpoint,
+    // The endpoint was resolved once (src/s3/config.ts, config files included): the SDK must not look again.
+    ignoreConfiguredEndpointUrls: true,
     forcePathStyle: config.forcePathStyle,
-    credentials: fromNodeProviderChain({profile: config.profile}),
+    credentials: credentialsFor(config),
     // One retry policy for the whole tool (src/core/retry.ts): the SDK must not retry on its own.
     maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -53,7 +76,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
   const endpoint = new URL(config.endpoint ?? `https://s3.${region}.amazonaws.com`)
   const fast = new FastS3({
     endpoint,
-    pathStyle: config.forcePathStyle ?? false,
+    pathStyle: config.forcePathStyle,
     region,
     credentials: client.config.credentials,
     connections: config.maxSockets,

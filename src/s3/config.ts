@@ -1,11 +1,22 @@
-/** Everything needed to talk to one S3 endpoint; resolved once per run. */
+import {isIP} from 'node:net'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+import {CONFIG_PREFIX_SEPARATOR as SUB, loadSharedConfigFiles} from '@smithy/core/config'
+import {ExitCode, S3cError} from '../core/errors.js'
+
+/** Everything needed to talk to one S3 endpoint; resolved once per run, used by every request path. */
 export interface S3Config {
   /** Custom endpoint (MinIO, Ceph, fauxqs, …); undefined means AWS. */
   endpoint?: string
-  region?: string
+  /** Where the endpoint came from, for messages ("--endpoint-url", "AWS_ENDPOINT_URL", "endpoint_url in profile …"). */
+  endpointSource: string
+  region: string
+  /** The profile named by --profile or AWS_PROFILE; undefined means [default] (and environment keys count). */
   profile?: string
-  /** Path-style addressing; defaults to true for a custom endpoint. */
-  forcePathStyle?: boolean
+  /** Path-style addressing (https://host/bucket/key) instead of virtual-hosted (https://bucket.host/key). */
+  forcePathStyle: boolean
+  /** The AWS config and credentials files that were read (for messages). */
+  files: {config: string; credentials: string}
   /** Sockets per host; at least the number of requests in flight. */
   maxSockets: number
 }
@@ -17,11 +28,114 @@ export interface S3ConfigFlags {
   'path-style'?: boolean
 }
 
-/** Flag first, then the environment variables other S3 tools use, in this order. */
-export function resolveS3Config(flags: S3ConfigFlags, maxSockets: number, env = process.env): S3Config {
-  const endpoint = flags['endpoint-url'] || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || env.S3_ENDPOINT_URL || undefined
-  const region = flags.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined
-  const profile = flags.profile || env.AWS_PROFILE || undefined
-  const forcePathStyle = flags['path-style'] ?? (endpoint ? true : undefined)
-  return {endpoint, region, profile, forcePathStyle, maxSockets: Math.max(8, maxSockets)}
+type Env = Record<string, string | undefined>
+type Section = Record<string, string | undefined>
+
+function expandHome(path: string, home: string): string {
+  return path.startsWith('~/') ? join(home, path.slice(2)) : path
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value?.trim().toLowerCase() === 'true'
+}
+
+/** Virtual-hosted addressing puts the bucket in the host name: impossible for an IP address, unusable for localhost. */
+function needsPathStyle(endpoint: URL): boolean {
+  const host = endpoint.hostname.replace(/^\[|\]$/g, '')
+  return isIP(host) !== 0 || host === 'localhost' || host.endsWith('.localhost')
+}
+
+function defaultWarn(message: string): void {
+  process.stderr.write(`s3c: warning: ${message}\n`)
+}
+
+/**
+ * The one resolution of endpoint, region, profile and addressing for every command, done before
+ * anything is sent; the SDK client and the fast path are both given its result (src/s3/client.ts),
+ * so neither can look elsewhere. Order (README "Connecting"):
+ * - profile: --profile > AWS_PROFILE > "default"; a named profile must exist in one of the files;
+ * - endpoint: --endpoint-url > AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL > S3_ENDPOINT_URL > the
+ *   profile's `s3 =` / `endpoint_url` sub-setting > its `services` section's s3 endpoint_url > its
+ *   `endpoint_url` > AWS (only the flag counts with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true);
+ * - region: --region > AWS_REGION > AWS_DEFAULT_REGION > the profile's region > us-east-1;
+ * - path-style: --[no-]path-style > the profile's `s3 =` / `addressing_style` > on for a custom
+ *   endpoint, off for AWS; always on for an IP-address or localhost endpoint (with one warning if
+ *   virtual-hosted was asked for).
+ * The files are read with the SDK's own ini loader, which understands `[profile x]`,
+ * `[services name]` and the indented sub-setting form (`s3 =` then `  endpoint_url = …`).
+ */
+export async function resolveS3Config(
+  flags: S3ConfigFlags, maxSockets: number, env: Env = process.env, warn: (message: string) => void = defaultWarn,
+): Promise<S3Config> {
+  const home = env.HOME || env.USERPROFILE || homedir()
+  const files = {
+    config: expandHome(env.AWS_CONFIG_FILE || join(home, '.aws', 'config'), home),
+    credentials: expandHome(env.AWS_SHARED_CREDENTIALS_FILE || join(home, '.aws', 'credentials'), home),
+  }
+  const named = flags.profile || env.AWS_PROFILE || undefined
+  const profileName = named ?? 'default'
+  const {configFile, credentialsFile} = await loadSharedConfigFiles({configFilepath: files.config, filepath: files.credentials, ignoreCache: true})
+  // Own keys only: a profile named "constructor" or "toString" must not be found on Object.prototype.
+  const fromConfig: Section | undefined = Object.hasOwn(configFile, profileName) ? configFile[profileName] : undefined
+  const fromCredentials: Section | undefined = Object.hasOwn(credentialsFile, profileName) ? credentialsFile[profileName] : undefined
+  if (named && !fromConfig && !fromCredentials)
+    throw new S3cError(`AWS profile "${named}" not found in ${files.config} or ${files.credentials}: check --profile / AWS_PROFILE`, ExitCode.usage)
+  // The SDK's rule for a key in both files: the config file wins.
+  const profile: Section = {...fromCredentials, ...fromConfig}
+  const whereIs = (key: string) => `profile "${profileName}", ${fromConfig?.[key] !== undefined ? files.config : files.credentials}`
+
+  const servicesSection = (): Section | undefined => {
+    const name = profile.services
+    if (!name) return undefined
+    const key = ['services', name].join(SUB)
+    const section = Object.hasOwn(configFile, key) ? configFile[key] : undefined
+    if (!section)
+      throw new S3cError(`profile "${profileName}" names the services section "${name}", which is not in ${files.config}: add [services ${name}] or fix services =`, ExitCode.usage)
+    return section
+  }
+  // [source, value], first non-empty wins; values are read lazily (a missing services section only matters when reached).
+  const candidates: [string, () => string | undefined][] = [
+    ['--endpoint-url', () => flags['endpoint-url']],
+  ]
+  const ignoreConfigured = isTrue(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || isTrue(profile.ignore_configured_endpoint_urls)
+  if (!ignoreConfigured) candidates.push(
+    ['AWS_ENDPOINT_URL_S3', () => env.AWS_ENDPOINT_URL_S3],
+    ['AWS_ENDPOINT_URL', () => env.AWS_ENDPOINT_URL],
+    ['S3_ENDPOINT_URL', () => env.S3_ENDPOINT_URL],
+    [`s3.endpoint_url in ${whereIs(`s3${SUB}endpoint_url`)}`, () => profile[`s3${SUB}endpoint_url`]],
+    [`[services ${profile.services}] in ${files.config}`, () => servicesSection()?.[`s3${SUB}endpoint_url`]],
+    [`endpoint_url in ${whereIs('endpoint_url')}`, () => profile.endpoint_url],
+  )
+  let endpoint: string | undefined
+  let endpointSource = 'AWS'
+  for (const [source, value] of candidates) {
+    endpoint = value()?.trim() || undefined
+    if (endpoint) {
+      endpointSource = source
+      break
+    }
+  }
+  let endpointUrl: URL | undefined
+  if (endpoint !== undefined) {
+    try {
+      endpointUrl = new URL(endpoint)
+    } catch {
+      // reported below
+    }
+    if (!endpointUrl || (endpointUrl.protocol !== 'http:' && endpointUrl.protocol !== 'https:'))
+      throw new S3cError(`endpoint "${endpoint}" (from ${endpointSource}) is not an http:// or https:// URL`, ExitCode.usage)
+  }
+
+  const region = flags.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || profile.region || 'us-east-1'
+
+  // aws cli's s3 addressing_style: path | virtual | auto (auto: our default).
+  const style = profile[`s3${SUB}addressing_style`]?.trim().toLowerCase()
+  const fromProfile = style === 'path' ? true : style === 'virtual' ? false : undefined
+  let forcePathStyle = flags['path-style'] ?? fromProfile ?? endpointUrl !== undefined
+  if (!forcePathStyle && endpointUrl && needsPathStyle(endpointUrl)) {
+    const asked = flags['path-style'] === false ? '--no-path-style' : `addressing_style = virtual (profile "${profileName}")`
+    warn(`${asked} is ignored: virtual-hosted addressing (bucket.host) cannot work with ${endpoint} (an IP address or localhost); using path-style`)
+    forcePathStyle = true
+  }
+  return {endpoint, endpointSource, region, profile: named, forcePathStyle, files, maxSockets: Math.max(8, maxSockets)}
 }

@@ -19,7 +19,7 @@ export default class Index extends S3cCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Index)
     const ref = isS3Url(args.target) ? resolveTarRef(args.target, {}) : undefined
-    const r = await indexTar({target: args.target, ref, s3: resolveS3Config(flags, 4), maxRetry: flags['max-retry']})
+    const r = await indexTar({target: args.target, ref, s3: await resolveS3Config(flags, 4), maxRetry: flags['max-retry']})
     if (flags.json) return this.log(JSON.stringify(r))
     this.log(`index ${r.indexedAt}: ${r.members} members; read ${formatBytes(r.bytesRead)} of ${formatBytes(r.tarSize)} in ${r.reads} request${r.reads === 1 ? '' : 's'}`)
   }

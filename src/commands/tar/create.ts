@@ -51,7 +51,7 @@ export default class TarCreate extends S3cCommand {
       archive: flags.file, source: args.source, manifest: flags.manifest, mode: flags.mode as TarMode, format: flags.format as 'pax' | 'gnu',
       toc: flags.toc, sizeLimit: flags['size-limit'] ? parseSize(flags['size-limit']) : undefined, storageClass: flags['storage-class'],
       location: {bucket: parseS3Url(flags.file).bucket, prefix: ''},
-      s3: resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: flags['dry-run'],
       redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
       onCounts: (archive: string, c: RequestCounts, members: number, size: number) => counts.push({archive, counts: c, members, size}),

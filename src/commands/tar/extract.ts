@@ -28,7 +28,7 @@ export default class TarExtract extends S3cCommand {
     const dest = flags.directory
     await this.executeTransfer('tar extract', {
       ref, dest, select: argv as string[], location: isS3Url(dest) ? parseS3Url(dest) : {bucket: ref.bucket, prefix: ''},
-      s3: resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: false,
       redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
     }, flags, tarExtract)

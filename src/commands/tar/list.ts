@@ -19,7 +19,7 @@ export default class TarList extends S3cCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(TarList)
-    const listed = await tarList({s3: resolveS3Config(flags, 4), ref: resolveTarRef(flags.file, {}), maxRetry: flags['max-retry']})
+    const listed = await tarList({s3: await resolveS3Config(flags, 4), ref: resolveTarRef(flags.file, {}), maxRetry: flags['max-retry']})
     const csv = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
     const out: string[] = []
     for (const m of listed.members) {

@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {runCli} from './harness/cli.js'
+import {harness, newBucket} from './harness/hooks.js'
+import {putObject} from './harness/objects.js'
+import {startProxy, type Proxy} from './harness/proxy.js'
+import {compareTrees, makeTree} from './harness/tree.js'
+import {resolveS3Config} from '../src/s3/config.js'
+
+/**
+ * Issue 11, items 3 and 7: the endpoint, region and profile come from one resolution (flags,
+ * environment, then the AWS config files as `aws configure set` and the seed how-to write them)
+ * and every request path (SDK and fast path) uses it.
+ */
+
+const dirs: string[] = []
+after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
+function mk(name: string): string {
+  const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`))
+  dirs.push(d)
+  return d
+}
+
+/** The real AWS CLI writes the file, in a scratch HOME. */
+function awsConfigureSet(home: string, ...args: string[]): void {
+  const env: NodeJS.ProcessEnv = {...process.env, HOME: home}
+  for (const k of ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_PROFILE']) delete env[k]
+  execFileSync('/usr/bin/aws', ['configure', 'set', ...args], {env, stdio: ['ignore', 'ignore', 'inherit']})
+}
+
+describe('connecting: the endpoint resolver', function () {
+  let d: string
+  let env: Record<string, string>
+  const configLines = {
+    defaultRegion: '[default]\nregion = eu-central-1\nendpoint_url = http://default-endpoint\n',
+    head: '[profile x]\nregion = eu-west-3\n',
+    endpointUrl: 'endpoint_url = http://x-endpoint-url\n',
+    services: 'services = x-services\n',
+    nested: 's3 =\n  endpoint_url = http://x-nested\n  addressing_style = virtual\n',
+    servicesSection: '[services x-services]\ns3 =\n  endpoint_url = http://x-services-s3\n',
+  }
+  const writeConfig = (parts: (keyof typeof configLines)[]) =>
+    writeFileSync(join(d, 'config'), parts.map(p => configLines[p]).join(''))
+  beforeEach(function () {
+    d = mk('resolver')
+    env = {HOME: d, AWS_CONFIG_FILE: join(d, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(d, 'credentials')}
+    writeFileSync(join(d, 'credentials'), '[y]\naws_access_key_id = K\ns3=\n endpoint_url=http://y-nested-in-credentials\n')
+  })
+
+  it('endpoint: flag > AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL > S3_ENDPOINT_URL > profile s3.endpoint_url > services > endpoint_url > AWS', async function () {
+    writeConfig(['defaultRegion', 'head', 'endpointUrl', 'services', 'nested', 'servicesSection'])
+    const e: Record<string, string | undefined> = {...env, AWS_PROFILE: 'x', AWS_ENDPOINT_URL_S3: 'http://a', AWS_ENDPOINT_URL: 'http://b', S3_ENDPOINT_URL: 'http://c'}
+    const endpoint = async (flags = {}) => (await resolveS3Config(flags, 8, e)).endpoint
+    assert.equal(await endpoint({'endpoint-url': 'http://f'}), 'http://f')
+    assert.equal(await endpoint(), 'http://a')
+    delete e.AWS_ENDPOINT_URL_S3
+    assert.equal(await endpoint(), 'http://b')
+    delete e.AWS_ENDPOINT_URL
+    assert.equal(await endpoint(), 'http://c')
+    delete e.S3_ENDPOINT_URL
+    assert.equal(await endpoint(), 'http://x-nested')
+    writeConfig(['defaultRegion', 'head', 'endpointUrl', 'services', 'servicesSection'])
+    assert.equal(await endpoint(), 'http://x-services-s3')
+    writeConfig(['defaultRegion', 'head', 'endpointUrl'])
+    assert.equal(await endpoint(), 'http://x-endpoint-url')
+    writeConfig(['defaultRegion', 'head'])
+    assert.equal(await endpoint(), undefined)
+    // --profile beats AWS_PROFILE; the nested form is read from the credentials file too.
+    assert.equal(await endpoint({profile: 'y'}), 'http://y-nested-in-credentials')
+    // No profile named: [default].
+    delete e.AWS_PROFILE
+    assert.equal(await endpoint(), 'http://default-endpoint')
+  })
+
+  it('the same key in both files: the config file wins (as the SDK merges them)', async function () {
+    writeFileSync(join(d, 'config'), '[profile y]\ns3 =\n  endpoint_url = http://y-in-config\n')
+    assert.equal((await resolveS3Config({profile: 'y'}, 8, env)).endpoint, 'http://y-in-config')
+  })
+
+  it('AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true: only --endpoint-url counts', async function () {
+    writeConfig(['defaultRegion', 'head', 'endpointUrl'])
+    const e = {...env, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true', AWS_ENDPOINT_URL: 'http://b', AWS_PROFILE: 'x'}
+    assert.equal((await resolveS3Config({}, 8, e)).endpoint, undefined)
+    assert.equal((await resolveS3Config({'endpoint-url': 'http://f'}, 8, e)).endpoint, 'http://f')
+  })
+
+  it('region: flag > AWS_REGION > AWS_DEFAULT_REGION > the profile > us-east-1', async function () {
+    writeConfig(['defaultRegion', 'head'])
+    const e: Record<string, string | undefined> = {...env, AWS_PROFILE: 'x', AWS_REGION: 'r1', AWS_DEFAULT_REGION: 'r2'}
+    const region = async (flags = {}) => (await resolveS3Config(flags, 8, e)).region
+    assert.equal(await region({region: 'rf'}), 'rf')
+    assert.equal(await region(), 'r1')
+    delete e.AWS_REGION
+    assert.equal(await region(), 'r2')
+    delete e.AWS_DEFAULT_REGION
+    assert.equal(await region(), 'eu-west-3')
+    assert.equal(await region({profile: 'y'}), 'us-east-1')
+  })
+
+  it('path-style: flag > the profile\'s s3.addressing_style > on for a custom endpoint, off for AWS', async function () {
+    writeConfig(['head', 'nested'])
+    const e = {...env, AWS_PROFILE: 'x'}
+    const style = async (flags = {}, extra = {}) => (await resolveS3Config(flags, 8, {...e, ...extra})).forcePathStyle
+    assert.equal(await style(), false, 'addressing_style = virtual')
+    assert.equal(await style({'path-style': true}), true)
+    assert.equal(await style({}, {AWS_PROFILE: 'y'}), true, 'custom endpoint')
+    assert.equal(await style({}, {AWS_PROFILE: undefined}), false, 'AWS')
+    assert.equal(await style({'path-style': false}, {AWS_PROFILE: 'y'}), false)
+    writeFileSync(join(d, 'config'), '[default]\ns3 =\n  addressing_style = path\n')
+    assert.equal(await style({}, {AWS_PROFILE: undefined}), true, 'addressing_style = path, AWS')
+  })
+
+  it('an IP-address or localhost endpoint keeps path-style: one warning that --no-path-style / addressing_style is ignored', async function () {
+    for (const host of ['127.0.0.1:9000', '[::1]:9000', 'localhost:9000', '10.1.2.3']) {
+      const warnings: string[] = []
+      const c = await resolveS3Config({'endpoint-url': `http://${host}`, 'path-style': false}, 8, env, w => warnings.push(w))
+      assert.equal(c.forcePathStyle, true, host)
+      assert.equal(warnings.length, 1, host)
+      assert.match(warnings[0], /^--no-path-style is ignored: virtual-hosted addressing \(bucket\.host\) cannot work with http:\/\/\S+ \(an IP address or localhost\); using path-style$/)
+    }
+    writeFileSync(join(d, 'config'), '[default]\ns3 =\n  addressing_style = virtual\n')
+    const warnings: string[] = []
+    const c = await resolveS3Config({'endpoint-url': 'http://127.0.0.1:9000'}, 8, env, w => warnings.push(w))
+    assert.equal(c.forcePathStyle, true)
+    assert.equal(warnings.length, 1)
+    assert.match(warnings[0], /^addressing_style = virtual \(profile "default"\) is ignored: virtual-hosted addressing/)
+    // A DNS name: virtual-hosted, no warning.
+    const quiet: string[] = []
+    assert.equal((await resolveS3Config({'endpoint-url': 'http://s3.example.test', 'path-style': false}, 8, env, w => quiet.push(w))).forcePathStyle, false)
+    assert.deepEqual(quiet, [])
+  })
+
+  it('a named profile that is in neither file is an error naming it and the files; [default] may be absent', async function () {
+    writeConfig(['head'])
+    await assert.rejects(resolveS3Config({profile: 'nosuch'}, 8, env), (err: Error & {exitCode?: number}) => {
+      assert.equal(err.exitCode, 2)
+      assert.equal(err.message, `AWS profile "nosuch" not found in ${join(d, 'config')} or ${join(d, 'credentials')}: check --profile / AWS_PROFILE`)
+      return true
+    })
+    await assert.rejects(resolveS3Config({}, 8, {...env, AWS_PROFILE: 'nosuch'}), /AWS profile "nosuch" not found/)
+    await assert.rejects(resolveS3Config({profile: 'constructor'}, 8, env), /AWS profile "constructor" not found/)
+    assert.equal((await resolveS3Config({}, 8, env)).endpoint, undefined)
+  })
+
+  it('a services section that is not there, or an endpoint that is not a URL, is a one-line error', async function () {
+    writeFileSync(join(d, 'config'), '[profile x]\nservices = nosuch\n')
+    await assert.rejects(resolveS3Config({profile: 'x'}, 8, env), (err: Error & {exitCode?: number}) => {
+      assert.equal(err.exitCode, 2)
+      assert.match(err.message, /^profile "x" names the services section "nosuch", which is not in .*config: add \[services nosuch\] or fix services =$/)
+      return true
+    })
+    await assert.rejects(resolveS3Config({'endpoint-url': '127.0.0.1:9000'}, 8, env),
+      /: endpoint "127\.0\.0\.1:9000" \(from --endpoint-url\) is not an http:\/\/ or https:\/\/ URL$/)
+    writeFileSync(join(d, 'config'), '[default]\nendpoint_url = s3.example.test\n')
+    await assert.rejects(resolveS3Config({}, 8, env), /endpoint "s3\.example\.test" \(from endpoint_url in profile "default", .*config\) is not an http/)
+  })
+})
+
+describe('connecting: endpoints from the AWS config files reach every request path', function () {
+  let proxy: Proxy
+  let bucket: string
+  let src: string
+  let files: number
+  let seq = 0
+  before(async function () {
+    const {s3} = harness()
+    // The proxy checks signatures too: keys and region must come from the chosen profile on both paths.
+    proxy = await startProxy(s3.endpoint, {auth: {accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region}})
+    bucket = await newBucket('cfg')
+    src = mk('cfgsrc')
+    files = makeTree(src, {files: 12, depth: 2}).length
+  })
+  after(async () => { await proxy?.stop() })
+
+  /** Nothing about S3 in the environment: all of it must come from the files in HOME. */
+  function fileEnv(home: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+    return {
+      HOME: home, AWS_CONFIG_FILE: undefined, AWS_SHARED_CREDENTIALS_FILE: undefined, AWS_ENDPOINT_URL: undefined,
+      AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined,
+      AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_EC2_METADATA_DISABLED: 'true', ...extra,
+    }
+  }
+
+  /** A home whose [default] profile is wrong in every way (refused endpoint, unknown keys, wrong region). */
+  function homeWithWrongDefault(): string {
+    const home = mk('home')
+    awsConfigureSet(home, 'default.endpoint_url', 'http://127.0.0.1:9')
+    awsConfigureSet(home, 'default.region', 'eu-north-1')
+    awsConfigureSet(home, 'aws_access_key_id', 'NOSUCHKEY')
+    awsConfigureSet(home, 'aws_secret_access_key', 'nosuchsecret')
+    return home
+  }
+
+  function keysFor(home: string, profile: string): void {
+    const {s3} = harness()
+    awsConfigureSet(home, 'aws_access_key_id', s3.accessKeyId, '--profile', profile)
+    awsConfigureSet(home, 'aws_secret_access_key', s3.secretAccessKey, '--profile', profile)
+    awsConfigureSet(home, 'region', s3.region, '--profile', profile)
+  }
+
+  async function roundTrip(env: Record<string, string | undefined>, args: string[] = []): Promise<void> {
+    const prefix = `t${seq++}`
+    proxy.reset()
+    const up = await runCli(['upload', src, `s3://${bucket}/${prefix}`, '--max-retry', '0', ...args], {env})
+    assert.equal(up.code, 0, up.stderr)
+    assert.equal(proxy.count('PUT'), files, 'every PUT went through the configured endpoint')
+    assert.ok(proxy.requests.every(r => r.status !== undefined && r.status < 300), 'every request passed the signature check')
+    proxy.reset()
+    const dst = mk('cfgdst')
+    const down = await runCli(['download', `s3://${bucket}/${prefix}`, dst, '--max-retry', '0', ...args], {env})
+    assert.equal(down.code, 0, down.stderr)
+    assert.equal(proxy.count('GET', r => !r.query.includes('list-type')), files, 'every GET went through the configured endpoint')
+    assert.ok(proxy.count('GET', r => r.query.includes('list-type')) >= 1)
+    assert.deepEqual(compareTrees(src, dst), [])
+  }
+
+  /** The same result whether the profile is chosen by --profile or by AWS_PROFILE. */
+  async function bothWays(home: string, profile: string): Promise<void> {
+    await roundTrip(fileEnv(home), ['--profile', profile])
+    await roundTrip(fileEnv(home, {AWS_PROFILE: profile}))
+  }
+
+  it('[default] endpoint_url (aws configure set default.endpoint_url)', async function () {
+    const home = mk('home')
+    keysFor(home, 'default')
+    awsConfigureSet(home, 'default.endpoint_url', proxy.endpoint)
+    await roundTrip(fileEnv(home))
+  })
+
+  it('[profile x] endpoint_url, by --profile x and by AWS_PROFILE=x', async function () {
+    const home = homeWithWrongDefault()
+    keysFor(home, 'x')
+    awsConfigureSet(home, 'profile.x.endpoint_url', proxy.endpoint)
+    await bothWays(home, 'x')
+  })
+
+  it('[services s3-local] with services = s3-local in the profile, by --profile and AWS_PROFILE', async function () {
+    const home = homeWithWrongDefault()
+    keysFor(home, 'x')
+    awsConfigureSet(home, 'profile.x.services', 's3-local')
+    // awscli 2.9 cannot write a services section (`configure set services.…` lands in [default]): by hand.
+    appendFileSync(join(home, '.aws', 'config'), `[services s3-local]\ns3 =\n  endpoint_url = ${proxy.endpoint}\n`)
+    await bothWays(home, 'x')
+  })
+
+  it('nested s3 = / endpoint_url in ~/.aws/config (aws configure set default.s3.endpoint_url), [default] and [profile x]', async function () {
+    const home = mk('home')
+    keysFor(home, 'default')
+    awsConfigureSet(home, 'default.s3.endpoint_url', proxy.endpoint)
+    await roundTrip(fileEnv(home))
+    const other = homeWithWrongDefault()
+    keysFor(other, 'x')
+    awsConfigureSet(other, 'profile.x.s3.endpoint_url', proxy.endpoint)
+    await bothWays(other, 'x')
+  })
+
+  it('nested s3= / endpoint_url in ~/.aws/credentials, as the seed how-to writes it', async function () {
+    const {s3} = harness()
+    const profile = (name: string) => `[${name}]\nregion=${s3.region}\naws_access_key_id=${s3.accessKeyId}\naws_secret_access_key=${s3.secretAccessKey}\n` +
+      `s3=\n endpoint_url=${proxy.endpoint}\ns3api=\n endpoint_url=${proxy.endpoint}\n payload_signing_enabled=true\n`
+    const home = mk('home')
+    mkdirSync(join(home, '.aws'))
+    writeFileSync(join(home, '.aws', 'credentials'), profile('default'))
+    await roundTrip(fileEnv(home))
+    const other = homeWithWrongDefault()
+    appendFileSync(join(other, '.aws', 'credentials'), profile('x'))
+    await bothWays(other, 'x')
+  })
+
+  it('a profile that does not exist: exit 2 naming it, nothing sent', async function () {
+    const home = homeWithWrongDefault()
+    proxy.reset()
+    for (const how of [{args: ['--profile', 'nosuch'], env: {}}, {args: [], env: {AWS_PROFILE: 'nosuch'}}]) {
+      const r = await runCli(['upload', src, `s3://${bucket}/never`, '--endpoint-url', proxy.endpoint, ...how.args], {env: fileEnv(home, how.env)})
+      assert.equal(r.code, 2, r.stderr)
+      assert.equal(r.stderr, `s3c: AWS profile "nosuch" not found in ${join(home, '.aws', 'config')} or ${join(home, '.aws', 'credentials')}: check --profile / AWS_PROFILE\n`)
+    }
+    assert.equal(proxy.count(), 0)
+  })
+
+  it('a profile without credentials: exit 3, the message names the profile', async function () {
+    const home = mk('home')
+    awsConfigureSet(home, 'profile.x.endpoint_url', proxy.endpoint)
+    const r = await runCli(['upload', src, `s3://${bucket}/never`, '--profile', 'x'], {env: fileEnv(home)})
+    assert.equal(r.code, 3, r.stderr)
+    assert.match(r.stderr, /^s3c: no AWS credentials for profile "x" \(looked in .*\.aws\/credentials and .*\.aws\/config\): [^\n]+\n$/)
+  })
+
+  it('--no-path-style with a 127.0.0.1 endpoint: one warning, path-style used, the files arrive', async function () {
+    proxy.reset()
+    const prefix = `nps${seq++}`
+    const r = await runCli(['upload', src, `s3://${bucket}/${prefix}`, '--endpoint-url', proxy.endpoint, '--no-path-style', '--max-retry', '0'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(r.stderr.split('\n').filter(l => /path-style/.test(l)),
+      [`s3c: warning: --no-path-style is ignored: virtual-hosted addressing (bucket.host) cannot work with ${proxy.endpoint} (an IP address or localhost); using path-style`])
+    assert.equal(proxy.count('PUT', p => p.path.startsWith(`/${bucket}/${prefix}/`)), files)
+  })
+})
+
+describe('messages (issue 11 item 7)', function () {
+  it('download-single of a FIFO in a tar: "is a special entry", not "is a other entry"', async function () {
+    const dir = mk('fifo')
+    execFileSync('mkfifo', [join(dir, 'pipe')])
+    writeFileSync(join(dir, 'plain.txt'), 'x\n')
+    const tarPath = join(mk('fifotar'), 'f.tar')
+    execFileSync('tar', ['-cf', tarPath, '-C', dir, 'pipe', 'plain.txt'])
+    const bucket = await newBucket('fifo')
+    await putObject(bucket, 'f.tar', readFileSync(tarPath))
+    const env = {S3C_CACHE_DIR: mk('cache')}
+    assert.equal((await runCli(['index', `s3://${bucket}/f.tar`], {env})).code, 0)
+    const r = await runCli(['download-single', `s3://${bucket}/f.tar`, 'pipe', '--out', join(mk('out'), 'pipe')], {env})
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stderr, 's3c: "pipe" is a special entry (device, FIFO, …), not a file: nothing to download\n')
+  })
+})
