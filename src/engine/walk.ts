@@ -1,5 +1,5 @@
+import {lstatSync, type Dirent, type Stats} from 'node:fs'
 import {lstat, readdir, stat} from 'node:fs/promises'
-import type {Dirent, Stats} from 'node:fs'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import picomatch from 'picomatch'
 import {ExitCode, S3cError, describeError} from '../core/errors.js'
@@ -90,8 +90,6 @@ interface DirItem {
   targetError?: unknown
   /** UTF-8 bytes of the name as it sorts among the keys: a folder `a` sorts as `a/`. */
   sortKey: Buffer
-  /** Started ahead of use (a few at a time) so slow file systems are not stat-ed one by one. */
-  stat?: Promise<Stats | Error>
 }
 
 interface Frame {
@@ -102,8 +100,6 @@ interface Frame {
   items?: DirItem[]
   next: number
 }
-
-const STAT_AHEAD = 32
 
 function kindOf(d: Dirent<Buffer>): DirItem['kind'] {
   return d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other'
@@ -156,8 +152,7 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
       onPath.delete(frame.id)
       continue
     }
-    const at = frame.next++
-    const item = items[at]
+    const item = items[frame.next++]
     const rel = frame.rel ? `${frame.rel}/${item.name}` : item.name
     const path = `${frame.path}/${item.name}`
     const kind = item.target ? kindOfStats(item.target) : item.kind
@@ -203,15 +198,13 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
       yield problem(rel, path, 'skipped', 'not a regular file')
       continue
     }
-    // Stats of the next few files are asked for together.
-    for (let j = at; j < Math.min(items.length, at + STAT_AHEAD); j++) {
-      const it = items[j]
-      if (!it.stat && !it.target && (it.kind === 'file' || it.kind === 'symlink')) it.stat = lstat(fsPath(`${frame.path}/${it.name}`)).catch((e: Error) => e)
-    }
-    const st = item.target ?? (await item.stat!)
-    item.stat = undefined
-    if (st instanceof Error) {
-      yield problem(rel, path, 'failed', describeError(st))
+    let st: Stats
+    try {
+      // Synchronous on purpose (as the download planner's stat): five times cheaper than a
+      // promise round trip through the thread pool, and the walk is one loop anyway.
+      st = item.target ?? lstatSync(fsPath(path))
+    } catch (error) {
+      yield problem(rel, path, 'failed', describeError(error))
       continue
     }
     const type = st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : undefined
