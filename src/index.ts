@@ -10,6 +10,7 @@ export {parseS3Url, resolveLocation, joinKey, type S3Location} from './s3/url.js
 export {InProcessRunner, type Runner} from './engine/runner.js'
 export {RunStats, type RunSummary} from './engine/stats.js'
 export {ProgressReporter} from './engine/progress.js'
-export {walkLocal, walkS3} from './engine/walk.js'
+export {walkLocal, walkS3, type LocalEntry, type LocalProblem} from './engine/walk.js'
+export {fsPath, nameFromBytes, bytesOfName} from './local/fs-path.js'
 export {handlers, type JobContext, type Handlers} from './jobs/handlers.js'
 export type * from './jobs/types.js'

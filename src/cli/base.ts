@@ -68,6 +68,7 @@ export abstract class S3cCommand extends Command {
     let runId: string | undefined
     const full: O = {
       ...opts, stats, signal: this.cancelOnSignals(), onPlan: (line: string) => this.log(line),
+      onNotice: (line: string) => this.logToStderr(`s3c: ${line}`),
       onRunId: (id: string, resumed: boolean) => {
         runId = id
         if (!flags.detach || resumed) this.logToStderr(`${resumed ? 'resuming run' : 'run'} ${id}`)
@@ -115,11 +116,19 @@ export abstract class S3cCommand extends Command {
       this.log(JSON.stringify({command: label, ...summary}))
     } else {
       const rate = summary.seconds > 0 ? `, ${formatBytes(Math.round(summary.bytes / summary.seconds))}/s` : ''
-      this.log(`${label}: ${summary.filesDone} done, ${summary.filesSkipped} skipped, ${summary.filesFailed} failed, ` +
+      // Reasons are spelled out once something other than unchanged files was skipped.
+      const reasons = Object.entries(summary.skippedBy ?? {}).sort(([a], [b]) => (a === 'unchanged' ? -1 : b === 'unchanged' ? 1 : a < b ? -1 : 1))
+      const why = reasons.some(([r]) => r !== 'unchanged') ? ` (${reasons.map(([r, n]) => `${n} ${r}`).join(', ')})` : ''
+      this.log(`${label}: ${summary.filesDone} done, ${summary.filesSkipped} skipped${why}, ${summary.filesFailed} failed, ` +
         `${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(1)}s${rate}`)
+      const named = (summary.skips ?? []).filter(s => s.reason !== 'symlink')
+      for (const f of named.slice(0, 50)) this.logToStderr(`skipped: ${f.key}: ${f.reason}`)
+      if (named.length > 50) this.logToStderr(`… and ${named.length - 50} more skipped files (--json lists them)`)
       for (const f of summary.failures.slice(0, 50)) this.logToStderr(`failed: ${f.key}: ${f.error}`)
       if (summary.failures.length > 50) this.logToStderr(`… and ${summary.failures.length - 50} more failed files`)
     }
+    const links = summary.skippedBy?.symlink ?? 0
+    if (links > 0) this.logToStderr(`s3c: ${links} symbolic link${links === 1 ? '' : 's'} skipped (use --follow-symlinks to upload what they point to)`)
     if (summary.filesFailed > 0) process.exitCode = ExitCode.filesFailed
   }
 

@@ -21,13 +21,14 @@ export default class Bundle extends S3cCommand {
     ...s3Flags,
     format: Flags.string({description: 'tar format for long names and large sizes', options: ['pax', 'gnu'], default: 'pax'}),
     'storage-class': Flags.string({description: 'storage class of the tar'}),
+    'follow-symlinks': Flags.boolean({description: 'store what symbolic links point to (loops are detected); default: links are stored as links, as tar does'}),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Bundle)
     await this.executeTransfer('bundle', {
       location: resolveLocation({bucket: flags.bucket, prefix: flags.prefix}),
-      localFolder: args.dir, bundleId: args.bundleId, format: flags.format as 'pax' | 'gnu', storageClass: flags['storage-class'],
+      localFolder: args.dir, bundleId: args.bundleId, format: flags.format as 'pax' | 'gnu', storageClass: flags['storage-class'], followSymlinks: flags['follow-symlinks'],
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'], include: flags.include, exclude: flags.exclude,
       force: flags.force, checksum: false, dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,

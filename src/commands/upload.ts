@@ -4,24 +4,26 @@ import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {upload} from '../core/upload.js'
 
 export default class Upload extends S3cCommand {
-  static summary = 'Upload a local folder tree to S3 (walk once, many requests in flight, skip unchanged files).'
+  static summary = 'Upload a local folder tree (or one file) to S3 (walk once, many requests in flight, skip unchanged files).'
   static examples = [
     'S3C_BUCKET=my-bucket <%= config.bin %> upload --thread-count 20 --prefix mirror/pypi',
     '<%= config.bin %> upload ./site s3://my-bucket/site --exclude "**/*.tmp"',
     '<%= config.bin %> upload --local-folder data --bucket my-bucket --prefix data --checksum --json',
+    '<%= config.bin %> upload report.pdf s3://my-bucket/reports/2026.pdf',
   ]
   static args = {
-    source: Args.string({description: 'local folder (or use --local-folder)'}),
-    destination: Args.string({description: 's3://bucket/prefix (or use --bucket/--prefix)'}),
+    source: Args.string({description: 'local folder (or use --local-folder), or one file'}),
+    destination: Args.string({description: 's3://bucket/prefix (or use --bucket/--prefix); for one file, its key (or the prefix it goes under, when it ends with /)'}),
   }
   static flags = {
     ...locationFlags, ...transferFlags, ...s3Flags,
     'storage-class': Flags.string({description: 'storage class of the new objects (e.g. STANDARD_IA)'}),
+    'follow-symlinks': Flags.boolean({description: 'upload what symbolic links point to, also outside the folder (loops are detected); default: links are skipped'}),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Upload)
     await this.runTransfer('upload', [args.source, args.destination], flags,
-      opts => upload({...opts, storageClass: flags['storage-class']}))
+      opts => upload({...opts, storageClass: flags['storage-class'], followSymlinks: flags['follow-symlinks']}))
   }
 }

@@ -1,10 +1,13 @@
 import {CreateMultipartUploadCommand, AbortMultipartUploadCommand} from '@aws-sdk/client-s3'
 import {randomBytes} from 'node:crypto'
-import {ExitCode, S3cError} from './errors.js'
+import {constants} from 'node:fs'
+import {access, readlink} from 'node:fs/promises'
+import {ExitCode, S3cError, describeError} from './errors.js'
 import {withRetry} from './retry.js'
 import {openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
-import {checkLocalFolder} from './upload.js'
-import {walkLocal} from '../engine/walk.js'
+import {checkLocalFolder, recordProblem} from './upload.js'
+import {isProblem, walkLocal} from '../engine/walk.js'
+import {fsPath, nameFromBytes} from '../local/fs-path.js'
 import type {RunSummary} from '../engine/stats.js'
 import {headObject} from '../jobs/handlers.js'
 import type {Work} from '../jobs/types.js'
@@ -19,6 +22,8 @@ export interface BundleOptions extends TransferOptions {
   bundleId?: string
   format?: TarFormat
   storageClass?: string
+  /** Store what symbolic links point to; by default a link is stored as a link (as tar does). */
+  followSymlinks?: boolean
 }
 
 /** A bundle id when none is given: short, sortable by day, safe in a key. */
@@ -56,9 +61,23 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: TarRef, id: s
 
   async function* plan(): AsyncGenerator<Work> {
     const inputs: MemberInput[] = []
-    for await (const e of walkLocal(root, opts, true)) {
-      inputs.push({name: e.dir ? `${e.rel}/` : e.rel, type: e.dir ? 'dir' : 'file', size: e.size, mode: e.mode & 0o7777,
-        mtime: Math.floor(e.mtimeMs / 1000), source: e.dir ? undefined : {path: e.path}})
+    for await (const e of walkLocal(root, {...opts, dirs: true})) {
+      const name = e.dir ? `${e.rel}/` : e.rel
+      if (isProblem(e)) {
+        recordProblem(run, name, e)
+        continue
+      }
+      const member: MemberInput = {name, type: e.type, size: e.size, mode: e.mode & 0o7777, mtime: Math.floor(e.mtimeMs / 1000)}
+      try {
+        // Checked here: one unreadable file would otherwise fail the part holding it, and so the whole tar.
+        if (e.type === 'file') await access(fsPath(e.path), constants.R_OK)
+        if (e.type === 'symlink') member.linkname = nameFromBytes(await readlink(fsPath(e.path), {encoding: 'buffer'})).name
+      } catch (error) {
+        recordProblem(run, name, {...e, type: 'failed', reason: describeError(error), dir: false})
+        continue
+      }
+      if (e.type === 'file') member.source = {path: e.path}
+      inputs.push(member)
     }
     // Sorted, so the same tree always makes the same archive.
     inputs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

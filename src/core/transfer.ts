@@ -31,6 +31,8 @@ export interface TransferOptions {
   exclude?: string[]
   /** Called with one line per planned transfer in a dry run. */
   onPlan?: (line: string) => void
+  /** Called with a line for the user that is not a result (e.g. "nothing under s3://…"); stderr in the CLI. */
+  onNotice?: (line: string) => void
   /** Counters the caller may watch (progress); created when absent. */
   stats?: RunStats
   /** Lowest backoff delay; tests lower it. */

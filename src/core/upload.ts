@@ -1,24 +1,30 @@
 import {stat} from 'node:fs/promises'
-import {resolve} from 'node:path'
+import {basename, resolve} from 'node:path'
 import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {ExitCode, S3cError} from './errors.js'
 import {withRetry} from './retry.js'
 import {openRun, partSizeFor, preflight, runWalk, storedCommand, type RunContext, type TransferOptions} from './transfer.js'
-import {walkLocal, walkS3, type LocalEntry} from '../engine/walk.js'
+import {isProblem, keyFilter, walkLocal, walkS3, type LocalEntry, type LocalProblem} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
 import {META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
 import type {CompareMode, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../s3/url.js'
+import {hasConvertedBytes} from '../local/fs-path.js'
 
 export interface UploadOptions extends TransferOptions {
+  /** A folder, or one file (then the prefix is its key, or the folder it goes into when it ends with '/'). */
   localFolder: string
   storageClass?: string
+  /** Follow symbolic links (also out of the folder; loops are detected). Default: links are skipped. */
+  followSymlinks?: boolean
 }
 
 export async function checkLocalFolder(folder: string): Promise<string> {
   const abs = resolve(folder)
+  if (hasConvertedBytes(abs))
+    throw new S3cError(`local folder "${folder}" holds characters of U+F780–U+F7FF, which s3c uses to spell bytes that are not UTF-8: give the folder another way (e.g. its parent)`, ExitCode.usage)
   const st = await stat(abs).catch(() => undefined)
   if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage)
   if (!st.isDirectory()) throw new S3cError(`"${folder}" is a file, not a folder: give the folder that holds the files to upload`, ExitCode.usage)
@@ -49,20 +55,44 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
   for (let offset = 0, n = 1; offset < e.size; offset += partSize, n++) {
     children.push({kind: 'upload-part', bucket, key, uploadId, path: e.path, partNumber: n, offset, length: Math.min(partSize, e.size - offset)})
   }
-  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size}, children}
+  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size, mtimeMs: e.mtimeMs}, children}
 }
 
-/** `s3c upload`: walk the local tree once and move every file that changed. */
+/** Records what the walk met but will not upload: skipped with a reason, or failed by name. */
+export function recordProblem(run: RunContext, key: string, p: LocalProblem): void {
+  run.stats.seen(0)
+  run.stats.record({key, path: p.path, bytes: 0, status: p.type, ...(p.type === 'skipped' ? {reason: p.reason} : {error: p.reason})})
+}
+
+/** The one file of `s3c upload FILE s3://bucket/key`, as the walk would give it. */
+async function singleFile(path: string, opts: UploadOptions): Promise<{entry: LocalEntry; key: string} | undefined> {
+  // The user named this file: a symlink is followed, as cp does.
+  const st = await stat(path).catch(() => undefined)
+  if (!st || st.isDirectory()) return undefined
+  if (!st.isFile()) throw new S3cError(`"${opts.localFolder}" is not a regular file or a folder: give a file or the folder that holds the files to upload`, ExitCode.usage)
+  const name = basename(path)
+  const {prefix} = opts.location
+  const key = prefix === '' || prefix.endsWith('/') ? joinKey(prefix, name) : prefix
+  return {entry: {rel: name, path, type: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: st.mode}, key}
+}
+
+/** `s3c upload`: walk the local tree once and move every file that changed (or the one file given). */
 export async function upload(opts: UploadOptions): Promise<RunSummary> {
-  const root = await checkLocalFolder(opts.localFolder)
+  const single = await singleFile(resolve(opts.localFolder), opts)
+  const root = single ? resolve(opts.localFolder) : await checkLocalFolder(opts.localFolder)
   const {bucket, prefix} = opts.location
-  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}`, storedCommand('upload', root, opts))
-  const listPrefix = folderPrefix(prefix)
+  const command = storedCommand('upload', root, opts)
+  // `s3c retry` runs the command again with the same link policy.
+  Object.assign(command.options, {followSymlinks: opts.followSymlinks})
+  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}${opts.followSymlinks ? ' --follow-symlinks' : ''}`, command)
+  const listPrefix = single ? single.key : folderPrefix(prefix)
   let remote: Map<string, number> | undefined
+  let remoteEmpty = false
   try {
     const {empty} = await preflight(run.s3, opts.location, listPrefix)
-    // Only list everything when there is something to compare with.
-    if (!empty && !opts.force) remote = await remoteSizes(run, bucket, listPrefix)
+    remoteEmpty = empty
+    // Only list everything when there is something to compare with (one file: its HEAD tells).
+    if (!empty && !opts.force && !single) remote = await remoteSizes(run, bucket, listPrefix)
   } catch (error) {
     await run.s3.close()
     throw error
@@ -74,11 +104,26 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     await Promise.all(multiparts.map(m => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: m.key, UploadId: m.uploadId})).catch(() => undefined)))
   }
 
+  async function* entries(): AsyncGenerator<{e: LocalEntry | LocalProblem; key: string}> {
+    if (single) {
+      if (keyFilter(opts)(single.entry.rel)) yield {e: single.entry, key: single.key}
+      return
+    }
+    for await (const e of walkLocal(root, opts)) yield {e, key: joinKey(prefix, e.dir ? `${e.rel}/` : e.rel)}
+  }
+
   async function* plan(): AsyncGenerator<Work> {
-    for await (const e of walkLocal(root, opts)) {
-      const key = joinKey(prefix, e.rel)
+    for await (const {e, key} of entries()) {
+      if (isProblem(e)) {
+        recordProblem(run, key, e)
+        continue
+      }
+      if (e.type === 'symlink') {
+        recordProblem(run, key, {...e, type: 'skipped', reason: 'symlink', dir: false})
+        continue
+      }
       run.stats.seen(e.size)
-      const remoteSize = remote?.get(key)
+      const remoteSize = single ? (remoteEmpty || opts.force ? undefined : e.size) : remote?.get(key)
       const compare = remoteSize === e.size ? compareMode : undefined
       if (opts.dryRun) {
         opts.onPlan?.(`${compare ? 'check' : 'upload'} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)

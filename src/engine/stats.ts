@@ -1,5 +1,8 @@
 import type {FileOutcome} from '../jobs/types.js'
 
+/** Skips named one by one in the summary (all are counted): a tree of links must not fill memory. */
+export const MAX_LISTED_SKIPS = 10_000
+
 /** Counters of one run; the walker, the handlers and the runner feed it, the progress reporter reads it. */
 export class RunStats {
   readonly startedAt = Date.now()
@@ -17,6 +20,10 @@ export class RunStats {
    */
   readonly remote = {filesDone: 0, filesSkipped: 0, filesFailed: 0, bytes: 0}
   readonly failures: {key: string; path: string; error: string}[] = []
+  /** Skips recorded here, by reason ('unchanged' for a file its counterpart already holds). */
+  readonly skippedBy: Record<string, number> = {}
+  /** The skips that are not 'unchanged' (links, loops, …), named, up to MAX_LISTED_SKIPS. */
+  readonly skips: {key: string; path: string; reason: string}[] = []
 
   seen(bytes: number): void {
     this.filesSeen++
@@ -27,6 +34,9 @@ export class RunStats {
     if (outcome.status === 'done') this.filesDone++
     else if (outcome.status === 'skipped') {
       this.filesSkipped++
+      const reason = outcome.reason ?? 'unchanged'
+      this.skippedBy[reason] = (this.skippedBy[reason] ?? 0) + 1
+      if (reason !== 'unchanged' && this.skips.length < MAX_LISTED_SKIPS) this.skips.push({key: outcome.key, path: outcome.path, reason})
       // Skipped bytes count as handled so the rate and ETA stay honest.
       this.bytesSeen -= outcome.bytes
     } else {
@@ -67,11 +77,19 @@ export interface RunSummary {
   bytes: number
   seconds: number
   failures: {key: string; path: string; error: string}[]
+  /** Skipped files by reason: unchanged, symlink, symlink loop, folder loop, not a regular file. */
+  skippedBy: Record<string, number>
+  /** The skipped files other than unchanged ones, named (at most MAX_LISTED_SKIPS). */
+  skips: {key: string; path: string; reason: string}[]
 }
 
 export function summarize(stats: RunStats): RunSummary {
+  const skippedBy = {...stats.skippedBy}
+  // Workers (BullMQ runs) only ever skip unchanged files; the walk's skips are counted here.
+  if (stats.remote.filesSkipped) skippedBy.unchanged = (skippedBy.unchanged ?? 0) + stats.remote.filesSkipped
   return {
     filesDone: stats.totalDone, filesSkipped: stats.totalSkipped, filesFailed: stats.totalFailed,
     bytes: stats.totalBytes, seconds: Math.round(stats.seconds * 1000) / 1000, failures: stats.failures,
+    skippedBy, skips: stats.skips,
   }
 }

@@ -1,12 +1,13 @@
 import {createHash} from 'node:crypto'
-import {closeSync, createReadStream, fchmodSync, futimesSync, openSync, readFileSync, renameSync, writeSync} from 'node:fs'
-import {chmod, mkdir, open, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
+import {closeSync, createReadStream, fchmodSync, fstatSync, futimesSync, openSync, readFileSync, renameSync, writeSync} from 'node:fs'
+import {chmod, mkdir, open, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
 import {AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
-import {describeError, statusOf} from '../core/errors.js'
+import {ExitCode, S3cError, describeError, statusOf} from '../core/errors.js'
+import {fsPath} from '../local/fs-path.js'
 import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
 import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
@@ -33,13 +34,13 @@ export type Handlers = {[K in JobKind]: JobHandler<Extract<JobData, {kind: K}>>}
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256')
-  await pipeline(createReadStream(path, {highWaterMark: 1 << 20}), hash)
+  await pipeline(createReadStream(fsPath(path), {highWaterMark: 1 << 20}), hash)
   return hash.digest('hex')
 }
 
 export async function crc32File(path: string): Promise<number> {
   let crc = 0
-  for await (const chunk of createReadStream(path, {highWaterMark: 1 << 20})) crc = crc32(chunk as Buffer, crc)
+  for await (const chunk of createReadStream(fsPath(path), {highWaterMark: 1 << 20})) crc = crc32(chunk as Buffer, crc)
   return crc >>> 0
 }
 
@@ -47,7 +48,7 @@ export async function crc32File(path: string): Promise<number> {
 const madeDirs = new Set<string>()
 export async function ensureDir(dir: string): Promise<void> {
   if (madeDirs.has(dir)) return
-  await mkdir(dir, {recursive: true})
+  await mkdir(fsPath(dir), {recursive: true})
   madeDirs.add(dir)
 }
 
@@ -100,7 +101,7 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
     // Check by mtime before reading: an unchanged file is never read.
     if (f.compare === 'mtime' && (await remoteUnchanged(ctx, job.bucket, f, 'mtime')))
       return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
-    const body = await readSmallOrLarge(f.path, f.size)
+    const body = await readWholeFile(f)
     const sha256 = sha256Hex(body)
     if (f.compare === 'checksum' && (await remoteUnchanged(ctx, job.bucket, f, 'checksum', sha256)))
       return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
@@ -119,7 +120,7 @@ async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobRes
 }
 
 export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r')
+  const fh = await open(fsPath(path), 'r')
   try {
     const buf = Buffer.allocUnsafe(length)
     let done = 0
@@ -155,6 +156,13 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
     return {files: [failed(ref, children.failures[0])]}
   }
   const parts = (children?.results ?? []).map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
+  try {
+    // Every part has been read: a file changed since the walk would be stored as a mix (or cut short).
+    checkUnchanged(job, await stat(fsPath(job.path)))
+  } catch (error) {
+    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    return {files: [failed(ref, error)]}
+  }
   try {
     await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({
       Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, MultipartUpload: {Parts: parts},
@@ -199,7 +207,7 @@ export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string
     return remote !== undefined && remote === (await sha256File(f.path))
   }
   const remoteMs = remoteMtimeMs(h)
-  const local = await stat(f.path)
+  const local = await stat(fsPath(f.path))
   return remoteMs !== undefined && sameMtime(remoteMs, local.mtimeMs)
 }
 
@@ -212,7 +220,7 @@ export async function writeFileAtomically(path: string, body: Buffer, mtimeMs: n
   const mtime = mtimeMs === undefined ? undefined : new Date(mtimeMs)
   try {
     if (body.length <= SMALL_IO) {
-      const fd = openSync(tmp, 'w')
+      const fd = openSync(fsPath(tmp), 'w')
       try {
         writeSync(fd, body)
         if (mode !== undefined) fchmodSync(fd, mode & 0o7777)
@@ -220,21 +228,45 @@ export async function writeFileAtomically(path: string, body: Buffer, mtimeMs: n
       } finally {
         closeSync(fd)
       }
-      renameSync(tmp, path)
+      renameSync(fsPath(tmp), fsPath(path))
     } else {
-      await writeFile(tmp, body)
-      if (mode !== undefined) await chmod(tmp, mode & 0o7777)
-      if (mtime) await utimes(tmp, new Date(), mtime)
-      await rename(tmp, path)
+      await writeFile(fsPath(tmp), body)
+      if (mode !== undefined) await chmod(fsPath(tmp), mode & 0o7777)
+      if (mtime) await utimes(fsPath(tmp), new Date(), mtime)
+      await rename(fsPath(tmp), fsPath(path))
     }
   } catch (error) {
-    await unlink(tmp).catch(() => undefined)
+    await unlink(fsPath(tmp)).catch(() => undefined)
     throw error
   }
 }
 
-function readSmallOrLarge(path: string, size: number): Promise<Buffer> | Buffer {
-  return size <= SMALL_IO ? readFileSync(path) : readFile(path)
+/** Thrown when a file is not the one the walk saw any more (size or mtime differ). */
+function checkUnchanged(ref: {size: number; mtimeMs?: number}, st: {size: number; mtimeMs: number}, bytesRead = st.size): void {
+  if (st.size !== ref.size || bytesRead !== ref.size || (ref.mtimeMs !== undefined && st.mtimeMs !== ref.mtimeMs))
+    throw new S3cError(`changed while being uploaded (${ref.size} bytes when listed, ${st.size} now${st.size === ref.size ? ', modified since' : ''}): nothing was stored; run the upload again`, ExitCode.filesFailed)
+}
+
+/** A small file's whole content, checked to be the file the walk saw (a file growing meanwhile fails). */
+async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
+  if (f.size <= SMALL_IO) {
+    const fd = openSync(fsPath(f.path), 'r')
+    try {
+      const body = readFileSync(fd)
+      checkUnchanged(f, fstatSync(fd), body.length)
+      return body
+    } finally {
+      closeSync(fd)
+    }
+  }
+  const fh = await open(fsPath(f.path), 'r')
+  try {
+    const body = await fh.readFile()
+    checkUnchanged(f, await fh.stat(), body.length)
+    return body
+  } finally {
+    await fh.close()
+  }
 }
 
 class ChecksumMismatch extends Error {
@@ -275,7 +307,7 @@ async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<Jo
     if (r.body.length !== job.length) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
     return r
   }, ctx.retry, ctx.signal)
-  const fh = await open(job.tmpPath, 'r+')
+  const fh = await open(fsPath(job.tmpPath), 'r+')
   try {
     await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
   } finally {
@@ -289,7 +321,7 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
   const ref = {key: job.key, path: job.path, size: job.size}
   try {
     if (children && children.failures.length > 0) {
-      await unlink(job.tmpPath).catch(() => undefined)
+      await unlink(fsPath(job.tmpPath)).catch(() => undefined)
       return {files: [failed(ref, children.failures[0])]}
     }
     const meta = children?.results.find(r => r.meta)?.meta ?? {}
@@ -297,16 +329,16 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
       throw new ChecksumMismatch(job.key)
     if (job.crc !== undefined && job.crc !== (await crc32File(job.tmpPath)))
       throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
-    if (job.mode !== undefined) await chmod(job.tmpPath, job.mode & 0o7777)
+    if (job.mode !== undefined) await chmod(fsPath(job.tmpPath), job.mode & 0o7777)
     const mtimeMs = parseMtime(meta[META_MTIME]) ?? job.lastModifiedMs
-    await utimes(job.tmpPath, new Date(), new Date(mtimeMs))
-    await rename(job.tmpPath, job.path)
+    await utimes(fsPath(job.tmpPath), new Date(), new Date(mtimeMs))
+    await rename(fsPath(job.tmpPath), fsPath(job.path))
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.
-    const done = (error as {code?: string}).code === 'ENOENT' && (await stat(job.path).catch(() => undefined))?.size === job.size
+    const done = (error as {code?: string}).code === 'ENOENT' && (await stat(fsPath(job.path)).catch(() => undefined))?.size === job.size
     if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
-    await unlink(job.tmpPath).catch(() => undefined)
+    await unlink(fsPath(job.tmpPath)).catch(() => undefined)
     return {files: [failed(ref, error)]}
   }
 }

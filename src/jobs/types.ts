@@ -50,6 +50,8 @@ export interface CompleteUploadJob {
   uploadId: string
   path: string
   size: number
+  /** The file's mtime as the walk saw it: a file changed while its parts were read fails. */
+  mtimeMs?: number
 }
 
 export interface DownloadFilesJob {
@@ -232,6 +234,8 @@ export interface FileOutcome {
   bytes: number
   status: 'done' | 'skipped' | 'failed'
   error?: string
+  /** Why a file was skipped ('unchanged' when absent): 'symlink', 'not a regular file', … */
+  reason?: string
 }
 
 export interface JobResult {

@@ -33,6 +33,11 @@ export interface FaultOptions {
 
 export interface ProxyOptions extends FaultOptions {
   auth?: {accessKeyId: string; secretAccessKey: string; region: string}
+  /**
+   * Awaited before a request is forwarded: lets a test act at an exact point of a run (e.g.
+   * change a local file when the client asks for a given key), with no timing involved.
+   */
+  onRequest?: (r: RecordedRequest) => void | Promise<void>
 }
 
 export interface Proxy {
@@ -125,6 +130,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
         return
       }
     }
+    await opts.onRequest?.(rec)
     if (faults.alwaysFail?.(rec.path)) {
       injected[500]++
       res.writeHead(500, {'content-type': 'application/xml'})
