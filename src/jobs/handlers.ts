@@ -1,13 +1,13 @@
 import {createHash} from 'node:crypto'
-import {closeSync, createReadStream, fchmodSync, futimesSync, openSync, readFileSync, renameSync, writeSync} from 'node:fs'
-import {chmod, mkdir, open, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
-import {dirname} from 'node:path'
+import {createReadStream, readFileSync} from 'node:fs'
+import {chmod, lstat, open, readFile, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
 import {AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {describeError, statusOf} from '../core/errors.js'
 import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
+import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
 import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
 import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
@@ -43,16 +43,24 @@ export async function crc32File(path: string): Promise<number> {
   return crc >>> 0
 }
 
-/** Creating the same directory for thousands of files costs syscalls; remember the ones made. */
-const madeDirs = new Set<string>()
-export async function ensureDir(dir: string): Promise<void> {
-  if (madeDirs.has(dir)) return
-  await mkdir(dir, {recursive: true})
-  madeDirs.add(dir)
-}
-
-export function tempPathFor(path: string): string {
-  return `${path}.s3c-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`
+/** CRC-32 of the data runs ([offset, length]) of a sparse file, in order: what the tar stores of it. */
+export async function crc32FileRuns(path: string, runs: [number, number][]): Promise<number> {
+  let crc = 0
+  const fh = await open(path, 'r')
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20)
+    for (const [offset, length] of runs) {
+      for (let done = 0; done < length;) {
+        const {bytesRead} = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done)
+        if (bytesRead === 0) throw new Error(`${path} is shorter than its sparse map`)
+        crc = crc32(buf.subarray(0, bytesRead), crc)
+        done += bytesRead
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+  return crc >>> 0
 }
 
 function metaOf(headers: Headers): Record<string, string> {
@@ -199,39 +207,12 @@ export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string
     return remote !== undefined && remote === (await sha256File(f.path))
   }
   const remoteMs = remoteMtimeMs(h)
-  const local = await stat(f.path)
+  const local = await lstat(f.path)
   return remoteMs !== undefined && sameMtime(remoteMs, local.mtimeMs)
 }
 
 /** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
 const SMALL_IO = 256 * 1024
-
-export async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number | undefined, mode?: number): Promise<void> {
-  await ensureDir(dirname(path))
-  const tmp = tempPathFor(path)
-  const mtime = mtimeMs === undefined ? undefined : new Date(mtimeMs)
-  try {
-    if (body.length <= SMALL_IO) {
-      const fd = openSync(tmp, 'w')
-      try {
-        writeSync(fd, body)
-        if (mode !== undefined) fchmodSync(fd, mode & 0o7777)
-        if (mtime) futimesSync(fd, new Date(), mtime)
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(tmp, path)
-    } else {
-      await writeFile(tmp, body)
-      if (mode !== undefined) await chmod(tmp, mode & 0o7777)
-      if (mtime) await utimes(tmp, new Date(), mtime)
-      await rename(tmp, path)
-    }
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined)
-    throw error
-  }
-}
 
 function readSmallOrLarge(path: string, size: number): Promise<Buffer> | Buffer {
   return size <= SMALL_IO ? readFileSync(path) : readFile(path)
@@ -254,7 +235,7 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
       return r
     }, ctx.retry, ctx.signal)
-    await writeFileAtomically(f.path, res.body, remoteMtimeMs(res.headers, f.lastModifiedMs))
+    await writeFileSafely(job.root, f.path, res.body, {mtimeMs: remoteMtimeMs(res.headers, f.lastModifiedMs)})
     ctx.onBytes(res.body.length)
     return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
   } catch (error) {
@@ -275,9 +256,10 @@ async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<Jo
     if (r.body.length !== job.length) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
     return r
   }, ctx.retry, ctx.signal)
-  const fh = await open(job.tmpPath, 'r+')
+  const fh = await openTempFile(job.root, job.tmpPath)
   try {
-    await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
+    if (job.scatter) for (const [from, length, to] of job.scatter) await fh.write(res.body, from, length, to)
+    else await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
   } finally {
     await fh.close()
   }
@@ -295,16 +277,16 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     const meta = children?.results.find(r => r.meta)?.meta ?? {}
     if (job.verify && meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
       throw new ChecksumMismatch(job.key)
-    if (job.crc !== undefined && job.crc !== (await crc32File(job.tmpPath)))
+    if (job.crc !== undefined && job.crc !== (job.sparse ? await crc32FileRuns(job.tmpPath, job.sparse) : await crc32File(job.tmpPath)))
       throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
     if (job.mode !== undefined) await chmod(job.tmpPath, job.mode & 0o7777)
     const mtimeMs = parseMtime(meta[META_MTIME]) ?? job.lastModifiedMs
     await utimes(job.tmpPath, new Date(), new Date(mtimeMs))
-    await rename(job.tmpPath, job.path)
+    await renameIntoPlace(job.root, job.tmpPath, job.path)
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.
-    const done = (error as {code?: string}).code === 'ENOENT' && (await stat(job.path).catch(() => undefined))?.size === job.size
+    const done = (error as {code?: string}).code === 'ENOENT' && (await lstat(job.path).catch(() => undefined))?.size === job.size
     if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
     await unlink(job.tmpPath).catch(() => undefined)
     return {files: [failed(ref, error)]}
