@@ -1,5 +1,5 @@
 import {statSync, unlinkSync} from 'node:fs'
-import {rename, stat, unlink, writeFile, type FileHandle} from 'node:fs/promises'
+import {stat, unlink, type FileHandle} from 'node:fs/promises'
 import {basename, dirname, resolve} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {Readable, Transform, Writable} from 'node:stream'
@@ -19,7 +19,7 @@ import {BLOCK} from '../bundle/layout.js'
 import {failed} from '../jobs/handlers.js'
 import type {ExtractMembersJob, Work} from '../jobs/types.js'
 import {
-  LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, tempPathFor, withTempFile,
+  LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, usableTarget, withTempFile, writeFileSafely,
 } from '../local/safe-path.js'
 
 const MiB = 1024 * 1024
@@ -390,6 +390,7 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   const selected = selectMembers(loaded.members, opts.select)
   if (opts.select?.length && selected.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
   const members = lastOfEachName(selected)
+  usableTarget(root, opts.dest)
   const etag = loaded.etag
   const {bucket, tarKey} = opts.ref
   const run = await openRun(opts, `download-all ${opts.ref.label} ${root}`, {kind: 'download', localFolder: root, options: {location: opts.location,
@@ -401,7 +402,6 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   }
 
   async function* plan(): AsyncGenerator<Work> {
-    ensureSafeDir(root, root)
     let group: ExtractMembersJob | undefined
     let groupBytes = 0
     const flush = function* (): Generator<Work> {
@@ -545,10 +545,8 @@ export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: nu
       await withRetry(() => s3!.fast.request('PUT', opts.ref!.bucket, opts.ref!.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), policy(opts.maxRetry))
       indexedAt = `s3://${opts.ref.bucket}/${opts.ref.indexKey}`
     } else {
-      indexedAt = opts.target + INDEX_SUFFIX
-      const tmp = tempPathFor(indexedAt)
-      await writeFile(tmp, index)
-      await rename(tmp, indexedAt)
+      indexedAt = resolve(opts.target + INDEX_SUFFIX)
+      await writeFileSafely(dirname(indexedAt), indexedAt, index)
     }
     return {members: members.length, indexedAt, reads: src.reads, bytesRead: src.bytesRead, tarSize: src.size}
   } finally {

@@ -6,7 +6,7 @@ import {openRun, partSizeFor, preflight, runWalk, storedCommand, type TransferOp
 import {keyFilter, walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {failed, localUnchanged} from '../jobs/handlers.js'
-import {createTempFile, ensureSafeDir, localPathFor} from '../local/safe-path.js'
+import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../s3/url.js'
 
@@ -35,7 +35,14 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     await run.s3.close()
     throw error
   }
-  if (!opts.dryRun) ensureSafeDir(root, root)
+  if (!opts.dryRun) {
+    try {
+      usableTarget(root, opts.localFolder)
+    } catch (error) {
+      await run.s3.close()
+      throw error
+    }
+  }
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
   const tmpPaths: string[] = []

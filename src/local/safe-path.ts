@@ -4,7 +4,7 @@ import {
 } from 'node:fs'
 import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
-import {ExitCode, S3cError} from '../core/errors.js'
+import {ExitCode, S3cError, describeError} from '../core/errors.js'
 
 /*
  * Safe local writes: every file s3c writes (download, download-all, download-single, tar
@@ -118,6 +118,15 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
     if (st.isSymbolicLink()) throw new LocalPathError(`would be written through the symlink ${relative(root, at)}; skipped`)
     if (!st.isDirectory()) throw new LocalPathError(`${relative(root, at)} is a file where a folder is needed; skipped`)
     if (cache) verifiedDirs.add(at)
+  }
+}
+
+/** Makes the destination folder, or says in one line why it cannot be used (exit 2, before anything is sent). */
+export function usableTarget(root: string, given: string): void {
+  try {
+    ensureSafeDir(root, root)
+  } catch (error) {
+    throw new S3cError(`cannot write into "${given}" (${describeError(error)}): give a folder you can write to`, ExitCode.usage)
   }
 }
 
