@@ -105,6 +105,8 @@ describe('units', function () {
       assert.throws(() => ensureSafeDir(dest, join(dest, 'up', 'x')), /through the symlink up/)
       assert.throws(() => ensureSafeDir(dest, join(dest, 'file', 'x')), /file is a file where a folder is needed/)
       assert.throws(() => ensureSafeDir(dest, join(top, 'elsewhere')), /outside/)
+      // A check holds from its root down: from the folder above, dest is a symlink (a worker serves many runs).
+      assert.throws(() => ensureSafeDir(top, join(dest, 'ok', 'new')), /through the symlink dest/)
       // Links: inside as written and where they lead on disk.
       assert.equal(linkTargetInside(dest, join(dest, 'l'), 'ok/new'), true)
       assert.equal(linkTargetInside(dest, join(dest, 'l'), '../x'), false)

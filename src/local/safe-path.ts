@@ -61,12 +61,18 @@ export function memberPathFor(root: string, name: string): string | undefined {
 
 const inside = (root: string, path: string) => path === root || path.startsWith(root + sep)
 
-/** Folders checked (and made) in this process: thousands of files in one folder cost one lstat per folder. */
+/**
+ * Folders checked (and made) in this process, per destination: thousands of files in one
+ * folder cost one lstat per folder. Keyed by root and folder, because a check holds only from
+ * that root down: the same path reached from a higher root may pass through a symlink (the
+ * destination itself may be one), and a worker serves many runs.
+ */
 const verifiedDirs = new Set<string>()
+const dirKey = (root: string, dir: string) => `${root}\0${dir}`
 
 /** Forget the checks under root (a folder that was checked has gone: something removed it). */
 function forgetDirs(root: string): void {
-  for (const d of verifiedDirs) if (inside(root, d)) verifiedDirs.delete(d)
+  for (const d of verifiedDirs) if (d.startsWith(`${root}\0`)) verifiedDirs.delete(d)
 }
 
 export interface SafeDirOptions {
@@ -84,10 +90,12 @@ export interface SafeDirOptions {
 export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = {}): void {
   const create = opts.create ?? true
   const cache = opts.cache ?? true
-  if (cache && verifiedDirs.has(dir)) return
+  // A job queued by an s3c that did not send its destination folder cannot be checked.
+  if (!root) throw new LocalPathError('the job names no destination folder (queued by an older s3c?): run the command again')
+  if (cache && verifiedDirs.has(dirKey(root, dir))) return
   const rel = relative(root, dir)
   if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new LocalPathError(`${dir} is outside ${root}; skipped`)
-  if (!(cache && verifiedDirs.has(root))) {
+  if (!(cache && verifiedDirs.has(dirKey(root, root)))) {
     // The destination itself may be a symlink to a folder (stat, not lstat).
     if (create) {
       try {
@@ -99,12 +107,12 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
     const st = statSync(root, {throwIfNoEntry: false})
     if (!st) return
     if (!st.isDirectory()) throw new LocalPathError(`${root} is not a folder`)
-    if (cache) verifiedDirs.add(root)
+    if (cache) verifiedDirs.add(dirKey(root, root))
   }
   let at = root
   for (const part of rel === '' ? [] : rel.split(sep)) {
     at = join(at, part)
-    if (cache && verifiedDirs.has(at)) continue
+    if (cache && verifiedDirs.has(dirKey(root, at))) continue
     let st = lstatSync(at, {throwIfNoEntry: false})
     if (!st) {
       if (!create) return
@@ -117,7 +125,7 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
     }
     if (st.isSymbolicLink()) throw new LocalPathError(`would be written through the symlink ${relative(root, at)}; skipped`)
     if (!st.isDirectory()) throw new LocalPathError(`${relative(root, at)} is a file where a folder is needed; skipped`)
-    if (cache) verifiedDirs.add(at)
+    if (cache) verifiedDirs.add(dirKey(root, at))
   }
 }
 
