@@ -263,8 +263,8 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
           if (opts.stdout) throw new S3cError(`"${opts.member}" is a symbolic link to "${m.linkname}": nothing to write to standard output`, ExitCode.usage)
           const out = resolveOut(opts.out, m.name)
           const root = dirname(out)
+          usableTarget(root, root)
           try {
-            ensureSafeDir(root, root)
             makeSymlinkSafely(root, out, m.linkname ?? '', m.name)
           } catch (error) {
             if (error instanceof LocalPathError) throw new S3cError(error.message, ExitCode.filesFailed)
@@ -292,7 +292,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
         }
         const out = resolveOut(opts.out, target.name)
         const root = dirname(out)
-        ensureSafeDir(root, root)
+        usableTarget(root, root)
         await withTempFile(root, out, async fh => {
           if (target.sparse) await fh.truncate(target.realSize)
           const meta = await fetchMember(s3, reader, opts, target, found.header.tarEtag, async () => fileSink(fh, target.sparse))
