@@ -81,6 +81,44 @@ describe('index format (s3ci v1)', function () {
     }
   })
 
+  it('a sparse member makes an index of version 2 whose member list keeps the map and whose record is flagged; without one, version 1', function () {
+    const plain = buildIndex(members(3), 1, '')
+    assert.equal(plain.readUInt16BE(8), 1)
+    const sparse: IndexedMember = {name: 'holes.bin', type: 'file', size: 3_000_000, mode: 0o600, mtime: 5, dataOffset: 4096, crc: 77,
+      sparse: [[0, 4096], [1_000_000, 8192], [3_000_000, 0]]}
+    const list = [...members(3), sparse]
+    const index = buildIndex(list, 1, '')
+    assert.equal(index.readUInt16BE(8), 2)
+    const h = parseHeader(index)
+    const table = index.subarray(h.tableOffset, h.listOffset)
+    const r = findInTable(table, 0, h.count, 'holes.bin', new Map())
+    assert.ok(r && r !== 'outside')
+    assert.equal(r.sparse, true)
+    // The record holds what is stored in the tar: 12,288 bytes of data at 4096.
+    assert.equal(r.size, 12_288)
+    assert.equal(r.dataOffset, 4096)
+    assert.deepEqual(parseList(index.subarray(h.listOffset, h.listOffset + h.listLength)).at(-1), {...sparse, linkname: undefined})
+    const r0 = findInTable(table, 0, h.count, list[0].name, new Map())
+    assert.ok(r0 && r0 !== 'outside')
+    assert.equal(r0.sparse, undefined)
+  })
+
+  it('duplicate names: the lookup finds the last member of that name (tar\'s rule), and a window cut inside the run cannot tell', function () {
+    const list: IndexedMember[] = [...members(20), ...[1, 2, 3].map(k => ({name: './dup.txt', type: 'file' as const, size: k, mode: 0o644, mtime: 0, dataOffset: 512 * (100 + k)}))]
+    list.splice(5, 0, {name: 'dup.txt', type: 'file', size: 0, mode: 0o644, mtime: 0, dataOffset: 512 * 99})
+    const index = buildIndex(list, 1, '')
+    const h = parseHeader(index)
+    const table = index.subarray(h.tableOffset, h.listOffset)
+    const collisions = parseCollisions(index.subarray(h.collisionsOffset, h.collisionsOffset + h.collisionsLength))
+    const r = findInTable(table, 0, h.count, 'dup.txt', collisions)
+    assert.ok(r && r !== 'outside')
+    assert.equal(r.size, 3)
+    // Where the run of equal hashes starts in the table, and a slice that ends inside it.
+    let first = 0
+    while (table.readUIntBE(first * RECORD_SIZE, 5) !== nameHash('dup.txt')) first++
+    assert.equal(findInTable(table.subarray(0, (first + 2) * RECORD_SIZE), 0, h.count, 'dup.txt', collisions), 'outside')
+  })
+
   it('rejects what is not an index', function () {
     assert.throws(() => parseHeader(randomBytes(200)), /not an s3c index/)
     const index = buildIndex(members(3), 1, '')

@@ -1,8 +1,5 @@
 import {createHash} from 'node:crypto'
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {classifyError, describeError} from '../src/core/errors.js'
 import {partSizeFor} from '../src/core/transfer.js'
 import {parseSize} from '../src/core/format.js'
@@ -14,6 +11,11 @@ import {folderPrefix, joinKey, parseS3Url, resolveLocation} from '../src/s3/url.
 import {MIN_PART, layoutTar, planArchive, type MemberInput} from '../src/bundle/plan.js'
 import {splitRanges} from '../src/jobs/tar.js'
 import {mulberry32} from './harness/proxy.js'
+import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {ensureSafeDir, linkTargetInside, memberRelPath} from '../src/local/safe-path.js'
+import {scatterOf} from '../src/core/bundle-read.js'
 
 describe('units', function () {
   it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', async function () {
@@ -84,6 +86,49 @@ describe('units', function () {
     assert.equal(localPathFor('/d', 'a/../../x'), undefined)
     assert.equal(localPathFor('/d', '/etc/x'), undefined)
     assert.equal(localPathFor('/d', 'dir/'), undefined)
+  })
+
+  it('tar member names: "./x/./y.txt" and "x//y" land at x/y.txt and x/y; "..", absolute names and NUL are refused', function () {
+    assert.equal(memberRelPath('./x/./y.txt'), 'x/y.txt')
+    assert.equal(memberRelPath('x//y'), 'x/y')
+    assert.equal(memberRelPath('dir/'), 'dir')
+    assert.equal(memberRelPath('./'), '')
+    assert.equal(memberRelPath('a/../b'), undefined)
+    assert.equal(memberRelPath('/etc/passwd'), undefined)
+    assert.equal(memberRelPath('a\0b'), undefined)
+  })
+
+  it('safe folders: a symlink or a file on the way is refused, DEST itself may be a symlink', function () {
+    const top = mkdtempSync(join(tmpdir(), 's3c-unit-'))
+    try {
+      const real = join(top, 'real')
+      mkdirSync(join(real, 'ok'), {recursive: true})
+      symlinkSync(real, join(top, 'dest'))
+      const dest = join(top, 'dest')
+      symlinkSync('..', join(real, 'up'))
+      writeFileSync(join(real, 'file'), 'x')
+      ensureSafeDir(dest, join(dest, 'ok', 'new', 'deeper'))
+      assert.throws(() => ensureSafeDir(dest, join(dest, 'up', 'x')), /through the symlink up/)
+      assert.throws(() => ensureSafeDir(dest, join(dest, 'file', 'x')), /file is a file where a folder is needed/)
+      assert.throws(() => ensureSafeDir(dest, join(top, 'elsewhere')), /outside/)
+      // A check holds from its root down: from the folder above, dest is a symlink (a worker serves many runs).
+      assert.throws(() => ensureSafeDir(top, join(dest, 'ok', 'new')), /through the symlink dest/)
+      // Links: inside as written and where they lead on disk.
+      assert.equal(linkTargetInside(dest, join(dest, 'l'), 'ok/new'), true)
+      assert.equal(linkTargetInside(dest, join(dest, 'l'), '../x'), false)
+      assert.equal(linkTargetInside(dest, join(dest, 'l'), '/etc/passwd'), false)
+      assert.equal(linkTargetInside(dest, join(dest, 'l'), 'up/..'), false, 'up -> .. then .. climbs out')
+      assert.equal(linkTargetInside(dest, join(dest, 'l'), 'up/real/ok'), true, 'out and back in is inside')
+    } finally {
+      rmSync(top, {recursive: true, force: true})
+    }
+  })
+
+  it('maps the stored bytes of a sparse member to file offsets for each range job', function () {
+    const runs: [number, number][] = [[100, 10], [1000, 20], [5000, 0], [6000, 5]]
+    assert.deepEqual(scatterOf(runs, 0, 35), [[0, 10, 100], [10, 20, 1000], [30, 5, 6000]])
+    assert.deepEqual(scatterOf(runs, 5, 10), [[0, 5, 105], [5, 5, 1000]])
+    assert.deepEqual(scatterOf(runs, 30, 5), [[0, 5, 6000]])
   })
 
   it('plans archives whose parts S3 accepts: contiguous, all but the last ≥ 5 MiB, in every mode', function () {

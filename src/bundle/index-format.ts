@@ -3,7 +3,7 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import {BLOCK, type MemberType, type TarMember} from './layout.js'
 
 /*
- * The s3c index ("s3ci", version 1), specified in docs/FORMAT.md. One object next to the tar:
+ * The s3c index ("s3ci", versions 1 and 2), specified in docs/FORMAT.md. One object next to the tar:
  *
  *   header (128 B) | collision names | lookup table (20 B per member, sorted by hash) | member list (gzip)
  *
@@ -13,7 +13,13 @@ import {BLOCK, type MemberType, type TarMember} from './layout.js'
  */
 
 export const INDEX_MAGIC = 'S3CINDEX'
+/**
+ * The version an index without sparse members gets (every s3c reads it). Indexes with sparse
+ * members are version 2, so an s3c that does not know sparse members refuses them instead of
+ * writing their raw data.
+ */
 export const INDEX_VERSION = 1
+export const INDEX_VERSION_SPARSE = 2
 export const HEADER_SIZE = 128
 export const RECORD_SIZE = 20
 /** What a cold lookup reads first. */
@@ -23,11 +29,24 @@ export const INDEX_SUFFIX = '.s3ci'
 const TYPE_CODES: MemberType[] = ['file', 'dir', 'symlink', 'hardlink', 'other']
 const FLAG_CRC = 0x08
 const FLAG_BIG = 0x10
+const FLAG_SPARSE = 0x20
 const MAX40 = 2 ** 40 - 1
 
 export interface IndexedMember extends TarMember {
-  /** CRC-32 of the member's data, when it was read while indexing. */
+  /** CRC-32 of the member's data, when it was read while indexing (a sparse member: of its stored data runs). */
   crc?: number
+  /**
+   * A sparse file: its data runs as [offset in the file, length], stored one after another in
+   * the tar from dataOffset; `size` is then the file's real size, holes included.
+   */
+  sparse?: [number, number][]
+  /** For type 'other': what the tar says it is (node-tar's name: FIFO, CharacterDevice, ContinuationFile, …). */
+  tarType?: string
+}
+
+/** Bytes of the member's data stored in the tar (for a sparse member, its data runs, not its real size). */
+export function storedSize(m: {size: number; sparse?: [number, number][]}): number {
+  return m.sparse ? m.sparse.reduce((n, [, length]) => n + length, 0) : m.size
 }
 
 /** The 16-byte lookup part of a record, plus its checksum. */
@@ -35,9 +54,11 @@ export interface LookupRecord {
   hash: number
   type: MemberType
   dataOffset: number
-  /** undefined when ≥ 1 TiB: read it from the member list. */
+  /** Bytes stored in the tar; undefined when ≥ 1 TiB: read it from the member list. */
   size?: number
   crc?: number
+  /** A sparse member: read its map (and real size) from the member list. */
+  sparse?: true
 }
 
 export interface IndexHeader {
@@ -84,11 +105,12 @@ export function buildIndex(members: IndexedMember[], tarSize: number, tarEtag: s
     const {m} = row
     if (m.dataOffset % BLOCK !== 0) throw new IndexFormatError(`member ${m.name} data offset ${m.dataOffset} is not a multiple of 512`)
     const at = pos * RECORD_SIZE
-    const big = m.size > MAX40
+    const stored = storedSize(m)
+    const big = stored > MAX40
     table.writeUIntBE(row.hash, at, 5)
-    table[at + 5] = TYPE_CODES.indexOf(m.type) | (m.crc !== undefined ? FLAG_CRC : 0) | (big ? FLAG_BIG : 0)
+    table[at + 5] = TYPE_CODES.indexOf(m.type) | (m.crc !== undefined ? FLAG_CRC : 0) | (big ? FLAG_BIG : 0) | (m.sparse ? FLAG_SPARSE : 0)
     table.writeUIntBE(m.dataOffset / BLOCK, at + 6, 5)
-    table.writeUIntBE(big ? MAX40 : m.size, at + 11, 5)
+    table.writeUIntBE(big ? MAX40 : stored, at + 11, 5)
     table.writeUInt32BE((m.crc ?? 0) >>> 0, at + 16)
     const collides = (pos > 0 && rows[pos - 1].hash === row.hash) || (pos + 1 < rows.length && rows[pos + 1].hash === row.hash)
     if (collides) {
@@ -113,7 +135,7 @@ export function buildIndex(members: IndexedMember[], tarSize: number, tarEtag: s
   const tableOffset = HEADER_SIZE + collisionBlock.length
   const listOffset = tableOffset + table.length
   header.write(INDEX_MAGIC, 0, 'latin1')
-  header.writeUInt16BE(INDEX_VERSION, 8)
+  header.writeUInt16BE(members.some(m => m.sparse) ? INDEX_VERSION_SPARSE : INDEX_VERSION, 8)
   header.writeUInt16BE(0, 10)
   header.writeUInt32BE(members.length, 12)
   header.writeBigUInt64BE(BigInt(tarSize), 16)
@@ -132,13 +154,16 @@ function listRow(m: IndexedMember): Record<string, unknown> {
   const row: Record<string, unknown> = {n: m.name, t: m.type, s: m.size, o: m.dataOffset, m: m.mtime, p: m.mode}
   if (m.linkname !== undefined) row.l = m.linkname
   if (m.crc !== undefined) row.c = m.crc
+  if (m.sparse) row.x = m.sparse.flat()
+  if (m.tarType !== undefined) row.k = m.tarType
   return row
 }
 
 export function parseHeader(buf: Buffer): IndexHeader {
   if (buf.length < HEADER_SIZE || buf.toString('latin1', 0, 8) !== INDEX_MAGIC) throw new IndexFormatError('not an s3c index (bad magic)')
   const version = buf.readUInt16BE(8)
-  if (version !== INDEX_VERSION) throw new IndexFormatError(`index version ${version} is not supported by this s3c (knows ${INDEX_VERSION})`)
+  if (version !== INDEX_VERSION && version !== INDEX_VERSION_SPARSE)
+    throw new IndexFormatError(`index version ${version} is not supported by this s3c (knows ${INDEX_VERSION} and ${INDEX_VERSION_SPARSE}): update s3c`)
   const h: IndexHeader = {
     count: buf.readUInt32BE(12),
     tarSize: Number(buf.readBigUInt64BE(16)),
@@ -158,13 +183,15 @@ export function readRecord(table: Buffer, at: number): LookupRecord {
   const flags = table[at + 5]
   const code = flags & 0x07
   if (code >= TYPE_CODES.length) throw new IndexFormatError('corrupt index: unknown member type')
-  return {
+  const record: LookupRecord = {
     hash: table.readUIntBE(at, 5),
     type: TYPE_CODES[code],
     dataOffset: table.readUIntBE(at + 6, 5) * BLOCK,
     size: flags & FLAG_BIG ? undefined : table.readUIntBE(at + 11, 5),
     crc: flags & FLAG_CRC ? table.readUInt32BE(at + 16) : undefined,
   }
+  if (flags & FLAG_SPARSE) record.sparse = true
+  return record
 }
 
 /** Table positions of colliding hashes, with the names that tell them apart. */
@@ -186,6 +213,8 @@ export function parseCollisions(block: Buffer): Map<number, string> {
 /**
  * Finds `name` in a slice of the table that starts at table position `firstPos`. Returns the
  * record, undefined when the name is certainly absent, or 'outside' when the slice cannot tell.
+ * A name stored more than once is the last of them (tar's rule: a later member replaces an
+ * earlier one); equal hashes are in archive order, so that is the last match in the run.
  */
 export function findInTable(slice: Buffer, firstPos: number, totalCount: number, name: string, collisions: Map<number, string>): LookupRecord | undefined | 'outside' {
   const hash = nameHash(name)
@@ -200,12 +229,16 @@ export function findInTable(slice: Buffer, firstPos: number, totalCount: number,
   // lo: first record with hash ≥ wanted; the slice must show where the run of equal hashes starts and ends.
   const wanted = normalizeName(name)
   let i = lo
+  let found: number | undefined
   for (; i < n && slice.readUIntBE(i * RECORD_SIZE, 5) === hash; i++) {
     const pos = firstPos + i
     const other = collisions.get(pos)
-    if (other === undefined || other === wanted) return readRecord(slice, i * RECORD_SIZE)
+    if (other === undefined || other === wanted) found = i
   }
-  if ((lo === 0 && firstPos > 0) || (i === n && firstPos + n < totalCount)) return 'outside'
+  // The run may go on past the slice: a later member of the same name could be there.
+  if (i === n && firstPos + n < totalCount) return 'outside'
+  if (found !== undefined) return readRecord(slice, found * RECORD_SIZE)
+  if (lo === 0 && firstPos > 0) return 'outside'
   return undefined
 }
 
@@ -226,7 +259,14 @@ export function parseList(gz: Buffer): IndexedMember[] {
   }
   if (text === '') return []
   return text.split('\n').map(line => {
-    const r = JSON.parse(line) as {n: string; t: MemberType; s: number; o: number; m: number; p: number; l?: string; c?: number}
-    return {name: r.n, type: r.t, size: r.s, dataOffset: r.o, mtime: r.m, mode: r.p, linkname: r.l, crc: r.c}
+    const r = JSON.parse(line) as {n: string; t: MemberType; s: number; o: number; m: number; p: number; l?: string; c?: number; x?: number[]; k?: string}
+    const m: IndexedMember = {name: r.n, type: r.t, size: r.s, dataOffset: r.o, mtime: r.m, mode: r.p, linkname: r.l, crc: r.c}
+    if (r.x) {
+      if (r.x.length % 2 !== 0) throw new IndexFormatError(`corrupt index: odd sparse map for ${r.n}`)
+      m.sparse = []
+      for (let i = 0; i < r.x.length; i += 2) m.sparse.push([r.x[i], r.x[i + 1]])
+    }
+    if (r.k !== undefined) m.tarType = r.k
+    return m
   })
 }

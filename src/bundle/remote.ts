@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {mkdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
+import {readFile, unlink} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
@@ -7,6 +7,7 @@ import {withRetry, type RetryPolicy} from '../core/retry.js'
 import {fatalToUserError} from '../core/transfer.js'
 import type {S3Handle} from '../s3/client.js'
 import {isS3Url, joinKey, parseS3Url} from '../s3/url.js'
+import {writeFileSafely} from '../local/safe-path.js'
 import {
   FIRST_READ, INDEX_SUFFIX, IndexFormatError, RECORD_SIZE, findInTable, nameHash, parseCollisions, parseHeader, parseList, tableWindow,
   type IndexHeader, type IndexedMember, type LookupRecord,
@@ -125,14 +126,10 @@ export class IndexReader {
   }
 
   private async saveCache(bytes: Buffer): Promise<void> {
-    const path = this.cachePath
-    const tmp = `${path}.${process.pid}.tmp`
     try {
-      await mkdir(cacheDir(), {recursive: true})
-      await writeFile(tmp, bytes)
-      await rename(tmp, path)
+      await writeFileSafely(cacheDir(), this.cachePath, bytes)
     } catch {
-      await unlink(tmp).catch(() => undefined) // a cache that cannot be written only costs requests
+      // a cache that cannot be written only costs requests
     }
   }
 

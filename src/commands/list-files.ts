@@ -6,10 +6,12 @@ import {resolveTarRef} from '../bundle/remote.js'
 import {resolveS3Config} from '../s3/config.js'
 
 const TYPE_CHAR = {file: '-', dir: 'd', symlink: 'l', hardlink: 'h', other: '?'} as const
+/** The 'other' members ls can name (devices, FIFOs). */
+const OTHER_CHAR: Record<string, string> = {CharacterDevice: 'c', BlockDevice: 'b', FIFO: 'p'}
 
-function modeString(type: keyof typeof TYPE_CHAR, mode: number): string {
+function modeString(type: keyof typeof TYPE_CHAR, mode: number, tarType?: string): string {
   const rwx = (n: number) => `${n & 4 ? 'r' : '-'}${n & 2 ? 'w' : '-'}${n & 1 ? 'x' : '-'}`
-  return TYPE_CHAR[type] + rwx(mode >> 6) + rwx(mode >> 3) + rwx(mode)
+  return (OTHER_CHAR[tarType ?? ''] ?? TYPE_CHAR[type]) + rwx(mode >> 6) + rwx(mode >> 3) + rwx(mode)
 }
 
 export default class ListFiles extends S3cCommand {
@@ -36,8 +38,9 @@ export default class ListFiles extends S3cCommand {
     })
     const out: string[] = []
     for (const m of members) {
-      if (flags.json) out.push(JSON.stringify({name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: new Date(m.mtime * 1000).toISOString(), offset: m.dataOffset, linkname: m.linkname}))
-      else if (flags.long) out.push(`${modeString(m.type, m.mode)} ${String(m.size).padStart(12)} ${new Date(m.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')} ${m.name}${m.linkname ? ` -> ${m.linkname}` : ''}`)
+      if (flags.json) out.push(JSON.stringify({name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: new Date(m.mtime * 1000).toISOString(), offset: m.dataOffset, linkname: m.linkname,
+        ...(m.sparse ? {sparse: true} : {}), ...(m.tarType ? {tarType: m.tarType} : {})}))
+      else if (flags.long) out.push(`${modeString(m.type, m.mode, m.tarType)} ${String(m.size).padStart(12)} ${new Date(m.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')} ${m.name}${m.linkname ? ` -> ${m.linkname}` : ''}`)
       else out.push(m.name)
       if (out.length >= 4096) this.log(out.splice(0).join('\n'))
     }

@@ -1,24 +1,27 @@
-import {createWriteStream} from 'node:fs'
-import {chmod, mkdir, open, rename, stat, symlink, link, unlink, utimes, writeFile} from 'node:fs/promises'
-import {basename, dirname, resolve, sep} from 'node:path'
+import {statSync, unlinkSync} from 'node:fs'
+import {stat, unlink, type FileHandle} from 'node:fs/promises'
+import {basename, dirname, resolve} from 'node:path'
 import {pipeline} from 'node:stream/promises'
-import {Transform, type Writable} from 'node:stream'
+import {Readable, Transform, Writable} from 'node:stream'
 import {GetObjectCommand} from '@aws-sdk/client-s3'
 import {Header} from 'tar'
-import {ExitCode, S3cError, statusOf} from './errors.js'
+import {ExitCode, S3cError, describeError, statusOf} from './errors.js'
 import {withRetry, type RetryPolicy} from './retry.js'
-import {localPathFor} from './download.js'
 import {openRun, partSizeFor, runWalk, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {crc32} from '../bundle/crc.js'
-import {INDEX_SUFFIX, buildIndex, normalizeName, type IndexedMember} from '../bundle/index-format.js'
+import {INDEX_SUFFIX, buildIndex, normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
 import {IndexReader, type TarRef} from '../bundle/remote.js'
 import {localSource, s3Source, scanTar, type ByteSource} from '../bundle/scan.js'
 import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
-import {ensureDir, tempPathFor} from '../jobs/handlers.js'
+import {fsPath} from '../local/fs-path.js'
+import {failed} from '../jobs/handlers.js'
 import type {ExtractMembersJob, Work} from '../jobs/types.js'
+import {
+  LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, usableTarget, withTempFile, writeFileSafely,
+} from '../local/safe-path.js'
 
 const MiB = 1024 * 1024
 
@@ -74,21 +77,42 @@ export interface SingleResult {
   warm: boolean
 }
 
+/** What download-single fetches: the member's stored bytes, and what is known of it before the GET. */
+interface FetchTarget {
+  name: string
+  dataOffset: number
+  /** Bytes stored in the tar. */
+  size: number
+  crc?: number
+  /** Known from the member list; otherwise read from the header block. */
+  mode?: number
+  mtime?: number
+  sparse?: [number, number][]
+  /** The file's size (a sparse file's, holes included). */
+  realSize: number
+}
+
 /**
- * Streams the member (its 512-byte header block and its data, one ranged GET) into `sink`,
- * checking the data's CRC-32. The header block gives mode and mtime, which the 16-byte
- * lookup record has no room for.
+ * Streams the member's data into `sink` with one ranged GET, checking its CRC-32. Unless mode
+ * and mtime are known (from the member list), the GET starts one block early: the member's
+ * header block gives them, which the 16-byte lookup record has no room for.
  */
-async function fetchMember(s3: S3Handle, reader: IndexReader, opts: ReadOptions, at: {dataOffset: number; size: number; crc?: number; name: string}, etag: string,
-  sink: () => Promise<Writable>): Promise<{mode: number; mtime: number}> {
-  reader.gets++
-  const res = await withRetry(() => s3.client.send(new GetObjectCommand({
-    Bucket: opts.ref.bucket, Key: opts.ref.tarKey, Range: `bytes=${at.dataOffset - BLOCK}-${at.dataOffset + at.size - 1}`, IfMatch: etag || undefined,
-  })), policy(opts.maxRetry))
+async function fetchMember(s3: S3Handle, reader: IndexReader, opts: ReadOptions, at: FetchTarget, etag: string,
+  sink: () => Promise<Writable>, expand = false): Promise<{mode: number; mtime: number}> {
+  const withHeader = at.mode === undefined || at.mtime === undefined
+  // A sparse file that is all hole stores nothing: there is nothing to GET.
+  const body = !withHeader && at.size === 0 ? Readable.from([]) : await getRange()
+  async function getRange() {
+    reader.gets++
+    const res = await withRetry(() => s3.client.send(new GetObjectCommand({
+      Bucket: opts.ref.bucket, Key: opts.ref.tarKey, Range: `bytes=${at.dataOffset - (withHeader ? BLOCK : 0)}-${at.dataOffset + at.size - 1}`, IfMatch: etag || undefined,
+    })), policy(opts.maxRetry))
+    return res.Body as NodeJS.ReadableStream
+  }
   let crc = 0
   let length = 0
   let head: Buffer = Buffer.alloc(0)
-  let meta: {mode: number; mtime: number} | undefined
+  let meta: {mode: number; mtime: number} | undefined = withHeader ? undefined : {mode: at.mode!, mtime: at.mtime!}
   const corrupt = (why: string) => new S3cError(`${at.name} in ${opts.ref.label}: ${why}; rebuild the index with s3c index`, ExitCode.fatal)
   const check = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -115,9 +139,96 @@ async function fetchMember(s3: S3Handle, reader: IndexReader, opts: ReadOptions,
       done()
     },
   })
-  await pipeline(res.Body as NodeJS.ReadableStream, check, await sink())
+  const stages: NodeJS.ReadWriteStream[] = [check]
+  if (at.sparse && expand) stages.push(expandHoles(at.sparse, at.realSize))
+  await pipeline(body, ...(stages as [Transform]), await sink())
   return meta!
 }
+
+/** A sparse member's stored data runs in, its whole content out: zeros for the holes (for --stdout). */
+function expandHoles(runs: [number, number][], size: number): Transform {
+  let run = 0
+  let inRun = 0
+  let pos = 0
+  const zeros = (t: Transform, upTo: number) => {
+    while (pos < upTo) {
+      const n = Math.min(upTo - pos, 1 << 20)
+      t.push(Buffer.alloc(n))
+      pos += n
+    }
+  }
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      let at = 0
+      while (at < chunk.length) {
+        while (run < runs.length && inRun === runs[run][1]) {
+          run++
+          inRun = 0
+        }
+        if (run >= runs.length) return done(new Error('more data than the sparse map holds'))
+        zeros(this, runs[run][0])
+        const n = Math.min(chunk.length - at, runs[run][1] - inRun)
+        this.push(chunk.subarray(at, at + n))
+        at += n
+        inRun += n
+        pos += n
+      }
+      done()
+    },
+    flush(done) {
+      zeros(this, size)
+      done()
+    },
+  })
+}
+
+/** Writes the stored bytes of a member into an open file: in order, or each data run at its offset (a sparse file keeps its holes). */
+function fileSink(fh: FileHandle, runs?: [number, number][]): Writable {
+  let stored = 0
+  return new Writable({
+    async write(chunk: Buffer, _enc, done) {
+      try {
+        if (!runs) {
+          await fh.write(chunk, 0, chunk.length, stored)
+        } else {
+          // Runs start where the previous one's stored bytes end; a chunk may span several.
+          let runStart = 0
+          for (const [offset, length] of runs) {
+            const from = Math.max(stored, runStart)
+            const to = Math.min(stored + chunk.length, runStart + length)
+            if (from < to) await fh.write(chunk, from - stored, to - from, offset + (from - runStart))
+            runStart += length
+            if (runStart >= stored + chunk.length) break
+          }
+        }
+        stored += chunk.length
+        done()
+      } catch (error) {
+        done(error as Error)
+      }
+    },
+  })
+}
+
+/** Index of the last member before `end` that matches, or -1. */
+function lastIndexOf(members: IndexedMember[], end: number, match: (m: IndexedMember) => boolean): number {
+  for (let i = end - 1; i >= 0; i--) if (match(members[i])) return i
+  return -1
+}
+
+/** How download-all and the failure lines name a member s3c cannot reproduce. */
+const OTHER_KINDS: Record<string, string> = {
+  CharacterDevice: 'a character device', BlockDevice: 'a block device', FIFO: 'a FIFO',
+  ContinuationFile: 'the rest of a file begun in the previous volume of a multi-volume archive',
+  SolarisACL: 'a Solaris ACL', Inode: 'an inode record',
+}
+
+export function describeOther(m: IndexedMember): string {
+  return OTHER_KINDS[m.tarType ?? ''] ?? `an entry of ${m.tarType ? `tar ${m.tarType}` : 'an unknown type'}`
+}
+
+/** Members that are metadata of the archive, not files: extracted as nothing, as GNU tar does. */
+const ARCHIVE_METADATA = new Set(['TapeVolumeHeader'])
 
 /**
  * `s3c download-single`: one member, with at most two GETs cold (index front, member) and one
@@ -127,56 +238,69 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
   if (opts.member.endsWith('/')) {
     const dest = opts.out ?? '.'
     const summary = await downloadAll({...transferBase(opts), ref: opts.ref, dest, select: [opts.member]})
-    if (summary.filesFailed > 0) throw new S3cError(`${summary.filesFailed} members of ${opts.member} failed: ${summary.failures[0]?.error}`, ExitCode.filesFailed)
+    if (summary.filesFailed > 0) {
+      const first = summary.failures[0]
+      throw new S3cError(`${summary.filesFailed} of the members under ${opts.member} failed (the others arrived); first: ${first?.key}: ${first?.error}`, ExitCode.filesFailed)
+    }
     return {path: resolve(dest), bytes: summary.bytes, gets: 0, warm: false}
   }
   return withReader(opts, async (reader, s3) => {
     for (let attempt = 0; ; attempt++) {
       const found = await reader.lookup(opts.member)
       if (!found) throw new S3cError(`"${opts.member}" is not in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
-      let {record} = found
-      let name = opts.member
-      let mode = 0o644
-      let mtime: number | undefined
+      const {record} = found
       if (record.type === 'dir') return downloadSingle({...opts, member: `${normalizeName(opts.member)}/`})
-      if (record.type !== 'file' || record.size === undefined) {
-        // Links and huge members need the member list (one more GET).
+      let target: FetchTarget
+      if (record.type === 'file' && record.size !== undefined && !record.sparse) {
+        target = {name: opts.member, dataOffset: record.dataOffset, size: record.size, crc: record.crc, realSize: record.size}
+      } else {
+        // Links, sparse and huge members need the member list (one more GET).
         const all = await reader.members()
-        const m = all.find(x => normalizeName(x.name) === normalizeName(opts.member))!
+        const at = lastIndexOf(all, all.length, x => normalizeName(x.name) === normalizeName(opts.member))
+        const m = all[at]
+        if (!m) throw new S3cError(`the index of ${opts.ref.label} lists "${opts.member}" in its table but not in its member list: rebuild it with s3c index`, ExitCode.usage)
+        let file: IndexedMember
         if (m.type === 'symlink') {
+          if (opts.stdout) throw new S3cError(`"${opts.member}" is a symbolic link to "${m.linkname}": nothing to write to standard output`, ExitCode.usage)
           const out = resolveOut(opts.out, m.name)
-          await unlink(out).catch(() => undefined)
-          await symlink(m.linkname ?? '', out)
+          const root = dirname(out)
+          usableTarget(root, root)
+          try {
+            makeSymlinkSafely(root, out, m.linkname ?? '', m.name)
+          } catch (error) {
+            if (error instanceof LocalPathError) throw new S3cError(error.message, ExitCode.filesFailed)
+            throw error
+          }
           return {path: out, bytes: 0, gets: reader.gets, warm: reader.warm}
         }
         if (m.type === 'hardlink') {
-          const target = all.find(x => normalizeName(x.name) === normalizeName(m.linkname ?? '') && x.type === 'file')
-          if (!target) throw new S3cError(`"${opts.member}" is a hard link to "${m.linkname}", which is not in ${opts.ref.label}`, ExitCode.usage)
-          record = {...record, type: 'file', dataOffset: target.dataOffset, size: target.size, crc: target.crc}
-          name = m.name
-          mode = target.mode
-          mtime = target.mtime
+          // The file of that name as it stood when the link was extracted: the last one before it.
+          const linked = all[lastIndexOf(all, at, x => normalizeName(x.name) === normalizeName(m.linkname ?? '') && x.type === 'file')]
+          if (!linked) throw new S3cError(`"${opts.member}" is a hard link to "${m.linkname}", which is not in ${opts.ref.label}`, ExitCode.usage)
+          file = {...linked, name: m.name}
         } else if (m.type === 'file') {
-          record = {...record, size: m.size}
-          mode = m.mode
-          mtime = m.mtime
+          file = m
         } else {
-          throw new S3cError(`"${opts.member}" is ${MEMBER_KIND[m.type]}, not a file: nothing to download`, ExitCode.usage)
+          throw new S3cError(`"${opts.member}" is ${m.type === 'other' ? describeOther(m) : MEMBER_KIND[m.type]}, not a file: nothing to download`, ExitCode.usage)
         }
+        target = {name: file.name, dataOffset: file.dataOffset, size: storedSize(file), crc: file.crc, mode: file.mode, mtime: file.mtime,
+          sparse: file.sparse, realSize: file.size}
       }
-      const size = record.size!
       try {
         if (opts.stdout) {
-          await fetchMember(s3, reader, opts, {...record, size, name}, found.header.tarEtag, async () => opts.stdout!)
-          return {bytes: size, gets: reader.gets, warm: reader.warm}
+          await fetchMember(s3, reader, opts, target, found.header.tarEtag, async () => opts.stdout!, true)
+          return {bytes: target.realSize, gets: reader.gets, warm: reader.warm}
         }
-        const out = resolveOut(opts.out, name)
-        await writeAtomically(out, async tmp => {
-          const meta = await fetchMember(s3, reader, opts, {...record, size, name}, found.header.tarEtag, async () => createWriteStream(tmp))
-          await chmod(tmp, (mtime === undefined ? meta.mode : mode) & 0o7777)
-          await utimes(tmp, new Date(), new Date((mtime ?? meta.mtime) * 1000))
+        const out = resolveOut(opts.out, target.name)
+        const root = dirname(out)
+        usableTarget(root, root)
+        await withTempFile(root, out, async fh => {
+          if (target.sparse) await fh.truncate(target.realSize)
+          const meta = await fetchMember(s3, reader, opts, target, found.header.tarEtag, async () => fileSink(fh, target.sparse))
+          await fh.chmod(meta.mode & 0o7777)
+          await fh.utimes(new Date(), new Date(meta.mtime * 1000))
         })
-        return {path: out, bytes: size, gets: reader.gets, warm: reader.warm}
+        return {path: out, bytes: target.realSize, gets: reader.gets, warm: reader.warm}
       } catch (error) {
         if (statusOf(error) === 412 || (error as Error).name === 'PreconditionFailed') {
           // The tar changed: a cached index is refreshed once; a fresh one is stale.
@@ -193,24 +317,11 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
   })
 }
 
+/** Where download-single writes: --out, or ./<base name>; inside --out when that is a folder. */
 function resolveOut(out: string | undefined, member: string): string {
   const base = basename(normalizeName(member))
   if (!out) return resolve(base)
-  return resolve(out)
-}
-
-async function writeAtomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const st = await stat(path).catch(() => undefined)
-  const target = st?.isDirectory() ? resolve(path, basename(path)) : path
-  await mkdir(dirname(target), {recursive: true})
-  const tmp = tempPathFor(target)
-  try {
-    await write(tmp)
-    await rename(tmp, target)
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined)
-    throw error
-  }
+  return statSync(fsPath(out), {throwIfNoEntry: false})?.isDirectory() ? resolve(out, base) : resolve(out)
 }
 
 function transferBase(o: ReadOptions): TransferOptions {
@@ -235,20 +346,52 @@ export function selectMembers(members: IndexedMember[], select: string[] | undef
   return members.filter(m => chosen.has(m))
 }
 
+/**
+ * tar's rule for a name stored more than once: the last member wins (it replaces the earlier
+ * ones as the archive is read). Earlier members of a name are dropped, so that parallel jobs
+ * cannot write them in the wrong order; names are compared as they land (`./a/./b` is `a/b`).
+ */
+export function lastOfEachName(members: IndexedMember[]): IndexedMember[] {
+  const last = new Map<string, IndexedMember>()
+  for (const m of members) last.set(memberRelPath(m.name) ?? m.name, m)
+  return members.filter(m => last.get(memberRelPath(m.name) ?? m.name) === m)
+}
+
+/**
+ * How a member's stored bytes [0, stored) map into the file for a range job over
+ * [from, from + length) of them: [offset in the range, length, offset in the file] pieces.
+ */
+export function scatterOf(runs: [number, number][], from: number, length: number): [number, number, number][] {
+  const out: [number, number, number][] = []
+  let runStart = 0
+  for (const [offset, runLength] of runs) {
+    const a = Math.max(from, runStart)
+    const b = Math.min(from + length, runStart + runLength)
+    if (a < b) out.push([a - from, b - a, offset + (a - runStart)])
+    runStart += runLength
+    if (runStart >= from + length) break
+  }
+  return out
+}
+
 /** Adjacent small members share one ranged GET when the gap between them is at most this. */
 const COALESCE_GAP = 64 * 1024
 
 /**
  * `s3c download-all`: the members straight into their files with parallel ranged GETs (no
- * download-then-untar). Names that would land outside DEST and links that escape it are refused.
+ * download-then-untar). Nothing is written outside DEST or through a symlink below it; links
+ * are made last, each checked (see src/local/safe-path.ts). A member that cannot be written
+ * fails alone, with a line in the summary.
  */
 export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   const root = resolve(opts.dest)
-  const st = await stat(root).catch(() => undefined)
+  const st = await stat(fsPath(root)).catch(() => undefined)
   if (st && !st.isDirectory()) throw new S3cError(`target "${opts.dest}" is a file: give a folder (it is created if missing)`, ExitCode.usage)
   const loaded = opts.preloaded ?? await withReader({s3: opts.s3, ref: opts.ref, maxRetry: opts.maxRetry}, async r => ({members: await r.members(), etag: (await r.header()).tarEtag}))
-  const members = selectMembers(loaded.members, opts.select)
-  if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
+  const selected = selectMembers(loaded.members, opts.select)
+  if (opts.select?.length && selected.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
+  const members = lastOfEachName(selected)
+  usableTarget(root, opts.dest)
   const etag = loaded.etag
   const {bucket, tarKey} = opts.ref
   const run = await openRun(opts, `download-all ${opts.ref.label} ${root}`, {kind: 'download', localFolder: root, options: {location: opts.location,
@@ -256,11 +399,10 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   const tmpPaths: string[] = []
   const links: {member: IndexedMember; path: string}[] = []
   const cleanup = async () => {
-    await Promise.all(tmpPaths.map(p => unlink(p).catch(() => undefined)))
+    await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
   }
 
   async function* plan(): AsyncGenerator<Work> {
-    await mkdir(root, {recursive: true})
     let group: ExtractMembersJob | undefined
     let groupBytes = 0
     const flush = function* (): Generator<Work> {
@@ -269,71 +411,106 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
       groupBytes = 0
     }
     for (const m of members) {
-      const path = localPathFor(root, normalizeName(m.name))
-      if (m.type === 'file') run.stats.seen(m.size)
-      if (!path) {
-        if (normalizeName(m.name) === '.' || normalizeName(m.name) === '') continue
-        run.stats.record({key: m.name, path: m.name, bytes: m.size, status: 'failed', error: `member "${m.name}" would be written outside ${root}; skipped`})
+      const rel = memberRelPath(m.name)
+      if (rel === '') continue // "./": DEST itself
+      const stored = storedSize(m)
+      const fail = (error: unknown) => run.stats.record(failed({key: m.name, path: rel ? resolve(root, rel) : m.name, size: stored}, error))
+      if (m.type === 'file') run.stats.seen(stored)
+      if (rel === undefined) {
+        fail(`member "${m.name}" would be written outside ${root}; skipped`)
         continue
       }
-      if (m.type === 'dir') {
-        await ensureDir(path)
+      const path = resolve(root, rel)
+      if (m.type === 'other') {
+        if (!ARCHIVE_METADATA.has(m.tarType ?? '')) fail(`member "${m.name}" is ${describeOther(m)}: s3c cannot reproduce it; skipped`)
         continue
       }
       if (m.type === 'symlink' || m.type === 'hardlink') {
         links.push({member: m, path})
         continue
       }
-      if (m.type !== 'file') continue
-      if (m.size >= opts.multipartThreshold) {
-        yield* flush()
-        await ensureDir(dirname(path))
-        const tmpPath = tempPathFor(path)
-        tmpPaths.push(tmpPath)
-        const fh = await open(tmpPath, 'w')
-        await fh.truncate(m.size)
-        await fh.close()
-        const partSize = partSizeFor(m.size, opts.partSize)
-        const children: Work[] = []
-        for (let at = 0; at < m.size; at += partSize) {
-          children.push({kind: 'download-range', bucket, key: tarKey, etag: etag || undefined, tmpPath, offset: m.dataOffset + at, length: Math.min(partSize, m.size - at), base: m.dataOffset})
-        }
-        yield {parent: {kind: 'finish-download', bucket, key: tarKey, tmpPath, path, size: m.size, lastModifiedMs: m.mtime * 1000, verify: false, crc: m.crc, mode: m.mode},
-          children: children as never}
+      try {
+        // Checked (and made) here as well as in the job handler: the failure is reported at once
+        // and the handler, in this process, finds the folder in its cache.
+        ensureSafeDir(root, m.type === 'dir' ? path : dirname(path))
+      } catch (error) {
+        fail(error)
         continue
       }
-      const end = m.dataOffset + m.size
-      if (group && (m.dataOffset - group.end > COALESCE_GAP || groupBytes + m.size > opts.partSize || group.members.length >= 1000)) yield* flush()
-      if (!group) group = {kind: 'extract-members', bucket, key: tarKey, etag, start: m.dataOffset, end, members: []}
-      group.members.push({name: m.name, path, dataOffset: m.dataOffset, size: m.size, mode: m.mode, mtime: m.mtime, crc: m.crc})
+      if (m.type !== 'file') continue
+      if (stored >= opts.multipartThreshold) {
+        yield* flush()
+        let tmpPath: string
+        try {
+          tmpPath = await createTempFile(root, path, m.size)
+        } catch (error) {
+          fail(error)
+          continue
+        }
+        tmpPaths.push(tmpPath)
+        const partSize = partSizeFor(stored, opts.partSize)
+        const children: Work[] = []
+        for (let at = 0; at < stored; at += partSize) {
+          const length = Math.min(partSize, stored - at)
+          children.push({kind: 'download-range', bucket, key: tarKey, etag: etag || undefined, root, tmpPath, offset: m.dataOffset + at, length, base: m.dataOffset,
+            ...(m.sparse ? {scatter: scatterOf(m.sparse, at, length)} : {})})
+        }
+        yield {parent: {kind: 'finish-download', bucket, key: tarKey, root, tmpPath, path, size: m.size, lastModifiedMs: m.mtime * 1000, verify: false, crc: m.crc, mode: m.mode,
+          ...(m.sparse ? {sparse: m.sparse} : {})}, children: children as never}
+        continue
+      }
+      const end = m.dataOffset + stored
+      if (group && (m.dataOffset - group.end > COALESCE_GAP || groupBytes + stored > opts.partSize || group.members.length >= 1000)) yield* flush()
+      if (!group) group = {kind: 'extract-members', bucket, key: tarKey, etag, root, start: m.dataOffset, end, members: []}
+      group.members.push({name: m.name, path, dataOffset: m.dataOffset, size: stored, mode: m.mode, mtime: m.mtime, crc: m.crc,
+        ...(m.sparse ? {sparse: m.sparse, realSize: m.size} : {})})
       group.end = Math.max(group.end, end)
-      groupBytes += m.size
+      groupBytes += stored
     }
     yield* flush()
   }
   const summary = await runWalk(run, opts.location, plan, cleanup)
-  // Links last, when their targets exist; a link must stay inside DEST.
+  makeLinks(root, links, summary)
+  return summary
+}
+
+/**
+ * Links last, as GNU tar delays them: every file is in place, and no file is written through
+ * a link this tar made. Each link is checked when it is made (safe-path.ts), and symlinks once
+ * more at the end, since a later link can change where an earlier one leads.
+ */
+function makeLinks(root: string, links: {member: IndexedMember; path: string}[], summary: RunSummary): void {
+  const fail = (member: IndexedMember, path: string, error: unknown) => {
+    summary.filesFailed++
+    summary.failures.push({key: member.name, path, error: error instanceof LocalPathError ? error.message : `cannot create link "${member.name}": ${describeError(error)}`})
+  }
+  const made: {member: IndexedMember; path: string}[] = []
   for (const {member, path} of links) {
     const target = member.linkname ?? ''
-    const resolved = member.type === 'symlink' ? resolve(dirname(path), target) : localPathFor(root, normalizeName(target))
-    const inside = resolved !== undefined && (resolved === root || resolved.startsWith(root + sep)) && !target.startsWith('/')
-    if (!inside) {
-      summary.filesFailed++
-      summary.failures.push({key: member.name, path, error: `link "${member.name}" -> "${target}" points outside ${root}; skipped`})
-      continue
-    }
     try {
-      await ensureDir(dirname(path))
-      await unlink(path).catch(() => undefined)
-      if (member.type === 'symlink') await symlink(target, path)
-      else await link(resolved!, path)
+      if (member.type === 'symlink') {
+        makeSymlinkSafely(root, path, target, member.name)
+        made.push({member, path})
+      } else {
+        const targetPath = memberPathFor(root, target)
+        if (!targetPath) throw new LocalPathError(`link "${member.name}" -> "${target}" points outside ${root}; skipped`)
+        makeHardLinkSafely(root, path, targetPath, target)
+      }
       summary.filesDone++
     } catch (error) {
-      summary.filesFailed++
-      summary.failures.push({key: member.name, path, error: `cannot create link "${member.name}": ${(error as Error).message}`})
+      fail(member, path, error)
     }
   }
-  return summary
+  for (const {member, path} of made) {
+    if (symlinkStillInside(root, path)) continue
+    try {
+      unlinkSync(fsPath(path))
+    } catch {
+      // gone already
+    }
+    summary.filesDone--
+    fail(member, path, new LocalPathError(`link "${member.name}" -> "${member.linkname}" points outside ${root} through other links; removed`))
+  }
 }
 
 export interface IndexResult {
@@ -369,10 +546,8 @@ export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: nu
       await withRetry(() => s3!.fast.request('PUT', opts.ref!.bucket, opts.ref!.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), policy(opts.maxRetry))
       indexedAt = `s3://${opts.ref.bucket}/${opts.ref.indexKey}`
     } else {
-      indexedAt = opts.target + INDEX_SUFFIX
-      const tmp = tempPathFor(indexedAt)
-      await writeFile(tmp, index)
-      await rename(tmp, indexedAt)
+      indexedAt = resolve(opts.target + INDEX_SUFFIX)
+      await writeFileSafely(dirname(indexedAt), indexedAt, index)
     }
     return {members: members.length, indexedAt, reads: src.reads, bytesRead: src.bytesRead, tarSize: src.size}
   } finally {

@@ -1,11 +1,12 @@
-import {statSync} from 'node:fs'
-import {open, stat, unlink} from 'node:fs/promises'
-import {dirname, resolve, sep} from 'node:path'
+import {lstatSync} from 'node:fs'
+import {stat, unlink} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
 import {openRun, partSizeFor, preflight, runWalk, storedCommand, type TransferOptions} from './transfer.js'
 import {keyFilter, walkS3, type RemoteEntry} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
-import {ensureDir, headObject, localUnchanged, tempPathFor} from '../jobs/handlers.js'
+import {failed, headObject, localUnchanged} from '../jobs/handlers.js'
+import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../s3/url.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
@@ -31,17 +32,7 @@ async function singleTarget(dest: string, key: string): Promise<string | undefin
   return intoFolder ? localPathFor(abs, key.slice(key.lastIndexOf('/') + 1)) : abs
 }
 
-/**
- * The local path for a key, or undefined when the key cannot be a file under the target
- * (a "folder" marker, or a name that would escape it such as `../x`).
- */
-export function localPathFor(root: string, rel: string): string | undefined {
-  if (!rel || rel.endsWith('/')) return undefined
-  const parts = rel.split('/')
-  if (parts.some(p => p === '..' || p === '.' || p === '') || rel.includes('\0')) return undefined
-  const path = resolve(root, ...parts)
-  return path.startsWith(root + sep) ? path : undefined
-}
+export {localPathFor}
 
 /**
  * `s3c download`: list the prefix once and fetch every object that changed. A prefix with
@@ -78,7 +69,16 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     opts.onNotice?.(`nothing under s3://${bucket}/${listPrefix}`)
     return runWalk(run, opts.location, async function* () {})
   }
-  if (!opts.dryRun && !single) await ensureDir(root)
+  // The folder every write is checked against: the target, or the one object's folder.
+  const writeRoot = single?.path ? dirname(single.path) : root
+  if (!opts.dryRun) {
+    try {
+      usableTarget(writeRoot, single ? writeRoot : opts.localFolder)
+    } catch (error) {
+      await run.s3.close()
+      throw error
+    }
+  }
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
   const tmpPaths: string[] = []
@@ -115,10 +115,19 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         continue
       }
       let compare: CompareMode | undefined
-      if (!opts.force) {
-        // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
-        const local = statSync(fsPath(path), {throwIfNoEntry: false})
-        if (local?.isFile() && local.size === o.size) compare = compareMode
+      try {
+        // Folders are checked (and made) here too, so a symlink or a file in the way fails the
+        // files under it at once, with a line each, and the rest of the run goes on.
+        ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun})
+        if (!opts.force) {
+          // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
+          // lstat: a symlink at the file's place is replaced, never compared or followed.
+          const local = lstatSync(fsPath(path), {throwIfNoEntry: false})
+          if (local?.isFile() && local.size === o.size) compare = compareMode
+        }
+      } catch (error) {
+        run.stats.record(failed({key: o.key, path, size: o.size}, error))
+        continue
       }
       if (opts.dryRun) {
         opts.onPlan?.(`${compare ? 'check' : 'download'} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
@@ -130,21 +139,23 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
           run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
           continue
         }
-        await ensureDir(dirname(path))
-        const tmpPath = tempPathFor(path)
-        tmpPaths.push(tmpPath)
         // The temp file exists at its final size so range jobs can write into it in any order.
-        const fh = await open(fsPath(tmpPath), 'w')
-        await fh.truncate(o.size)
-        await fh.close()
+        let tmpPath: string
+        try {
+          tmpPath = await createTempFile(writeRoot, path, o.size)
+        } catch (error) {
+          run.stats.record(failed({key: o.key, path, size: o.size}, error))
+          continue
+        }
+        tmpPaths.push(tmpPath)
         const partSize = partSizeFor(o.size, opts.partSize)
         const children: DownloadRangeJob[] = []
         for (let offset = 0; offset < o.size; offset += partSize) {
-          children.push({kind: 'download-range', bucket, key: o.key, etag: o.etag, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
+          children.push({kind: 'download-range', bucket, key: o.key, etag: o.etag, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
         }
-        yield {parent: {kind: 'finish-download', bucket, key: o.key, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum}, children}
+        yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum}, children}
       } else {
-        yield {kind: 'download-files', bucket, files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare}]}
+        yield {kind: 'download-files', bucket, root: writeRoot, files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare}]}
       }
     }
   }

@@ -1,13 +1,13 @@
 import {ExitCode, S3cError} from './errors.js'
 import {type RetryPolicy} from './retry.js'
-import {downloadAll, selectMembers} from './bundle-read.js'
-import {localPathFor} from './download.js'
+import {describeOther, downloadAll, lastOfEachName, selectMembers} from './bundle-read.js'
+import {memberRelPath} from '../local/safe-path.js'
 import {openRun, runWalk, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {folderPrefix, isS3Url, joinKey, parseS3Url} from '../s3/url.js'
-import {normalizeName, type IndexedMember} from '../bundle/index-format.js'
+import {normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
 import {IndexReader, type TarRef} from '../bundle/remote.js'
 import {s3Source, scanTar} from '../bundle/scan.js'
 import {MIN_PART, maxCopyRange} from '../bundle/plan.js'
@@ -107,7 +107,8 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
 
   const dest = parseS3Url(opts.dest)
   const destPrefix = folderPrefix(dest.prefix)
-  const members = selectMembers(listed.members, opts.select).filter(m => m.type === 'file')
+  const chosen = lastOfEachName(selectMembers(listed.members, opts.select))
+  const members = chosen.filter(m => m.type === 'file' || (m.type === 'other' && m.tarType !== 'TapeVolumeHeader'))
   if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c tar list`, ExitCode.usage)
   const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`, {kind: 'download', localFolder: '', options: {location: dest,
     multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
@@ -119,13 +120,24 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
     for (const m of members) {
       run.stats.seen(m.size)
       // Same rule as a local folder: a member may not climb out of the destination prefix.
-      const rel = normalizeName(m.name)
-      if (!localPathFor('/x', rel)) {
+      const rel = memberRelPath(m.name)
+      if (!rel) {
         run.stats.record({key: m.name, path: m.name, bytes: m.size, status: 'failed', error: `member "${m.name}" would be written outside ${opts.dest}; skipped`})
         continue
       }
-      const item = {name: m.name, destKey: joinKey(destPrefix, rel), dataOffset: m.dataOffset, size: m.size, crc: m.crc}
-      if (serverSideAllowed && m.size >= SMALL_MEMBER) {
+      if (m.type === 'other') {
+        run.stats.record({key: m.name, path: m.name, bytes: 0, status: 'failed', error: `member "${m.name}" is ${describeOther(m)}: s3c cannot reproduce it; skipped`})
+        continue
+      }
+      const stored = storedSize(m)
+      // A sparse member is rebuilt in memory (holes as zeros) and put: up to --part-size.
+      if (m.sparse && m.size > opts.partSize) {
+        run.stats.record({key: m.name, path: m.name, bytes: m.size, status: 'failed',
+          error: `sparse member of ${m.size} bytes: s3c rebuilds sparse members in S3 up to --part-size (${opts.partSize} bytes); extract it to a local folder`})
+        continue
+      }
+      const item = {name: m.name, destKey: joinKey(destPrefix, rel), dataOffset: m.dataOffset, size: stored, crc: m.crc, ...(m.sparse ? {sparse: m.sparse, realSize: m.size} : {})}
+      if (serverSideAllowed && m.size >= SMALL_MEMBER && !m.sparse) {
         yield {kind: 'copy-members', ...base, serverSide: true, members: [item]}
         continue
       }

@@ -1,7 +1,6 @@
 import {createHash} from 'node:crypto'
-import {closeSync, createReadStream, fchmodSync, fstatSync, futimesSync, openSync, readFileSync, renameSync, writeSync} from 'node:fs'
-import {chmod, mkdir, open, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
-import {dirname} from 'node:path'
+import {closeSync, createReadStream, fstatSync, openSync, readFileSync} from 'node:fs'
+import {chmod, lstat, open, stat, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
 import {AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
@@ -9,6 +8,7 @@ import mime from 'mime-types'
 import {ExitCode, S3cError, describeError, statusOf} from '../core/errors.js'
 import {fsPath} from '../local/fs-path.js'
 import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
+import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
 import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
 import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
@@ -44,16 +44,24 @@ export async function crc32File(path: string): Promise<number> {
   return crc >>> 0
 }
 
-/** Creating the same directory for thousands of files costs syscalls; remember the ones made. */
-const madeDirs = new Set<string>()
-export async function ensureDir(dir: string): Promise<void> {
-  if (madeDirs.has(dir)) return
-  await mkdir(fsPath(dir), {recursive: true})
-  madeDirs.add(dir)
-}
-
-export function tempPathFor(path: string): string {
-  return `${path}.s3c-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`
+/** CRC-32 of the data runs ([offset, length]) of a sparse file, in order: what the tar stores of it. */
+export async function crc32FileRuns(path: string, runs: [number, number][]): Promise<number> {
+  let crc = 0
+  const fh = await open(fsPath(path), 'r')
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20)
+    for (const [offset, length] of runs) {
+      for (let done = 0; done < length;) {
+        const {bytesRead} = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done)
+        if (bytesRead === 0) throw new Error(`${path} is shorter than its sparse map`)
+        crc = crc32(buf.subarray(0, bytesRead), crc)
+        done += bytesRead
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+  return crc >>> 0
 }
 
 function metaOf(headers: Headers): Record<string, string> {
@@ -207,39 +215,12 @@ export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string
     return remote !== undefined && remote === (await sha256File(f.path))
   }
   const remoteMs = remoteMtimeMs(h)
-  const local = await stat(fsPath(f.path))
+  const local = await lstat(fsPath(f.path))
   return remoteMs !== undefined && sameMtime(remoteMs, local.mtimeMs)
 }
 
 /** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
 const SMALL_IO = 256 * 1024
-
-export async function writeFileAtomically(path: string, body: Buffer, mtimeMs: number | undefined, mode?: number): Promise<void> {
-  await ensureDir(dirname(path))
-  const tmp = tempPathFor(path)
-  const mtime = mtimeMs === undefined ? undefined : new Date(mtimeMs)
-  try {
-    if (body.length <= SMALL_IO) {
-      const fd = openSync(fsPath(tmp), 'w')
-      try {
-        writeSync(fd, body)
-        if (mode !== undefined) fchmodSync(fd, mode & 0o7777)
-        if (mtime) futimesSync(fd, new Date(), mtime)
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(fsPath(tmp), fsPath(path))
-    } else {
-      await writeFile(fsPath(tmp), body)
-      if (mode !== undefined) await chmod(fsPath(tmp), mode & 0o7777)
-      if (mtime) await utimes(fsPath(tmp), new Date(), mtime)
-      await rename(fsPath(tmp), fsPath(path))
-    }
-  } catch (error) {
-    await unlink(fsPath(tmp)).catch(() => undefined)
-    throw error
-  }
-}
 
 /** Thrown when a file is not the one the walk saw any more (size or mtime differ). */
 function checkUnchanged(ref: {size: number; mtimeMs?: number}, st: {size: number; mtimeMs: number}, bytesRead = st.size): void {
@@ -286,7 +267,7 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
       return r
     }, ctx.retry, ctx.signal)
-    await writeFileAtomically(f.path, res.body, remoteMtimeMs(res.headers, f.lastModifiedMs))
+    await writeFileSafely(job.root, f.path, res.body, {mtimeMs: remoteMtimeMs(res.headers, f.lastModifiedMs)})
     ctx.onBytes(res.body.length)
     return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
   } catch (error) {
@@ -307,9 +288,10 @@ async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<Jo
     if (r.body.length !== job.length) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
     return r
   }, ctx.retry, ctx.signal)
-  const fh = await open(fsPath(job.tmpPath), 'r+')
+  const fh = await openTempFile(job.root, job.tmpPath)
   try {
-    await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
+    if (job.scatter) for (const [from, length, to] of job.scatter) await fh.write(res.body, from, length, to)
+    else await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
   } finally {
     await fh.close()
   }
@@ -327,16 +309,16 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     const meta = children?.results.find(r => r.meta)?.meta ?? {}
     if (job.verify && meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
       throw new ChecksumMismatch(job.key)
-    if (job.crc !== undefined && job.crc !== (await crc32File(job.tmpPath)))
+    if (job.crc !== undefined && job.crc !== (job.sparse ? await crc32FileRuns(job.tmpPath, job.sparse) : await crc32File(job.tmpPath)))
       throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
     if (job.mode !== undefined) await chmod(fsPath(job.tmpPath), job.mode & 0o7777)
     const mtimeMs = parseMtime(meta[META_MTIME]) ?? job.lastModifiedMs
     await utimes(fsPath(job.tmpPath), new Date(), new Date(mtimeMs))
-    await rename(fsPath(job.tmpPath), fsPath(job.path))
+    await renameIntoPlace(job.root, job.tmpPath, job.path)
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.
-    const done = (error as {code?: string}).code === 'ENOENT' && (await stat(fsPath(job.path)).catch(() => undefined))?.size === job.size
+    const done = (error as {code?: string}).code === 'ENOENT' && (await lstat(fsPath(job.path)).catch(() => undefined))?.size === job.size
     if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
     await unlink(fsPath(job.tmpPath)).catch(() => undefined)
     return {files: [failed(ref, error)]}

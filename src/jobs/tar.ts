@@ -5,7 +5,8 @@ import {withRetry} from '../core/retry.js'
 import {crc32, crc32Combine} from '../bundle/crc.js'
 import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-format.js'
 import {headerBlocks, type TarFormat} from '../bundle/layout.js'
-import {abortUpload, failed, headObject, multipartEtag, readRange, writeFileAtomically, type JobContext} from './handlers.js'
+import {abortUpload, failed, headObject, multipartEtag, readRange, type JobContext} from './handlers.js'
+import {writeFileSafely} from '../local/safe-path.js'
 import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
@@ -168,7 +169,7 @@ export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): P
     const data = body.subarray(m.dataOffset - job.start, m.dataOffset - job.start + m.size)
     try {
       if (m.crc !== undefined && (crc32(data) >>> 0) !== m.crc) throw new Error(`content of ${m.name} does not match the CRC-32 in the index`)
-      await writeFileAtomically(m.path, data, m.mtime * 1000, m.mode)
+      await writeFileSafely(job.root, m.path, data, {mtimeMs: m.mtime * 1000, mode: m.mode, sparse: m.sparse && {size: m.realSize ?? 0, map: m.sparse}})
       ctx.onBytes(data.length)
       files.push({key: m.name, path: m.path, bytes: data.length, status: 'done'})
     } catch (error) {
@@ -320,6 +321,17 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
 const targetOf = (t: {bucket: string; key: string; uploadId: string}) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
 
 /** `tar extract` to S3: members become objects, copied server-side where S3 allows a ranged copy. */
+/** A sparse member's whole content: its data runs (stored one after another in `data`) at their offsets, zeros between. */
+export function expandSparse(data: Buffer, runs: [number, number][], size: number): Buffer {
+  const out = Buffer.alloc(size)
+  let at = 0
+  for (const [offset, length] of runs) {
+    data.copy(out, offset, at, at + length)
+    at += length
+  }
+  return out
+}
+
 export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise<JobResult> {
   const files: FileOutcome[] = []
   if (!job.serverSide) {
@@ -337,8 +349,9 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
       const data = body.subarray(m.dataOffset - start, m.dataOffset - start + m.size)
       try {
         if (m.crc !== undefined && (crc32(data) >>> 0) !== m.crc) throw new Error(`content of ${m.name} does not match the CRC-32 in the index`)
-        await withRetry(() => ctx.s3.fast.request('PUT', job.destBucket, m.destKey, {'content-type': 'application/octet-stream'}, data), ctx.retry, ctx.signal)
-        ctx.onBytes(data.length)
+        const body = m.sparse ? expandSparse(data, m.sparse, m.realSize ?? 0) : data
+        await withRetry(() => ctx.s3.fast.request('PUT', job.destBucket, m.destKey, {'content-type': 'application/octet-stream'}, body), ctx.retry, ctx.signal)
+        ctx.onBytes(body.length)
         files.push({key: m.destKey, path: m.name, bytes: m.size, status: 'done'})
       } catch (error) {
         files.push(failed({key: m.destKey, path: m.name, size: m.size}, error))

@@ -57,6 +57,8 @@ export interface CompleteUploadJob {
 export interface DownloadFilesJob {
   kind: 'download-files'
   bucket: string
+  /** The download folder: the handler writes nothing outside it, and nothing through a symlink below it. */
+  root: string
   /** Small objects are always verified against their stored checksum when there is one. */
   files: RemoteFileRef[]
 }
@@ -66,11 +68,18 @@ export interface DownloadRangeJob {
   bucket: string
   key: string
   etag?: string
+  /** The destination folder the temporary file lies under. */
+  root: string
   tmpPath: string
   offset: number
   length: number
   /** Offset in the object of the file's first byte (a tar member); 0 when the object is the file. */
   base?: number
+  /**
+   * A sparse tar member: where the bytes of this range go, as [offset in the range, length,
+   * offset in the file] (base is then unused); the file's holes get nothing.
+   */
+  scatter?: [number, number, number][]
 }
 
 /** Parent of the download-range jobs of one file: verifies, sets mtime, renames into place. */
@@ -78,6 +87,8 @@ export interface FinishDownloadJob {
   kind: 'finish-download'
   bucket: string
   key: string
+  /** The destination folder (see DownloadFilesJob.root). */
+  root: string
   tmpPath: string
   path: string
   size: number
@@ -87,6 +98,8 @@ export interface FinishDownloadJob {
   /** A tar member: its CRC-32 from the index, and its mode. */
   crc?: number
   mode?: number
+  /** A sparse member: its data runs ([offset, length]); the CRC-32 covers them in order. */
+  sparse?: [number, number][]
 }
 
 /** Where a tar member's bytes come from: a local file, or an S3 object (tar create). */
@@ -188,15 +201,20 @@ export interface CompleteTarJob {
   tempKeys?: string[]
 }
 
-/** A run of adjacent tar members fetched with one ranged GET and written to their files. */
+/**
+ * A run of adjacent tar members fetched with one ranged GET and written to their files.
+ * `size` is what the tar stores; a sparse member also has its real size and data runs.
+ */
 export interface ExtractMembersJob {
   kind: 'extract-members'
   bucket: string
   key: string
   etag: string
+  /** The destination folder (see DownloadFilesJob.root). */
+  root: string
   start: number
   end: number
-  members: {name: string; path: string; dataOffset: number; size: number; mode: number; mtime: number; crc?: number}[]
+  members: {name: string; path: string; dataOffset: number; size: number; mode: number; mtime: number; crc?: number; realSize?: number; sparse?: [number, number][]}[]
 }
 
 export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | DownloadFilesJob | DownloadRangeJob | FinishDownloadJob |
@@ -212,7 +230,8 @@ export interface CopyMembersJob {
   serverSide: boolean
   maxRange: number
   destBucket: string
-  members: {name: string; destKey: string; dataOffset: number; size: number; crc?: number}[]
+  /** `size` is what the tar stores; a sparse member (fetched, never copied) also has its real size and data runs. */
+  members: {name: string; destKey: string; dataOffset: number; size: number; crc?: number; realSize?: number; sparse?: [number, number][]}[]
 }
 export type JobKind = JobData['kind']
 

@@ -7,6 +7,8 @@ export interface CliResult {
   code: number
   stdout: string
   stderr: string
+  /** stdout as bytes (binary output, e.g. download-single --stdout). */
+  stdoutBytes: Buffer
 }
 
 export interface CliOptions {
@@ -39,12 +41,15 @@ export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildPr
   if (opts.noFileOverride) argv.unshift('setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--')
   const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
   const done = new Promise<CliResult>((resolve, reject) => {
-    let stdout = ''
+    const chunks: Buffer[] = []
     let stderr = ''
-    child.stdout.on('data', d => { stdout += d })
+    child.stdout.on('data', (d: Buffer) => { chunks.push(d) })
     child.stderr.on('data', d => { stderr += d })
     child.on('error', reject)
-    child.on('close', code => resolve({code: code ?? -1, stdout, stderr}))
+    child.on('close', code => {
+      const stdoutBytes = Buffer.concat(chunks)
+      resolve({code: code ?? -1, stdout: stdoutBytes.toString('utf8'), stderr, stdoutBytes})
+    })
   })
   return {child, done}
 }
