@@ -2,7 +2,7 @@ import {statSync} from 'node:fs'
 import {open, stat, unlink} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
-import {openRun, partSizeFor, preflight, runWalk, storedCommand, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
 import {keyFilter, walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {ensureDir, localUnchanged, tempPathFor} from '../jobs/handlers.js'
@@ -37,14 +37,10 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const root = await checkTarget(opts.localFolder)
   const {bucket} = opts.location
   const listPrefix = folderPrefix(opts.location.prefix)
-  const run = await openRun(opts, `download s3://${bucket}/${opts.location.prefix} ${root}`, storedCommand('download', root, opts))
-  try {
-    await preflight(run.s3, opts.location, listPrefix)
-  } catch (error) {
-    await run.s3.close()
-    throw error
-  }
-  if (!opts.dryRun) await ensureDir(root)
+  const run = await openRun(opts, `download s3://${bucket}/${opts.location.prefix} ${root}`,
+    {verb: 'download', options: {...commonStoredOptions(opts), localFolder: root}})
+  // s3c retry: the failed files only.
+  const only = opts.only && new Set(opts.only)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
   const tmpPaths: string[] = []
@@ -55,9 +51,12 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const selected = keyFilter(opts)
 
   async function* plan(): AsyncGenerator<Work> {
+    await preflight(run.s3, opts.location, listPrefix)
+    if (!opts.dryRun) await ensureDir(root)
     for await (const o of walkS3(run.s3, bucket, listPrefix, run.retry, run.signal)) {
       const rel = o.key.slice(listPrefix.length)
       if (rel === '' || rel.endsWith('/') || !selected(rel)) continue // folder markers, filtered out
+      if (only && !only.has(o.key)) continue
       const path = localPathFor(root, rel)
       run.stats.seen(o.size)
       if (!path) {

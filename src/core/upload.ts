@@ -4,7 +4,7 @@ import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sd
 import mime from 'mime-types'
 import {ExitCode, S3cError} from './errors.js'
 import {withRetry} from './retry.js'
-import {openRun, partSizeFor, preflight, runWalk, storedCommand, type RunContext, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import {walkLocal, walkS3, type LocalEntry} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
@@ -56,17 +56,12 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
 export async function upload(opts: UploadOptions): Promise<RunSummary> {
   const root = await checkLocalFolder(opts.localFolder)
   const {bucket, prefix} = opts.location
-  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}`, storedCommand('upload', root, opts))
+  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}`,
+    {verb: 'upload', options: {...commonStoredOptions(opts), localFolder: root, storageClass: opts.storageClass}})
   const listPrefix = folderPrefix(prefix)
   let remote: Map<string, number> | undefined
-  try {
-    const {empty} = await preflight(run.s3, opts.location, listPrefix)
-    // Only list everything when there is something to compare with.
-    if (!empty && !opts.force) remote = await remoteSizes(run, bucket, listPrefix)
-  } catch (error) {
-    await run.s3.close()
-    throw error
-  }
+  // s3c retry: the failed files only.
+  const only = opts.only && new Set(opts.only)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Started multipart uploads: aborted if the run stops early (an abort of a completed one is a no-op).
   const multiparts: {key: string; uploadId: string}[] = []
@@ -75,8 +70,12 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   }
 
   async function* plan(): AsyncGenerator<Work> {
+    const {empty} = await preflight(run.s3, opts.location, listPrefix)
+    // Only list everything when there is something to compare with.
+    if (!empty && !opts.force) remote = await remoteSizes(run, bucket, listPrefix)
     for await (const e of walkLocal(root, opts)) {
       const key = joinKey(prefix, e.rel)
+      if (only && !only.has(key)) continue
       run.stats.seen(e.size)
       const remoteSize = remote?.get(key)
       const compare = remoteSize === e.size ? compareMode : undefined
