@@ -207,6 +207,40 @@ describe('run bookkeeping', function () {
         if (redis.child.exitCode === null && redis.child.signalCode === null) redis.child.kill('SIGKILL')
       }
     })
+    it('a job in hand that does not finish: SIGTERM ends the worker after --grace-seconds, exit 130, the job goes back to the queue', async function () {
+      const src = mk('grace')
+      makeTree(src, {files: 3, depth: 0})
+      const bucket = await newBucket('grace')
+      const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'PUT'})
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+      const w = startWorker(proxy.endpoint, ['--grace-seconds', '1'])
+      let runId = ''
+      try {
+        const up = await runCliWithin(['upload', src, `s3://${bucket}/g`, '--detach'], {env})
+        assert.equal(up.code, 0, up.stderr)
+        runId = up.stdout.trim()
+        await waitFor(() => proxy.held() > 0, 30_000)
+        w.child.kill('SIGTERM')
+        const r = await within(w, 30_000)
+        assert.equal(r.timedOut, false, `SIGTERM ignored: ${r.stderr}`)
+        assert.equal(r.code, 130, r.stderr)
+        assert.deepEqual(errorLines(r.stderr), ['s3c: stopped after --grace-seconds 1; its 1 jobs in hand return to the queue when their locks lapse'])
+        // Another worker finishes the run once the stopped one's lock lapses.
+        proxy.setFaults({})
+        proxy.releaseHeld()
+        const w2 = startWorker(proxy.endpoint)
+        try {
+          await waitFor(async () => (await runState(runId)) === 'done', 60_000)
+        } finally {
+          w2.child.kill('SIGTERM')
+          await w2.done
+        }
+        assert.equal((await listKeys(bucket, 'g/')).size, 3)
+      } finally {
+        if (w.child.exitCode === null) w.child.kill('SIGKILL')
+        await proxy.stop()
+      }
+    })
   })
 
   describe('counters: every file once per run', function () {

@@ -38,10 +38,14 @@ export default class Worker extends S3cCommand {
     if (!stopping.signal.aborted) await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, {once: true}))
     if (!worker.redisLost()) this.logToStderr(`s3c worker: stopping, finishing the ${worker.active()} jobs in hand`)
     const outcome = await worker.close(flags['grace-seconds'] * 1000)
+    if (!outcome.forced) return
     const inHand = outcome.abandoned ? `; its ${outcome.abandoned} jobs in hand return to the queue when their locks lapse` : ''
-    if (outcome.redisLost)
-      throw new S3cError(`cannot reach Redis at ${redactUrl(flags.redis)} (${outcome.redisLost}): the worker stopped${inHand}`, ExitCode.fatal)
-    if (outcome.abandoned)
-      throw new S3cError(`stopped after --grace-seconds ${flags['grace-seconds']}${inHand}`, ExitCode.interrupted)
+    const error = outcome.redisLost
+      ? new S3cError(`cannot reach Redis at ${redactUrl(flags.redis)} (${outcome.redisLost}): the worker stopped${inHand}`, ExitCode.fatal)
+      : new S3cError(`stopped after --grace-seconds ${flags['grace-seconds']}${inHand}`, ExitCode.interrupted)
+    // The jobs left in hand may still hold a request or a dead connection's timers: nothing is
+    // left to wait for, so the worker exits now rather than when they give up.
+    process.stderr.write(`s3c: ${error.message}\n`)
+    process.exit(error.exitCode)
   }
 }

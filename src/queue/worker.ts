@@ -25,6 +25,8 @@ export interface WorkerOptions {
 }
 
 export interface StopOutcome {
+  /** The worker did not close cleanly (Redis gone, or the grace period ran out). */
+  forced: boolean
   /** Redis could not be reached when the worker stopped (why): the jobs in hand could not report. */
   redisLost?: string
   /** Jobs still in hand when the worker stopped without finishing them. */
@@ -157,10 +159,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     close: (graceMs = 30_000) => closing ??= (async () => {
       shuttingDown = true
       clearInterval(flushTimer)
-      let outcome: StopOutcome = {abandoned: 0}
+      let outcome: StopOutcome = {forced: false, abandoned: 0}
       const force = () => { void worker.close(true).catch(() => undefined) }
       if (redisLost()) {
-        outcome = {redisLost: redisLost(), abandoned: active}
+        outcome = {forced: true, redisLost: redisLost(), abandoned: active}
         force()
       } else {
         let timer: NodeJS.Timeout | undefined
@@ -171,11 +173,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         clearTimeout(timer)
         if (inTime) await flushBytes()
         else {
-          outcome = {redisLost: redisLost(), abandoned: active}
+          outcome = {forced: true, redisLost: redisLost(), abandoned: active}
           force()
         }
       }
-      await s3.close()
+      // Forced: jobs still in hand hold requests that closing the pool would wait for.
+      if (outcome.forced) void s3.close().catch(() => undefined)
+      else await s3.close()
       connection.disconnect()
       redis.disconnect()
       return outcome
