@@ -248,21 +248,27 @@ describe('run bookkeeping', function () {
       const src = mk('cres')
       makeTree(src, {files: 2000, depth: 6})
       const bucket = await newBucket('cres')
-      const proxy = await startProxy(harness().s3.endpoint)
+      // One PUT hangs until the second try is under way: the run cannot finish before the kill.
+      const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`})
       const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/r`, '--json']
       const worker = startWorker(proxy.endpoint)
       try {
         const first = spawnCli(args, {env})
-        await waitFor(() => proxy.count('PUT') >= 300)
+        await waitFor(() => proxy.held() > 0 && proxy.count('PUT') >= 300)
         first.child.kill('SIGKILL')
         await first.done
-        const again = await runCliWithin(args, {env}, 180_000)
-        assert.equal(again.code, 0, again.stderr)
-        assert.match(again.stderr, /resuming run/)
-        const s = JSON.parse(again.stdout)
-        assert.deepEqual([s.filesDone + s.filesSkipped, s.filesFailed], [2000, 0], again.stdout)
-        const status = JSON.parse((await runCli(['status', runIdOf(again.stderr), '--json'], {env})).stdout)
+        const again = spawnCli(args, {env})
+        let err = ''
+        again.child.stderr!.on('data', d => { err += d })
+        await waitFor(() => err.includes('resuming run'), 60_000)
+        proxy.setFaults({})
+        proxy.releaseHeld()
+        const r = await within(again, 180_000)
+        assert.equal(r.code, 0, r.stderr)
+        const s = JSON.parse(r.stdout)
+        assert.deepEqual([s.filesDone + s.filesSkipped, s.filesFailed], [2000, 0], r.stdout)
+        const status = JSON.parse((await runCli(['status', runIdOf(r.stderr), '--json'], {env})).stdout)
         assert.deepEqual([status.filesDone + status.filesSkipped, status.filesFailed, status.state], [2000, 0, 'done'])
       } finally {
         worker.child.kill('SIGTERM')

@@ -150,7 +150,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     c.on('ready', onReady)
   }
   worker.on('error', () => undefined) // the same connection errors, reported above
-  await worker.waitUntilReady()
+  // A signal meanwhile: close() below does the rest (Redis may have gone since checkRedis).
+  await Promise.race([worker.waitUntilReady().catch(() => undefined), new Promise(resolve => opts.signal?.addEventListener('abort', resolve, {once: true}))])
   const redisLost = () => (redis.status === 'ready' && connection.status === 'ready' ? undefined : lastError || redis.status)
   let closing: Promise<StopOutcome> | undefined
   return {
