@@ -153,9 +153,9 @@ describe('connecting: the endpoint resolver', function () {
       return true
     })
     await assert.rejects(resolveS3Config({'endpoint-url': '127.0.0.1:9000'}, 8, env),
-      /: endpoint "127\.0\.0\.1:9000" \(from --endpoint-url\) is not an http:\/\/ or https:\/\/ URL$/)
+      /: --endpoint-url "127\.0\.0\.1:9000" is not an http:\/\/ or https:\/\/ URL: write it as https:\/\/host\[:port\]$/)
     writeFileSync(join(d, 'config'), '[default]\nendpoint_url = s3.example.test\n')
-    await assert.rejects(resolveS3Config({}, 8, env), /endpoint "s3\.example\.test" \(from endpoint_url in profile "default", .*config\) is not an http/)
+    await assert.rejects(resolveS3Config({}, 8, env), /endpoint_url in profile "default", .*config "s3\.example\.test" is not an http/)
   })
 })
 

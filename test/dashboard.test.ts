@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
+import {request} from 'node:http'
 import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -38,6 +39,20 @@ async function stop(p: Spawned | undefined): Promise<number | undefined> {
   if (!p) return undefined
   if (p.child.exitCode === null) p.child.kill('SIGTERM')
   return (await p.done).code
+}
+
+/** A raw HTTP request (fetch will not send a forged Host header). */
+function raw(url: string, method: string, path: string, headers: Record<string, string>): Promise<{status: number; body: string}> {
+  const u = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = request({host: u.hostname, port: u.port, method, path, headers: {...headers, 'Content-Type': 'application/json'}}, res => {
+      let body = ''
+      res.on('data', d => { body += d })
+      res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
+    })
+    req.on('error', reject)
+    req.end(method === 'GET' || method === 'HEAD' ? undefined : '{}')
+  })
 }
 
 const basic = (user: string, password: string) => ({Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`})
@@ -169,12 +184,58 @@ describe('s3c dashboard', function () {
     const headers = basic('user', 'secret')
     const evil = await fetch(dash!.url + 'queues/api/queues/s3c/pause', {method: 'PUT', headers: {...headers, Origin: 'http://evil.example'}})
     assert.equal(evil.status, 403)
+    // A write must show it comes from the dashboard's own page (browsers send Origin on every write).
+    const same = {...headers, Origin: new URL(dash!.url).origin}
     try {
-      assert.equal((await fetch(dash!.url + 'queues/api/queues/s3c/pause', {method: 'PUT', headers})).status, 200)
+      assert.equal((await fetch(dash!.url + 'queues/api/queues/s3c/pause', {method: 'PUT', headers: same})).status, 200)
       const m = await (await fetch(dash!.url + 'metrics', {headers})).text()
       assert.match(m, /^s3c_queue_paused 1$/m)
     } finally {
-      assert.equal((await fetch(dash!.url + 'queues/api/queues/s3c/resume', {method: 'PUT', headers})).status, 200)
+      assert.equal((await fetch(dash!.url + 'queues/api/queues/s3c/resume', {method: 'PUT', headers: same})).status, 200)
+    }
+  })
+
+  it('answers only to its own host names: a forged Host (DNS rebinding) can neither read nor write; writes need a same-origin Origin', async function () {
+    const open = await startDashboard([])
+    try {
+      const port = new URL(open.url).port
+      const paused = async () => /^s3c_queue_paused 1$/m.test((await raw(open.url, 'GET', '/metrics', {Host: `127.0.0.1:${port}`})).body)
+      // The attacker's page at http://evil.example:PORT, whose name now resolves to 127.0.0.1.
+      const evil = {Host: `evil.example:${port}`, Origin: `http://evil.example:${port}`}
+      for (const [method, path] of [['GET', '/'], ['GET', '/api/runs'], ['GET', '/metrics'], ['GET', '/queues/api/queues'],
+        ['PUT', '/queues/api/queues/s3c/pause'], ['PUT', '/queues/api/queues/s3c/clean/completed']]) {
+        const r = await raw(open.url, method, path, evil)
+        assert.equal(r.status, 403, `${method} ${path}`)
+        assert.doesNotMatch(r.body, new RegExp(runId))
+      }
+      assert.equal(await paused(), false)
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
+        const r = await raw(open.url, 'GET', '/api/runs', {Host: host})
+        assert.equal(r.status, 200, host)
+        assert.match(r.body, new RegExp(runId))
+      }
+      const own = `http://127.0.0.1:${port}`
+      assert.equal((await raw(open.url, 'PUT', '/queues/api/queues/s3c/pause', {Host: `127.0.0.1:${port}`})).status, 403, 'a write without Origin')
+      assert.equal((await raw(open.url, 'PUT', '/queues/api/queues/s3c/pause', {Host: `127.0.0.1:${port}`, Origin: `http://localhost:${port}`})).status, 403, 'another origin')
+      assert.equal(await paused(), false)
+      try {
+        assert.equal((await raw(open.url, 'PUT', '/queues/api/queues/s3c/pause', {Host: `127.0.0.1:${port}`, Origin: own})).status, 200)
+        assert.equal(await paused(), true)
+      } finally {
+        assert.equal((await raw(open.url, 'PUT', '/queues/api/queues/s3c/resume', {Host: `127.0.0.1:${port}`, Origin: own})).status, 200)
+      }
+    } finally {
+      assert.equal(await stop(open.proc), 0)
+    }
+    const proxied = await startDashboard(['--allowed-host', 'dash.example.com', '--allowed-host', 'ops.example.com:8443'])
+    try {
+      assert.equal((await raw(proxied.url, 'GET', '/api/runs', {Host: 'dash.example.com'})).status, 200)
+      assert.equal((await raw(proxied.url, 'GET', '/api/runs', {Host: 'ops.example.com:8443'})).status, 200)
+      assert.equal((await raw(proxied.url, 'GET', '/api/runs', {Host: 'ops.example.com:9999'})).status, 403)
+      assert.equal((await raw(proxied.url, 'GET', '/api/runs', {Host: 'evil.example'})).status, 403)
+      assert.equal((await raw(proxied.url, 'PUT', '/queues/api/queues/s3c/pause', {Host: 'evil.example', Origin: 'https://dash.example.com'})).status, 403)
+    } finally {
+      assert.equal(await stop(proxied.proc), 0)
     }
   })
 

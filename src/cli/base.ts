@@ -31,6 +31,9 @@ export interface TransferFlagValues extends S3ConfigFlags {
   detach: boolean
 }
 
+/** How long a command may take to stop after Ctrl-C / SIGTERM before it exits anyway. */
+const STOP_GRACE_MS = 15_000
+
 /** Every s3c command: one-line errors with documented exit codes. */
 export abstract class S3cCommand extends Command {
   /**
@@ -97,13 +100,21 @@ export abstract class S3cCommand extends Command {
     }
   }
 
-  /** Ctrl-C or SIGTERM stops the run cleanly; a second Ctrl-C exits at once. */
+  /**
+   * Ctrl-C or SIGTERM stops the run cleanly; a second Ctrl-C exits at once, and so does a run
+   * that has not stopped STOP_GRACE_MS after the signal (a request that never answers must not
+   * keep a stopped command alive).
+   */
   protected cancelOnSignals(): AbortSignal {
     const controller = new AbortController()
     const onSignal = () => {
       if (controller.signal.aborted) process.exit(ExitCode.interrupted)
       process.stderr.write('\ns3c: stopping (Ctrl-C again to quit at once)\n')
       controller.abort()
+      setTimeout(() => {
+        process.stderr.write(`s3c: interrupted; did not stop within ${STOP_GRACE_MS / 1000} s, exiting (run the same command again to resume)\n`)
+        process.exit(ExitCode.interrupted)
+      }, STOP_GRACE_MS).unref()
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)

@@ -7,7 +7,8 @@ import {startDashboard} from '../dashboard/server.js'
 export default class Dashboard extends S3cCommand {
   static summary = 'Serve a web dashboard: bull-board for the s3c queue, recent runs with their progress, and Prometheus /metrics.'
   static description = 'Pages: / (runs, refreshes every 2 s), /queues (bull-board), /api/runs (JSON), /metrics (Prometheus text). ' +
-    'Binds to 127.0.0.1 unless --host says otherwise; with --auth every page asks for HTTP basic auth. Runs until Ctrl-C or SIGTERM.'
+    'Binds to 127.0.0.1 unless --host says otherwise; answers only to the names of that address (and --allowed-host) in the Host header, and takes writes ' +
+    'only from its own pages (same Origin); with --auth every page asks for HTTP basic auth. Runs until Ctrl-C or SIGTERM.'
   static examples = [
     '<%= config.bin %> dashboard --redis redis://127.0.0.1:6379',
     'S3C_DASHBOARD_AUTH=ops:s3cret <%= config.bin %> dashboard --host 0.0.0.0 --port 8080 --read-only',
@@ -19,6 +20,7 @@ export default class Dashboard extends S3cCommand {
     auth: Flags.string({description: 'require HTTP basic auth as user:password', env: 'S3C_DASHBOARD_AUTH'}),
     'read-only': Flags.boolean({description: 'hide bull-board\'s actions (retry, clean, pause…) and refuse every non-GET request to it'}),
     runs: Flags.integer({description: 'how many recent runs to show and export', default: 20, min: 1}),
+    'allowed-host': Flags.string({description: 'another name the dashboard answers to in the Host header, e.g. a reverse proxy\'s (name, or name:port; repeatable)', multiple: true}),
   }
 
   async run(): Promise<void> {
@@ -26,7 +28,7 @@ export default class Dashboard extends S3cCommand {
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
     const auth = flags.auth === undefined ? undefined : parseAuth(flags.auth)
     const dashboard = await startDashboard({
-      redisUrl: flags.redis, port: flags.port, host: flags.host, auth, readOnly: flags['read-only'], runs: flags.runs,
+      redisUrl: flags.redis, port: flags.port, host: flags.host, auth, readOnly: flags['read-only'], runs: flags.runs, allowedHosts: flags['allowed-host'],
       onWarning: line => this.logToStderr(line),
     })
     this.log(`dashboard: ${dashboard.url}`)

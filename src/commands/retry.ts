@@ -1,13 +1,15 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import {s3Flags} from '../cli/flags.js'
-import {download} from '../core/download.js'
-import {upload} from '../core/upload.js'
-import {prepareRetry} from '../queue/retry.js'
+import {replayOf} from '../core/rerun.js'
+import {planRetry} from '../queue/retry.js'
 import {resolveS3Config} from '../s3/config.js'
 
 export default class Retry extends S3cCommand {
-  static summary = 'Send the failed files of a finished distributed run again (same run id).'
+  static summary = 'Run the failed work of a finished distributed run again (same command, same run id).'
+  static description = 'Replays the run\'s own command (upload, download, bundle, download-all, tar create, tar extract) with its stored options, ' +
+    'limited to what failed: upload/download send the failed files (skipped if they arrived meanwhile), download-all and tar extract the failed members, ' +
+    'bundle and tar create build the failed archive(s) again. A run that was stopped (fatal error, Ctrl-C) runs whole again.'
   static examples = ['<%= config.bin %> retry 20261124-1a2b3c4d --redis redis://127.0.0.1:6379']
   static args = {runId: Args.string({description: 'run id (see s3c runs)', required: true})}
   static flags = {
@@ -20,12 +22,10 @@ export default class Retry extends S3cCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Retry)
-    const command = await this.withRedis(flags.redis, redis => prepareRetry(redis, args.runId))
-    const o = command.options
-    const opts = {
-      ...o, localFolder: command.localFolder, s3: await resolveS3Config(flags, o.threadCount),
-      force: false, dryRun: false, redisUrl: flags.redis, runId: args.runId, detach: flags.detach,
-    }
-    await this.executeTransfer(command.kind, opts, flags, command.kind === 'upload' ? upload : download)
+    const s3 = await resolveS3Config(flags, 8)
+    const {command, failures} = await this.withRedis(flags.redis, redis => planRetry(redis, args.runId))
+    const replay = replayOf(command, failures)
+    const opts = {...replay.options, s3: {...s3, maxSockets: Math.max(s3.maxSockets, replay.options.threadCount)}, redisUrl: flags.redis, runId: args.runId, detach: flags.detach}
+    await this.executeTransfer(replay.label, opts, flags, replay.run)
   }
 }

@@ -1,13 +1,16 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import {s3Flags} from '../cli/flags.js'
-import {S3cError} from '../core/errors.js'
+import {ExitCode, S3cError} from '../core/errors.js'
+import {redactUrl} from '../queue/redis.js'
 import {startWorker} from '../queue/worker.js'
 import {resolveS3Config} from '../s3/config.js'
 
 export default class Worker extends S3cCommand {
   static summary = 'Run s3c jobs from Redis (BullMQ); start as many as you like, on any machine.'
-  static description = 'Workers upload and download with their own S3 settings (flags and environment) and need the local paths the run names (the same machine or a shared file system). SIGTERM or Ctrl-C: stop taking jobs, finish the ones in hand, exit.'
+  static description = 'Workers upload and download with their own S3 settings (flags and environment) and need the local paths the run names (the same machine or a shared file system). ' +
+    'SIGTERM or Ctrl-C: stop taking jobs, finish the ones in hand (at most --grace-seconds), exit. With Redis unreachable it exits at once with code 3: ' +
+    'the jobs in hand return to the queue once their locks lapse.'
   static examples = [
     'REDIS_URL=redis://127.0.0.1:6379 <%= config.bin %> worker --concurrency 32',
   ]
@@ -15,20 +18,34 @@ export default class Worker extends S3cCommand {
     redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     concurrency: Flags.integer({char: 'c', description: 'jobs in hand at once', default: 16, min: 1}),
     'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
+    'grace-seconds': Flags.integer({description: 'on SIGTERM, how long to wait for the jobs in hand before exiting anyway (keep it below your supervisor\'s kill timeout)', default: 30, min: 0}),
     ...s3Flags,
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const worker = await startWorker({redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds']})
-    this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
-    await new Promise<void>(resolve => {
-      const stop = () => resolve()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+    // Listening from the start: a signal while Redis does not answer ends the wait.
+    const stopping = new AbortController()
+    const onSignal = () => stopping.abort()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    const worker = await startWorker({
+      redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
+      signal: stopping.signal, onWarning: line => this.logToStderr(line),
     })
-    this.logToStderr('s3c worker: stopping, finishing the jobs in hand')
-    await worker.close()
+    this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
+    if (!stopping.signal.aborted) await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, {once: true}))
+    if (!worker.redisLost()) this.logToStderr(`s3c worker: stopping, finishing the ${worker.active()} jobs in hand`)
+    const outcome = await worker.close(flags['grace-seconds'] * 1000)
+    if (!outcome.forced) return
+    const inHand = outcome.abandoned ? `; its ${outcome.abandoned} jobs in hand return to the queue when their locks lapse` : ''
+    const error = outcome.redisLost
+      ? new S3cError(`cannot reach Redis at ${redactUrl(flags.redis)} (${outcome.redisLost}): the worker stopped${inHand}`, ExitCode.fatal)
+      : new S3cError(`stopped after --grace-seconds ${flags['grace-seconds']}${inHand}`, ExitCode.interrupted)
+    // The jobs left in hand may still hold a request or a dead connection's timers: nothing is
+    // left to wait for, so the worker exits now rather than when they give up.
+    process.stderr.write(`s3c: ${error.message}\n`)
+    process.exit(error.exitCode)
   }
 }

@@ -7,7 +7,7 @@ import {GetObjectCommand} from '@aws-sdk/client-s3'
 import {Header} from 'tar'
 import {ExitCode, S3cError, describeError, statusOf} from './errors.js'
 import {withRetry, type RetryPolicy} from './retry.js'
-import {openRun, partSizeFor, runWalk, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, partSizeFor, runWalk, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
@@ -336,6 +336,8 @@ export interface AllOptions extends TransferOptions {
   select?: string[]
   /** Members and tar ETag when the caller has them already (tar extract without an index). */
   preloaded?: {members: IndexedMember[]; etag: string}
+  /** The command the run stores for s3c retry (tar extract to a folder runs as download-all). */
+  verb?: 'download-all' | 'tar-extract'
 }
 
 /** Members named in `select`: exact names, or everything under a folder name. */
@@ -394,8 +396,8 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   usableTarget(root, opts.dest)
   const etag = loaded.etag
   const {bucket, tarKey} = opts.ref
-  const run = await openRun(opts, `download-all ${opts.ref.label} ${root}`, {kind: 'download', localFolder: root, options: {location: opts.location,
-    multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+  const run = await openRun(opts, `${opts.verb === 'tar-extract' ? 'tar extract' : 'download-all'} ${opts.ref.label} ${root}`,
+    {verb: opts.verb ?? 'download-all', options: {...commonStoredOptions(opts), ref: opts.ref, dest: root, select: opts.select}})
   const tmpPaths: string[] = []
   const links: {member: IndexedMember; path: string}[] = []
   const cleanup = async () => {

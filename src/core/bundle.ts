@@ -4,7 +4,8 @@ import {constants} from 'node:fs'
 import {access, readlink} from 'node:fs/promises'
 import {ExitCode, S3cError, describeError} from './errors.js'
 import {withRetry} from './retry.js'
-import {openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {cleanupArchiveLeftovers} from './cleanup.js'
 import {checkLocalFolder, recordProblem} from './upload.js'
 import {isProblem, walkLocal} from '../engine/walk.js'
 import {fsPath, nameFromBytes} from '../local/fs-path.js'
@@ -43,23 +44,17 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: TarRef, id: s
   const {bucket} = opts.location
   const format = opts.format ?? 'pax'
   const run = await openRun(opts, `bundle ${root} s3://${bucket}/${ref.tarKey}`,
-    {kind: 'upload', localFolder: root, options: {location: opts.location, multipartThreshold: opts.multipartThreshold, partSize: opts.partSize,
-      checksum: false, include: opts.include, exclude: opts.exclude, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+    {verb: 'bundle', options: {...commonStoredOptions(opts), checksum: false, localFolder: root, bundleId: id, format, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks}})
   let uploadId: string | undefined
   const cleanup = async () => {
     if (uploadId) await run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: ref.tarKey, UploadId: uploadId})).catch(() => undefined)
   }
-  try {
+
+  async function* plan(): AsyncGenerator<Work> {
     await preflight(run.s3, opts.location, folderPrefix(opts.location.prefix))
     if (!opts.force && !opts.dryRun && (await headObject(run, bucket, ref.tarKey)))
       throw new S3cError(`bundle "${id}" already exists (s3://${bucket}/${ref.tarKey}): choose another id, or pass --force to replace it`, ExitCode.usage)
-  } catch (error) {
-    await run.s3.close()
-    throw error
-  }
-  onBundle?.(ref, id)
-
-  async function* plan(): AsyncGenerator<Work> {
+    onBundle?.(ref, id)
     const inputs: MemberInput[] = []
     for await (const e of walkLocal(root, {...opts, dirs: true})) {
       const name = e.dir ? `${e.rel}/` : e.rel
@@ -91,6 +86,8 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: TarRef, id: s
         `${layout.size} bytes in ${parts} part${parts === 1 ? '' : 's'}, index s3://${bucket}/${ref.tarKey}${INDEX_SUFFIX}`)
       return
     }
+    // What an earlier try killed mid-way left for this very key (its multipart upload).
+    await cleanupArchiveLeftovers(run, bucket, ref.tarKey)
     const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
       Bucket: bucket, Key: ref.tarKey, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
     })), run.retry) // not abortable, as in upload.ts: the id must be known to be aborted

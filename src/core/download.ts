@@ -2,7 +2,7 @@ import {lstatSync} from 'node:fs'
 import {stat, unlink} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import {ExitCode, S3cError} from './errors.js'
-import {openRun, partSizeFor, preflight, runWalk, storedCommand, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
 import {keyFilter, walkS3, type RemoteEntry} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {failed, headObject, localUnchanged} from '../jobs/handlers.js'
@@ -44,41 +44,13 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const mayBeObject = prefix !== '' && !prefix.endsWith('/')
   const root = mayBeObject ? resolve(opts.localFolder) : await checkTarget(opts.localFolder)
   const listPrefix = folderPrefix(prefix)
-  const run = await openRun(opts, `download s3://${bucket}/${prefix} ${root}`, storedCommand('download', root, opts))
+  const run = await openRun(opts, `download s3://${bucket}/${prefix} ${root}`,
+    {verb: 'download', options: {...commonStoredOptions(opts), localFolder: root}})
+  // s3c retry: the failed files only.
+  const only = opts.only && new Set(opts.only)
   let single: {object: RemoteEntry; path: string | undefined} | undefined
-  let empty: boolean
-  try {
-    empty = (await preflight(run.s3, opts.location, listPrefix)).empty
-    if (empty && mayBeObject) {
-      const h = await headObject(run, bucket, prefix)
-      if (h) {
-        single = {
-          object: {key: prefix, size: Number(h['content-length'] ?? 0), etag: h.etag,
-            lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : Date.now()},
-          path: await singleTarget(opts.localFolder, prefix),
-        }
-      }
-    }
-    if (mayBeObject && !single) await checkTarget(opts.localFolder)
-  } catch (error) {
-    await run.s3.close()
-    throw error
-  }
-  if (empty && !single) {
-    // Nothing to do, said in one line; no folder is made.
-    opts.onNotice?.(`nothing under s3://${bucket}/${listPrefix}`)
-    return runWalk(run, opts.location, async function* () {})
-  }
   // The folder every write is checked against: the target, or the one object's folder.
-  const writeRoot = single?.path ? dirname(single.path) : root
-  if (!opts.dryRun) {
-    try {
-      usableTarget(writeRoot, single ? writeRoot : opts.localFolder)
-    } catch (error) {
-      await run.s3.close()
-      throw error
-    }
-  }
+  let writeRoot = root
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
   const tmpPaths: string[] = []
@@ -103,7 +75,27 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   }
 
   async function* plan(): AsyncGenerator<Work> {
+    const {empty} = await preflight(run.s3, opts.location, listPrefix)
+    if (empty && mayBeObject) {
+      const h = await headObject(run, bucket, prefix)
+      if (h) {
+        single = {
+          object: {key: prefix, size: Number(h['content-length'] ?? 0), etag: h.etag,
+            lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : Date.now()},
+          path: await singleTarget(opts.localFolder, prefix),
+        }
+      }
+    }
+    if (mayBeObject && !single) await checkTarget(opts.localFolder)
+    if (empty && !single) {
+      // Nothing to do, said in one line; no folder is made.
+      opts.onNotice?.(`nothing under s3://${bucket}/${listPrefix}`)
+      return
+    }
+    if (single?.path) writeRoot = dirname(single.path)
+    if (!opts.dryRun) usableTarget(writeRoot, single ? writeRoot : opts.localFolder)
     for await (const {o, rel, path} of objects()) {
+      if (only && !only.has(o.key)) continue
       run.stats.seen(o.size)
       if (!path) {
         run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'failed', error: `key "${o.key}" would be written outside ${root}; skipped`})

@@ -43,6 +43,24 @@ const NETWORK_CODES = new Set([
   'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ])
+/** TLS failures, by what the user can do about them; all doom every request (fatal). */
+const TLS_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  UNABLE_TO_GET_ISSUER_CERT: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  CERT_UNTRUSTED: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  CERT_SIGNATURE_FAILURE: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  CERT_HAS_EXPIRED: 'the certificate has expired: renew it, or check this machine\'s clock',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet: check this machine\'s clock',
+  CERT_REVOKED: 'the certificate was revoked',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate is for another host name: use the name it was issued for in the endpoint URL',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS on that port: use http://',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'the server does not speak TLS on that port: use http://',
+  EPROTO: 'the TLS handshake failed (does the server speak TLS on that port? else use http://)',
+}
+
 const LOCAL_CODES = new Set(['EACCES', 'EPERM', 'ENOENT', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EEXIST', 'ENOSPC', 'EROFS', 'ENAMETOOLONG'])
 
 export type ErrorClass = 'retry' | 'fatal' | 'file'
@@ -71,6 +89,7 @@ export function classifyError(err: unknown): ErrorClass {
   const status = statusOf(err)
   const code = codeOf(err)
   if (FATAL_NAMES.has(name) || status === 403) return 'fatal'
+  if (code && TLS_REASONS[code] && !status) return 'fatal'
   if (code && LOCAL_CODES.has(code) && !status) return 'file'
   if (RETRY_NAMES.has(name) || (status !== undefined && (status >= 500 || status === 429 || status === 408))) return 'retry'
   if (code && NETWORK_CODES.has(code)) return 'retry'
@@ -104,6 +123,7 @@ export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: st
   }
   if (name === 'AccessDenied' || status === 403)
     return `access denied${ctx.bucket ? ` to bucket "${ctx.bucket}"` : ''}${where}: check the credentials and the bucket policy`
+  if (code && TLS_REASONS[code] && !status) return `TLS to ${ctx.endpoint ?? 'the S3 endpoint'} failed: ${TLS_REASONS[code]}`
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT')
     return `cannot reach the S3 endpoint${where || ' (AWS default)'} (${code}): check --endpoint-url / AWS_ENDPOINT_URL / the profile's endpoint_url and that the server is running`
   if (code && LOCAL_CODES.has(code) && !status) {

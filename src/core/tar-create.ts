@@ -1,9 +1,11 @@
 import {readFile} from 'node:fs/promises'
+import {resolve} from 'node:path'
 import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
 import {deleteObjects} from '../jobs/tar.js'
 import {ExitCode, S3cError, statusOf} from './errors.js'
 import {withRetry} from './retry.js'
-import {openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
 import {walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import type {Work} from '../jobs/types.js'
@@ -143,8 +145,10 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
   const {bucket, prefix: archiveKeyBase} = parseS3Url(opts.archive)
   if (!archiveKeyBase || archiveKeyBase.endsWith('/')) throw new S3cError(`-f ${opts.archive} names no object: give s3://bucket/path/archive.tar`, ExitCode.usage)
   const sourceLoc = opts.source ? parseS3Url(opts.source) : undefined
-  const run = await openRun(opts, `tar create ${opts.archive}`, {kind: 'upload', localFolder: '', options: {location: opts.location,
-    multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+  // Absolute, so that s3c retry from another folder reads the same manifest.
+  const manifest = opts.manifest && !isS3Url(opts.manifest) ? resolve(opts.manifest) : opts.manifest
+  const run = await openRun(opts, `tar create ${opts.archive}`, {verb: 'tar-create', options: {...commonStoredOptions(opts), archive: opts.archive,
+    source: opts.source, manifest, mode: opts.mode, format: opts.format, toc: opts.toc, sizeLimit: opts.sizeLimit, storageClass: opts.storageClass}})
   const uploads: {key: string; uploadId: string}[] = []
   const temps: string[] = []
   const cleanup = async () => {
@@ -159,8 +163,10 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
     }
     await deleteObjects(run, bucket, [...new Set(left)])
   }
-  let objects: SourceObject[]
-  try {
+
+  /** The source objects, grouped into archives (--size-limit: consecutive groups that stay under it; a larger object gets its own). */
+  async function sourceGroups(): Promise<SourceObject[][]> {
+    let objects: SourceObject[]
     await preflight(run.s3, {bucket, prefix: ''}, archiveKeyBase)
     if (sourceLoc) {
       const listPrefix = folderPrefix(sourceLoc.prefix)
@@ -168,35 +174,37 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
       for await (const o of walkS3(run.s3, sourceLoc.bucket, listPrefix, run.retry, run.signal)) {
         const name = o.key.slice(listPrefix.length)
         if (!name || name.endsWith('/')) continue
-        if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX))) continue
+        if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX) || isTemporaryKey(o.key))) continue
         objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtimeMs: o.lastModifiedMs})
       }
       if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
     } else {
-      objects = await readManifest(run.s3, opts)
+      objects = await readManifest(run.s3, {...opts, manifest})
     }
-  } catch (error) {
-    await run.s3.close()
-    throw error
-  }
-
-  // --size-limit: consecutive groups whose archives stay under the limit (a larger object gets its own).
-  const groups: SourceObject[][] = [[]]
-  let groupBytes = 0
-  for (const o of objects) {
-    const cost = 2048 + Math.ceil(o.size / 512) * 512
-    if (opts.sizeLimit && groups[groups.length - 1].length > 0 && groupBytes + cost > opts.sizeLimit) {
-      groups.push([])
-      groupBytes = 0
+    const groups: SourceObject[][] = [[]]
+    let groupBytes = 0
+    for (const o of objects) {
+      const cost = 2048 + Math.ceil(o.size / 512) * 512
+      if (opts.sizeLimit && groups[groups.length - 1].length > 0 && groupBytes + cost > opts.sizeLimit) {
+        groups.push([])
+        groupBytes = 0
+      }
+      groups[groups.length - 1].push(o)
+      groupBytes += cost
     }
-    groups[groups.length - 1].push(o)
-    groupBytes += cost
+    return groups
   }
 
   const copy = (size: number) => opts.mode === 'copy' || (opts.mode === 'auto' && size >= MIN_PART)
+  // s3c retry: the failed archives only.
+  const only = opts.only && new Set(opts.only)
   async function* plan(): AsyncGenerator<Work> {
+    const groups = await sourceGroups()
     for (const [gi, group] of groups.entries()) {
       const key = archiveKey(archiveKeyBase, gi, groups.length)
+      if (only && !only.has(key)) continue
+      // What an earlier try killed mid-way left for this very archive (uploads, staged TOC, temporary objects).
+      if (!opts.dryRun) await cleanupArchiveLeftovers(run, bucket, key)
       const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: Math.floor(o.mtimeMs / 1000),
         source: {bucket: o.bucket, key: o.key, etag: o.etag}}))
       let tocKey: string | undefined

@@ -2,7 +2,7 @@ import {ExitCode, S3cError} from './errors.js'
 import {type RetryPolicy} from './retry.js'
 import {describeOther, downloadAll, lastOfEachName, selectMembers} from './bundle-read.js'
 import {memberRelPath} from '../local/safe-path.js'
-import {openRun, runWalk, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
@@ -103,15 +103,15 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   } finally {
     await s3.close()
   }
-  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, etag: listed.etag}})
+  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, etag: listed.etag}, verb: 'tar-extract'})
 
   const dest = parseS3Url(opts.dest)
   const destPrefix = folderPrefix(dest.prefix)
   const chosen = lastOfEachName(selectMembers(listed.members, opts.select))
   const members = chosen.filter(m => m.type === 'file' || (m.type === 'other' && m.tarType !== 'TapeVolumeHeader'))
   if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c tar list`, ExitCode.usage)
-  const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`, {kind: 'download', localFolder: '', options: {location: dest,
-    multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
+  const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`,
+    {verb: 'tar-extract', options: {...commonStoredOptions(opts), location: dest, ref: opts.ref, dest: opts.dest, select: opts.select}})
   const serverSideAllowed = listed.size > MIN_PART // S3: a ranged copy needs a source of more than 5 MiB
   const base = {bucket: opts.ref.bucket, key: opts.ref.tarKey, etag: listed.etag, maxRange: maxCopyRange(), destBucket: dest.bucket}
   async function* plan(): AsyncGenerator<Work> {

@@ -10,6 +10,8 @@ import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import {BullMQRunner} from '../queue/runner.js'
 import type {JobData, JobResult, Work} from '../jobs/types.js'
+import type {TarFormat} from '../bundle/layout.js'
+import type {TarRef} from '../bundle/remote.js'
 
 const MiB = 1024 * 1024
 
@@ -47,6 +49,13 @@ export interface TransferOptions {
   onRunId?: (runId: string, resumed: boolean) => void
   /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
   signal?: AbortSignal
+  /**
+   * `s3c retry`: only these keys (the run's failed files, or failed archives of tar create);
+   * everything else was counted in an earlier try and is neither sent nor counted again.
+   */
+  only?: string[]
+  /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
+  retrying?: 'failed' | 'all'
 }
 
 export const transferDefaults = {
@@ -87,16 +96,27 @@ export async function preflight(s3: S3Handle, loc: S3Location, listPrefix: strin
   }
 }
 
-/** What `s3c retry` needs to run a command again: its kind and the options that shape the plan. */
-export interface StoredCommand {
-  kind: 'upload' | 'download'
-  localFolder: string
-  options: Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount'> & {storageClass?: string}
-}
+/** The commands a run can be: `s3c retry` replays the same one. */
+export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract'
 
-export function storedCommand(kind: StoredCommand['kind'], localFolder: string, o: TransferOptions & {storageClass?: string}): StoredCommand {
-  return {kind, localFolder, options: {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
-    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, storageClass: o.storageClass}}
+/** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
+export type CommonStoredOptions = Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount' | 'force'>
+
+/**
+ * What `s3c retry` needs to run a command again: its verb and its own plan-shaping options, as
+ * JSON in the run's hash. Paths are absolute, so a retry from another folder does the same.
+ */
+export type StoredCommand =
+  | {verb: 'upload'; options: CommonStoredOptions & {localFolder: string; storageClass?: string; followSymlinks?: boolean}}
+  | {verb: 'download'; options: CommonStoredOptions & {localFolder: string}}
+  | {verb: 'bundle'; options: CommonStoredOptions & {localFolder: string; bundleId: string; format: TarFormat; storageClass?: string; followSymlinks?: boolean}}
+  | {verb: 'download-all' | 'tar-extract'; options: CommonStoredOptions & {ref: TarRef; dest: string; select?: string[]}}
+  | {verb: 'tar-create'; options: CommonStoredOptions & {archive: string; source?: string; manifest?: string; mode: 'auto' | 'copy' | 'memory'; format: TarFormat;
+      toc: boolean; sizeLimit?: number; storageClass?: string}}
+
+export function commonStoredOptions(o: TransferOptions): CommonStoredOptions {
+  return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
+    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force}
 }
 
 export interface RunContext {
@@ -107,16 +127,30 @@ export interface RunContext {
   signal: AbortSignal
 }
 
+/** How a run stopped by Ctrl-C or SIGTERM ends. */
+export const interruptedError = () => new S3cError('interrupted; unfinished files were cleaned up, run the same command again to resume', ExitCode.interrupted)
+
 /**
  * Opens the S3 connection and the runner: in-process, or BullMQ when a Redis URL is given.
- * Either way the run's counters end up in `stats`.
+ * Either way the run's counters end up in `stats`. Everything the command does after this
+ * (preflight, listing, checks) belongs inside its plan, so that runWalk closes the run and marks
+ * it failed whatever throws.
  */
 export async function openRun(opts: TransferOptions, description: string, command: StoredCommand): Promise<RunContext> {
-  const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
   const stats = opts.stats ?? new RunStats()
   const controller = new AbortController()
   // Every request in flight listens to the run's signal: hundreds at once is expected, not a leak.
   setMaxListeners(0, controller.signal)
+  // Ctrl-C stops whatever the run is doing (connecting, waiting for an earlier try, walking, draining).
+  let runner: Runner | undefined
+  const onSignal = () => {
+    const error = new FatalError(interruptedError())
+    controller.abort(error)
+    runner?.stop(error)
+  }
+  if (opts.signal?.aborted) throw interruptedError()
+  opts.signal?.addEventListener('abort', onSignal, {once: true})
+  const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
   const retry = retryPolicyOf(opts)
   const ctx: JobContext = {
     s3, retry, signal: controller.signal,
@@ -126,27 +160,30 @@ export async function openRun(opts: TransferOptions, description: string, comman
   const onResult = (result: JobResult, _job: JobData) => {
     if (result.files) for (const f of result.files) stats.record(f)
   }
-  let runner: Runner
   try {
     if (opts.redisUrl) {
       runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId, maxRetry: opts.maxRetry, stats, description,
-        command: JSON.stringify(command),
+        command: JSON.stringify(command), retrying: opts.retrying, signal: controller.signal,
         detach: opts.detach, onRunId: opts.onRunId})
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')
       runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
     }
   } catch (error) {
+    opts.signal?.removeEventListener('abort', onSignal)
     await s3.close()
-    throw error
+    throw controller.signal.aborted ? interruptedError() : error
   }
-  opts.signal?.addEventListener('abort', () => runner.stop(new FatalError(new S3cError('interrupted; unfinished files were cleaned up, run the same command again to resume', ExitCode.interrupted))), {once: true})
+  if (controller.signal.aborted) runner.stop(controller.signal.reason as FatalError)
   return {s3, stats, runner, retry, signal: controller.signal}
 }
 
 /**
  * Feeds the walk into the runner and waits for the end; turns a stopped run into a user error.
  * `cleanup` runs when the run stops early: it removes what unfinished files left behind.
+ * This is the one place a run ends: whatever the plan throws (a failed preflight, a refused
+ * check, a listing that gives up), the runner is stopped and drained, so a BullMQ run is marked
+ * failed and its connections are closed.
  */
 export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>): Promise<RunSummary> {
   try {
@@ -158,11 +195,13 @@ export async function runWalk(run: RunContext, loc: S3Location, plan: () => Asyn
     await run.runner.drain()
     return summarize(run.stats)
   } catch (error) {
+    // Ctrl-C (or a fatal error a job hit) aborted the run: that is the reason, not what the walk threw on seeing the abort.
+    const reason = run.signal.aborted && run.signal.reason instanceof FatalError ? run.signal.reason : error
     // Stop, and let running jobs notice before the connection closes.
-    run.runner.stop(error instanceof FatalError ? error : new FatalError(error))
+    run.runner.stop(reason instanceof FatalError ? reason : new FatalError(reason))
     await run.runner.drain().catch(() => undefined)
     await cleanup?.().catch(() => undefined)
-    throw fatalToUserError(error, {bucket: loc.bucket, endpoint: run.s3.endpointLabel})
+    throw fatalToUserError(reason, {bucket: loc.bucket, endpoint: run.s3.endpointLabel})
   } finally {
     await run.s3.close()
   }

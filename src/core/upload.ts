@@ -4,7 +4,7 @@ import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sd
 import mime from 'mime-types'
 import {ExitCode, S3cError} from './errors.js'
 import {withRetry} from './retry.js'
-import {openRun, partSizeFor, preflight, runWalk, storedCommand, type RunContext, type TransferOptions} from './transfer.js'
+import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import {isProblem, keyFilter, walkLocal, walkS3, type LocalEntry, type LocalProblem} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
@@ -81,22 +81,14 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   const single = await singleFile(resolve(opts.localFolder), opts)
   const root = single ? resolve(opts.localFolder) : await checkLocalFolder(opts.localFolder)
   const {bucket, prefix} = opts.location
-  const command = storedCommand('upload', root, opts)
   // `s3c retry` runs the command again with the same link policy.
-  Object.assign(command.options, {followSymlinks: opts.followSymlinks})
-  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}${opts.followSymlinks ? ' --follow-symlinks' : ''}`, command)
+  const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}${opts.followSymlinks ? ' --follow-symlinks' : ''}`,
+    {verb: 'upload', options: {...commonStoredOptions(opts), localFolder: root, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks}})
   const listPrefix = single ? single.key : folderPrefix(prefix)
   let remote: Map<string, number> | undefined
   let remoteEmpty = false
-  try {
-    const {empty} = await preflight(run.s3, opts.location, listPrefix)
-    remoteEmpty = empty
-    // Only list everything when there is something to compare with (one file: its HEAD tells).
-    if (!empty && !opts.force && !single) remote = await remoteSizes(run, bucket, listPrefix)
-  } catch (error) {
-    await run.s3.close()
-    throw error
-  }
+  // s3c retry: the failed files only.
+  const only = opts.only && new Set(opts.only)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Started multipart uploads: aborted if the run stops early (an abort of a completed one is a no-op).
   const multiparts: {key: string; uploadId: string}[] = []
@@ -113,7 +105,12 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   }
 
   async function* plan(): AsyncGenerator<Work> {
+    const {empty} = await preflight(run.s3, opts.location, listPrefix)
+    remoteEmpty = empty
+    // Only list everything when there is something to compare with (one file: its HEAD tells).
+    if (!empty && !opts.force && !single) remote = await remoteSizes(run, bucket, listPrefix)
     for await (const {e, key} of entries()) {
+      if (only && !only.has(key)) continue
       if (isProblem(e)) {
         recordProblem(run, key, e)
         continue

@@ -31,7 +31,7 @@ export function renderRunsPage(runs: RunStatus[], counts: Record<string, number>
     th, td { padding: .35rem .6rem; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
     td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     td.run-id, td.created { white-space: nowrap; }
-    .state-done .state { color: #1a7f37; } .state-failed .state, .fatal { color: #cf222e; } .state-running .state { color: #0969da; }
+    .state-done .state { color: #1a7f37; } .state-failed .state, .fatal { color: #cf222e; } .state-running .state { color: #0969da; } .state-interrupted .state { color: #9a6700; }
     header { display: flex; gap: 1.5rem; align-items: baseline; }
   </style>
 </head>

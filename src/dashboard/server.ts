@@ -1,5 +1,6 @@
 import {createServer, type Server} from 'node:http'
-import type {AddressInfo, Socket} from 'node:net'
+import {isIP, type AddressInfo, type Socket} from 'node:net'
+import {hostname, networkInterfaces} from 'node:os'
 import {createBullBoard} from '@bull-board/api'
 import {BullMQAdapter} from '@bull-board/api/bullMQAdapter'
 import {ExpressAdapter} from '@bull-board/express'
@@ -24,6 +25,8 @@ export interface DashboardOptions {
   runs?: number
   /** One line when the Redis connection is lost and when it is back (else silent). */
   onWarning?: (line: string) => void
+  /** More names the dashboard answers to in the Host header (a reverse proxy's): `name` (any port) or `name:port`. */
+  allowedHosts?: string[]
 }
 
 export interface Dashboard {
@@ -41,14 +44,58 @@ const readOnlyGuard: RequestHandler = (req, res, next) => {
   res.status(403).type('text/plain').send('read-only dashboard: only GET and HEAD are allowed\n')
 }
 
-/** A browser sends basic-auth credentials cross-site too: refuse writes whose Origin is another site. */
+/** `Host` (or an origin's host) split into a lower-case name and port; IPv6 names keep their brackets. */
+function splitHost(value: string): {name: string; port?: string} {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(value.trim().toLowerCase())
+  return m ? {name: m[1], port: m[2] || undefined} : {name: value.trim().toLowerCase()}
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]']
+const isLoopback = (host: string) => /^(127\.|::1$|\[::1\]$|localhost$)/i.test(host)
+const asName = (address: string) => (isIP(address) === 6 ? `[${address}]` : address).toLowerCase()
+
+/**
+ * The names the dashboard answers to: those of the address it is bound to (loopback names for
+ * 127.0.0.1; every interface address and the machine's name for 0.0.0.0 / ::) plus
+ * --allowed-host. A page on another site whose name an attacker points at this address (DNS
+ * rebinding) sends its own name in Host, and is refused.
+ */
+function allowedHostCheck(bound: string, extra: string[]): (host: string | undefined) => boolean {
+  const names = new Set<string>()
+  const exact = new Set<string>()
+  if (isLoopback(bound)) LOOPBACK_NAMES.forEach(n => names.add(n))
+  if (bound === '0.0.0.0' || bound === '::' || bound === '[::]') {
+    LOOPBACK_NAMES.forEach(n => names.add(n))
+    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) names.add(asName(i.address))
+    names.add(hostname().toLowerCase())
+  } else {
+    names.add(asName(bound.replace(/^\[|\]$/g, '')))
+    if (!isLoopback(bound)) names.add(hostname().toLowerCase())
+  }
+  for (const e of extra) {
+    const {name, port} = splitHost(e)
+    if (port) exact.add(`${name}:${port}`)
+    else names.add(name)
+  }
+  return host => {
+    if (!host) return false
+    const {name, port} = splitHost(host)
+    return names.has(name) || exact.has(`${name}:${port ?? ''}`)
+  }
+}
+
+/**
+ * Every write must come from the dashboard's own pages: its Origin (or, without one, its
+ * Referer) must be the host the request was sent to. Browsers send Origin on every write, so
+ * bull-board works; a page on another site, or a request that says nothing, is refused.
+ */
 const sameOriginWrites: RequestHandler = (req, res, next) => {
-  const origin = req.headers.origin
-  if (req.method === 'GET' || req.method === 'HEAD' || !origin) return next()
+  if (req.method === 'GET' || req.method === 'HEAD') return next()
+  const from = req.headers.origin ?? req.headers.referer
   let host: string | undefined
-  try { host = new URL(origin).host } catch { /* "null" or garbage: refused below */ }
-  if (host && host === req.headers.host) return next()
-  res.status(403).type('text/plain').send('cross-origin request refused\n')
+  try { host = from ? new URL(from).host : undefined } catch { /* "null" or garbage: refused below */ }
+  if (host && req.headers.host && host.toLowerCase() === req.headers.host.toLowerCase()) return next()
+  res.status(403).type('text/plain').send(from ? 'cross-origin request refused\n' : 'write refused: no Origin header (send Origin: the dashboard\'s URL)\n')
 }
 
 /**
@@ -96,6 +143,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.use((_req, res, next) => {
     res.set({'X-Content-Type-Options': 'nosniff', 'X-Frame-Options': 'DENY', 'Referrer-Policy': 'no-referrer'})
     next()
+  })
+  const hostAllowed = allowedHostCheck(opts.host, opts.allowedHosts ?? [])
+  app.use((req, res, next) => {
+    if (hostAllowed(req.headers.host)) return next()
+    res.status(403).type('text/plain').send('host not allowed: open the dashboard by the address it listens on, or add this name with --allowed-host\n')
   })
   if (opts.auth) app.use(basicAuth(opts.auth))
   app.use(sameOriginWrites)

@@ -1,5 +1,5 @@
 import type {Redis} from 'ioredis'
-import type {JobResult} from '../jobs/types.js'
+import type {FileOutcome, JobResult} from '../jobs/types.js'
 import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
 
 /** Counters of a run as kept in Redis (the hash fields). */
@@ -13,29 +13,57 @@ export interface RunCounters {
   fatal?: string
 }
 
-/** Adds a finished top-level job's outcomes to its run, atomically (once per job id). */
-export async function recordResult(redis: Redis, runId: string, jobId: string, result: JobResult): Promise<void> {
-  // A job that ran twice (a stalled job picked up again) counts once.
-  if (await redis.sismember(runDoneKey(runId), jobId)) return
-  const tx = redis.multi()
-  const key = runKey(runId)
+/**
+ * Counts a finished job once: only for the run's current try (a job left over from an earlier
+ * try is stale: that try's counts were reset), and only the first time its id finishes (a job
+ * that ran twice, picked up again after its worker stalled, counts once). One script, so two
+ * workers finishing the same job at once cannot both count it.
+ * KEYS: run hash, done set, failures list. ARGV: job id, try, done, skipped, failed, bytes, now, failure JSON…
+ */
+const RECORD_SCRIPT = `
+local try = redis.call('HGET', KEYS[1], 'try') or '0'
+if try ~= ARGV[2] then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesDone', ARGV[3]) end
+if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesSkipped', ARGV[4]) end
+if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesFailed', ARGV[5]) end
+if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[6]) end
+for i = 8, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[7])
+return 1
+`
+
+function tally(files: FileOutcome[]) {
   let done = 0, skipped = 0, failed = 0, bytes = 0
-  for (const f of result.files ?? []) {
+  const failures: string[] = []
+  for (const f of files) {
     if (f.status === 'done') {
       done++
       bytes += f.bytes
     } else if (f.status === 'skipped') skipped++
     else {
       failed++
-      tx.rpush(runFailuresKey(runId), JSON.stringify({key: f.key, path: f.path, error: f.error}))
+      failures.push(JSON.stringify({key: f.key, path: f.path, error: f.error}))
     }
   }
-  if (done) tx.hincrby(key, 'filesDone', done)
-  if (skipped) tx.hincrby(key, 'filesSkipped', skipped)
-  if (failed) tx.hincrby(key, 'filesFailed', failed)
-  if (bytes) tx.hincrby(key, 'bytes', bytes)
-  tx.sadd(runDoneKey(runId), jobId)
-  tx.hset(key, 'updatedAt', Date.now())
+  return {done, skipped, failed, bytes, failures}
+}
+
+/** Adds a finished top-level job's outcomes to its run, atomically and once per job id; false when not counted. */
+export async function recordResult(redis: Redis, runId: string, runTry: number, jobId: string, result: JobResult): Promise<boolean> {
+  const t = tally(result.files ?? [])
+  const counted = await redis.eval(RECORD_SCRIPT, 3, runKey(runId), runDoneKey(runId), runFailuresKey(runId),
+    jobId, String(runTry), t.done, t.skipped, t.failed, t.bytes, Date.now(), ...t.failures)
+  return counted === 1
+}
+
+/** Outcomes the planner decided itself (a large file found unchanged, a key refused): added to the run's counters. */
+export async function recordPlannerOutcomes(redis: Redis, runId: string, counts: {done: number; skipped: number; failures: {key: string; path: string; error: string}[]}): Promise<void> {
+  if (counts.done + counts.skipped + counts.failures.length === 0) return
+  const tx = redis.multi()
+  if (counts.done) tx.hincrby(runKey(runId), 'filesDone', counts.done)
+  if (counts.skipped) tx.hincrby(runKey(runId), 'filesSkipped', counts.skipped)
+  if (counts.failures.length) tx.hincrby(runKey(runId), 'filesFailed', counts.failures.length).rpush(runFailuresKey(runId), ...counts.failures.map(f => JSON.stringify(f)))
   await tx.exec()
 }
 

@@ -4,6 +4,11 @@ import type {JobData} from '../jobs/types.js'
 /** What a BullMQ job carries: the plain job, plus the run it belongs to. */
 export interface JobEnvelope {
   runId: string
+  /**
+   * Which try of the run added the job (1, 2, … for resumes and retries; absent from jobs of
+   * an older s3c: 0). A worker drops a job of an earlier try: that try's work was planned again.
+   */
+  try?: number
   /** Retries per request inside the handler (the run's --max-retry). */
   maxRetry: number
   /** True for jobs the run counts (a job or a flow's parent); false for a flow's children. */
@@ -33,7 +38,11 @@ function keysOf(job: JobData): string {
   }
 }
 
-/** Job ids come from the run and the files, so adding the same work twice runs it once. */
-export function jobIdFor(runId: string, job: JobData): string {
-  return `${runId}-${job.kind}-${createHash('sha1').update(keysOf(job)).digest('hex').slice(0, 20)}`
+/**
+ * Job ids come from the run, its try and the files, so adding the same work twice in one try
+ * runs it once, and a later try (whose multipart uploads have new ids) never collides with a
+ * job BullMQ still keeps from an earlier one (failed jobs stay, removeOnFail).
+ */
+export function jobIdFor(runId: string, runTry: number, job: JobData): string {
+  return `${runId}-${runTry}-${job.kind}-${createHash('sha1').update(keysOf(job)).digest('hex').slice(0, 20)}`
 }

@@ -1,24 +1,45 @@
-import type {Redis} from 'ioredis'
+import type {ChainableCommander, Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../core/errors.js'
 import type {StoredCommand} from '../core/transfer.js'
-import {readCounters} from './counters.js'
+import {readCounters, readFailures} from './counters.js'
 import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
 
+export interface RetryPlan {
+  command: StoredCommand
+  /**
+   * The failed files, to be the retry's whole selection; undefined when the run was stopped
+   * (a fatal error, Ctrl-C): what it left undone is unknown, so the whole command runs again.
+   */
+  failures?: {key: string; path: string; error: string}[]
+}
+
 /**
- * Makes a finished run with failed files ready to run again under the same id: the failures are
- * cleared and every job may be added again. Files that arrived are skipped by the usual
- * size + mtime check; only the failed ones are sent.
+ * What a retry of a finished run does: its command, limited to the failed files, or whole when
+ * the run was stopped. Only reads: the run is changed once the retry holds it (BullMQRunner.open
+ * with `retrying`), so a retry refused on the way leaves the run as it was.
  */
-export async function prepareRetry(redis: Redis, runId: string): Promise<StoredCommand> {
+export async function planRetry(redis: Redis, runId: string): Promise<RetryPlan> {
   const c = await readCounters(redis, runId)
   if (!c.createdAt) throw new S3cError(`no run "${runId}" in this Redis: see s3c runs`, ExitCode.usage)
-  if (!c.command) throw new S3cError(`run "${runId}" was made by an older s3c and cannot be retried: run its command again`, ExitCode.usage)
-  if (c.jobsFinished < c.jobsAdded && !c.fatal) throw new S3cError(`run "${runId}" is still running (${c.jobsAdded - c.jobsFinished} jobs pending): wait for it, see s3c status`, ExitCode.usage)
-  if (c.filesFailed === 0 && !c.fatal) throw new S3cError(`run "${runId}" has no failed files: nothing to retry`, ExitCode.usage)
-  await redis.multi()
-    .del(runFailuresKey(runId), runDoneKey(runId), runJobsKey(runId))
-    .hset(runKey(runId), {filesFailed: 0, status: 'running'})
-    .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
-    .exec()
-  return JSON.parse(String(c.command)) as StoredCommand
+  let command: StoredCommand | undefined
+  try {
+    command = c.command ? JSON.parse(String(c.command)) as StoredCommand : undefined
+  } catch {
+    command = undefined
+  }
+  if (!command?.verb) throw new S3cError(`run "${runId}" was stored by an older s3c (no command verb to replay): run its command again`, ExitCode.usage)
+  const stopped = !!c.fatal || c.status === 'failed' || c.status === 'interrupted'
+  if (c.jobsFinished < c.jobsAdded && !stopped) throw new S3cError(`run "${runId}" is still running (${c.jobsAdded - c.jobsFinished} jobs pending): wait for it, see s3c status`, ExitCode.usage)
+  if (c.filesFailed === 0 && !stopped) throw new S3cError(`run "${runId}" has no failed files: nothing to retry`, ExitCode.usage)
+  return {command, failures: stopped ? undefined : await readFailures(redis, runId)}
+}
+
+/**
+ * Makes the run ready for its retry (in the transaction that starts the new try): the failures
+ * go (the retry counts the failed files again) and every job may be added again; a whole rerun
+ * (`all`) counts everything afresh.
+ */
+export function resetForRetry(tx: ChainableCommander, runId: string, all: boolean): void {
+  tx.del(runFailuresKey(runId), runDoneKey(runId), runJobsKey(runId)).hset(runKey(runId), 'filesFailed', 0)
+  if (all) tx.hset(runKey(runId), {filesDone: 0, filesSkipped: 0, bytes: 0, bytesLive: 0})
 }

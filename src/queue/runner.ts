@@ -1,4 +1,5 @@
-import {createHash} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
 import {FlowProducer, Queue, type JobsOptions} from 'bullmq'
 import type {Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../core/errors.js'
@@ -8,18 +9,21 @@ import type {Runner} from '../engine/runner.js'
 import type {RunStats} from '../engine/stats.js'
 import type {DownloadFilesJob, JobData, UploadFilesJob, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
-import {readCounters, readFailures} from './counters.js'
+import {readCounters, readFailures, recordPlannerOutcomes} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
-import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey} from './redis.js'
+import {resetForRetry} from './retry.js'
+import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey} from './redis.js'
 
 export interface BullMQRunnerOptions {
   redisUrl: string
   runId: string
+  /** Which try of the run this is (1 for a new run; resumes and retries count up). */
+  runTry: number
   maxRetry: number
   stats: RunStats
   /** What the run is, for `s3c runs` / `s3c status`. */
   description: string
-  /** How to run the command again (`s3c retry`): JSON of its options. */
+  /** How to run the command again (`s3c retry`): JSON of its verb and options. */
   command: string
   /** Small files per job: Redis round trips must not dominate. */
   batchFiles?: number
@@ -32,10 +36,85 @@ export interface BullMQRunnerOptions {
 
 type FileBatch = UploadFilesJob | DownloadFilesJob
 
-/** Done, or (detached) fully enqueued with every job finished: a new try starts a new run. */
+/**
+ * A run that ended (done, or failed for a reason other than Ctrl-C), or (detached) is fully
+ * enqueued with every job finished: the same command later starts a new run. An interrupted run,
+ * or one whose CLI was killed, is resumed.
+ */
 async function runFinished(redis: Redis, runId: string): Promise<boolean> {
   const c = await readCounters(redis, runId)
-  return c.status === 'done' || (Number(c.enqueued ?? 0) === 1 && c.jobsFinished >= c.jobsAdded)
+  return c.status === 'done' || c.status === 'failed' || (Number(c.enqueued ?? 0) === 1 && c.jobsFinished >= c.jobsAdded)
+}
+
+/** The enqueuer lock: renewed while the CLI lives, so a killed CLI's lock lapses. */
+const LOCK_TTL_MS = 15_000
+const REFRESH_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+const STEAL_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`
+/** Forgets the resume pointer of a run that failed, so the same command starts a new run. */
+const FORGET_POINTER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+/** A lock holder on this machine whose process is gone: its lock can be taken at once. */
+function holderGone(holder: string): boolean {
+  const [host, pid] = holder.split(' ')
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false // another machine: wait for its lock to lapse
+  try {
+    process.kill(Number(pid), 0)
+    return false
+  } catch (error) {
+    return (error as {code?: string}).code === 'ESRCH'
+  }
+}
+
+/**
+ * The one CLI enqueuing a run: a second concurrent command on the same run would walk the same
+ * files into differently cut batches and count them twice, so it is refused. The lock of a CLI
+ * killed on this machine is taken over at once; of one on another machine, once it lapses.
+ */
+async function takeLock(redis: Redis, runId: string): Promise<string> {
+  const key = runLockKey(runId)
+  const value = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}`
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await redis.set(key, value, 'PX', LOCK_TTL_MS, 'NX')) return value
+    const holder = await redis.get(key)
+    if (holder === null) continue
+    if (holderGone(holder)) {
+      if (await redis.eval(STEAL_LOCK, 1, key, holder, value, LOCK_TTL_MS) === 1) return value
+      continue
+    }
+    const [host, pid] = holder.split(' ')
+    throw new S3cError(`run ${runId} is being enqueued by another s3c (host ${host}, pid ${pid}): wait for it to finish (s3c status ${runId}) or stop it first`, ExitCode.usage)
+  }
+  throw new S3cError(`run ${runId}: could not become its enqueuer (another s3c keeps taking it): try again`, ExitCode.usage)
+}
+
+/**
+ * The run a command belongs to: the given id, else the unfinished run of the same command line
+ * (so running a killed command again resumes it), else a new run. The pointer is claimed in a
+ * transaction, so two identical commands started at once land on the same run (and the second is
+ * refused by the lock) instead of racing.
+ */
+async function claimRun(redis: Redis, pointer: string, given?: string): Promise<{runId: string; resumed: boolean}> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await redis.watch(pointer)
+    let runId = given
+    if (!runId) {
+      const previous = await redis.get(pointer)
+      if (previous && !(await runFinished(redis, previous))) runId = previous
+    }
+    const resumed = runId !== undefined && (await redis.exists(runKey(runId))) === 1
+    runId ??= newRunId()
+    if (await redis.multi().set(pointer, runId).exec()) return {runId, resumed}
+  }
+  throw new S3cError('could not open the run: Redis kept changing under it; try again', ExitCode.fatal)
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+/** Waits at most `ms` for a promise (closing a queue on a dead Redis may never end). */
+async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p.catch(() => undefined), new Promise(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
 }
 
 /** Sends the run's jobs to BullMQ; any number of `s3c worker` processes run them. */
@@ -48,57 +127,77 @@ export class BullMQRunner implements Runner {
   /** Jobs added since Redis was last asked how many are unfinished. */
   private unfinished = 0
   private fatal?: FatalError
+  private readonly heartbeat: NodeJS.Timeout
 
   /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
   private readonly connection: Redis
 
-  private constructor(private readonly redis: Redis, private readonly opts: BullMQRunnerOptions) {
-    this.connection = connectRedis(opts.redisUrl)
+  private constructor(private readonly redis: Redis, private readonly opts: BullMQRunnerOptions, private readonly lock: string, private readonly pointer: string) {
+    this.connection = connectRedis(opts.redisUrl, {failFast: true})
     this.queue = new Queue(QUEUE_NAME, {connection: this.connection})
     this.flows = new FlowProducer({connection: this.connection})
+    this.queue.on('error', () => undefined)
+    this.flows.on('error', () => undefined)
+    this.heartbeat = setInterval(() => {
+      void redis.eval(REFRESH_LOCK, 1, runLockKey(opts.runId), lock, LOCK_TTL_MS).catch(() => undefined)
+    }, LOCK_TTL_MS / 3)
+    this.heartbeat.unref()
   }
 
   /**
-   * Opens the run: the given --run-id, else the unfinished run of the same command line (so
-   * running a killed command again resumes it), else a new run.
+   * Opens the run (see claimRun) as its only enqueuer. A resumed run first waits for the jobs
+   * its earlier try queued, then starts counting afresh: the new walk sees every file again
+   * (those that arrived are skipped), so each file is counted once. A retry (`retrying`) keeps
+   * the counts when it only adds the failed work (`failed`: their failures are taken off), and
+   * counts afresh when it runs the whole command again (`all`).
    */
-  static async open(opts: Omit<BullMQRunnerOptions, 'runId'> & {runId?: string; onRunId?: (id: string, resumed: boolean) => void}): Promise<BullMQRunner> {
-    const redis = connectRedis(opts.redisUrl)
+  static async open(opts: Omit<BullMQRunnerOptions, 'runId' | 'runTry'> & {runId?: string; retrying?: 'failed' | 'all'; signal?: AbortSignal; onRunId?: (id: string, resumed: boolean) => void}): Promise<BullMQRunner> {
+    const redis = connectRedis(opts.redisUrl, {failFast: true})
+    let runner: BullMQRunner | undefined
+    let lock: {key: string; value: string} | undefined
     try {
-      await checkRedis(redis, opts.redisUrl)
+      await checkRedis(redis, opts.redisUrl, opts.signal)
+      const pointer = resumeKey(createHash('sha1').update(opts.description).digest('hex'))
+      const {runId, resumed} = await claimRun(redis, pointer, opts.runId)
+      lock = {key: runLockKey(runId), value: await takeLock(redis, runId)}
+      const now = Date.now()
+      if (!resumed) await redis.multi().hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running', createdAt: now}).zadd(RUNS_KEY, now, runId).exec()
+      opts.onRunId?.(runId, resumed)
+      // The earlier try's queued jobs finish first; the walk that follows then sees their files in
+      // S3 and skips them, so no file goes twice even though batches may be cut differently.
+      if (resumed && !opts.retrying) {
+        for (let c = await readCounters(redis, runId); c.jobsFinished < c.jobsAdded; c = await readCounters(redis, runId)) {
+          if (opts.signal?.aborted) throw opts.signal.reason
+          await sleep(200)
+        }
+      }
+      const tx = redis.multi()
+        .hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running'})
+        .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
+        .hincrby(runKey(runId), 'try', 1)
+      if (opts.retrying) resetForRetry(tx, runId, opts.retrying === 'all')
+      else if (resumed) resetForRetry(tx, runId, true)
+      const replies = await tx.exec()
+      const runTry = Number(replies?.[2]?.[1] ?? 1)
+      runner = new BullMQRunner(redis, {...opts, runId, runTry}, lock.value, pointer)
+      return runner
     } catch (error) {
-      redis.disconnect()
+      if (runner) await runner.end(error)
+      else {
+        if (lock) await redis.eval(RELEASE_LOCK, 1, lock.key, lock.value).catch(() => undefined)
+        redis.disconnect()
+      }
       throw error
     }
-    const pointer = resumeKey(createHash('sha1').update(opts.description).digest('hex'))
-    let runId = opts.runId
-    if (!runId) {
-      const previous = await redis.get(pointer)
-      if (previous && !(await runFinished(redis, previous))) runId = previous
-    }
-    const resumed = runId !== undefined && (await redis.exists(runKey(runId))) === 1
-    runId ??= newRunId()
-    const now = Date.now()
-    const tx = redis.multi().hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running'}).hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
-    if (!resumed) tx.hset(runKey(runId), 'createdAt', now).zadd(RUNS_KEY, now, runId)
-    await tx.set(pointer, runId).exec()
-    opts.onRunId?.(runId, resumed)
-    // The earlier try's queued jobs finish first; the walk that follows then sees their files in
-    // S3 and skips them, so no file goes twice even though batches may be cut differently.
-    if (resumed) {
-      for (let c = await readCounters(redis, runId); c.jobsFinished < c.jobsAdded; c = await readCounters(redis, runId))
-        await new Promise(r => setTimeout(r, 200))
-    }
-    return new BullMQRunner(redis, {...opts, runId})
   }
 
   private envelope(job: JobData, top: boolean): JobEnvelope {
-    return {runId: this.opts.runId, maxRetry: this.opts.maxRetry, top, job}
+    return {runId: this.opts.runId, try: this.opts.runTry, maxRetry: this.opts.maxRetry, top, job}
   }
 
   private jobOpts(job: JobData): JobsOptions {
     // Finished jobs leave Redis; the run keeps its own counters.
-    return {jobId: jobIdFor(this.opts.runId, job), removeOnComplete: true, removeOnFail: 1000}
+    return {jobId: jobIdFor(this.opts.runId, this.opts.runTry, job), removeOnComplete: true, removeOnFail: 1000}
   }
 
   async add(work: Work): Promise<void> {
@@ -107,7 +206,7 @@ export class BullMQRunner implements Runner {
       await this.flushBatch()
       await this.flushBulk()
       const parentOpts = this.jobOpts(work.parent)
-      // Finished in an earlier try of this run: not again.
+      // Finished earlier in this try: not again.
       if (await this.redis.sismember(runDoneKey(this.opts.runId), parentOpts.jobId!)) return
       await this.flows.add({
         name: work.parent.kind, queueName: QUEUE_NAME, data: this.envelope(work.parent, true), opts: parentOpts,
@@ -178,7 +277,7 @@ export class BullMQRunner implements Runner {
       this.unfinished = c.jobsAdded - c.jobsFinished
       if (this.fatal) throw this.fatal
       if (this.unfinished < max) return
-      await new Promise(r => setTimeout(r, 100))
+      await sleep(100)
     }
   }
 
@@ -194,6 +293,20 @@ export class BullMQRunner implements Runner {
     return c
   }
 
+  /**
+   * What the planner decided itself (a large file found unchanged, a key refused) goes into the
+   * run's counters too, so `s3c status` and `s3c retry` see every file; the local counts are then
+   * the run's, read back by poll().
+   */
+  private async flushPlannerOutcomes(): Promise<void> {
+    const s = this.opts.stats
+    await recordPlannerOutcomes(this.redis, this.opts.runId, {done: s.filesDone, skipped: s.filesSkipped, failures: s.failures})
+    s.filesDone = 0
+    s.filesSkipped = 0
+    s.filesFailed = 0
+    s.failures.length = 0
+  }
+
   async drain(): Promise<void> {
     if (this.closed) {
       if (this.fatal) throw this.fatal
@@ -203,6 +316,7 @@ export class BullMQRunner implements Runner {
       if (!this.fatal) {
         await this.flushBatch()
         await this.flushBulk()
+        await this.flushPlannerOutcomes()
         await this.redis.hset(runKey(this.opts.runId), 'enqueued', 1)
       }
       if (this.opts.detach && !this.fatal) return
@@ -210,30 +324,46 @@ export class BullMQRunner implements Runner {
         const c = await this.poll()
         if (this.fatal) throw this.fatal
         if (c.jobsFinished >= c.jobsAdded) break
-        await new Promise(r => setTimeout(r, 200))
+        await sleep(200)
       }
       this.opts.stats.failures.push(...(await readFailures(this.redis, this.opts.runId)))
       await this.redis.hset(runKey(this.opts.runId), {status: 'done', finishedAt: Date.now()})
     } catch (error) {
-      await this.redis.hset(runKey(this.opts.runId), {status: 'failed', finishedAt: Date.now()})
+      await this.end(error)
       throw error
     } finally {
       await this.close()
     }
   }
 
+  /**
+   * Marks a run that stopped: interrupted (Ctrl-C: the same command resumes it) or failed (the
+   * same command starts a new run). Its remaining jobs are dropped by the workers.
+   */
+  private async end(error: unknown): Promise<void> {
+    const original = error instanceof FatalError ? error.original : error
+    const interrupted = original instanceof S3cError && original.exitCode === ExitCode.interrupted
+    const message = (original instanceof Error ? original.message : String(original)).split('\n')[0] || 'stopped'
+    const tx = this.redis.multi().hset(runKey(this.opts.runId), {status: interrupted ? 'interrupted' : 'failed', finishedAt: Date.now(), fatal: message})
+    if (!interrupted) tx.eval(FORGET_POINTER, 1, this.pointer, this.opts.runId)
+    await atMost(tx.exec(), 5000)
+    await this.close()
+  }
+
   stop(error: FatalError): void {
     if (this.fatal) return
     this.fatal = error
     // Workers drop the jobs of a stopped run.
-    void this.redis.hset(runKey(this.opts.runId), 'fatal', error.message || 'stopped')
+    void this.redis.hset(runKey(this.opts.runId), 'fatal', error.message || 'stopped').catch(() => undefined)
   }
 
   private closed = false
   private async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await Promise.allSettled([this.queue.close(), this.flows.close()])
+    clearInterval(this.heartbeat)
+    await atMost(this.redis.eval(RELEASE_LOCK, 1, runLockKey(this.opts.runId), this.lock), 5000)
+    await atMost(Promise.allSettled([this.queue.close(), this.flows.close()]), 5000)
     this.connection.disconnect()
     this.redis.disconnect()
   }

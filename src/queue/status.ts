@@ -5,7 +5,8 @@ import {RUNS_KEY} from './redis.js'
 export interface RunStatus {
   runId: string
   description: string
-  state: 'enqueuing' | 'running' | 'done' | 'failed'
+  /** `interrupted`: stopped by Ctrl-C/SIGTERM (the same command resumes it); `failed`: stopped by an error. */
+  state: 'enqueuing' | 'running' | 'done' | 'failed' | 'interrupted'
   filesDone: number
   filesSkipped: number
   filesFailed: number
@@ -23,7 +24,8 @@ export async function runStatus(redis: Redis, runId: string): Promise<RunStatus 
   if (!c.createdAt) return undefined
   const created = Number(c.createdAt)
   const finished = c.jobsFinished >= c.jobsAdded && Number(c.enqueued ?? 0) === 1
-  const state = c.fatal || c.status === 'failed' ? 'failed' : finished ? 'done' : Number(c.enqueued ?? 0) === 1 ? 'running' : 'enqueuing'
+  const state = c.status === 'interrupted' ? 'interrupted' : c.fatal || c.status === 'failed' ? 'failed'
+    : finished ? 'done' : Number(c.enqueued ?? 0) === 1 ? 'running' : 'enqueuing'
   // A detached run has no finishedAt: its last finished job marks the end.
   const end = Number(c.finishedAt ?? (state === 'done' ? c.updatedAt ?? Date.now() : Date.now()))
   const bytes = Math.max(c.bytes, Number(c.bytesLive ?? 0))

@@ -8,7 +8,7 @@ import {createS3} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
-import {QUEUE_NAME, checkRedis, connectRedis, runJobsKey, runKey} from './redis.js'
+import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runJobsKey, runKey} from './redis.js'
 
 export interface WorkerOptions {
   redisUrl: string
@@ -18,11 +18,31 @@ export interface WorkerOptions {
   stalledSeconds?: number
   /** Called once per finished job (for logs). */
   onJob?: (job: JobData, result: JobResult) => void
+  /** Aborted (SIGTERM) while Redis has not answered yet: give up at once. */
+  signal?: AbortSignal
+  /** One line when the Redis connection is lost and when it is back. */
+  onWarning?: (line: string) => void
+}
+
+export interface StopOutcome {
+  /** The worker did not close cleanly (Redis gone, or the grace period ran out). */
+  forced: boolean
+  /** Redis could not be reached when the worker stopped (why): the jobs in hand could not report. */
+  redisLost?: string
+  /** Jobs still in hand when the worker stopped without finishing them. */
+  abandoned: number
 }
 
 export interface RunningWorker {
-  /** Stops taking jobs and waits for the ones in hand. */
-  close(): Promise<void>
+  /** Why Redis cannot be reached now, or undefined when it can. */
+  redisLost(): string | undefined
+  /** Jobs in hand now. */
+  active(): number
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the ones in hand; at once when Redis is
+   * gone (they could not report anyway: their locks lapse and they return to the queue).
+   */
+  close(graceMs?: number): Promise<StopOutcome>
 }
 
 const PARENT_KINDS = new Set(['complete-upload', 'finish-download', 'complete-tar'])
@@ -38,8 +58,14 @@ async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
  */
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const redis = connectRedis(opts.redisUrl)
-  await checkRedis(redis, opts.redisUrl)
+  try {
+    await checkRedis(redis, opts.redisUrl, opts.signal)
+  } catch (error) {
+    redis.disconnect()
+    throw error
+  }
   const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)})
+  let active = 0
 
   // Live byte counts go to Redis twice a second, not once per file.
   const liveBytes = new Map<string, number>()
@@ -51,12 +77,25 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const flushTimer = setInterval(() => void flushBytes(), 500)
 
   async function process(job: Job<JobEnvelope>): Promise<JobResult> {
+    active++
+    try {
+      return await run(job)
+    } finally {
+      active--
+    }
+  }
+
+  async function run(job: Job<JobEnvelope>): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
+    const runTry = job.data.try ?? 0
+    const [fatal, currentTry] = await redis.hmget(runKey(runId), 'fatal', 'try')
     // A stopped run's jobs are dropped, not run; a later try of the run adds them again.
-    if (await redis.hget(runKey(runId), 'fatal')) {
+    if (fatal) {
       if (top) await redis.srem(runJobsKey(runId), job.id!)
       return {}
     }
+    // A job of an earlier try (resumed or retried since): that try's work was planned again.
+    if (runTry !== Number(currentTry ?? 0)) return {}
     const ctx: JobContext = {
       s3, retry: {retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000},
       onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
@@ -76,7 +115,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       if (!top) throw error
       result = {files: failedOutcomes(data, describeError(error))}
     }
-    if (top) await recordResult(redis, runId, job.id!, result)
+    if (top) await recordResult(redis, runId, runTry, job.id!, result)
     opts.onJob?.(data, result)
     return result
   }
@@ -91,15 +130,60 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     stalledInterval: (opts.stalledSeconds ?? 15) * 1000,
     maxStalledCount: 5,
   })
-  await worker.waitUntilReady()
+  // Connection trouble: one line each way, and the reason for close().
+  let lastError = ''
+  let lost = false
+  let shuttingDown = false
+  const onError = (e: Error) => {
+    if (shuttingDown) return
+    lastError = (e as {code?: string}).code ?? e.message.split('\n')[0]
+    if (!lost) opts.onWarning?.(`s3c worker: lost Redis at ${redactUrl(opts.redisUrl)} (${lastError}); reconnecting`)
+    lost = true
+  }
+  const onReady = () => {
+    if (lost && redis.status === 'ready' && connection.status === 'ready') opts.onWarning?.('s3c worker: Redis is back')
+    lost = !(redis.status === 'ready' && connection.status === 'ready')
+  }
+  for (const c of [redis, connection]) {
+    c.on('error', onError)
+    c.on('close', () => { if (!lost) onError(Object.assign(new Error('connection closed'), {code: 'connection closed'})) })
+    c.on('ready', onReady)
+  }
+  worker.on('error', () => undefined) // the same connection errors, reported above
+  // A signal meanwhile: close() below does the rest (Redis may have gone since checkRedis).
+  await Promise.race([worker.waitUntilReady().catch(() => undefined), new Promise(resolve => opts.signal?.addEventListener('abort', resolve, {once: true}))])
+  const redisLost = () => (redis.status === 'ready' && connection.status === 'ready' ? undefined : lastError || redis.status)
+  let closing: Promise<StopOutcome> | undefined
   return {
-    async close() {
-      await worker.close()
+    redisLost,
+    active: () => active,
+    close: (graceMs = 30_000) => closing ??= (async () => {
+      shuttingDown = true
       clearInterval(flushTimer)
-      await flushBytes()
-      await s3.close()
+      let outcome: StopOutcome = {forced: false, abandoned: 0}
+      const force = () => { void worker.close(true).catch(() => undefined) }
+      if (redisLost()) {
+        outcome = {forced: true, redisLost: redisLost(), abandoned: active}
+        force()
+      } else {
+        let timer: NodeJS.Timeout | undefined
+        const inTime = await Promise.race([
+          worker.close().then(() => true, () => true),
+          new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), graceMs) }),
+        ])
+        clearTimeout(timer)
+        if (inTime) await flushBytes()
+        else {
+          outcome = {forced: true, redisLost: redisLost(), abandoned: active}
+          force()
+        }
+      }
+      // Forced: jobs still in hand hold requests that closing the pool would wait for.
+      if (outcome.forced) void s3.close().catch(() => undefined)
+      else await s3.close()
       connection.disconnect()
       redis.disconnect()
-    },
+      return outcome
+    })(),
   }
 }

@@ -122,8 +122,8 @@ export async function resolveS3Config(
     } catch {
       // reported below
     }
-    if (!endpointUrl || (endpointUrl.protocol !== 'http:' && endpointUrl.protocol !== 'https:'))
-      throw new S3cError(`endpoint "${endpoint}" (from ${endpointSource}) is not an http:// or https:// URL`, ExitCode.usage)
+    if (!endpointUrl || (endpointUrl.protocol !== 'http:' && endpointUrl.protocol !== 'https:') || !endpointUrl.hostname)
+      throw new S3cError(`${endpointSource} "${endpoint}" is not an http:// or https:// URL: write it as https://host[:port]`, ExitCode.usage)
   }
 
   const region = flags.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || profile.region || 'us-east-1'

@@ -26,8 +26,12 @@ export interface RecordedRequest {
 export interface FaultOptions {
   /** Share of requests (0..1) that fail: 500, 503 SlowDown or a dropped connection. */
   failRate?: number
-  /** Requests whose decoded path matches always get 500. */
-  alwaysFail?: (path: string) => boolean
+  /** Requests whose decoded path (and, when wanted, the rest of the request) matches always fail. */
+  alwaysFail?: (path: string, req: RecordedRequest) => boolean
+  /** The status alwaysFail answers: 500 InternalError (default) or 503 SlowDown. */
+  alwaysFailStatus?: 500 | 503
+  /** Requests that match are never answered (the connection stays open): a run stuck mid-way, to kill. */
+  hold?: (req: RecordedRequest) => boolean
   seed?: number
 }
 
@@ -48,6 +52,10 @@ export interface Proxy {
   setFaults(faults: FaultOptions): void
   /** Faults injected so far, by kind. */
   injected: {500: number; 503: number; drop: number}
+  /** Requests held unanswered so far (FaultOptions.hold). */
+  held(): number
+  /** Drops the connections of the requests held so far (the client sees a reset and retries). */
+  releaseHeld(): void
   stop(): Promise<void>
 }
 
@@ -111,6 +119,8 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let random = mulberry32(opts.seed ?? 42)
   const requests: RecordedRequest[] = []
   const injected = {500: 0, 503: 0, drop: 0}
+  let held = 0
+  const heldSockets: import('node:net').Socket[] = []
 
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
@@ -131,10 +141,16 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       }
     }
     await opts.onRequest?.(rec)
-    if (faults.alwaysFail?.(rec.path)) {
-      injected[500]++
-      res.writeHead(500, {'content-type': 'application/xml'})
-      res.end(req.method === 'HEAD' ? undefined : errorXml('InternalError', 'injected failure'))
+    if (faults.alwaysFail?.(rec.path, rec)) {
+      const status = faults.alwaysFailStatus ?? 500
+      injected[status]++
+      res.writeHead(status, {'content-type': 'application/xml'})
+      res.end(req.method === 'HEAD' ? undefined : errorXml(status === 500 ? 'InternalError' : 'SlowDown', 'injected failure'))
+      return
+    }
+    if (faults.hold?.(rec)) {
+      held++
+      heldSockets.push(req.socket)
       return
     }
     if (faults.failRate && random() < faults.failRate) {
@@ -165,6 +181,8 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     injected,
+    held: () => held,
+    releaseHeld: () => { for (const socket of heldSockets.splice(0)) socket.destroy() },
     count: (method, predicate) => requests.filter(r => (!method || r.method === method) && (!predicate || predicate(r))).length,
     reset: () => { requests.length = 0 },
     setFaults: f => {
