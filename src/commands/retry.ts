@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {s3Flags} from '../cli/flags.js'
 import {download} from '../core/download.js'
 import {upload} from '../core/upload.js'
@@ -13,12 +14,10 @@ export default class Retry extends S3cCommand {
   static flags = {
     redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     detach: Flags.boolean({description: 'return once the jobs are enqueued'}),
-    json: Flags.boolean({description: 'print the summary as JSON'}),
-    quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
     ...s3Flags,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Retry)
     const command = await this.withRedis(flags.redis, redis => prepareRetry(redis, args.runId))
     const o = command.options
@@ -26,6 +25,6 @@ export default class Retry extends S3cCommand {
       ...o, localFolder: command.localFolder, s3: await resolveS3Config(flags, o.threadCount),
       force: false, dryRun: false, redisUrl: flags.redis, runId: args.runId, detach: flags.detach,
     }
-    await this.executeTransfer(command.kind, opts, flags, command.kind === 'upload' ? upload : download)
+    return this.executeTransfer(command.kind, opts, flags, command.kind === 'upload' ? upload : download)
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {s3Flags} from '../cli/flags.js'
 import {S3cError} from '../core/errors.js'
 import {startWorker} from '../queue/worker.js'
@@ -18,10 +19,22 @@ export default class Worker extends S3cCommand {
     ...s3Flags,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    const worker = await startWorker({redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds']})
+    // What this worker did, for the --json object at the end.
+    const done = {jobs: 0, filesDone: 0, filesSkipped: 0, filesFailed: 0}
+    const worker = await startWorker({
+      redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
+      onJob: (_job, result) => {
+        done.jobs++
+        for (const f of result.files ?? []) {
+          if (f.status === 'done') done.filesDone++
+          else if (f.status === 'skipped') done.filesSkipped++
+          else done.filesFailed++
+        }
+      },
+    })
     this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
     await new Promise<void>(resolve => {
       const stop = () => resolve()
@@ -30,5 +43,6 @@ export default class Worker extends S3cCommand {
     })
     this.logToStderr('s3c worker: stopping, finishing the jobs in hand')
     await worker.close()
+    return done
   }
 }

@@ -28,6 +28,13 @@ export interface FaultOptions {
   failRate?: number
   /** Requests whose decoded path matches always get 500. */
   alwaysFail?: (path: string) => boolean
+  /** Requests that match get 403 AccessDenied (a fatal error for s3c). */
+  deny?: (r: RecordedRequest) => boolean
+  /**
+   * Requests that match wait, unanswered, until a later setFaults() no longer holds them: a
+   * slow phase as long as a test needs, by construction rather than by timing.
+   */
+  hold?: (r: RecordedRequest) => boolean
   seed?: number
 }
 
@@ -43,6 +50,8 @@ export interface Proxy {
   setFaults(faults: FaultOptions): void
   /** Faults injected so far, by kind. */
   injected: {500: number; 503: number; drop: number}
+  /** Requests waiting in hold right now. */
+  held(): number
   stop(): Promise<void>
 }
 
@@ -106,6 +115,13 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let random = mulberry32(opts.seed ?? 42)
   const requests: RecordedRequest[] = []
   const injected = {500: 0, 503: 0, drop: 0}
+  const holding: {rec: RecordedRequest; release: () => void}[] = []
+  const rehold = () => {
+    for (const h of holding.splice(0)) {
+      if (faults.hold?.(h.rec)) holding.push(h)
+      else h.release()
+    }
+  }
 
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
@@ -124,6 +140,12 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
         res.end(req.method === 'HEAD' ? undefined : errorXml(code, 'request refused by the signature check'))
         return
       }
+    }
+    if (faults.hold?.(rec)) await new Promise<void>(release => holding.push({rec, release}))
+    if (faults.deny?.(rec)) {
+      res.writeHead(403, {'content-type': 'application/xml'})
+      res.end(req.method === 'HEAD' ? undefined : errorXml('AccessDenied', 'injected: access denied'))
+      return
     }
     if (faults.alwaysFail?.(rec.path)) {
       injected[500]++
@@ -159,13 +181,17 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     injected,
+    held: () => holding.length,
     count: (method, predicate) => requests.filter(r => (!method || r.method === method) && (!predicate || predicate(r))).length,
     reset: () => { requests.length = 0 },
     setFaults: f => {
       faults = f
       random = mulberry32(f.seed ?? 42)
+      rehold()
     },
     stop: () => new Promise(resolve => {
+      faults = {}
+      rehold()
       server.closeAllConnections()
       server.close(() => resolve())
       agent.destroy()
