@@ -86,7 +86,7 @@ export abstract class OutputCommand extends Command {
   }
 
   protected toErrorJson(err: Error & {oclif?: unknown}): JsonResult {
-    return {command: this.commandName, ...this.partialResult, error: errorLine(err), exitCode: Number(process.exitCode ?? 1)}
+    return {command: this.commandName, error: errorLine(err), exitCode: Number(process.exitCode ?? 1), ...this.partialResult}
   }
 
   /** Only oclif's own errors (flags, arguments) come here; S3cCommand.catch handles the others. */
