@@ -338,11 +338,12 @@ async function main(): Promise<void> {
       const args = [bin, 'tar', 'create', '-f', `s3://${bucket}/${key}`, `s3://${bucket}/src/`, '--mode', mode]
       // fauxqs keeps every object in memory: drop the archive before each run (an overwrite holds old and new at once) and after its check.
       const drop = () => aws(['s3', 'rm', `s3://${bucket}/${key}`, '--only-show-errors']).then(() => aws(['s3', 'rm', `s3://${bucket}/${key}.s3ci`, '--only-show-errors']))
-      const plan = (await run(process.execPath, [...args, '--dry-run', '-q'], direct)).stdout.trim()
+      // Not -q: it would hide the counts too (-q prints only errors).
+      const plan = (await run(process.execPath, [...args, '--dry-run'], direct)).stdout.trim()
       // One run through the counting proxy: the requests as sent.
       proxy.seen.length = 0
       await drop()
-      const counted = await run(process.execPath, [...args, '--stats', '-q'], viaProxy)
+      const counted = await run(process.execPath, [...args, '--stats'], viaProxy)
       const measured = tally(proxy.seen)
       log(`${mode}: ${fmtS(counted.seconds)} through the proxy, ${measured.total} requests`)
       // Timed runs straight to fauxqs.

@@ -93,9 +93,11 @@ describe('s3c dashboard', function () {
     try {
       const up = await runCli(['upload', src, `s3://${bucket}/d`, '--json', '--quiet'], {env})
       assert.equal(up.code, 0, up.stderr)
-      assert.equal(JSON.parse(up.stdout).filesDone, FILES)
-      runId = /^run (\S+)$/m.exec(up.stderr)?.[1] ?? ''
-      assert.ok(runId, `no run id in: ${up.stderr}`)
+      const summary = JSON.parse(up.stdout)
+      assert.equal(summary.filesDone, FILES)
+      // -q keeps the "run <id>" line off stderr; the id is in the --json object.
+      runId = String(summary.runId ?? '')
+      assert.match(runId, /^\d{8}-[0-9a-f]{8}$/, `no run id in: ${up.stdout}`)
     } finally {
       worker.child.kill('SIGTERM')
       await worker.done

@@ -162,7 +162,7 @@ describe('distributed runs on BullMQ', function () {
     const done = await runCli(['status', runId], {env})
     assert.match(done.stdout, new RegExp(`^${runId} done: upload .* s3://${bucket}/d\n  300 done, 0 skipped, 0 failed, 0 jobs pending`))
     const runs = await runCli(['runs', '--json'], {env})
-    assert.ok(runs.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l)).some(r => r.runId === runId && r.filesDone === 300))
+    assert.ok((JSON.parse(runs.stdout).runs as {runId: string; filesDone: number}[]).some(r => r.runId === runId && r.filesDone === 300))
     const unknown = await runCli(['status', 'no-such-run'], {env})
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /no run "no-such-run" in this Redis/)

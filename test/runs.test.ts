@@ -211,7 +211,7 @@ describe('run bookkeeping', function () {
       const src = mk('grace')
       makeTree(src, {files: 3, depth: 0})
       const bucket = await newBucket('grace')
-      const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'PUT'})
+      const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT'})
       const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
       const w = startWorker(proxy.endpoint, ['--grace-seconds', '1'])
       let runId = ''
@@ -219,7 +219,7 @@ describe('run bookkeeping', function () {
         const up = await runCliWithin(['upload', src, `s3://${bucket}/g`, '--detach'], {env})
         assert.equal(up.code, 0, up.stderr)
         runId = up.stdout.trim()
-        await waitFor(() => proxy.held() > 0, 30_000)
+        await waitFor(() => proxy.stalled() > 0, 30_000)
         w.child.kill('SIGTERM')
         const r = await within(w, 30_000)
         assert.equal(r.timedOut, false, `SIGTERM ignored: ${r.stderr}`)
@@ -227,7 +227,7 @@ describe('run bookkeeping', function () {
         assert.deepEqual(errorLines(r.stderr), ['s3c: stopped after --grace-seconds 1; its 1 jobs in hand return to the queue when their locks lapse'])
         // Another worker finishes the run once the stopped one's lock lapses.
         proxy.setFaults({})
-        proxy.releaseHeld()
+        proxy.releaseStalled()
         const w2 = startWorker(proxy.endpoint)
         try {
           await waitFor(async () => (await runState(runId)) === 'done', 60_000)
@@ -249,13 +249,13 @@ describe('run bookkeeping', function () {
       makeTree(src, {files: 2000, depth: 6})
       const bucket = await newBucket('cres')
       // One PUT hangs until the second try is under way: the run cannot finish before the kill.
-      const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`})
+      const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`})
       const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/r`, '--json']
       const worker = startWorker(proxy.endpoint)
       try {
         const first = spawnCli(args, {env})
-        await waitFor(() => proxy.held() > 0 && proxy.count('PUT') >= 300)
+        await waitFor(() => proxy.stalled() > 0 && proxy.count('PUT') >= 300)
         first.child.kill('SIGKILL')
         await first.done
         const again = spawnCli(args, {env})
@@ -263,7 +263,7 @@ describe('run bookkeeping', function () {
         again.child.stderr!.on('data', d => { err += d })
         await waitFor(() => err.includes('resuming run'), 60_000)
         proxy.setFaults({})
-        proxy.releaseHeld()
+        proxy.releaseStalled()
         const r = await within(again, 180_000)
         assert.equal(r.code, 0, r.stderr)
         const s = JSON.parse(r.stdout)
@@ -282,7 +282,7 @@ describe('run bookkeeping', function () {
       makeTree(src, {files: 2000, depth: 6})
       const bucket = await newBucket('ccon')
       // One PUT hangs until the second command has been seen: the first run cannot finish before.
-      const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`})
+      const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`})
       const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/c`, '--json']
       const worker = startWorker(proxy.endpoint)
@@ -290,7 +290,7 @@ describe('run bookkeeping', function () {
         const first = spawnCli(args, {env})
         let err = ''
         first.child.stderr!.on('data', d => { err += d })
-        await waitFor(() => /run \d{8}-/.test(err) && proxy.held() > 0)
+        await waitFor(() => /run \d{8}-/.test(err) && proxy.stalled() > 0)
         const runId = runIdOf(err)
         const second = await runCliWithin(args, {env}, 180_000)
         assert.equal(second.code, 2, second.stderr)
@@ -298,7 +298,7 @@ describe('run bookkeeping', function () {
         assert.equal(errorLines(second.stderr).length, 1, second.stderr)
         assert.match(second.stderr, new RegExp(`^s3c: run ${runId} is being enqueued by another s3c .*: wait for it to finish \\(s3c status ${runId}\\) or stop it first$`, 'm'))
         proxy.setFaults({})
-        proxy.releaseHeld()
+        proxy.releaseStalled()
         const r = await within(first, 180_000)
         assert.equal(r.code, 0, r.stderr)
         const s = JSON.parse(r.stdout)
@@ -315,10 +315,10 @@ describe('run bookkeeping', function () {
     /** Puts small objects under src/ and kills an in-process tar create once it is stuck deleting its temporary objects. */
     async function killedTarCreate(bucket: string): Promise<string[]> {
       for (let i = 0; i < 6; i++) await putObject(bucket, `src/s${i}.bin`, seededBytes(200 + i, 10 * 1024))
-      const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'POST' && /(^|&)delete(=|&|$)/.test(r.query)})
+      const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'POST' && /(^|&)delete(=|&|$)/.test(r.query)})
       try {
         const run = spawnCli(['tar', 'create', '-f', `s3://${bucket}/arch/a.tar`, `s3://${bucket}/src/`, '--mode', 'copy'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
-        await waitFor(() => proxy.held() > 0, 60_000)
+        await waitFor(() => proxy.stalled() > 0, 60_000)
         run.child.kill('SIGKILL')
         await run.done
       } finally {
@@ -378,10 +378,10 @@ describe('run bookkeeping', function () {
         makeTree(src, {files: 20, depth: 2})
         const uploads = async () => ((await c.send(new ListMultipartUploadsCommand({Bucket: bucket, Prefix: 'bund/'}))).Uploads ?? []).map(u => u.Key)
         const killedBundle = async () => {
-          const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'PUT' && /(^|&)partNumber=/.test(r.query)})
+          const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && /(^|&)partNumber=/.test(r.query)})
           try {
             const run = spawnCli(['bundle', src, 'm1', '--bucket', bucket, '--prefix', 'bund'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
-            await waitFor(() => proxy.held() > 0, 60_000)
+            await waitFor(() => proxy.stalled() > 0, 60_000)
             run.child.kill('SIGKILL')
             await run.done
           } finally {

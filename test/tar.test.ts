@@ -69,9 +69,8 @@ function observedCounts(proxy: Proxy, sourcePrefix: string): Record<string, numb
 /** The planned counts `--stats --json` printed, summed over the archives. */
 function plannedCounts(stdout: string): Record<string, number> {
   const sum: Record<string, number> = {}
-  for (const line of stdout.split('\n')) {
-    if (!line.includes('"requests"')) continue
-    for (const [k, v] of Object.entries(JSON.parse(line).requests as Record<string, number>)) if (k !== 'bytesDownloaded' && k !== 'temporaryObjects') sum[k] = (sum[k] ?? 0) + v
+  for (const archive of JSON.parse(stdout).archives as {requests: Record<string, number>}[]) {
+    for (const [k, v] of Object.entries(archive.requests)) if (k !== 'bytesDownloaded' && k !== 'temporaryObjects') sum[k] = (sum[k] ?? 0) + v
   }
   return sum
 }

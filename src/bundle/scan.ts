@@ -2,7 +2,7 @@ import {open} from 'node:fs/promises'
 import {Header, Pax, type HeaderData} from 'tar'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
 import {withRetry, type RetryPolicy} from '../core/retry.js'
-import {fatalToUserError} from '../core/transfer.js'
+import {fatalToUserError, preflight} from '../core/transfer.js'
 import type {S3Handle} from '../s3/client.js'
 import {crc32} from './crc.js'
 import type {IndexedMember} from './index-format.js'
@@ -48,7 +48,11 @@ export async function s3Source(s3: S3Handle, bucket: string, key: string, retry:
   try {
     head = await withRetry(() => s3.fast.request('HEAD', bucket, key), retry)
   } catch (error) {
-    if (statusOf(error) === 404) throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
+    if (statusOf(error) === 404) {
+      // A HEAD's 404 has no body to tell a missing bucket (exit 3) from a missing key (exit 2): one listing does.
+      await preflight(s3, {bucket, prefix: ''}, '')
+      throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
+    }
     throw fatalToUserError(error, {bucket, endpoint: s3.endpointLabel})
   }
   const etag = head.headers.etag ?? ''

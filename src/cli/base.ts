@@ -1,14 +1,14 @@
-import {Command} from '@oclif/core'
 import {ExitCode, S3cError, describeError} from '../core/errors.js'
 import {FatalError} from '../core/retry.js'
 import {formatBytes} from '../core/format.js'
 import type {TransferOptions} from '../core/transfer.js'
 import {ProgressReporter} from '../engine/progress.js'
-import {RunStats, type RunSummary} from '../engine/stats.js'
+import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
 import {resolveS3Config, type S3ConfigFlags} from '../s3/config.js'
 import {isS3Url, resolveLocation} from '../s3/url.js'
 import type {Redis} from 'ioredis'
 import {checkRedis, connectRedis} from '../queue/redis.js'
+import {OutputCommand, type JsonResult} from './output.js'
 
 /** The flags that upload and download share (see cli/flags.ts). */
 export interface TransferFlagValues extends S3ConfigFlags {
@@ -24,8 +24,6 @@ export interface TransferFlagValues extends S3ConfigFlags {
   force: boolean
   checksum: boolean
   'dry-run': boolean
-  json: boolean
-  quiet: boolean
   redis?: string
   'run-id'?: string
   detach: boolean
@@ -34,8 +32,8 @@ export interface TransferFlagValues extends S3ConfigFlags {
 /** How long a command may take to stop after Ctrl-C / SIGTERM before it exits anyway. */
 const STOP_GRACE_MS = 15_000
 
-/** Every s3c command: one-line errors with documented exit codes. */
-export abstract class S3cCommand extends Command {
+/** Every s3c command: one-line errors with documented exit codes; --json and -q from OutputCommand. */
+export abstract class S3cCommand extends OutputCommand {
   /**
    * Runs an upload or download: the s3:// argument and the local folder may come in either
    * order (or as flags); progress, Ctrl-C and the summary are handled here.
@@ -43,7 +41,7 @@ export abstract class S3cCommand extends Command {
   protected async runTransfer(
     label: 'upload' | 'download', positional: (string | undefined)[], flags: TransferFlagValues,
     run: (opts: TransferOptions & {localFolder: string}) => Promise<RunSummary>,
-  ): Promise<void> {
+  ): Promise<JsonResult> {
     const given = positional.filter((a): a is string => a !== undefined)
     const url = given.find(isS3Url)
     const locals = given.filter(a => !isS3Url(a))
@@ -58,31 +56,43 @@ export abstract class S3cCommand extends Command {
       include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
       dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
     }
-    await this.executeTransfer(label, opts, flags, run)
+    return this.executeTransfer(label, opts, flags, run)
   }
 
-  /** Progress, Ctrl-C, the run id and the summary around one upload or download. */
+  /**
+   * Progress, Ctrl-C, the run id and the summary around one run; returns the --json result
+   * (`extra()`, the command's own fields, goes into it and into the error object of a failed run).
+   */
   protected async executeTransfer<O extends TransferOptions>(
-    label: string, opts: O, flags: {quiet?: boolean; 'dry-run'?: boolean; detach?: boolean; json?: boolean},
-    run: (opts: O) => Promise<RunSummary>,
-  ): Promise<void> {
+    label: string, opts: O, flags: {'dry-run'?: boolean; detach?: boolean},
+    run: (opts: O) => Promise<RunSummary>, extra: () => JsonResult = () => ({}),
+  ): Promise<JsonResult> {
     const stats = new RunStats()
-    const progress = new ProgressReporter(stats, {label, enabled: !flags.quiet && !flags['dry-run']})
+    const progress = new ProgressReporter(stats, {label, enabled: !this.quiet && !flags['dry-run']})
     let runId: string | undefined
+    // With --json the plan of a dry run goes into the one object.
+    const plan: string[] = []
     const full: O = {
-      ...opts, stats, signal: this.cancelOnSignals(), onPlan: (line: string) => this.log(line),
+      ...opts, stats, signal: this.cancelOnSignals(), onPlan: (line: string) => (this.jsonEnabled() ? plan.push(line) : this.log(line)),
       onNotice: (line: string) => this.logToStderr(`s3c: ${line}`),
       onRunId: (id: string, resumed: boolean) => {
         runId = id
         if (!flags.detach || resumed) this.logToStderr(`${resumed ? 'resuming run' : 'run'} ${id}`)
       },
     }
+    const fields = () => ({...extra(), ...(runId ? {runId} : {}), ...(plan.length > 0 ? {plan} : {})})
     progress.start()
     try {
       const summary = await run(full)
       progress.stop()
-      if (flags.detach) this.log(flags.json ? JSON.stringify({command: label, runId}) : String(runId))
-      else this.report(label, summary, !!flags.json)
+      if (flags.detach) {
+        this.log(String(runId))
+        return {command: label, runId}
+      }
+      return {command: label, ...fields(), ...this.report(label, summary, this.jsonEnabled())}
+    } catch (error) {
+      this.partialResult = {command: label, ...fields(), ...summarize(stats)}
+      throw error
     } finally {
       progress.stop()
     }
@@ -121,11 +131,9 @@ export abstract class S3cCommand extends Command {
     return controller.signal
   }
 
-  /** Prints the final summary; failed files make the exit code 1. */
-  protected report(label: string, summary: RunSummary, json: boolean): void {
-    if (json) {
-      this.log(JSON.stringify({command: label, ...summary}))
-    } else {
+  /** Prints the final summary (text unless --json or -q) and the failed files; failed files make the exit code 1. */
+  protected report(label: string, summary: RunSummary, json: boolean): JsonResult {
+    if (!json) {
       const rate = summary.seconds > 0 ? `, ${formatBytes(Math.round(summary.bytes / summary.seconds))}/s` : ''
       // Reasons are spelled out once something other than unchanged files was skipped.
       const reasons = Object.entries(summary.skippedBy ?? {}).sort(([a], [b]) => (a === 'unchanged' ? -1 : b === 'unchanged' ? 1 : a < b ? -1 : 1))
@@ -135,12 +143,13 @@ export abstract class S3cCommand extends Command {
       const named = (summary.skips ?? []).filter(s => s.reason !== 'symlink')
       for (const f of named.slice(0, 50)) this.logToStderr(`skipped: ${f.key}: ${f.reason}`)
       if (named.length > 50) this.logToStderr(`… and ${named.length - 50} more skipped files (--json lists them)`)
-      for (const f of summary.failures.slice(0, 50)) this.logToStderr(`failed: ${f.key}: ${f.error}`)
-      if (summary.failures.length > 50) this.logToStderr(`… and ${summary.failures.length - 50} more failed files`)
     }
+    for (const f of summary.failures.slice(0, 50)) this.logProblem(`failed: ${f.key}: ${f.error}`)
+    if (summary.failures.length > 50) this.logProblem(`… and ${summary.failures.length - 50} more failed files`)
     const links = summary.skippedBy?.symlink ?? 0
     if (links > 0) this.logToStderr(`s3c: ${links} symbolic link${links === 1 ? '' : 's'} skipped (use --follow-symlinks to upload what they point to)`)
     if (summary.filesFailed > 0) process.exitCode = ExitCode.filesFailed
+    return {command: label, ...summary}
   }
 
   protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {

@@ -20,7 +20,7 @@ export const locationFlags = {
   prefix: Flags.string({char: 'p', description: 'key prefix ("folder") in the bucket'}),
 }
 
-/** s3concurrent's flags plus ours, shared by upload and download. */
+/** s3concurrent's flags plus ours, shared by upload and download (--json and -q: every command's, cli/output.ts). */
 export const transferFlags = {
   'local-folder': Flags.string({char: 'l', description: 'local folder (default: the current directory)'}),
   'thread-count': Flags.integer({char: 't', description: 'requests in flight', default: transferDefaults.threadCount, min: 1, max: 1024}),
@@ -32,8 +32,6 @@ export const transferFlags = {
   force: Flags.boolean({description: 'transfer every file, even unchanged ones'}),
   checksum: Flags.boolean({description: 'compare content (sha256) instead of size and modification time'}),
   'dry-run': Flags.boolean({description: 'print what would be transferred; send no writes'}),
-  json: Flags.boolean({description: 'print the summary as JSON'}),
-  quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
   redis: Flags.string({description: 'run the jobs on BullMQ workers (`s3c worker`) through this Redis', env: 'REDIS_URL', helpGroup: 'DISTRIBUTED'}),
   'run-id': Flags.string({description: 'name of the run in Redis (default: a new id)', helpGroup: 'DISTRIBUTED'}),
   detach: Flags.boolean({description: 'with --redis: print the run id once everything is enqueued and return (see s3c status)', helpGroup: 'DISTRIBUTED'}),

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {bundle} from '../core/bundle.js'
 import {resolveS3Config} from '../s3/config.js'
@@ -24,14 +25,20 @@ export default class Bundle extends S3cCommand {
     'follow-symlinks': Flags.boolean({description: 'store what symbolic links point to (loops are detected); default: links are stored as links, as tar does'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Bundle)
-    await this.executeTransfer('bundle', {
+    const made: {bundle?: string; tar?: string} = {}
+    return this.executeTransfer('bundle', {
       location: resolveLocation({bucket: flags.bucket, prefix: flags.prefix}),
       localFolder: args.dir, bundleId: args.bundleId, format: flags.format as 'pax' | 'gnu', storageClass: flags['storage-class'], followSymlinks: flags['follow-symlinks'],
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'], include: flags.include, exclude: flags.exclude,
       force: flags.force, checksum: false, dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
-    }, flags, opts => bundle(opts, (ref, id) => this.log(flags.json ? JSON.stringify({bundle: id, tar: `s3://${ref.bucket}/${ref.tarKey}`}) : `bundle ${id} -> s3://${ref.bucket}/${ref.tarKey}`)))
+    }, flags, opts => bundle(opts, (ref, id) => {
+      made.bundle = id
+      made.tar = `s3://${ref.bucket}/${ref.tarKey}`
+      // Printed before the upload: a new id is known even if the run is stopped.
+      this.log(`bundle ${id} -> ${made.tar}`)
+    }), () => made)
   }
 }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {s3Flags} from '../cli/flags.js'
 import {cleanup} from '../core/cleanup.js'
 import {ExitCode, S3cError} from '../core/errors.js'
@@ -24,10 +25,9 @@ export default class Cleanup extends S3cCommand {
     'dry-run': Flags.boolean({description: 'list what would be aborted and deleted; change nothing'}),
     'older-than': Flags.string({description: 'only multipart uploads started at least this long ago (e.g. 30m, 12h, 2d)'}),
     'max-retry': Flags.integer({description: 'retries per request for retryable failures', default: transferDefaults.maxRetry, min: 0}),
-    json: Flags.boolean({description: 'print the summary as one JSON line'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Cleanup)
     if (!isS3Url(args.location)) throw new S3cError(`"${args.location}" is not an s3:// URL: give s3://bucket/prefix`, ExitCode.usage)
     const location = parseS3Url(args.location)
@@ -41,15 +41,12 @@ export default class Cleanup extends S3cCommand {
     const where = `s3://${location.bucket}/${location.prefix}`
     const result = await cleanup({
       location, s3: await resolveS3Config(flags, 16), maxRetry: flags['max-retry'], dryRun, olderThanMs,
-      onItem: dryRun && !flags.json ? line => this.log(line) : undefined,
+      onItem: dryRun ? line => this.log(line) : undefined,
     })
-    if (flags.json) {
-      this.log(JSON.stringify({command: 'cleanup', location: where, dryRun, temporaryObjects: result.temporaryObjects, multipartUploads: result.multipartUploads ?? null}))
-      return
-    }
     const uploads = result.multipartUploads === undefined ? 'multipart uploads not checked (this server does not list them)'
       : dryRun ? `abort ${result.multipartUploads} multipart uploads` : `${result.multipartUploads} multipart uploads aborted`
     this.log(dryRun ? `cleanup (dry run): would delete ${result.temporaryObjects} temporary objects, ${uploads} under ${where}`
       : `cleanup: ${result.temporaryObjects} temporary objects deleted, ${uploads} under ${where}`)
+    return {command: 'cleanup', location: where, dryRun, temporaryObjects: result.temporaryObjects, multipartUploads: result.multipartUploads ?? null}
   }
 }

@@ -29,11 +29,13 @@ export default class Dashboard extends S3cCommand {
     const auth = flags.auth === undefined ? undefined : parseAuth(flags.auth)
     const dashboard = await startDashboard({
       redisUrl: flags.redis, port: flags.port, host: flags.host, auth, readOnly: flags['read-only'], runs: flags.runs, allowedHosts: flags['allowed-host'],
-      onWarning: line => this.logToStderr(line),
+      onWarning: line => this.logProblem(line),
     })
-    this.log(`dashboard: ${dashboard.url}`)
+    // The one --json object comes now, not at the end: the address is what a caller waits for.
+    if (this.jsonEnabled()) this.logJson({command: 'dashboard', url: dashboard.url})
+    else this.log(`dashboard: ${dashboard.url}`)
     if (!auth && !/^(127\.|::1$|\[::1\]$|localhost$)/.test(flags.host))
-      this.logToStderr(`s3c dashboard: listening on ${flags.host} without --auth: anyone who can reach this port can see${flags['read-only'] ? '' : ' and change'} the queue`)
+      this.logProblem(`s3c dashboard: listening on ${flags.host} without --auth: anyone who can reach this port can see${flags['read-only'] ? '' : ' and change'} the queue`)
     await new Promise<void>(resolve => {
       process.once('SIGINT', () => resolve())
       process.once('SIGTERM', () => resolve())

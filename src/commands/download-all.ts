@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {downloadAll} from '../core/bundle-read.js'
 import {resolveTarRef} from '../bundle/remote.js'
@@ -20,10 +21,10 @@ export default class DownloadAll extends S3cCommand {
     ...(({'local-folder': _l, checksum: _c, include: _i, exclude: _e, 'dry-run': _d, force: _f, ...rest}) => rest)(transferFlags),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(DownloadAll)
     const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
-    await this.executeTransfer('download-all', {
+    return this.executeTransfer('download-all', {
       ref, dest: args.dest ?? '.', location: {bucket: ref.bucket, prefix: ''},
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],

@@ -1,6 +1,8 @@
 import {Writable} from 'node:stream'
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
+import {ExitCode, S3cError} from '../core/errors.js'
 import {bundleReadFlags} from '../cli/bundle-flags.js'
 import {downloadSingle} from '../core/bundle-read.js'
 import {resolveTarRef} from '../bundle/remote.js'
@@ -32,16 +34,19 @@ export default class DownloadSingle extends S3cCommand {
     ...bundleReadFlags,
     out: Flags.string({char: 'o', description: 'where to write (default: ./<file name>; a folder for FILE/)'}),
     stdout: Flags.boolean({description: 'write the member to standard output', exclusive: ['out']}),
-    verbose: Flags.boolean({char: 'v', description: 'print the number of GET requests made'}),
+    verbose: Flags.boolean({char: 'v', description: 'print the number of GET requests made', exclusive: ['quiet']}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(DownloadSingle)
+    if (flags.stdout && this.jsonEnabled())
+      throw new S3cError('--json and --stdout do not go together: standard output carries the member\'s data (use --out PATH --json)', ExitCode.usage)
     const res = await downloadSingle({
       s3: await resolveS3Config(flags, 8), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
       maxRetry: flags['max-retry'], cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
     })
     if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} GET request${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
     if (!flags.stdout && res.path) this.logToStderr(res.path)
+    return {member: args.file, ...res}
   }
 }

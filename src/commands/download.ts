@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {download} from '../core/download.js'
 
@@ -16,8 +17,8 @@ export default class Download extends S3cCommand {
   }
   static flags = {...locationFlags, ...transferFlags, ...s3Flags}
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Download)
-    await this.runTransfer('download', [args.source, args.destination], flags, download)
+    return this.runTransfer('download', [args.source, args.destination], flags, download)
   }
 }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {bundleReadFlags} from '../cli/bundle-flags.js'
 import {listFiles} from '../core/bundle-read.js'
 import {resolveTarRef} from '../bundle/remote.js'
@@ -27,20 +28,22 @@ export default class ListFiles extends S3cCommand {
   static flags = {
     ...bundleReadFlags,
     long: Flags.boolean({char: 'l', description: 'mode, size, modification time, name'}),
-    json: Flags.boolean({description: 'one JSON object per member'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult | undefined> {
     const {args, flags} = await this.parse(ListFiles)
     const members = await listFiles({
       s3: await resolveS3Config(flags, 4), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
       maxRetry: flags['max-retry'], cache: flags.cache, prefix: args.prefix,
     })
+    if (this.jsonEnabled()) {
+      return {members: members.map(m => ({name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: new Date(m.mtime * 1000).toISOString(), offset: m.dataOffset, linkname: m.linkname,
+        ...(m.sparse ? {sparse: true} : {}), ...(m.tarType ? {tarType: m.tarType} : {})}))}
+    }
+    if (this.quiet) return
     const out: string[] = []
     for (const m of members) {
-      if (flags.json) out.push(JSON.stringify({name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: new Date(m.mtime * 1000).toISOString(), offset: m.dataOffset, linkname: m.linkname,
-        ...(m.sparse ? {sparse: true} : {}), ...(m.tarType ? {tarType: m.tarType} : {})}))
-      else if (flags.long) out.push(`${modeString(m.type, m.mode, m.tarType)} ${String(m.size).padStart(12)} ${new Date(m.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')} ${m.name}${m.linkname ? ` -> ${m.linkname}` : ''}`)
+      if (flags.long) out.push(`${modeString(m.type, m.mode, m.tarType)} ${String(m.size).padStart(12)} ${new Date(m.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')} ${m.name}${m.linkname ? ` -> ${m.linkname}` : ''}`)
       else out.push(m.name)
       if (out.length >= 4096) this.log(out.splice(0).join('\n'))
     }

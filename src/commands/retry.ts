@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {s3Flags} from '../cli/flags.js'
 import {replayOf} from '../core/rerun.js'
 import {planRetry} from '../queue/retry.js'
@@ -15,17 +16,15 @@ export default class Retry extends S3cCommand {
   static flags = {
     redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     detach: Flags.boolean({description: 'return once the jobs are enqueued'}),
-    json: Flags.boolean({description: 'print the summary as JSON'}),
-    quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
     ...s3Flags,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Retry)
     const s3 = await resolveS3Config(flags, 8)
     const {command, failures} = await this.withRedis(flags.redis, redis => planRetry(redis, args.runId))
     const replay = replayOf(command, failures)
     const opts = {...replay.options, s3: {...s3, maxSockets: Math.max(s3.maxSockets, replay.options.threadCount)}, redisUrl: flags.redis, runId: args.runId, detach: flags.detach}
-    await this.executeTransfer(replay.label, opts, flags, replay.run)
+    return this.executeTransfer(replay.label, opts, flags, replay.run)
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {recentRuns} from '../queue/status.js'
 
 export default class Runs extends S3cCommand {
@@ -8,17 +9,16 @@ export default class Runs extends S3cCommand {
   static flags = {
     redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     limit: Flags.integer({description: 'how many runs', default: 20, min: 1}),
-    json: Flags.boolean({description: 'one JSON object per line'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {flags} = await this.parse(Runs)
-    await this.withRedis(flags.redis, async redis => {
-      for (const s of await recentRuns(redis, flags.limit)) {
-        const {failures: _failures, ...rest} = s
-        this.log(flags.json ? JSON.stringify(rest)
-          : `${s.runId}  ${s.state.padEnd(9)} ${s.filesDone} done ${s.filesSkipped} skipped ${s.filesFailed} failed  ${s.createdAt}  ${s.description}`)
+    return this.withRedis(flags.redis, async redis => {
+      const runs = await recentRuns(redis, flags.limit)
+      for (const s of runs) {
+        this.log(`${s.runId}  ${s.state.padEnd(9)} ${s.filesDone} done ${s.filesSkipped} skipped ${s.filesFailed} failed  ${s.createdAt}  ${s.description}`)
       }
+      return {runs: runs.map(({failures: _failures, ...rest}) => rest)}
     })
   }
 }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {ExitCode, S3cError} from '../core/errors.js'
 import {formatBytes} from '../core/format.js'
 import {runStatus} from '../queue/status.js'
@@ -10,20 +11,19 @@ export default class Status extends S3cCommand {
   static args = {runId: Args.string({description: 'run id (printed by upload/download --redis)', required: true})}
   static flags = {
     redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
-    json: Flags.boolean({description: 'print the status as JSON'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Status)
-    await this.withRedis(flags.redis, async redis => {
+    return this.withRedis(flags.redis, async redis => {
       const s = await runStatus(redis, args.runId)
       if (!s) throw new S3cError(`no run "${args.runId}" in this Redis: see s3c runs`, ExitCode.usage)
-      if (flags.json) return this.log(JSON.stringify(s))
       this.log(`${s.runId} ${s.state}: ${s.description}`)
       this.log(`  ${s.filesDone} done, ${s.filesSkipped} skipped, ${s.filesFailed} failed, ${s.jobsPending} jobs pending; ` +
         `${formatBytes(s.bytes)} at ${formatBytes(s.bytesPerSecond)}/s; started ${s.createdAt}`)
       if (s.fatal) this.log(`  stopped: ${s.fatal}`)
       for (const f of s.failures.slice(0, 20)) this.log(`  failed: ${f.key}: ${f.error}`)
+      return {...s}
     })
   }
 }

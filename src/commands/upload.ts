@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {upload} from '../core/upload.js'
 
@@ -21,9 +22,9 @@ export default class Upload extends S3cCommand {
     'follow-symlinks': Flags.boolean({description: 'upload what symbolic links point to, also outside the folder (loops are detected); default: links are skipped'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Upload)
-    await this.runTransfer('upload', [args.source, args.destination], flags,
+    return this.runTransfer('upload', [args.source, args.destination], flags,
       opts => upload({...opts, storageClass: flags['storage-class'], followSymlinks: flags['follow-symlinks']}))
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
+import type {JsonResult} from '../cli/output.js'
 import {s3Flags} from '../cli/flags.js'
 import {ExitCode, S3cError} from '../core/errors.js'
 import {redactUrl} from '../queue/redis.js'
@@ -22,7 +23,7 @@ export default class Worker extends S3cCommand {
     ...s3Flags,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
     // Listening from the start: a signal while Redis does not answer ends the wait.
@@ -30,15 +31,25 @@ export default class Worker extends S3cCommand {
     const onSignal = () => stopping.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
+    // What this worker did, for the --json object at the end.
+    const done = {jobs: 0, filesDone: 0, filesSkipped: 0, filesFailed: 0}
     const worker = await startWorker({
       redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
-      signal: stopping.signal, onWarning: line => this.logToStderr(line),
+      signal: stopping.signal, onWarning: line => this.logProblem(line),
+      onJob: (_job, result) => {
+        done.jobs++
+        for (const f of result.files ?? []) {
+          if (f.status === 'done') done.filesDone++
+          else if (f.status === 'skipped') done.filesSkipped++
+          else done.filesFailed++
+        }
+      },
     })
     this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
     if (!stopping.signal.aborted) await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, {once: true}))
     if (!worker.redisLost()) this.logToStderr(`s3c worker: stopping, finishing the ${worker.active()} jobs in hand`)
     const outcome = await worker.close(flags['grace-seconds'] * 1000)
-    if (!outcome.forced) return
+    if (!outcome.forced) return done
     const inHand = outcome.abandoned ? `; its ${outcome.abandoned} jobs in hand return to the queue when their locks lapse` : ''
     const error = outcome.redisLost
       ? new S3cError(`cannot reach Redis at ${redactUrl(flags.redis)} (${outcome.redisLost}): the worker stopped${inHand}`, ExitCode.fatal)

@@ -26,8 +26,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   return spawnCli(args, opts).done
 }
 
-/** Like runCli, with the child process at hand (to send it signals). */
-export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
+/** The environment the CLI runs in: the harness' S3 server, nothing from the caller's shell that would send it elsewhere. */
+function cliEnv(opts: CliOptions): NodeJS.ProcessEnv {
   const {s3} = harness()
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -37,9 +37,14 @@ export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildPr
     ...opts.env,
   }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+  return env as NodeJS.ProcessEnv
+}
+
+/** Like runCli, with the child process at hand (to send it signals). */
+export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
   const argv = [process.execPath, join(projectRoot, 'bin', 'run.js'), ...args]
   if (opts.noFileOverride) argv.unshift('setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--')
-  const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe']})
   const done = new Promise<CliResult>((resolve, reject) => {
     const chunks: Buffer[] = []
     let stderr = ''
@@ -52,4 +57,24 @@ export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildPr
     })
   })
   return {child, done}
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), 200 columns wide, as a user at a
+ * terminal sees it: stdout and stderr both arrive, with their escape codes, in `output()`.
+ */
+export function spawnCliInPty(args: string[], opts: CliOptions = {}): {child: ChildProcess; output(): string; done: Promise<CliResult>} {
+  const command = ['stty cols 200 rows 50;', 'exec', ...[process.execPath, join(projectRoot, 'bin', 'run.js'), ...args].map(shellQuote)].join(' ')
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {cwd: opts.cwd ?? projectRoot, env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe']})
+  let output = ''
+  let stderr = ''
+  child.stdout.on('data', d => { output += d })
+  child.stderr.on('data', d => { stderr += d })
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', code => resolve({code: code ?? -1, stdout: output, stderr, stdoutBytes: Buffer.from(output)}))
+  })
+  return {child, output: () => output, done}
 }

@@ -30,8 +30,15 @@ export interface FaultOptions {
   alwaysFail?: (path: string, req: RecordedRequest) => boolean
   /** The status alwaysFail answers: 500 InternalError (default) or 503 SlowDown. */
   alwaysFailStatus?: 500 | 503
+  /** Requests that match get 403 AccessDenied (a fatal error for s3c). */
+  deny?: (r: RecordedRequest) => boolean
+  /**
+   * Requests that match wait, unanswered, until a later setFaults() no longer holds them: a
+   * slow phase as long as a test needs, by construction rather than by timing.
+   */
+  hold?: (r: RecordedRequest) => boolean
   /** Requests that match are never answered (the connection stays open): a run stuck mid-way, to kill. */
-  hold?: (req: RecordedRequest) => boolean
+  stall?: (req: RecordedRequest) => boolean
   seed?: number
 }
 
@@ -52,10 +59,12 @@ export interface Proxy {
   setFaults(faults: FaultOptions): void
   /** Faults injected so far, by kind. */
   injected: {500: number; 503: number; drop: number}
-  /** Requests held unanswered so far (FaultOptions.hold). */
+  /** Requests waiting in hold right now. */
   held(): number
-  /** Drops the connections of the requests held so far (the client sees a reset and retries). */
-  releaseHeld(): void
+  /** Requests stalled so far (FaultOptions.stall). */
+  stalled(): number
+  /** Drops the connections of the requests stalled so far (the client sees a reset and retries). */
+  releaseStalled(): void
   stop(): Promise<void>
 }
 
@@ -119,8 +128,15 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let random = mulberry32(opts.seed ?? 42)
   const requests: RecordedRequest[] = []
   const injected = {500: 0, 503: 0, drop: 0}
-  let held = 0
-  const heldSockets: import('node:net').Socket[] = []
+  const holding: {rec: RecordedRequest; release: () => void}[] = []
+  const rehold = () => {
+    for (const h of holding.splice(0)) {
+      if (faults.hold?.(h.rec)) holding.push(h)
+      else h.release()
+    }
+  }
+  let stalled = 0
+  const stalledSockets: import('node:net').Socket[] = []
 
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
@@ -141,6 +157,12 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       }
     }
     await opts.onRequest?.(rec)
+    if (faults.hold?.(rec)) await new Promise<void>(release => holding.push({rec, release}))
+    if (faults.deny?.(rec)) {
+      res.writeHead(403, {'content-type': 'application/xml'})
+      res.end(req.method === 'HEAD' ? undefined : errorXml('AccessDenied', 'injected: access denied'))
+      return
+    }
     if (faults.alwaysFail?.(rec.path, rec)) {
       const status = faults.alwaysFailStatus ?? 500
       injected[status]++
@@ -148,9 +170,9 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       res.end(req.method === 'HEAD' ? undefined : errorXml(status === 500 ? 'InternalError' : 'SlowDown', 'injected failure'))
       return
     }
-    if (faults.hold?.(rec)) {
-      held++
-      heldSockets.push(req.socket)
+    if (faults.stall?.(rec)) {
+      stalled++
+      stalledSockets.push(req.socket)
       return
     }
     if (faults.failRate && random() < faults.failRate) {
@@ -181,15 +203,19 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     injected,
-    held: () => held,
-    releaseHeld: () => { for (const socket of heldSockets.splice(0)) socket.destroy() },
+    held: () => holding.length,
+    stalled: () => stalled,
+    releaseStalled: () => { for (const socket of stalledSockets.splice(0)) socket.destroy() },
     count: (method, predicate) => requests.filter(r => (!method || r.method === method) && (!predicate || predicate(r))).length,
     reset: () => { requests.length = 0 },
     setFaults: f => {
       faults = f
       random = mulberry32(f.seed ?? 42)
+      rehold()
     },
     stop: () => new Promise(resolve => {
+      faults = {}
+      rehold()
       server.closeAllConnections()
       server.close(() => resolve())
       agent.destroy()

@@ -1,5 +1,6 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import {S3cCommand} from '../../cli/base.js'
+import type {JsonResult} from '../../cli/output.js'
 import {bundleReadFlags} from '../../cli/bundle-flags.js'
 import {indexTar} from '../../core/bundle-read.js'
 import {formatBytes} from '../../core/format.js'
@@ -14,13 +15,13 @@ export default class Index extends S3cCommand {
     '<%= config.bin %> index ./backup.tar                           # writes ./backup.tar.s3ci',
   ]
   static args = {target: Args.string({description: 's3://bucket/key.tar or a local .tar file', required: true})}
-  static flags = {...bundleReadFlags, json: Flags.boolean({description: 'print the result as JSON'})}
+  static flags = {...bundleReadFlags}
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Index)
     const ref = isS3Url(args.target) ? resolveTarRef(args.target, {}) : undefined
     const r = await indexTar({target: args.target, ref, s3: await resolveS3Config(flags, 4), maxRetry: flags['max-retry']})
-    if (flags.json) return this.log(JSON.stringify(r))
     this.log(`index ${r.indexedAt}: ${r.members} members; read ${formatBytes(r.bytesRead)} of ${formatBytes(r.tarSize)} in ${r.reads} request${r.reads === 1 ? '' : 's'}`)
+    return {...r}
   }
 }

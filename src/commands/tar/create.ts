@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../../cli/base.js'
+import type {JsonResult} from '../../cli/output.js'
 import {s3Flags, transferFlags} from '../../cli/flags.js'
 import {parseSize} from '../../core/format.js'
 import {ExitCode, S3cError} from '../../core/errors.js'
@@ -26,11 +27,11 @@ export default class TarCreate extends S3cCommand {
     'size-limit': Flags.string({description: 'split into archive.01.tar, archive.02.tar, … of at most this size (e.g. 1GiB)'}),
     'storage-class': Flags.string({description: 'storage class of the archive'}),
     stats: Flags.boolean({description: 'print the S3 requests by kind and the bytes downloaded'}),
-    ...(({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, json: j, quiet: q, redis, 'run-id': id, detach}) =>
-      ({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, json: j, quiet: q, redis, 'run-id': id, detach}))(transferFlags),
+    ...(({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, redis, 'run-id': id, detach}) =>
+      ({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, redis, 'run-id': id, detach}))(transferFlags),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(TarCreate)
     if (!isS3Url(flags.file)) throw new S3cError(`-f ${flags.file} is not an s3:// URL: the archive is written to S3`, ExitCode.usage)
     if (!args.source && !flags.manifest) throw new S3cError('give the objects to archive: an s3://bucket/prefix argument or -m manifest.csv', ExitCode.usage)
@@ -40,14 +41,15 @@ export default class TarCreate extends S3cCommand {
     const printCounts = () => {
       for (const c of counts) {
         const r = c.counts
-        const line = flags.json ? JSON.stringify({archive: c.archive, members: c.members, size: c.size, requests: r}) :
+        const line =
           `${c.archive}: ${c.members} members, ${c.size} bytes; requests: ${r.CreateMultipartUpload} CreateMultipartUpload, ${r.UploadPart} UploadPart, ` +
           `${r.UploadPartCopy} UploadPartCopy, ${r.CompleteMultipartUpload} CompleteMultipartUpload, ${r.GetObject} GetObject, ${r.PutObject} PutObject, ` +
           `${r.DeleteObjects} DeleteObjects (${r.temporaryObjects} temporary objects); ${r.bytesDownloaded} bytes downloaded`
         this.log(line)
       }
     }
-    await this.executeTransfer('tar create', {
+    const shown = flags['dry-run'] || flags.stats
+    return this.executeTransfer('tar create', {
       archive: flags.file, source: args.source, manifest: flags.manifest, mode: flags.mode as TarMode, format: flags.format as 'pax' | 'gnu',
       toc: flags.toc, sizeLimit: flags['size-limit'] ? parseSize(flags['size-limit']) : undefined, storageClass: flags['storage-class'],
       location: {bucket: parseS3Url(flags.file).bucket, prefix: ''},
@@ -57,8 +59,8 @@ export default class TarCreate extends S3cCommand {
       onCounts: (archive: string, c: RequestCounts, members: number, size: number) => counts.push({archive, counts: c, members, size}),
     }, flags, async opts => {
       const summary = await tarCreate(opts)
-      if (flags['dry-run'] || flags.stats) printCounts()
+      if (shown) printCounts()
       return summary
-    })
+    }, () => (shown ? {archives: counts.map(c => ({archive: c.archive, members: c.members, size: c.size, requests: c.counts}))} : {}))
   }
 }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../../cli/base.js'
+import type {JsonResult} from '../../cli/output.js'
 import {s3Flags, transferFlags} from '../../cli/flags.js'
 import {tarExtract} from '../../core/tar-read.js'
 import {resolveTarRef} from '../../bundle/remote.js'
@@ -18,15 +19,15 @@ export default class TarExtract extends S3cCommand {
     ...s3Flags,
     file: Flags.string({char: 'f', description: 's3://bucket/key.tar', required: true}),
     directory: Flags.string({char: 'C', description: 'destination: s3://bucket/prefix/ or a local folder', required: true}),
-    ...(({'thread-count': t, 'max-retry': r, 'part-size': p, json: j, quiet: q, redis, 'run-id': id, detach}) =>
-      ({'thread-count': t, 'max-retry': r, 'part-size': p, json: j, quiet: q, redis, 'run-id': id, detach}))(transferFlags),
+    ...(({'thread-count': t, 'max-retry': r, 'part-size': p, redis, 'run-id': id, detach}) =>
+      ({'thread-count': t, 'max-retry': r, 'part-size': p, redis, 'run-id': id, detach}))(transferFlags),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult> {
     const {argv, flags} = await this.parse(TarExtract)
     const ref = resolveTarRef(flags.file, {})
     const dest = flags.directory
-    await this.executeTransfer('tar extract', {
+    return this.executeTransfer('tar extract', {
       ref, dest, select: argv as string[], location: isS3Url(dest) ? parseS3Url(dest) : {bucket: ref.bucket, prefix: ''},
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: false,

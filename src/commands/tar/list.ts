@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../../cli/base.js'
+import type {JsonResult} from '../../cli/output.js'
 import {bundleReadFlags} from '../../cli/bundle-flags.js'
 import {tarList} from '../../core/tar-read.js'
 import {resolveTarRef} from '../../bundle/remote.js'
@@ -17,9 +18,13 @@ export default class TarList extends S3cCommand {
     extended: Flags.boolean({description: 'name,offset,size,etag (CSV, offset of the data in the archive)'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<JsonResult | undefined> {
     const {flags} = await this.parse(TarList)
     const listed = await tarList({s3: await resolveS3Config(flags, 4), ref: resolveTarRef(flags.file, {}), maxRetry: flags['max-retry']})
+    if (this.jsonEnabled()) {
+      return {from: listed.from, members: listed.members.map(m => ({name: m.name, offset: m.dataOffset, size: m.size, etag: listed.etags.get(m.name)}))}
+    }
+    if (this.quiet) return
     const csv = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
     const out: string[] = []
     for (const m of listed.members) {
