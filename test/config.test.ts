@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {request as httpRequest} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
 import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -315,5 +317,51 @@ describe('messages (issue 11 item 7)', function () {
     assert.equal(r.code, 2, r.stderr)
     // The index knows the tar type: the line names it exactly (no "a other entry").
     assert.equal(r.stderr, 's3c: "pipe" is a FIFO, not a file: nothing to download\n')
+  })
+})
+
+describe('connecting: https endpoints and AWS_CA_BUNDLE', function () {
+  it('a self-signed endpoint is trusted through AWS_CA_BUNDLE (or the profile\'s ca_bundle); an unreadable bundle is one line, exit 2', async function () {
+    const dir = mk('ca')
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {encoding: 'utf8'})
+    assert.equal(gen.status, 0, gen.stderr)
+    // TLS in front of the test server: every request of both paths (SDK and fast path) goes through it.
+    const target = new URL(harness().s3.endpoint)
+    let requests = 0
+    const server = createHttpsServer({key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem'))}, (req, res) => {
+      requests++
+      const up = httpRequest({host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers}, r => {
+        res.writeHead(r.statusCode ?? 502, r.headers)
+        r.pipe(res)
+      })
+      up.on('error', () => res.destroy())
+      req.pipe(up)
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const endpoint = `https://127.0.0.1:${(server.address() as {port: number}).port}`
+    try {
+      const bucket = await newBucket('ca')
+      const src = mk('casrc')
+      makeTree(src, {files: 20, depth: 2})
+      const home = mk('cahome')
+      const base = {AWS_ENDPOINT_URL: endpoint, HOME: home, AWS_CONFIG_FILE: undefined, AWS_SHARED_CREDENTIALS_FILE: undefined}
+      const withEnv = await runCli(['upload', src, `s3://${bucket}/env`, '--json'], {env: {...base, AWS_CA_BUNDLE: join(dir, 'cert.pem')}})
+      assert.equal(withEnv.code, 0, withEnv.stderr)
+      assert.equal(JSON.parse(withEnv.stdout).filesDone, 20)
+      mkdirSync(join(home, '.aws'))
+      writeFileSync(join(home, '.aws', 'config'), `[default]\nca_bundle = ${join(dir, 'cert.pem')}\n`)
+      const dest = mk('cadest')
+      const fromProfile = await runCli(['download', `s3://${bucket}/env`, dest], {env: {...base, AWS_CA_BUNDLE: undefined}})
+      assert.equal(fromProfile.code, 0, fromProfile.stderr)
+      assert.deepEqual(compareTrees(src, dest), [])
+      assert.ok(requests >= 40, `every request went through TLS (${requests})`)
+      const missing = await runCli(['upload', src, `s3://${bucket}/x`], {env: {...base, AWS_CA_BUNDLE: join(dir, 'nope.pem')}})
+      assert.equal(missing.code, 2, missing.stderr)
+      assert.equal(missing.stderr, `s3c: the CA bundle "${join(dir, 'nope.pem')}" (AWS_CA_BUNDLE or ca_bundle) cannot be read (ENOENT): give a PEM file of trusted certificates\n`)
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
   })
 })

@@ -1,5 +1,7 @@
+import {readFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
+import {rootCertificates} from 'node:tls'
 import {S3Client} from '@aws-sdk/client-s3'
 import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
@@ -50,9 +52,28 @@ function credentialsFor(config: S3Config): AwsCredentialIdentityProvider {
   }
 }
 
+/**
+ * The certificates an https endpoint is checked against: the system's plus AWS_CA_BUNDLE (or the
+ * profile's ca_bundle), as aws cli takes them. Read only for https: most endpoints of tests and
+ * labs are http, and the file can be large.
+ */
+function trustedCertificates(config: S3Config, endpoint: URL): string[] | undefined {
+  if (!config.caBundle || endpoint.protocol !== 'https:') return undefined
+  let pem: string
+  try {
+    pem = readFileSync(config.caBundle, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
+    throw new S3cError(`the CA bundle "${config.caBundle}" (AWS_CA_BUNDLE or ca_bundle) cannot be read (${code}): give a PEM file of trusted certificates`, ExitCode.usage)
+  }
+  return [...rootCertificates, pem]
+}
+
 /** The one S3 client factory: the SDK client and the fast path get the same endpoint, region, addressing and credentials. */
 export async function createS3(config: S3Config): Promise<S3Handle> {
   const region = config.region
+  const endpoint = new URL(config.endpoint ?? `https://s3.${region}.amazonaws.com`)
+  const ca = trustedCertificates(config, endpoint)
   const agentOpts = {keepAlive: true, maxSockets: config.maxSockets}
   const client = new S3Client({
     region,
@@ -68,13 +89,13 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: new NodeHttpHandler({
       httpAgent: new http.Agent(agentOpts),
-      httpsAgent: new https.Agent(agentOpts),
+      httpsAgent: new https.Agent({...agentOpts, ...(ca ? {ca} : {})}),
       connectionTimeout: 10_000,
       requestTimeout: 120_000,
     }),
   })
-  const endpoint = new URL(config.endpoint ?? `https://s3.${region}.amazonaws.com`)
   const fast = new FastS3({
+    ca,
     endpoint,
     pathStyle: config.forcePathStyle,
     region,

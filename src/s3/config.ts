@@ -17,6 +17,8 @@ export interface S3Config {
   forcePathStyle: boolean
   /** The AWS config and credentials files that were read (for messages). */
   files: {config: string; credentials: string}
+  /** A PEM file of certificates to trust besides the system's (AWS_CA_BUNDLE, else the profile's ca_bundle). */
+  caBundle?: string
   /** Sockets per host; at least the number of requests in flight. */
   maxSockets: number
 }
@@ -137,5 +139,7 @@ export async function resolveS3Config(
     warn(`${asked} is ignored: virtual-hosted addressing (bucket.host) cannot work with ${endpoint} (an IP address or localhost); using path-style`)
     forcePathStyle = true
   }
-  return {endpoint, endpointSource, region, profile: named, forcePathStyle, files, maxSockets: Math.max(8, maxSockets)}
+  // aws cli's order: AWS_CA_BUNDLE, then the profile's ca_bundle.
+  const caBundle = env.AWS_CA_BUNDLE?.trim() || profile.ca_bundle?.trim() || undefined
+  return {endpoint, endpointSource, region, profile: named, forcePathStyle, files, caBundle, maxSockets: Math.max(8, maxSockets)}
 }

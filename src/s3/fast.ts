@@ -82,6 +82,8 @@ export interface FastS3Options {
   region: string
   credentials: Provider<AwsCredentialIdentity>
   connections: number
+  /** Certificates to trust for https (the system's plus a CA bundle); Node's defaults when absent. */
+  ca?: string[]
 }
 
 export interface FastResponse {
@@ -95,7 +97,8 @@ export class FastS3 {
   private readonly signer: SignatureV4
 
   constructor(private readonly opts: FastS3Options) {
-    this.agent = new Agent({connections: opts.connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000})
+    this.agent = new Agent({connections: opts.connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000,
+      ...(opts.ca ? {connect: {ca: opts.ca}} : {})})
     this.signer = new SignatureV4({
       service: 's3', region: opts.region, credentials: opts.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
     })
