@@ -170,7 +170,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     makeTree(src, {files: 30, depth: 2})
     const bucket = await newBucket('rtx')
     assert.equal((await runCli(['bundle', src, 'x', '--bucket', bucket, '--prefix', 'bx', '--quiet'])).code, 0)
-    const members = (await runCli(['list-files', `s3://${bucket}/bx/x/bundle.tar`, '--json'])).stdout.trim().split('\n').map(l => JSON.parse(l))
+    const members = (JSON.parse((await runCli(['list-files', `s3://${bucket}/bx/x/bundle.tar`, '--json'])).stdout).members as {name: string; type: string}[])
       .filter((m: {type: string}) => m.type === 'file') as {name: string}[]
     const victim = members[7].name
     const s = await setup({alwaysFail: (p, r) => r.method === 'PUT' && p === `/${bucket}/out/${victim}`})
@@ -202,7 +202,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     const bucket = await newBucket('rda')
     assert.equal((await runCli(['bundle', src, 'y', '--bucket', bucket, '--prefix', 'bz', '--quiet'])).code, 0)
     const tarKey = 'bz/y/bundle.tar'
-    const members = (await runCli(['list-files', `s3://${bucket}/${tarKey}`, '--json'])).stdout.trim().split('\n').map(l => JSON.parse(l))
+    const members = (JSON.parse((await runCli(['list-files', `s3://${bucket}/${tarKey}`, '--json'])).stdout).members as {name: string; type: string; size: number; offset: number}[])
       .filter((m: {type: string; size: number}) => m.type === 'file' && m.size > 0) as {name: string; offset: number; size: number}[]
     const victim = members[Math.floor(members.length / 2)]
     const rangeOf = (r: RecordedRequest) => {

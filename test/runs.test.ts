@@ -294,7 +294,11 @@ describe('run bookkeeping', function () {
         const runId = runIdOf(err)
         const second = await runCliWithin(args, {env}, 180_000)
         assert.equal(second.code, 2, second.stderr)
-        assert.equal(second.stdout, '')
+        // --json: the one object on stdout is the error (issue 11 item 5).
+        assert.deepEqual(second.stdout.trim().split('\n').length, 1, second.stdout)
+        const refused = JSON.parse(second.stdout)
+        assert.equal(refused.exitCode, 2)
+        assert.match(refused.error, new RegExp(`^run ${runId} is being enqueued by another s3c`))
         assert.equal(errorLines(second.stderr).length, 1, second.stderr)
         assert.match(second.stderr, new RegExp(`^s3c: run ${runId} is being enqueued by another s3c .*: wait for it to finish \\(s3c status ${runId}\\) or stop it first$`, 'm'))
         proxy.setFaults({})
