@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {downloadAll} from '../core/bundle-read.js'
-import {resolveTarRef} from '../bundle/remote.js'
+import {resolveTarRef, tarLocation} from '../bundle/remote.js'
 import {resolveS3Config} from '../s3/config.js'
 
 export default class DownloadAll extends S3cCommand {
@@ -24,7 +24,7 @@ export default class DownloadAll extends S3cCommand {
     const {args, flags} = await this.parse(DownloadAll)
     const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     await this.executeTransfer('download-all', {
-      ref, dest: args.dest ?? '.', location: {bucket: ref.bucket, prefix: ''},
+      ref, dest: args.dest ?? '.', location: tarLocation(ref),
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       force: false, checksum: false, dryRun: false, redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../../cli/base.js'
 import {s3Flags, transferFlags} from '../../cli/flags.js'
 import {tarExtract} from '../../core/tar-read.js'
-import {resolveTarRef} from '../../bundle/remote.js'
+import {resolveTarRef, tarLocation} from '../../bundle/remote.js'
 import {resolveS3Config} from '../../s3/config.js'
 import {isS3Url, parseS3Url} from '../../s3/url.js'
 
@@ -27,7 +27,7 @@ export default class TarExtract extends S3cCommand {
     const ref = resolveTarRef(flags.file, {})
     const dest = flags.directory
     await this.executeTransfer('tar extract', {
-      ref, dest, select: argv as string[], location: isS3Url(dest) ? parseS3Url(dest) : {bucket: ref.bucket, prefix: ''},
+      ref, dest, select: argv as string[], location: isS3Url(dest) ? parseS3Url(dest) : tarLocation(ref),
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: false,
       redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
