@@ -12,7 +12,7 @@ export default class DownloadAll extends S3cCommand {
     '<%= config.bin %> download-all s3://my-bucket/archives/x.tar ./x --thread-count 64',
   ]
   static args = {
-    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket), s3://bucket/key.tar, or a local tar (./x.tar)', required: true}),
     dest: Args.string({description: 'folder to extract into (default: the current directory)'}),
   }
   static flags = {

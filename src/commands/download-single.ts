@@ -25,7 +25,7 @@ export default class DownloadSingle extends S3cCommand {
     '<%= config.bin %> download-single bundle config.json --stdout | jq .',
   ]
   static args = {
-    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket), s3://bucket/key.tar, or a local tar (./x.tar)', required: true}),
     file: Args.string({description: 'member name as listed by list-files; ending in "/" for a folder', required: true}),
   }
   static flags = {

@@ -7,7 +7,7 @@ import {resolveS3Config} from '../../s3/config.js'
 import {isS3Url, parseS3Url} from '../../s3/url.js'
 
 export default class TarExtract extends S3cCommand {
-  static summary = 'Extract members of an archive in S3 to S3 (server-side ranged copies) or to a local folder (ranged GETs).'
+  static summary = 'Extract members of an archive in S3 to S3 (server-side ranged copies) or to a local folder (ranged GETs); a local tar to a local folder.'
   static strict = false
   static examples = [
     '<%= config.bin %> tar extract -f s3://my-bucket/archive.tar -C s3://my-bucket/restored/',
@@ -16,7 +16,7 @@ export default class TarExtract extends S3cCommand {
   static args = {members: Args.string({description: 'members, or folders ending in "/" (whole path segments); all when none'})}
   static flags = {
     ...s3Flags,
-    file: Flags.string({char: 'f', description: 's3://bucket/key.tar', required: true}),
+    file: Flags.string({char: 'f', description: 's3://bucket/key.tar or a local tar', required: true}),
     directory: Flags.string({char: 'C', description: 'destination: s3://bucket/prefix/ or a local folder', required: true}),
     ...(({'thread-count': t, 'max-retry': r, 'part-size': p, json: j, quiet: q, redis, 'run-id': id, detach}) =>
       ({'thread-count': t, 'max-retry': r, 'part-size': p, json: j, quiet: q, redis, 'run-id': id, detach}))(transferFlags),
