@@ -229,3 +229,41 @@ describe('local tars: index, list-files, download-single, download-all, tar list
     assert.match(dir.stderr, /not a file/)
   })
 })
+
+describe('local byte sources: a file that is not the version pinned is refused, on workers too', function () {
+  const dirs: string[] = []
+  after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
+  const mk = (name: string) => { const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`)); dirs.push(d); return d }
+
+  it('a read after the file changed fails (the fstat after pread), not a mix of two versions', async function () {
+    const {localSource, SourceChangedError} = await import('../src/bundle/scan.js')
+    const path = join(mk('src'), 'f.bin')
+    writeFileSync(path, seededBytes(1, 8192))
+    const src = await localSource(path)
+    try {
+      assert.ok((await src.read(0, 4096)).equals(seededBytes(1, 8192).subarray(0, 4096)))
+      utimesSync(path, new Date(), new Date(Date.now() + 60_000))
+      await assert.rejects(src.read(4096, 4096), (e: unknown) => e instanceof SourceChangedError)
+    } finally {
+      await src.close()
+    }
+    await assert.rejects(localSource(path, {expect: {size: 8192, mtimeUs: 1}}), (e: unknown) => e instanceof SourceChangedError)
+  })
+
+  it('the extract-members and download-range handlers refuse a local tar whose size or mtime differ from the job', async function () {
+    const {handlers} = await import('../src/jobs/handlers.js')
+    const dir = mk('h')
+    const tar = join(dir, 'x.tar')
+    writeFileSync(join(dir, 'a.txt'), 'a\n')
+    execFileSync('tar', ['-cf', tar, '-C', dir, 'a.txt'])
+    const st = statSync(tar, {bigint: true})
+    const stale = {path: tar, size: Number(st.size), mtimeUs: Number(st.mtimeNs / 1000n) - 1}
+    const ctx = {s3: undefined as never, retry: {retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1}, onBytes: () => undefined}
+    const line = (e: unknown) => (e as Error).message === `${tar} changed after it was indexed: run s3c index ${tar} again`
+    await assert.rejects(handlers['extract-members']({kind: 'extract-members', source: stale, root: dir, start: 512, end: 1024,
+      members: [{name: 'a.txt', path: join(dir, 'out.txt'), dataOffset: 512, size: 2, mode: 0o644, mtime: 0}]}, ctx), line)
+    await assert.rejects(handlers['download-range']({kind: 'download-range', source: {...stale, mtimeUs: stale.mtimeUs + 1, size: stale.size + 1}, root: dir,
+      tmpPath: join(dir, '.tmp'), offset: 512, length: 2, base: 512}, ctx), line)
+    assert.equal(existsSync(join(dir, 'out.txt')), false)
+  })
+})

@@ -83,6 +83,8 @@ export function resolveTarRef(arg: string, loc: {bucket?: string; prefix?: strin
   if (arg.includes('/')) throw new S3cError(`"${arg}" is not a local file, nor a bundle id (ids are single path segments): give the path of a tar or s3://bucket/key.tar`, ExitCode.usage)
   if (/\.tar$/i.test(label) && !(loc.bucket || process.env.S3C_BUCKET))
     throw new S3cError(`"${arg}" is not a local file, and no bucket is given for a bundle of that id: give the path of a tar, s3://bucket/key.tar, or --bucket NAME (or set S3C_BUCKET)`, ExitCode.usage)
+  if (arg && arg !== '.' && arg !== '..' && !(loc.bucket || process.env.S3C_BUCKET))
+    throw new S3cError(`no bucket for bundle "${arg}" (nor a local file of that name): pass --bucket NAME, set S3C_BUCKET, or give s3://bucket/key.tar or the path of a local tar`, ExitCode.usage)
   return bundleRef(arg, loc)
 }
 

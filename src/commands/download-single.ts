@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import {bundleReadFlags} from '../cli/bundle-flags.js'
 import {downloadSingle} from '../core/bundle-read.js'
-import {resolveTarRef} from '../bundle/remote.js'
+import {isLocalTar, resolveTarRef} from '../bundle/remote.js'
 import {resolveS3Config} from '../s3/config.js'
 
 /** process.stdout cannot be ended; this forwards to it and leaves it open. */
@@ -37,11 +37,12 @@ export default class DownloadSingle extends S3cCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(DownloadSingle)
+    const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     const res = await downloadSingle({
-      s3: await resolveS3Config(flags, 8), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
+      s3: await resolveS3Config(flags, 8), ref,
       maxRetry: flags['max-retry'], cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
     })
-    if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} GET request${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
+    if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} ${isLocalTar(ref) ? 'read' : 'GET request'}${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
     if (!flags.stdout && res.path) this.logToStderr(res.path)
   }
 }
