@@ -65,6 +65,8 @@ export interface IndexHeader {
   count: number
   tarSize: number
   tarEtag: string
+  /** A local tar's modification time in µs when it was indexed (with its size, what tells its versions apart); undefined when not recorded. */
+  tarMtimeUs?: number
   collisionsOffset: number
   collisionsLength: number
   tableOffset: number
@@ -93,8 +95,8 @@ export class IndexFormatError extends Error {
   }
 }
 
-/** Serializes an index for a tar of `tarSize` bytes whose ETag is `tarEtag`. */
-export function buildIndex(members: IndexedMember[], tarSize: number, tarEtag: string): Buffer {
+/** Serializes an index for a tar of `tarSize` bytes whose ETag is `tarEtag` (a local tar: '' and its mtime in µs). */
+export function buildIndex(members: IndexedMember[], tarSize: number, tarEtag: string, tarMtimeUs?: number): Buffer {
   const rows = members.map((m, i) => ({i, hash: nameHash(m.name), m}))
   rows.sort((a, b) => a.hash - b.hash || a.i - b.i)
 
@@ -146,6 +148,12 @@ export function buildIndex(members: IndexedMember[], tarSize: number, tarEtag: s
   header.writeBigUInt64BE(BigInt(list.length), 48)
   header[56] = etag.length
   etag.copy(header, 57)
+  if (tarMtimeUs !== undefined && tarMtimeUs > 0 && tarMtimeUs < 2 ** 53) {
+    // 7 bytes (56 bits) at 121: µs since the epoch reach the year 4253.
+    const t = Buffer.alloc(8)
+    t.writeBigUInt64BE(BigInt(tarMtimeUs))
+    t.copy(header, 121, 1)
+  }
   return Buffer.concat([header, collisionBlock, table, list])
 }
 
@@ -174,6 +182,10 @@ export function parseHeader(buf: Buffer): IndexHeader {
     listLength: Number(buf.readBigUInt64BE(48)),
     tarEtag: buf.toString('utf8', 57, 57 + buf[56]),
   }
+  const t = Buffer.alloc(8)
+  buf.copy(t, 1, 121, 128)
+  const mtimeUs = Number(t.readBigUInt64BE())
+  if (mtimeUs > 0) h.tarMtimeUs = mtimeUs
   if (h.tableOffset !== h.collisionsOffset + h.collisionsLength || h.listOffset !== h.tableOffset + h.count * RECORD_SIZE)
     throw new IndexFormatError('corrupt index: inconsistent section offsets')
   return h

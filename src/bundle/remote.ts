@@ -1,9 +1,10 @@
 import {createHash} from 'node:crypto'
+import {statSync} from 'node:fs'
 import {readFile, unlink} from 'node:fs/promises'
 import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
-import {withRetry, type RetryPolicy} from '../core/retry.js'
+import {FatalError, type RetryPolicy} from '../core/retry.js'
 import {fatalToUserError} from '../core/transfer.js'
 import type {S3Handle} from '../s3/client.js'
 import {isS3Url, joinKey, parseS3Url} from '../s3/url.js'
@@ -12,9 +13,11 @@ import {
   FIRST_READ, INDEX_SUFFIX, IndexFormatError, RECORD_SIZE, findInTable, nameHash, parseCollisions, parseHeader, parseList, tableWindow,
   type IndexHeader, type IndexedMember, type LookupRecord,
 } from './index-format.js'
+import {SourceChangedError, localSource, s3Source, staleIndexError, type ByteSource} from './scan.js'
 
 /** A tar in S3 and its index object. */
-export interface TarRef {
+export interface S3TarRef {
+  kind?: 's3'
   bucket: string
   tarKey: string
   indexKey: string
@@ -22,9 +25,45 @@ export interface TarRef {
   label: string
 }
 
+/** A tar on disk and its index file next to it (FILE.s3ci). */
+export interface LocalTarRef {
+  kind: 'local'
+  /** Absolute. */
+  path: string
+  indexPath: string
+  /** The path as the user wrote it, for messages. */
+  label: string
+}
+
+export type TarRef = S3TarRef | LocalTarRef
+
+export function isLocalTar(ref: TarRef): ref is LocalTarRef {
+  return ref.kind === 'local'
+}
+
 export const BUNDLE_TAR = 'bundle.tar'
 
-/** The tar a BUNDLE argument names: a bundle id under the prefix, or an s3://bucket/key.tar URL. */
+/** The S3 location a run over this tar names (a local tar has none: nothing is sent to S3). */
+export function tarLocation(ref: TarRef): {bucket: string; prefix: string} {
+  return {bucket: isLocalTar(ref) ? '' : ref.bucket, prefix: ''}
+}
+
+/** The tar of bundle `id` under the prefix. */
+export function bundleRef(id: string, loc: {bucket?: string; prefix?: string}): S3TarRef {
+  const bucket = loc.bucket || process.env.S3C_BUCKET
+  if (!id || id.includes('/') || id === '.' || id === '..') throw new S3cError(`"${id}" is not a bundle id: ids are single path segments (or give an s3:// URL)`, ExitCode.usage)
+  if (!bucket) throw new S3cError(`no bucket for bundle "${id}": pass --bucket NAME, set S3C_BUCKET, or give s3://bucket/key.tar`, ExitCode.usage)
+  const tarKey = joinKey(loc.prefix ?? '', `${id}/${BUNDLE_TAR}`)
+  return {bucket, tarKey, indexKey: tarKey + INDEX_SUFFIX, label: `bundle "${id}" (s3://${bucket}/${tarKey})`}
+}
+
+const isFile = (path: string) => statSync(path, {throwIfNoEntry: false})?.isFile() === true
+
+/**
+ * The tar a BUNDLE or TAR argument names: an s3://bucket/key.tar URL; a local tar (a path that
+ * starts with ./, ../, / or ~, or names an existing file, or a file with an index next to it);
+ * else a bundle id under the prefix. Naming the index (x.tar.s3ci) names its tar.
+ */
 export function resolveTarRef(arg: string, loc: {bucket?: string; prefix?: string}): TarRef {
   if (isS3Url(arg)) {
     const {bucket, prefix: key} = parseS3Url(arg)
@@ -32,11 +71,21 @@ export function resolveTarRef(arg: string, loc: {bucket?: string; prefix?: strin
     const tarKey = key.endsWith(INDEX_SUFFIX) ? key.slice(0, -INDEX_SUFFIX.length) : key
     return {bucket, tarKey, indexKey: tarKey + INDEX_SUFFIX, label: `s3://${bucket}/${tarKey}`}
   }
-  const bucket = loc.bucket || process.env.S3C_BUCKET
-  if (!bucket) throw new S3cError(`no bucket for bundle "${arg}": pass --bucket NAME, set S3C_BUCKET, or give s3://bucket/key.tar`, ExitCode.usage)
-  if (!arg || arg.includes('/') || arg === '.' || arg === '..') throw new S3cError(`"${arg}" is not a bundle id: ids are single path segments (or give an s3:// URL)`, ExitCode.usage)
-  const tarKey = joinKey(loc.prefix ?? '', `${arg}/${BUNDLE_TAR}`)
-  return {bucket, tarKey, indexKey: tarKey + INDEX_SUFFIX, label: `bundle "${arg}" (s3://${bucket}/${tarKey})`}
+  const label = arg.endsWith(INDEX_SUFFIX) ? arg.slice(0, -INDEX_SUFFIX.length) : arg
+  const home = label === '~' || label.startsWith('~/')
+  const path = resolve(home ? join(homedir(), label.slice(1)) : label)
+  if (/^(\.{1,2}\/|\/)/.test(label) || home || isFile(path) || isFile(path + INDEX_SUFFIX)) {
+    const st = statSync(path, {throwIfNoEntry: false})
+    if (!st) throw new S3cError(`${label} does not exist: give the path of a tar file`, ExitCode.usage)
+    if (!st.isFile()) throw new S3cError(`"${label}" is not a file: give a .tar file`, ExitCode.usage)
+    return {kind: 'local', path, indexPath: path + INDEX_SUFFIX, label}
+  }
+  if (arg.includes('/')) throw new S3cError(`"${arg}" is not a local file, nor a bundle id (ids are single path segments): give the path of a tar or s3://bucket/key.tar`, ExitCode.usage)
+  if (/\.tar$/i.test(label) && !(loc.bucket || process.env.S3C_BUCKET))
+    throw new S3cError(`"${arg}" is not a local file, and no bucket is given for a bundle of that id: give the path of a tar, s3://bucket/key.tar, or --bucket NAME (or set S3C_BUCKET)`, ExitCode.usage)
+  if (arg && arg !== '.' && arg !== '..' && !(loc.bucket || process.env.S3C_BUCKET))
+    throw new S3cError(`no bucket for bundle "${arg}" (nor a local file of that name): pass --bucket NAME, set S3C_BUCKET, or give s3://bucket/key.tar or the path of a local tar`, ExitCode.usage)
+  return bundleRef(arg, loc)
 }
 
 export function cacheDir(): string {
@@ -60,33 +109,66 @@ interface IndexFront {
 }
 
 /**
- * Reads an index from S3 with as few requests as its format allows, keeping its front in a
- * local cache: a warm lookup costs no request (the member GET carries If-Match of the tar's
- * ETag, so a changed tar is noticed and the cache refreshed).
+ * Reads an index (in S3, or the local FILE.s3ci) with as few requests as its format allows.
+ * An index in S3 keeps its front in a local cache: a warm lookup costs no request (the member
+ * GET carries If-Match of the tar's ETag, so a changed tar is noticed and the cache refreshed).
  */
 export class IndexReader {
-  /** Ranged GETs sent, for --stats and the tests. */
-  gets = 0
+  private indexReads = 0
   private front?: IndexFront
   private fromCache = false
+  private source?: ByteSource
+  private tar?: ByteSource
+  private tarReads = 0
+  private readonly useCache: boolean
 
-  constructor(private readonly s3: S3Handle, readonly ref: TarRef, private readonly retry: RetryPolicy, private readonly useCache = true) {}
+  /** `s3` may be absent for a local tar: nothing is sent then. */
+  constructor(private readonly s3: S3Handle | undefined, readonly ref: TarRef, private readonly retry: RetryPolicy, useCache = true) {
+    this.useCache = useCache && !isLocalTar(ref)
+  }
 
   private get cachePath(): string {
-    const id = createHash('sha256').update(`${this.s3.endpointLabel}\n${this.ref.bucket}\n${this.ref.indexKey}`).digest('hex').slice(0, 40)
+    const ref = this.ref as S3TarRef
+    const id = createHash('sha256').update(`${this.s3!.endpointLabel}\n${ref.bucket}\n${ref.indexKey}`).digest('hex').slice(0, 40)
     return join(cacheDir(), `${id}${INDEX_SUFFIX}`)
   }
 
+  private async indexSource(): Promise<ByteSource> {
+    if (this.source) return this.source
+    const ref = this.ref
+    if (isLocalTar(ref)) {
+      this.source = await localSource(ref.indexPath, {label: `${ref.label}${INDEX_SUFFIX}`,
+        missing: () => new S3cError(`${ref.label} has no index: run s3c index ${ref.label}`, ExitCode.usage)})
+    } else {
+      if (!this.s3) throw new Error('IndexReader: an index in S3 needs an S3 connection')
+      this.source = s3Source(this.s3, {bucket: ref.bucket, key: ref.indexKey}, this.retry)
+    }
+    return this.source
+  }
+
+  /** Reads sent (ranged GETs in S3) for the index and the tar, for -v and the tests. */
+  get gets(): number {
+    return this.indexReads + this.tarReads + (this.tar?.reads ?? 0)
+  }
+
   private async getRange(start: number, endExclusive: number): Promise<Buffer> {
-    this.gets++
+    this.indexReads++
+    const src = await this.indexSource()
     try {
-      const res = await withRetry(() => this.s3.fast.request('GET', this.ref.bucket, this.ref.indexKey, {range: `bytes=${start}-${endExclusive - 1}`}), this.retry)
-      return res.body
+      // The first read asks for more than a small index holds: what there is comes back.
+      return await src.read(start, endExclusive - start, {partial: true})
     } catch (error) {
-      if (statusOf(error) === 404 || (error as Error).name === 'NoSuchKey')
-        throw new S3cError(`${this.ref.label} has no index (s3://${this.ref.bucket}/${this.ref.indexKey} not found): check the name, or index a tar with s3c index`, ExitCode.usage)
-      if (statusOf(error) === 416) throw new S3cError(`the index of ${this.ref.label} is empty or corrupt: rebuild it with s3c index`, ExitCode.usage)
-      throw fatalToUserError(error, {bucket: this.ref.bucket, endpoint: this.s3.endpointLabel})
+      if (isLocalTar(this.ref)) {
+        // The index file itself was rewritten (s3c index ran again meanwhile).
+        if (error instanceof SourceChangedError) throw new S3cError(`${error.label} changed while it was being read: run the command again`, ExitCode.usage)
+        throw error
+      }
+      const {bucket, indexKey} = this.ref
+      const original = error instanceof FatalError ? error.original : error
+      if (statusOf(original) === 404 || (original as Error).name === 'NoSuchKey')
+        throw new S3cError(`${this.ref.label} has no index (s3://${bucket}/${indexKey} not found): check the name, or index a tar with s3c index`, ExitCode.usage)
+      if (statusOf(original) === 416) throw new S3cError(`the index of ${this.ref.label} is empty or corrupt: rebuild it with s3c index`, ExitCode.usage)
+      throw fatalToUserError(error, {bucket, endpoint: this.s3?.endpointLabel})
     }
   }
 
@@ -141,6 +223,7 @@ export class IndexReader {
   /** Forget the cached front (the tar changed): the next lookup reads the index again. */
   async invalidate(): Promise<void> {
     this.front = undefined
+    await this.closeTar()
     await unlink(this.cachePath).catch(() => undefined)
   }
 
@@ -163,6 +246,40 @@ export class IndexReader {
       r = findInTable(await this.getRange(header.tableOffset, header.listOffset), 0, header.count, name, front.collisions)
     }
     return r === undefined || r === 'outside' ? undefined : {record: r, header}
+  }
+
+  /**
+   * The tar this index describes, pinned to the version it was indexed from: in S3, ranged GETs
+   * with If-Match of the ETag it records; on disk, the file, refused (one line) when its size
+   * or modification time are not the ones the index records.
+   */
+  async openTar(): Promise<ByteSource> {
+    if (this.tar) return this.tar
+    const header = await this.header()
+    const ref = this.ref
+    if (isLocalTar(ref)) {
+      this.tar = await localSource(ref.path, {label: ref.label, expect: {size: header.tarSize, mtimeUs: header.tarMtimeUs}}).catch(error => {
+        throw error instanceof SourceChangedError ? staleIndexError(ref.label, true) : error
+      })
+    } else {
+      if (!this.s3) throw new Error('IndexReader: a tar in S3 needs an S3 connection')
+      this.tar = s3Source(this.s3, {bucket: ref.bucket, key: ref.tarKey, etag: header.tarEtag || undefined, size: header.tarSize}, this.retry)
+    }
+    return this.tar
+  }
+
+  private async closeTar(): Promise<void> {
+    if (!this.tar) return
+    this.tarReads += this.tar.reads
+    await this.tar.close()
+    this.tar = undefined
+  }
+
+  /** Closes the index and the tar (local files). */
+  async close(): Promise<void> {
+    await this.closeTar()
+    await this.source?.close()
+    this.source = undefined
   }
 
   /** Every member, in archive order (reads the member list; the tar itself is not read). */

@@ -1,79 +1,220 @@
-import {open} from 'node:fs/promises'
+import {open, type FileHandle} from 'node:fs/promises'
+import {resolve} from 'node:path'
+import {Readable} from 'node:stream'
+import {GetObjectCommand} from '@aws-sdk/client-s3'
 import {Header, Pax, type HeaderData} from 'tar'
 import {ExitCode, S3cError, statusOf} from '../core/errors.js'
-import {withRetry, type RetryPolicy} from '../core/retry.js'
+import {FatalError, withRetry, type RetryPolicy} from '../core/retry.js'
 import {fatalToUserError, preflight} from '../core/transfer.js'
 import type {S3Handle} from '../s3/client.js'
+import type {FastResponse} from '../s3/fast.js'
 import {crc32} from './crc.js'
 import type {IndexedMember} from './index-format.js'
 import {BLOCK, padded, type MemberType} from './layout.js'
+import {isLocalSource, sourceName, type LocalSourceRef, type S3SourceRef, type SourceRef} from '../jobs/types.js'
 
-/** Random access to a tar's bytes, counting what it costs. */
-export interface ByteSource {
+export type {SourceRef, S3SourceRef, LocalSourceRef}
+export {isLocalSource, sourceName}
+
+/** What a source is: its size, and what tells its versions apart (the ETag in S3, the mtime on disk). */
+export interface SourceStat {
   size: number
+  /** The ETag S3 gave (quotes included); '' for a local file. */
   etag: string
-  label: string
-  read(offset: number, length: number): Promise<Buffer>
+  /** A local file's modification time in microseconds. */
+  mtimeUs?: number
+}
+
+/**
+ * Random access to a tar's bytes, counting what it costs: one implementation per backend (S3,
+ * local file), shaped as the storage interface they will become. `read` returns exactly the
+ * bytes asked for (fewer only with `partial`, at the end of the object) or throws; a source that
+ * is no longer the version it was opened on throws SourceChangedError.
+ */
+export interface ByteSource {
+  readonly label: string
+  readonly local: boolean
+  stat(): Promise<SourceStat>
+  read(offset: number, length: number, opts?: {partial?: boolean}): Promise<Buffer>
+  /** The bytes [offset, offset + length) as a stream (large members); the reader checks the length. */
+  stream(offset: number, length: number): Promise<Readable>
+  /** The source as job data, pinned to the version being read. */
+  ref(): Promise<SourceRef>
   reads: number
   bytesRead: number
   close(): Promise<void>
 }
 
-export async function localSource(path: string): Promise<ByteSource> {
+/** The object or file is not the version the reader started on (S3: 412 on If-Match; local: size or mtime differ). */
+export class SourceChangedError extends S3cError {
+  constructor(readonly label: string, readonly local: boolean) {
+    super(`${label} changed while it was being read: run the command again`, local ? ExitCode.usage : ExitCode.fatal)
+  }
+}
+
+/** The line for a tar that is not the one its index describes. */
+export function staleIndexError(label: string, local: boolean): S3cError {
+  return local
+    ? new S3cError(`${label} changed after it was indexed: run s3c index ${label} again`, ExitCode.usage)
+    : new S3cError(`${label} changed after it was indexed: rebuild its index with s3c index`, ExitCode.fatal)
+}
+
+const MiB = 1024 * 1024
+
+// ---------------------------------------------------------------- local files
+
+/**
+ * A local file, read with pread. Its size and mtime are taken when it is opened (and must equal
+ * `expect` when given: the version an index describes); every read checks them again with
+ * fstat, so a file rewritten meanwhile fails instead of mixing two versions.
+ */
+export async function localSource(path: string, opts: {label?: string; expect?: {size: number; mtimeUs?: number}; missing?: () => S3cError} = {}): Promise<ByteSource> {
+  const label = opts.label ?? path
   const fh = await open(path, 'r').catch(error => {
-    throw new S3cError(`cannot open "${path}" (${(error as NodeJS.ErrnoException).code}): give an existing .tar file`, ExitCode.usage)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' && opts.missing) throw opts.missing()
+    if (code === 'EISDIR') throw new S3cError(`"${label}" is not a file: give a .tar file`, ExitCode.usage)
+    throw new S3cError(`cannot open "${label}" (${code}): give an existing .tar file`, ExitCode.usage)
   })
-  const st = await fh.stat()
-  if (!st.isFile()) {
+  let pinned: {size: number; mtimeUs: number}
+  try {
+    const st = await fh.stat({bigint: true})
+    if (!st.isFile()) throw new S3cError(`"${label}" is not a file: give a .tar file`, ExitCode.usage)
+    pinned = {size: Number(st.size), mtimeUs: Number(st.mtimeNs / 1000n)}
+    if (opts.expect && (opts.expect.size !== pinned.size || (opts.expect.mtimeUs !== undefined && opts.expect.mtimeUs !== pinned.mtimeUs)))
+      throw new SourceChangedError(label, true)
+  } catch (error) {
     await fh.close()
-    throw new S3cError(`"${path}" is not a file: give a .tar file`, ExitCode.usage)
+    throw error
+  }
+  const check = async () => {
+    const st = await fh.stat({bigint: true})
+    if (Number(st.size) !== pinned.size || Number(st.mtimeNs / 1000n) !== pinned.mtimeUs) throw new SourceChangedError(label, true)
   }
   const src: ByteSource = {
-    size: st.size, etag: '', label: path, reads: 0, bytesRead: 0,
-    async read(offset, length) {
-      const buf = Buffer.alloc(length)
-      const {bytesRead} = await fh.read(buf, 0, length, offset)
+    label, local: true, reads: 0, bytesRead: 0,
+    stat: async () => ({size: pinned.size, etag: '', mtimeUs: pinned.mtimeUs}),
+    async read(offset, length, o) {
       src.reads++
-      src.bytesRead += bytesRead
-      return buf.subarray(0, bytesRead)
+      const buf = await preadFully(fh, offset, length)
+      // After the read: a change before it or during it moved the mtime (or the size).
+      await check()
+      if (buf.length < length && !o?.partial) throw new S3cError(`${label} is shorter than expected (${buf.length} of ${length} bytes at offset ${offset})`, ExitCode.usage)
+      src.bytesRead += buf.length
+      return buf
     },
+    async stream(offset, length) {
+      async function* chunks() {
+        for (let at = 0; at < length; at += 4 * MiB) yield await src.read(offset + at, Math.min(4 * MiB, length - at))
+      }
+      return Readable.from(chunks(), {objectMode: false})
+    },
+    ref: async () => ({path: resolve(path), ...pinned}),
     close: () => fh.close(),
   }
   return src
 }
 
-export async function s3Source(s3: S3Handle, bucket: string, key: string, retry: RetryPolicy): Promise<ByteSource> {
-  const label = `s3://${bucket}/${key}`
-  let head
-  try {
-    head = await withRetry(() => s3.fast.request('HEAD', bucket, key), retry)
-  } catch (error) {
-    if (statusOf(error) === 404) {
-      // A HEAD's 404 has no body to tell a missing bucket (exit 3) from a missing key (exit 2): one listing does.
-      await preflight(s3, {bucket, prefix: ''}, '')
-      throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
-    }
-    throw fatalToUserError(error, {bucket, endpoint: s3.endpointLabel})
+/** Reads up to `length` bytes at `offset`, as many as the file holds (a short result only at its end). */
+export async function preadFully(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const {bytesRead} = await fh.read(buf, done, length - done, offset + done)
+    if (bytesRead === 0) break
+    done += bytesRead
   }
-  const etag = head.headers.etag ?? ''
+  return buf.subarray(0, done)
+}
+
+// ---------------------------------------------------------------- S3 objects
+
+/**
+ * The one ranged GET of an S3 object: exactly `length` bytes (a short body is retried, as a
+ * dropped connection is), fewer only when `partial`; If-Match the ETag when one is given (a
+ * 412 then means the object was replaced).
+ */
+export async function getS3Range(s3: S3Handle, ref: S3SourceRef, offset: number, length: number, retry: RetryPolicy,
+  opts: {partial?: boolean; signal?: AbortSignal} = {}): Promise<FastResponse> {
+  const headers: Record<string, string> = {range: `bytes=${offset}-${offset + length - 1}`}
+  if (ref.etag) headers['if-match'] = ref.etag
+  try {
+    return await withRetry(async () => {
+      const r = await s3.fast.request('GET', ref.bucket, ref.key, headers)
+      if (!opts.partial && r.body.length !== length) throw Object.assign(new Error(`short read of s3://${ref.bucket}/${ref.key}: ${r.body.length} of ${length} bytes`), {name: 'IncompleteBody'})
+      return r
+    }, retry, opts.signal)
+  } catch (error) {
+    if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
+    throw error
+  }
+}
+
+/**
+ * An S3 object. With an ETag (and size) known, nothing is sent until the first read; without,
+ * stat() asks with a HEAD (once).
+ */
+export function s3Source(s3: S3Handle, ref: S3SourceRef & {size?: number}, retry: RetryPolicy, signal?: AbortSignal): ByteSource {
+  const label = `s3://${ref.bucket}/${ref.key}`
+  let known: SourceStat | undefined = ref.size !== undefined ? {size: ref.size, etag: ref.etag ?? ''} : undefined
+  let pinned: S3SourceRef = {bucket: ref.bucket, key: ref.key, etag: ref.etag}
   const src: ByteSource = {
-    size: Number(head.headers['content-length'] ?? 0), etag, label, reads: 0, bytesRead: 0,
-    async read(offset, length) {
-      src.reads++
-      const headers: Record<string, string> = {range: `bytes=${offset}-${offset + length - 1}`}
-      if (etag) headers['if-match'] = etag
+    label, local: false, reads: 0, bytesRead: 0,
+    async stat() {
+      if (known) return known
+      let head
       try {
-        const res = await withRetry(() => s3.fast.request('GET', bucket, key, headers), retry)
-        src.bytesRead += res.body.length
-        return res.body
+        head = await withRetry(() => s3.fast.request('HEAD', ref.bucket, ref.key), retry, signal)
       } catch (error) {
-        if (statusOf(error) === 412) throw new S3cError(`${label} changed while it was being indexed: run s3c index again`, ExitCode.fatal)
+        if (statusOf(error) === 404) {
+          // A HEAD's 404 has no body to tell a missing bucket (exit 3) from a missing key (exit 2): one listing does.
+          await preflight(s3, {bucket: ref.bucket, prefix: ''}, '')
+          throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
+        }
+        throw fatalToUserError(error, {bucket: ref.bucket, endpoint: s3.endpointLabel})
+      }
+      known = {size: Number(head.headers['content-length'] ?? 0), etag: ref.etag ?? head.headers.etag ?? ''}
+      pinned = {...pinned, etag: known.etag || undefined}
+      return known
+    },
+    async read(offset, length, opts) {
+      if (length === 0) return Buffer.alloc(0)
+      src.reads++
+      const res = await getS3Range(s3, pinned, offset, length, retry, {partial: opts?.partial, signal})
+      src.bytesRead += res.body.length
+      return res.body
+    },
+    async stream(offset, length) {
+      if (length === 0) return Readable.from([])
+      src.reads++
+      try {
+        const res = await withRetry(() => s3.client.send(new GetObjectCommand({
+          Bucket: pinned.bucket, Key: pinned.key, Range: `bytes=${offset}-${offset + length - 1}`, IfMatch: pinned.etag || undefined,
+        }), {abortSignal: signal}), retry, signal)
+        return res.Body as Readable
+      } catch (error) {
+        const original = error instanceof FatalError ? error.original : error
+        if (statusOf(original) === 412 || (original as Error)?.name === 'PreconditionFailed') throw new SourceChangedError(label, false)
         throw error
       }
     },
+    ref: async () => ({...pinned}),
     close: async () => undefined,
   }
   return src
+}
+
+/** An S3 object whose size and ETag are asked for first (a HEAD): for scanning a tar no index describes. */
+export async function openS3Source(s3: S3Handle, bucket: string, key: string, retry: RetryPolicy): Promise<ByteSource> {
+  const src = s3Source(s3, {bucket, key}, retry)
+  await src.stat()
+  return src
+}
+
+/** A source from job data: the version the planner saw (a local file that changed since fails its reads). */
+export async function openSourceRef(ref: SourceRef, io: {s3: S3Handle; retry: RetryPolicy; signal?: AbortSignal}): Promise<ByteSource> {
+  if (isLocalSource(ref)) return localSource(ref.path, {expect: {size: ref.size, mtimeUs: ref.mtimeUs}})
+  return s3Source(io.s3, ref, io.retry, io.signal)
 }
 
 /** Members at least this large are hopped over (their data is not read); smaller ones are streamed. */
@@ -87,7 +228,7 @@ const STREAM_WINDOW = 1024 * 1024
 class WindowReader {
   private buf: Buffer = Buffer.alloc(0)
   private start = 0
-  constructor(private readonly src: ByteSource) {}
+  constructor(private readonly src: ByteSource, private readonly size: number) {}
 
   has(offset: number, length: number): boolean {
     return offset >= this.start && offset + length <= this.start + this.buf.length
@@ -95,7 +236,7 @@ class WindowReader {
 
   async get(offset: number, length: number, fetch: number): Promise<Buffer> {
     if (!this.has(offset, length)) {
-      const want = Math.min(Math.max(length, fetch), this.src.size - offset)
+      const want = Math.min(Math.max(length, fetch), this.size - offset)
       this.buf = want > 0 ? await this.src.read(offset, want) : Buffer.alloc(0)
       this.start = offset
     }
@@ -222,7 +363,8 @@ function checkRuns(runs: [number, number][], realSize: number, stored: number): 
  * past it is cheaper than a new request; CRC-32s are kept for the members that were read.
  */
 export async function scanTar(src: ByteSource, maxMembers = Infinity): Promise<IndexedMember[]> {
-  const reader = new WindowReader(src)
+  const {size: tarSize} = await src.stat()
+  const reader = new WindowReader(src, tarSize)
   const members: IndexedMember[] = []
   let off = 0
   let streaming = false
@@ -240,16 +382,16 @@ export async function scanTar(src: ByteSource, maxMembers = Infinity): Promise<I
   }
   let sparseEx: PaxSparse = {numbers: [], seen: false}
   const corrupt = (why: string) => new S3cError(`${src.label} is corrupt: ${why}`, ExitCode.usage)
-  if (src.size > 0) {
+  if (tarSize > 0) {
     // A compressed or short file is named for what it is, not reported as a truncated tar.
-    const head = await reader.get(0, Math.min(BLOCK, src.size), BLOCK)
+    const head = await reader.get(0, Math.min(BLOCK, tarSize), BLOCK)
     const compression = compressionOf(head)
     if (compression) throw new S3cError(`${src.label} is not a tar archive (${compression}-compressed? s3c reads uncompressed tars: decompress it first)`, ExitCode.usage)
-    if (src.size < BLOCK) throw new S3cError(`${src.label} is not a tar archive (${src.size} bytes, less than one tar header)`, ExitCode.usage)
+    if (tarSize < BLOCK) throw new S3cError(`${src.label} is not a tar archive (${tarSize} bytes, less than one tar header)`, ExitCode.usage)
   }
   while (true) {
-    if (off >= src.size) break // no end-of-archive blocks: tolerated, as GNU tar does
-    if (off + BLOCK > src.size) throw new S3cError(`${src.label} is truncated: ${src.size - off} stray bytes at offset ${off}`, ExitCode.usage)
+    if (off >= tarSize) break // no end-of-archive blocks: tolerated, as GNU tar does
+    if (off + BLOCK > tarSize) throw new S3cError(`${src.label} is truncated: ${tarSize - off} stray bytes at offset ${off}`, ExitCode.usage)
     const block = await need(off, BLOCK, streaming ? STREAM_WINDOW : predicted - (off - memberStart))
     if (block.every(b => b === 0)) break
     let h: Header | undefined
@@ -325,7 +467,7 @@ export async function scanTar(src: ByteSource, maxMembers = Infinity): Promise<I
     if (memberType === 'file') {
       if (stored === 0) member.crc = 0
       else if (stored < HOP_THRESHOLD || reader.has(dataStart, stored)) member.crc = crc32(await need(dataStart, stored, STREAM_WINDOW)) >>> 0
-      else if (dataStart + stored > src.size) throw new S3cError(`${src.label} is truncated: member ${name} needs ${stored} bytes at offset ${dataStart}`, ExitCode.usage)
+      else if (dataStart + stored > tarSize) throw new S3cError(`${src.label} is truncated: member ${name} needs ${stored} bytes at offset ${dataStart}`, ExitCode.usage)
     }
     members.push(member)
     if (members.length >= maxMembers) break

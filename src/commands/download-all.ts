@@ -3,7 +3,7 @@ import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
 import {downloadAll} from '../core/bundle-read.js'
-import {resolveTarRef} from '../bundle/remote.js'
+import {resolveTarRef, tarLocation} from '../bundle/remote.js'
 import {resolveS3Config} from '../s3/config.js'
 
 export default class DownloadAll extends S3cCommand {
@@ -13,7 +13,7 @@ export default class DownloadAll extends S3cCommand {
     '<%= config.bin %> download-all s3://my-bucket/archives/x.tar ./x --thread-count 64',
   ]
   static args = {
-    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket), s3://bucket/key.tar, or a local tar (./x.tar)', required: true}),
     dest: Args.string({description: 'folder to extract into (default: the current directory)'}),
   }
   static flags = {
@@ -25,7 +25,7 @@ export default class DownloadAll extends S3cCommand {
     const {args, flags} = await this.parse(DownloadAll)
     const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     return this.executeTransfer('download-all', {
-      ref, dest: args.dest ?? '.', location: {bucket: ref.bucket, prefix: ''},
+      ref, dest: args.dest ?? '.', location: tarLocation(ref),
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
       force: false, checksum: false, dryRun: false, redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,

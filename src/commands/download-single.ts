@@ -5,7 +5,7 @@ import type {JsonResult} from '../cli/output.js'
 import {ExitCode, S3cError} from '../core/errors.js'
 import {bundleReadFlags} from '../cli/bundle-flags.js'
 import {downloadSingle} from '../core/bundle-read.js'
-import {resolveTarRef} from '../bundle/remote.js'
+import {isLocalTar, resolveTarRef} from '../bundle/remote.js'
 import {resolveS3Config} from '../s3/config.js'
 
 /** process.stdout cannot be ended; this forwards to it and leaves it open. */
@@ -27,7 +27,7 @@ export default class DownloadSingle extends S3cCommand {
     '<%= config.bin %> download-single bundle config.json --stdout | jq .',
   ]
   static args = {
-    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket), s3://bucket/key.tar, or a local tar (./x.tar)', required: true}),
     file: Args.string({description: 'member name as listed by list-files; ending in "/" for a folder', required: true}),
   }
   static flags = {
@@ -41,11 +41,12 @@ export default class DownloadSingle extends S3cCommand {
     const {args, flags} = await this.parse(DownloadSingle)
     if (flags.stdout && this.jsonEnabled())
       throw new S3cError('--json and --stdout do not go together: standard output carries the member\'s data (use --out PATH --json)', ExitCode.usage)
+    const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     const res = await downloadSingle({
-      s3: await resolveS3Config(flags, 8), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
+      s3: await resolveS3Config(flags, 8), ref,
       maxRetry: flags['max-retry'], cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
     })
-    if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} GET request${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
+    if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} ${isLocalTar(ref) ? 'read' : 'GET request'}${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
     if (!flags.stdout && res.path) this.logToStderr(res.path)
     return {member: args.file, ...res}
   }

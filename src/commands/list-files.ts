@@ -22,7 +22,7 @@ export default class ListFiles extends S3cCommand {
     '<%= config.bin %> list-files s3://my-bucket/archives/x.tar docs --long',
   ]
   static args = {
-    bundle: Args.string({description: 'bundle id (under --prefix in --bucket) or s3://bucket/key.tar', required: true}),
+    bundle: Args.string({description: 'bundle id (under --prefix in --bucket), s3://bucket/key.tar, or a local tar (./x.tar)', required: true}),
     prefix: Args.string({description: 'only members under this folder (whole path segments)'}),
   }
   static flags = {

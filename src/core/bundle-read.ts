@@ -2,8 +2,7 @@ import {statSync, unlinkSync} from 'node:fs'
 import {stat, unlink, type FileHandle} from 'node:fs/promises'
 import {basename, dirname, resolve} from 'node:path'
 import {pipeline} from 'node:stream/promises'
-import {Readable, Transform, Writable} from 'node:stream'
-import {GetObjectCommand} from '@aws-sdk/client-s3'
+import {Transform, Writable} from 'node:stream'
 import {Header} from 'tar'
 import {ExitCode, S3cError, describeError, statusOf} from './errors.js'
 import {withRetry, type RetryPolicy} from './retry.js'
@@ -13,8 +12,8 @@ import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {crc32} from '../bundle/crc.js'
 import {INDEX_SUFFIX, buildIndex, normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
-import {IndexReader, type TarRef} from '../bundle/remote.js'
-import {localSource, s3Source, scanTar, type ByteSource} from '../bundle/scan.js'
+import {IndexReader, isLocalTar, tarLocation, type TarRef} from '../bundle/remote.js'
+import {SourceChangedError, localSource, openS3Source, scanTar, staleIndexError, type ByteSource, type SourceRef} from '../bundle/scan.js'
 import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
 import {fsPath} from '../local/fs-path.js'
 import {failed} from '../jobs/handlers.js'
@@ -35,12 +34,15 @@ export interface ReadOptions {
 
 const policy = (maxRetry: number): RetryPolicy => ({retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000})
 
-async function withReader<T>(opts: ReadOptions, fn: (reader: IndexReader, s3: S3Handle) => Promise<T>): Promise<T> {
-  const s3 = await createS3(opts.s3)
+/** An index reader for the tar (and the S3 connection an S3 tar needs; none for a local tar). */
+async function withReader<T>(opts: ReadOptions, fn: (reader: IndexReader) => Promise<T>): Promise<T> {
+  const s3 = isLocalTar(opts.ref) ? undefined : await createS3(opts.s3)
+  const reader = new IndexReader(s3, opts.ref, policy(opts.maxRetry), opts.cache ?? true)
   try {
-    return await fn(new IndexReader(s3, opts.ref, policy(opts.maxRetry), opts.cache ?? true), s3)
+    return await fn(reader)
   } finally {
-    await s3.close()
+    await reader.close()
+    await s3?.close()
   }
 }
 
@@ -57,6 +59,8 @@ export function selectPrefix(members: IndexedMember[], prefix: string): IndexedM
 export async function listFiles(opts: ReadOptions & {prefix?: string}): Promise<IndexedMember[]> {
   return withReader(opts, async reader => {
     const members = await reader.members()
+    // A local tar costs nothing to check (a stat): an index of another version of it is refused.
+    if (isLocalTar(opts.ref)) await (await reader.openTar()).close()
     return opts.prefix ? selectPrefix(members, opts.prefix) : members
   })
 }
@@ -93,22 +97,15 @@ interface FetchTarget {
 }
 
 /**
- * Streams the member's data into `sink` with one ranged GET, checking its CRC-32. Unless mode
- * and mtime are known (from the member list), the GET starts one block early: the member's
- * header block gives them, which the 16-byte lookup record has no room for.
+ * Streams the member's data into `sink` with one ranged read of the tar (a GET in S3), checking
+ * its CRC-32. Unless mode and mtime are known (from the member list), the read starts one block
+ * early: the member's header block gives them, which the 16-byte lookup record has no room for.
  */
-async function fetchMember(s3: S3Handle, reader: IndexReader, opts: ReadOptions, at: FetchTarget, etag: string,
-  sink: () => Promise<Writable>, expand = false): Promise<{mode: number; mtime: number}> {
+async function fetchMember(tar: ByteSource, opts: ReadOptions, at: FetchTarget, sink: () => Promise<Writable>, expand = false): Promise<{mode: number; mtime: number}> {
   const withHeader = at.mode === undefined || at.mtime === undefined
-  // A sparse file that is all hole stores nothing: there is nothing to GET.
-  const body = !withHeader && at.size === 0 ? Readable.from([]) : await getRange()
-  async function getRange() {
-    reader.gets++
-    const res = await withRetry(() => s3.client.send(new GetObjectCommand({
-      Bucket: opts.ref.bucket, Key: opts.ref.tarKey, Range: `bytes=${at.dataOffset - (withHeader ? BLOCK : 0)}-${at.dataOffset + at.size - 1}`, IfMatch: etag || undefined,
-    })), policy(opts.maxRetry))
-    return res.Body as NodeJS.ReadableStream
-  }
+  const start = at.dataOffset - (withHeader ? BLOCK : 0)
+  // A sparse file that is all hole stores nothing: there is nothing to read.
+  const body = await tar.stream(start, at.dataOffset + at.size - start)
   let crc = 0
   let length = 0
   let head: Buffer = Buffer.alloc(0)
@@ -244,10 +241,12 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
     }
     return {path: resolve(dest), bytes: summary.bytes, gets: 0, warm: false}
   }
-  return withReader(opts, async (reader, s3) => {
+  return withReader(opts, async reader => {
     for (let attempt = 0; ; attempt++) {
       const found = await reader.lookup(opts.member)
       if (!found) throw new S3cError(`"${opts.member}" is not in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
+      // No request in S3; a local tar that is not the version indexed is refused here.
+      const tar = await reader.openTar()
       const {record} = found
       if (record.type === 'dir') return downloadSingle({...opts, member: `${normalizeName(opts.member)}/`})
       let target: FetchTarget
@@ -288,7 +287,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
       }
       try {
         if (opts.stdout) {
-          await fetchMember(s3, reader, opts, target, found.header.tarEtag, async () => opts.stdout!, true)
+          await fetchMember(tar, opts, target, async () => opts.stdout!, true)
           return {bytes: target.realSize, gets: reader.gets, warm: reader.warm}
         }
         const out = resolveOut(opts.out, target.name)
@@ -296,19 +295,19 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
         usableTarget(root, root)
         await withTempFile(root, out, async fh => {
           if (target.sparse) await fh.truncate(target.realSize)
-          const meta = await fetchMember(s3, reader, opts, target, found.header.tarEtag, async () => fileSink(fh, target.sparse))
+          const meta = await fetchMember(tar, opts, target, async () => fileSink(fh, target.sparse))
           await fh.chmod(meta.mode & 0o7777)
           await fh.utimes(new Date(), new Date(meta.mtime * 1000))
         })
         return {path: out, bytes: target.realSize, gets: reader.gets, warm: reader.warm}
       } catch (error) {
-        if (statusOf(error) === 412 || (error as Error).name === 'PreconditionFailed') {
+        if (error instanceof SourceChangedError) {
           // The tar changed: a cached index is refreshed once; a fresh one is stale.
           if (reader.warm && attempt === 0) {
             await reader.invalidate()
             continue
           }
-          throw new S3cError(`${opts.ref.label} changed after it was indexed: rebuild its index with s3c index`, ExitCode.fatal)
+          throw staleIndexError(opts.ref.label, error.local)
         }
         if (statusOf(error) === 416) throw new S3cError(`${opts.ref.label} is shorter than its index says: rebuild the index with s3c index`, ExitCode.fatal)
         throw error
@@ -325,7 +324,7 @@ function resolveOut(out: string | undefined, member: string): string {
 }
 
 function transferBase(o: ReadOptions): TransferOptions {
-  return {location: {bucket: o.ref.bucket, prefix: ''}, s3: o.s3, threadCount: 32, maxRetry: o.maxRetry, multipartThreshold: 8 * MiB, partSize: 8 * MiB,
+  return {location: tarLocation(o.ref), s3: o.s3, threadCount: 32, maxRetry: o.maxRetry, multipartThreshold: 8 * MiB, partSize: 8 * MiB,
     force: false, checksum: false, dryRun: false}
 }
 
@@ -334,8 +333,8 @@ export interface AllOptions extends TransferOptions {
   dest: string
   /** Only these members, or members under these folders (whole path segments). */
   select?: string[]
-  /** Members and tar ETag when the caller has them already (tar extract without an index). */
-  preloaded?: {members: IndexedMember[]; etag: string}
+  /** Members, and the tar pinned to the version they describe, when the caller has them already (tar extract without an index). */
+  preloaded?: {members: IndexedMember[]; source: SourceRef}
   /** The command the run stores for s3c retry (tar extract to a folder runs as download-all). */
   verb?: 'download-all' | 'tar-extract'
 }
@@ -389,14 +388,16 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   const root = resolve(opts.dest)
   const st = await stat(fsPath(root)).catch(() => undefined)
   if (st && !st.isDirectory()) throw new S3cError(`target "${opts.dest}" is a file: give a folder (it is created if missing)`, ExitCode.usage)
-  const loaded = opts.preloaded ?? await withReader({s3: opts.s3, ref: opts.ref, maxRetry: opts.maxRetry}, async r => ({members: await r.members(), etag: (await r.header()).tarEtag}))
+  const loaded = opts.preloaded ?? await withReader({s3: opts.s3, ref: opts.ref, maxRetry: opts.maxRetry},
+    async r => ({members: await r.members(), source: await (await r.openTar()).ref()}))
   const selected = selectMembers(loaded.members, opts.select)
   if (opts.select?.length && selected.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
   const members = lastOfEachName(selected)
   usableTarget(root, opts.dest)
-  const etag = loaded.etag
-  const {bucket, tarKey} = opts.ref
-  const run = await openRun(opts, `${opts.verb === 'tar-extract' ? 'tar extract' : 'download-all'} ${opts.ref.label} ${root}`,
+  const {source} = loaded
+  // finish-download's bucket (S3 tars only; the file's key is the member's name).
+  const bucket = isLocalTar(opts.ref) ? '' : opts.ref.bucket
+  const run = await openRun(opts, `${opts.verb === 'tar-extract' ? 'tar extract' : 'download-all'} ${isLocalTar(opts.ref) ? opts.ref.path : opts.ref.label} ${root}`,
     {verb: opts.verb ?? 'download-all', options: {...commonStoredOptions(opts), ref: opts.ref, dest: root, select: opts.select}})
   const tmpPaths: string[] = []
   const links: {member: IndexedMember; path: string}[] = []
@@ -454,16 +455,16 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
         const children: Work[] = []
         for (let at = 0; at < stored; at += partSize) {
           const length = Math.min(partSize, stored - at)
-          children.push({kind: 'download-range', bucket, key: tarKey, etag: etag || undefined, root, tmpPath, offset: m.dataOffset + at, length, base: m.dataOffset,
+          children.push({kind: 'download-range', source, root, tmpPath, offset: m.dataOffset + at, length, base: m.dataOffset,
             ...(m.sparse ? {scatter: scatterOf(m.sparse, at, length)} : {})})
         }
-        yield {parent: {kind: 'finish-download', bucket, key: tarKey, root, tmpPath, path, size: m.size, lastModifiedMs: m.mtime * 1000, verify: false, crc: m.crc, mode: m.mode,
+        yield {parent: {kind: 'finish-download', bucket, key: m.name, root, tmpPath, path, size: m.size, lastModifiedMs: m.mtime * 1000, verify: false, crc: m.crc, mode: m.mode,
           ...(m.sparse ? {sparse: m.sparse} : {})}, children: children as never}
         continue
       }
       const end = m.dataOffset + stored
       if (group && (m.dataOffset - group.end > COALESCE_GAP || groupBytes + stored > opts.partSize || group.members.length >= 1000)) yield* flush()
-      if (!group) group = {kind: 'extract-members', bucket, key: tarKey, etag, root, start: m.dataOffset, end, members: []}
+      if (!group) group = {kind: 'extract-members', source, root, start: m.dataOffset, end, members: []}
       group.members.push({name: m.name, path, dataOffset: m.dataOffset, size: stored, mode: m.mode, mtime: m.mtime, crc: m.crc,
         ...(m.sparse ? {sparse: m.sparse, realSize: m.size} : {})})
       group.end = Math.max(group.end, end)
@@ -530,9 +531,10 @@ export interface IndexResult {
 export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: number; ref?: TarRef}): Promise<IndexResult> {
   let s3: S3Handle | undefined
   let src: ByteSource
-  if (opts.ref) {
+  const ref = opts.ref && !isLocalTar(opts.ref) ? opts.ref : undefined
+  if (ref) {
     s3 = await createS3(opts.s3)
-    src = await s3Source(s3, opts.ref.bucket, opts.ref.tarKey, policy(opts.maxRetry)).catch(async error => {
+    src = await openS3Source(s3, ref.bucket, ref.tarKey, policy(opts.maxRetry)).catch(async error => {
       await s3!.close()
       throw error
     })
@@ -540,21 +542,25 @@ export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: nu
     src = await localSource(opts.target)
   }
   try {
-    const members = await scanTar(src)
+    const members = await scanTar(src).catch(error => {
+      if (error instanceof SourceChangedError) throw new S3cError(`${src.label} changed while it was being indexed: run s3c index again`, error.exitCode)
+      throw error
+    })
     if (members.length === 0) throw new S3cError(`${src.label} holds no members: nothing to index`, ExitCode.usage)
-    const index = buildIndex(members, src.size, src.etag)
+    // A local tar's index records its mtime with its size: the readers refuse another version of the file.
+    const {size, etag, mtimeUs} = await src.stat()
+    const index = buildIndex(members, size, etag, mtimeUs)
     let indexedAt: string
-    if (opts.ref && s3) {
-      await withRetry(() => s3!.fast.request('PUT', opts.ref!.bucket, opts.ref!.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), policy(opts.maxRetry))
-      indexedAt = `s3://${opts.ref.bucket}/${opts.ref.indexKey}`
+    if (ref && s3) {
+      await withRetry(() => s3!.fast.request('PUT', ref.bucket, ref.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), policy(opts.maxRetry))
+      indexedAt = `s3://${ref.bucket}/${ref.indexKey}`
     } else {
       indexedAt = resolve(opts.target + INDEX_SUFFIX)
       await writeFileSafely(dirname(indexedAt), indexedAt, index)
     }
-    return {members: members.length, indexedAt, reads: src.reads, bytesRead: src.bytesRead, tarSize: src.size}
+    return {members: members.length, indexedAt, reads: src.reads, bytesRead: src.bytesRead, tarSize: size}
   } finally {
     await src.close()
     await s3?.close()
   }
 }
-

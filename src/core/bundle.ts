@@ -14,7 +14,7 @@ import {headObject} from '../jobs/handlers.js'
 import type {Work} from '../jobs/types.js'
 import {layoutTar, tarPartJobs, type MemberInput} from '../bundle/plan.js'
 import type {TarFormat} from '../bundle/layout.js'
-import {resolveTarRef, type TarRef} from '../bundle/remote.js'
+import {bundleRef, type S3TarRef} from '../bundle/remote.js'
 import {INDEX_SUFFIX} from '../bundle/index-format.js'
 import {folderPrefix} from '../s3/url.js'
 
@@ -37,10 +37,10 @@ export function newBundleId(): string {
  * fixes the layout; each multipart part is then a job that builds its own byte range, so parts
  * upload in parallel (or on other machines) and every file is read once.
  */
-export async function bundle(opts: BundleOptions, onBundle?: (ref: TarRef, id: string) => void): Promise<RunSummary> {
+export async function bundle(opts: BundleOptions, onBundle?: (ref: S3TarRef, id: string) => void): Promise<RunSummary> {
   const root = await checkLocalFolder(opts.localFolder)
   const id = opts.bundleId ?? newBundleId()
-  const ref = resolveTarRef(id, opts.location)
+  const ref = bundleRef(id, opts.location)
   const {bucket} = opts.location
   const format = opts.format ?? 'pax'
   const run = await openRun(opts, `bundle ${root} s3://${bucket}/${ref.tarKey}`,

@@ -143,7 +143,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         const partSize = partSizeFor(o.size, opts.partSize)
         const children: DownloadRangeJob[] = []
         for (let offset = 0; offset < o.size; offset += partSize) {
-          children.push({kind: 'download-range', bucket, key: o.key, etag: o.etag, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
+          children.push({kind: 'download-range', source: {bucket, key: o.key, etag: o.etag}, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
         }
         yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum}, children}
       } else {

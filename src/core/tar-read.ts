@@ -8,15 +8,16 @@ import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {folderPrefix, isS3Url, joinKey, parseS3Url} from '../s3/url.js'
 import {normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
-import {IndexReader, type TarRef} from '../bundle/remote.js'
-import {s3Source, scanTar} from '../bundle/scan.js'
+import {IndexReader, isLocalTar, type TarRef} from '../bundle/remote.js'
+import {SourceChangedError, isLocalSource, localSource, openS3Source, scanTar, type ByteSource, type SourceRef} from '../bundle/scan.js'
 import {MIN_PART, maxCopyRange} from '../bundle/plan.js'
 import {parseCsv, TOC_NAME} from './tar-create.js'
 import type {CopyMembersJob, Work} from '../jobs/types.js'
 
 export interface ArchiveMembers {
   members: IndexedMember[]
-  etag: string
+  /** The tar, pinned to the version the members describe (S3: its ETag; local: its size and mtime). */
+  source: SourceRef
   size: number
   /** Where the list came from: our index, an s3tar TOC, or a scan of the headers. */
   from: 'index' | 'toc' | 'scan'
@@ -27,15 +28,14 @@ export interface ArchiveMembers {
 const policy = (maxRetry: number): RetryPolicy => ({retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000})
 
 /** The TOC's rows when the first member is toc.csv (s3tar's archives and ours). */
-async function readToc(s3: S3Handle, ref: TarRef, retry: RetryPolicy): Promise<{rows: string[][]; etag: string; size: number} | undefined> {
-  const src = await s3Source(s3, ref.bucket, ref.tarKey, retry)
+async function readToc(src: ByteSource): Promise<string[][] | undefined> {
   const first = await scanFirst(src)
   if (!first || first.name !== TOC_NAME) return undefined
   const data = await src.read(first.dataOffset, first.size)
-  return {rows: parseCsv(data.toString('utf8')), etag: src.etag, size: src.size}
+  return parseCsv(data.toString('utf8'))
 }
 
-async function scanFirst(src: Awaited<ReturnType<typeof s3Source>>): Promise<IndexedMember | undefined> {
+async function scanFirst(src: ByteSource): Promise<IndexedMember | undefined> {
   try {
     return (await scanTar(src, 1))[0]
   } catch {
@@ -44,39 +44,54 @@ async function scanFirst(src: Awaited<ReturnType<typeof s3Source>>): Promise<Ind
 }
 
 /**
- * The members of an archive in S3: from its s3c index; else from its TOC (an s3tar archive);
- * else by scanning its headers (any tar).
+ * The members of an archive, in S3 or local: from its s3c index; else from its TOC (an s3tar
+ * archive); else by scanning its headers (any tar). `s3` is not needed for a local tar.
  */
-export async function archiveMembers(s3: S3Handle, ref: TarRef, maxRetry: number): Promise<ArchiveMembers> {
+export async function archiveMembers(s3: S3Handle | undefined, ref: TarRef, maxRetry: number): Promise<ArchiveMembers> {
   const retry = policy(maxRetry)
   const reader = new IndexReader(s3, ref, retry, false)
-  let fromIndex: {members: IndexedMember[]; etag: string; size: number} | undefined
   try {
-    const header = await reader.header()
-    fromIndex = {members: await reader.members(), etag: header.tarEtag, size: header.tarSize}
-  } catch (error) {
-    if (!(error instanceof S3cError && /has no index/.test(error.message))) throw error
+    let fromIndex: {members: IndexedMember[]; size: number} | undefined
+    try {
+      const header = await reader.header()
+      fromIndex = {members: await reader.members(), size: header.tarSize}
+    } catch (error) {
+      if (!(error instanceof S3cError && /has no index/.test(error.message))) throw error
+    }
+    // With an index, the tar it describes (a local tar of another version is refused); else the tar as it is now.
+    const tar = fromIndex ? await reader.openTar()
+      : isLocalTar(ref) ? await localSource(ref.path, {label: ref.label}) : await openS3Source(s3!, ref.bucket, ref.tarKey, retry)
+    try {
+      const rows = await readToc(tar).catch(() => undefined)
+      const etags = new Map<string, string>()
+      const tocMembers: IndexedMember[] = []
+      for (const r of rows ?? []) {
+        if (r.length < 3 || !/^\d+$/.test(r[1]) || !/^\d+$/.test(r[2])) continue
+        if (r[3]) etags.set(r[0], r[3])
+        tocMembers.push({name: r[0], type: 'file', size: Number(r[2]), dataOffset: Number(r[1]), mode: 0o644, mtime: 0})
+      }
+      const source = await tar.ref()
+      if (fromIndex) return {...fromIndex, source, from: 'index', etags}
+      const {size} = await tar.stat()
+      if (tocMembers.length > 0) return {members: tocMembers, source, size, from: 'toc', etags}
+      const members = await scanTar(tar).catch(error => {
+        throw error instanceof SourceChangedError ? new S3cError(`${ref.label} changed while it was being read: run the command again`, error.exitCode) : error
+      })
+      return {members, source, size, from: 'scan', etags}
+    } finally {
+      if (!fromIndex) await tar.close()
+    }
+  } finally {
+    await reader.close()
   }
-  const toc = await readToc(s3, ref, retry).catch(() => undefined)
-  const etags = new Map<string, string>()
-  const tocMembers: IndexedMember[] = []
-  for (const r of toc?.rows ?? []) {
-    if (r.length < 3 || !/^\d+$/.test(r[1]) || !/^\d+$/.test(r[2])) continue
-    if (r[3]) etags.set(r[0], r[3])
-    tocMembers.push({name: r[0], type: 'file', size: Number(r[2]), dataOffset: Number(r[1]), mode: 0o644, mtime: 0})
-  }
-  if (fromIndex) return {...fromIndex, from: 'index', etags}
-  if (toc && tocMembers.length > 0) return {members: tocMembers, etag: toc.etag, size: toc.size, from: 'toc', etags}
-  const src = await s3Source(s3, ref.bucket, ref.tarKey, retry)
-  return {members: await scanTar(src), etag: src.etag, size: src.size, from: 'scan', etags}
 }
 
 export async function tarList(opts: {s3: S3Config; ref: TarRef; maxRetry: number}): Promise<ArchiveMembers> {
-  const s3 = await createS3(opts.s3)
+  const s3 = isLocalTar(opts.ref) ? undefined : await createS3(opts.s3)
   try {
     return await archiveMembers(s3, opts.ref, opts.maxRetry)
   } finally {
-    await s3.close()
+    await s3?.close()
   }
 }
 
@@ -96,14 +111,19 @@ const SMALL_MEMBER = 256 * 1024
  * ranges of, those under 5 MiB).
  */
 export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
-  const s3 = await createS3(opts.s3)
+  const {ref} = opts
+  // Members of a local tar would be uploaded one PUT each (no ranged copies out of a local file).
+  if (isLocalTar(ref) && isS3Url(opts.dest))
+    throw new S3cError(`${ref.label} is a local tar: s3c tar extract writes it to a local folder (-C DIR); to put its files in S3, extract them and s3c upload DIR ${opts.dest}`, ExitCode.usage)
+  const s3 = isLocalTar(ref) ? undefined : await createS3(opts.s3)
   let listed: ArchiveMembers
   try {
-    listed = await archiveMembers(s3, opts.ref, opts.maxRetry)
+    listed = await archiveMembers(s3, ref, opts.maxRetry)
   } finally {
-    await s3.close()
+    await s3?.close()
   }
-  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, etag: listed.etag}, verb: 'tar-extract'})
+  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, source: listed.source}, verb: 'tar-extract'})
+  if (isLocalTar(ref) || isLocalSource(listed.source)) throw new Error('unreachable: a local tar extracted to S3')
 
   const dest = parseS3Url(opts.dest)
   const destPrefix = folderPrefix(dest.prefix)
@@ -113,7 +133,7 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`,
     {verb: 'tar-extract', options: {...commonStoredOptions(opts), location: dest, ref: opts.ref, dest: opts.dest, select: opts.select}})
   const serverSideAllowed = listed.size > MIN_PART // S3: a ranged copy needs a source of more than 5 MiB
-  const base = {bucket: opts.ref.bucket, key: opts.ref.tarKey, etag: listed.etag, maxRange: maxCopyRange(), destBucket: dest.bucket}
+  const base = {bucket: ref.bucket, key: ref.tarKey, etag: listed.source.etag ?? '', maxRange: maxCopyRange(), destBucket: dest.bucket}
   async function* plan(): AsyncGenerator<Work> {
     let batch: CopyMembersJob | undefined
     let batchBytes = 0

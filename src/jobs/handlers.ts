@@ -13,6 +13,8 @@ import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
 import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
 import {META_MTIME, META_SHA256, formatMtime, parseMtime, sameMtime} from './metadata.js'
+import {getS3Range, openSourceRef, preadFully, SourceChangedError, staleIndexError} from '../bundle/scan.js'
+import {isLocalSource} from './types.js'
 import type {
   ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
   JobData, JobKind, JobResult, LocalFileRef, RemoteFileRef, UploadFilesJob, UploadPartJob,
@@ -130,13 +132,8 @@ async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobRes
 export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
   const fh = await open(fsPath(path), 'r')
   try {
-    const buf = Buffer.allocUnsafe(length)
-    let done = 0
-    while (done < length) {
-      const {bytesRead} = await fh.read(buf, done, length - done, offset + done)
-      if (bytesRead === 0) throw Object.assign(new Error(`${path} shrank while being uploaded`), {code: 'ESHRANK'})
-      done += bytesRead
-    }
+    const buf = await preadFully(fh, offset, length)
+    if (buf.length < length) throw Object.assign(new Error(`${path} shrank while being uploaded`), {code: 'ESHRANK'})
     return buf
   } finally {
     await fh.close()
@@ -281,13 +278,24 @@ async function downloadFiles(job: DownloadFilesJob, ctx: JobContext): Promise<Jo
 }
 
 async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
-  const headers: Headers = {range: `bytes=${job.offset}-${job.offset + job.length - 1}`}
-  if (job.etag) headers['if-match'] = job.etag
-  const res = await withRetry(async () => {
-    const r = await ctx.s3.fast.request('GET', job.bucket, job.key, headers)
-    if (r.body.length !== job.length) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
-    return r
-  }, ctx.retry, ctx.signal)
+  let res: {body: Buffer; headers: Headers}
+  try {
+    if (isLocalSource(job.source)) {
+      // A member of a local tar: the file the planner saw (a changed one fails, as If-Match does).
+      const src = await openSourceRef(job.source, ctx)
+      try {
+        res = {body: await src.read(job.offset, job.length), headers: {}}
+      } finally {
+        await src.close()
+      }
+    } else {
+      res = await getS3Range(ctx.s3, job.source, job.offset, job.length, ctx.retry, {signal: ctx.signal})
+    }
+  } catch (error) {
+    // A tar member (base set): its tar is no longer the one the index describes.
+    if (error instanceof SourceChangedError && job.base !== undefined) throw staleIndexError(error.label, error.local)
+    throw error
+  }
   const fh = await openTempFile(job.root, job.tmpPath)
   try {
     if (job.scatter) for (const [from, length, to] of job.scatter) await fh.write(res.body, from, length, to)

@@ -7,6 +7,8 @@ import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-form
 import {headerBlocks, type TarFormat} from '../bundle/layout.js'
 import {abortUpload, failed, headObject, multipartEtag, readRange, type JobContext} from './handlers.js'
 import {writeFileSafely} from '../local/safe-path.js'
+import {getS3Range, openSourceRef, SourceChangedError, staleIndexError} from '../bundle/scan.js'
+import {sourceName, type SourceRef} from './types.js'
 import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
@@ -14,11 +16,7 @@ async function readSource(m: PartMember, at: number, length: number, ctx: JobCon
   const src = m.source
   if (!src) throw new Error(`member ${m.name} has no source`)
   if ('path' in src) return readRange(src.path, at, length)
-  const headers: Record<string, string> = {range: `bytes=${at}-${at + length - 1}`}
-  if (src.etag) headers['if-match'] = src.etag
-  const res = await withRetry(() => ctx.s3.fast.request('GET', src.bucket, src.key, headers), ctx.retry, ctx.signal)
-  if (res.body.length !== length) throw new Error(`s3://${src.bucket}/${src.key} is shorter than planned (changed since it was listed?)`)
-  return res.body
+  return (await getS3Range(ctx.s3, src, at, length, ctx.retry, {signal: ctx.signal})).body
 }
 
 /** Builds the archive's bytes [offset, offset+length): headers rebuilt, data read once, padding zero. */
@@ -144,26 +142,25 @@ async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?:
   return {files: members.filter(m => m.type === 'file').map(m => ({key: m.name, path: job.source, bytes: m.size, status: 'done' as const}))}
 }
 
-/** Thrown when the tar changed after it was indexed (its ETag no longer matches). */
-export class StaleIndexError extends S3cError {
-  constructor(label: string) {
-    super(`${label} changed after it was indexed: rebuild its index with s3c index`, ExitCode.fatal)
+/** Reads [start, end) of a tar for a job, pinned to the version its index (or scan) describes. */
+async function readTarRange(ref: SourceRef, start: number, end: number, ctx: JobContext): Promise<Buffer> {
+  if (end <= start) return Buffer.alloc(0)
+  try {
+    const src = await openSourceRef(ref, ctx)
+    try {
+      return await src.read(start, end - start)
+    } finally {
+      await src.close()
+    }
+  } catch (error) {
+    if (error instanceof SourceChangedError) throw staleIndexError(error.label, error.local)
+    if (statusOf(error) === 416) throw new S3cError(`${sourceName(ref)} is shorter than its index says (truncated?): rebuild the index with s3c index`, ExitCode.fatal)
+    throw error
   }
 }
 
 export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): Promise<JobResult> {
-  let body: Buffer = Buffer.alloc(0)
-  if (job.end > job.start) try {
-    body = await withRetry(async () => {
-      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${job.start}-${job.end - 1}`, ...(job.etag ? {'if-match': job.etag} : {})})
-      if (r.body.length !== job.end - job.start) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
-      return r.body
-    }, ctx.retry, ctx.signal)
-  } catch (error) {
-    if (statusOf(error) === 412) throw new StaleIndexError(`s3://${job.bucket}/${job.key}`)
-    if (statusOf(error) === 416) throw new S3cError(`s3://${job.bucket}/${job.key} is shorter than its index says (truncated?): rebuild the index with s3c index`, ExitCode.fatal)
-    throw error
-  }
+  const body = await readTarRange(job.source, job.start, job.end, ctx)
   const files: FileOutcome[] = []
   for (const m of job.members) {
     const data = body.subarray(m.dataOffset - job.start, m.dataOffset - job.start + m.size)
@@ -337,14 +334,7 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
   if (!job.serverSide) {
     const start = Math.min(...job.members.map(m => m.dataOffset))
     const end = Math.max(...job.members.map(m => m.dataOffset + m.size))
-    const body = end > start ? await withRetry(async () => {
-      const r = await ctx.s3.fast.request('GET', job.bucket, job.key, {range: `bytes=${start}-${end - 1}`, ...(job.etag ? {'if-match': job.etag} : {})})
-      if (r.body.length !== end - start) throw Object.assign(new Error(`short read of ${job.key}`), {name: 'IncompleteBody'})
-      return r.body
-    }, ctx.retry, ctx.signal).catch(error => {
-      if (statusOf(error) === 412) throw new StaleIndexError(`s3://${job.bucket}/${job.key}`)
-      throw error
-    }) : Buffer.alloc(0)
+    const body = await readTarRange({bucket: job.bucket, key: job.key, etag: job.etag || undefined}, start, end, ctx)
     await Promise.all(job.members.map(async m => {
       const data = body.subarray(m.dataOffset - start, m.dataOffset - start + m.size)
       try {
@@ -375,7 +365,7 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
       files.push({key: m.destKey, path: m.name, bytes: m.size, status: 'done'})
     } catch (error) {
       if (uploadId) await abortUpload(ctx, job.destBucket, m.destKey, uploadId)
-      if (statusOf(error) === 412) throw new StaleIndexError(`s3://${job.bucket}/${job.key}`)
+      if (statusOf(error) === 412) throw staleIndexError(`s3://${job.bucket}/${job.key}`, false)
       files.push(failed({key: m.destKey, path: m.name, size: m.size}, error))
     }
   }

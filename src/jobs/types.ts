@@ -63,11 +63,35 @@ export interface DownloadFilesJob {
   files: RemoteFileRef[]
 }
 
-export interface DownloadRangeJob {
-  kind: 'download-range'
+/**
+ * Where a job reads an object's (or a tar's) bytes: an S3 object, with If-Match of its ETag, or
+ * a local file (a local tar), whose size and modification time (µs) stand for the ETag.
+ */
+export type SourceRef = S3SourceRef | LocalSourceRef
+export interface S3SourceRef {
   bucket: string
   key: string
   etag?: string
+}
+export interface LocalSourceRef {
+  /** Absolute: workers need the path, as for upload. */
+  path: string
+  size: number
+  mtimeUs: number
+}
+
+export function isLocalSource(ref: SourceRef): ref is LocalSourceRef {
+  return (ref as LocalSourceRef).path !== undefined
+}
+
+/** How messages and job ids name a source. */
+export function sourceName(ref: SourceRef): string {
+  return isLocalSource(ref) ? ref.path : `s3://${ref.bucket}/${ref.key}`
+}
+
+export interface DownloadRangeJob {
+  kind: 'download-range'
+  source: SourceRef
   /** The destination folder the temporary file lies under. */
   root: string
   tmpPath: string
@@ -207,9 +231,8 @@ export interface CompleteTarJob {
  */
 export interface ExtractMembersJob {
   kind: 'extract-members'
-  bucket: string
-  key: string
-  etag: string
+  /** The tar, pinned to the version its index describes. */
+  source: SourceRef
   /** The destination folder (see DownloadFilesJob.root). */
   root: string
   start: number

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import type {JobData} from '../jobs/types.js'
+import {sourceName, type JobData} from '../jobs/types.js'
 
 /** What a BullMQ job carries: the plain job, plus the run it belongs to. */
 export interface JobEnvelope {
@@ -23,11 +23,12 @@ function keysOf(job: JobData): string {
     case 'download-files':
       return job.files.map(f => f.key).join('\n')
     case 'upload-part':
-    case 'download-range':
     case 'tar-part':
       return `${job.key}\n${job.offset}`
+    case 'download-range':
+      return `${sourceName(job.source)}\n${job.offset}`
     case 'extract-members':
-      return `${job.key}\n${job.start}`
+      return `${sourceName(job.source)}\n${job.start}`
     case 'tar-copy':
     case 'tar-temp':
       return `${job.key}\n${job.uploadId}\n${job.firstPart}`

@@ -7,14 +7,14 @@ import {resolveTarRef} from '../../bundle/remote.js'
 import {resolveS3Config} from '../../s3/config.js'
 
 export default class TarList extends S3cCommand {
-  static summary = 'List an archive in S3: from its s3c index, its s3tar toc.csv, or its headers (any tar).'
+  static summary = 'List an archive (in S3 or local): from its s3c index, its s3tar toc.csv, or its headers (any tar).'
   static examples = [
     '<%= config.bin %> tar list -f s3://my-bucket/archive.tar',
     '<%= config.bin %> tar list -f s3://my-bucket/archive.tar --extended      # name,offset,size,etag',
   ]
   static flags = {
     ...bundleReadFlags,
-    file: Flags.string({char: 'f', description: 's3://bucket/key.tar', required: true}),
+    file: Flags.string({char: 'f', description: 's3://bucket/key.tar or a local tar', required: true}),
     extended: Flags.boolean({description: 'name,offset,size,etag (CSV, offset of the data in the archive)'}),
   }
 
