@@ -7,6 +7,7 @@ import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-form
 import {headerBlocks, type TarFormat} from '../bundle/layout.js'
 import {abortUpload, failed, headObject, multipartEtag, readRange, type JobContext} from './handlers.js'
 import {writeFileSafely} from '../local/safe-path.js'
+import {secondsToNs} from '../core/times.js'
 import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
@@ -169,7 +170,7 @@ export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): P
     const data = body.subarray(m.dataOffset - job.start, m.dataOffset - job.start + m.size)
     try {
       if (m.crc !== undefined && (crc32(data) >>> 0) !== m.crc) throw new Error(`content of ${m.name} does not match the CRC-32 in the index`)
-      await writeFileSafely(job.root, m.path, data, {mtimeMs: m.mtime * 1000, mode: m.mode, sparse: m.sparse && {size: m.realSize ?? 0, map: m.sparse}})
+      await writeFileSafely(job.root, m.path, data, {mtimeNs: secondsToNs(m.mtime), mode: m.mode, sparse: m.sparse && {size: m.realSize ?? 0, map: m.sparse}})
       ctx.onBytes(data.length)
       files.push({key: m.name, path: m.path, bytes: data.length, status: 'done'})
     } catch (error) {

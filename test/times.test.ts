@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand} from '@aws-sdk/client-s3'
+import {runCli} from './harness/cli.js'
+import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {startProxy, type Proxy} from './harness/proxy.js'
+import {compareTrees, seededBytes} from './harness/tree.js'
+
+const MiB = 1024 * 1024
+const nsOf = (path: string) => statSync(path, {bigint: true}).mtimeNs
+const us = (ns: bigint) => (ns - (((ns % 1000n) + 1000n) % 1000n)) / 1000n
+
+/** Data GETs (not listings) the proxy saw. */
+const dataGets = (proxy: Proxy) => proxy.count('GET', r => !r.query.includes('list-type'))
+
+/** Fractions of a second at or near half a millisecond: the ones the old ms rounding got wrong. */
+export const HALF_MS_FRACTIONS = ['0015', '1235', '4445', '5555', '9995', '0005', '3335', '7775', '1234995', '123500001', '2224999', '6665']
+
+/** Files of 1 B … 4 KiB whose times have those fractions (touch -d @T.xxx5). */
+export function halfMsTree(root: string): string[] {
+  const rels: string[] = []
+  HALF_MS_FRACTIONS.forEach((f, i) => {
+    const rel = i % 3 === 0 ? `sub/f${i}.txt` : `f${i}.txt`
+    const path = join(root, rel)
+    mkdirSync(join(path, '..'), {recursive: true})
+    writeFileSync(path, seededBytes(i + 1, 1 + i * 300))
+    execFileSync('touch', ['-d', `@${1700000000 + i * 1000}.${f}`, path])
+    rels.push(rel)
+  })
+  return rels
+}
+
+async function headMeta(bucket: string, key: string): Promise<Record<string, string>> {
+  const c = s3Client()
+  try {
+    return (await c.send(new HeadObjectCommand({Bucket: bucket, Key: key}))).Metadata ?? {}
+  } finally {
+    c.destroy()
+  }
+}
+
+/** An object as another tool writes it: no mtime metadata, one PutObject (ETag = MD5). */
+async function putPlain(bucket: string, key: string, body: Buffer): Promise<void> {
+  const c = s3Client()
+  try {
+    await c.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: body}))
+  } finally {
+    c.destroy()
+  }
+}
+
+/** An object as `aws s3 cp` writes a large file: no metadata, a multipart upload of 8 MiB parts. */
+async function putMultipart(bucket: string, key: string, body: Buffer, partSize = 8 * MiB): Promise<void> {
+  const c = s3Client()
+  try {
+    const {UploadId} = await c.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: key}))
+    const parts = []
+    for (let at = 0, n = 1; at < body.length; at += partSize, n++) {
+      const res = await c.send(new UploadPartCommand({Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body.subarray(at, at + partSize)}))
+      parts.push({PartNumber: n, ETag: res.ETag})
+    }
+    await c.send(new CompleteMultipartUploadCommand({Bucket: bucket, Key: key, UploadId, MultipartUpload: {Parts: parts}}))
+  } finally {
+    c.destroy()
+  }
+}
+
+describe('modification times: one rule for upload and download', function () {
+  const dirs: string[] = []
+  after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
+  const mk = (name: string) => { const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`)); dirs.push(d); return d }
+  let proxy: Proxy
+  before(async () => { proxy = await startProxy(harness().s3.endpoint) })
+  after(async () => { await proxy?.stop() })
+  beforeEach(() => proxy.reset())
+  const viaProxy = (args: string[]) => runCli(args, {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+
+  it('files made with touch -d @T.xxx5: stored at full precision, a second upload sends no PUT, a second download no GET of data', async function () {
+    const src = mk('half')
+    const rels = halfMsTree(src)
+    const bucket = await newBucket('half')
+    const up = await runCli(['upload', src, `s3://${bucket}/h`])
+    assert.equal(up.code, 0, up.stderr)
+    // rclone's format, every digit kept.
+    for (const [i, rel] of rels.entries()) assert.equal((await headMeta(bucket, `h/${rel}`)).mtime, `${1700000000 + i * 1000}.${HALF_MS_FRACTIONS[i]}`, rel)
+
+    const again = await viaProxy(['upload', src, `s3://${bucket}/h`])
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stdout, new RegExp(`0 done, ${rels.length} skipped`))
+    assert.equal(proxy.count('PUT'), 0)
+
+    const dst = mk('halfdst')
+    assert.equal((await runCli(['download', `s3://${bucket}/h`, dst])).code, 0)
+    assert.deepEqual(compareTrees(src, dst), [])
+    // Restored to the microsecond (all a file set by Node 20 can hold).
+    for (const rel of rels) assert.equal(us(nsOf(join(dst, rel))), us(nsOf(join(src, rel))), rel)
+    proxy.reset()
+    const down = await viaProxy(['download', `s3://${bucket}/h`, dst])
+    assert.equal(down.code, 0, down.stderr)
+    assert.match(down.stdout, new RegExp(`0 done, ${rels.length} skipped`))
+    assert.equal(dataGets(proxy), 0)
+    // And uploading the restored copy sends nothing either.
+    proxy.reset()
+    const back = await viaProxy(['upload', dst, `s3://${bucket}/h`])
+    assert.match(back.stdout, new RegExp(`0 done, ${rels.length} skipped`))
+    assert.equal(proxy.count('PUT'), 0)
+  })
+
+  it('an object without mtime metadata has Last-Modified in whole seconds as its time: a large one is not fetched again by a second download', async function () {
+    const bucket = await newBucket('nometa')
+    const big = seededBytes(11, 9 * MiB + 3) // above the multipart threshold: ranged GETs
+    const small = seededBytes(12, 3000)
+    await putPlain(bucket, 'o/big.bin', big)
+    await putPlain(bucket, 'o/small.bin', small)
+    const dst = mk('nometa')
+    const first = await runCli(['download', `s3://${bucket}/o`, dst])
+    assert.equal(first.code, 0, first.stderr)
+    const c = s3Client()
+    for (const name of ['big.bin', 'small.bin']) {
+      const lm = (await c.send(new HeadObjectCommand({Bucket: bucket, Key: `o/${name}`}))).LastModified!.getTime()
+      assert.equal(nsOf(join(dst, name)), BigInt(Math.floor(lm / 1000)) * 1_000_000_000n, `${name}: Last-Modified, whole seconds`)
+    }
+    c.destroy()
+    const again = await viaProxy(['download', `s3://${bucket}/o`, dst])
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stdout, /0 done, 2 skipped/)
+    assert.equal(dataGets(proxy), 0)
+  })
+
+  it('an object without mtime metadata and a same-size local file: compared by content (plain and multipart ETags), no PUT, no GET', async function () {
+    const src = mk('content')
+    const bodies: Record<string, Buffer> = {
+      'a.txt': seededBytes(21, 1),
+      'b/c.bin': seededBytes(22, 4 * MiB),
+      'big.bin': seededBytes(23, 20 * MiB + 5), // multipart, 8 MiB parts: ETag "…-3"
+      'changed.txt': seededBytes(24, 500),
+    }
+    const bucket = await newBucket('content')
+    for (const [rel, body] of Object.entries(bodies)) {
+      mkdirSync(join(src, rel, '..'), {recursive: true})
+      writeFileSync(join(src, rel), body)
+      if (rel === 'big.bin') await putMultipart(bucket, `p/${rel}`, body)
+      else await putPlain(bucket, `p/${rel}`, rel === 'changed.txt' ? seededBytes(25, 500) : body)
+      // Local times far from Last-Modified: only the content can tell.
+      utimesSync(join(src, rel), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'))
+    }
+    const up = await viaProxy(['upload', src, `s3://${bucket}/p`, '--part-size', '8MiB'])
+    assert.equal(up.code, 0, up.stderr)
+    assert.match(up.stdout, /1 done, 3 skipped/)
+    assert.equal(proxy.count('PUT'), 1, 'only the file whose content differs')
+    assert.equal(proxy.count('PUT', r => r.path.endsWith('/changed.txt')), 1)
+    assert.equal(proxy.count('POST'), 0, 'no multipart upload')
+    assert.equal(dataGets(proxy), 0, 'the content is compared with the ETag, not fetched')
+    assert.equal(proxy.count('HEAD'), 4)
+
+    // The other way: local files with other times but the same content are not fetched, and get the object's time.
+    const dst = mk('contentdst')
+    const bucket2 = await newBucket('content2')
+    for (const [rel, body] of Object.entries(bodies)) {
+      if (rel === 'big.bin') await putMultipart(bucket2, `p/${rel}`, body)
+      else await putPlain(bucket2, `p/${rel}`, body)
+      mkdirSync(join(dst, rel, '..'), {recursive: true})
+      writeFileSync(join(dst, rel), body)
+      utimesSync(join(dst, rel), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'))
+    }
+    proxy.reset()
+    const down = await viaProxy(['download', `s3://${bucket2}/p`, dst])
+    assert.equal(down.code, 0, down.stderr)
+    assert.match(down.stdout, /0 done, 4 skipped/)
+    assert.equal(dataGets(proxy), 0)
+    const c = s3Client()
+    const lm = (await c.send(new HeadObjectCommand({Bucket: bucket2, Key: 'p/big.bin'}))).LastModified!.getTime()
+    c.destroy()
+    assert.equal(nsOf(join(dst, 'big.bin')), BigInt(Math.floor(lm / 1000)) * 1_000_000_000n, 'the object\'s time, for the next run')
+    assert.equal(readFileSync(join(dst, 'a.txt')).length, 1)
+  })
+
+  it('--checksum on a multipart upload also stores md5chksum (rclone\'s MD5 of a multipart object)', async function () {
+    const src = mk('md5')
+    const body = seededBytes(31, 9 * MiB)
+    writeFileSync(join(src, 'big.bin'), body)
+    const bucket = await newBucket('md5')
+    const up = await runCli(['upload', src, `s3://${bucket}/m`, '--checksum', '--part-size', '5MiB'])
+    assert.equal(up.code, 0, up.stderr)
+    const meta = await headMeta(bucket, 'm/big.bin')
+    assert.equal(meta.md5chksum, createHash('md5').update(body).digest('base64'))
+    assert.equal(meta['s3c-sha256'], createHash('sha256').update(body).digest('hex'))
+  })
+})
