@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -9,6 +8,7 @@ import {runCli} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 import {compareTrees, seededBytes} from './harness/tree.js'
+import {HALF_MS_FRACTIONS, halfMsTree} from './harness/times.js'
 
 const MiB = 1024 * 1024
 const nsOf = (path: string) => statSync(path, {bigint: true}).mtimeNs
@@ -16,23 +16,6 @@ const us = (ns: bigint) => (ns - (((ns % 1000n) + 1000n) % 1000n)) / 1000n
 
 /** Data GETs (not listings) the proxy saw. */
 const dataGets = (proxy: Proxy) => proxy.count('GET', r => !r.query.includes('list-type'))
-
-/** Fractions of a second at or near half a millisecond: the ones the old ms rounding got wrong. */
-export const HALF_MS_FRACTIONS = ['0015', '1235', '4445', '5555', '9995', '0005', '3335', '7775', '1234995', '123500001', '2224999', '6665']
-
-/** Files of 1 B … 4 KiB whose times have those fractions (touch -d @T.xxx5). */
-export function halfMsTree(root: string): string[] {
-  const rels: string[] = []
-  HALF_MS_FRACTIONS.forEach((f, i) => {
-    const rel = i % 3 === 0 ? `sub/f${i}.txt` : `f${i}.txt`
-    const path = join(root, rel)
-    mkdirSync(join(path, '..'), {recursive: true})
-    writeFileSync(path, seededBytes(i + 1, 1 + i * 300))
-    execFileSync('touch', ['-d', `@${1700000000 + i * 1000}.${f}`, path])
-    rels.push(rel)
-  })
-  return rels
-}
 
 async function headMeta(bucket: string, key: string): Promise<Record<string, string>> {
   const c = s3Client()

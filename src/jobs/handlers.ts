@@ -236,9 +236,10 @@ export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: strin
 
 /**
  * Download side: true when the local file already matches the object (size checked by the
- * planner, again here). By default by the time rule; an object without `mtime` metadata whose
- * time is not the file's is compared by content when its digests allow (a file `aws s3 sync`
- * downloaded), and the file then gets the object's time, so the next run decides by time.
+ * planner, again here). By default by the time rule; when the times differ but the object's
+ * digests allow, by content (a file another tool downloaded, e.g. `aws s3 sync`, which sets
+ * Last-Modified as the time): hashing the local file costs less than fetching it again, and the
+ * file then gets the object's time, so the next run decides by time alone.
  */
 export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
   const h = await headObject(ops, bucket, f.key)
@@ -249,7 +250,7 @@ export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string
   if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true
   const time = objectTime(h, f.lastModifiedMs)
   if (sameTime(time, local.mtimeNs)) return true
-  if (storedMtime(h) || !(await sameContent(content, objectDigests(h)))) return false
+  if (!(await sameContent(content, objectDigests(h)))) return false
   await setLocalTime(f.path, time)
   return true
 }
