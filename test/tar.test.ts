@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
-import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, utimesSync, writeFileSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
@@ -55,6 +55,8 @@ function openUploads(proxy: Proxy): string[] {
 function observedCounts(proxy: Proxy, sourcePrefix: string): Record<string, number> {
   const q = proxy.requests.filter(r => r.status !== undefined && r.status < 300)
   return {
+    // one per source object, for its mtime metadata
+    HeadObject: q.filter(r => r.method === 'HEAD' && r.path.startsWith(sourcePrefix)).length,
     CreateMultipartUpload: q.filter(r => r.method === 'POST' && /(^|&)uploads(=|&|$)/.test(r.query)).length,
     CompleteMultipartUpload: q.filter(r => r.method === 'POST' && r.query.includes('uploadId=')).length,
     UploadPartCopy: q.filter(isCopy).length,
@@ -88,6 +90,8 @@ function makeSource(root: string): Map<string, number> {
     const fd = openSync(path, 'w')
     for (let off = 0, n = 0; off < size; off += MiB, n++) writeSync(fd, seededBytes(seed * 131 + n, Math.min(MiB, size - off)))
     closeSync(fd)
+    // A time far from the upload's, with a fraction: tar members must show it (whole seconds), not Last-Modified.
+    utimesSync(path, 1_000_000_000 + seed, 1_000_000_000 + seed + 0.75)
     sizes.set(rel, size)
   }
   for (let i = 0; i < 1500; i++) {
@@ -161,6 +165,20 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       } finally {
         closeSync(fd)
       }
+    })
+
+    it("members carry the objects' mtime metadata (GNU tar --full-time), not Last-Modified", async function () {
+      const tarPath = join(mk('times'), 'all.tar')
+      writeFileSync(tarPath, await getObject(bucket, 'archives/all.tar'))
+      const listing = execFileSync('tar', ['--full-time', '-tvf', tarPath], {encoding: 'utf8', env: {...process.env, TZ: 'UTC'}, maxBuffer: 64 * MiB})
+      const times = new Map<string, string>()
+      for (const line of listing.split('\n').filter(Boolean)) {
+        const m = /^\S+ \S+\s+\d+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (.*)$/.exec(line)
+        assert.ok(m, line)
+        times.set(m[2], m[1])
+      }
+      const utc = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ')
+      for (const rel of sizes.keys()) assert.equal(times.get(rel), utc(Math.floor(statSync(join(src, rel)).mtimeMs / 1000)), rel)
     })
 
     it('create again through the proxy: no GetObject on the ≥ 5 MiB objects, UploadPartCopy for each of them', async function () {
@@ -388,9 +406,10 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
     })
 
     it('--mode memory: no UploadPartCopy at all, the index is still written', async function () {
-      const r = await cli(['tar', 'create', '-f', `s3://${bucket}/modes/memory.tar`, `s3://${bucket}/sub/`, '--mode', 'memory', '--no-toc'])
+      const r = await cli(['tar', 'create', '-f', `s3://${bucket}/modes/memory.tar`, `s3://${bucket}/sub/`, '--mode', 'memory', '--no-toc', '--no-mtime-metadata'])
       assert.equal(r.code, 0, r.stderr)
       assert.equal(proxy.count('PUT', isCopy), 0)
+      assert.equal(proxy.count('HEAD'), 0, '--no-mtime-metadata: Last-Modified from the listing, no HEADs')
       await checkArchive('modes/memory.tar', false)
     })
 
@@ -477,7 +496,19 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
 
     it('a source object failing mid-run: the upload is aborted and temporary objects are deleted', async function () {
       const victim = subsetVictim()
-      proxy.setFaults({alwaysFail: p => p === victim})
+      // Its HEAD (for the mtime metadata) failing stops the run before any upload starts.
+      proxy.setFaults({alwaysFail: (p, r) => p === victim && r.method === 'HEAD'})
+      try {
+        const r = await cli(['tar', 'create', '-f', `s3://${bucket}/bad/fail.tar`, `s3://${bucket}/src/`, '--max-retry', '1'])
+        assert.notEqual(r.code, 0)
+        assert.match(r.stderr, /^s3c: .+\n$/)
+        assert.equal(proxy.count('POST', r => /(^|&)uploads(=|&|$)/.test(r.query)), 0, 'no upload started')
+      } finally {
+        proxy.setFaults({})
+      }
+      proxy.reset()
+      // Its data failing, mid-run.
+      proxy.setFaults({alwaysFail: (p, r) => p === victim && r.method === 'GET'})
       try {
         const r = await cli(['tar', 'create', '-f', `s3://${bucket}/bad/fail.tar`, `s3://${bucket}/src/`, '--max-retry', '1'])
         assert.notEqual(r.code, 0)

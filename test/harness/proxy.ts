@@ -26,8 +26,8 @@ export interface RecordedRequest {
 export interface FaultOptions {
   /** Share of requests (0..1) that fail: 500, 503 SlowDown or a dropped connection. */
   failRate?: number
-  /** Requests whose decoded path matches always get 500. */
-  alwaysFail?: (path: string) => boolean
+  /** Requests whose decoded path (and method, …) match always get 500. */
+  alwaysFail?: (path: string, r: RecordedRequest) => boolean
   seed?: number
 }
 
@@ -131,7 +131,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       }
     }
     await opts.onRequest?.(rec)
-    if (faults.alwaysFail?.(rec.path)) {
+    if (faults.alwaysFail?.(rec.path, rec)) {
       injected[500]++
       res.writeHead(500, {'content-type': 'application/xml'})
       res.end(req.method === 'HEAD' ? undefined : errorXml('InternalError', 'injected failure'))
