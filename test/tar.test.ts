@@ -252,6 +252,8 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       assert.equal(x.code, 0, x.stderr)
       for (const rel of hashTree(dest).keys()) assert.equal(sha(readFileSync(join(dest, rel))), sha(readFileSync(join(src, rel))), rel)
       assert.deepEqual([...hashTree(dest).keys()].sort(), [...sizes.keys()].filter(k => k.startsWith('big/') || k.startsWith('with space 1/')).sort())
+      // The TOC lists no times: each member's comes from its header block (the object's mtime metadata, whole seconds).
+      for (const rel of hashTree(dest).keys()) assert.equal(Math.floor(statSync(join(dest, rel)).mtimeMs / 1000), Math.floor(statSync(join(src, rel)).mtimeMs / 1000), rel)
     })
 
     it('tar extract to S3: the whole archive, one member, one prefix — server-side, byte-exact', async function () {
@@ -292,6 +294,8 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       assert.equal(r.code, 0, r.stderr)
       rmSync(join(dest, 'toc.csv'))
       assert.deepEqual(compareTrees(src, dest), [])
+      for (const rel of [...sizes.keys()].filter((_, i) => i % 50 === 0 || sizes.get(_)! >= 5 * MiB))
+        assert.equal(Math.floor(statSync(join(dest, rel)).mtimeMs / 1000), Math.floor(statSync(join(src, rel)).mtimeMs / 1000), rel)
       const sub = mk('lxs')
       const s = await cli(['tar', 'extract', '-f', `s3://${bucket}/archives/all.tar`, '-C', sub, 'big/large 0.bin', 'with space 1'])
       assert.equal(s.code, 0, s.stderr)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand} from '@aws-sdk/client-s3'
@@ -172,5 +173,77 @@ describe('modification times: one rule for upload and download', function () {
     const meta = await headMeta(bucket, 'm/big.bin')
     assert.equal(meta.md5chksum, createHash('md5').update(body).digest('base64'))
     assert.equal(meta['s3c-sha256'], createHash('sha256').update(body).digest('hex'))
+  })
+
+  describe('tar members and folders', function () {
+    const at = (seconds: number) => new Date(seconds * 1000)
+    const seconds = (path: string) => Number(nsOf(path) / 1_000_000_000n)
+    const padded = (n: number) => Math.ceil(n / 512) * 512
+
+    it("tar extract of an s3tar-style archive (toc.csv, no index) to a local folder keeps each member's mtime and mode", async function () {
+      const dir = mk('tocsrc')
+      const files: [string, number, number, number][] = [['c.txt', 100, 0o640, 1_100_000_000], ['d/a.txt', 3000, 0o751, 1_200_000_000], ['d/b.bin', 9 * MiB + 5, 0o600, 1_300_000_000]]
+      mkdirSync(join(dir, 'd'))
+      // toc.csv first, as s3tar writes it: name,offset,size,etag; offsets of fixed width so its own size is known first.
+      const rows = files.map(([name, size]) => `${name},${'0'.repeat(12)},${size},`)
+      const tocSize = Buffer.byteLength(rows.join('\n') + '\n')
+      let offset = 512 + padded(tocSize)
+      const toc = files.map(([name, size]) => {
+        const row = `${name},${String(offset + 512).padStart(12, '0')},${size},`
+        offset += 512 + padded(size)
+        return row
+      }).join('\n') + '\n'
+      writeFileSync(join(dir, 'toc.csv'), toc)
+      for (const [name, size, mode, time] of files) {
+        writeFileSync(join(dir, name), seededBytes(size, size))
+        chmodSync(join(dir, name), mode)
+        utimesSync(join(dir, name), at(time), at(time + 0.5))
+      }
+      const tarPath = join(mk('toctar'), 'x.tar')
+      execFileSync('tar', ['--format=ustar', '-cf', tarPath, '--no-recursion', '-C', dir, 'toc.csv', ...files.map(f => f[0])])
+      const bucket = await newBucket('toc')
+      await putPlain(bucket, 'x.tar', readFileSync(tarPath))
+      const dest = mk('tocdst')
+      const r = await runCli(['tar', 'extract', '-f', `s3://${bucket}/x.tar`, '-C', dest])
+      assert.equal(r.code, 0, r.stderr)
+      for (const [name, size, mode, time] of files) {
+        assert.ok(readFileSync(join(dest, name)).equals(seededBytes(size, size)), name)
+        assert.equal(statSync(join(dest, name)).mode & 0o7777, mode, `${name}: mode`)
+        assert.equal(seconds(join(dest, name)), time, `${name}: mtime`)
+      }
+    })
+
+    it('download-all and tar extract restore folder times and modes (set after the files inside are written)', async function () {
+      const src = mk('dirsrc')
+      const folders: [string, number, number][] = [['a', 0o750, 1_100_000_000], ['a/b', 0o700, 1_200_000_000], ['a/b/ro', 0o555, 1_300_000_000], ['c', 0o711, 1_400_000_000]]
+      for (const [rel] of folders) mkdirSync(join(src, rel), {recursive: true})
+      for (const [rel] of folders) writeFileSync(join(src, rel, 'f.txt'), rel)
+      // Deepest first: writing a file inside a folder moves the folder's own time.
+      for (const [rel, mode, time] of [...folders].reverse()) {
+        chmodSync(join(src, rel), mode)
+        utimesSync(join(src, rel), at(time), at(time))
+      }
+      const bucket = await newBucket('dirs')
+      const cache = mk('dircache')
+      const b = await runCli(['bundle', src, 'tree', '--bucket', bucket], {env: {S3C_CACHE_DIR: cache}})
+      assert.equal(b.code, 0, b.stderr)
+      const check = (dest: string, what: string) => {
+        for (const [rel, mode, time] of folders) {
+          assert.equal(statSync(join(dest, rel)).mode & 0o7777, mode, `${what} ${rel}: mode`)
+          assert.equal(seconds(join(dest, rel)), time, `${what} ${rel}: mtime`)
+        }
+        assert.deepEqual(compareTrees(src, dest), [])
+      }
+      const all = mk('dirall')
+      const d = await runCli(['download-all', 'tree', all, '--bucket', bucket], {env: {S3C_CACHE_DIR: cache}})
+      assert.equal(d.code, 0, d.stderr)
+      check(all, 'download-all')
+      const x = mk('dirx')
+      const t = await runCli(['tar', 'extract', '-f', `s3://${bucket}/tree/bundle.tar`, '-C', x], {env: {S3C_CACHE_DIR: cache}})
+      assert.equal(t.code, 0, t.stderr)
+      check(x, 'tar extract')
+      for (const dest of [all, x]) chmodSync(join(dest, 'a/b/ro'), 0o755) // so the cleanup can remove it
+      chmodSync(join(src, 'a/b/ro'), 0o755)
+    })
   })
 })

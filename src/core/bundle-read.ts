@@ -1,13 +1,13 @@
-import {statSync, unlinkSync} from 'node:fs'
+import {closeSync, constants, fchmodSync, futimesSync, openSync, statSync, unlinkSync} from 'node:fs'
 import {stat, unlink, type FileHandle} from 'node:fs/promises'
-import {basename, dirname, resolve} from 'node:path'
+import {basename, dirname, resolve, sep} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {Readable, Transform, Writable} from 'node:stream'
 import {GetObjectCommand} from '@aws-sdk/client-s3'
 import {Header} from 'tar'
 import {ExitCode, S3cError, describeError, statusOf} from './errors.js'
-import {withRetry, type RetryPolicy} from './retry.js'
-import {openRun, partSizeFor, runWalk, type TransferOptions} from './transfer.js'
+import {FatalError, withRetry, type RetryPolicy} from './retry.js'
+import {openRun, partSizeFor, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
@@ -18,6 +18,8 @@ import {localSource, s3Source, scanTar, type ByteSource} from '../bundle/scan.js
 import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
 import {fsPath} from '../local/fs-path.js'
 import {failed} from '../jobs/handlers.js'
+import {headerModeAndTime} from '../jobs/tar.js'
+import {secondsToNs, utimesValue} from './times.js'
 import type {ExtractMembersJob, Work} from '../jobs/types.js'
 import {
   LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, usableTarget, withTempFile, writeFileSafely,
@@ -334,8 +336,12 @@ export interface AllOptions extends TransferOptions {
   dest: string
   /** Only these members, or members under these folders (whole path segments). */
   select?: string[]
-  /** Members and tar ETag when the caller has them already (tar extract without an index). */
-  preloaded?: {members: IndexedMember[]; etag: string}
+  /**
+   * Members and tar ETag when the caller has them already (tar extract without an index);
+   * `headers`: their mode and mtime are not known (an s3tar TOC lists neither), so each comes
+   * from the member's header block, fetched with its data.
+   */
+  preloaded?: {members: IndexedMember[]; etag: string; headers?: boolean}
 }
 
 /** Members named in `select`: exact names, or everything under a folder name. */
@@ -398,6 +404,8 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
     multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, checksum: false, maxRetry: opts.maxRetry, threadCount: opts.threadCount}})
   const tmpPaths: string[] = []
   const links: {member: IndexedMember; path: string}[] = []
+  const folders: {member: IndexedMember; path: string}[] = []
+  const headers = opts.preloaded?.headers ?? false
   const cleanup = async () => {
     await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
   }
@@ -437,9 +445,22 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
         fail(error)
         continue
       }
+      if (m.type === 'dir') folders.push({member: m, path})
       if (m.type !== 'file') continue
       if (stored >= opts.multipartThreshold) {
         yield* flush()
+        let mode = m.mode
+        let mtime = m.mtime
+        if (headers) {
+          // One small GET for the header block of a large member: its mode and mtime.
+          try {
+            ({mode, mtime} = headerModeAndTime(await getRange(run, bucket, tarKey, etag, m.dataOffset - BLOCK, BLOCK), m.name))
+          } catch (error) {
+            if (error instanceof FatalError || error instanceof S3cError) throw error
+            fail(error)
+            continue
+          }
+        }
         let tmpPath: string
         try {
           tmpPath = await createTempFile(root, path, m.size)
@@ -455,13 +476,13 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
           children.push({kind: 'download-range', bucket, key: tarKey, etag: etag || undefined, root, tmpPath, offset: m.dataOffset + at, length, base: m.dataOffset,
             ...(m.sparse ? {scatter: scatterOf(m.sparse, at, length)} : {})})
         }
-        yield {parent: {kind: 'finish-download', bucket, key: tarKey, root, tmpPath, path, size: m.size, lastModifiedMs: m.mtime * 1000, verify: false, crc: m.crc, mode: m.mode,
+        yield {parent: {kind: 'finish-download', bucket, key: tarKey, root, tmpPath, path, size: m.size, lastModifiedMs: mtime * 1000, mtimeNs: String(secondsToNs(mtime)), verify: false, crc: m.crc, mode,
           ...(m.sparse ? {sparse: m.sparse} : {})}, children: children as never}
         continue
       }
       const end = m.dataOffset + stored
       if (group && (m.dataOffset - group.end > COALESCE_GAP || groupBytes + stored > opts.partSize || group.members.length >= 1000)) yield* flush()
-      if (!group) group = {kind: 'extract-members', bucket, key: tarKey, etag, root, start: m.dataOffset, end, members: []}
+      if (!group) group = {kind: 'extract-members', bucket, key: tarKey, etag, root, start: m.dataOffset - (headers ? BLOCK : 0), end, members: [], ...(headers ? {headers} : {})}
       group.members.push({name: m.name, path, dataOffset: m.dataOffset, size: stored, mode: m.mode, mtime: m.mtime, crc: m.crc,
         ...(m.sparse ? {sparse: m.sparse, realSize: m.size} : {})})
       group.end = Math.max(group.end, end)
@@ -471,7 +492,43 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   }
   const summary = await runWalk(run, opts.location, plan, cleanup)
   makeLinks(root, links, summary)
+  setFolderModesAndTimes(root, folders, summary)
   return summary
+}
+
+/** A ranged GET of the tar (If-Match its ETag). */
+async function getRange(run: RunContext, bucket: string, key: string, etag: string, offset: number, length: number): Promise<Buffer> {
+  try {
+    const res = await withRetry(() => run.s3.fast.request('GET', bucket, key, {range: `bytes=${offset}-${offset + length - 1}`, ...(etag ? {'if-match': etag} : {})}), run.retry, run.signal)
+    return res.body
+  } catch (error) {
+    if (statusOf(error) === 412) throw new S3cError(`s3://${bucket}/${key} changed while it was being extracted: run the command again`, ExitCode.fatal)
+    throw error
+  }
+}
+
+/**
+ * The folders' modes and times, last (as tar does): writing a file into a folder moves its time,
+ * and a folder without write permission could not take its files. Deepest first; each is opened
+ * without following a link. A folder whose mode or time cannot be set fails by name.
+ */
+function setFolderModesAndTimes(root: string, folders: {member: IndexedMember; path: string}[], summary: RunSummary): void {
+  const depth = (p: string) => p.split(sep).length
+  for (const {member, path} of [...folders].sort((a, b) => depth(b.path) - depth(a.path))) {
+    try {
+      ensureSafeDir(root, dirname(path), {create: false, cache: false})
+      const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+      try {
+        fchmodSync(fd, member.mode & 0o7777)
+        futimesSync(fd, new Date(), utimesValue(secondsToNs(member.mtime)))
+      } finally {
+        closeSync(fd)
+      }
+    } catch (error) {
+      summary.filesFailed++
+      summary.failures.push({key: member.name, path, error: error instanceof LocalPathError ? error.message : `cannot set the mode and time of folder "${member.name}": ${describeError(error)}`})
+    }
+  }
 }
 
 /**

@@ -103,7 +103,8 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   } finally {
     await s3.close()
   }
-  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, etag: listed.etag}})
+  // A TOC lists no modes or times: they come from each member's header block.
+  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, etag: listed.etag, headers: listed.from === 'toc'}})
 
   const dest = parseS3Url(opts.dest)
   const destPrefix = folderPrefix(dest.prefix)
