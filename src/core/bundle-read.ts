@@ -300,7 +300,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
           if (target.sparse) await fh.truncate(target.realSize)
           const meta = await fetchMember(s3, reader, opts, target, found.header.tarEtag, async () => fileSink(fh, target.sparse))
           await fh.chmod(meta.mode & 0o7777)
-          await fh.utimes(new Date(), new Date(meta.mtime * 1000))
+          await fh.utimes(new Date(), utimesValue(secondsToNs(meta.mtime)))
         })
         return {path: out, bytes: target.realSize, gets: reader.gets, warm: reader.warm}
       } catch (error) {
