@@ -244,8 +244,8 @@ export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: strin
 export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
   const h = await headObject(ops, bucket, f.key)
   if (!h) return false
-  const local = await lstat(fsPath(f.path), {bigint: true})
-  if (!local.isFile() || Number(local.size) !== Number(h['content-length'])) return false
+  const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)
+  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return false
   const content: LocalContent = {path: f.path, size: Number(local.size)}
   if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true
   const time = objectTime(h, f.lastModifiedMs)
