@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
-import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, utimesSync, writeFileSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
@@ -55,6 +55,8 @@ function openUploads(proxy: Proxy): string[] {
 function observedCounts(proxy: Proxy, sourcePrefix: string): Record<string, number> {
   const q = proxy.requests.filter(r => r.status !== undefined && r.status < 300)
   return {
+    // one per source object, for its mtime metadata
+    HeadObject: q.filter(r => r.method === 'HEAD' && r.path.startsWith(sourcePrefix)).length,
     CreateMultipartUpload: q.filter(r => r.method === 'POST' && /(^|&)uploads(=|&|$)/.test(r.query)).length,
     CompleteMultipartUpload: q.filter(r => r.method === 'POST' && r.query.includes('uploadId=')).length,
     UploadPartCopy: q.filter(isCopy).length,
@@ -87,6 +89,8 @@ function makeSource(root: string): Map<string, number> {
     const fd = openSync(path, 'w')
     for (let off = 0, n = 0; off < size; off += MiB, n++) writeSync(fd, seededBytes(seed * 131 + n, Math.min(MiB, size - off)))
     closeSync(fd)
+    // A time far from the upload's, with a fraction: tar members must show it (whole seconds), not Last-Modified.
+    utimesSync(path, 1_000_000_000 + seed, 1_000_000_000 + seed + 0.75)
     sizes.set(rel, size)
   }
   for (let i = 0; i < 1500; i++) {
@@ -162,6 +166,20 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       }
     })
 
+    it("members carry the objects' mtime metadata (GNU tar --full-time), not Last-Modified", async function () {
+      const tarPath = join(mk('times'), 'all.tar')
+      writeFileSync(tarPath, await getObject(bucket, 'archives/all.tar'))
+      const listing = execFileSync('tar', ['--full-time', '-tvf', tarPath], {encoding: 'utf8', env: {...process.env, TZ: 'UTC'}, maxBuffer: 64 * MiB})
+      const times = new Map<string, string>()
+      for (const line of listing.split('\n').filter(Boolean)) {
+        const m = /^\S+ \S+\s+\d+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (.*)$/.exec(line)
+        assert.ok(m, line)
+        times.set(m[2], m[1])
+      }
+      const utc = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ')
+      for (const rel of sizes.keys()) assert.equal(times.get(rel), utc(Math.floor(statSync(join(src, rel)).mtimeMs / 1000)), rel)
+    })
+
     it('create again through the proxy: no GetObject on the ≥ 5 MiB objects, UploadPartCopy for each of them', async function () {
       const r = await cli(['tar', 'create', '-f', `s3://${bucket}/archives/again.tar`, `s3://${bucket}/src/`, '--part-size', '8MiB', '--stats', '--json'])
       assert.equal(r.code, 0, r.stderr)
@@ -233,6 +251,8 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       assert.equal(x.code, 0, x.stderr)
       for (const rel of hashTree(dest).keys()) assert.equal(sha(readFileSync(join(dest, rel))), sha(readFileSync(join(src, rel))), rel)
       assert.deepEqual([...hashTree(dest).keys()].sort(), [...sizes.keys()].filter(k => k.startsWith('big/') || k.startsWith('with space 1/')).sort())
+      // The TOC lists no times: each member's comes from its header block (the object's mtime metadata, whole seconds).
+      for (const rel of hashTree(dest).keys()) assert.equal(Math.floor(statSync(join(dest, rel)).mtimeMs / 1000), Math.floor(statSync(join(src, rel)).mtimeMs / 1000), rel)
     })
 
     it('tar extract to S3: the whole archive, one member, one prefix — server-side, byte-exact', async function () {
@@ -273,6 +293,8 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       assert.equal(r.code, 0, r.stderr)
       rmSync(join(dest, 'toc.csv'))
       assert.deepEqual(compareTrees(src, dest), [])
+      for (const rel of [...sizes.keys()].filter((_, i) => i % 50 === 0 || sizes.get(_)! >= 5 * MiB))
+        assert.equal(Math.floor(statSync(join(dest, rel)).mtimeMs / 1000), Math.floor(statSync(join(src, rel)).mtimeMs / 1000), rel)
       const sub = mk('lxs')
       const s = await cli(['tar', 'extract', '-f', `s3://${bucket}/archives/all.tar`, '-C', sub, 'big/large 0.bin', 'with space 1'])
       assert.equal(s.code, 0, s.stderr)
@@ -387,9 +409,10 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
     })
 
     it('--mode memory: no UploadPartCopy at all, the index is still written', async function () {
-      const r = await cli(['tar', 'create', '-f', `s3://${bucket}/modes/memory.tar`, `s3://${bucket}/sub/`, '--mode', 'memory', '--no-toc'])
+      const r = await cli(['tar', 'create', '-f', `s3://${bucket}/modes/memory.tar`, `s3://${bucket}/sub/`, '--mode', 'memory', '--no-toc', '--no-mtime-metadata'])
       assert.equal(r.code, 0, r.stderr)
       assert.equal(proxy.count('PUT', isCopy), 0)
+      assert.equal(proxy.count('HEAD', r => r.path.startsWith(`/${bucket}/sub/`)), 0, '--no-mtime-metadata: Last-Modified from the listing, no HEADs')
       await checkArchive('modes/memory.tar', false)
     })
 
@@ -476,7 +499,19 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
 
     it('a source object failing mid-run: the upload is aborted and temporary objects are deleted', async function () {
       const victim = subsetVictim()
-      proxy.setFaults({alwaysFail: p => p === victim})
+      // Its HEAD (for the mtime metadata) failing stops the run before any upload starts.
+      proxy.setFaults({alwaysFail: (p, r) => p === victim && r.method === 'HEAD'})
+      try {
+        const r = await cli(['tar', 'create', '-f', `s3://${bucket}/bad/fail.tar`, `s3://${bucket}/src/`, '--max-retry', '1'])
+        assert.notEqual(r.code, 0)
+        assert.match(r.stderr, /^s3c: .+\n$/)
+        assert.equal(proxy.count('POST', r => /(^|&)uploads(=|&|$)/.test(r.query)), 0, 'no upload started')
+      } finally {
+        proxy.setFaults({})
+      }
+      proxy.reset()
+      // Its data failing, mid-run.
+      proxy.setFaults({alwaysFail: (p, r) => p === victim && r.method === 'GET'})
       try {
         const r = await cli(['tar', 'create', '-f', `s3://${bucket}/bad/fail.tar`, `s3://${bucket}/src/`, '--max-retry', '1'])
         assert.notEqual(r.code, 0)

@@ -60,6 +60,8 @@ export type ArchiveJob = TarPartJob | TarCopyJob | TarTempJob
 
 /** Requests an archive will cost, by kind, and the bytes it downloads (for --dry-run and --stats). */
 export interface RequestCounts {
+  /** One per source object, for its mtime metadata (and, from a manifest, to check it exists). */
+  HeadObject: number
   CreateMultipartUpload: number
   UploadPart: number
   UploadPartCopy: number
@@ -74,7 +76,7 @@ export interface RequestCounts {
 }
 
 export function emptyCounts(): RequestCounts {
-  return {CreateMultipartUpload: 0, UploadPart: 0, UploadPartCopy: 0, CompleteMultipartUpload: 0, GetObject: 0, PutObject: 0, DeleteObjects: 0, temporaryObjects: 0, bytesDownloaded: 0}
+  return {HeadObject: 0, CreateMultipartUpload: 0, UploadPart: 0, UploadPartCopy: 0, CompleteMultipartUpload: 0, GetObject: 0, PutObject: 0, DeleteObjects: 0, temporaryObjects: 0, bytesDownloaded: 0}
 }
 
 /** Sizes of built parts for a byte range: ≤ partSize where possible, none below 5 MiB unless the range is. */

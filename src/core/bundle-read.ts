@@ -1,22 +1,24 @@
-import {statSync, unlinkSync} from 'node:fs'
+import {closeSync, constants, fchmodSync, futimesSync, openSync, statSync, unlinkSync} from 'node:fs'
 import {stat, unlink, type FileHandle} from 'node:fs/promises'
-import {basename, dirname, resolve} from 'node:path'
+import {basename, dirname, resolve, sep} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {Transform, Writable} from 'node:stream'
 import {Header} from 'tar'
 import {ExitCode, S3cError, describeError, statusOf} from './errors.js'
-import {withRetry, type RetryPolicy} from './retry.js'
-import {commonStoredOptions, openRun, partSizeFor, runWalk, type TransferOptions} from './transfer.js'
+import {FatalError, withRetry, type RetryPolicy} from './retry.js'
+import {commonStoredOptions, openRun, partSizeFor, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import {crc32} from '../bundle/crc.js'
 import {INDEX_SUFFIX, buildIndex, normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
 import {IndexReader, isLocalTar, tarLocation, type TarRef} from '../bundle/remote.js'
-import {SourceChangedError, localSource, openS3Source, scanTar, staleIndexError, type ByteSource, type SourceRef} from '../bundle/scan.js'
+import {SourceChangedError, localSource, openS3Source, openSourceRef, scanTar, staleIndexError, type ByteSource, type SourceRef} from '../bundle/scan.js'
 import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
 import {fsPath} from '../local/fs-path.js'
 import {failed} from '../jobs/handlers.js'
+import {headerModeAndTime} from '../jobs/tar.js'
+import {secondsToNs, utimesValue} from './times.js'
 import type {ExtractMembersJob, Work} from '../jobs/types.js'
 import {
   LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, usableTarget, withTempFile, writeFileSafely,
@@ -297,7 +299,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
           if (target.sparse) await fh.truncate(target.realSize)
           const meta = await fetchMember(tar, opts, target, async () => fileSink(fh, target.sparse))
           await fh.chmod(meta.mode & 0o7777)
-          await fh.utimes(new Date(), new Date(meta.mtime * 1000))
+          await fh.utimes(new Date(), utimesValue(secondsToNs(meta.mtime)))
         })
         return {path: out, bytes: target.realSize, gets: reader.gets, warm: reader.warm}
       } catch (error) {
@@ -333,8 +335,12 @@ export interface AllOptions extends TransferOptions {
   dest: string
   /** Only these members, or members under these folders (whole path segments). */
   select?: string[]
-  /** Members, and the tar pinned to the version they describe, when the caller has them already (tar extract without an index). */
-  preloaded?: {members: IndexedMember[]; source: SourceRef}
+  /**
+   * Members, and the tar pinned to the version they describe, when the caller has them already
+   * (tar extract without an index); `headers`: their mode and mtime are not known (an s3tar TOC
+   * lists neither), so each comes from the member's header block, fetched with its data.
+   */
+  preloaded?: {members: IndexedMember[]; source: SourceRef; headers?: boolean}
   /** The command the run stores for s3c retry (tar extract to a folder runs as download-all). */
   verb?: 'download-all' | 'tar-extract'
 }
@@ -401,6 +407,8 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
     {verb: opts.verb ?? 'download-all', options: {...commonStoredOptions(opts), ref: opts.ref, dest: root, select: opts.select}})
   const tmpPaths: string[] = []
   const links: {member: IndexedMember; path: string}[] = []
+  const folders: {member: IndexedMember; path: string}[] = []
+  const headers = opts.preloaded?.headers ?? false
   const cleanup = async () => {
     await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
   }
@@ -440,9 +448,22 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
         fail(error)
         continue
       }
+      if (m.type === 'dir') folders.push({member: m, path})
       if (m.type !== 'file') continue
       if (stored >= opts.multipartThreshold) {
         yield* flush()
+        let mode = m.mode
+        let mtime = m.mtime
+        if (headers) {
+          // One small GET for the header block of a large member: its mode and mtime.
+          try {
+            ({mode, mtime} = headerModeAndTime(await readBlock(run, source, m.dataOffset - BLOCK), m.name))
+          } catch (error) {
+            if (error instanceof FatalError || error instanceof S3cError) throw error
+            fail(error)
+            continue
+          }
+        }
         let tmpPath: string
         try {
           tmpPath = await createTempFile(root, path, m.size)
@@ -458,13 +479,13 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
           children.push({kind: 'download-range', source, root, tmpPath, offset: m.dataOffset + at, length, base: m.dataOffset,
             ...(m.sparse ? {scatter: scatterOf(m.sparse, at, length)} : {})})
         }
-        yield {parent: {kind: 'finish-download', bucket, key: m.name, root, tmpPath, path, size: m.size, lastModifiedMs: m.mtime * 1000, verify: false, crc: m.crc, mode: m.mode,
+        yield {parent: {kind: 'finish-download', bucket, key: m.name, root, tmpPath, path, size: m.size, lastModifiedMs: mtime * 1000, mtimeNs: String(secondsToNs(mtime)), verify: false, crc: m.crc, mode,
           ...(m.sparse ? {sparse: m.sparse} : {})}, children: children as never}
         continue
       }
       const end = m.dataOffset + stored
       if (group && (m.dataOffset - group.end > COALESCE_GAP || groupBytes + stored > opts.partSize || group.members.length >= 1000)) yield* flush()
-      if (!group) group = {kind: 'extract-members', source, root, start: m.dataOffset, end, members: []}
+      if (!group) group = {kind: 'extract-members', source, root, start: m.dataOffset - (headers ? BLOCK : 0), end, members: [], ...(headers ? {headers} : {})}
       group.members.push({name: m.name, path, dataOffset: m.dataOffset, size: stored, mode: m.mode, mtime: m.mtime, crc: m.crc,
         ...(m.sparse ? {sparse: m.sparse, realSize: m.size} : {})})
       group.end = Math.max(group.end, end)
@@ -474,7 +495,42 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
   }
   const summary = await runWalk(run, opts.location, plan, cleanup)
   makeLinks(root, links, summary)
+  setFolderModesAndTimes(root, folders, summary)
   return summary
+}
+
+/** One 512-byte block of the tar (its pinned version). */
+async function readBlock(run: RunContext, source: SourceRef, offset: number): Promise<Buffer> {
+  const src = await openSourceRef(source, {s3: run.s3, retry: run.retry, signal: run.signal})
+  try {
+    return await src.read(offset, BLOCK)
+  } finally {
+    await src.close()
+  }
+}
+
+/**
+ * The folders' modes and times, last (as tar does): writing a file into a folder moves its time,
+ * and a folder without write permission could not take its files. Deepest first; each is opened
+ * without following a link. A folder whose mode or time cannot be set fails by name.
+ */
+function setFolderModesAndTimes(root: string, folders: {member: IndexedMember; path: string}[], summary: RunSummary): void {
+  const depth = (p: string) => p.split(sep).length
+  for (const {member, path} of [...folders].sort((a, b) => depth(b.path) - depth(a.path))) {
+    try {
+      ensureSafeDir(root, dirname(path), {create: false, cache: false})
+      const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+      try {
+        fchmodSync(fd, member.mode & 0o7777)
+        futimesSync(fd, new Date(), utimesValue(secondsToNs(member.mtime)))
+      } finally {
+        closeSync(fd)
+      }
+    } catch (error) {
+      summary.filesFailed++
+      summary.failures.push({key: member.name, path, error: error instanceof LocalPathError ? error.message : `cannot set the mode and time of folder "${member.name}": ${describeError(error)}`})
+    }
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import {isProblem, walkLocal} from '../engine/walk.js'
 import {fsPath, nameFromBytes} from '../local/fs-path.js'
 import type {RunSummary} from '../engine/stats.js'
 import {headObject} from '../jobs/handlers.js'
+import {wholeSeconds} from './times.js'
 import type {Work} from '../jobs/types.js'
 import {layoutTar, tarPartJobs, type MemberInput} from '../bundle/plan.js'
 import type {TarFormat} from '../bundle/layout.js'
@@ -62,7 +63,7 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: S3TarRef, id:
         recordProblem(run, name, e)
         continue
       }
-      const member: MemberInput = {name, type: e.type, size: e.size, mode: e.mode & 0o7777, mtime: Math.floor(e.mtimeMs / 1000)}
+      const member: MemberInput = {name, type: e.type, size: e.size, mode: e.mode & 0o7777, mtime: wholeSeconds(e.mtimeNs)}
       try {
         // Checked here: one unreadable file would otherwise fail the part holding it, and so the whole tar.
         if (e.type === 'file') await access(fsPath(e.path), constants.R_OK)

@@ -127,7 +127,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       }
       if (o.size >= opts.multipartThreshold) {
         // Decided here, so a large unchanged file never starts ranged GETs.
-        if (compare && (await localUnchanged(run, bucket, {key: o.key, path}, compare))) {
+        if (compare && (await localUnchanged(run, bucket, {key: o.key, path, lastModifiedMs: o.lastModifiedMs}, compare))) {
           run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
           continue
         }

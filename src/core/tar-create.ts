@@ -3,8 +3,8 @@ import {resolve} from 'node:path'
 import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
 import {deleteObjects} from '../jobs/tar.js'
 import {ExitCode, S3cError, statusOf} from './errors.js'
-import {withRetry} from './retry.js'
-import {commonStoredOptions, openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {withRetry, type RetryPolicy} from './retry.js'
+import {commonStoredOptions, openRun, preflight, retryPolicyOf, runWalk, type TransferOptions} from './transfer.js'
 import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
 import {walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
@@ -13,6 +13,9 @@ import {INDEX_SUFFIX} from '../bundle/index-format.js'
 import type {TarFormat} from '../bundle/layout.js'
 import {MAX_PARTS, MIN_PART, countRequests, emptyCounts, layoutTar, planArchive, type MemberInput, type RequestCounts} from '../bundle/plan.js'
 import type {S3Handle} from '../s3/client.js'
+import type {Headers} from '../s3/fast.js'
+import {objectTime} from '../jobs/metadata.js'
+import {lastModifiedTime, wholeSeconds} from './times.js'
 import {folderPrefix, isS3Url, parseS3Url} from '../s3/url.js'
 
 export type TarMode = 'auto' | 'copy' | 'memory'
@@ -28,6 +31,12 @@ export interface TarCreateOptions extends TransferOptions {
   toc: boolean
   sizeLimit?: number
   storageClass?: string
+  /**
+   * Members take each object's `mtime` metadata (rclone's and s3c's modification time), read
+   * with one HEAD per object (default). False: Last-Modified from the listing, no HEADs. From a
+   * manifest every object is HEADed anyway, so its metadata is always used.
+   */
+  mtimeMetadata?: boolean
   /** Told the plan's request counts per archive (dry run and --stats). */
   onCounts?: (archive: string, counts: RequestCounts, members: number, size: number) => void
 }
@@ -40,7 +49,10 @@ interface SourceObject {
   name: string
   size: number
   etag?: string
-  mtimeMs: number
+  /** The member's time in whole seconds (src/core/times.ts): mtime metadata, else Last-Modified. */
+  mtime: number
+  /** It was read with a HEAD (counted in the plan). */
+  headed?: boolean
 }
 
 /** A CSV field as s3tar writes and reads them. */
@@ -95,31 +107,42 @@ async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<Sourc
     if (i === 0 && r.length >= 3 && !/^\d+$/.test(r[2].trim())) return // a header line
     if (r.length < 3 || !r[0] || !r[1] || !/^\d+$/.test(r[2].trim()))
       throw new S3cError(`manifest ${where} line ${i + 1}: expected bucket,key,size[,etag]`, ExitCode.usage)
-    out.push({bucket: r[0].trim(), key: r[1], name: r[1], size: Number(r[2].trim()), etag: r[3]?.trim() || undefined, mtimeMs: 0})
+    out.push({bucket: r[0].trim(), key: r[1], name: r[1], size: Number(r[2].trim()), etag: r[3]?.trim() || undefined, mtime: 0})
   })
   if (out.length === 0) throw new S3cError(`manifest ${where} lists no objects`, ExitCode.usage)
   // Every object must exist with the size the manifest gives: checked before anything is written.
+  await headObjects(s3, out, opts.threadCount, retryPolicyOf(opts), opts.signal, (o, head) => {
+    if (!head) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
+    const size = Number(head['content-length'])
+    if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
+    if (o.etag && head.etag && o.etag.replace(/"/g, '') !== head.etag.replace(/"/g, ''))
+      throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} has ETag ${head.etag}, the manifest says ${o.etag}`, ExitCode.usage)
+    o.etag = head.etag ?? o.etag
+  })
+  return out
+}
+
+/**
+ * HEADs every object, `threads` at a time, and gives each its time by the time rule (its mtime
+ * metadata, else Last-Modified); `check` sees each answer (undefined: the object is gone).
+ */
+async function headObjects(s3: S3Handle, objects: SourceObject[], threads: number, retry: RetryPolicy, signal: AbortSignal | undefined, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
   let next = 0
-  const check = async () => {
-    while (next < out.length) {
-      const o = out[next++]
-      let head
+  const worker = async () => {
+    while (next < objects.length) {
+      const o = objects[next++]
+      let head: Headers | undefined
       try {
-        head = await withRetry(() => s3.fast.request('HEAD', o.bucket, o.key), {retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000})
+        head = (await withRetry(() => s3.fast.request('HEAD', o.bucket, o.key), retry, signal)).headers
       } catch (error) {
-        if (statusOf(error) === 404) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
-        throw error
+        if (statusOf(error) !== 404) throw error
       }
-      const size = Number(head.headers['content-length'])
-      if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
-      if (o.etag && head.headers.etag && o.etag.replace(/"/g, '') !== head.headers.etag.replace(/"/g, ''))
-        throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} has ETag ${head.headers.etag}, the manifest says ${o.etag}`, ExitCode.usage)
-      o.etag = head.headers.etag ?? o.etag
-      o.mtimeMs = Date.parse(head.headers['last-modified'] ?? '') || 0
+      check(o, head)
+      if (head) o.mtime = wholeSeconds(objectTime(head).ns)
+      o.headed = true
     }
   }
-  await Promise.all(Array.from({length: Math.min(opts.threadCount, out.length)}, check))
-  return out
+  await Promise.all(Array.from({length: Math.min(threads, objects.length)}, worker))
 }
 
 /** Where an archive's temporary objects live (cleanup finds leftovers by it). */
@@ -148,7 +171,7 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
   // Absolute, so that s3c retry from another folder reads the same manifest.
   const manifest = opts.manifest && !isS3Url(opts.manifest) ? resolve(opts.manifest) : opts.manifest
   const run = await openRun(opts, `tar create ${opts.archive}`, {verb: 'tar-create', options: {...commonStoredOptions(opts), archive: opts.archive,
-    source: opts.source, manifest, mode: opts.mode, format: opts.format, toc: opts.toc, sizeLimit: opts.sizeLimit, storageClass: opts.storageClass}})
+    source: opts.source, manifest, mode: opts.mode, format: opts.format, toc: opts.toc, sizeLimit: opts.sizeLimit, storageClass: opts.storageClass, mtimeMetadata: opts.mtimeMetadata}})
   const uploads: {key: string; uploadId: string}[] = []
   const temps: string[] = []
   const cleanup = async () => {
@@ -175,9 +198,12 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
         const name = o.key.slice(listPrefix.length)
         if (!name || name.endsWith('/')) continue
         if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX) || isTemporaryKey(o.key))) continue
-        objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtimeMs: o.lastModifiedMs})
+        objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtime: wholeSeconds(lastModifiedTime(o.lastModifiedMs).ns)})
       }
       if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
+      // An object's time is its mtime metadata, which only a HEAD tells (the listing has Last-Modified alone).
+      // An object deleted since the listing keeps Last-Modified here; its copy or GET fails the run later.
+      if (opts.mtimeMetadata ?? true) await headObjects(run.s3, objects, opts.threadCount, run.retry, run.signal, () => undefined)
     } else {
       objects = await readManifest(run.s3, {...opts, manifest})
     }
@@ -205,7 +231,7 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
       if (only && !only.has(key)) continue
       // What an earlier try killed mid-way left for this very archive (uploads, staged TOC, temporary objects).
       if (!opts.dryRun) await cleanupArchiveLeftovers(run, bucket, key)
-      const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: Math.floor(o.mtimeMs / 1000),
+      const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: o.mtime,
         source: {bucket: o.bucket, key: o.key, etag: o.etag}}))
       let tocKey: string | undefined
       let layout = layoutTar(inputs, opts.format)
@@ -237,6 +263,7 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
         {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix, padKey})
       if (parts > MAX_PARTS) throw new S3cError(`${key} would need ${parts} parts (S3 allows ${MAX_PARTS}): split it with --size-limit`, ExitCode.usage)
       const counts = countRequests(jobs)
+      counts.HeadObject = group.filter(o => o.headed).length
       const tempKeys = tocKey ? [tocKey] : []
       if (tocKey) { counts.PutObject++; counts.temporaryObjects++ }
       // One 5 MiB object of zeros per archive, copied as the padding of its temporary objects.

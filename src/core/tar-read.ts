@@ -122,7 +122,8 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   } finally {
     await s3?.close()
   }
-  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, source: listed.source}, verb: 'tar-extract'})
+  // A TOC lists no modes or times: they come from each member's header block.
+  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, source: listed.source, headers: listed.from === 'toc'}, verb: 'tar-extract'})
   if (isLocalTar(ref) || isLocalSource(listed.source)) throw new Error('unreachable: a local tar extracted to S3')
 
   const dest = parseS3Url(opts.dest)

@@ -112,7 +112,7 @@ export type StoredCommand =
   | {verb: 'bundle'; options: CommonStoredOptions & {localFolder: string; bundleId: string; format: TarFormat; storageClass?: string; followSymlinks?: boolean}}
   | {verb: 'download-all' | 'tar-extract'; options: CommonStoredOptions & {ref: TarRef; dest: string; select?: string[]}}
   | {verb: 'tar-create'; options: CommonStoredOptions & {archive: string; source?: string; manifest?: string; mode: 'auto' | 'copy' | 'memory'; format: TarFormat;
-      toc: boolean; sizeLimit?: number; storageClass?: string}}
+      toc: boolean; sizeLimit?: number; storageClass?: string; mtimeMetadata?: boolean}}
 
 export function commonStoredOptions(o: TransferOptions): CommonStoredOptions {
   return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,

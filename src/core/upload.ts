@@ -7,8 +7,8 @@ import {withRetry} from './retry.js'
 import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import {isProblem, keyFilter, walkLocal, walkS3, type LocalEntry, type LocalProblem} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
-import {remoteUnchanged, sha256File} from '../jobs/handlers.js'
-import {META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
+import {fileDigests, remoteUnchanged} from '../jobs/handlers.js'
+import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
 import type {CompareMode, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../s3/url.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
@@ -40,9 +40,14 @@ async function remoteSizes(run: RunContext, bucket: string, prefix: string): Pro
 
 async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry, pending: {key: string; uploadId: string}[]): Promise<Flow> {
   const {bucket} = opts.location
-  const metadata: Record<string, string> = {[META_MTIME]: formatMtime(e.mtimeMs)}
-  // A whole-file checksum must be known before the upload starts; it costs one extra read, so only with --checksum.
-  if (opts.checksum) metadata[META_SHA256] = await sha256File(e.path)
+  const metadata: Record<string, string> = {[META_MTIME]: formatMtime(e.mtimeNs)}
+  // A whole-file checksum must be known before the upload starts; it costs one extra read, so only
+  // with --checksum. The same read gives the MD5 rclone checks a multipart object by (md5chksum).
+  if (opts.checksum) {
+    const digests = await fileDigests(e.path)
+    metadata[META_SHA256] = digests.sha256
+    metadata[META_MD5] = digests.md5base64
+  }
   // Not abortable: an upload S3 creates after Ctrl-C would leave an id we never learn, never aborted.
   const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
     Bucket: bucket, Key: key, Metadata: metadata, ContentType: mime.lookup(e.path) || 'application/octet-stream',
@@ -55,7 +60,7 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
   for (let offset = 0, n = 1; offset < e.size; offset += partSize, n++) {
     children.push({kind: 'upload-part', bucket, key, uploadId, path: e.path, partNumber: n, offset, length: Math.min(partSize, e.size - offset)})
   }
-  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size, mtimeMs: e.mtimeMs}, children}
+  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size, mtimeNs: e.mtimeNs}, children}
 }
 
 /** Records what the walk met but will not upload: skipped with a reason, or failed by name. */
@@ -67,13 +72,13 @@ export function recordProblem(run: RunContext, key: string, p: LocalProblem): vo
 /** The one file of `s3c upload FILE s3://bucket/key`, as the walk would give it. */
 async function singleFile(path: string, opts: UploadOptions): Promise<{entry: LocalEntry; key: string} | undefined> {
   // The user named this file: a symlink is followed, as cp does.
-  const st = await stat(path).catch(() => undefined)
+  const st = await stat(path, {bigint: true}).catch(() => undefined)
   if (!st || st.isDirectory()) return undefined
   if (!st.isFile()) throw new S3cError(`"${opts.localFolder}" is not a regular file or a folder: give a file or the folder that holds the files to upload`, ExitCode.usage)
   const name = basename(path)
   const {prefix} = opts.location
   const key = prefix === '' || prefix.endsWith('/') ? joinKey(prefix, name) : prefix
-  return {entry: {rel: name, path, type: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: st.mode}, key}
+  return {entry: {rel: name, path, type: 'file', size: Number(st.size), mtimeNs: String(st.mtimeNs), mode: Number(st.mode)}, key}
 }
 
 /** `s3c upload`: walk the local tree once and move every file that changed (or the one file given). */
@@ -135,7 +140,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
         yield await multipartFlow(run, opts, key, e, multiparts)
       } else {
         yield {kind: 'upload-files', bucket, storageClass: opts.storageClass,
-          files: [{path: e.path, key, size: e.size, mtimeMs: e.mtimeMs, compare}]}
+          files: [{path: e.path, key, size: e.size, mtimeNs: e.mtimeNs, compare}]}
       }
     }
   }

@@ -1,4 +1,4 @@
-import {lstatSync, type Dirent, type Stats} from 'node:fs'
+import {lstatSync, type BigIntStats, type Dirent} from 'node:fs'
 import {lstat, readdir, stat} from 'node:fs/promises'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import picomatch from 'picomatch'
@@ -15,7 +15,8 @@ export interface LocalEntry {
   /** A symlink only when links are not followed (a followed link is what it points to). */
   type: 'file' | 'dir' | 'symlink'
   size: number
-  mtimeMs: number
+  /** Modification time in nanoseconds, as a decimal string (stat with bigint: full precision; see src/core/times.ts). */
+  mtimeNs: string
   mode: number
   /** The entry is a folder (only with `dirs: true`). */
   dir?: boolean
@@ -86,7 +87,7 @@ interface DirItem {
   ambiguous: boolean
   kind: 'file' | 'dir' | 'symlink' | 'other'
   /** Followed links: what the link points to, or why it cannot be followed. */
-  target?: Stats
+  target?: BigIntStats
   targetError?: unknown
   /** UTF-8 bytes of the name as it sorts among the keys: a folder `a` sorts as `a/`. */
   sortKey: Buffer
@@ -105,11 +106,11 @@ function kindOf(d: Dirent<Buffer>): DirItem['kind'] {
   return d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other'
 }
 
-function kindOfStats(st: Stats): DirItem['kind'] {
+function kindOfStats(st: BigIntStats): DirItem['kind'] {
   return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other'
 }
 
-const idOf = (st: Stats) => `${st.dev}:${st.ino}`
+const idOf = (st: BigIntStats) => `${st.dev}:${st.ino}`
 
 /**
  * Streams the entries under `root`, one folder at a time: memory holds the folders on the
@@ -129,7 +130,7 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
   const exclude = opts.exclude?.length ? picomatch(opts.exclude, matchOptions) : undefined
   const maxDepth = includeDepth(opts.include)
   const follow = !!opts.followSymlinks
-  const rootStat = await stat(fsPath(base))
+  const rootStat = await stat(fsPath(base), {bigint: true})
   const stack: Frame[] = [{rel: '', path: base, id: idOf(rootStat), next: 0}]
   const onPath = new Set([stack[0].id])
   const problem = (rel: string, path: string, type: LocalProblem['type'], reason: string, dir = false): LocalProblem =>
@@ -163,9 +164,9 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
         yield problem(rel, path, 'failed', `${RESERVED_NAME}; what the folder holds was not walked`, true)
         continue
       }
-      let st: Stats
+      let st: BigIntStats
       try {
-        st = item.target ?? (await lstat(fsPath(path)))
+        st = item.target ?? (await lstat(fsPath(path), {bigint: true}))
       } catch (error) {
         yield problem(rel, path, 'failed', describeError(error), true)
         continue
@@ -175,7 +176,7 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
         yield problem(rel, path, 'skipped', item.kind === 'symlink' ? 'symlink loop' : 'folder loop', item.kind !== 'symlink')
         continue
       }
-      if (opts.dirs && selected(rel)) yield {rel, path, type: 'dir', size: 0, mtimeMs: st.mtimeMs, mode: st.mode, dir: true}
+      if (opts.dirs && selected(rel)) yield {rel, path, type: 'dir', size: 0, mtimeNs: String(st.mtimeNs), mode: Number(st.mode), dir: true}
       const depth = rel.split('/').length
       if (depth >= maxDepth) continue
       stack.push({rel, path, id: idOf(st), next: 0})
@@ -198,11 +199,11 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
       yield problem(rel, path, 'skipped', 'not a regular file')
       continue
     }
-    let st: Stats
+    let st: BigIntStats
     try {
       // Synchronous on purpose (as the download planner's stat): five times cheaper than a
       // promise round trip through the thread pool, and the walk is one loop anyway.
-      st = item.target ?? lstatSync(fsPath(path))
+      st = item.target ?? lstatSync(fsPath(path), {bigint: true})
     } catch (error) {
       yield problem(rel, path, 'failed', describeError(error))
       continue
@@ -213,7 +214,7 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
       yield problem(rel, path, 'skipped', 'not a regular file')
       continue
     }
-    yield {rel, path, type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode}
+    yield {rel, path, type, size: type === 'file' ? Number(st.size) : 0, mtimeNs: String(st.mtimeNs), mode: Number(st.mode)}
   }
 }
 
@@ -227,7 +228,7 @@ async function readFolder(path: string, follow: boolean): Promise<DirItem[]> {
   if (follow) {
     await Promise.all(items.filter(i => i.kind === 'symlink').map(async i => {
       try {
-        i.target = await stat(fsPath(`${path}/${i.name}`))
+        i.target = await stat(fsPath(`${path}/${i.name}`), {bigint: true})
       } catch (error) {
         i.targetError = error
       }

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {closeSync, createReadStream, fstatSync, openSync, readFileSync} from 'node:fs'
+import {closeSync, constants, createReadStream, fstatSync, openSync, readFileSync} from 'node:fs'
 import {chmod, lstat, open, stat, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
@@ -12,7 +12,9 @@ import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path
 import type {S3Handle} from '../s3/client.js'
 import {sha256Hex, type Headers} from '../s3/fast.js'
 import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
-import {META_MTIME, META_SHA256, formatMtime, parseMtime, sameMtime} from './metadata.js'
+import {META_MTIME, META_SHA256, formatMtime, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
+import {sameContent, type LocalContent} from './content.js'
+import {lastModifiedTime, sameTime, toNs, utimesValue, type FileTime} from '../core/times.js'
 import {getS3Range, openSourceRef, preadFully, SourceChangedError, staleIndexError} from '../bundle/scan.js'
 import {isLocalSource} from './types.js'
 import type {
@@ -38,6 +40,17 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256')
   await pipeline(createReadStream(fsPath(path), {highWaterMark: 1 << 20}), hash)
   return hash.digest('hex')
+}
+
+/** SHA-256 (hex) and MD5 (base64, rclone's md5chksum) of a file, in one read. */
+export async function fileDigests(path: string): Promise<{sha256: string; md5base64: string}> {
+  const sha256 = createHash('sha256')
+  const md5 = createHash('md5')
+  for await (const chunk of createReadStream(fsPath(path), {highWaterMark: 1 << 20})) {
+    sha256.update(chunk as Buffer)
+    md5.update(chunk as Buffer)
+  }
+  return {sha256: sha256.digest('hex'), md5base64: md5.digest('base64')}
 }
 
 export async function crc32File(path: string): Promise<number> {
@@ -72,9 +85,11 @@ function metaOf(headers: Headers): Record<string, string> {
   return meta
 }
 
-/** Modification time of a remote object: our metadata, else Last-Modified. */
-function remoteMtimeMs(headers: Headers, fallbackMs?: number): number | undefined {
-  return parseMtime(headers[`x-amz-meta-${META_MTIME}`]) ?? (headers['last-modified'] ? Date.parse(headers['last-modified']) : fallbackMs)
+/** Headers again from what downloadRange kept of them (metadata without its prefix, Last-Modified). */
+function headersOfMeta(meta: Record<string, string>): Headers {
+  const h: Headers = {}
+  for (const [k, v] of Object.entries(meta)) h[k === 'last-modified' ? k : `x-amz-meta-${k}`] = v
+  return h
 }
 
 /** The part of a context that talks to S3; the planners have it too. */
@@ -99,7 +114,7 @@ export function failed(ref: {key: string; path: string; size: number}, error: un
 function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): Headers {
   const h: Headers = {
     'content-type': mime.lookup(f.path) || 'application/octet-stream',
-    [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeMs),
+    [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeNs),
     [`x-amz-meta-${META_SHA256}`]: sha256,
   }
   if (storageClass) h['x-amz-storage-class'] = storageClass
@@ -108,13 +123,14 @@ function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): 
 
 async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
-    // Check by mtime before reading: an unchanged file is never read.
-    if (f.compare === 'mtime' && (await remoteUnchanged(ctx, job.bucket, f, 'mtime')))
-      return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const skipped: FileOutcome = {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const head = f.compare ? await headObject(ctx, job.bucket, f.key) : undefined
+    // Decided by time before reading: an unchanged file is never read.
+    const verdict = head ? uploadVerdict(head, f, f.compare!) : 'changed'
+    if (verdict === 'same') return skipped
     const body = await readWholeFile(f)
     const sha256 = sha256Hex(body)
-    if (f.compare === 'checksum' && (await remoteUnchanged(ctx, job.bucket, f, 'checksum', sha256)))
-      return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
     const headers = uploadHeaders(f, sha256, job.storageClass)
     await withRetry(() => ctx.s3.fast.request('PUT', job.bucket, f.key, headers, body, sha256), ctx.retry, ctx.signal)
     ctx.onBytes(body.length)
@@ -163,7 +179,7 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
   const parts = (children?.results ?? []).map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
   try {
     // Every part has been read: a file changed since the walk would be stored as a mix (or cut short).
-    checkUnchanged(job, await stat(fsPath(job.path)))
+    checkUnchanged(job, await stat(fsPath(job.path), {bigint: true}))
   } catch (error) {
     await abortUpload(ctx, job.bucket, job.key, job.uploadId)
     return {files: [failed(ref, error)]}
@@ -191,38 +207,69 @@ export function multipartEtag(parts: {ETag: string}[]): string {
 
 // ---------------------------------------------------------------- download
 
-/** Upload side: true when the object already holds this file (same size, and same mtime or checksum). */
-export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; size: number; mtimeMs: number}, mode: CompareMode, sha256?: string): Promise<boolean> {
-  const h = await headObject(ops, bucket, f.key)
-  if (!h || Number(h['content-length']) !== f.size) return false
-  if (mode === 'checksum') {
-    const remote = h[`x-amz-meta-${META_SHA256}`]
-    return remote !== undefined && remote === (sha256 ?? (await sha256File(f.path)))
-  }
-  const remoteMs = parseMtime(h[`x-amz-meta-${META_MTIME}`])
-  return remoteMs !== undefined && sameMtime(remoteMs, f.mtimeMs)
+/**
+ * Upload side, from the object's HEAD: 'same' when it already holds this file by the time rule
+ * (src/core/times.ts), 'changed', or 'content' when only the content can tell: --checksum, or an
+ * object without `mtime` metadata (written by another tool, e.g. `aws s3 sync`) whose time
+ * (Last-Modified, whole seconds) is not the file's but whose digests can be checked.
+ */
+export function uploadVerdict(h: Headers, f: {size: number; mtimeNs: string}, mode: CompareMode): 'same' | 'changed' | 'content' {
+  if (Number(h['content-length']) !== f.size) return 'changed'
+  if (mode === 'checksum') return 'content'
+  const stored = storedMtime(h)
+  if (stored) return sameTime(stored, f.mtimeNs) ? 'same' : 'changed'
+  if (sameTime(lastModifiedTime(h['last-modified'] ?? 0), f.mtimeNs)) return 'same'
+  return hasDigest(objectDigests(h)) ? 'content' : 'changed'
 }
 
-/** Download side: true when the local file already matches the object (size checked by the planner). */
-export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string}, mode: CompareMode): Promise<boolean> {
+/** Upload side: true when the object already holds this file (same size, and same time or content). */
+export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
   const h = await headObject(ops, bucket, f.key)
   if (!h) return false
-  if (mode === 'checksum') {
-    const remote = h[`x-amz-meta-${META_SHA256}`]
-    return remote !== undefined && remote === (await sha256File(f.path))
+  const verdict = uploadVerdict(h, f, mode)
+  if (verdict !== 'content') return verdict === 'same'
+  return (await sameContent({path: f.path, size: f.size, sha256}, objectDigests(h))) === true
+}
+
+/**
+ * Download side: true when the local file already matches the object (size checked by the
+ * planner, again here). By default by the time rule; when the times differ but the object's
+ * digests allow, by content (a file another tool downloaded, e.g. `aws s3 sync`, which sets
+ * Last-Modified as the time): hashing the local file costs less than fetching it again, and the
+ * file then gets the object's time, so the next run decides by time alone.
+ */
+export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
+  const h = await headObject(ops, bucket, f.key)
+  if (!h) return false
+  const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)
+  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return false
+  const content: LocalContent = {path: f.path, size: Number(local.size)}
+  if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true
+  const time = objectTime(h, f.lastModifiedMs)
+  if (sameTime(time, local.mtimeNs)) return true
+  if (!(await sameContent(content, objectDigests(h)))) return false
+  await setLocalTime(f.path, time)
+  return true
+}
+
+/** Gives a local file (never a link) a time, at the microseconds it can hold. */
+async function setLocalTime(path: string, time: FileTime): Promise<void> {
+  const fh = await open(fsPath(path), constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    await fh.utimes(new Date(), utimesValue(time.ns))
+  } finally {
+    await fh.close()
   }
-  const remoteMs = remoteMtimeMs(h)
-  const local = await lstat(fsPath(f.path))
-  return remoteMs !== undefined && sameMtime(remoteMs, local.mtimeMs)
 }
 
 /** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
 const SMALL_IO = 256 * 1024
 
 /** Thrown when a file is not the one the walk saw any more (size or mtime differ). */
-function checkUnchanged(ref: {size: number; mtimeMs?: number}, st: {size: number; mtimeMs: number}, bytesRead = st.size): void {
-  if (st.size !== ref.size || bytesRead !== ref.size || (ref.mtimeMs !== undefined && st.mtimeMs !== ref.mtimeMs))
-    throw new S3cError(`changed while being uploaded (${ref.size} bytes when listed, ${st.size} now${st.size === ref.size ? ', modified since' : ''}): nothing was stored; run the upload again`, ExitCode.filesFailed)
+function checkUnchanged(ref: {size: number; mtimeNs?: string}, st: {size: bigint; mtimeNs: bigint}, bytesRead = Number(st.size)): void {
+  const size = Number(st.size)
+  if (size !== ref.size || bytesRead !== ref.size || (ref.mtimeNs !== undefined && st.mtimeNs !== toNs(ref.mtimeNs)))
+    throw new S3cError(`changed while being uploaded (${ref.size} bytes when listed, ${size} now${size === ref.size ? ', modified since' : ''}): nothing was stored; run the upload again`, ExitCode.filesFailed)
 }
 
 /** A small file's whole content, checked to be the file the walk saw (a file growing meanwhile fails). */
@@ -231,7 +278,7 @@ async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
     const fd = openSync(fsPath(f.path), 'r')
     try {
       const body = readFileSync(fd)
-      checkUnchanged(f, fstatSync(fd), body.length)
+      checkUnchanged(f, fstatSync(fd, {bigint: true}), body.length)
       return body
     } finally {
       closeSync(fd)
@@ -240,7 +287,7 @@ async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
   const fh = await open(fsPath(f.path), 'r')
   try {
     const body = await fh.readFile()
-    checkUnchanged(f, await fh.stat(), body.length)
+    checkUnchanged(f, await fh.stat({bigint: true}), body.length)
     return body
   } finally {
     await fh.close()
@@ -264,7 +311,7 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
       return r
     }, ctx.retry, ctx.signal)
-    await writeFileSafely(job.root, f.path, res.body, {mtimeMs: remoteMtimeMs(res.headers, f.lastModifiedMs)})
+    await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
     ctx.onBytes(res.body.length)
     return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
   } catch (error) {
@@ -320,8 +367,9 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     if (job.crc !== undefined && job.crc !== (job.sparse ? await crc32FileRuns(job.tmpPath, job.sparse) : await crc32File(job.tmpPath)))
       throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
     if (job.mode !== undefined) await chmod(fsPath(job.tmpPath), job.mode & 0o7777)
-    const mtimeMs = parseMtime(meta[META_MTIME]) ?? job.lastModifiedMs
-    await utimes(fsPath(job.tmpPath), new Date(), new Date(mtimeMs))
+    // A tar member's time comes from the archive's index; an object's by the time rule.
+    const mtimeNs = job.mtimeNs ?? objectTime(headersOfMeta(meta), job.lastModifiedMs).ns
+    await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
     await renameIntoPlace(job.root, job.tmpPath, job.path)
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {

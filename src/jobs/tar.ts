@@ -4,11 +4,13 @@ import {ExitCode, S3cError, statusOf} from '../core/errors.js'
 import {withRetry} from '../core/retry.js'
 import {crc32, crc32Combine} from '../bundle/crc.js'
 import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-format.js'
-import {headerBlocks, type TarFormat} from '../bundle/layout.js'
+import {BLOCK, headerBlocks, type TarFormat} from '../bundle/layout.js'
 import {abortUpload, failed, headObject, multipartEtag, readRange, type JobContext} from './handlers.js'
+import {Header} from 'tar'
 import {writeFileSafely} from '../local/safe-path.js'
 import {getS3Range, openSourceRef, SourceChangedError, staleIndexError} from '../bundle/scan.js'
 import {sourceName, type SourceRef} from './types.js'
+import {secondsToNs} from '../core/times.js'
 import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
@@ -159,6 +161,22 @@ async function readTarRange(ref: SourceRef, start: number, end: number, ctx: Job
   }
 }
 
+/**
+ * Mode and mtime (seconds) from the header block right before a member's data: what an s3tar
+ * TOC does not list. The ustar block is always the last header block before the data (PAX and
+ * GNU long-name blocks come before it).
+ */
+export function headerModeAndTime(block: Buffer, name: string): {mode: number; mtime: number} {
+  let h: Header | undefined
+  try {
+    h = block.length === BLOCK ? new Header(block) : undefined
+  } catch {
+    h = undefined
+  }
+  if (!h?.cksumValid) throw new Error(`no tar header right before the data of ${name} where the TOC says: the TOC does not match the archive`)
+  return {mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000)}
+}
+
 export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): Promise<JobResult> {
   const body = await readTarRange(job.source, job.start, job.end, ctx)
   const files: FileOutcome[] = []
@@ -166,7 +184,8 @@ export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): P
     const data = body.subarray(m.dataOffset - job.start, m.dataOffset - job.start + m.size)
     try {
       if (m.crc !== undefined && (crc32(data) >>> 0) !== m.crc) throw new Error(`content of ${m.name} does not match the CRC-32 in the index`)
-      await writeFileSafely(job.root, m.path, data, {mtimeMs: m.mtime * 1000, mode: m.mode, sparse: m.sparse && {size: m.realSize ?? 0, map: m.sparse}})
+      const {mode, mtime} = job.headers ? headerModeAndTime(body.subarray(m.dataOffset - BLOCK - job.start, m.dataOffset - job.start), m.name) : m
+      await writeFileSafely(job.root, m.path, data, {mtimeNs: secondsToNs(mtime), mode, sparse: m.sparse && {size: m.realSize ?? 0, map: m.sparse}})
       ctx.onBytes(data.length)
       files.push({key: m.name, path: m.path, bytes: data.length, status: 'done'})
     } catch (error) {

@@ -10,7 +10,8 @@ export interface LocalFileRef {
   path: string
   key: string
   size: number
-  mtimeMs: number
+  /** Modification time in nanoseconds since the epoch, as a decimal string (jobs are JSON; see src/core/times.ts). */
+  mtimeNs: string
   /** Set when the counterpart exists with the same size: check before transferring. */
   compare?: CompareMode
 }
@@ -50,8 +51,8 @@ export interface CompleteUploadJob {
   uploadId: string
   path: string
   size: number
-  /** The file's mtime as the walk saw it: a file changed while its parts were read fails. */
-  mtimeMs?: number
+  /** The file's mtime (ns, decimal) as the walk saw it: a file changed while its parts were read fails. */
+  mtimeNs?: string
 }
 
 export interface DownloadFilesJob {
@@ -117,6 +118,8 @@ export interface FinishDownloadJob {
   path: string
   size: number
   lastModifiedMs: number
+  /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/core/times.ts). */
+  mtimeNs?: string
   /** Hash the finished file and compare it with the stored checksum (--checksum). */
   verify: boolean
   /** A tar member: its CRC-32 from the index, and its mode. */
@@ -237,6 +240,11 @@ export interface ExtractMembersJob {
   root: string
   start: number
   end: number
+  /**
+   * The members' mode and mtime are not known (the list came from an s3tar TOC): the range
+   * starts one block early and each member's header block, right before its data, gives them.
+   */
+  headers?: boolean
   members: {name: string; path: string; dataOffset: number; size: number; mode: number; mtime: number; crc?: number; realSize?: number; sparse?: [number, number][]}[]
 }
 

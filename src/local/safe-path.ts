@@ -6,6 +6,7 @@ import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {ExitCode, S3cError, describeError} from '../core/errors.js'
 import {fsPath} from './fs-path.js'
+import {utimesValue} from '../core/times.js'
 
 /*
  * Safe local writes: every file s3c writes (download, download-all, download-single, tar
@@ -151,7 +152,8 @@ export interface SparseLayout {
 }
 
 export interface WriteOptions {
-  mtimeMs?: number
+  /** Modification time in nanoseconds (set at the microseconds a file can hold: src/core/times.ts). */
+  mtimeNs?: bigint | string
   mode?: number
   /** `body` holds only the data runs of a sparse file: they are written at their offsets, the rest stays holes. */
   sparse?: SparseLayout
@@ -196,7 +198,7 @@ export async function writeFileSafely(root: string, path: string, body: Buffer, 
   for (let attempt = 0; ; attempt++) {
     ensureSafeDir(root, dirname(path))
     const tmp = tempPathFor(path)
-    const mtime = opts.mtimeMs === undefined ? undefined : new Date(opts.mtimeMs)
+    const mtime = opts.mtimeNs === undefined ? undefined : utimesValue(opts.mtimeNs)
     let opened = false
     try {
       if (body.length <= SMALL_IO) {

@@ -24,6 +24,7 @@ export default class TarCreate extends S3cCommand {
     mode: Flags.string({description: 'auto: copy objects ≥ 5 MiB, fetch smaller ones; copy or memory: one way for all', options: ['auto', 'copy', 'memory'], default: 'auto'}),
     format: Flags.string({description: 'tar format', options: ['pax', 'gnu'], default: 'pax'}),
     toc: Flags.boolean({description: "write s3tar's toc.csv as the first member", default: true, allowNo: true}),
+    'mtime-metadata': Flags.boolean({description: "members take each object's mtime metadata (s3c's and rclone's modification time), one HEAD per object; --no-mtime-metadata: Last-Modified from the listing, no HEADs", default: true, allowNo: true}),
     'size-limit': Flags.string({description: 'split into archive.01.tar, archive.02.tar, … of at most this size (e.g. 1GiB)'}),
     'storage-class': Flags.string({description: 'storage class of the archive'}),
     stats: Flags.boolean({description: 'print the S3 requests by kind and the bytes downloaded'}),
@@ -42,7 +43,7 @@ export default class TarCreate extends S3cCommand {
       for (const c of counts) {
         const r = c.counts
         const line =
-          `${c.archive}: ${c.members} members, ${c.size} bytes; requests: ${r.CreateMultipartUpload} CreateMultipartUpload, ${r.UploadPart} UploadPart, ` +
+          `${c.archive}: ${c.members} members, ${c.size} bytes; requests: ${r.HeadObject} HeadObject, ${r.CreateMultipartUpload} CreateMultipartUpload, ${r.UploadPart} UploadPart, ` +
           `${r.UploadPartCopy} UploadPartCopy, ${r.CompleteMultipartUpload} CompleteMultipartUpload, ${r.GetObject} GetObject, ${r.PutObject} PutObject, ` +
           `${r.DeleteObjects} DeleteObjects (${r.temporaryObjects} temporary objects); ${r.bytesDownloaded} bytes downloaded`
         this.log(line)
@@ -51,7 +52,7 @@ export default class TarCreate extends S3cCommand {
     const shown = flags['dry-run'] || flags.stats
     return this.executeTransfer('tar create', {
       archive: flags.file, source: args.source, manifest: flags.manifest, mode: flags.mode as TarMode, format: flags.format as 'pax' | 'gnu',
-      toc: flags.toc, sizeLimit: flags['size-limit'] ? parseSize(flags['size-limit']) : undefined, storageClass: flags['storage-class'],
+      toc: flags.toc, mtimeMetadata: flags['mtime-metadata'], sizeLimit: flags['size-limit'] ? parseSize(flags['size-limit']) : undefined, storageClass: flags['storage-class'],
       location: {bucket: parseS3Url(flags.file).bucket, prefix: ''},
       s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
       multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: flags['dry-run'],
