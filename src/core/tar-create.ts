@@ -201,9 +201,6 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
         objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtime: wholeSeconds(lastModifiedTime(o.lastModifiedMs).ns)})
       }
       if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
-      // An object's time is its mtime metadata, which only a HEAD tells (the listing has Last-Modified alone).
-      // An object deleted since the listing keeps Last-Modified here; its copy or GET fails the run later.
-      if (opts.mtimeMetadata ?? true) await headObjects(run.s3, objects, opts.threadCount, run.retry, run.signal, () => undefined)
     } else {
       objects = await readManifest(run.s3, {...opts, manifest})
     }
@@ -229,6 +226,10 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
     for (const [gi, group] of groups.entries()) {
       const key = archiveKey(archiveKeyBase, gi, groups.length)
       if (only && !only.has(key)) continue
+      // An object's time is its mtime metadata, which only a HEAD tells (the listing has Last-Modified
+      // alone): asked for the archives being built only (s3c retry builds the failed ones). An
+      // object deleted since the listing keeps Last-Modified here; its copy or GET fails the run later.
+      if (sourceLoc && (opts.mtimeMetadata ?? true)) await headObjects(run.s3, group, opts.threadCount, run.retry, run.signal, () => undefined)
       // What an earlier try killed mid-way left for this very archive (uploads, staged TOC, temporary objects).
       if (!opts.dryRun) await cleanupArchiveLeftovers(run, bucket, key)
       const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: o.mtime,
