@@ -352,6 +352,18 @@ async function main(): Promise<void> {
   const listRclone = lists.find(r => r.tool === 'rclone' && !r.command.includes('--disable'))
   const listRcloneWalk = lists.find(r => r.tool === 'rclone' && r.command.includes('--disable'))
   const x = (v: number) => `${v.toFixed(2)}×`
+  const perList = (r: ListRow) => (median(r.values) * 1000 / Math.max(1, r.lists)).toFixed(0)
+  // The facts behind a missed memory goal: how much is there at the smallest tree, and how much each 100k files add.
+  const memoryWhy = (at: MemoryRow, slope: number, pick: (r: MemoryRow) => number | undefined) =>
+    `${mib(pick(at))} already at ${n(at.files)} files` + (Number.isFinite(slope) ? `, ${mib(slope)} more per 100k files` : '')
+  const headRate = (tool: Tool) => {
+    const r = again.find(a => a.tool === tool && a.direction === 'upload')
+    return r ? `${(r.counts.HeadObject / r.seconds).toFixed(0)}/s` : '?'
+  }
+  const rerunWhy = (ours: MemoryRow, theirs: MemoryRow) => [
+    ...(ours.rerun.seconds >= theirs.rerun.seconds ? [`slower: both send a HEAD per file; s3c's ${n(FILES)}-file re-run ran ${headRate('s3c')} of them, rclone's ${headRate('rclone')}`] : []),
+    ...((ours.rerun.peakRssBytes ?? 0) > (theirs.rerun.peakRssBytes ?? 0) ? [`${mib((ours.rerun.peakRssBytes ?? 0) - (theirs.rerun.peakRssBytes ?? 0))} more memory than rclone`] : []),
+  ].join('; ')
   const goals: Goal[] = [
     {what: '`s3c --version`, whole process (median of ' + STARTUP_RUNS + ')', goal: '≤ 2.5× `node -e 0`',
       measured: `${fmtS(version)} = ${x(version / node0)} \`node -e 0\` (${fmtS(node0)})`, met: version <= 2.5 * node0,
@@ -370,23 +382,24 @@ async function main(): Promise<void> {
     {what: 'peak memory, first upload of 0–100 B files', goal: '≤ 150 MiB at any size',
       measured: s3cMem.map(r => `${mib(r.first.peakRssBytes)} at ${n(r.files)}`).join(', ') +
         (Number.isFinite(slopeFirst) ? ` (${mib(slopeFirst)} per 100k)` : ''), met: s3cMem.length ? firstMax <= 150 * MiB : undefined,
-      why: 'the walk reads ahead of the transfers with nothing pushing back (issue 14 item 4)'},
+      why: small ? memoryWhy(small, slopeFirst, r => r.first.peakRssBytes) : ''},
     {what: 'peak memory, no-change re-run', goal: '≤ 150 MiB at 200k files, ≤ 3 MiB per extra 100k',
       measured: s3cMem.map(r => `${mib(r.rerun.peakRssBytes)} at ${n(r.files)}`).join(', ') +
         (Number.isFinite(slopeRerun) ? ` (${mib(slopeRerun)} per 100k)` : ''),
       met: large && Number.isFinite(slopeRerun) ? (large.rerun.peakRssBytes ?? Infinity) <= 150 * MiB && slopeRerun <= 3 * MiB : undefined,
-      why: 'the listing and the walk are held whole to be compared (issue 14 item 4: two sorted streams)'},
+      why: small ? memoryWhy(small, slopeRerun, r => r.rerun.peakRssBytes) +
+        (large && large !== small ? `; its time grew ${(large.rerun.seconds / small.rerun.seconds).toFixed(1)}× for ${(large.files / small.files).toFixed(0)}× the files` : '') : ''},
     ...(rcloneMem && s3cAtRclone ? [{what: `same re-run, time (${n(rcloneMem.files)} files)`, goal: 'keep the lead at rclone\'s memory or less',
       measured: `s3c ${fmtS(s3cAtRclone.rerun.seconds)} at ${mib(s3cAtRclone.rerun.peakRssBytes)}; rclone ${fmtS(rcloneMem.rerun.seconds)} at ${mib(rcloneMem.rerun.peakRssBytes)}`,
       met: s3cAtRclone.rerun.seconds < rcloneMem.rerun.seconds && (s3cAtRclone.rerun.peakRssBytes ?? Infinity) <= (rcloneMem.rerun.peakRssBytes ?? 0),
-      why: 'faster, but with more memory than rclone (see the peak-memory rows)'}] : []),
+      why: rerunWhy(s3cAtRclone, rcloneMem)}] : []),
     ...(listS3c && listRclone && listRcloneWalk ? [{what: `listing ${n(LIST_KEYS)} keys over ${LIST_PREFIXES} prefixes, +${LATENCY_MS} ms per request`,
       goal: 'listing time falls with requests in flight (bounded by `--thread-count`): as fast as rclone\'s parallel folder walk',
       measured: `s3c ${fmtS(median(listS3c.values))} (${listS3c.lists} LIST); rclone ListR ${fmtS(median(listRclone.values))} (${listRclone.lists} LIST), ` +
         `folder walk ${fmtS(median(listRcloneWalk.values))} (${listRcloneWalk.lists} LIST)`,
       met: median(listS3c.values) <= median(listRcloneWalk.values),
-      why: `${listS3c.lists} LIST requests one after another: ${(median(listS3c.values) * 1000 / Math.max(1, listS3c.lists)).toFixed(0)} ms each, ` +
-        `about one ${LATENCY_MS} ms round trip plus the server's time (issue 14 item 5: list in parallel by splitting the key space)`}] : []),
+      why: `${listS3c.lists} LIST requests one after another, ${perList(listS3c)} ms each (rclone's one ListR: ${perList(listRclone)} ms a page): ` +
+        `the ${LATENCY_MS} ms round trip plus the server's time for a page (issue 14 item 5: list in parallel by splitting the key space)`}] : []),
   ]
 
   // ---- tables
