@@ -6,16 +6,17 @@
  * per member for 100,000 members vs cotar's index of the same tar. Writes the "bundle" section
  * of docs/BENCHMARKS.md.
  */
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {open} from 'node:fs/promises'
-import {cpus, totalmem, tmpdir} from 'node:os'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {projectRoot as root, startS3} from '../test/harness/servers.js'
+import {AWS, RCLONE, clientEnvs, createBucket, machine, utcNow} from './clients.js'
 import {writeBenchSection} from './report.js'
+import {formatSeconds as fmt, median, timed} from './timing.js'
 
-const root = join(fileURLToPath(import.meta.url), '..', '..', '..')
 const BIG_BYTES = Number(process.env.BENCH_BIG_BYTES ?? 1024 ** 3)
 const MEMBERS = Number(process.env.BENCH_INDEX_MEMBERS ?? 100_000)
 const REPEAT = 5
@@ -27,17 +28,6 @@ function makeFile(path: string, size: number): void {
   for (let off = 0; off < size; off += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - off))
   closeSync(fd)
 }
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): {seconds: number; stderr: string} {
-  const t = process.hrtime.bigint()
-  const r = spawnSync(cmd, args, {env, cwd, encoding: 'utf8', maxBuffer: 1 << 26})
-  const seconds = Number(process.hrtime.bigint() - t) / 1e9
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`)
-  return {seconds, stderr: r.stderr}
-}
-
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
-const fmt = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`)
 
 async function cotarIndexSize(tarPath: string): Promise<number> {
   execFileSync(process.execPath, [join(root, 'scripts', 'install-tools.js'), 'cotar'], {stdio: 'inherit'})
@@ -53,21 +43,15 @@ async function cotarIndexSize(tarPath: string): Promise<number> {
 
 async function main(): Promise<void> {
   execFileSync(process.execPath, [join(root, 'scripts', 'install-tools.js')], {stdio: 'inherit'})
-  const {startFauxqs} = (await import(join(root, 'scripts', 'fauxqs.js'))) as {startFauxqs(): Promise<{endpoint: string; stop(): Promise<void>}>}
   const work = mkdtempSync(join(tmpdir(), 's3c-bench-bundle-'))
-  const fauxqs = await startFauxqs()
+  const fauxqs = await startS3()
   const bucket = 'bench'
-  const env: NodeJS.ProcessEnv = {...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL: fauxqs.endpoint, S3C_BUCKET: bucket, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true'}
-  delete env.REDIS_URL
-  const rcloneConf = join(work, 'rclone.conf')
-  writeFileSync(rcloneConf, `[s]\ntype = s3\nprovider = Other\naccess_key_id = bench\nsecret_access_key = bench\nendpoint = ${fauxqs.endpoint}\nregion = us-east-1\nforce_path_style = true\n`)
-  const rcloneEnv = {...env}
-  delete rcloneEnv.AWS_CA_BUNDLE
+  const envs = clientEnvs(fauxqs, join(work, 'clients'))
+  const env: NodeJS.ProcessEnv = {...envs.s3c, S3C_BUCKET: bucket}
   const rows: string[] = []
   const lines: string[] = []
   try {
-    execFileSync('/usr/bin/aws', ['s3api', 'create-bucket', '--bucket', bucket, '--endpoint-url', fauxqs.endpoint], {env, stdio: 'ignore'})
+    await createBucket(fauxqs, bucket)
     // The seed's folder: small + big; and the same with a 1 MiB big file.
     const seed = join(work, 'seed')
     mkdirSync(seed)
@@ -77,40 +61,41 @@ async function main(): Promise<void> {
     mkdirSync(mib)
     writeFileSync(join(mib, 'small'), randomBytes(100))
     makeFile(join(mib, 'big'), 1 << 20)
-    const up = timed(process.execPath, [bin, 'bundle', seed, 'bundle', '-q'], env)
-    timed(process.execPath, [bin, 'bundle', mib, 'mib', '-q'], env)
+    const up = await timed(process.execPath, [bin, 'bundle', seed, 'bundle', '-q'], {env})
+    await timed(process.execPath, [bin, 'bundle', mib, 'mib', '-q'], {env})
     rows.push(`| s3c bundle (tar parts built as jobs, 8 MiB parts) | upload ${(BIG_BYTES / 1024 ** 3).toFixed(2)} GiB + 100 B | ${fmt(up.seconds)} | |`)
 
     const out = join(work, 'out')
     const fresh = (name: string) => { const d = join(out, name); rmSync(d, {recursive: true, force: true}); mkdirSync(d, {recursive: true}); return d }
-    const all = timed(process.execPath, [bin, 'download-all', 'bundle', fresh('all'), '-q'], env)
+    const all = await timed(process.execPath, [bin, 'download-all', 'bundle', fresh('all'), '-q'], {env})
     rows.push(`| s3c download-all | both files | ${fmt(all.seconds)} | |`)
-    const aws = timed('bash', ['-c', `/usr/bin/aws --endpoint-url ${fauxqs.endpoint} s3 cp s3://${bucket}/bundle/bundle.tar bundle.tar --only-show-errors && tar -xf bundle.tar small`], env, fresh('aws'))
+    const aws = await timed('bash', ['-c', `${AWS} --endpoint-url ${fauxqs.endpoint} s3 cp s3://${bucket}/bundle/bundle.tar bundle.tar --only-show-errors && tar -xf bundle.tar small`],
+      {env: envs.aws, cwd: fresh('aws')})
     rows.push(`| awscli: whole tar, then \`tar -x small\` (the seed's download_all path) | small | ${fmt(aws.seconds)} | 1 GET (+ ranged parts) of the whole tar |`)
-    const rcl = timed('bash', ['-c', `rclone --config ${rcloneConf} copyto s:${bucket}/bundle/bundle.tar bundle.tar && tar -xf bundle.tar small`], rcloneEnv, fresh('rclone'))
+    const rcl = await timed('bash', ['-c', `${RCLONE} copyto s:${bucket}/bundle/bundle.tar bundle.tar && tar -xf bundle.tar small`], {env: envs.rclone, cwd: fresh('rclone')})
     rows.push(`| rclone: whole tar, then \`tar -x small\` | small | ${fmt(rcl.seconds)} | whole tar |`)
 
-    const single = (bundle: string, cold: boolean) => {
+    const single = async (bundle: string, cold: boolean) => {
       const times: number[] = []
       let gets = ''
       for (let i = 0; i < REPEAT; i++) {
         const cache = join(work, `cache-${bundle}-${cold ? i : 'warm'}`)
-        const r = timed(process.execPath, [bin, 'download-single', bundle, 'small', '-v', '--out', join(fresh(`s-${bundle}`), 'small')], {...env, S3C_CACHE_DIR: cache})
+        const r = await timed(process.execPath, [bin, 'download-single', bundle, 'small', '-v', '--out', join(fresh(`s-${bundle}`), 'small')], {env: {...env, S3C_CACHE_DIR: cache}})
         times.push(r.seconds)
         gets = /(\d+) GET/.exec(r.stderr)?.[1] ?? '?'
       }
       return {t: median(times), gets}
     }
     // Warm: the cache filled by a first call.
-    single('bundle', false)
-    const coldBig = single('bundle', true)
-    const warmBig = single('bundle', false)
-    const coldMib = single('mib', true)
-    const warmMib = single('mib', false)
+    await single('bundle', false)
+    const coldBig = await single('bundle', true)
+    const warmBig = await single('bundle', false)
+    const coldMib = await single('mib', true)
+    const warmMib = await single('mib', false)
     rows.push(`| s3c download-single bundle small, cold (index not cached) | small | ${fmt(coldBig.t)} | ${coldBig.gets} GETs |`)
     rows.push(`| s3c download-single bundle small, warm (index cached) | small | ${fmt(warmBig.t)} | ${warmBig.gets} GET |`)
     rows.push(`| s3c download-single, 1 MiB bundle, cold / warm | small | ${fmt(coldMib.t)} / ${fmt(warmMib.t)} | ${coldMib.gets} / ${warmMib.gets} GETs |`)
-    const node = timed(process.execPath, [bin, '--version'], env)
+    const node = await timed(process.execPath, [bin, '--version'], {env})
     lines.push(`download-single on the ${(BIG_BYTES / 1024 ** 3).toFixed(2)} GiB bundle takes ${(coldBig.t / coldMib.t).toFixed(2)}× the time on the 1 MiB bundle (target ≤ 2×). ` +
       `Of each s3c call, ${fmt(node.seconds)} is starting Node and oclif (\`s3c --version\`).`)
 
@@ -138,8 +123,7 @@ async function main(): Promise<void> {
   const body = [
     '## Bundles: the s3-tar seed\'s scenario (`npm run bench:bundle`)',
     '',
-    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ` +
-      `${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}, fauxqs on the same machine. Times are whole commands ` +
+    `Run ${utcNow()} UTC on ${machine()}, ${fauxqs.local ? 'fauxqs on the same machine' : `the S3 server at ${fauxqs.endpoint}`}. Times are whole commands ` +
       `(process start included), median of ${REPEAT} for download-single; GETs as counted by \`download-single -v\`.`,
     '',
     '| what | fetches | time | requests / size |',

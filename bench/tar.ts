@@ -7,19 +7,18 @@
  * s3tar (awslabs/amazon-s3-tar-tool) would make for the same objects, computed from the method
  * its README describes (no s3tar binary here). Writes the "tar" section of docs/BENCHMARKS.md.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import http from 'node:http'
-import type {AddressInfo} from 'node:net'
-import {cpus, loadavg, totalmem, tmpdir} from 'node:os'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
-import {mulberry32} from '../test/harness/proxy.js'
+import {mulberry32, startProxy, type RecordedRequest} from '../test/harness/proxy.js'
+import {projectRoot as root, startS3} from '../test/harness/servers.js'
+import {AWS, clientEnvs, createBucket, machine, s3cBin as bin, utcNow} from './clients.js'
 import {writeBenchSection} from './report.js'
+import {KINDS, classify, zero, type Counts, type Kind} from './requests.js'
+import {median, timed} from './timing.js'
 
-const root = join(fileURLToPath(import.meta.url), '..', '..', '..')
-const bin = join(root, 'bin', 'run.js')
 const OBJECTS = Number(process.env.BENCH_TAR_OBJECTS ?? 2000)
 const SEED = Number(process.env.BENCH_TAR_SEED ?? 20240601)
 const KiB = 1024
@@ -50,83 +49,9 @@ function objectSizes(): number[] {
 
 const objectName = (i: number) => `obj-${String(i).padStart(5, '0')}.bin`
 
-// ---------------------------------------------------------------- counting proxy
+// ---------------------------------------------------------------- counting (test/harness/proxy.ts, kinds from ./requests.ts)
 
-interface Seen {
-  method: string
-  path: string
-  query: string
-  /** The request carried x-amz-copy-source (UploadPartCopy / CopyObject). Only its presence is kept. */
-  copy: boolean
-  status: number
-  /** Response body bytes (counted for GETs). */
-  bytes: number
-  /** Request body bytes (counted for UploadPart and PutObject). */
-  sent: number
-}
-
-interface CountingProxy {
-  endpoint: string
-  seen: Seen[]
-  stop(): Promise<void>
-}
-
-/** A loopback proxy that records method, path, query, copy-source presence and response size; no other headers. */
-async function startCountingProxy(target: string): Promise<CountingProxy> {
-  const t = new URL(target)
-  const agent = new http.Agent({keepAlive: true, maxSockets: 512})
-  const seen: Seen[] = []
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/'
-    const qi = url.indexOf('?')
-    const rec: Seen = {method: req.method ?? 'GET', path: decodeURIComponent(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1),
-      copy: req.headers['x-amz-copy-source'] !== undefined, status: 0, bytes: 0, sent: 0}
-    seen.push(rec)
-    const up = http.request({host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers, agent}, r => {
-      rec.status = r.statusCode ?? 0
-      res.writeHead(r.statusCode ?? 502, r.headers)
-      r.on('data', (c: Buffer) => { rec.bytes += c.length })
-      r.pipe(res)
-    })
-    up.on('error', () => res.destroy())
-    req.on('data', (c: Buffer) => { rec.sent += c.length })
-    req.pipe(up)
-  })
-  server.keepAliveTimeout = 30_000
-  server.headersTimeout = 0
-  server.requestTimeout = 0
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    stop: () => new Promise(resolve => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-      agent.destroy()
-    }),
-  }
-}
-
-const KINDS = ['ListObjectsV2', 'HeadObject', 'GetObject', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy',
-  'CompleteMultipartUpload', 'AbortMultipartUpload', 'DeleteObject', 'DeleteObjects', 'CopyObject', 'other'] as const
-type Kind = typeof KINDS[number]
-type Counts = Record<Kind, number>
-const zero = (): Counts => Object.fromEntries(KINDS.map(k => [k, 0])) as Counts
-
-function classify(r: Seen): Kind {
-  const q = new URLSearchParams(r.query)
-  const hasKey = r.path.replace(/^\/+/, '').includes('/') && !r.path.endsWith('/')
-  switch (r.method) {
-    case 'GET': return q.has('list-type') ? 'ListObjectsV2' : hasKey && ![...q.keys()].some(k => k !== 'x-id') ? 'GetObject' : 'other'
-    case 'HEAD': return hasKey ? 'HeadObject' : 'other'
-    case 'PUT': return q.has('partNumber') ? (r.copy ? 'UploadPartCopy' : 'UploadPart') : hasKey ? (r.copy ? 'CopyObject' : 'PutObject') : 'other'
-    case 'POST': return q.has('uploads') ? 'CreateMultipartUpload' : q.has('uploadId') ? 'CompleteMultipartUpload' : q.has('delete') ? 'DeleteObjects' : 'other'
-    case 'DELETE': return q.has('uploadId') ? 'AbortMultipartUpload' : hasKey ? 'DeleteObject' : 'other'
-    default: return 'other'
-  }
-}
-
-function tally(seen: Seen[]): {counts: Counts; total: number; bytesDownloaded: number; bytesUploaded: number; errors: number} {
+function tally(seen: RecordedRequest[]): {counts: Counts; total: number; bytesDownloaded: number; bytesUploaded: number; errors: number} {
   const counts = zero()
   let bytesDownloaded = 0
   let bytesUploaded = 0
@@ -134,9 +59,9 @@ function tally(seen: Seen[]): {counts: Counts; total: number; bytesDownloaded: n
   for (const r of seen) {
     const k = classify(r)
     counts[k]++
-    if (k === 'GetObject') bytesDownloaded += r.bytes
-    if (k === 'UploadPart' || k === 'PutObject') bytesUploaded += r.sent
-    if (r.status >= 400 || r.status === 0) errors++
+    if (k === 'GetObject') bytesDownloaded += r.responseBytes
+    if (k === 'UploadPart' || k === 'PutObject') bytesUploaded += r.requestBytes
+    if (r.status === undefined || r.status >= 400) errors++
   }
   return {counts, total: seen.length, bytesDownloaded, bytesUploaded, errors}
 }
@@ -261,27 +186,9 @@ function s3tarInMemory(sizes: number[], partBytes: number): Computed {
 
 // ---------------------------------------------------------------- running
 
-interface RunResult {seconds: number; stdout: string; stderr: string}
-
 /** Async (the counting proxy lives in this process and must keep serving while the child runs). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const t = process.hrtime.bigint()
-    const child = spawn(cmd, args, {env, cwd, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('close', code => {
-      const seconds = Number(process.hrtime.bigint() - t) / 1e9
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}\n${stderr}\n${stdout}`))
-      else resolve({seconds, stdout, stderr})
-    })
-  })
-}
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string) => timed(cmd, args, {env, cwd})
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
 const fmtS = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(1)} s`)
 const fmtB = (n: number) => (n === 0 ? '0' : n >= 1000 * MiB ? `${(n / 1024 ** 3).toFixed(2)} GiB` : n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${(n / KiB).toFixed(1)} KiB`)
 const perObj = (n: number) => (n / OBJECTS).toFixed(n / OBJECTS >= 10 ? 1 : 2)
@@ -305,19 +212,13 @@ async function main(): Promise<void> {
   const t0 = Date.now()
   const loadStart = loadavg()[0].toFixed(1)
   execFileSync(process.execPath, [join(root, 'scripts', 'install-tools.js')], {stdio: 'inherit'})
-  const {startFauxqs} = (await import(join(root, 'scripts', 'fauxqs.js'))) as {startFauxqs(): Promise<{endpoint: string; stop(): Promise<void>}>}
   const work = mkdtempSync(join(tmpdir(), 's3c-bench-tar-'))
-  const fauxqs = await startFauxqs()
-  const proxy = await startCountingProxy(fauxqs.endpoint)
+  const fauxqs = await startS3()
+  const proxy = await startProxy(fauxqs.endpoint)
   const bucket = 'bench'
-  const baseEnv: NodeJS.ProcessEnv = {...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1',
-    S3C_BUCKET: bucket, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_PAGER: ''}
-  delete baseEnv.REDIS_URL
-  delete baseEnv.AWS_ENDPOINT_URL_S3
-  delete baseEnv.S3_ENDPOINT_URL
-  const direct = {...baseEnv, AWS_ENDPOINT_URL: fauxqs.endpoint}
-  const viaProxy = {...baseEnv, AWS_ENDPOINT_URL: proxy.endpoint}
-  const aws = (args: string[], cwd?: string) => run('/usr/bin/aws', ['--endpoint-url', fauxqs.endpoint, ...args], direct, cwd)
+  const direct = {...clientEnvs(fauxqs, join(work, 'clients')).s3c, S3C_BUCKET: bucket}
+  const viaProxy = {...clientEnvs(fauxqs, join(work, 'clients'), proxy.endpoint).s3c, S3C_BUCKET: bucket}
+  const aws = (args: string[], cwd?: string) => run(AWS, ['--endpoint-url', fauxqs.endpoint, ...args], direct, cwd)
   const log = (s: string) => process.stderr.write(`[bench:tar +${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`)
   const sizes = objectSizes()
   const totalBytes = sizes.reduce((a, b) => a + b, 0)
@@ -325,7 +226,7 @@ async function main(): Promise<void> {
   const results: ModeResult[] = []
   let uploadSeconds = 0
   try {
-    await aws(['s3api', 'create-bucket', '--bucket', bucket])
+    await createBucket(fauxqs, bucket)
     const src = join(work, 'src')
     mkdirSync(src)
     sizes.forEach((s, i) => writeFileSync(join(src, objectName(i)), randomBytes(s)))
@@ -341,10 +242,10 @@ async function main(): Promise<void> {
       // Not -q: it would hide the counts too (-q prints only errors).
       const plan = (await run(process.execPath, [...args, '--dry-run'], direct)).stdout.trim()
       // One run through the counting proxy: the requests as sent.
-      proxy.seen.length = 0
       await drop()
+      proxy.reset()
       const counted = await run(process.execPath, [...args, '--stats'], viaProxy)
-      const measured = tally(proxy.seen)
+      const measured = tally(proxy.requests)
       log(`${mode}: ${fmtS(counted.seconds)} through the proxy, ${measured.total} requests`)
       // Timed runs straight to fauxqs.
       const runs: number[] = []
@@ -423,8 +324,7 @@ async function main(): Promise<void> {
   const body = [
     '## tar create: 2,000 objects already in S3 (`npm run bench:tar`)',
     '',
-    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ` +
-      `${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}, fauxqs on the same machine; load average ${loadStart} at the start, ` +
+    `Run ${utcNow()} UTC on ${machine()}, ${fauxqs.local ? 'fauxqs on the same machine' : `the S3 server at ${fauxqs.endpoint}`}; load average ${loadStart} at the start, ` +
       `${loadavg()[0].toFixed(1)} at the end (other processes on the machine share the two cores).`,
     '',
     `${OBJECTS.toLocaleString('en-US')} objects under one prefix, sizes from seed ${SEED}: ${(OBJECTS - bigCount).toLocaleString('en-US')} of ` +

@@ -21,6 +21,10 @@ export interface RecordedRequest {
   range?: string
   /** The server's status code, once it answered. */
   status?: number
+  /** Request body bytes forwarded to the server (PUT/POST bodies; bench:tar counts uploaded bytes with it). */
+  requestBytes: number
+  /** Response body bytes the server sent back. */
+  responseBytes: number
 }
 
 export interface FaultOptions {
@@ -39,6 +43,11 @@ export interface FaultOptions {
   hold?: (r: RecordedRequest) => boolean
   /** Requests that match are never answered (the connection stays open): a run stuck mid-way, to kill. */
   stall?: (req: RecordedRequest) => boolean
+  /**
+   * Milliseconds every request waits before it is answered or forwarded: a network round trip to
+   * a distant server (bench:scale lists through +30 ms), on a loopback server.
+   */
+  latencyMs?: number
   seed?: number
 }
 
@@ -141,13 +150,15 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
     const qi = url.indexOf('?')
-    const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1)}
+    const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1),
+      requestBytes: 0, responseBytes: 0}
     const copySource = req.headers['x-amz-copy-source']
     if (typeof copySource === 'string') rec.copySource = decodePath(copySource)
     const copyRange = req.headers['x-amz-copy-source-range']
     if (typeof copyRange === 'string') rec.copyRange = copyRange
     if (typeof req.headers.range === 'string') rec.range = req.headers.range
     requests.push(rec)
+    if (faults.latencyMs) await new Promise(resolve => setTimeout(resolve, faults.latencyMs))
     if (opts.auth) {
       const code = await checkSignature(req, opts.auth)
       if (code) {
@@ -191,12 +202,19 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers, agent}, up => {
       rec.status = up.statusCode
       res.writeHead(up.statusCode ?? 502, up.headers)
+      up.on('data', (chunk: Buffer) => { rec.responseBytes += chunk.length })
       up.pipe(res)
     })
     upstream.on('error', () => res.destroy())
+    // Counted only here: a 'data' listener added earlier would start the body flowing before the pipe.
+    req.on('data', (chunk: Buffer) => { rec.requestBytes += chunk.length })
     req.pipe(upstream)
   })
   server.keepAliveTimeout = 30_000
+  // No server-side deadline: a held (or delayed) request's body is read only when it is forwarded, and Node's
+  // default requestTimeout (300 s to receive a whole request) would cut a long hold.
+  server.requestTimeout = 0
+  server.headersTimeout = 0
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const {port} = server.address() as AddressInfo
   return {
