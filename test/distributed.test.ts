@@ -81,16 +81,27 @@ describe('distributed runs on BullMQ', function () {
     const src = mk('resume')
     makeTree(src, {files: 3000, depth: 8})
     const bucket = await newBucket('resume')
-    const proxy = await startProxy(harness().s3.endpoint)
+    // Uploads past the 200th are held until the second command has claimed the run. Without the
+    // gate the worker could finish the whole run while the second command starts (seconds under
+    // load); a finished run is rightly not resumed, and the test failed now and then for that.
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    let putsSeen = 0
+    const proxy = await startProxy(harness().s3.endpoint, {onRequest: async r => { if (r.method === 'PUT' && ++putsSeen > 200) await gate }})
     const args = ['upload', src, `s3://${bucket}/r`, '--json']
     const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
     const worker = startWorker(proxy.endpoint)
     try {
       const first = spawnCli(args, {env})
-      await waitFor(() => proxy.count('PUT') >= 200)
+      await waitFor(() => putsSeen > 200)
       first.child.kill('SIGKILL')
       await first.done
-      const again = await runCli(args, {env})
+      const second = spawnCli(args, {env})
+      let secondStderr = ''
+      second.child.stderr!.on('data', d => { secondStderr += d })
+      await waitFor(() => /resuming run \d{8}-[0-9a-f]{8}/.test(secondStderr))
+      release()
+      const again = await second.done
       assert.equal(again.code, 0, again.stderr)
       assert.match(again.stderr, /resuming run \d{8}-[0-9a-f]{8}/)
       const puts = putsPerKey(proxy)
