@@ -8,7 +8,7 @@ import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {waitFor} from './harness/wait.js'
 import {startProxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
-import {utimesValue} from '../src/core/times.js'
+import {utimesValue} from '../src/base/times.js'
 
 const MiB = 1024 * 1024
 

@@ -9,7 +9,8 @@ import {harness, newBucket} from './harness/hooks.js'
 import {getObject, listKeys} from './harness/objects.js'
 import {startProxy} from './harness/proxy.js'
 import {makeTree, seededBytes} from './harness/tree.js'
-import {decodeListedKey, keyFilter, walkLocal} from '../src/engine/walk.js'
+import {decodeListedKey, walkLocal} from '../src/engine/walk.js'
+import {keyFilter} from '../src/base/filter.js'
 import {bytesOfName, fsPath, isFaithfulName, nameFromBytes} from '../src/local/fs-path.js'
 
 const MiB = 1024 * 1024

@@ -1,6 +1,5 @@
-import {ExitCode, S3cError, describeError} from '../core/errors.js'
-import {FatalError} from '../core/retry.js'
-import {formatBytes} from '../core/format.js'
+import {errorMessage, ExitCode, exitCodeOf, S3cError} from '../base/errors.js'
+import {formatBytes} from '../base/units.js'
 import type {TransferOptions} from '../core/transfer.js'
 import {ProgressReporter} from '../engine/progress.js'
 import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
@@ -153,20 +152,9 @@ export abstract class S3cCommand extends OutputCommand {
   }
 
   protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    if (err instanceof S3cError) {
-      process.stderr.write(`s3c: ${err.message}\n`)
-      process.exitCode = err.exitCode
-      return
-    }
     // oclif's own errors (bad flags, --help, exit) keep their handling.
     if (err.oclif) return super.catch(err)
-    const original = err instanceof FatalError ? err.original : err
-    if (original instanceof S3cError) {
-      process.stderr.write(`s3c: ${original.message}\n`)
-      process.exitCode = original.exitCode
-      return
-    }
-    process.stderr.write(`s3c: ${describeError(original)}\n`)
-    process.exitCode = ExitCode.fatal
+    process.stderr.write(`s3c: ${errorMessage(err)}\n`)
+    process.exitCode = exitCodeOf(err)
   }
 }

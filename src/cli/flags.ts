@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {parseSize} from '../core/format.js'
+import {parseSize} from '../base/units.js'
 import {transferDefaults} from '../core/transfer.js'
 
 const size = Flags.custom<number>({

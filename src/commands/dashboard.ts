@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
-import {S3cError} from '../core/errors.js'
+import {S3cError} from '../base/errors.js'
 import {parseAuth} from '../dashboard/auth.js'
 import {startDashboard} from '../dashboard/server.js'
 

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {ExitCode, S3cError} from '../core/errors.js'
-import {formatBytes} from '../core/format.js'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {formatBytes} from '../base/units.js'
 import {runStatus} from '../queue/status.js'
 
 export default class Status extends S3cCommand {

@@ -4,8 +4,8 @@ import {basename, dirname, resolve, sep} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {Transform, Writable} from 'node:stream'
 import {Header} from 'tar'
-import {ExitCode, S3cError, describeError, statusOf} from './errors.js'
-import {FatalError, withRetry, type RetryPolicy} from './retry.js'
+import {ExitCode, S3cError, describeError, statusOf, FatalError} from '../base/errors.js'
+import {retryPolicy, withRetry} from '../base/retry.js'
 import {commonStoredOptions, openRun, partSizeFor, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
 import {createS3, type S3Handle} from '../s3/client.js'
@@ -18,7 +18,7 @@ import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
 import {fsPath} from '../local/fs-path.js'
 import {failed} from '../jobs/handlers.js'
 import {headerModeAndTime} from '../jobs/tar.js'
-import {secondsToNs, utimesValue} from './times.js'
+import {secondsToNs, utimesValue} from '../base/times.js'
 import type {ExtractMembersJob, Work} from '../jobs/types.js'
 import {
   LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, usableTarget, withTempFile, writeFileSafely,
@@ -34,12 +34,11 @@ export interface ReadOptions {
   cache?: boolean
 }
 
-const policy = (maxRetry: number): RetryPolicy => ({retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000})
 
 /** An index reader for the tar (and the S3 connection an S3 tar needs; none for a local tar). */
 async function withReader<T>(opts: ReadOptions, fn: (reader: IndexReader) => Promise<T>): Promise<T> {
   const s3 = isLocalTar(opts.ref) ? undefined : await createS3(opts.s3)
-  const reader = new IndexReader(s3, opts.ref, policy(opts.maxRetry), opts.cache ?? true)
+  const reader = new IndexReader(s3, opts.ref, retryPolicy(opts.maxRetry), opts.cache ?? true)
   try {
     return await fn(reader)
   } finally {
@@ -590,7 +589,7 @@ export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: nu
   const ref = opts.ref && !isLocalTar(opts.ref) ? opts.ref : undefined
   if (ref) {
     s3 = await createS3(opts.s3)
-    src = await openS3Source(s3, ref.bucket, ref.tarKey, policy(opts.maxRetry)).catch(async error => {
+    src = await openS3Source(s3, ref.bucket, ref.tarKey, retryPolicy(opts.maxRetry)).catch(async error => {
       await s3!.close()
       throw error
     })
@@ -608,7 +607,7 @@ export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: nu
     const index = buildIndex(members, size, etag, mtimeUs)
     let indexedAt: string
     if (ref && s3) {
-      await withRetry(() => s3!.fast.request('PUT', ref.bucket, ref.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), policy(opts.maxRetry))
+      await withRetry(() => s3!.fast.request('PUT', ref.bucket, ref.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), retryPolicy(opts.maxRetry))
       indexedAt = `s3://${ref.bucket}/${ref.indexKey}`
     } else {
       indexedAt = resolve(opts.target + INDEX_SUFFIX)

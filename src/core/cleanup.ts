@@ -1,7 +1,7 @@
 import {AbortMultipartUploadCommand, ListMultipartUploadsCommand} from '@aws-sdk/client-s3'
-import {statusOf} from './errors.js'
-import {withRetry, type RetryPolicy} from './retry.js'
-import {fatalToUserError, preflight} from './transfer.js'
+import {fatalToUserError, statusOf} from '../base/errors.js'
+import {retryPolicy, withRetry, type RetryPolicy} from '../base/retry.js'
+import {preflight} from './transfer.js'
 import {walkS3} from '../engine/walk.js'
 import {deleteObjects} from '../jobs/tar.js'
 import {createS3, type S3Handle} from '../s3/client.js'
@@ -97,7 +97,7 @@ export interface CleanupResult {
  */
 export async function cleanup(opts: CleanupOptions): Promise<CleanupResult> {
   const s3 = await createS3(opts.s3)
-  const ops: S3Ops = {s3, retry: {retries: opts.maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000}}
+  const ops: S3Ops = {s3, retry: retryPolicy(opts.maxRetry)}
   const {bucket, prefix} = opts.location
   try {
     await preflight(s3, opts.location, prefix)

@@ -1,6 +1,6 @@
 import {relative, sep} from 'node:path'
 import {bundle} from './bundle.js'
-import {ExitCode, S3cError} from './errors.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 import {downloadAll} from './bundle-read.js'
 import {download} from './download.js'
 import {tarCreate} from './tar-create.js'

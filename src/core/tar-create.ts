@@ -2,9 +2,9 @@ import {readFile} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
 import {deleteObjects} from '../jobs/tar.js'
-import {ExitCode, S3cError, statusOf} from './errors.js'
-import {withRetry, type RetryPolicy} from './retry.js'
-import {commonStoredOptions, openRun, preflight, retryPolicyOf, runWalk, type TransferOptions} from './transfer.js'
+import {ExitCode, S3cError, statusOf} from '../base/errors.js'
+import {retryPolicy, withRetry, type RetryPolicy} from '../base/retry.js'
+import {commonStoredOptions, openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
 import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
 import {walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
@@ -15,7 +15,8 @@ import {MAX_PARTS, MIN_PART, countRequests, emptyCounts, layoutTar, planArchive,
 import type {S3Handle} from '../s3/client.js'
 import type {Headers} from '../s3/fast.js'
 import {objectTime} from '../jobs/metadata.js'
-import {lastModifiedTime, wholeSeconds} from './times.js'
+import {csvLine, parseCsv} from '../base/csv.js'
+import {lastModifiedTime, wholeSeconds} from '../base/times.js'
 import {folderPrefix, isS3Url, parseS3Url} from '../s3/url.js'
 
 export type TarMode = 'auto' | 'copy' | 'memory'
@@ -55,36 +56,6 @@ interface SourceObject {
   headed?: boolean
 }
 
-/** A CSV field as s3tar writes and reads them. */
-function csvField(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
-}
-
-/** Parses CSV lines (quoted fields allowed, as S3 Inventory writes them). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++ } else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"') quoted = true
-    else if (c === ',') { row.push(field); field = '' } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++
-      row.push(field)
-      if (row.some(f => f !== '')) rows.push(row)
-      row = []
-      field = ''
-    } else field += c
-  }
-  row.push(field)
-  if (row.some(f => f !== '')) rows.push(row)
-  return rows
-}
-
 async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<SourceObject[]> {
   const where = opts.manifest!
   let text: string
@@ -111,7 +82,7 @@ async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<Sourc
   })
   if (out.length === 0) throw new S3cError(`manifest ${where} lists no objects`, ExitCode.usage)
   // Every object must exist with the size the manifest gives: checked before anything is written.
-  await headObjects(s3, out, opts.threadCount, retryPolicyOf(opts), opts.signal, (o, head) => {
+  await headObjects(s3, out, opts.threadCount, retryPolicy(opts.maxRetry), opts.signal, (o, head) => {
     if (!head) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
     const size = Number(head['content-length'])
     if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
@@ -157,7 +128,7 @@ export function archiveKey(key: string, index: number, count: number): string {
 
 /** The TOC s3tar writes as its first member: name,offset,size,etag of every object. */
 function tocText(members: {name: string; dataOffset: number; size: number; etag?: string}[]): string {
-  return members.map(m => [m.name, String(m.dataOffset), String(m.size), (m.etag ?? '').replace(/"/g, '')].map(csvField).join(',')).join('\n') + '\n'
+  return members.map(m => csvLine([m.name, String(m.dataOffset), String(m.size), (m.etag ?? '').replace(/"/g, '')])).join('\n') + '\n'
 }
 
 /**

@@ -1,5 +1,5 @@
-import {ExitCode, S3cError} from './errors.js'
-import {type RetryPolicy} from './retry.js'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {retryPolicy} from '../base/retry.js'
 import {describeOther, downloadAll, lastOfEachName, selectMembers} from './bundle-read.js'
 import {memberRelPath} from '../local/safe-path.js'
 import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
@@ -11,7 +11,8 @@ import {normalizeName, storedSize, type IndexedMember} from '../bundle/index-for
 import {IndexReader, isLocalTar, type TarRef} from '../bundle/remote.js'
 import {SourceChangedError, isLocalSource, localSource, openS3Source, scanTar, type ByteSource, type SourceRef} from '../bundle/scan.js'
 import {MIN_PART, maxCopyRange} from '../bundle/plan.js'
-import {parseCsv, TOC_NAME} from './tar-create.js'
+import {TOC_NAME} from './tar-create.js'
+import {parseCsv} from '../base/csv.js'
 import type {CopyMembersJob, Work} from '../jobs/types.js'
 
 export interface ArchiveMembers {
@@ -25,7 +26,6 @@ export interface ArchiveMembers {
   etags: Map<string, string>
 }
 
-const policy = (maxRetry: number): RetryPolicy => ({retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000})
 
 /** The TOC's rows when the first member is toc.csv (s3tar's archives and ours). */
 async function readToc(src: ByteSource): Promise<string[][] | undefined> {
@@ -48,7 +48,7 @@ async function scanFirst(src: ByteSource): Promise<IndexedMember | undefined> {
  * archive); else by scanning its headers (any tar). `s3` is not needed for a local tar.
  */
 export async function archiveMembers(s3: S3Handle | undefined, ref: TarRef, maxRetry: number): Promise<ArchiveMembers> {
-  const retry = policy(maxRetry)
+  const retry = retryPolicy(maxRetry)
   const reader = new IndexReader(s3, ref, retry, false)
   try {
     let fromIndex: {members: IndexedMember[]; size: number} | undefined

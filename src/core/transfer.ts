@@ -1,7 +1,7 @@
 import {setMaxListeners} from 'node:events'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
-import {ExitCode, S3cError, describeError} from './errors.js'
-import {FatalError, withRetry, type RetryPolicy} from './retry.js'
+import {describeError, ExitCode, FatalError, fatalToUserError, S3cError} from '../base/errors.js'
+import {retryPolicy, withRetry, type RetryPolicy} from '../base/retry.js'
 import {createS3, type S3Handle} from '../s3/client.js'
 import type {S3Config} from '../s3/config.js'
 import type {S3Location} from '../s3/url.js'
@@ -37,8 +37,6 @@ export interface TransferOptions {
   onNotice?: (line: string) => void
   /** Counters the caller may watch (progress); created when absent. */
   stats?: RunStats
-  /** Lowest backoff delay; tests lower it. */
-  retryMinTimeoutMs?: number
   /** Run the jobs on BullMQ workers through this Redis instead of in this process. */
   redisUrl?: string
   /** Names the run in Redis (`s3c status`); a new one when absent. */
@@ -65,21 +63,10 @@ export const transferDefaults = {
   partSize: 8 * MiB,
 }
 
-export function retryPolicyOf(opts: TransferOptions): RetryPolicy {
-  return {retries: opts.maxRetry, minTimeoutMs: opts.retryMinTimeoutMs ?? 100, maxTimeoutMs: 10_000}
-}
-
 /** Part size for a file: the requested size, grown so the file fits in S3's 10,000 parts. */
 export function partSizeFor(size: number, requested: number): number {
   const min = Math.ceil(size / 10_000 / MiB) * MiB
   return Math.max(requested, min, 5 * MiB)
-}
-
-/** Turns any failure that stops a run into a one-line S3cError with the right exit code. */
-export function fatalToUserError(error: unknown, ctx: {bucket?: string; endpoint?: string}): S3cError {
-  const original = error instanceof FatalError ? error.original : error
-  if (original instanceof S3cError) return original
-  return new S3cError(describeError(original, ctx), ExitCode.fatal)
 }
 
 /**
@@ -151,7 +138,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
   if (opts.signal?.aborted) throw interruptedError()
   opts.signal?.addEventListener('abort', onSignal, {once: true})
   const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
-  const retry = retryPolicyOf(opts)
+  const retry = retryPolicy(opts.maxRetry)
   const ctx: JobContext = {
     s3, retry, signal: controller.signal,
     onBytes: n => { stats.bytesDone += n },

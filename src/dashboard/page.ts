@@ -1,4 +1,4 @@
-import {formatBytes} from '../core/format.js'
+import {formatBytes} from '../base/units.js'
 import type {RunStatus} from '../queue/status.js'
 
 const esc = (s: string) => s.replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'})[c]!)

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress'
-import {formatBytes} from '../core/format.js'
+import {formatBytes} from '../base/units.js'
 import type {RunStats} from './stats.js'
 
 /** What the progress numbers are made of: handled and found so far, and whether the walk has ended. */

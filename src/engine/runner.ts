@@ -1,5 +1,4 @@
-import {describeError} from '../core/errors.js'
-import {FatalError} from '../core/retry.js'
+import {describeError, FatalError} from '../base/errors.js'
 import type {ChildrenOutcome, FileOutcome, Flow, JobData, JobResult, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
 import type {Handlers, JobContext} from '../jobs/handlers.js'

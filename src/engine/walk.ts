@@ -1,9 +1,9 @@
 import {lstatSync, type BigIntStats, type Dirent} from 'node:fs'
 import {lstat, readdir, stat} from 'node:fs/promises'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
-import picomatch from 'picomatch'
-import {ExitCode, S3cError, describeError} from '../core/errors.js'
-import {withRetry, type RetryPolicy} from '../core/retry.js'
+import {globMatcher, includeDepth, keyFilter, type WalkFilter} from '../base/filter.js'
+import {ExitCode, S3cError, describeError} from '../base/errors.js'
+import {withRetry, type RetryPolicy} from '../base/retry.js'
 import {fsPath, nameFromBytes} from '../local/fs-path.js'
 import type {S3Handle} from '../s3/client.js'
 
@@ -43,11 +43,6 @@ export interface RemoteEntry {
   etag?: string
 }
 
-export interface WalkFilter {
-  include?: string[]
-  exclude?: string[]
-}
-
 export interface WalkOptions extends WalkFilter {
   /** Yield folders too (bundle). */
   dirs?: boolean
@@ -56,30 +51,6 @@ export interface WalkOptions extends WalkFilter {
 }
 
 const RESERVED_NAME = 'name holds characters of U+F780–U+F7FF, which s3c uses to spell bytes that are not UTF-8: rename it'
-
-// picomatch compiles `**` to `.`, which matches no \n or \r without the `s` flag.
-const matchOptions = {dot: true, flags: 's'}
-
-/** The same include/exclude rules as the local walk, for relative key names. */
-export function keyFilter(filter: WalkFilter): (rel: string) => boolean {
-  const include = filter.include?.length ? picomatch(filter.include, matchOptions) : undefined
-  const exclude = filter.exclude?.length ? picomatch(filter.exclude, matchOptions) : undefined
-  return rel => (!include || include(rel)) && !(exclude && exclude(rel))
-}
-
-/**
- * How deep files matching the include patterns can lie (Infinity with `**`), so the walk does
- * not read folders no file of which could match (as fast-glob did): `*.log` reads the top only.
- */
-function includeDepth(include?: string[]): number {
-  if (!include?.length) return Infinity
-  let depth = 0
-  for (const p of include) {
-    if (p.includes('**') || /\{[^}]*\/[^}]*\}/.test(p)) return Infinity
-    depth = Math.max(depth, p.split('/').length)
-  }
-  return depth
-}
 
 interface DirItem {
   name: string
@@ -127,7 +98,7 @@ const idOf = (st: BigIntStats) => `${st.dev}:${st.ino}`
 export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGenerator<LocalEntry | LocalProblem> {
   const base = root.endsWith('/') ? root.slice(0, -1) : root
   const selected = keyFilter(opts)
-  const exclude = opts.exclude?.length ? picomatch(opts.exclude, matchOptions) : undefined
+  const exclude = globMatcher(opts.exclude)
   const maxDepth = includeDepth(opts.include)
   const follow = !!opts.followSymlinks
   const rootStat = await stat(fsPath(base), {bigint: true})

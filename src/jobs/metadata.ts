@@ -1,4 +1,4 @@
-import {lastModifiedTime, parseMtime, type FileTime} from '../core/times.js'
+import {lastModifiedTime, parseMtime, type FileTime} from '../base/times.js'
 import type {Headers} from '../s3/fast.js'
 
 /**
@@ -10,7 +10,7 @@ export const META_MTIME = 'mtime'
 export const META_SHA256 = 's3c-sha256'
 export const META_MD5 = 'md5chksum'
 
-export {formatMtime, parseMtime} from '../core/times.js'
+export {formatMtime, parseMtime} from '../base/times.js'
 
 /** The object's `mtime` metadata as a time, or undefined when it has none (or none that parses). */
 export function storedMtime(headers: Headers): FileTime | undefined {

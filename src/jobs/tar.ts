@@ -1,7 +1,7 @@
 import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, UploadPartCommand, UploadPartCopyCommand} from '@aws-sdk/client-s3'
 import {encodeKey} from '../s3/fast.js'
-import {ExitCode, S3cError, statusOf} from '../core/errors.js'
-import {withRetry} from '../core/retry.js'
+import {ExitCode, S3cError, statusOf} from '../base/errors.js'
+import {withRetry} from '../base/retry.js'
 import {crc32, crc32Combine} from '../bundle/crc.js'
 import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-format.js'
 import {BLOCK, headerBlocks, type TarFormat} from '../bundle/layout.js'
@@ -10,7 +10,7 @@ import {Header} from 'tar'
 import {writeFileSafely} from '../local/safe-path.js'
 import {getS3Range, openSourceRef, SourceChangedError, staleIndexError} from '../bundle/scan.js'
 import {sourceName, type SourceRef} from './types.js'
-import {secondsToNs} from '../core/times.js'
+import {secondsToNs} from '../base/times.js'
 import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */

@@ -4,9 +4,9 @@ import {
 } from 'node:fs'
 import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
-import {ExitCode, S3cError, describeError} from '../core/errors.js'
+import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {fsPath} from './fs-path.js'
-import {utimesValue} from '../core/times.js'
+import {utimesValue} from '../base/times.js'
 
 /*
  * Safe local writes: every file s3c writes (download, download-all, download-single, tar

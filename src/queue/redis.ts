@@ -1,5 +1,5 @@
 import {Redis} from 'ioredis'
-import {ExitCode, S3cError} from '../core/errors.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 
 /** The one BullMQ queue all s3c jobs go through; the job name is the job kind. */
 export const QUEUE_NAME = 's3c'

@@ -1,5 +1,5 @@
 import type {ChainableCommander, Redis} from 'ioredis'
-import {ExitCode, S3cError} from '../core/errors.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 import type {StoredCommand} from '../core/transfer.js'
 import {readCounters, readFailures} from './counters.js'
 import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'

@@ -1,7 +1,7 @@
 import {UnrecoverableError, Worker, type Job} from 'bullmq'
-import {describeError} from '../core/errors.js'
-import {FatalError} from '../core/retry.js'
+import {describeError, FatalError} from '../base/errors.js'
 import {failedOutcomes} from '../engine/runner.js'
+import {retryPolicy} from '../base/retry.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import type {ChildrenOutcome, JobData, JobResult} from '../jobs/types.js'
 import {createS3} from '../s3/client.js'
@@ -97,7 +97,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     // A job of an earlier try (resumed or retried since): that try's work was planned again.
     if (runTry !== Number(currentTry ?? 0)) return {}
     const ctx: JobContext = {
-      s3, retry: {retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000},
+      s3, retry: retryPolicy(maxRetry),
       onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
     }
     let result: JobResult

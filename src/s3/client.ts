@@ -6,7 +6,7 @@ import {S3Client} from '@aws-sdk/client-s3'
 import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 import type {AwsCredentialIdentityProvider} from '@smithy/types'
-import {ExitCode, S3cError} from '../core/errors.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 import type {S3Config} from './config.js'
 import {FastS3} from './fast.js'
 

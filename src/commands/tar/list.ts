@@ -5,6 +5,7 @@ import {bundleReadFlags} from '../../cli/bundle-flags.js'
 import {tarList} from '../../core/tar-read.js'
 import {resolveTarRef} from '../../bundle/remote.js'
 import {resolveS3Config} from '../../s3/config.js'
+import {csvLine} from '../../base/csv.js'
 
 export default class TarList extends S3cCommand {
   static summary = 'List an archive (in S3 or local): from its s3c index, its s3tar toc.csv, or its headers (any tar).'
@@ -25,10 +26,9 @@ export default class TarList extends S3cCommand {
       return {from: listed.from, members: listed.members.map(m => ({name: m.name, offset: m.dataOffset, size: m.size, etag: listed.etags.get(m.name)}))}
     }
     if (this.quiet) return
-    const csv = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
     const out: string[] = []
     for (const m of listed.members) {
-      out.push(flags.extended ? [m.name, String(m.dataOffset), String(m.size), listed.etags.get(m.name) ?? ''].map(csv).join(',') : m.name)
+      out.push(flags.extended ? csvLine([m.name, String(m.dataOffset), String(m.size), listed.etags.get(m.name) ?? '']) : m.name)
       if (out.length >= 4096) this.log(out.splice(0).join('\n'))
     }
     if (out.length) this.log(out.join('\n'))

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry'
-import {classifyError} from './errors.js'
+import {FatalError, classifyError} from './errors.js'
 
 /** The one retry policy: exponential backoff with jitter, only for retryable failures. */
 export interface RetryPolicy {
@@ -9,14 +9,19 @@ export interface RetryPolicy {
   maxTimeoutMs: number
 }
 
-export const defaultRetryPolicy: RetryPolicy = {retries: 10, minTimeoutMs: 100, maxTimeoutMs: 10_000}
+/** The policy of `--max-retry N`: N retries, backoff from 100 ms doubling to 10 s, with jitter. */
+export function retryPolicy(maxRetry: number): RetryPolicy {
+  return {retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000}
+}
 
-/** A failure that must end the whole run (credentials, missing bucket, …). */
-export class FatalError extends Error {
-  constructor(readonly original: unknown) {
-    super((original as Error)?.message ?? String(original))
-    this.name = 'FatalError'
-  }
+export const defaultRetryPolicy: RetryPolicy = retryPolicy(10)
+
+/**
+ * The same policy for a check that must fail fast (does the bucket answer?): at most 2 retries,
+ * short waits, so a dead endpoint is reported in about a second, not after 10 backoffs.
+ */
+export function probePolicy(policy: RetryPolicy): RetryPolicy {
+  return {retries: Math.min(policy.retries, 2), minTimeoutMs: 200, maxTimeoutMs: 1000}
 }
 
 /**

@@ -18,6 +18,14 @@ export class S3cError extends Error {
   }
 }
 
+/** A failure that must end the whole run (credentials, missing bucket, …): it wraps the original. */
+export class FatalError extends Error {
+  constructor(readonly original: unknown) {
+    super((original as Error)?.message ?? String(original))
+    this.name = 'FatalError'
+  }
+}
+
 /** Shape shared by SDK service exceptions and the errors the fast path builds. */
 interface ServiceErrorLike {
   name?: string
@@ -134,4 +142,23 @@ export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: st
   }
   const msg = (e?.message ?? String(err)).split('\n')[0]
   return status ? `${name} (HTTP ${status}): ${msg}` : `${name}: ${msg}`
+}
+
+/** The one line a command ends with for any error: its own message for an S3cError, else a description. */
+export function errorMessage(err: unknown): string {
+  const original = err instanceof FatalError ? err.original : err
+  return describeError(original)
+}
+
+/** The exit code an error ends a command with: its own for an S3cError, else 3 (S3 refused the run). */
+export function exitCodeOf(err: unknown): number {
+  const original = err instanceof FatalError ? err.original : err
+  return original instanceof S3cError ? original.exitCode : ExitCode.fatal
+}
+
+/** Turns any failure that stops a run into a one-line S3cError with the right exit code. */
+export function fatalToUserError(error: unknown, ctx: {bucket?: string; endpoint?: string}): S3cError {
+  const original = error instanceof FatalError ? error.original : error
+  if (original instanceof S3cError) return original
+  return new S3cError(describeError(original, ctx), ExitCode.fatal)
 }
