@@ -1,3 +1,8 @@
+/** Sizes in bytes: 1 KiB = 1,024 bytes, 1 MiB = 1,024 KiB. */
+export const KiB = 1024
+export const MiB = 1024 * KiB
+export const GiB = 1024 * MiB
+
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 
 export function formatBytes(n: number): string {

@@ -25,6 +25,8 @@ export const RECORD_SIZE = 20
 /** What a cold lookup reads first. */
 export const FIRST_READ = 2 * 1024 * 1024
 export const INDEX_SUFFIX = '.s3ci'
+/** The Content-Type an index is stored with. */
+export const INDEX_CONTENT_TYPE = 'application/vnd.s3c.index'
 
 const TYPE_CODES: MemberType[] = ['file', 'dir', 'symlink', 'hardlink', 'other']
 const FLAG_CRC = 0x08

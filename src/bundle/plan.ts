@@ -1,3 +1,4 @@
+import {MAX_PARTS, MIN_PART, maxCopyRange} from '../s3/limits.js'
 import {END_OF_ARCHIVE, headerBlocks, padded, type TarFormat} from './layout.js'
 import type {MemberSource, PartMember, TarCopyJob, TarPartJob, TarTempJob, TempStep} from '../jobs/types.js'
 
@@ -46,16 +47,6 @@ export function tarPartJobs(layout: TarLayout, partSize: number, target: {bucket
 
 // ---------------------------------------------------------------- archives of S3 objects (tar create)
 
-const MiB = 1024 * 1024
-export const MIN_PART = 5 * MiB
-export const MAX_PARTS = 10_000
-
-/** The largest range one UploadPartCopy may copy (5 GiB); tests lower it with S3C_MAX_COPY_RANGE (≥ 10 MiB). */
-export function maxCopyRange(env = process.env): number {
-  const v = Number(env.S3C_MAX_COPY_RANGE ?? 5 * 1024 * MiB)
-  return Math.max(2 * MIN_PART, Math.min(5 * 1024 * MiB, v))
-}
-
 export type ArchiveJob = TarPartJob | TarCopyJob | TarTempJob
 
 /** Requests an archive will cost, by kind, and the bytes it downloads (for --dry-run and --stats). */
@@ -75,7 +66,7 @@ export interface RequestCounts {
   bytesDownloaded: number
 }
 
-export function emptyCounts(): RequestCounts {
+function emptyCounts(): RequestCounts {
   return {HeadObject: 0, CreateMultipartUpload: 0, UploadPart: 0, UploadPartCopy: 0, CompleteMultipartUpload: 0, GetObject: 0, PutObject: 0, DeleteObjects: 0, temporaryObjects: 0, bytesDownloaded: 0}
 }
 

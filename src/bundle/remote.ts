@@ -4,15 +4,15 @@ import {readFile, unlink} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {ExitCode, FatalError, fatalToUserError, S3cError, statusOf} from '../base/errors.js'
-import {type RetryPolicy} from '../base/retry.js'
-import type {S3Handle} from '../s3/client.js'
+import {SourceChangedError, type RangeSource} from '../base/storage.js'
+import type {S3Storage} from '../s3/storage.js'
 import {isS3Url, joinKey, parseS3Url} from '../s3/url.js'
 import {writeFileSafely} from '../local/safe-path.js'
 import {
   FIRST_READ, INDEX_SUFFIX, IndexFormatError, RECORD_SIZE, findInTable, nameHash, parseCollisions, parseHeader, parseList, tableWindow,
   type IndexHeader, type IndexedMember, type LookupRecord,
 } from './index-format.js'
-import {SourceChangedError, localSource, s3Source, staleIndexError, type ByteSource} from './scan.js'
+import {localSource, staleIndexError} from './scan.js'
 
 /** A tar in S3 and its index object. */
 export interface S3TarRef {
@@ -116,13 +116,13 @@ export class IndexReader {
   private indexReads = 0
   private front?: IndexFront
   private fromCache = false
-  private source?: ByteSource
-  private tar?: ByteSource
+  private source?: RangeSource
+  private tar?: RangeSource
   private tarReads = 0
   private readonly useCache: boolean
 
   /** `s3` may be absent for a local tar: nothing is sent then. */
-  constructor(private readonly s3: S3Handle | undefined, readonly ref: TarRef, private readonly retry: RetryPolicy, useCache = true) {
+  constructor(private readonly s3: S3Storage | undefined, readonly ref: TarRef, useCache = true) {
     this.useCache = useCache && !isLocalTar(ref)
   }
 
@@ -132,7 +132,7 @@ export class IndexReader {
     return join(cacheDir(), `${id}${INDEX_SUFFIX}`)
   }
 
-  private async indexSource(): Promise<ByteSource> {
+  private async indexSource(): Promise<RangeSource> {
     if (this.source) return this.source
     const ref = this.ref
     if (isLocalTar(ref)) {
@@ -140,7 +140,7 @@ export class IndexReader {
         missing: () => new S3cError(`${ref.label} has no index: run s3c index ${ref.label}`, ExitCode.usage)})
     } else {
       if (!this.s3) throw new Error('IndexReader: an index in S3 needs an S3 connection')
-      this.source = s3Source(this.s3, {bucket: ref.bucket, key: ref.indexKey}, this.retry)
+      this.source = this.s3.source({bucket: ref.bucket, key: ref.indexKey})
     }
     return this.source
   }
@@ -253,7 +253,7 @@ export class IndexReader {
    * with If-Match of the ETag it records; on disk, the file, refused (one line) when its size
    * or modification time are not the ones the index records.
    */
-  async openTar(): Promise<ByteSource> {
+  async openTar(): Promise<RangeSource> {
     if (this.tar) return this.tar
     const header = await this.header()
     const ref = this.ref
@@ -263,7 +263,7 @@ export class IndexReader {
       })
     } else {
       if (!this.s3) throw new Error('IndexReader: a tar in S3 needs an S3 connection')
-      this.tar = s3Source(this.s3, {bucket: ref.bucket, key: ref.tarKey, etag: header.tarEtag || undefined, size: header.tarSize}, this.retry)
+      this.tar = this.s3.source({bucket: ref.bucket, key: ref.tarKey, etag: header.tarEtag || undefined, size: header.tarSize})
     }
     return this.tar
   }

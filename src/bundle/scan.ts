@@ -1,56 +1,14 @@
 import {open, type FileHandle} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {Readable} from 'node:stream'
-import {GetObjectCommand} from '@aws-sdk/client-s3'
 import {Header, Pax, type HeaderData} from 'tar'
-import {ExitCode, FatalError, fatalToUserError, S3cError, statusOf} from '../base/errors.js'
-import {withRetry, type RetryPolicy} from '../base/retry.js'
-import {preflight} from '../core/transfer.js'
-import type {S3Handle} from '../s3/client.js'
-import type {FastResponse} from '../s3/fast.js'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {MiB} from '../base/units.js'
+import {SourceChangedError, isLocalSource, sourceName, type RangeSource, type SourceRef} from '../base/storage.js'
+import type {S3Storage} from '../s3/storage.js'
 import {crc32} from './crc.js'
 import type {IndexedMember} from './index-format.js'
 import {BLOCK, padded, type MemberType} from './layout.js'
-import {isLocalSource, sourceName, type LocalSourceRef, type S3SourceRef, type SourceRef} from '../jobs/types.js'
-
-export type {SourceRef, S3SourceRef, LocalSourceRef}
-export {isLocalSource, sourceName}
-
-/** What a source is: its size, and what tells its versions apart (the ETag in S3, the mtime on disk). */
-export interface SourceStat {
-  size: number
-  /** The ETag S3 gave (quotes included); '' for a local file. */
-  etag: string
-  /** A local file's modification time in microseconds. */
-  mtimeUs?: number
-}
-
-/**
- * Random access to a tar's bytes, counting what it costs: one implementation per backend (S3,
- * local file), shaped as the storage interface they will become. `read` returns exactly the
- * bytes asked for (fewer only with `partial`, at the end of the object) or throws; a source that
- * is no longer the version it was opened on throws SourceChangedError.
- */
-export interface ByteSource {
-  readonly label: string
-  readonly local: boolean
-  stat(): Promise<SourceStat>
-  read(offset: number, length: number, opts?: {partial?: boolean}): Promise<Buffer>
-  /** The bytes [offset, offset + length) as a stream (large members); the reader checks the length. */
-  stream(offset: number, length: number): Promise<Readable>
-  /** The source as job data, pinned to the version being read. */
-  ref(): Promise<SourceRef>
-  reads: number
-  bytesRead: number
-  close(): Promise<void>
-}
-
-/** The object or file is not the version the reader started on (S3: 412 on If-Match; local: size or mtime differ). */
-export class SourceChangedError extends S3cError {
-  constructor(readonly label: string, readonly local: boolean) {
-    super(`${label} changed while it was being read: run the command again`, local ? ExitCode.usage : ExitCode.fatal)
-  }
-}
 
 /** The line for a tar that is not the one its index describes. */
 export function staleIndexError(label: string, local: boolean): S3cError {
@@ -59,7 +17,6 @@ export function staleIndexError(label: string, local: boolean): S3cError {
     : new S3cError(`${label} changed after it was indexed: rebuild its index with s3c index`, ExitCode.fatal)
 }
 
-const MiB = 1024 * 1024
 
 // ---------------------------------------------------------------- local files
 
@@ -68,7 +25,7 @@ const MiB = 1024 * 1024
  * `expect` when given: the version an index describes); every read checks them again with
  * fstat, so a file rewritten meanwhile fails instead of mixing two versions.
  */
-export async function localSource(path: string, opts: {label?: string; expect?: {size: number; mtimeUs?: number}; missing?: () => S3cError} = {}): Promise<ByteSource> {
+export async function localSource(path: string, opts: {label?: string; expect?: {size: number; mtimeUs?: number}; missing?: () => S3cError} = {}): Promise<RangeSource> {
   const label = opts.label ?? path
   const fh = await open(path, 'r').catch(error => {
     const code = (error as NodeJS.ErrnoException).code
@@ -91,7 +48,7 @@ export async function localSource(path: string, opts: {label?: string; expect?: 
     const st = await fh.stat({bigint: true})
     if (Number(st.size) !== pinned.size || Number(st.mtimeNs / 1000n) !== pinned.mtimeUs) throw new SourceChangedError(label, true)
   }
-  const src: ByteSource = {
+  const src: RangeSource = {
     label, local: true, reads: 0, bytesRead: 0,
     stat: async () => ({size: pinned.size, etag: '', mtimeUs: pinned.mtimeUs}),
     async read(offset, length, o) {
@@ -127,94 +84,11 @@ export async function preadFully(fh: FileHandle, offset: number, length: number)
   return buf.subarray(0, done)
 }
 
-// ---------------------------------------------------------------- S3 objects
-
-/**
- * The one ranged GET of an S3 object: exactly `length` bytes (a short body is retried, as a
- * dropped connection is), fewer only when `partial`; If-Match the ETag when one is given (a
- * 412 then means the object was replaced).
- */
-export async function getS3Range(s3: S3Handle, ref: S3SourceRef, offset: number, length: number, retry: RetryPolicy,
-  opts: {partial?: boolean; signal?: AbortSignal} = {}): Promise<FastResponse> {
-  const headers: Record<string, string> = {range: `bytes=${offset}-${offset + length - 1}`}
-  if (ref.etag) headers['if-match'] = ref.etag
-  try {
-    return await withRetry(async () => {
-      const r = await s3.fast.request('GET', ref.bucket, ref.key, headers)
-      if (!opts.partial && r.body.length !== length) throw Object.assign(new Error(`short read of s3://${ref.bucket}/${ref.key}: ${r.body.length} of ${length} bytes`), {name: 'IncompleteBody'})
-      return r
-    }, retry, opts.signal)
-  } catch (error) {
-    if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
-    throw error
-  }
-}
-
-/**
- * An S3 object. With an ETag (and size) known, nothing is sent until the first read; without,
- * stat() asks with a HEAD (once).
- */
-export function s3Source(s3: S3Handle, ref: S3SourceRef & {size?: number}, retry: RetryPolicy, signal?: AbortSignal): ByteSource {
-  const label = `s3://${ref.bucket}/${ref.key}`
-  let known: SourceStat | undefined = ref.size !== undefined ? {size: ref.size, etag: ref.etag ?? ''} : undefined
-  let pinned: S3SourceRef = {bucket: ref.bucket, key: ref.key, etag: ref.etag}
-  const src: ByteSource = {
-    label, local: false, reads: 0, bytesRead: 0,
-    async stat() {
-      if (known) return known
-      let head
-      try {
-        head = await withRetry(() => s3.fast.request('HEAD', ref.bucket, ref.key), retry, signal)
-      } catch (error) {
-        if (statusOf(error) === 404) {
-          // A HEAD's 404 has no body to tell a missing bucket (exit 3) from a missing key (exit 2): one listing does.
-          await preflight(s3, {bucket: ref.bucket, prefix: ''}, '')
-          throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
-        }
-        throw fatalToUserError(error, {bucket: ref.bucket, endpoint: s3.endpointLabel})
-      }
-      known = {size: Number(head.headers['content-length'] ?? 0), etag: ref.etag ?? head.headers.etag ?? ''}
-      pinned = {...pinned, etag: known.etag || undefined}
-      return known
-    },
-    async read(offset, length, opts) {
-      if (length === 0) return Buffer.alloc(0)
-      src.reads++
-      const res = await getS3Range(s3, pinned, offset, length, retry, {partial: opts?.partial, signal})
-      src.bytesRead += res.body.length
-      return res.body
-    },
-    async stream(offset, length) {
-      if (length === 0) return Readable.from([])
-      src.reads++
-      try {
-        const res = await withRetry(() => s3.client.send(new GetObjectCommand({
-          Bucket: pinned.bucket, Key: pinned.key, Range: `bytes=${offset}-${offset + length - 1}`, IfMatch: pinned.etag || undefined,
-        }), {abortSignal: signal}), retry, signal)
-        return res.Body as Readable
-      } catch (error) {
-        const original = error instanceof FatalError ? error.original : error
-        if (statusOf(original) === 412 || (original as Error)?.name === 'PreconditionFailed') throw new SourceChangedError(label, false)
-        throw error
-      }
-    },
-    ref: async () => ({...pinned}),
-    close: async () => undefined,
-  }
-  return src
-}
-
-/** An S3 object whose size and ETag are asked for first (a HEAD): for scanning a tar no index describes. */
-export async function openS3Source(s3: S3Handle, bucket: string, key: string, retry: RetryPolicy): Promise<ByteSource> {
-  const src = s3Source(s3, {bucket, key}, retry)
-  await src.stat()
-  return src
-}
-
 /** A source from job data: the version the planner saw (a local file that changed since fails its reads). */
-export async function openSourceRef(ref: SourceRef, io: {s3: S3Handle; retry: RetryPolicy; signal?: AbortSignal}): Promise<ByteSource> {
+export async function openSourceRef(ref: SourceRef, s3: S3Storage | undefined): Promise<RangeSource> {
   if (isLocalSource(ref)) return localSource(ref.path, {expect: {size: ref.size, mtimeUs: ref.mtimeUs}})
-  return s3Source(io.s3, ref, io.retry, io.signal)
+  if (!s3) throw new Error(`${sourceName(ref)}: an S3 source needs an S3 connection`)
+  return s3.source(ref)
 }
 
 /** Members at least this large are hopped over (their data is not read); smaller ones are streamed. */
@@ -228,7 +102,7 @@ const STREAM_WINDOW = 1024 * 1024
 class WindowReader {
   private buf: Buffer = Buffer.alloc(0)
   private start = 0
-  constructor(private readonly src: ByteSource, private readonly size: number) {}
+  constructor(private readonly src: RangeSource, private readonly size: number) {}
 
   has(offset: number, length: number): boolean {
     return offset >= this.start && offset + length <= this.start + this.buf.length
@@ -362,7 +236,7 @@ function checkRuns(runs: [number, number][], realSize: number, stored: number): 
  * tar, bsdtar and others) by walking its headers, reading member data only where streaming
  * past it is cheaper than a new request; CRC-32s are kept for the members that were read.
  */
-export async function scanTar(src: ByteSource, maxMembers = Infinity): Promise<IndexedMember[]> {
+export async function scanTar(src: RangeSource, maxMembers = Infinity): Promise<IndexedMember[]> {
   const {size: tarSize} = await src.stat()
   const reader = new WindowReader(src, tarSize)
   const members: IndexedMember[] = []

@@ -5,15 +5,17 @@ import {pipeline} from 'node:stream/promises'
 import {Transform, Writable} from 'node:stream'
 import {Header} from 'tar'
 import {ExitCode, S3cError, describeError, statusOf, FatalError} from '../base/errors.js'
-import {retryPolicy, withRetry} from '../base/retry.js'
-import {commonStoredOptions, openRun, partSizeFor, runWalk, type RunContext, type TransferOptions} from './transfer.js'
+import {retryPolicy} from '../base/retry.js'
+import {SourceChangedError, type RangeSource, type SourceRef} from '../base/storage.js'
+import {partSizeFor} from '../s3/limits.js'
+import {commonStoredOptions, openRun, runWalk, type RunContext, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
-import {createS3, type S3Handle} from '../s3/client.js'
+import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {crc32} from '../bundle/crc.js'
-import {INDEX_SUFFIX, buildIndex, normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
+import {INDEX_CONTENT_TYPE, INDEX_SUFFIX, buildIndex, normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
 import {IndexReader, isLocalTar, tarLocation, type TarRef} from '../bundle/remote.js'
-import {SourceChangedError, localSource, openS3Source, openSourceRef, scanTar, staleIndexError, type ByteSource, type SourceRef} from '../bundle/scan.js'
+import {localSource, openSourceRef, scanTar, staleIndexError} from '../bundle/scan.js'
 import {BLOCK, MEMBER_KIND} from '../bundle/layout.js'
 import {fsPath} from '../local/fs-path.js'
 import {failed} from '../jobs/handlers.js'
@@ -37,8 +39,8 @@ export interface ReadOptions {
 
 /** An index reader for the tar (and the S3 connection an S3 tar needs; none for a local tar). */
 async function withReader<T>(opts: ReadOptions, fn: (reader: IndexReader) => Promise<T>): Promise<T> {
-  const s3 = isLocalTar(opts.ref) ? undefined : await createS3(opts.s3)
-  const reader = new IndexReader(s3, opts.ref, retryPolicy(opts.maxRetry), opts.cache ?? true)
+  const s3 = isLocalTar(opts.ref) ? undefined : await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
+  const reader = new IndexReader(s3, opts.ref, opts.cache ?? true)
   try {
     return await fn(reader)
   } finally {
@@ -102,7 +104,7 @@ interface FetchTarget {
  * its CRC-32. Unless mode and mtime are known (from the member list), the read starts one block
  * early: the member's header block gives them, which the 16-byte lookup record has no room for.
  */
-async function fetchMember(tar: ByteSource, opts: ReadOptions, at: FetchTarget, sink: () => Promise<Writable>, expand = false): Promise<{mode: number; mtime: number}> {
+async function fetchMember(tar: RangeSource, opts: ReadOptions, at: FetchTarget, sink: () => Promise<Writable>, expand = false): Promise<{mode: number; mtime: number}> {
   const withHeader = at.mode === undefined || at.mtime === undefined
   const start = at.dataOffset - (withHeader ? BLOCK : 0)
   // A sparse file that is all hole stores nothing: there is nothing to read.
@@ -500,7 +502,7 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
 
 /** One 512-byte block of the tar (its pinned version). */
 async function readBlock(run: RunContext, source: SourceRef, offset: number): Promise<Buffer> {
-  const src = await openSourceRef(source, {s3: run.s3, retry: run.retry, signal: run.signal})
+  const src = await openSourceRef(source, run.s3)
   try {
     return await src.read(offset, BLOCK)
   } finally {
@@ -584,12 +586,12 @@ export interface IndexResult {
  * or local (FILE.s3ci), reading headers rather than member data where members are large.
  */
 export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: number; ref?: TarRef}): Promise<IndexResult> {
-  let s3: S3Handle | undefined
-  let src: ByteSource
+  let s3: S3Storage | undefined
+  let src: RangeSource
   const ref = opts.ref && !isLocalTar(opts.ref) ? opts.ref : undefined
   if (ref) {
-    s3 = await createS3(opts.s3)
-    src = await openS3Source(s3, ref.bucket, ref.tarKey, retryPolicy(opts.maxRetry)).catch(async error => {
+    s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
+    src = await s3.openSource(ref.bucket, ref.tarKey).catch(async error => {
       await s3!.close()
       throw error
     })
@@ -607,7 +609,7 @@ export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: nu
     const index = buildIndex(members, size, etag, mtimeUs)
     let indexedAt: string
     if (ref && s3) {
-      await withRetry(() => s3!.fast.request('PUT', ref.bucket, ref.indexKey, {'content-type': 'application/vnd.s3c.index'}, index), retryPolicy(opts.maxRetry))
+      await s3.put(ref.bucket, ref.indexKey, index, {headers: {'content-type': INDEX_CONTENT_TYPE}})
       indexedAt = `s3://${ref.bucket}/${ref.indexKey}`
     } else {
       indexedAt = resolve(opts.target + INDEX_SUFFIX)

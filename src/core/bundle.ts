@@ -1,16 +1,14 @@
-import {CreateMultipartUploadCommand, AbortMultipartUploadCommand} from '@aws-sdk/client-s3'
 import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {access, readlink} from 'node:fs/promises'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
-import {withRetry} from '../base/retry.js'
-import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {partSizeFor} from '../s3/limits.js'
+import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
 import {cleanupArchiveLeftovers} from './cleanup.js'
 import {checkLocalFolder, recordProblem} from './upload.js'
 import {isProblem, walkLocal} from '../engine/walk.js'
 import {fsPath, nameFromBytes} from '../local/fs-path.js'
 import type {RunSummary} from '../engine/stats.js'
-import {headObject} from '../jobs/handlers.js'
 import {wholeSeconds} from '../base/times.js'
 import type {Work} from '../jobs/types.js'
 import {layoutTar, tarPartJobs, type MemberInput} from '../bundle/plan.js'
@@ -48,12 +46,12 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: S3TarRef, id:
     {verb: 'bundle', options: {...commonStoredOptions(opts), checksum: false, localFolder: root, bundleId: id, format, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks}})
   let uploadId: string | undefined
   const cleanup = async () => {
-    if (uploadId) await run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: ref.tarKey, UploadId: uploadId})).catch(() => undefined)
+    if (uploadId) await run.s3.abortMultipart({bucket, key: ref.tarKey, uploadId}).catch(() => undefined)
   }
 
   async function* plan(): AsyncGenerator<Work> {
-    await preflight(run.s3, opts.location, folderPrefix(opts.location.prefix))
-    if (!opts.force && !opts.dryRun && (await headObject(run, bucket, ref.tarKey)))
+    await run.s3.checkBucket(bucket, folderPrefix(opts.location.prefix))
+    if (!opts.force && !opts.dryRun && (await run.s3.head(bucket, ref.tarKey)))
       throw new S3cError(`bundle "${id}" already exists (s3://${bucket}/${ref.tarKey}): choose another id, or pass --force to replace it`, ExitCode.usage)
     onBundle?.(ref, id)
     const inputs: MemberInput[] = []
@@ -88,11 +86,8 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: S3TarRef, id:
       return
     }
     // What an earlier try killed mid-way left for this very key (its multipart upload).
-    await cleanupArchiveLeftovers(run, bucket, ref.tarKey)
-    const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
-      Bucket: bucket, Key: ref.tarKey, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
-    })), run.retry) // not abortable, as in upload.ts: the id must be known to be aborted
-    uploadId = created.UploadId!
+    await cleanupArchiveLeftovers(run.s3, bucket, ref.tarKey)
+    uploadId = await run.s3.createMultipart(bucket, ref.tarKey, {contentType: 'application/x-tar', storageClass: opts.storageClass})
     const children = tarPartJobs(layout, partSize, {bucket, key: ref.tarKey, uploadId, format})
     yield {parent: {kind: 'complete-tar', bucket, key: ref.tarKey, uploadId, size: layout.size, memberCount: layout.members.length, source: root}, children}
   }

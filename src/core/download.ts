@@ -2,11 +2,12 @@ import {lstatSync} from 'node:fs'
 import {stat, unlink} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type TransferOptions} from './transfer.js'
-import {walkS3, type RemoteEntry} from '../engine/walk.js'
+import {partSizeFor} from '../s3/limits.js'
+import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
+import type {RemoteEntry} from '../engine/walk.js'
 import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../engine/stats.js'
-import {failed, headObject, localUnchanged} from '../jobs/handlers.js'
+import {failed, localUnchanged} from '../jobs/handlers.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../s3/url.js'
@@ -68,7 +69,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       if (selected(rel)) yield {o: single.object, rel, path: single.path}
       return
     }
-    for await (const o of walkS3(run.s3, bucket, listPrefix, run.retry, run.signal)) {
+    for await (const o of run.s3.listObjects(bucket, listPrefix)) {
       const rel = o.key.slice(listPrefix.length)
       if (rel === '' || rel.endsWith('/') || !selected(rel)) continue // folder markers, filtered out
       yield {o, rel, path: localPathFor(root, rel)}
@@ -76,9 +77,9 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   }
 
   async function* plan(): AsyncGenerator<Work> {
-    const {empty} = await preflight(run.s3, opts.location, listPrefix)
+    const {empty} = await run.s3.checkBucket(bucket, listPrefix)
     if (empty && mayBeObject) {
-      const h = await headObject(run, bucket, prefix)
+      const h = await run.s3.head(bucket, prefix)
       if (h) {
         single = {
           object: {key: prefix, size: Number(h['content-length'] ?? 0), etag: h.etag,
@@ -128,7 +129,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       }
       if (o.size >= opts.multipartThreshold) {
         // Decided here, so a large unchanged file never starts ranged GETs.
-        if (compare && (await localUnchanged(run, bucket, {key: o.key, path, lastModifiedMs: o.lastModifiedMs}, compare))) {
+        if (compare && (await localUnchanged(run.s3, bucket, {key: o.key, path, lastModifiedMs: o.lastModifiedMs}, compare))) {
           run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
           continue
         }

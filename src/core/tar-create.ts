@@ -1,19 +1,15 @@
 import {readFile} from 'node:fs/promises'
 import {resolve} from 'node:path'
-import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
-import {deleteObjects} from '../jobs/tar.js'
-import {ExitCode, S3cError, statusOf} from '../base/errors.js'
-import {retryPolicy, withRetry, type RetryPolicy} from '../base/retry.js'
-import {commonStoredOptions, openRun, preflight, runWalk, type TransferOptions} from './transfer.js'
+import {ExitCode, FatalError, S3cError, statusOf} from '../base/errors.js'
+import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
 import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
-import {walkS3} from '../engine/walk.js'
 import type {RunSummary} from '../engine/stats.js'
 import type {Work} from '../jobs/types.js'
 import {INDEX_SUFFIX} from '../bundle/index-format.js'
 import type {TarFormat} from '../bundle/layout.js'
-import {MAX_PARTS, MIN_PART, countRequests, emptyCounts, layoutTar, planArchive, type MemberInput, type RequestCounts} from '../bundle/plan.js'
-import type {S3Handle} from '../s3/client.js'
-import type {Headers} from '../s3/fast.js'
+import {countRequests, layoutTar, planArchive, type MemberInput, type RequestCounts} from '../bundle/plan.js'
+import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
+import type {Headers, S3Storage} from '../s3/storage.js'
 import {objectTime} from '../jobs/metadata.js'
 import {csvLine, parseCsv} from '../base/csv.js'
 import {lastModifiedTime, wholeSeconds} from '../base/times.js'
@@ -56,15 +52,15 @@ interface SourceObject {
   headed?: boolean
 }
 
-async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<SourceObject[]> {
+async function readManifest(s3: S3Storage, opts: TarCreateOptions): Promise<SourceObject[]> {
   const where = opts.manifest!
   let text: string
   if (isS3Url(where)) {
     const {bucket, prefix: key} = parseS3Url(where)
     try {
-      text = (await withRetry(() => s3.fast.request('GET', bucket, key), {retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000})).body.toString('utf8')
+      text = (await s3.get(bucket, key)).body.toString('utf8')
     } catch (error) {
-      if (statusOf(error) === 404) throw new S3cError(`manifest ${where} does not exist`, ExitCode.usage)
+      if (statusOf(error instanceof FatalError ? error.original : error) === 404) throw new S3cError(`manifest ${where} does not exist`, ExitCode.usage)
       throw error
     }
   } else {
@@ -82,7 +78,7 @@ async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<Sourc
   })
   if (out.length === 0) throw new S3cError(`manifest ${where} lists no objects`, ExitCode.usage)
   // Every object must exist with the size the manifest gives: checked before anything is written.
-  await headObjects(s3, out, opts.threadCount, retryPolicy(opts.maxRetry), opts.signal, (o, head) => {
+  await headObjects(s3, out, opts.threadCount, (o, head) => {
     if (!head) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
     const size = Number(head['content-length'])
     if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
@@ -97,17 +93,12 @@ async function readManifest(s3: S3Handle, opts: TarCreateOptions): Promise<Sourc
  * HEADs every object, `threads` at a time, and gives each its time by the time rule (its mtime
  * metadata, else Last-Modified); `check` sees each answer (undefined: the object is gone).
  */
-async function headObjects(s3: S3Handle, objects: SourceObject[], threads: number, retry: RetryPolicy, signal: AbortSignal | undefined, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
+async function headObjects(s3: S3Storage, objects: SourceObject[], threads: number, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < objects.length) {
       const o = objects[next++]
-      let head: Headers | undefined
-      try {
-        head = (await withRetry(() => s3.fast.request('HEAD', o.bucket, o.key), retry, signal)).headers
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error
-      }
+      const head = await s3.head(o.bucket, o.key)
       check(o, head)
       if (head) o.mtime = wholeSeconds(objectTime(head).ns)
       o.headed = true
@@ -146,26 +137,27 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
   const uploads: {key: string; uploadId: string}[] = []
   const temps: string[] = []
   const cleanup = async () => {
-    await Promise.all(uploads.map(u => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: u.key, UploadId: u.uploadId})).catch(() => undefined)))
+    const s3 = run.s3.withoutSignal()
+    await Promise.all(uploads.map(u => s3.abortMultipart({bucket, ...u}).catch(() => undefined)))
     // Temporary objects of part jobs that finished are left for the parent, which will not run
     // now: find them by their prefix.
     const left = [...temps]
     for (const u of uploads) {
       try {
-        for await (const o of walkS3(run.s3, bucket, tempPrefixOf(u.key, u.uploadId), run.retry)) left.push(o.key)
+        for await (const o of s3.listObjects(bucket, tempPrefixOf(u.key, u.uploadId))) left.push(o.key)
       } catch { /* best effort */ }
     }
-    await deleteObjects(run, bucket, [...new Set(left)])
+    await s3.deleteMany(bucket, [...new Set(left)]).catch(() => undefined)
   }
 
   /** The source objects, grouped into archives (--size-limit: consecutive groups that stay under it; a larger object gets its own). */
   async function sourceGroups(): Promise<SourceObject[][]> {
     let objects: SourceObject[]
-    await preflight(run.s3, {bucket, prefix: ''}, archiveKeyBase)
+    await run.s3.checkBucket(bucket, archiveKeyBase)
     if (sourceLoc) {
       const listPrefix = folderPrefix(sourceLoc.prefix)
       objects = []
-      for await (const o of walkS3(run.s3, sourceLoc.bucket, listPrefix, run.retry, run.signal)) {
+      for await (const o of run.s3.listObjects(sourceLoc.bucket, listPrefix)) {
         const name = o.key.slice(listPrefix.length)
         if (!name || name.endsWith('/')) continue
         if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX) || isTemporaryKey(o.key))) continue
@@ -200,9 +192,9 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
       // An object's time is its mtime metadata, which only a HEAD tells (the listing has Last-Modified
       // alone): asked for the archives being built only (s3c retry builds the failed ones). An
       // object deleted since the listing keeps Last-Modified here; its copy or GET fails the run later.
-      if (sourceLoc && (opts.mtimeMetadata ?? true)) await headObjects(run.s3, group, opts.threadCount, run.retry, run.signal, () => undefined)
+      if (sourceLoc && (opts.mtimeMetadata ?? true)) await headObjects(run.s3, group, opts.threadCount, () => undefined)
       // What an earlier try killed mid-way left for this very archive (uploads, staged TOC, temporary objects).
-      if (!opts.dryRun) await cleanupArchiveLeftovers(run, bucket, key)
+      if (!opts.dryRun) await cleanupArchiveLeftovers(run.s3, bucket, key)
       const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: o.mtime,
         source: {bucket: o.bucket, key: o.key, etag: o.etag}}))
       let tocKey: string | undefined
@@ -219,15 +211,13 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
         }
         tocKey = `${key}.s3c-toc-${Date.now().toString(36)}`
         if (!opts.dryRun) {
-          await withRetry(() => run.s3.fast.request('PUT', bucket, tocKey!, {'content-type': 'text/csv'}, Buffer.from(toc)), run.retry, run.signal)
+          await run.s3.put(bucket, tocKey, Buffer.from(toc), {headers: {'content-type': 'text/csv'}})
           temps.push(tocKey)
         }
         layout.members[0].source = {bucket, key: tocKey}
       }
       for (const m of layout.members) run.stats.seen(m.size)
-      const uploadId = opts.dryRun ? 'dry-run' : (await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
-        Bucket: bucket, Key: key, ContentType: 'application/x-tar', StorageClass: opts.storageClass as never,
-      })), run.retry)).UploadId! // not abortable, as in upload.ts: the id must be known to be aborted
+      const uploadId = opts.dryRun ? 'dry-run' : await run.s3.createMultipart(bucket, key, {contentType: 'application/x-tar', storageClass: opts.storageClass})
       if (!opts.dryRun) uploads.push({key, uploadId})
       const tempPrefix = tempPrefixOf(key, uploadId)
       const padKey = `${tempPrefix}pad`
@@ -244,7 +234,7 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
         counts.temporaryObjects++
         tempKeys.push(padKey)
         if (!opts.dryRun) {
-          await withRetry(() => run.s3.fast.request('PUT', bucket, padKey, {'content-type': 'application/octet-stream'}, Buffer.alloc(MIN_PART)), run.retry, run.signal)
+          await run.s3.put(bucket, padKey, Buffer.alloc(MIN_PART), {headers: {'content-type': 'application/octet-stream'}})
           temps.push(padKey)
         }
       }
@@ -258,4 +248,3 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
   return runWalk(run, {bucket, prefix: ''}, plan, cleanup)
 }
 
-export {emptyCounts}

@@ -1,16 +1,17 @@
 import {ExitCode, S3cError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
+import {SourceChangedError, isLocalSource, type RangeSource, type SourceRef} from '../base/storage.js'
 import {describeOther, downloadAll, lastOfEachName, selectMembers} from './bundle-read.js'
 import {memberRelPath} from '../local/safe-path.js'
 import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
 import type {RunSummary} from '../engine/stats.js'
-import {createS3, type S3Handle} from '../s3/client.js'
+import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {folderPrefix, isS3Url, joinKey, parseS3Url} from '../s3/url.js'
 import {normalizeName, storedSize, type IndexedMember} from '../bundle/index-format.js'
 import {IndexReader, isLocalTar, type TarRef} from '../bundle/remote.js'
-import {SourceChangedError, isLocalSource, localSource, openS3Source, scanTar, type ByteSource, type SourceRef} from '../bundle/scan.js'
-import {MIN_PART, maxCopyRange} from '../bundle/plan.js'
+import {localSource, scanTar} from '../bundle/scan.js'
+import {MIN_PART, maxCopyRange} from '../s3/limits.js'
 import {TOC_NAME} from './tar-create.js'
 import {parseCsv} from '../base/csv.js'
 import type {CopyMembersJob, Work} from '../jobs/types.js'
@@ -28,14 +29,14 @@ export interface ArchiveMembers {
 
 
 /** The TOC's rows when the first member is toc.csv (s3tar's archives and ours). */
-async function readToc(src: ByteSource): Promise<string[][] | undefined> {
+async function readToc(src: RangeSource): Promise<string[][] | undefined> {
   const first = await scanFirst(src)
   if (!first || first.name !== TOC_NAME) return undefined
   const data = await src.read(first.dataOffset, first.size)
   return parseCsv(data.toString('utf8'))
 }
 
-async function scanFirst(src: ByteSource): Promise<IndexedMember | undefined> {
+async function scanFirst(src: RangeSource): Promise<IndexedMember | undefined> {
   try {
     return (await scanTar(src, 1))[0]
   } catch {
@@ -47,9 +48,8 @@ async function scanFirst(src: ByteSource): Promise<IndexedMember | undefined> {
  * The members of an archive, in S3 or local: from its s3c index; else from its TOC (an s3tar
  * archive); else by scanning its headers (any tar). `s3` is not needed for a local tar.
  */
-export async function archiveMembers(s3: S3Handle | undefined, ref: TarRef, maxRetry: number): Promise<ArchiveMembers> {
-  const retry = retryPolicy(maxRetry)
-  const reader = new IndexReader(s3, ref, retry, false)
+export async function archiveMembers(s3: S3Storage | undefined, ref: TarRef): Promise<ArchiveMembers> {
+  const reader = new IndexReader(s3, ref, false)
   try {
     let fromIndex: {members: IndexedMember[]; size: number} | undefined
     try {
@@ -60,7 +60,7 @@ export async function archiveMembers(s3: S3Handle | undefined, ref: TarRef, maxR
     }
     // With an index, the tar it describes (a local tar of another version is refused); else the tar as it is now.
     const tar = fromIndex ? await reader.openTar()
-      : isLocalTar(ref) ? await localSource(ref.path, {label: ref.label}) : await openS3Source(s3!, ref.bucket, ref.tarKey, retry)
+      : isLocalTar(ref) ? await localSource(ref.path, {label: ref.label}) : await s3!.openSource(ref.bucket, ref.tarKey)
     try {
       const rows = await readToc(tar).catch(() => undefined)
       const etags = new Map<string, string>()
@@ -87,9 +87,9 @@ export async function archiveMembers(s3: S3Handle | undefined, ref: TarRef, maxR
 }
 
 export async function tarList(opts: {s3: S3Config; ref: TarRef; maxRetry: number}): Promise<ArchiveMembers> {
-  const s3 = isLocalTar(opts.ref) ? undefined : await createS3(opts.s3)
+  const s3 = isLocalTar(opts.ref) ? undefined : await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
   try {
-    return await archiveMembers(s3, opts.ref, opts.maxRetry)
+    return await archiveMembers(s3, opts.ref)
   } finally {
     await s3?.close()
   }
@@ -115,10 +115,10 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   // Members of a local tar would be uploaded one PUT each (no ranged copies out of a local file).
   if (isLocalTar(ref) && isS3Url(opts.dest))
     throw new S3cError(`${ref.label} is a local tar: s3c tar extract writes it to a local folder (-C DIR); to put its files in S3, extract them and s3c upload DIR ${opts.dest}`, ExitCode.usage)
-  const s3 = isLocalTar(ref) ? undefined : await createS3(opts.s3)
+  const s3 = isLocalTar(ref) ? undefined : await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
   let listed: ArchiveMembers
   try {
-    listed = await archiveMembers(s3, ref, opts.maxRetry)
+    listed = await archiveMembers(s3, ref)
   } finally {
     await s3?.close()
   }

@@ -1,8 +1,7 @@
 import {setMaxListeners} from 'node:events'
-import {ListObjectsV2Command} from '@aws-sdk/client-s3'
-import {describeError, ExitCode, FatalError, fatalToUserError, S3cError} from '../base/errors.js'
-import {retryPolicy, withRetry, type RetryPolicy} from '../base/retry.js'
-import {createS3, type S3Handle} from '../s3/client.js'
+import {ExitCode, FatalError, fatalToUserError, S3cError} from '../base/errors.js'
+import {retryPolicy, type RetryPolicy} from '../base/retry.js'
+import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import type {S3Location} from '../s3/url.js'
 import {InProcessRunner, type Runner} from '../engine/runner.js'
@@ -63,25 +62,6 @@ export const transferDefaults = {
   partSize: 8 * MiB,
 }
 
-/** Part size for a file: the requested size, grown so the file fits in S3's 10,000 parts. */
-export function partSizeFor(size: number, requested: number): number {
-  const min = Math.ceil(size / 10_000 / MiB) * MiB
-  return Math.max(requested, min, 5 * MiB)
-}
-
-/**
- * Checks that the bucket answers before any work starts, with few retries so a dead endpoint
- * fails fast. Returns the first page of keys under the prefix.
- */
-export async function preflight(s3: S3Handle, loc: S3Location, listPrefix: string): Promise<{empty: boolean}> {
-  try {
-    const page = await withRetry(() => s3.client.send(new ListObjectsV2Command({Bucket: loc.bucket, Prefix: listPrefix || undefined, MaxKeys: 1})),
-      {retries: 2, minTimeoutMs: 200, maxTimeoutMs: 1000})
-    return {empty: (page.KeyCount ?? page.Contents?.length ?? 0) === 0}
-  } catch (error) {
-    throw fatalToUserError(error, {bucket: loc.bucket, endpoint: s3.endpointLabel})
-  }
-}
 
 /** The commands a run can be: `s3c retry` replays the same one. */
 export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract'
@@ -107,7 +87,8 @@ export function commonStoredOptions(o: TransferOptions): CommonStoredOptions {
 }
 
 export interface RunContext {
-  s3: S3Handle
+  /** S3 with the run's retry policy and signal. */
+  s3: S3Storage
   stats: RunStats
   runner: Runner
   retry: RetryPolicy
@@ -137,10 +118,10 @@ export async function openRun(opts: TransferOptions, description: string, comman
   }
   if (opts.signal?.aborted) throw interruptedError()
   opts.signal?.addEventListener('abort', onSignal, {once: true})
-  const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)})
   const retry = retryPolicy(opts.maxRetry)
+  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)}, retry, controller.signal)
   const ctx: JobContext = {
-    s3, retry, signal: controller.signal,
+    s3, signal: controller.signal,
     onBytes: n => { stats.bytesDone += n },
     abort: reason => controller.abort(reason),
   }

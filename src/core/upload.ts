@@ -1,11 +1,10 @@
 import {stat} from 'node:fs/promises'
 import {basename, resolve} from 'node:path'
-import {AbortMultipartUploadCommand, CreateMultipartUploadCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {withRetry} from '../base/retry.js'
-import {commonStoredOptions, openRun, partSizeFor, preflight, runWalk, type RunContext, type TransferOptions} from './transfer.js'
-import {isProblem, walkLocal, walkS3, type LocalEntry, type LocalProblem} from '../engine/walk.js'
+import {partSizeFor} from '../s3/limits.js'
+import {commonStoredOptions, openRun, runWalk, type RunContext, type TransferOptions} from './transfer.js'
+import {isProblem, walkLocal, type LocalEntry, type LocalProblem} from '../engine/walk.js'
 import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../engine/stats.js'
 import {fileDigests, remoteUnchanged} from '../jobs/handlers.js'
@@ -35,7 +34,7 @@ export async function checkLocalFolder(folder: string): Promise<string> {
 /** Sizes of the objects already under the prefix, to decide what can be skipped. */
 async function remoteSizes(run: RunContext, bucket: string, prefix: string): Promise<Map<string, number>> {
   const sizes = new Map<string, number>()
-  for await (const o of walkS3(run.s3, bucket, prefix, run.retry, run.signal)) sizes.set(o.key, o.size)
+  for await (const o of run.s3.listObjects(bucket, prefix)) sizes.set(o.key, o.size)
   return sizes
 }
 
@@ -50,11 +49,9 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
     metadata[META_MD5] = digests.md5base64
   }
   // Not abortable: an upload S3 creates after Ctrl-C would leave an id we never learn, never aborted.
-  const created = await withRetry(() => run.s3.client.send(new CreateMultipartUploadCommand({
-    Bucket: bucket, Key: key, Metadata: metadata, ContentType: mime.lookup(e.path) || 'application/octet-stream',
-    StorageClass: opts.storageClass as never,
-  })), run.retry)
-  const uploadId = created.UploadId!
+  const uploadId = await run.s3.createMultipart(bucket, key, {
+    metadata, contentType: mime.lookup(e.path) || 'application/octet-stream', storageClass: opts.storageClass,
+  })
   pending.push({key, uploadId})
   const partSize = partSizeFor(e.size, opts.partSize)
   const children: UploadPartJob[] = []
@@ -99,7 +96,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   // Started multipart uploads: aborted if the run stops early (an abort of a completed one is a no-op).
   const multiparts: {key: string; uploadId: string}[] = []
   const cleanup = async () => {
-    await Promise.all(multiparts.map(m => run.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: m.key, UploadId: m.uploadId})).catch(() => undefined)))
+    await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket, ...m}).catch(() => undefined)))
   }
 
   async function* entries(): AsyncGenerator<{e: LocalEntry | LocalProblem; key: string}> {
@@ -111,7 +108,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   }
 
   async function* plan(): AsyncGenerator<Work> {
-    const {empty} = await preflight(run.s3, opts.location, listPrefix)
+    const {empty} = await run.s3.checkBucket(bucket, listPrefix)
     remoteEmpty = empty
     // Only list everything when there is something to compare with (one file: its HEAD tells).
     if (!empty && !opts.force && !single) remote = await remoteSizes(run, bucket, listPrefix)
@@ -134,7 +131,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       }
       if (e.size >= opts.multipartThreshold) {
         // Decided here, before a multipart upload starts.
-        if (compare && (await remoteUnchanged(run, bucket, {key, ...e}, compare))) {
+        if (compare && (await remoteUnchanged(run.s3, bucket, {key, ...e}, compare))) {
           run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
           continue
         }

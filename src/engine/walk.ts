@@ -1,11 +1,8 @@
 import {lstatSync, type BigIntStats, type Dirent} from 'node:fs'
 import {lstat, readdir, stat} from 'node:fs/promises'
-import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import {globMatcher, includeDepth, keyFilter, type WalkFilter} from '../base/filter.js'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
-import {withRetry, type RetryPolicy} from '../base/retry.js'
 import {fsPath, nameFromBytes} from '../local/fs-path.js'
-import type {S3Handle} from '../s3/client.js'
 
 export interface LocalEntry {
   /** Path relative to the walked root, '/'-separated, names spelled as in src/local/fs-path.ts. */
@@ -36,12 +33,8 @@ export interface LocalProblem {
   dir: boolean
 }
 
-export interface RemoteEntry {
-  key: string
-  size: number
-  lastModifiedMs: number
-  etag?: string
-}
+/** An object as a listing gives it (src/s3/storage.ts lists). */
+export type {StorageEntry as RemoteEntry} from '../base/storage.js'
 
 export interface WalkOptions extends WalkFilter {
   /** Yield folders too (bundle). */
@@ -215,27 +208,4 @@ async function readFolder(path: string, follow: boolean): Promise<DirItem[]> {
 /** True for what walkLocal yields when an entry is skipped or failed. */
 export function isProblem(e: LocalEntry | LocalProblem): e is LocalProblem {
   return e.type === 'skipped' || e.type === 'failed'
-}
-
-/**
- * A key as a listing asked with encoding-type=url gives it: form-encoded ('+' is a space). A
- * server that ignores the request answers raw keys and says no encoding; those stay as they are.
- */
-export function decodeListedKey(key: string, encoding: string | undefined): string {
-  return encoding === 'url' ? decodeURIComponent(key.replace(/\+/g, ' ')) : key
-}
-
-/** Streams the objects under `prefix`, one ListObjectsV2 page at a time. */
-export async function* walkS3(s3: S3Handle, bucket: string, prefix: string, retry: RetryPolicy, signal?: AbortSignal): AsyncGenerator<RemoteEntry> {
-  let token: string | undefined
-  do {
-    // Keys may hold characters XML 1.0 cannot carry (\r comes back as \n): ask for them URL-encoded.
-    const page = await withRetry(() => s3.client.send(new ListObjectsV2Command({
-      Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, EncodingType: 'url',
-    }), {abortSignal: signal}), retry, signal)
-    for (const o of page.Contents ?? []) {
-      yield {key: decodeListedKey(o.Key!, page.EncodingType), size: o.Size ?? 0, lastModifiedMs: o.LastModified?.getTime() ?? 0, etag: o.ETag}
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined
-  } while (token)
 }

@@ -3,20 +3,17 @@ import {closeSync, constants, createReadStream, fstatSync, openSync, readFileSyn
 import {chmod, lstat, open, stat, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
-import {AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand} from '@aws-sdk/client-s3'
 import mime from 'mime-types'
 import {ExitCode, S3cError, describeError, statusOf, FatalError} from '../base/errors.js'
 import {fsPath} from '../local/fs-path.js'
-import {withRetry, type RetryPolicy} from '../base/retry.js'
 import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
-import type {S3Handle} from '../s3/client.js'
-import {sha256Hex, type Headers} from '../s3/fast.js'
+import {sha256Hex, type Headers, type MultipartTarget, type S3Storage} from '../s3/storage.js'
 import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
 import {META_MTIME, META_SHA256, formatMtime, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
 import {sameContent, type LocalContent} from './content.js'
 import {lastModifiedTime, sameTime, toNs, utimesValue, type FileTime} from '../base/times.js'
-import {getS3Range, openSourceRef, preadFully, SourceChangedError, staleIndexError} from '../bundle/scan.js'
-import {isLocalSource} from './types.js'
+import {openSourceRef, preadFully, staleIndexError} from '../bundle/scan.js'
+import {isLocalSource, SourceChangedError} from '../base/storage.js'
 import type {
   ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
   JobData, JobKind, JobResult, LocalFileRef, RemoteFileRef, UploadFilesJob, UploadPartJob,
@@ -24,8 +21,8 @@ import type {
 
 /** What a handler may use. Handlers know nothing about who runs them. */
 export interface JobContext {
-  s3: S3Handle
-  retry: RetryPolicy
+  /** S3, with the run's retry policy (--max-retry) and its signal. */
+  s3: S3Storage
   signal?: AbortSignal
   /** Live byte progress. */
   onBytes(n: number): void
@@ -92,18 +89,6 @@ function headersOfMeta(meta: Record<string, string>): Headers {
   return h
 }
 
-/** The part of a context that talks to S3; the planners have it too. */
-export type S3Ops = Pick<JobContext, 's3' | 'retry' | 'signal'>
-
-export async function headObject(ctx: S3Ops, bucket: string, key: string): Promise<Headers | undefined> {
-  try {
-    return (await withRetry(() => ctx.s3.fast.request('HEAD', bucket, key), ctx.retry, ctx.signal)).headers
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined
-    throw error
-  }
-}
-
 export function failed(ref: {key: string; path: string; size: number}, error: unknown): FileOutcome {
   if (error instanceof FatalError) throw error
   return {key: ref.key, path: ref.path, bytes: ref.size, status: 'failed', error: typeof error === 'string' ? error : describeError(error)}
@@ -124,7 +109,7 @@ function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): 
 async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
     const skipped: FileOutcome = {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
-    const head = f.compare ? await headObject(ctx, job.bucket, f.key) : undefined
+    const head = f.compare ? await ctx.s3.head(job.bucket, f.key) : undefined
     // Decided by time before reading: an unchanged file is never read.
     const verdict = head ? uploadVerdict(head, f, f.compare!) : 'changed'
     if (verdict === 'same') return skipped
@@ -132,7 +117,7 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
     const sha256 = sha256Hex(body)
     if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
     const headers = uploadHeaders(f, sha256, job.storageClass)
-    await withRetry(() => ctx.s3.fast.request('PUT', job.bucket, f.key, headers, body, sha256), ctx.retry, ctx.signal)
+    await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
     ctx.onBytes(body.length)
     return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
   } catch (error) {
@@ -158,22 +143,20 @@ export async function readRange(path: string, offset: number, length: number): P
 
 async function uploadPart(job: UploadPartJob, ctx: JobContext): Promise<JobResult> {
   const body = await readRange(job.path, job.offset, job.length)
-  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCommand({
-    Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, PartNumber: job.partNumber, Body: body, ContentLength: body.length,
-  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
+  const part = await ctx.s3.uploadPart(job, job.partNumber, body)
   ctx.onBytes(body.length)
-  return {part: {PartNumber: job.partNumber, ETag: res.ETag ?? ''}}
+  return {part}
 }
 
-export async function abortUpload(ctx: JobContext, bucket: string, key: string, uploadId: string): Promise<void> {
-  await withRetry(() => ctx.s3.client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId})), ctx.retry)
-    .catch(() => undefined)
+/** Aborts a multipart upload, best effort: a leftover is for s3c cleanup, not a reason to fail twice. */
+export async function abortUpload(ctx: JobContext, target: MultipartTarget): Promise<void> {
+  await ctx.s3.abortMultipart(target).catch(() => undefined)
 }
 
 async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
   const ref = {key: job.key, path: job.path, size: job.size}
   if (children && children.failures.length > 0) {
-    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    await abortUpload(ctx, job)
     return {files: [failed(ref, children.failures[0])]}
   }
   const parts = (children?.results ?? []).map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
@@ -181,20 +164,18 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
     // Every part has been read: a file changed since the walk would be stored as a mix (or cut short).
     checkUnchanged(job, await stat(fsPath(job.path), {bigint: true}))
   } catch (error) {
-    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
   try {
-    await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({
-      Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, MultipartUpload: {Parts: parts},
-    })), ctx.retry, ctx.signal)
+    await ctx.s3.completeMultipart(job, parts)
     return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
   } catch (error) {
     // This job may run twice (its worker died after S3 completed the upload): then the upload
     // id is gone and the object is there with exactly the ETag these parts make.
-    if ((error as Error).name === 'NoSuchUpload' && (await headObject(ctx, job.bucket, job.key))?.etag === multipartEtag(parts))
+    if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))
       return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
-    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
 }
@@ -223,8 +204,8 @@ export function uploadVerdict(h: Headers, f: {size: number; mtimeNs: string}, mo
 }
 
 /** Upload side: true when the object already holds this file (same size, and same time or content). */
-export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
-  const h = await headObject(ops, bucket, f.key)
+export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
+  const h = await s3.head(bucket, f.key)
   if (!h) return false
   const verdict = uploadVerdict(h, f, mode)
   if (verdict !== 'content') return verdict === 'same'
@@ -238,8 +219,8 @@ export async function remoteUnchanged(ops: S3Ops, bucket: string, f: {key: strin
  * Last-Modified as the time): hashing the local file costs less than fetching it again, and the
  * file then gets the object's time, so the next run decides by time alone.
  */
-export async function localUnchanged(ops: S3Ops, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
-  const h = await headObject(ops, bucket, f.key)
+export async function localUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
+  const h = await s3.head(bucket, f.key)
   if (!h) return false
   const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)
   if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return false
@@ -304,13 +285,11 @@ class ChecksumMismatch extends Error {
 
 async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
-    if (f.compare && (await localUnchanged(ctx, job.bucket, f, f.compare))) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
-    const res = await withRetry(async () => {
-      const r = await ctx.s3.fast.request('GET', job.bucket, f.key)
+    if (f.compare && (await localUnchanged(ctx.s3, job.bucket, f, f.compare))) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const res = await ctx.s3.get(job.bucket, f.key, r => {
       const want = r.headers[`x-amz-meta-${META_SHA256}`]
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
-      return r
-    }, ctx.retry, ctx.signal)
+    })
     await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
     ctx.onBytes(res.body.length)
     return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
@@ -329,14 +308,14 @@ async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<Jo
   try {
     if (isLocalSource(job.source)) {
       // A member of a local tar: the file the planner saw (a changed one fails, as If-Match does).
-      const src = await openSourceRef(job.source, ctx)
+      const src = await openSourceRef(job.source, ctx.s3)
       try {
         res = {body: await src.read(job.offset, job.length), headers: {}}
       } finally {
         await src.close()
       }
     } else {
-      res = await getS3Range(ctx.s3, job.source, job.offset, job.length, ctx.retry, {signal: ctx.signal})
+      res = await ctx.s3.getRange(job.source, job.offset, job.length)
     }
   } catch (error) {
     // A tar member (base set): its tar is no longer the one the index describes.

@@ -1,5 +1,5 @@
 import {lastModifiedTime, parseMtime, type FileTime} from '../base/times.js'
-import type {Headers} from '../s3/fast.js'
+import type {Headers} from '../s3/storage.js'
 
 /**
  * What s3c stores in object metadata. `mtime` uses rclone's format (src/core/times.ts) so rclone

@@ -1,24 +1,23 @@
-import {CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, UploadPartCommand, UploadPartCopyCommand} from '@aws-sdk/client-s3'
-import {encodeKey} from '../s3/fast.js'
 import {ExitCode, S3cError, statusOf} from '../base/errors.js'
-import {withRetry} from '../base/retry.js'
 import {crc32, crc32Combine} from '../bundle/crc.js'
-import {buildIndex, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-format.js'
+import {buildIndex, INDEX_CONTENT_TYPE, INDEX_SUFFIX, type IndexedMember} from '../bundle/index-format.js'
 import {BLOCK, headerBlocks, type TarFormat} from '../bundle/layout.js'
-import {abortUpload, failed, headObject, multipartEtag, readRange, type JobContext} from './handlers.js'
+import {abortUpload, failed, multipartEtag, readRange, type JobContext} from './handlers.js'
 import {Header} from 'tar'
 import {writeFileSafely} from '../local/safe-path.js'
-import {getS3Range, openSourceRef, SourceChangedError, staleIndexError} from '../bundle/scan.js'
-import {sourceName, type SourceRef} from './types.js'
+import {openSourceRef, staleIndexError} from '../bundle/scan.js'
+import {SourceChangedError, sourceName, type SourceRef} from '../base/storage.js'
+import {MIN_PART, splitRanges} from '../s3/limits.js'
+import type {CompletedPart, CopySource, MultipartTarget} from '../s3/storage.js'
 import {secondsToNs} from '../base/times.js'
-import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, CopySource, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
+import type {ChildrenOutcome, CompleteTarJob, CopyMembersJob, ExtractMembersJob, FileOutcome, JobResult, PartMember, TarCopyJob, TarPartJob, TarTempJob} from './types.js'
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
 async function readSource(m: PartMember, at: number, length: number, ctx: JobContext): Promise<Buffer> {
   const src = m.source
   if (!src) throw new Error(`member ${m.name} has no source`)
   if ('path' in src) return readRange(src.path, at, length)
-  return (await getS3Range(ctx.s3, src, at, length, ctx.retry, {signal: ctx.signal})).body
+  return (await ctx.s3.getRange(src, at, length)).body
 }
 
 /** Builds the archive's bytes [offset, offset+length): headers rebuilt, data read once, padding zero. */
@@ -48,11 +47,9 @@ export async function buildTarRange(job: Pick<TarPartJob, 'offset' | 'length' | 
 
 export async function tarPart(job: TarPartJob, ctx: JobContext): Promise<JobResult> {
   const {body, tar} = await buildTarRange(job, ctx)
-  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCommand({
-    Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, PartNumber: job.partNumber, Body: body, ContentLength: body.length,
-  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
+  const part = await ctx.s3.uploadPart(job, job.partNumber, body)
   ctx.onBytes(body.length)
-  return {part: {PartNumber: job.partNumber, ETag: res.ETag ?? ''}, tar}
+  return {part, tar}
 }
 
 /** The index entries of a tar from its parts' reports: members in order, CRCs combined from pieces. */
@@ -91,23 +88,19 @@ export async function completeTar(job: CompleteTarJob, ctx: JobContext, children
     return await completeTarInner(job, ctx, children)
   } finally {
     // The staged TOC and the zero object, failure or not (tar-temp jobs delete their own).
-    await deleteObjects(ctx, job.bucket, job.tempKeys ?? [])
+    await deleteTemporary(ctx, job.bucket, job.tempKeys ?? [])
   }
 }
 
-/** DeleteObjects, 1,000 keys a request; best effort (a leftover temporary object is not a failed archive). */
-export async function deleteObjects(ctx: Pick<JobContext, 's3' | 'retry'>, bucket: string, keys: string[]): Promise<void> {
-  const batches: string[][] = []
-  for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000))
-  await Promise.all(batches.map(batch => withRetry(() => ctx.s3.client.send(new DeleteObjectsCommand({
-    Bucket: bucket, Delete: {Objects: batch.map(Key => ({Key})), Quiet: true},
-  })), ctx.retry).catch(() => undefined)))
+/** Deletes temporary objects, best effort: a leftover temporary object is not a failed archive (s3c cleanup finds it). */
+async function deleteTemporary(ctx: JobContext, bucket: string, keys: string[]): Promise<void> {
+  await ctx.s3.deleteMany(bucket, keys).catch(() => undefined)
 }
 
 async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
   const ref = {key: job.key, path: job.source, size: job.size}
   if (children && children.failures.length > 0) {
-    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    await abortUpload(ctx, job)
     return {files: [failed(ref, children.failures[0])]}
   }
   const results = children?.results ?? []
@@ -115,29 +108,27 @@ async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?:
   try {
     members = membersFromParts(results, job.memberCount)
   } catch (error) {
-    await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+    await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
   const parts = results.flatMap(r => r.parts ?? (r.part ? [r.part] : [])).sort((a, b) => a.PartNumber - b.PartNumber)
   let etag: string
   try {
-    const res = await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({
-      Bucket: job.bucket, Key: job.key, UploadId: job.uploadId, MultipartUpload: {Parts: parts},
-    })), ctx.retry, ctx.signal)
+    const res = await ctx.s3.completeMultipart(job, parts)
     // Ceph RGW answers CompleteMultipartUpload without an ETag the SDK can read: ask for it.
-    etag = res.ETag || (await headObject(ctx, job.bucket, job.key))?.etag || ''
+    etag = res.etag || (await ctx.s3.head(job.bucket, job.key))?.etag || ''
   } catch (error) {
     // Run twice (a worker died after S3 completed it): the object has exactly these parts' ETag.
-    const existing = (error as Error).name === 'NoSuchUpload' ? (await headObject(ctx, job.bucket, job.key))?.etag : undefined
+    const existing = (error as Error).name === 'NoSuchUpload' ? (await ctx.s3.head(job.bucket, job.key))?.etag : undefined
     if (existing !== multipartEtag(parts)) {
-      await abortUpload(ctx, job.bucket, job.key, job.uploadId)
+      await abortUpload(ctx, job)
       return {files: [failed(ref, error)]}
     }
     etag = existing
   }
   try {
     const index = buildIndex(members, job.size, etag)
-    await withRetry(() => ctx.s3.fast.request('PUT', job.bucket, job.key + INDEX_SUFFIX, {'content-type': 'application/vnd.s3c.index'}, index), ctx.retry, ctx.signal)
+    await ctx.s3.put(job.bucket, job.key + INDEX_SUFFIX, index, {headers: {'content-type': INDEX_CONTENT_TYPE}})
   } catch (error) {
     return {files: [failed({...ref, key: job.key + INDEX_SUFFIX}, error)]}
   }
@@ -148,7 +139,7 @@ async function completeTarInner(job: CompleteTarJob, ctx: JobContext, children?:
 async function readTarRange(ref: SourceRef, start: number, end: number, ctx: JobContext): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0)
   try {
-    const src = await openSourceRef(ref, ctx)
+    const src = await openSourceRef(ref, ctx.s3)
     try {
       return await src.read(start, end - start)
     } finally {
@@ -197,53 +188,13 @@ export async function extractMembers(job: ExtractMembersJob, ctx: JobContext): P
 
 // ---------------------------------------------------------------- server-side parts
 
-const MiB = 1024 * 1024
-/** S3's smallest part (all but the last) and the padding that makes a temporary object's parts large enough. */
-export const MIN_PART = 5 * MiB
-
-/** Splits [0, length) into at most-maxRange pieces of equal size (each ≥ 5 MiB when length ≥ 2 × 5 MiB … see plan). */
-export function splitRanges(length: number, maxRange: number): [number, number][] {
-  const n = Math.max(1, Math.ceil(length / maxRange))
-  const size = Math.ceil(length / n)
-  const out: [number, number][] = []
-  for (let at = 0; at < length; at += size) out.push([at, Math.min(length, at + size)])
-  return out
-}
-
-const copySourceOf = (src: CopySource) => `${src.bucket}/${encodeKey(src.key)}`
-
-async function copyPart(ctx: JobContext, target: {bucket: string; key: string; uploadId: string}, partNumber: number, src: CopySource): Promise<{PartNumber: number; ETag: string}> {
-  const range = src.start !== undefined && src.end !== undefined ? `bytes=${src.start}-${src.end - 1}` : undefined
-  const send = (copySource: string) => withRetry(() => ctx.s3.client.send(new UploadPartCopyCommand({
-    Bucket: target.bucket, Key: target.key, UploadId: target.uploadId, PartNumber: partNumber,
-    CopySource: copySource, CopySourceRange: range, CopySourceIfMatch: src.etag,
-  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
-  let res
-  try {
-    res = await send(copySourceOf(src))
-  } catch (error) {
-    // Ceph RGW URL-decodes UploadPartCopy's x-amz-copy-source twice (CopyObject's once), so a key
-    // with "%" in it is not found there: ask once more with every "%" encoded twice.
-    if (statusOf(error) !== 404 || !src.key.includes('%')) throw error
-    res = await send(copySourceOf(src).replace(/%25/g, '%2525'))
-  }
-  return {PartNumber: partNumber, ETag: res.CopyPartResult?.ETag ?? ''}
-}
-
-async function uploadBytes(ctx: JobContext, target: {bucket: string; key: string; uploadId: string}, partNumber: number, body: Buffer): Promise<{PartNumber: number; ETag: string}> {
-  const res = await withRetry(() => ctx.s3.client.send(new UploadPartCommand({
-    Bucket: target.bucket, Key: target.key, UploadId: target.uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length,
-  }), {abortSignal: ctx.signal}), ctx.retry, ctx.signal)
-  return {PartNumber: partNumber, ETag: res.ETag ?? ''}
-}
-
 /** One object's data, copied into the archive in ranges: its bytes never leave S3. */
 export async function tarCopy(job: TarCopyJob, ctx: JobContext): Promise<JobResult> {
   const {source} = job
   const ranges = splitRanges(source.end - source.start, job.maxRange)
   // A whole object is copied without a range: S3 refuses ranged copies of objects of 5 MiB or less.
   const whole = ranges.length === 1 && source.start === 0
-  const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i,
+  const parts = await Promise.all(ranges.map(([a, b], i) => ctx.s3.copyPart(job, job.firstPart + i,
     whole ? {bucket: source.bucket, key: source.key, etag: source.etag} : {...source, start: source.start + a, end: source.start + b})))
   ctx.onBytes(source.end - source.start)
   return {parts, tar: {members: [], pieces: [], copied: [job.ordinal]}}
@@ -273,16 +224,15 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
       const key = `${job.tempKey}.${gen}`
       keys.push(key)
       // Not abortable: an upload created after Ctrl-C must still be known, to be aborted below.
-      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.bucket, Key: key})), ctx.retry)
-      const target = {bucket: job.bucket, key, uploadId: created.UploadId!}
-      const parts: {PartNumber: number; ETag: string}[] = []
+      const target: MultipartTarget = {bucket: job.bucket, key, uploadId: await ctx.s3.createMultipart(job.bucket, key)}
+      const parts: CompletedPart[] = []
       try {
         ctx.signal?.throwIfAborted()
         if (prev) {
-          parts.push(await copyPart(ctx, target, 1, {bucket: job.bucket, key: prev}))
+          parts.push(await ctx.s3.copyPart(target, 1, {bucket: job.bucket, key: prev}))
         } else if (job.padKey && steps[0] && !('bytes' in steps[0])) {
           // The padding copied from the archive's zero object: nothing uploaded for it.
-          parts.push(await copyPart(ctx, target, 1, {bucket: job.bucket, key: job.padKey}))
+          parts.push(await ctx.s3.copyPart(target, 1, {bucket: job.bucket, key: job.padKey}))
           total = MIN_PART
         } else {
           // The padding, with the first run of built bytes when there is one.
@@ -292,7 +242,7 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
             steps.shift()
             first = await bytesOf(s0.bytes)
           }
-          parts.push(await uploadBytes(ctx, target, 1, Buffer.concat([Buffer.alloc(MIN_PART), first])))
+          parts.push(await ctx.s3.uploadPart(target, 1, Buffer.concat([Buffer.alloc(MIN_PART), first])))
           total = MIN_PART + first.length
         }
         while (steps.length > 0) {
@@ -300,43 +250,40 @@ export async function tarTemp(job: TarTempJob, ctx: JobContext): Promise<JobResu
           const n = parts.length + 1
           if ('bytes' in step) {
             const body = await bytesOf(step.bytes)
-            parts.push(await uploadBytes(ctx, target, n, body))
+            parts.push(await ctx.s3.uploadPart(target, n, body))
             total += body.length
             if (body.length < MIN_PART) break
           } else {
             copied.push(step.ordinal)
             if (step.copy.size > job.maxRange) {
-              for (const [a, b] of splitRanges(step.copy.size, job.maxRange)) parts.push(await copyPart(ctx, target, parts.length + 1, {...step.copy, start: a, end: b}))
+              for (const [a, b] of splitRanges(step.copy.size, job.maxRange)) parts.push(await ctx.s3.copyPart(target, parts.length + 1, {...step.copy, start: a, end: b}))
             } else {
               // The whole object in one part, with no range (S3 copies no range of an object of 5 MiB
               // or less); under 5 MiB it must be this upload's last part.
-              parts.push(await copyPart(ctx, target, n, {bucket: step.copy.bucket, key: step.copy.key, etag: step.copy.etag}))
+              parts.push(await ctx.s3.copyPart(target, n, {bucket: step.copy.bucket, key: step.copy.key, etag: step.copy.etag}))
             }
             total += step.copy.size
             if (step.copy.size < MIN_PART) break
           }
         }
-        await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})), ctx.retry, ctx.signal)
+        await ctx.s3.completeMultipart(target, parts)
       } catch (error) {
-        await abortUpload(ctx, target.bucket, target.key, target.uploadId)
+        await abortUpload(ctx, target)
         throw error
       }
       prev = key
     }
     const ranges = splitRanges(total - MIN_PART, job.maxRange)
-    const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, job, job.firstPart + i, {bucket: job.bucket, key: prev!, start: MIN_PART + a, end: MIN_PART + b})))
+    const parts = await Promise.all(ranges.map(([a, b], i) => ctx.s3.copyPart(job, job.firstPart + i, {bucket: job.bucket, key: prev!, start: MIN_PART + a, end: MIN_PART + b})))
     ctx.onBytes(total - MIN_PART)
     return {parts, tar: {members: starting.map(({source: _s, ...rest}) => rest), pieces, copied}}
   } finally {
     // All of them at once, as soon as the archive has its copy: one request, and the server does
     // not hold every temporary object of the archive until the end.
-    await deleteObjects(ctx, job.bucket, keys)
+    await deleteTemporary(ctx, job.bucket, keys)
   }
 }
 
-const targetOf = (t: {bucket: string; key: string; uploadId: string}) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
-
-/** `tar extract` to S3: members become objects, copied server-side where S3 allows a ranged copy. */
 /** A sparse member's whole content: its data runs (stored one after another in `data`) at their offsets, zeros between. */
 export function expandSparse(data: Buffer, runs: [number, number][], size: number): Buffer {
   const out = Buffer.alloc(size)
@@ -359,7 +306,7 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
       try {
         if (m.crc !== undefined && (crc32(data) >>> 0) !== m.crc) throw new Error(`content of ${m.name} does not match the CRC-32 in the index`)
         const body = m.sparse ? expandSparse(data, m.sparse, m.realSize ?? 0) : data
-        await withRetry(() => ctx.s3.fast.request('PUT', job.destBucket, m.destKey, {'content-type': 'application/octet-stream'}, body), ctx.retry, ctx.signal)
+        await ctx.s3.put(job.destBucket, m.destKey, body, {headers: {'content-type': 'application/octet-stream'}})
         ctx.onBytes(body.length)
         files.push({key: m.destKey, path: m.name, bytes: m.size, status: 'done'})
       } catch (error) {
@@ -371,19 +318,18 @@ export async function copyMembers(job: CopyMembersJob, ctx: JobContext): Promise
   for (const m of job.members) {
     let uploadId: string | undefined
     try {
-      const created = await withRetry(() => ctx.s3.client.send(new CreateMultipartUploadCommand({Bucket: job.destBucket, Key: m.destKey})), ctx.retry)
-      uploadId = created.UploadId! // (not abortable: see tarTemp)
+      uploadId = await ctx.s3.createMultipart(job.destBucket, m.destKey)
       ctx.signal?.throwIfAborted()
       const target = {bucket: job.destBucket, key: m.destKey, uploadId}
       const ranges = m.size === 0 ? [] : splitRanges(m.size, job.maxRange)
-      const parts = await Promise.all(ranges.map(([a, b], i) => copyPart(ctx, target, i + 1,
+      const parts = await Promise.all(ranges.map(([a, b], i) => ctx.s3.copyPart(target, i + 1,
         {bucket: job.bucket, key: job.key, etag: job.etag || undefined, start: m.dataOffset + a, end: m.dataOffset + b})))
-      if (parts.length === 0) parts.push(await uploadBytes(ctx, target, 1, Buffer.alloc(0)))
-      await withRetry(() => ctx.s3.client.send(new CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})), ctx.retry, ctx.signal)
+      if (parts.length === 0) parts.push(await ctx.s3.uploadPart(target, 1, Buffer.alloc(0)))
+      await ctx.s3.completeMultipart(target, parts)
       ctx.onBytes(m.size)
       files.push({key: m.destKey, path: m.name, bytes: m.size, status: 'done'})
     } catch (error) {
-      if (uploadId) await abortUpload(ctx, job.destBucket, m.destKey, uploadId)
+      if (uploadId) await abortUpload(ctx, {bucket: job.destBucket, key: m.destKey, uploadId})
       if (statusOf(error) === 412) throw staleIndexError(`s3://${job.bucket}/${job.key}`, false)
       files.push(failed({key: m.destKey, path: m.name, size: m.size}, error))
     }

@@ -2,6 +2,11 @@
  * Jobs are plain data: a kind plus paths, keys and sizes. They are the same whether the
  * in-process runner or a BullMQ worker runs them, so they must stay JSON-serialisable.
  */
+import type {SourceRef} from '../base/storage.js'
+import type {CompletedPart, CopySource} from '../s3/storage.js'
+
+export type {SourceRef, S3SourceRef, LocalSourceRef} from '../base/storage.js'
+export type {CompletedPart, CopySource} from '../s3/storage.js'
 
 /** How to decide that a file with a same-size counterpart is unchanged. */
 export type CompareMode = 'mtime' | 'checksum'
@@ -62,32 +67,6 @@ export interface DownloadFilesJob {
   root: string
   /** Small objects are always verified against their stored checksum when there is one. */
   files: RemoteFileRef[]
-}
-
-/**
- * Where a job reads an object's (or a tar's) bytes: an S3 object, with If-Match of its ETag, or
- * a local file (a local tar), whose size and modification time (µs) stand for the ETag.
- */
-export type SourceRef = S3SourceRef | LocalSourceRef
-export interface S3SourceRef {
-  bucket: string
-  key: string
-  etag?: string
-}
-export interface LocalSourceRef {
-  /** Absolute: workers need the path, as for upload. */
-  path: string
-  size: number
-  mtimeUs: number
-}
-
-export function isLocalSource(ref: SourceRef): ref is LocalSourceRef {
-  return (ref as LocalSourceRef).path !== undefined
-}
-
-/** How messages and job ids name a source. */
-export function sourceName(ref: SourceRef): string {
-  return isLocalSource(ref) ? ref.path : `s3://${ref.bucket}/${ref.key}`
 }
 
 export interface DownloadRangeJob {
@@ -161,16 +140,6 @@ export interface TarPartJob {
   length: number
   format: 'pax' | 'gnu'
   members: PartMember[]
-}
-
-/** An S3 object (or a range of it) that enters an archive by UploadPartCopy. */
-export interface CopySource {
-  bucket: string
-  key: string
-  etag?: string
-  /** Byte range [start, end) of the object; the whole object when absent. */
-  start?: number
-  end?: number
 }
 
 /** Part(s) of a tar that are one object's data, copied server-side in ranges of at most maxRange. */
@@ -291,9 +260,9 @@ export interface FileOutcome {
 export interface JobResult {
   files?: FileOutcome[]
   /** upload-part: what CompleteMultipartUpload needs. */
-  part?: {PartNumber: number; ETag: string}
+  part?: CompletedPart
   /** tar-copy, tar-temp: the parts they added. */
-  parts?: {PartNumber: number; ETag: string}[]
+  parts?: CompletedPart[]
   /** download-range: the object's metadata headers, from the first range. */
   meta?: Record<string, string>
   /** tar-part: the members whose header starts in the part, and CRC-32s of the data pieces in it. */

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
-import {sourceName, type JobData} from '../jobs/types.js'
+import {sourceName} from '../base/storage.js'
+import type {JobData} from '../jobs/types.js'
 
 /** What a BullMQ job carries: the plain job, plus the run it belongs to. */
 export interface JobEnvelope {

@@ -4,7 +4,7 @@ import {failedOutcomes} from '../engine/runner.js'
 import {retryPolicy} from '../base/retry.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import type {ChildrenOutcome, JobData, JobResult} from '../jobs/types.js'
-import {createS3} from '../s3/client.js'
+import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
@@ -64,7 +64,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     redis.disconnect()
     throw error
   }
-  const s3 = await createS3({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)})
+  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)}, retryPolicy(0))
   let active = 0
 
   // Live byte counts go to Redis twice a second, not once per file.
@@ -97,7 +97,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     // A job of an earlier try (resumed or retried since): that try's work was planned again.
     if (runTry !== Number(currentTry ?? 0)) return {}
     const ctx: JobContext = {
-      s3, retry: retryPolicy(maxRetry),
+      // Each job carries its run's --max-retry.
+      s3: s3.with({retry: retryPolicy(maxRetry)}),
       onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
     }
     let result: JobResult
