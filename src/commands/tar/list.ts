@@ -1,13 +1,13 @@
 import {Flags} from '@oclif/core'
-import {S3cCommand} from '../../cli/base.js'
+import {S3Command} from '../../cli/base.js'
 import type {JsonResult} from '../../cli/output.js'
-import {bundleReadFlags} from '../../cli/bundle-flags.js'
+import {bundleReadFlags} from '../../cli/flags.js'
+import {readOptions} from '../../cli/options.js'
 import {tarList} from '../../core/tar-read.js'
 import {resolveTarRef} from '../../bundle/remote.js'
-import {resolveS3Config} from '../../s3/config.js'
 import {csvLine} from '../../base/csv.js'
 
-export default class TarList extends S3cCommand {
+export default class TarList extends S3Command {
   static summary = 'List an archive (in S3 or local): from its s3c index, its s3tar toc.csv, or its headers (any tar).'
   static examples = [
     '<%= config.bin %> tar list -f s3://my-bucket/archive.tar',
@@ -21,7 +21,7 @@ export default class TarList extends S3cCommand {
 
   async run(): Promise<JsonResult | undefined> {
     const {flags} = await this.parse(TarList)
-    const listed = await tarList({s3: await resolveS3Config(flags, 4), ref: resolveTarRef(flags.file, {}), maxRetry: flags['max-retry']})
+    const listed = await tarList({...await readOptions(flags), ref: resolveTarRef(flags.file, {})})
     if (this.jsonEnabled()) {
       return {from: listed.from, members: listed.members.map(m => ({name: m.name, offset: m.dataOffset, size: m.size, etag: listed.etags.get(m.name)}))}
     }
