@@ -10,7 +10,7 @@ export {parseS3Url, resolveLocation, joinKey, type S3Location} from './s3/url.js
 export {InProcessRunner, type Runner} from './engine/runner.js'
 export {RunStats, type RunSummary} from './engine/stats.js'
 export {ProgressReporter} from './engine/progress.js'
-export {walkLocal, type LocalEntry, type LocalProblem} from './engine/walk.js'
+export {walkLocal, type LocalEntry, type LocalProblem} from './local/walk.js'
 export {S3Storage, walkS3} from './s3/storage.js'
 export {fsPath, nameFromBytes, bytesOfName} from './local/fs-path.js'
 export {handlers, type JobContext, type Handlers} from './jobs/handlers.js'

@@ -12,7 +12,7 @@ import {seededBytes} from './harness/tree.js'
 const MiB = 1024 * 1024
 const nsOf = (path: string) => statSync(path, {bigint: true}).mtimeNs
 
-describe('the time rule (src/core/times.ts)', function () {
+describe('the time rule (src/base/times.ts)', function () {
   let dir: string
   before(() => { dir = mkdtempSync(join(tmpdir(), 's3c-times-')) })
   after(() => rmSync(dir, {recursive: true, force: true}))

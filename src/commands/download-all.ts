@@ -4,7 +4,7 @@ import type {JsonResult} from '../cli/output.js'
 import {locationFlags, transferFlags} from '../cli/flags.js'
 import {runOptions} from '../cli/options.js'
 import {downloadAll} from '../core/bundle-read.js'
-import {resolveTarRef, tarLocation} from '../bundle/remote.js'
+import {resolveTarRef, tarLocation} from '../s3ci/ref.js'
 
 export default class DownloadAll extends RunCommand {
   static summary = 'Extract a whole bundle or indexed tar into a folder with parallel ranged GETs (no download-then-untar).'

@@ -6,7 +6,7 @@ import {ExitCode, S3cError} from '../base/errors.js'
 import {bundleReadFlags} from '../cli/flags.js'
 import {readOptions} from '../cli/options.js'
 import {downloadSingle} from '../core/bundle-read.js'
-import {isLocalTar, resolveTarRef} from '../bundle/remote.js'
+import {isLocalTar, resolveTarRef} from '../s3ci/ref.js'
 
 /** process.stdout cannot be ended; this forwards to it and leaves it open. */
 function stdoutSink(): Writable {

@@ -4,7 +4,7 @@ import type {JsonResult} from '../cli/output.js'
 import {bundleReadFlags} from '../cli/flags.js'
 import {readOptions} from '../cli/options.js'
 import {listFiles} from '../core/bundle-read.js'
-import {resolveTarRef} from '../bundle/remote.js'
+import {resolveTarRef} from '../s3ci/ref.js'
 
 const TYPE_CHAR = {file: '-', dir: 'd', symlink: 'l', hardlink: 'h', other: '?'} as const
 /** The 'other' members ls can name (devices, FIFOs). */

@@ -8,7 +8,7 @@ import {tarExtract} from './tar-read.js'
 import type {StoredCommand, TransferOptions} from './transfer.js'
 import {upload} from './upload.js'
 import type {RunSummary} from '../engine/stats.js'
-import {INDEX_SUFFIX} from '../bundle/index-format.js'
+import {INDEX_SUFFIX} from '../s3ci/format.js'
 import {isS3Url} from '../s3/url.js'
 
 type Failure = {key: string; path: string; error: string}

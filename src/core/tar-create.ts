@@ -5,9 +5,10 @@ import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './tra
 import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
 import type {RunSummary} from '../engine/stats.js'
 import type {Work} from '../jobs/types.js'
-import {INDEX_SUFFIX} from '../bundle/index-format.js'
-import type {TarFormat} from '../bundle/layout.js'
-import {countRequests, layoutTar, planArchive, type MemberInput, type RequestCounts} from '../bundle/plan.js'
+import {INDEX_SUFFIX} from '../s3ci/format.js'
+import type {TarFormat} from '../tar/header.js'
+import {countRequests, planArchive, type RequestCounts} from '../tar/plan.js'
+import {layoutTar, type MemberInput} from '../tar/layout.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {Headers, S3Storage} from '../s3/storage.js'
 import {objectTime} from '../jobs/metadata.js'
@@ -46,7 +47,7 @@ interface SourceObject {
   name: string
   size: number
   etag?: string
-  /** The member's time in whole seconds (src/core/times.ts): mtime metadata, else Last-Modified. */
+  /** The member's time in whole seconds (src/base/times.ts): mtime metadata, else Last-Modified. */
   mtime: number
   /** It was read with a HEAD (counted in the plan). */
   headed?: boolean

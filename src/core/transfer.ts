@@ -9,8 +9,8 @@ import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import {BullMQRunner} from '../queue/runner.js'
 import type {JobData, JobResult, Work} from '../jobs/types.js'
-import type {TarFormat} from '../bundle/layout.js'
-import type {TarRef} from '../bundle/remote.js'
+import type {TarFormat} from '../tar/header.js'
+import type {TarRef} from '../s3ci/ref.js'
 
 const MiB = 1024 * 1024
 

@@ -4,7 +4,7 @@ import {chmod, lstat, open, stat, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
 import mime from 'mime-types'
-import {ExitCode, S3cError, describeError, statusOf, FatalError} from '../base/errors.js'
+import {ExitCode, S3cError, describeError, FatalError} from '../base/errors.js'
 import {fsPath} from '../local/fs-path.js'
 import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
 import {sha256Hex, type Headers, type MultipartTarget, type S3Storage} from '../s3/storage.js'
@@ -12,7 +12,8 @@ import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} fro
 import {META_MTIME, META_SHA256, formatMtime, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
 import {sameContent, type LocalContent} from './content.js'
 import {lastModifiedTime, sameTime, toNs, utimesValue, type FileTime} from '../base/times.js'
-import {openSourceRef, preadFully, staleIndexError} from '../bundle/scan.js'
+import {openSourceRef, preadFully} from '../local/storage.js'
+import {staleIndexError} from '../s3ci/format.js'
 import {isLocalSource, SourceChangedError} from '../base/storage.js'
 import type {
   ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
@@ -190,7 +191,7 @@ export function multipartEtag(parts: {ETag: string}[]): string {
 
 /**
  * Upload side, from the object's HEAD: 'same' when it already holds this file by the time rule
- * (src/core/times.ts), 'changed', or 'content' when only the content can tell: --checksum, or an
+ * (src/base/times.ts), 'changed', or 'content' when only the content can tell: --checksum, or an
  * object without `mtime` metadata (written by another tool, e.g. `aws s3 sync`) whose time
  * (Last-Modified, whole seconds) is not the file's but whose digests can be checked.
  */

@@ -2,7 +2,7 @@ import {lastModifiedTime, parseMtime, type FileTime} from '../base/times.js'
 import type {Headers} from '../s3/storage.js'
 
 /**
- * What s3c stores in object metadata. `mtime` uses rclone's format (src/core/times.ts) so rclone
+ * What s3c stores in object metadata. `mtime` uses rclone's format (src/base/times.ts) so rclone
  * and s3c agree on modification times; `md5chksum` is rclone's base64 MD5 of a multipart
  * object's content (whose ETag is no MD5), written with --checksum so rclone can check it too.
  */

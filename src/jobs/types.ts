@@ -15,7 +15,7 @@ export interface LocalFileRef {
   path: string
   key: string
   size: number
-  /** Modification time in nanoseconds since the epoch, as a decimal string (jobs are JSON; see src/core/times.ts). */
+  /** Modification time in nanoseconds since the epoch, as a decimal string (jobs are JSON; see src/base/times.ts). */
   mtimeNs: string
   /** Set when the counterpart exists with the same size: check before transferring. */
   compare?: CompareMode
@@ -97,7 +97,7 @@ export interface FinishDownloadJob {
   path: string
   size: number
   lastModifiedMs: number
-  /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/core/times.ts). */
+  /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/base/times.ts). */
   mtimeNs?: string
   /** Hash the finished file and compare it with the stored checksum (--checksum). */
   verify: boolean

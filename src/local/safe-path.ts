@@ -152,7 +152,7 @@ export interface SparseLayout {
 }
 
 export interface WriteOptions {
-  /** Modification time in nanoseconds (set at the microseconds a file can hold: src/core/times.ts). */
+  /** Modification time in nanoseconds (set at the microseconds a file can hold: src/base/times.ts). */
   mtimeNs?: bigint | string
   mode?: number
   /** `body` holds only the data runs of a sparse file: they are written at their offsets, the rest stays holes. */

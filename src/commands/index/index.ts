@@ -5,7 +5,7 @@ import {bundleReadFlags} from '../../cli/flags.js'
 import {readOptions} from '../../cli/options.js'
 import {indexTar} from '../../core/bundle-read.js'
 import {formatBytes} from '../../base/units.js'
-import {resolveTarRef} from '../../bundle/remote.js'
+import {resolveTarRef} from '../../s3ci/ref.js'
 import {isS3Url} from '../../s3/url.js'
 
 export default class Index extends S3Command {

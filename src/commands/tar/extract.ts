@@ -4,7 +4,7 @@ import type {JsonResult} from '../../cli/output.js'
 import {transferFlags} from '../../cli/flags.js'
 import {runOptions} from '../../cli/options.js'
 import {tarExtract} from '../../core/tar-read.js'
-import {resolveTarRef, tarLocation} from '../../bundle/remote.js'
+import {resolveTarRef, tarLocation} from '../../s3ci/ref.js'
 import {isS3Url, parseS3Url} from '../../s3/url.js'
 
 export default class TarExtract extends RunCommand {

@@ -4,7 +4,7 @@ import type {JsonResult} from '../../cli/output.js'
 import {bundleReadFlags} from '../../cli/flags.js'
 import {readOptions} from '../../cli/options.js'
 import {tarList} from '../../core/tar-read.js'
-import {resolveTarRef} from '../../bundle/remote.js'
+import {resolveTarRef} from '../../s3ci/ref.js'
 import {csvLine} from '../../base/csv.js'
 
 export default class TarList extends S3Command {

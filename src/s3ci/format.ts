@@ -1,6 +1,7 @@
+import {ExitCode, S3cError} from '../base/errors.js'
 import {createHash} from 'node:crypto'
 import {gunzipSync, gzipSync} from 'node:zlib'
-import {BLOCK, type MemberType, type TarMember} from './layout.js'
+import {BLOCK, type MemberType, type TarMember} from '../tar/header.js'
 
 /*
  * The s3c index ("s3ci", versions 1 and 2), specified in docs/FORMAT.md. One object next to the tar:
@@ -283,4 +284,11 @@ export function parseList(gz: Buffer): IndexedMember[] {
     if (r.k !== undefined) m.tarType = r.k
     return m
   })
+}
+
+/** The line for a tar that is not the one its index describes. */
+export function staleIndexError(label: string, local: boolean): S3cError {
+  return local
+    ? new S3cError(`${label} changed after it was indexed: run s3c index ${label} again`, ExitCode.usage)
+    : new S3cError(`${label} changed after it was indexed: rebuild its index with s3c index`, ExitCode.fatal)
 }

@@ -2,7 +2,7 @@ import {lstatSync, type BigIntStats, type Dirent} from 'node:fs'
 import {lstat, readdir, stat} from 'node:fs/promises'
 import {globMatcher, includeDepth, keyFilter, type WalkFilter} from '../base/filter.js'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
-import {fsPath, nameFromBytes} from '../local/fs-path.js'
+import {fsPath, nameFromBytes} from './fs-path.js'
 
 export interface LocalEntry {
   /** Path relative to the walked root, '/'-separated, names spelled as in src/local/fs-path.ts. */
@@ -12,7 +12,7 @@ export interface LocalEntry {
   /** A symlink only when links are not followed (a followed link is what it points to). */
   type: 'file' | 'dir' | 'symlink'
   size: number
-  /** Modification time in nanoseconds, as a decimal string (stat with bigint: full precision; see src/core/times.ts). */
+  /** Modification time in nanoseconds, as a decimal string (stat with bigint: full precision; see src/base/times.ts). */
   mtimeNs: string
   mode: number
   /** The entry is a folder (only with `dirs: true`). */
