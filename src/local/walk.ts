@@ -1,6 +1,6 @@
 import {lstatSync, type BigIntStats, type Dirent} from 'node:fs'
 import {lstat, readdir, stat} from 'node:fs/promises'
-import {globMatcher, includeDepth, keyFilter, type WalkFilter} from '../base/filter.js'
+import {excludedFolder, keyFilter, type WalkFilter} from '../base/filter.js'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {fsPath, nameFromBytes} from './fs-path.js'
 
@@ -91,8 +91,7 @@ const idOf = (st: BigIntStats) => `${st.dev}:${st.ino}`
 export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGenerator<LocalEntry | LocalProblem> {
   const base = root.endsWith('/') ? root.slice(0, -1) : root
   const selected = keyFilter(opts)
-  const exclude = globMatcher(opts.exclude)
-  const maxDepth = includeDepth(opts.include)
+  const exclude = excludedFolder(opts)
   const follow = !!opts.followSymlinks
   const rootStat = await stat(fsPath(base), {bigint: true})
   const stack: Frame[] = [{rel: '', path: base, id: idOf(rootStat), next: 0}]
@@ -141,8 +140,6 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
         continue
       }
       if (opts.dirs && selected(rel)) yield {rel, path, type: 'dir', size: 0, mtimeNs: String(st.mtimeNs), mode: Number(st.mode), dir: true}
-      const depth = rel.split('/').length
-      if (depth >= maxDepth) continue
       stack.push({rel, path, id: idOf(st), next: 0})
       onPath.add(idOf(st))
       continue
