@@ -1,11 +1,9 @@
-import {
-  closeSync, constants, fchmodSync, ftruncateSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync,
-  statSync, symlinkSync, unlinkSync, writeSync,
-} from 'node:fs'
+import {constants, linkSync, lstatSync, mkdirSync, readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync} from 'node:fs'
 import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {fsPath} from './fs-path.js'
+import {writeSmall} from './small-writes.js'
 import {utimesValue} from '../base/times.js'
 
 /*
@@ -162,20 +160,6 @@ export interface WriteOptions {
 /** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
 const SMALL_IO = 256 * 1024
 
-/** Writes body at its place (or its data runs at theirs) into an open file. */
-function writeBodySync(fd: number, body: Buffer, sparse?: SparseLayout): void {
-  if (!sparse) {
-    writeSync(fd, body)
-    return
-  }
-  ftruncateSync(fd, sparse.size)
-  let at = 0
-  for (const [offset, length] of sparse.map) {
-    if (length > 0) writeSync(fd, body, at, length, offset)
-    at += length
-  }
-}
-
 async function writeBody(fh: FileHandle, body: Buffer, sparse?: SparseLayout): Promise<void> {
   if (!sparse) {
     await fh.writeFile(body)
@@ -202,16 +186,11 @@ export async function writeFileSafely(root: string, path: string, body: Buffer, 
     let opened = false
     try {
       if (body.length <= SMALL_IO) {
-        const fd = openSync(fsPath(tmp), 'wx')
-        opened = true
-        try {
-          writeBodySync(fd, body, opts.sparse)
-          if (opts.mode !== undefined) fchmodSync(fd, opts.mode & 0o7777)
-          if (mtime) futimesSync(fd, new Date(), mtime)
-        } finally {
-          closeSync(fd)
+        const failure = await writeSmall({tmp: fsPath(tmp), path: fsPath(path), body, mode: opts.mode, mtime, sparse: opts.sparse})
+        if (failure) {
+          opened = failure.opened // the temp file is already removed
+          throw Object.assign(new Error(failure.message), {code: failure.code})
         }
-        renameSync(fsPath(tmp), fsPath(path))
       } else {
         const fh = await open(fsPath(tmp), 'wx')
         opened = true
