@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {floorDiv, formatMtime, lastModifiedTime, parseMtime, sameTime, utimesValue, wholeSeconds} from '../src/base/times.js'
 import {objectDigests, objectTime} from '../src/jobs/metadata.js'
-import {multipartPartSizes, sameContent} from '../src/jobs/content.js'
+import {multipartPartSizes, sameContent} from '../src/jobs/compare.js'
 import {seededBytes} from './harness/tree.js'
 
 const MiB = 1024 * 1024

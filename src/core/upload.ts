@@ -7,7 +7,7 @@ import {commonStoredOptions, openRun, runWalk, type RunContext, type TransferOpt
 import {isProblem, walkLocal, type LocalEntry, type LocalProblem} from '../local/walk.js'
 import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../engine/stats.js'
-import {fileDigests, remoteUnchanged} from '../jobs/handlers.js'
+import {fileDigests, remoteUnchanged} from '../jobs/compare.js'
 import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
 import type {CompareMode, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../s3/url.js'

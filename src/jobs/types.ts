@@ -2,8 +2,9 @@
  * Jobs are plain data: a kind plus paths, keys and sizes. They are the same whether the
  * in-process runner or a BullMQ worker runs them, so they must stay JSON-serialisable.
  */
+import {describeError, FatalError} from '../base/errors.js'
 import type {SourceRef} from '../base/storage.js'
-import type {CompletedPart, CopySource} from '../s3/storage.js'
+import type {CompletedPart, CopySource, S3Storage} from '../s3/storage.js'
 
 export type {SourceRef, S3SourceRef, LocalSourceRef} from '../base/storage.js'
 export type {CompletedPart, CopySource} from '../s3/storage.js'
@@ -274,4 +275,24 @@ export interface ChildrenOutcome {
   results: JobResult[]
   /** One line per child that failed after its retries. */
   failures: string[]
+}
+
+/** What a handler may use. Handlers know nothing about who runs them. */
+export interface JobContext {
+  /** S3, with the run's retry policy (--max-retry) and its signal. */
+  s3: S3Storage
+  signal?: AbortSignal
+  /** Live byte progress. */
+  onBytes(n: number): void
+  /** Stop the whole run (set by the in-process runner). */
+  abort?(reason: unknown): void
+}
+
+export type JobHandler<J extends JobData> = (job: J, ctx: JobContext, children?: ChildrenOutcome) => Promise<JobResult>
+export type Handlers = {[K in JobKind]: JobHandler<Extract<JobData, {kind: K}>>}
+
+/** A file's failed outcome (a FatalError is thrown on: it stops the run, not one file). */
+export function failed(ref: {key: string; path: string; size: number}, error: unknown): FileOutcome {
+  if (error instanceof FatalError) throw error
+  return {key: ref.key, path: ref.path, bytes: ref.size, status: 'failed', error: typeof error === 'string' ? error : describeError(error)}
 }

@@ -2,6 +2,7 @@ import {open, type FileHandle} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {Readable} from 'node:stream'
 import {MiB} from '../base/units.js'
+import {fsPath} from './fs-path.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {SourceChangedError, isLocalSource, sourceName, type RangeSource, type SourceRef} from '../base/storage.js'
 import type {S3Storage} from '../s3/storage.js'
@@ -83,3 +84,14 @@ export async function openSourceRef(ref: SourceRef, s3: S3Storage | undefined): 
   return s3.source(ref)
 }
 
+/** Bytes [offset, offset+length) of a local file; fails when the file is shorter now (it changed since the walk). */
+export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(fsPath(path), 'r')
+  try {
+    const buf = await preadFully(fh, offset, length)
+    if (buf.length < length) throw Object.assign(new Error(`${path} shrank while being uploaded`), {code: 'ESHRANK'})
+    return buf
+  } finally {
+    await fh.close()
+  }
+}

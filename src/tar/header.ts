@@ -108,3 +108,19 @@ export function memberSpan(headerLength: number, m: Pick<TarMember, 'type' | 'si
 
 /** Two zero blocks end a tar. */
 export const END_OF_ARCHIVE = 2 * BLOCK
+
+/**
+ * Mode and mtime (seconds) from the header block right before a member's data: what an s3tar
+ * TOC does not list. The ustar block is always the last header block before the data (PAX and
+ * GNU long-name blocks come before it).
+ */
+export function headerModeAndTime(block: Buffer, name: string): {mode: number; mtime: number} {
+  let h: Header | undefined
+  try {
+    h = block.length === BLOCK ? new Header(block) : undefined
+  } catch {
+    h = undefined
+  }
+  if (!h?.cksumValid) throw new Error(`no tar header right before the data of ${name} where the TOC says: the TOC does not match the archive`)
+  return {mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000)}
+}

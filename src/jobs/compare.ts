@@ -1,7 +1,14 @@
 import {createHash, type Hash} from 'node:crypto'
-import {open} from 'node:fs/promises'
+import {createReadStream, constants} from 'node:fs'
+import {lstat, open} from 'node:fs/promises'
+import {lastModifiedTime, sameTime, utimesValue, type FileTime} from '../base/times.js'
+import type {Headers, S3Storage} from '../s3/storage.js'
+import {hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
+import type {CompareMode} from './types.js'
 import {fsPath} from '../local/fs-path.js'
 import type {ObjectDigests} from './metadata.js'
+
+/* The skip rules: whether an object already holds a local file, or a local file an object (by the time rule, else by content). */
 
 const MiB = 1024 * 1024
 
@@ -97,4 +104,70 @@ async function readFile(path: string, size: number, feed: (chunk: Buffer) => voi
   } finally {
     await fh.close()
   }
+}
+
+/**
+ * Upload side, from the object's HEAD: 'same' when it already holds this file by the time rule
+ * (src/base/times.ts), 'changed', or 'content' when only the content can tell: --checksum, or an
+ * object without `mtime` metadata (written by another tool, e.g. `aws s3 sync`) whose time
+ * (Last-Modified, whole seconds) is not the file's but whose digests can be checked.
+ */
+export function uploadVerdict(h: Headers, f: {size: number; mtimeNs: string}, mode: CompareMode): 'same' | 'changed' | 'content' {
+  if (Number(h['content-length']) !== f.size) return 'changed'
+  if (mode === 'checksum') return 'content'
+  const stored = storedMtime(h)
+  if (stored) return sameTime(stored, f.mtimeNs) ? 'same' : 'changed'
+  if (sameTime(lastModifiedTime(h['last-modified'] ?? 0), f.mtimeNs)) return 'same'
+  return hasDigest(objectDigests(h)) ? 'content' : 'changed'
+}
+
+/** Upload side: true when the object already holds this file (same size, and same time or content). */
+export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
+  const h = await s3.head(bucket, f.key)
+  if (!h) return false
+  const verdict = uploadVerdict(h, f, mode)
+  if (verdict !== 'content') return verdict === 'same'
+  return (await sameContent({path: f.path, size: f.size, sha256}, objectDigests(h))) === true
+}
+
+/**
+ * Download side: true when the local file already matches the object (size checked by the
+ * planner, again here). By default by the time rule; when the times differ but the object's
+ * digests allow, by content (a file another tool downloaded, e.g. `aws s3 sync`, which sets
+ * Last-Modified as the time): hashing the local file costs less than fetching it again, and the
+ * file then gets the object's time, so the next run decides by time alone.
+ */
+export async function localUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
+  const h = await s3.head(bucket, f.key)
+  if (!h) return false
+  const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)
+  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return false
+  const content: LocalContent = {path: f.path, size: Number(local.size)}
+  if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true
+  const time = objectTime(h, f.lastModifiedMs)
+  if (sameTime(time, local.mtimeNs)) return true
+  if (!(await sameContent(content, objectDigests(h)))) return false
+  await setLocalTime(f.path, time)
+  return true
+}
+
+/** Gives a local file (never a link) a time, at the microseconds it can hold. */
+async function setLocalTime(path: string, time: FileTime): Promise<void> {
+  const fh = await open(fsPath(path), constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    await fh.utimes(new Date(), utimesValue(time.ns))
+  } finally {
+    await fh.close()
+  }
+}
+
+/** SHA-256 (hex) and MD5 (base64, rclone's md5chksum) of a file, in one read. */
+export async function fileDigests(path: string): Promise<{sha256: string; md5base64: string}> {
+  const sha256 = createHash('sha256')
+  const md5 = createHash('md5')
+  for await (const chunk of createReadStream(fsPath(path), {highWaterMark: 1 << 20})) {
+    sha256.update(chunk as Buffer)
+    md5.update(chunk as Buffer)
+  }
+  return {sha256: sha256.digest('hex'), md5base64: md5.digest('base64')}
 }
