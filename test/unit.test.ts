@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import assert from 'node:assert/strict'
 import {classifyError, describeError} from '../src/base/errors.js'
 import {parseSize} from '../src/base/units.js'
-import {localPathFor} from '../src/core/download.js'
+import {localPathFor} from '../src/verbs/download.js'
 import {multipartEtag} from '../src/jobs/upload.js'
 import {resolveS3Config, type S3ConfigFlags} from '../src/s3/config.js'
 import {encodeKey, S3HttpError} from '../src/s3/fast.js'
@@ -15,7 +15,7 @@ import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ensureSafeDir, linkTargetInside, memberRelPath} from '../src/local/safe-path.js'
-import {scatterOf} from '../src/core/bundle-read.js'
+import {scatterOf} from '../src/verbs/download-all.js'
 
 describe('units', function () {
   it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', async function () {

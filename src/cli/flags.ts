@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {parseSize} from '../base/units.js'
-import {transferDefaults} from '../core/transfer.js'
+import {transferDefaults} from '../run/session.js'
 import {outputFlags} from './output.js'
 
 const size = Flags.custom<number>({

@@ -1,5 +1,5 @@
-import type {TransferOptions} from '../core/transfer.js'
-import {transferDefaults} from '../core/transfer.js'
+import type {TransferOptions} from '../run/session.js'
+import {transferDefaults} from '../run/session.js'
 import {resolveS3Config, type S3Config, type S3ConfigFlags} from '../s3/config.js'
 import type {S3Location} from '../s3/url.js'
 

@@ -3,7 +3,7 @@ import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {locationFlags, transferFlags} from '../cli/flags.js'
 import {runOptions} from '../cli/options.js'
-import {bundle} from '../core/bundle.js'
+import {bundle} from '../verbs/bundle.js'
 import {resolveLocation} from '../s3/url.js'
 
 export default class Bundle extends RunCommand {

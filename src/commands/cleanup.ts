@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {readOptions} from '../cli/options.js'
-import {cleanup} from '../core/cleanup.js'
+import {cleanup} from '../verbs/cleanup.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {isS3Url, parseS3Url} from '../s3/url.js'
 

@@ -3,7 +3,7 @@ import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {locationFlags, transferFlags} from '../cli/flags.js'
 import {runOptions} from '../cli/options.js'
-import {downloadAll} from '../core/bundle-read.js'
+import {downloadAll} from '../verbs/download-all.js'
 import {resolveTarRef, tarLocation} from '../s3ci/ref.js'
 
 export default class DownloadAll extends RunCommand {

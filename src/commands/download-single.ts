@@ -5,7 +5,7 @@ import type {JsonResult} from '../cli/output.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {bundleReadFlags} from '../cli/flags.js'
 import {readOptions} from '../cli/options.js'
-import {downloadSingle} from '../core/bundle-read.js'
+import {downloadSingle} from '../verbs/download-single.js'
 import {isLocalTar, resolveTarRef} from '../s3ci/ref.js'
 
 /** process.stdout cannot be ended; this forwards to it and leaves it open. */

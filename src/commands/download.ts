@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {locationFlags, transferFlags} from '../cli/flags.js'
-import {download} from '../core/download.js'
+import {download} from '../verbs/download.js'
 
 export default class Download extends RunCommand {
   static summary = 'Download an S3 prefix into a local folder tree (list once, many requests in flight, skip unchanged files).'

@@ -3,7 +3,7 @@ import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {bundleReadFlags} from '../cli/flags.js'
 import {readOptions} from '../cli/options.js'
-import {listFiles} from '../core/bundle-read.js'
+import {listFiles} from '../verbs/list-files.js'
 import {resolveTarRef} from '../s3ci/ref.js'
 
 const TYPE_CHAR = {file: '-', dir: 'd', symlink: 'l', hardlink: 'h', other: '?'} as const

@@ -3,8 +3,8 @@ import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {baseFlagSets, runFlags} from '../cli/flags.js'
 import {s3Options} from '../cli/options.js'
-import {replayOf} from '../core/rerun.js'
-import {planRetry} from '../queue/retry.js'
+import {replayOf} from '../verbs/retry.js'
+import {planRetry} from '../run/retry-plan.js'
 
 export default class Retry extends S3cCommand {
   static summary = 'Run the failed work of a finished distributed run again (same command, same run id).'

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {RedisCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {recentRuns} from '../queue/status.js'
+import {recentRuns} from '../run/status.js'
 
 export default class Runs extends RedisCommand {
   static summary = 'List recent distributed runs, newest first.'

@@ -3,7 +3,7 @@ import {RedisCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {formatBytes} from '../base/units.js'
-import {runStatus} from '../queue/status.js'
+import {runStatus} from '../run/status.js'
 
 export default class Status extends RedisCommand {
   static summary = 'Show the progress of a distributed run (files done / failed / pending, bytes, rate).'

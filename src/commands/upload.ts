@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {locationFlags, transferFlags} from '../cli/flags.js'
-import {upload} from '../core/upload.js'
+import {upload} from '../verbs/upload.js'
 
 export default class Upload extends RunCommand {
   static summary = 'Upload a local folder tree (or one file) to S3 (walk once, many requests in flight, skip unchanged files).'

@@ -4,8 +4,8 @@ import type {JsonResult} from '../cli/output.js'
 import {baseFlagSets} from '../cli/flags.js'
 import {s3Options} from '../cli/options.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {redactUrl} from '../queue/redis.js'
-import {startWorker} from '../queue/worker.js'
+import {redactUrl} from '../run/redis.js'
+import {startWorker} from '../run/worker.js'
 
 export default class Worker extends S3cCommand {
   static summary = 'Run s3c jobs from Redis (BullMQ); start as many as you like, on any machine.'

@@ -23,14 +23,6 @@ export interface TarMember {
   dataOffset: number
 }
 
-/** A member s3c writes: where it comes from, and where its header starts. */
-export interface PlannedMember extends TarMember {
-  ordinal: number
-  headerOffset: number
-  /** Local file (bundle) or S3 key (tar create) with its bytes. */
-  source: string
-}
-
 export type TarFormat = 'pax' | 'gnu'
 
 const TYPE_NAMES: Record<MemberType, 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'File'> = {
@@ -99,11 +91,6 @@ export function headerBlocks(m: Omit<TarMember, 'dataOffset'>, format: TarFormat
   if (!needsMore) return block
   const pax = new Pax({path: name, size: fields.size, linkpath: m.linkname, mtime: fields.mtime}).encode()
   return Buffer.concat([pax, block])
-}
-
-/** Bytes a member takes in the archive: headers, data, padding to 512. */
-export function memberSpan(headerLength: number, m: Pick<TarMember, 'type' | 'size'>): number {
-  return headerLength + (m.type === 'file' ? padded(m.size) : 0)
 }
 
 /** Two zero blocks end a tar. */

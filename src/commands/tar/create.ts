@@ -5,7 +5,7 @@ import {transferFlags} from '../../cli/flags.js'
 import {runOptions} from '../../cli/options.js'
 import {parseSize} from '../../base/units.js'
 import {ExitCode, S3cError} from '../../base/errors.js'
-import {tarCreate, type TarMode} from '../../core/tar-create.js'
+import {tarCreate, type TarMode} from '../../verbs/tar-create.js'
 import type {RequestCounts} from '../../tar/plan.js'
 import {isS3Url, parseS3Url} from '../../s3/url.js'
 

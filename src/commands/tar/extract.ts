@@ -3,7 +3,7 @@ import {RunCommand} from '../../cli/base.js'
 import type {JsonResult} from '../../cli/output.js'
 import {transferFlags} from '../../cli/flags.js'
 import {runOptions} from '../../cli/options.js'
-import {tarExtract} from '../../core/tar-read.js'
+import {tarExtract} from '../../verbs/tar-extract.js'
 import {resolveTarRef, tarLocation} from '../../s3ci/ref.js'
 import {isS3Url, parseS3Url} from '../../s3/url.js'
 

@@ -3,7 +3,7 @@ import {S3Command} from '../../cli/base.js'
 import type {JsonResult} from '../../cli/output.js'
 import {bundleReadFlags} from '../../cli/flags.js'
 import {readOptions} from '../../cli/options.js'
-import {tarList} from '../../core/tar-read.js'
+import {tarList} from '../../verbs/tar-list.js'
 import {resolveTarRef} from '../../s3ci/ref.js'
 import {csvLine} from '../../base/csv.js'
 

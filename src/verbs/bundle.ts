@@ -1,14 +1,15 @@
-import {randomBytes} from 'node:crypto'
+import {newRunId} from '../base/ids.js'
 import {constants} from 'node:fs'
 import {access, readlink} from 'node:fs/promises'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {partSizeFor} from '../s3/limits.js'
-import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
+import {commonStoredOptions} from '../run/stored-command.js'
+import {openRun, runWalk, type TransferOptions} from '../run/session.js'
 import {cleanupArchiveLeftovers} from './cleanup.js'
 import {checkLocalFolder, recordProblem} from './upload.js'
 import {isProblem, walkLocal} from '../local/walk.js'
 import {fsPath, nameFromBytes} from '../local/fs-path.js'
-import type {RunSummary} from '../engine/stats.js'
+import type {RunSummary} from '../run/stats.js'
 import {wholeSeconds} from '../base/times.js'
 import type {Work} from '../jobs/types.js'
 import {layoutTar, tarPartJobs, type MemberInput} from '../tar/layout.js'
@@ -26,11 +27,6 @@ export interface BundleOptions extends TransferOptions {
   followSymlinks?: boolean
 }
 
-/** A bundle id when none is given: short, sortable by day, safe in a key. */
-export function newBundleId(): string {
-  return `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`
-}
-
 /**
  * `s3c bundle`: one standard tar of DIR at <prefix>/<id>/bundle.tar plus its index. The walk
  * fixes the layout; each multipart part is then a job that builds its own byte range, so parts
@@ -38,7 +34,7 @@ export function newBundleId(): string {
  */
 export async function bundle(opts: BundleOptions, onBundle?: (ref: S3TarRef, id: string) => void): Promise<RunSummary> {
   const root = await checkLocalFolder(opts.localFolder)
-  const id = opts.bundleId ?? newBundleId()
+  const id = opts.bundleId ?? newRunId()
   const ref = bundleRef(id, opts.location)
   const {bucket} = opts.location
   const format = opts.format ?? 'pax'

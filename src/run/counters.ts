@@ -1,4 +1,4 @@
-import type {Redis} from 'ioredis'
+import type {ChainableCommander, Redis} from 'ioredis'
 import type {FileOutcome, JobResult} from '../jobs/types.js'
 import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
 
@@ -79,4 +79,14 @@ export async function readCounters(redis: Redis, runId: string): Promise<RunCoun
 
 export async function readFailures(redis: Redis, runId: string): Promise<{key: string; path: string; error: string}[]> {
   return (await redis.lrange(runFailuresKey(runId), 0, -1)).map(s => JSON.parse(s))
+}
+
+/**
+ * Makes the run ready for its retry (in the transaction that starts the new try): the failures
+ * go (the retry counts the failed files again) and every job may be added again; a whole rerun
+ * (`all`) counts everything afresh.
+ */
+export function resetForRetry(tx: ChainableCommander, runId: string, all: boolean): void {
+  tx.del(runFailuresKey(runId), runDoneKey(runId), runJobsKey(runId)).hset(runKey(runId), 'filesFailed', 0)
+  if (all) tx.hset(runKey(runId), {filesDone: 0, filesSkipped: 0, bytes: 0, bytesLive: 0})
 }

@@ -1,9 +1,10 @@
 import {readFile} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {ExitCode, FatalError, S3cError, statusOf} from '../base/errors.js'
-import {commonStoredOptions, openRun, runWalk, type TransferOptions} from './transfer.js'
+import {commonStoredOptions} from '../run/stored-command.js'
+import {openRun, runWalk, type TransferOptions} from '../run/session.js'
 import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
-import type {RunSummary} from '../engine/stats.js'
+import type {RunSummary} from '../run/stats.js'
 import type {Work} from '../jobs/types.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
 import type {TarFormat} from '../tar/header.js'
@@ -12,7 +13,8 @@ import {layoutTar, type MemberInput} from '../tar/layout.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {Headers, S3Storage} from '../s3/storage.js'
 import {objectTime} from '../jobs/metadata.js'
-import {csvLine, parseCsv} from '../base/csv.js'
+import {parseCsv} from '../base/csv.js'
+import {TOC_NAME, tocText} from '../tar/toc.js'
 import {lastModifiedTime, wholeSeconds} from '../base/times.js'
 import {folderPrefix, isS3Url, parseS3Url} from '../s3/url.js'
 
@@ -39,7 +41,6 @@ export interface TarCreateOptions extends TransferOptions {
   onCounts?: (archive: string, counts: RequestCounts, members: number, size: number) => void
 }
 
-export const TOC_NAME = 'toc.csv'
 
 interface SourceObject {
   bucket: string
@@ -116,11 +117,6 @@ export function archiveKey(key: string, index: number, count: number): string {
   if (count === 1) return key
   const n = String(index + 1).padStart(Math.max(2, String(count).length), '0')
   return /\.tar$/i.test(key) ? key.replace(/\.tar$/i, `.${n}.tar`) : `${key}.${n}`
-}
-
-/** The TOC s3tar writes as its first member: name,offset,size,etag of every object. */
-function tocText(members: {name: string; dataOffset: number; size: number; etag?: string}[]): string {
-  return members.map(m => csvLine([m.name, String(m.dataOffset), String(m.size), (m.etag ?? '').replace(/"/g, '')])).join('\n') + '\n'
 }
 
 /**

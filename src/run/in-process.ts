@@ -1,17 +1,8 @@
 import {describeError, FatalError} from '../base/errors.js'
-import type {ChildrenOutcome, FileOutcome, Flow, JobData, JobResult, Work} from '../jobs/types.js'
+import type {ChildrenOutcome, Flow, JobData, JobResult, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
 import type {Handlers, JobContext} from '../jobs/handlers.js'
-
-/** Where the enqueuing side sends work; the in-process runner now, a BullMQ runner later. */
-export interface Runner {
-  /** Resolves once the work is accepted; waits while the queue is full (backpressure for the walker). */
-  add(work: Work): Promise<void>
-  /** Resolves when everything added has run; rejects with FatalError if the run was stopped. */
-  drain(): Promise<void>
-  /** Stops the run: nothing new starts; drain() rejects with this error. */
-  stop(error: FatalError): void
-}
+import {failedOutcomes, type Runner} from './runner.js'
 
 interface FlowState {
   parent: JobData
@@ -25,31 +16,6 @@ interface QueuedJob {
   flow?: FlowState
   /** Set on a parent: what its children did. */
   children?: ChildrenOutcome
-}
-
-/** Files a job was about, for reporting a job that failed as a whole. */
-export function filesOfJob(job: JobData): {key: string; path: string; bytes: number}[] {
-  switch (job.kind) {
-    case 'upload-files':
-      return job.files.map(f => ({key: f.key, path: f.path, bytes: f.size}))
-    case 'download-files':
-      return job.files.map(f => ({key: f.key, path: f.path, bytes: f.size}))
-    case 'complete-upload':
-    case 'finish-download':
-      return [{key: job.key, path: job.path, bytes: job.size}]
-    case 'complete-tar':
-      return [{key: job.key, path: job.source, bytes: job.size}]
-    case 'extract-members':
-      return job.members.map(m => ({key: m.name, path: m.path, bytes: m.size}))
-    case 'copy-members':
-      return job.members.map(m => ({key: m.destKey, path: m.name, bytes: m.size}))
-    default:
-      return []
-  }
-}
-
-export function failedOutcomes(job: JobData, error: string): FileOutcome[] {
-  return filesOfJob(job).map(f => ({...f, status: 'failed' as const, error}))
 }
 
 export interface InProcessRunnerOptions {

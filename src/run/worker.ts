@@ -1,6 +1,6 @@
 import {UnrecoverableError, Worker, type Job} from 'bullmq'
 import {describeError, FatalError} from '../base/errors.js'
-import {failedOutcomes} from '../engine/runner.js'
+import {failedOutcomes} from './runner.js'
 import {retryPolicy} from '../base/retry.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import type {ChildrenOutcome, JobData, JobResult} from '../jobs/types.js'

@@ -3,33 +3,24 @@ import {ExitCode, FatalError, fatalToUserError, S3cError} from '../base/errors.j
 import {retryPolicy, type RetryPolicy} from '../base/retry.js'
 import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
-import type {S3Location} from '../s3/url.js'
-import {InProcessRunner, type Runner} from '../engine/runner.js'
-import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
+import {InProcessRunner} from './in-process.js'
+import type {Runner} from './runner.js'
+import {RunStats, summarize, type RunSummary} from './stats.js'
+import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
-import {BullMQRunner} from '../queue/runner.js'
+import {BullMQRunner} from './bullmq.js'
+import type {S3Location} from '../s3/url.js'
 import type {JobData, JobResult, Work} from '../jobs/types.js'
-import type {TarFormat} from '../tar/header.js'
-import type {TarRef} from '../s3ci/ref.js'
 
 const MiB = 1024 * 1024
 
-/** Options shared by upload and download (s3concurrent's flags and ours). */
-export interface TransferOptions {
-  location: S3Location
+/**
+ * Options shared by upload and download (s3concurrent's flags and ours): the plan-shaping ones
+ * a run stores for a retry (stored-command.ts), and these.
+ */
+export interface TransferOptions extends CommonStoredOptions {
   s3: S3Config
-  /** Requests in flight (s3concurrent's thread_count). */
-  threadCount: number
-  /** Retries per request after the first attempt. */
-  maxRetry: number
-  /** Files at or above this size move in parts. */
-  multipartThreshold: number
-  partSize: number
-  force: boolean
-  checksum: boolean
   dryRun: boolean
-  include?: string[]
-  exclude?: string[]
   /** Called with one line per planned transfer in a dry run. */
   onPlan?: (line: string) => void
   /** Called with a line for the user that is not a result (e.g. "nothing under s3://…"); stderr in the CLI. */
@@ -62,29 +53,6 @@ export const transferDefaults = {
   partSize: 8 * MiB,
 }
 
-
-/** The commands a run can be: `s3c retry` replays the same one. */
-export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract'
-
-/** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
-export type CommonStoredOptions = Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount' | 'force'>
-
-/**
- * What `s3c retry` needs to run a command again: its verb and its own plan-shaping options, as
- * JSON in the run's hash. Paths are absolute, so a retry from another folder does the same.
- */
-export type StoredCommand =
-  | {verb: 'upload'; options: CommonStoredOptions & {localFolder: string; storageClass?: string; followSymlinks?: boolean}}
-  | {verb: 'download'; options: CommonStoredOptions & {localFolder: string}}
-  | {verb: 'bundle'; options: CommonStoredOptions & {localFolder: string; bundleId: string; format: TarFormat; storageClass?: string; followSymlinks?: boolean}}
-  | {verb: 'download-all' | 'tar-extract'; options: CommonStoredOptions & {ref: TarRef; dest: string; select?: string[]}}
-  | {verb: 'tar-create'; options: CommonStoredOptions & {archive: string; source?: string; manifest?: string; mode: 'auto' | 'copy' | 'memory'; format: TarFormat;
-      toc: boolean; sizeLimit?: number; storageClass?: string; mtimeMetadata?: boolean}}
-
-export function commonStoredOptions(o: TransferOptions): CommonStoredOptions {
-  return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
-    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force}
-}
 
 export interface RunContext {
   /** S3 with the run's retry policy and signal. */

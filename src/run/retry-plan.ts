@@ -1,8 +1,7 @@
-import type {ChainableCommander, Redis} from 'ioredis'
+import type {Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../base/errors.js'
-import type {StoredCommand} from '../core/transfer.js'
+import type {StoredCommand} from './stored-command.js'
 import {readCounters, readFailures} from './counters.js'
-import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
 
 export interface RetryPlan {
   command: StoredCommand
@@ -32,14 +31,4 @@ export async function planRetry(redis: Redis, runId: string): Promise<RetryPlan>
   if (c.jobsFinished < c.jobsAdded && !stopped) throw new S3cError(`run "${runId}" is still running (${c.jobsAdded - c.jobsFinished} jobs pending): wait for it, see s3c status`, ExitCode.usage)
   if (c.filesFailed === 0 && !stopped) throw new S3cError(`run "${runId}" has no failed files: nothing to retry`, ExitCode.usage)
   return {command, failures: stopped ? undefined : await readFailures(redis, runId)}
-}
-
-/**
- * Makes the run ready for its retry (in the transaction that starts the new try): the failures
- * go (the retry counts the failed files again) and every job may be added again; a whole rerun
- * (`all`) counts everything afresh.
- */
-export function resetForRetry(tx: ChainableCommander, runId: string, all: boolean): void {
-  tx.del(runFailuresKey(runId), runDoneKey(runId), runJobsKey(runId)).hset(runKey(runId), 'filesFailed', 0)
-  if (all) tx.hset(runKey(runId), {filesDone: 0, filesSkipped: 0, bytes: 0, bytesLive: 0})
 }
