@@ -78,11 +78,6 @@ export function lastModifiedTime(value: number | string | Date): FileTime {
   return {ns: seconds * NS_PER_S, precision: 's'}
 }
 
-/** A time read from the local file system at full precision. */
-export function localTime(mtimeNs: bigint | string): FileTime {
-  return {ns: toNs(mtimeNs), precision: 'ns'}
-}
-
 /**
  * True when a local file's time (nanoseconds from `stat`) is the time a stored one says, at the
  * precision both sides keep: microseconds (what a restored file can hold), within 1 ms for a
@@ -110,11 +105,6 @@ export function wholeSeconds(value: bigint | string): number {
 /** Nanoseconds of a time in whole seconds (a tar header's). */
 export function secondsToNs(seconds: number): bigint {
   return BigInt(Math.floor(seconds)) * NS_PER_S
-}
-
-/** Milliseconds (rounded down): for messages and Date objects only, never for comparing. */
-export function toMs(value: bigint | string): number {
-  return Number(floorDiv(toNs(value), NS_PER_MS))
 }
 
 /**

@@ -2,9 +2,6 @@ import type {S3Location} from '../s3/url.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
 
-/** The commands a run can be: `s3c retry` replays the same one. */
-export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract'
-
 /** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
 export interface CommonStoredOptions {
   location: S3Location

@@ -184,7 +184,10 @@ export async function scanTar(src: RangeSource, maxMembers = Infinity): Promise<
     if (block.every(b => b === 0)) break
     let h: Header | undefined
     try {
-      h = new Header(block, 0, ex, gex)
+      // A GNU long name goes in like a PAX path: node-tar takes a regular file whose header name
+      // ends in "/" for a folder of size 0, and a long name cut at 100 bytes may end there.
+      const local = longPath === undefined && longLink === undefined ? ex : {...(longPath === undefined ? {} : {path: longPath}), ...(longLink === undefined ? {} : {linkpath: longLink}), ...ex}
+      h = new Header(block, 0, local, gex)
     } catch {
       h = undefined // node-tar throws on malformed numeric fields
     }
