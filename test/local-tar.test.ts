@@ -236,7 +236,8 @@ describe('local byte sources: a file that is not the version pinned is refused, 
   const mk = (name: string) => { const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`)); dirs.push(d); return d }
 
   it('a read after the file changed fails (the fstat after pread), not a mix of two versions', async function () {
-    const {localSource, SourceChangedError} = await import('../src/bundle/scan.js')
+    const {localSource} = await import('../src/local/storage.js')
+    const {SourceChangedError} = await import('../src/base/storage.js')
     const path = join(mk('src'), 'f.bin')
     writeFileSync(path, seededBytes(1, 8192))
     const src = await localSource(path)

@@ -8,7 +8,7 @@ import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {waitFor} from './harness/wait.js'
 import {startProxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
-import {utimesValue} from '../src/core/times.js'
+import {utimesValue} from '../src/base/times.js'
 
 const MiB = 1024 * 1024
 
@@ -152,12 +152,18 @@ describe('upload and download (mirror)', function () {
     writeFileSync(join(src, 'keep.log'), 'x')
     writeFileSync(join(src, 'drop.tmp'), 'y')
     writeFileSync(join(src, 'other.txt'), 'z')
+    mkdirSync(join(src, 'sub'))
+    writeFileSync(join(src, 'sub', 'deep.tmp'), 'w')
     const bucket = await newBucket('inc')
+    // * crosses '/', as in s5cmd and the AWS CLI: *.tmp also drops sub/deep.tmp.
     assert.equal((await runCli(['upload', src, `s3://${bucket}/`, '--exclude', '*.tmp'])).code, 0)
     assert.deepEqual((await listKeys(bucket)).sort(), ['keep.log', 'other.txt'])
     const b2 = await newBucket('inc')
     assert.equal((await runCli(['upload', src, `s3://${b2}`, '--include', '*.log'])).code, 0)
     assert.deepEqual(await listKeys(b2), ['keep.log'])
+    const b3 = await newBucket('inc')
+    assert.equal((await runCli(['upload', src, `s3://${b3}`, '--include', 'sub/*'])).code, 0)
+    assert.deepEqual(await listKeys(b3), ['sub/deep.tmp'])
     // The same rules on download.
     const dst = mk('incdst')
     assert.equal((await runCli(['download', `s3://${bucket}`, dst, '--exclude', '*.txt'])).code, 0)

@@ -1,33 +1,14 @@
-import {ExitCode, S3cError, describeError} from '../core/errors.js'
-import {FatalError} from '../core/retry.js'
-import {formatBytes} from '../core/format.js'
-import type {TransferOptions} from '../core/transfer.js'
-import {ProgressReporter} from '../engine/progress.js'
-import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
-import {resolveS3Config, type S3ConfigFlags} from '../s3/config.js'
+import {errorMessage, ExitCode, exitCodeOf, S3cError} from '../base/errors.js'
+import {formatBytes} from '../base/units.js'
+import type {TransferOptions} from '../run/session.js'
+import {ProgressReporter} from '../run/progress.js'
+import {RunStats, summarize, type RunSummary} from '../run/stats.js'
 import {isS3Url, resolveLocation} from '../s3/url.js'
 import type {Redis} from 'ioredis'
-import {checkRedis, connectRedis} from '../queue/redis.js'
+import {checkRedis, connectRedis} from '../run/redis.js'
 import {OutputCommand, type JsonResult} from './output.js'
-
-/** The flags that upload and download share (see cli/flags.ts). */
-export interface TransferFlagValues extends S3ConfigFlags {
-  bucket?: string
-  prefix?: string
-  'local-folder'?: string
-  'thread-count': number
-  'max-retry': number
-  'multipart-threshold': number
-  'part-size': number
-  include?: string[]
-  exclude?: string[]
-  force: boolean
-  checksum: boolean
-  'dry-run': boolean
-  redis?: string
-  'run-id'?: string
-  detach: boolean
-}
+import {baseFlagSets} from './flags.js'
+import {runOptions, type RunFlagValues} from './options.js'
 
 /** How long a command may take to stop after Ctrl-C / SIGTERM before it exits anyway. */
 const STOP_GRACE_MS = 15_000
@@ -39,7 +20,7 @@ export abstract class S3cCommand extends OutputCommand {
    * order (or as flags); progress, Ctrl-C and the summary are handled here.
    */
   protected async runTransfer(
-    label: 'upload' | 'download', positional: (string | undefined)[], flags: TransferFlagValues,
+    label: 'upload' | 'download', positional: (string | undefined)[], flags: RunFlagValues & {bucket?: string; prefix?: string; 'local-folder'?: string},
     run: (opts: TransferOptions & {localFolder: string}) => Promise<RunSummary>,
   ): Promise<JsonResult> {
     const given = positional.filter((a): a is string => a !== undefined)
@@ -48,13 +29,8 @@ export abstract class S3cCommand extends OutputCommand {
     if (locals.length > 1) throw new S3cError(`give one local folder and one s3:// URL, got "${locals.join('" and "')}"`)
     if (locals.length === 1 && flags['local-folder']) throw new S3cError('give the local folder once: either as an argument or with --local-folder')
     const opts: TransferOptions & {localFolder: string} = {
-      location: resolveLocation({url, bucket: flags.bucket, prefix: flags.prefix}),
+      ...await runOptions(flags, resolveLocation({url, bucket: flags.bucket, prefix: flags.prefix})),
       localFolder: locals[0] ?? flags['local-folder'] ?? '.',
-      s3: await resolveS3Config(flags, flags['thread-count']),
-      threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
-      multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
-      include: flags.include, exclude: flags.exclude, force: flags.force, checksum: flags.checksum,
-      dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
     }
     return this.executeTransfer(label, opts, flags, run)
   }
@@ -153,20 +129,24 @@ export abstract class S3cCommand extends OutputCommand {
   }
 
   protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    if (err instanceof S3cError) {
-      process.stderr.write(`s3c: ${err.message}\n`)
-      process.exitCode = err.exitCode
-      return
-    }
     // oclif's own errors (bad flags, --help, exit) keep their handling.
     if (err.oclif) return super.catch(err)
-    const original = err instanceof FatalError ? err.original : err
-    if (original instanceof S3cError) {
-      process.stderr.write(`s3c: ${original.message}\n`)
-      process.exitCode = original.exitCode
-      return
-    }
-    process.stderr.write(`s3c: ${describeError(original)}\n`)
-    process.exitCode = ExitCode.fatal
+    process.stderr.write(`s3c: ${errorMessage(err)}\n`)
+    process.exitCode = exitCodeOf(err)
   }
+}
+
+/** Commands that read the runs in Redis: --redis (REDIS_URL) with the output flags. */
+export abstract class RedisCommand extends S3cCommand {
+  static baseFlags = baseFlagSets.redis
+}
+
+/** Commands that send S3 requests themselves, outside a run: the S3 flags and --max-retry. */
+export abstract class S3Command extends S3cCommand {
+  static baseFlags = baseFlagSets.s3
+}
+
+/** Commands that are runs: S3, --max-retry, --thread-count and where the jobs run (--redis, --run-id, --detach). */
+export abstract class RunCommand extends S3cCommand {
+  static baseFlags = baseFlagSets.run
 }

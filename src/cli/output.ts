@@ -1,6 +1,5 @@
 import {Command, Flags, type Interfaces, ux} from '@oclif/core'
-import {describeError} from '../core/errors.js'
-import {FatalError} from '../core/retry.js'
+import {errorMessage} from '../base/errors.js'
 
 /** `--json` and `-q`: declared here once, for every command (oclif's baseFlags). */
 export const outputFlags = {
@@ -24,8 +23,7 @@ export type JsonResult = Record<string, unknown>
 
 /** The one-line message of any error a command ends with: what S3cCommand.catch writes, or oclif's parse error. */
 export function errorLine(err: Error & {oclif?: unknown}): string {
-  const original = err instanceof FatalError ? err.original : err
-  const message = err.oclif ? err.message : describeError(original)
+  const message = err.oclif ? err.message : errorMessage(err)
   // oclif's messages span lines ("Missing 1 required arg:\nbundle  …\nSee more help with --help").
   return message.split('\n').map(l => l.trim()).filter(l => l && !/^See more help with/.test(l)).join(' ').replace(/\s+/g, ' ')
 }

@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
-import {bundle} from '../core/bundle.js'
-import {resolveS3Config} from '../s3/config.js'
+import {locationFlags, transferFlags} from '../cli/flags.js'
+import {runOptions} from '../cli/options.js'
+import {bundle} from '../verbs/bundle.js'
 import {resolveLocation} from '../s3/url.js'
 
-export default class Bundle extends S3cCommand {
+export default class Bundle extends RunCommand {
   static summary = 'Pack a local folder into one indexed tar in S3 (<prefix>/<id>/bundle.tar + .s3ci index), parts built in parallel.'
   static examples = [
     'S3C_BUCKET=my-bucket <%= config.bin %> bundle ./site bundle',
@@ -19,7 +19,6 @@ export default class Bundle extends S3cCommand {
   static flags = {
     ...locationFlags,
     ...(({'local-folder': _l, checksum: _c, ...rest}) => rest)(transferFlags),
-    ...s3Flags,
     format: Flags.string({description: 'tar format for long names and large sizes', options: ['pax', 'gnu'], default: 'pax'}),
     'storage-class': Flags.string({description: 'storage class of the tar'}),
     'follow-symlinks': Flags.boolean({description: 'store what symbolic links point to (loops are detected); default: links are stored as links, as tar does'}),
@@ -29,11 +28,8 @@ export default class Bundle extends S3cCommand {
     const {args, flags} = await this.parse(Bundle)
     const made: {bundle?: string; tar?: string} = {}
     return this.executeTransfer('bundle', {
-      location: resolveLocation({bucket: flags.bucket, prefix: flags.prefix}),
+      ...await runOptions(flags, resolveLocation({bucket: flags.bucket, prefix: flags.prefix})),
       localFolder: args.dir, bundleId: args.bundleId, format: flags.format as 'pax' | 'gnu', storageClass: flags['storage-class'], followSymlinks: flags['follow-symlinks'],
-      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
-      multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'], include: flags.include, exclude: flags.exclude,
-      force: flags.force, checksum: false, dryRun: flags['dry-run'], redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
     }, flags, opts => bundle(opts, (ref, id) => {
       made.bundle = id
       made.tar = `s3://${ref.bucket}/${ref.tarKey}`

@@ -1,16 +1,14 @@
 import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {s3Flags} from '../cli/flags.js'
-import {cleanup} from '../core/cleanup.js'
-import {ExitCode, S3cError} from '../core/errors.js'
-import {transferDefaults} from '../core/transfer.js'
-import {resolveS3Config} from '../s3/config.js'
+import {readOptions} from '../cli/options.js'
+import {cleanup} from '../verbs/cleanup.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 import {isS3Url, parseS3Url} from '../s3/url.js'
 
 const UNIT_MS = {s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000} as const
 
-export default class Cleanup extends S3cCommand {
+export default class Cleanup extends S3Command {
   static summary = 'Abort incomplete multipart uploads and delete s3c\'s temporary objects under a prefix (what a killed run left behind).'
   static description = 'Temporary objects are the staged TOCs and padded temporary objects of tar create (ARCHIVE.s3c-toc-…, ARCHIVE.s3c-tmp-…). ' +
     'S3 does not say who started a multipart upload: every incomplete upload under the prefix is aborted, so do not run this while another upload ' +
@@ -21,10 +19,8 @@ export default class Cleanup extends S3cCommand {
   ]
   static args = {location: Args.string({description: 's3://bucket/prefix (a plain key prefix: s3://b/arch also matches arch2/)', required: true})}
   static flags = {
-    ...s3Flags,
     'dry-run': Flags.boolean({description: 'list what would be aborted and deleted; change nothing'}),
     'older-than': Flags.string({description: 'only multipart uploads started at least this long ago (e.g. 30m, 12h, 2d)'}),
-    'max-retry': Flags.integer({description: 'retries per request for retryable failures', default: transferDefaults.maxRetry, min: 0}),
   }
 
   async run(): Promise<JsonResult> {
@@ -40,7 +36,7 @@ export default class Cleanup extends S3cCommand {
     const dryRun = flags['dry-run']
     const where = `s3://${location.bucket}/${location.prefix}`
     const result = await cleanup({
-      location, s3: await resolveS3Config(flags, 16), maxRetry: flags['max-retry'], dryRun, olderThanMs,
+      location, ...await readOptions(flags, 16), dryRun, olderThanMs,
       onItem: dryRun ? line => this.log(line) : undefined,
     })
     const uploads = result.multipartUploads === undefined ? 'multipart uploads not checked (this server does not list them)'

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
-import {S3cError} from '../core/errors.js'
+import {RedisCommand} from '../cli/base.js'
+import {S3cError} from '../base/errors.js'
 import {parseAuth} from '../dashboard/auth.js'
 import {startDashboard} from '../dashboard/server.js'
 
-export default class Dashboard extends S3cCommand {
+export default class Dashboard extends RedisCommand {
   static summary = 'Serve a web dashboard: bull-board for the s3c queue, recent runs with their progress, and Prometheus /metrics.'
   static description = 'Pages: / (runs, refreshes every 2 s), /queues (bull-board), /api/runs (JSON), /metrics (Prometheus text). ' +
     'Binds to 127.0.0.1 unless --host says otherwise; answers only to the names of that address (and --allowed-host) in the Host header, and takes writes ' +
@@ -14,7 +14,6 @@ export default class Dashboard extends S3cCommand {
     'S3C_DASHBOARD_AUTH=ops:s3cret <%= config.bin %> dashboard --host 0.0.0.0 --port 8080 --read-only',
   ]
   static flags = {
-    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     port: Flags.integer({description: 'TCP port (0: any free port)', default: 3000, min: 0, max: 65535}),
     host: Flags.string({description: 'address to listen on (0.0.0.0: every interface)', default: '127.0.0.1'}),
     auth: Flags.string({description: 'require HTTP basic auth as user:password', env: 'S3C_DASHBOARD_AUTH'}),

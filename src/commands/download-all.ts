@@ -1,12 +1,12 @@
 import {Args} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
-import {downloadAll} from '../core/bundle-read.js'
-import {resolveTarRef, tarLocation} from '../bundle/remote.js'
-import {resolveS3Config} from '../s3/config.js'
+import {locationFlags, transferFlags} from '../cli/flags.js'
+import {runOptions} from '../cli/options.js'
+import {downloadAll} from '../verbs/download-all.js'
+import {resolveTarRef, tarLocation} from '../s3ci/ref.js'
 
-export default class DownloadAll extends S3cCommand {
+export default class DownloadAll extends RunCommand {
   static summary = 'Extract a whole bundle or indexed tar into a folder with parallel ranged GETs (no download-then-untar).'
   static examples = [
     'S3C_BUCKET=my-bucket <%= config.bin %> download-all bundle ./restore',
@@ -17,18 +17,15 @@ export default class DownloadAll extends S3cCommand {
     dest: Args.string({description: 'folder to extract into (default: the current directory)'}),
   }
   static flags = {
-    ...locationFlags, ...s3Flags,
-    ...(({'local-folder': _l, checksum: _c, include: _i, exclude: _e, 'dry-run': _d, force: _f, ...rest}) => rest)(transferFlags),
+    ...locationFlags,
+    ...(({'multipart-threshold': t, 'part-size': p}) => ({'multipart-threshold': t, 'part-size': p}))(transferFlags),
   }
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(DownloadAll)
     const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     return this.executeTransfer('download-all', {
-      ref, dest: args.dest ?? '.', location: tarLocation(ref),
-      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
-      multipartThreshold: flags['multipart-threshold'], partSize: flags['part-size'],
-      force: false, checksum: false, dryRun: false, redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
+      ...await runOptions(flags, tarLocation(ref)), ref, dest: args.dest ?? '.',
     }, flags, downloadAll)
   }
 }

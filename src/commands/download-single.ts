@@ -1,12 +1,12 @@
 import {Writable} from 'node:stream'
 import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {ExitCode, S3cError} from '../core/errors.js'
-import {bundleReadFlags} from '../cli/bundle-flags.js'
-import {downloadSingle} from '../core/bundle-read.js'
-import {isLocalTar, resolveTarRef} from '../bundle/remote.js'
-import {resolveS3Config} from '../s3/config.js'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {bundleReadFlags} from '../cli/flags.js'
+import {readOptions} from '../cli/options.js'
+import {downloadSingle} from '../verbs/download-single.js'
+import {isLocalTar, resolveTarRef} from '../s3ci/ref.js'
 
 /** process.stdout cannot be ended; this forwards to it and leaves it open. */
 function stdoutSink(): Writable {
@@ -18,7 +18,7 @@ function stdoutSink(): Writable {
   })
 }
 
-export default class DownloadSingle extends S3cCommand {
+export default class DownloadSingle extends S3Command {
   static summary = 'Fetch one member of a bundle or indexed tar with one ranged GET (two when the index is not cached yet).'
   static examples = [
     'S3C_BUCKET=my-bucket <%= config.bin %> download-single bundle small                # writes ./small',
@@ -43,8 +43,7 @@ export default class DownloadSingle extends S3cCommand {
       throw new S3cError('--json and --stdout do not go together: standard output carries the member\'s data (use --out PATH --json)', ExitCode.usage)
     const ref = resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix})
     const res = await downloadSingle({
-      s3: await resolveS3Config(flags, 8), ref,
-      maxRetry: flags['max-retry'], cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
+      ...await readOptions(flags, 8), ref, cache: flags.cache, member: args.file, out: flags.out, stdout: flags.stdout ? stdoutSink() : undefined,
     })
     if (flags.verbose) this.logToStderr(`${res.bytes} bytes, ${res.gets} ${isLocalTar(ref) ? 'read' : 'GET request'}${res.gets === 1 ? '' : 's'}${res.warm ? ' (index from cache)' : ''}`)
     if (!flags.stdout && res.path) this.logToStderr(res.path)

@@ -1,10 +1,10 @@
 import {Args} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
-import {download} from '../core/download.js'
+import {locationFlags, transferFlags} from '../cli/flags.js'
+import {download} from '../verbs/download.js'
 
-export default class Download extends S3cCommand {
+export default class Download extends RunCommand {
   static summary = 'Download an S3 prefix into a local folder tree (list once, many requests in flight, skip unchanged files).'
   static examples = [
     '<%= config.bin %> download s3://my-bucket/mirror/pypi ./pypi',
@@ -15,7 +15,7 @@ export default class Download extends S3cCommand {
     source: Args.string({description: 's3://bucket/prefix (or use --bucket/--prefix), or one object\'s key'}),
     destination: Args.string({description: 'local folder (or use --local-folder); created if missing. For one object: the file, or the folder it goes into (an existing one, or a path ending in /)'}),
   }
-  static flags = {...locationFlags, ...transferFlags, ...s3Flags}
+  static flags = {...locationFlags, ...transferFlags}
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Download)

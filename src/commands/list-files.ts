@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {bundleReadFlags} from '../cli/bundle-flags.js'
-import {listFiles} from '../core/bundle-read.js'
-import {resolveTarRef} from '../bundle/remote.js'
-import {resolveS3Config} from '../s3/config.js'
+import {bundleReadFlags} from '../cli/flags.js'
+import {readOptions} from '../cli/options.js'
+import {listFiles} from '../verbs/list-files.js'
+import {resolveTarRef} from '../s3ci/ref.js'
 
 const TYPE_CHAR = {file: '-', dir: 'd', symlink: 'l', hardlink: 'h', other: '?'} as const
 /** The 'other' members ls can name (devices, FIFOs). */
@@ -15,7 +15,7 @@ function modeString(type: keyof typeof TYPE_CHAR, mode: number, tarType?: string
   return (OTHER_CHAR[tarType ?? ''] ?? TYPE_CHAR[type]) + rwx(mode >> 6) + rwx(mode >> 3) + rwx(mode)
 }
 
-export default class ListFiles extends S3cCommand {
+export default class ListFiles extends S3Command {
   static summary = 'List the members of a bundle or indexed tar from its index alone (the tar is not read).'
   static examples = [
     'S3C_BUCKET=my-bucket <%= config.bin %> list-files bundle',
@@ -33,8 +33,7 @@ export default class ListFiles extends S3cCommand {
   async run(): Promise<JsonResult | undefined> {
     const {args, flags} = await this.parse(ListFiles)
     const members = await listFiles({
-      s3: await resolveS3Config(flags, 4), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}),
-      maxRetry: flags['max-retry'], cache: flags.cache, prefix: args.prefix,
+      ...await readOptions(flags), ref: resolveTarRef(args.bundle, {bucket: flags.bucket, prefix: flags.prefix}), cache: flags.cache, prefix: args.prefix,
     })
     if (this.jsonEnabled()) {
       return {members: members.map(m => ({name: m.name, type: m.type, size: m.size, mode: m.mode, mtime: new Date(m.mtime * 1000).toISOString(), offset: m.dataOffset, linkname: m.linkname,

@@ -1,10 +1,10 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {s3Flags} from '../cli/flags.js'
-import {replayOf} from '../core/rerun.js'
-import {planRetry} from '../queue/retry.js'
-import {resolveS3Config} from '../s3/config.js'
+import {baseFlagSets, runFlags} from '../cli/flags.js'
+import {s3Options} from '../cli/options.js'
+import {replayOf} from '../verbs/retry.js'
+import {planRetry} from '../run/retry-plan.js'
 
 export default class Retry extends S3cCommand {
   static summary = 'Run the failed work of a finished distributed run again (same command, same run id).'
@@ -13,15 +13,12 @@ export default class Retry extends S3cCommand {
     'bundle and tar create build the failed archive(s) again. A run that was stopped (fatal error, Ctrl-C) runs whole again.'
   static examples = ['<%= config.bin %> retry 20261124-1a2b3c4d --redis redis://127.0.0.1:6379']
   static args = {runId: Args.string({description: 'run id (see s3c runs)', required: true})}
-  static flags = {
-    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
-    detach: Flags.boolean({description: 'return once the jobs are enqueued'}),
-    ...s3Flags,
-  }
+  static baseFlags = baseFlagSets.s3Redis
+  static flags = {detach: runFlags.detach}
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Retry)
-    const s3 = await resolveS3Config(flags, 8)
+    const s3 = await s3Options(flags, 8)
     const {command, failures} = await this.withRedis(flags.redis, redis => planRetry(redis, args.runId))
     const replay = replayOf(command, failures)
     const opts = {...replay.options, s3: {...s3, maxSockets: Math.max(s3.maxSockets, replay.options.threadCount)}, redisUrl: flags.redis, runId: args.runId, detach: flags.detach}

@@ -1,13 +1,12 @@
 import {Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {RedisCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {recentRuns} from '../queue/status.js'
+import {recentRuns} from '../run/status.js'
 
-export default class Runs extends S3cCommand {
+export default class Runs extends RedisCommand {
   static summary = 'List recent distributed runs, newest first.'
   static examples = ['<%= config.bin %> runs --redis redis://127.0.0.1:6379 --limit 10']
   static flags = {
-    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     limit: Flags.integer({description: 'how many runs', default: 20, min: 1}),
   }
 

@@ -1,16 +1,15 @@
-import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {Args} from '@oclif/core'
+import {RedisCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {ExitCode, S3cError} from '../core/errors.js'
-import {formatBytes} from '../core/format.js'
-import {runStatus} from '../queue/status.js'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {formatBytes} from '../base/units.js'
+import {runStatus} from '../run/status.js'
 
-export default class Status extends S3cCommand {
+export default class Status extends RedisCommand {
   static summary = 'Show the progress of a distributed run (files done / failed / pending, bytes, rate).'
   static examples = ['<%= config.bin %> status 20261124-1a2b3c4d --redis redis://127.0.0.1:6379']
   static args = {runId: Args.string({description: 'run id (printed by upload/download --redis)', required: true})}
   static flags = {
-    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
   }
 
   async run(): Promise<JsonResult> {

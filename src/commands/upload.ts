@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../cli/base.js'
+import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {locationFlags, s3Flags, transferFlags} from '../cli/flags.js'
-import {upload} from '../core/upload.js'
+import {locationFlags, transferFlags} from '../cli/flags.js'
+import {upload} from '../verbs/upload.js'
 
-export default class Upload extends S3cCommand {
+export default class Upload extends RunCommand {
   static summary = 'Upload a local folder tree (or one file) to S3 (walk once, many requests in flight, skip unchanged files).'
   static examples = [
     'S3C_BUCKET=my-bucket <%= config.bin %> upload --thread-count 20 --prefix mirror/pypi',
@@ -17,7 +17,7 @@ export default class Upload extends S3cCommand {
     destination: Args.string({description: 's3://bucket/prefix (or use --bucket/--prefix); for one file, its key (or the prefix it goes under, when it ends with /)'}),
   }
   static flags = {
-    ...locationFlags, ...transferFlags, ...s3Flags,
+    ...locationFlags, ...transferFlags,
     'storage-class': Flags.string({description: 'storage class of the new objects (e.g. STANDARD_IA)'}),
     'follow-symlinks': Flags.boolean({description: 'upload what symbolic links point to, also outside the folder (loops are detected); default: links are skipped'}),
   }

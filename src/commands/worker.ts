@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {s3Flags} from '../cli/flags.js'
-import {ExitCode, S3cError} from '../core/errors.js'
-import {redactUrl} from '../queue/redis.js'
-import {startWorker} from '../queue/worker.js'
-import {resolveS3Config} from '../s3/config.js'
+import {baseFlagSets} from '../cli/flags.js'
+import {s3Options} from '../cli/options.js'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {redactUrl} from '../run/redis.js'
+import {startWorker} from '../run/worker.js'
 
 export default class Worker extends S3cCommand {
   static summary = 'Run s3c jobs from Redis (BullMQ); start as many as you like, on any machine.'
@@ -15,12 +15,11 @@ export default class Worker extends S3cCommand {
   static examples = [
     'REDIS_URL=redis://127.0.0.1:6379 <%= config.bin %> worker --concurrency 32',
   ]
+  static baseFlags = baseFlagSets.s3Redis
   static flags = {
-    redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL'}),
     concurrency: Flags.integer({char: 'c', description: 'jobs in hand at once', default: 16, min: 1}),
     'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
     'grace-seconds': Flags.integer({description: 'on SIGTERM, how long to wait for the jobs in hand before exiting anyway (keep it below your supervisor\'s kill timeout)', default: 30, min: 0}),
-    ...s3Flags,
   }
 
   async run(): Promise<JsonResult> {
@@ -34,7 +33,7 @@ export default class Worker extends S3cCommand {
     // What this worker did, for the --json object at the end.
     const done = {jobs: 0, filesDone: 0, filesSkipped: 0, filesFailed: 0}
     const worker = await startWorker({
-      redisUrl: flags.redis, concurrency: flags.concurrency, s3: await resolveS3Config(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
+      redisUrl: flags.redis, concurrency: flags.concurrency, s3: await s3Options(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
       signal: stopping.signal, onWarning: line => this.logProblem(line),
       onJob: (_job, result) => {
         done.jobs++

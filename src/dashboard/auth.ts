@@ -1,6 +1,6 @@
 import {createHash, timingSafeEqual} from 'node:crypto'
 import type {RequestHandler} from 'express'
-import {S3cError} from '../core/errors.js'
+import {S3cError} from '../base/errors.js'
 
 export interface BasicAuth {
   user: string

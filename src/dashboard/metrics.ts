@@ -1,4 +1,4 @@
-import type {RunStatus} from '../queue/status.js'
+import type {RunStatus} from '../run/status.js'
 
 /** Job states BullMQ counts for a queue, as exported in s3c_queue_jobs{state=...}. */
 export const QUEUE_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'waiting-children'] as const

@@ -1,5 +1,5 @@
-import {formatBytes} from '../core/format.js'
-import type {RunStatus} from '../queue/status.js'
+import {formatBytes} from '../base/units.js'
+import type {RunStatus} from '../run/status.js'
 
 const esc = (s: string) => s.replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'})[c]!)
 

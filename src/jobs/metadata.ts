@@ -1,8 +1,8 @@
-import {lastModifiedTime, parseMtime, type FileTime} from '../core/times.js'
-import type {Headers} from '../s3/fast.js'
+import {lastModifiedTime, parseMtime, type FileTime} from '../base/times.js'
+import type {Headers} from '../s3/storage.js'
 
 /**
- * What s3c stores in object metadata. `mtime` uses rclone's format (src/core/times.ts) so rclone
+ * What s3c stores in object metadata. `mtime` uses rclone's format (src/base/times.ts) so rclone
  * and s3c agree on modification times; `md5chksum` is rclone's base64 MD5 of a multipart
  * object's content (whose ETag is no MD5), written with --checksum so rclone can check it too.
  */
@@ -10,7 +10,7 @@ export const META_MTIME = 'mtime'
 export const META_SHA256 = 's3c-sha256'
 export const META_MD5 = 'md5chksum'
 
-export {formatMtime, parseMtime} from '../core/times.js'
+export {formatMtime, parseMtime} from '../base/times.js'
 
 /** The object's `mtime` metadata as a time, or undefined when it has none (or none that parses). */
 export function storedMtime(headers: Headers): FileTime | undefined {

@@ -2,6 +2,12 @@
  * Jobs are plain data: a kind plus paths, keys and sizes. They are the same whether the
  * in-process runner or a BullMQ worker runs them, so they must stay JSON-serialisable.
  */
+import {describeError, FatalError} from '../base/errors.js'
+import type {SourceRef} from '../base/storage.js'
+import type {CompletedPart, CopySource, S3Storage} from '../s3/storage.js'
+
+export type {SourceRef, S3SourceRef, LocalSourceRef} from '../base/storage.js'
+export type {CompletedPart, CopySource} from '../s3/storage.js'
 
 /** How to decide that a file with a same-size counterpart is unchanged. */
 export type CompareMode = 'mtime' | 'checksum'
@@ -10,7 +16,7 @@ export interface LocalFileRef {
   path: string
   key: string
   size: number
-  /** Modification time in nanoseconds since the epoch, as a decimal string (jobs are JSON; see src/core/times.ts). */
+  /** Modification time in nanoseconds since the epoch, as a decimal string (jobs are JSON; see src/base/times.ts). */
   mtimeNs: string
   /** Set when the counterpart exists with the same size: check before transferring. */
   compare?: CompareMode
@@ -64,32 +70,6 @@ export interface DownloadFilesJob {
   files: RemoteFileRef[]
 }
 
-/**
- * Where a job reads an object's (or a tar's) bytes: an S3 object, with If-Match of its ETag, or
- * a local file (a local tar), whose size and modification time (µs) stand for the ETag.
- */
-export type SourceRef = S3SourceRef | LocalSourceRef
-export interface S3SourceRef {
-  bucket: string
-  key: string
-  etag?: string
-}
-export interface LocalSourceRef {
-  /** Absolute: workers need the path, as for upload. */
-  path: string
-  size: number
-  mtimeUs: number
-}
-
-export function isLocalSource(ref: SourceRef): ref is LocalSourceRef {
-  return (ref as LocalSourceRef).path !== undefined
-}
-
-/** How messages and job ids name a source. */
-export function sourceName(ref: SourceRef): string {
-  return isLocalSource(ref) ? ref.path : `s3://${ref.bucket}/${ref.key}`
-}
-
 export interface DownloadRangeJob {
   kind: 'download-range'
   source: SourceRef
@@ -118,7 +98,7 @@ export interface FinishDownloadJob {
   path: string
   size: number
   lastModifiedMs: number
-  /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/core/times.ts). */
+  /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/base/times.ts). */
   mtimeNs?: string
   /** Hash the finished file and compare it with the stored checksum (--checksum). */
   verify: boolean
@@ -161,16 +141,6 @@ export interface TarPartJob {
   length: number
   format: 'pax' | 'gnu'
   members: PartMember[]
-}
-
-/** An S3 object (or a range of it) that enters an archive by UploadPartCopy. */
-export interface CopySource {
-  bucket: string
-  key: string
-  etag?: string
-  /** Byte range [start, end) of the object; the whole object when absent. */
-  start?: number
-  end?: number
 }
 
 /** Part(s) of a tar that are one object's data, copied server-side in ranges of at most maxRange. */
@@ -291,9 +261,9 @@ export interface FileOutcome {
 export interface JobResult {
   files?: FileOutcome[]
   /** upload-part: what CompleteMultipartUpload needs. */
-  part?: {PartNumber: number; ETag: string}
+  part?: CompletedPart
   /** tar-copy, tar-temp: the parts they added. */
-  parts?: {PartNumber: number; ETag: string}[]
+  parts?: CompletedPart[]
   /** download-range: the object's metadata headers, from the first range. */
   meta?: Record<string, string>
   /** tar-part: the members whose header starts in the part, and CRC-32s of the data pieces in it. */
@@ -305,4 +275,24 @@ export interface ChildrenOutcome {
   results: JobResult[]
   /** One line per child that failed after its retries. */
   failures: string[]
+}
+
+/** What a handler may use. Handlers know nothing about who runs them. */
+export interface JobContext {
+  /** S3, with the run's retry policy (--max-retry) and its signal. */
+  s3: S3Storage
+  signal?: AbortSignal
+  /** Live byte progress. */
+  onBytes(n: number): void
+  /** Stop the whole run (set by the in-process runner). */
+  abort?(reason: unknown): void
+}
+
+export type JobHandler<J extends JobData> = (job: J, ctx: JobContext, children?: ChildrenOutcome) => Promise<JobResult>
+export type Handlers = {[K in JobKind]: JobHandler<Extract<JobData, {kind: K}>>}
+
+/** A file's failed outcome (a FatalError is thrown on: it stops the run, not one file). */
+export function failed(ref: {key: string; path: string; size: number}, error: unknown): FileOutcome {
+  if (error instanceof FatalError) throw error
+  return {key: ref.key, path: ref.path, bytes: ref.size, status: 'failed', error: typeof error === 'string' ? error : describeError(error)}
 }

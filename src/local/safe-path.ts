@@ -1,10 +1,10 @@
 import {constants, linkSync, lstatSync, mkdirSync, readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync} from 'node:fs'
 import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
-import {ExitCode, S3cError, describeError} from '../core/errors.js'
+import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {fsPath} from './fs-path.js'
 import {writeSmall} from './small-writes.js'
-import {utimesValue} from '../core/times.js'
+import {utimesValue} from '../base/times.js'
 
 /*
  * Safe local writes: every file s3c writes (download, download-all, download-single, tar
@@ -150,7 +150,7 @@ export interface SparseLayout {
 }
 
 export interface WriteOptions {
-  /** Modification time in nanoseconds (set at the microseconds a file can hold: src/core/times.ts). */
+  /** Modification time in nanoseconds (set at the microseconds a file can hold: src/base/times.ts). */
   mtimeNs?: bigint | string
   mode?: number
   /** `body` holds only the data runs of a sparse file: they are written at their offsets, the rest stays holes. */

@@ -6,16 +6,17 @@ import {S3Client} from '@aws-sdk/client-s3'
 import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 import type {AwsCredentialIdentityProvider} from '@smithy/types'
-import {ExitCode, S3cError} from '../core/errors.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 import type {S3Config} from './config.js'
 import {FastS3} from './fast.js'
 
-/** One connection to S3: the SDK client for everything, the fast path for small objects. */
+/**
+ * One connection to S3: the SDK client and the fast path for small objects. Only src/s3/ sends
+ * requests through it (src/s3/storage.ts, which picks the path for each request).
+ */
 export interface S3Handle {
   client: S3Client
   fast: FastS3
-  config: S3Config
-  region: string
   /** Where requests go, for messages (never contains secrets). */
   endpointLabel: string
   close(): Promise<void>
@@ -83,7 +84,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     ignoreConfiguredEndpointUrls: true,
     forcePathStyle: config.forcePathStyle,
     credentials: credentialsFor(config),
-    // One retry policy for the whole tool (src/core/retry.ts): the SDK must not retry on its own.
+    // One retry policy for the whole tool (src/base/retry.ts): the SDK must not retry on its own.
     maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -103,7 +104,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     connections: config.maxSockets,
   })
   return {
-    client, fast, config, region,
+    client, fast,
     endpointLabel: endpoint.origin,
     async close() {
       client.destroy()

@@ -2,7 +2,7 @@ import {isIP} from 'node:net'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {CONFIG_PREFIX_SEPARATOR as SUB, loadSharedConfigFiles} from '@smithy/core/config'
-import {ExitCode, S3cError} from '../core/errors.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 
 /** Everything needed to talk to one S3 endpoint; resolved once per run, used by every request path. */
 export interface S3Config {

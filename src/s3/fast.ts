@@ -1,13 +1,14 @@
 import {createHash, createHmac, type Hash, type Hmac} from 'node:crypto'
 import {SignatureV4} from '@smithy/signature-v4'
 import type {AwsCredentialIdentity, Provider} from '@smithy/types'
+import type {Readable} from 'node:stream'
 import {Agent} from 'undici'
 
 /**
  * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over a
  * keep-alive undici pool. The SDK's per-command middleware costs ~1.7 ms CPU per request
- * (docs/DESIGN.md, ../shared/notes/speed-facts.md); this path skips it. Everything else
- * (listing, multipart, copy) stays on the SDK.
+ * (docs/DESIGN.md, "The transfer path"); this path skips it. Only src/s3/storage.ts uses it: it
+ * picks this path or the SDK for each request, callers never do.
  */
 
 type SourceData = string | ArrayBuffer | ArrayBufferView
@@ -115,8 +116,8 @@ export class FastS3 {
     return {origin, hostname, port, protocol: base.protocol, path}
   }
 
-  /** Sends one signed request; throws S3HttpError for non-2xx answers. */
-  async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers = {}, body?: Buffer, bodySha256?: string): Promise<FastResponse> {
+  /** Signs and sends one request; the answer's body is not read yet. */
+  private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal) {
     const t = this.target(bucket, key)
     // A signed payload hash: the server rejects a body damaged in transit.
     const payloadHash = bodySha256 ?? sha256Hex(body ?? EMPTY)
@@ -126,7 +127,12 @@ export class FastS3 {
       headers: {...headers, host, 'x-amz-content-sha256': payloadHash, ...(body ? {'content-length': String(body.length)} : {})},
       body,
     })
-    const res = await this.agent.request({origin: t.origin, path: t.path, method, headers: signed.headers, body})
+    return this.agent.request({origin: t.origin, path: t.path, method, headers: signed.headers, body, signal})
+  }
+
+  /** Sends one signed request and reads the whole answer; throws S3HttpError for non-2xx answers. */
+  async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers = {}, body?: Buffer, bodySha256?: string): Promise<FastResponse> {
+    const res = await this.send(method, bucket, key, headers, body, bodySha256)
     const resHeaders = res.headers as Record<string, string>
     if (method === 'HEAD') {
       await res.body.dump()
@@ -136,6 +142,13 @@ export class FastS3 {
     const buf = Buffer.from(await res.body.arrayBuffer())
     if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, buf.toString('utf8'))
     return {status: res.statusCode, headers: resHeaders, body: buf}
+  }
+
+  /** A GET whose body is handed over as a stream once the answer's headers have come (a large range). */
+  async stream(bucket: string, key: string, headers: Headers, signal?: AbortSignal): Promise<{headers: Headers; body: Readable}> {
+    const res = await this.send('GET', bucket, key, headers, undefined, undefined, signal)
+    if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text())
+    return {headers: res.headers as Record<string, string>, body: res.body}
   }
 
   async close(): Promise<void> {

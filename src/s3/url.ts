@@ -1,4 +1,4 @@
-import {S3cError} from '../core/errors.js'
+import {S3cError} from '../base/errors.js'
 
 export interface S3Location {
   bucket: string

@@ -1,14 +1,14 @@
 import {Args} from '@oclif/core'
-import {S3cCommand} from '../../cli/base.js'
+import {S3Command} from '../../cli/base.js'
 import type {JsonResult} from '../../cli/output.js'
-import {bundleReadFlags} from '../../cli/bundle-flags.js'
-import {indexTar} from '../../core/bundle-read.js'
-import {formatBytes} from '../../core/format.js'
-import {resolveTarRef} from '../../bundle/remote.js'
-import {resolveS3Config} from '../../s3/config.js'
+import {bundleReadFlags} from '../../cli/flags.js'
+import {readOptions} from '../../cli/options.js'
+import {indexTar} from '../../verbs/index-tar.js'
+import {formatBytes} from '../../base/units.js'
+import {resolveTarRef} from '../../s3ci/ref.js'
 import {isS3Url} from '../../s3/url.js'
 
-export default class Index extends S3cCommand {
+export default class Index extends S3Command {
   static summary = 'Build the s3c index of any uncompressed tar (in S3 or local) so download-single and list-files work on it.'
   static examples = [
     '<%= config.bin %> index s3://my-bucket/archives/x.tar          # writes s3://my-bucket/archives/x.tar.s3ci',
@@ -20,7 +20,7 @@ export default class Index extends S3cCommand {
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Index)
     const ref = isS3Url(args.target) ? resolveTarRef(args.target, {}) : undefined
-    const r = await indexTar({target: args.target, ref, s3: await resolveS3Config(flags, 4), maxRetry: flags['max-retry']})
+    const r = await indexTar({target: args.target, ref, ...await readOptions(flags)})
     this.log(`index ${r.indexedAt}: ${r.members} members; read ${formatBytes(r.bytesRead)} of ${formatBytes(r.tarSize)} in ${r.reads} request${r.reads === 1 ? '' : 's'}`)
     return {...r}
   }

@@ -1,15 +1,15 @@
 import {Args, Flags} from '@oclif/core'
-import {S3cCommand} from '../../cli/base.js'
+import {RunCommand} from '../../cli/base.js'
 import type {JsonResult} from '../../cli/output.js'
-import {s3Flags, transferFlags} from '../../cli/flags.js'
-import {parseSize} from '../../core/format.js'
-import {ExitCode, S3cError} from '../../core/errors.js'
-import {tarCreate, type TarMode} from '../../core/tar-create.js'
-import type {RequestCounts} from '../../bundle/plan.js'
-import {resolveS3Config} from '../../s3/config.js'
+import {transferFlags} from '../../cli/flags.js'
+import {runOptions} from '../../cli/options.js'
+import {parseSize} from '../../base/units.js'
+import {ExitCode, S3cError} from '../../base/errors.js'
+import {tarCreate, type TarMode} from '../../verbs/tar-create.js'
+import type {RequestCounts} from '../../tar/plan.js'
 import {isS3Url, parseS3Url} from '../../s3/url.js'
 
-export default class TarCreate extends S3cCommand {
+export default class TarCreate extends RunCommand {
   static summary = 'Build a tar of S3 objects inside S3: objects ≥ 5 MiB by UploadPartCopy (never downloaded), smaller ones packed in memory.'
   static examples = [
     '<%= config.bin %> tar create -f s3://my-bucket/archive.tar s3://my-bucket/files/',
@@ -18,7 +18,6 @@ export default class TarCreate extends S3cCommand {
   ]
   static args = {source: Args.string({description: 's3://bucket/prefix of the objects (or -m MANIFEST)'})}
   static flags = {
-    ...s3Flags,
     file: Flags.string({char: 'f', description: 's3://bucket/key.tar of the archive to write', required: true}),
     manifest: Flags.string({char: 'm', description: 'CSV of bucket,key,size[,etag] (local file or s3:// URL), as s3tar takes'}),
     mode: Flags.string({description: 'auto: copy objects ≥ 5 MiB, fetch smaller ones; copy or memory: one way for all', options: ['auto', 'copy', 'memory'], default: 'auto'}),
@@ -28,8 +27,7 @@ export default class TarCreate extends S3cCommand {
     'size-limit': Flags.string({description: 'split into archive.01.tar, archive.02.tar, … of at most this size (e.g. 1GiB)'}),
     'storage-class': Flags.string({description: 'storage class of the archive'}),
     stats: Flags.boolean({description: 'print the S3 requests by kind and the bytes downloaded'}),
-    ...(({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, redis, 'run-id': id, detach}) =>
-      ({'thread-count': t, 'max-retry': r, 'part-size': p, 'dry-run': d, redis, 'run-id': id, detach}))(transferFlags),
+    ...(({'part-size': p, 'dry-run': d}) => ({'part-size': p, 'dry-run': d}))(transferFlags),
   }
 
   async run(): Promise<JsonResult> {
@@ -53,10 +51,7 @@ export default class TarCreate extends S3cCommand {
     return this.executeTransfer('tar create', {
       archive: flags.file, source: args.source, manifest: flags.manifest, mode: flags.mode as TarMode, format: flags.format as 'pax' | 'gnu',
       toc: flags.toc, mtimeMetadata: flags['mtime-metadata'], sizeLimit: flags['size-limit'] ? parseSize(flags['size-limit']) : undefined, storageClass: flags['storage-class'],
-      location: {bucket: parseS3Url(flags.file).bucket, prefix: ''},
-      s3: await resolveS3Config(flags, flags['thread-count']), threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
-      multipartThreshold: 8 << 20, partSize: flags['part-size'], force: false, checksum: false, dryRun: flags['dry-run'],
-      redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach,
+      ...await runOptions(flags, {bucket: parseS3Url(flags.file).bucket, prefix: ''}),
       onCounts: (archive: string, c: RequestCounts, members: number, size: number) => counts.push({archive, counts: c, members, size}),
     }, flags, async opts => {
       const summary = await tarCreate(opts)

@@ -1,0 +1,164 @@
+/** Exit codes of every s3c command (documented in the README). */
+export const ExitCode = {
+  ok: 0,
+  /** The run finished but some files failed after all retries. */
+  filesFailed: 1,
+  /** Bad input: flags, paths, arguments. Nothing was sent. */
+  usage: 2,
+  /** S3 refused the run as a whole: credentials, permissions, missing bucket, unreachable endpoint. */
+  fatal: 3,
+  interrupted: 130,
+} as const
+
+/** An error meant for the user: one line, says what is wrong and what to do. */
+export class S3cError extends Error {
+  constructor(message: string, readonly exitCode: number = ExitCode.usage) {
+    super(message)
+    this.name = 'S3cError'
+  }
+}
+
+/** A failure that must end the whole run (credentials, missing bucket, …): it wraps the original. */
+export class FatalError extends Error {
+  constructor(readonly original: unknown) {
+    super((original as Error)?.message ?? String(original))
+    this.name = 'FatalError'
+  }
+}
+
+/** Shape shared by SDK service exceptions and the errors the fast path builds. */
+interface ServiceErrorLike {
+  name?: string
+  code?: string
+  message?: string
+  $metadata?: {httpStatusCode?: number}
+  cause?: unknown
+}
+
+const FATAL_NAMES = new Set([
+  'AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'NoSuchBucket',
+  'AllAccessDisabled', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'AccountProblem',
+  'CredentialsProviderError', 'InvalidBucketName', 'PermanentRedirect', 'AuthorizationHeaderMalformed',
+  'InvalidClientTokenId', 'UnrecognizedClientException',
+])
+const RETRY_NAMES = new Set([
+  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeoutException',
+  'InternalError', 'ServiceUnavailable', 'TimeoutError', 'RequestLimitExceeded', 'TooManyRequestsException',
+  'BadDigest', 'IncompleteBody', 'ChecksumMismatch', 'OperationAborted',
+])
+const NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+])
+/** TLS failures, by what the user can do about them; all doom every request (fatal). */
+const TLS_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  UNABLE_TO_GET_ISSUER_CERT: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  CERT_UNTRUSTED: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  CERT_SIGNATURE_FAILURE: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
+  CERT_HAS_EXPIRED: 'the certificate has expired: renew it, or check this machine\'s clock',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet: check this machine\'s clock',
+  CERT_REVOKED: 'the certificate was revoked',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate is for another host name: use the name it was issued for in the endpoint URL',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS on that port: use http://',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'the server does not speak TLS on that port: use http://',
+  EPROTO: 'the TLS handshake failed (does the server speak TLS on that port? else use http://)',
+}
+
+const LOCAL_CODES = new Set(['EACCES', 'EPERM', 'ENOENT', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EEXIST', 'ENOSPC', 'EROFS', 'ENAMETOOLONG'])
+
+export type ErrorClass = 'retry' | 'fatal' | 'file'
+
+export function statusOf(err: unknown): number | undefined {
+  return (err as ServiceErrorLike)?.$metadata?.httpStatusCode
+}
+
+function codeOf(err: unknown): string | undefined {
+  let e = err as ServiceErrorLike | undefined
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string') return e.code
+    e = e.cause as ServiceErrorLike | undefined
+  }
+  return undefined
+}
+
+/**
+ * One classification for every failure, from the SDK or the fast path:
+ * retry it, stop the whole run, or give up on this one file.
+ */
+export function classifyError(err: unknown): ErrorClass {
+  if (err instanceof S3cError) return err.exitCode === ExitCode.fatal ? 'fatal' : 'file'
+  const e = err as ServiceErrorLike
+  const name = e?.name ?? ''
+  const status = statusOf(err)
+  const code = codeOf(err)
+  if (FATAL_NAMES.has(name) || status === 403) return 'fatal'
+  if (code && TLS_REASONS[code] && !status) return 'fatal'
+  if (code && LOCAL_CODES.has(code) && !status) return 'file'
+  if (RETRY_NAMES.has(name) || (status !== undefined && (status >= 500 || status === 429 || status === 408))) return 'retry'
+  if (code && NETWORK_CODES.has(code)) return 'retry'
+  if (/socket hang up|other side closed|ECONNRESET|timeout/i.test(e?.message ?? '')) return 'retry'
+  if (name === 'AbortError') return 'fatal'
+  if (status !== undefined) return 'file'
+  return 'retry'
+}
+
+/** A one-line, human explanation of a failure (never includes secrets). */
+export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: string} = {}): string {
+  if (err instanceof S3cError) return err.message
+  const e = err as ServiceErrorLike
+  const name = e?.name ?? 'Error'
+  const status = statusOf(err)
+  const code = codeOf(err)
+  const where = ctx.endpoint ? ` at ${ctx.endpoint}` : ''
+  switch (name) {
+    case 'NoSuchBucket':
+      return `bucket "${ctx.bucket ?? '?'}" does not exist${where}: create it or check --bucket / S3C_BUCKET`
+    case 'InvalidAccessKeyId':
+      return `the access key is not known to the server${where}: check AWS_ACCESS_KEY_ID / --profile`
+    case 'SignatureDoesNotMatch':
+      return `the secret key does not match the access key${where}: check AWS_SECRET_ACCESS_KEY / --profile`
+    case 'CredentialsProviderError':
+      return 'no AWS credentials found (environment, ~/.aws/credentials, ~/.aws/config): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile'
+    case 'ExpiredToken':
+      return 'the session token has expired: refresh your credentials'
+    case 'InvalidBucketName':
+      return `"${ctx.bucket ?? '?'}" is not a valid bucket name: use 3-63 lowercase letters, digits, dots and hyphens`
+  }
+  if (name === 'AccessDenied' || status === 403)
+    return `access denied${ctx.bucket ? ` to bucket "${ctx.bucket}"` : ''}${where}: check the credentials and the bucket policy`
+  if (code && TLS_REASONS[code] && !status) return `TLS to ${ctx.endpoint ?? 'the S3 endpoint'} failed: ${TLS_REASONS[code]}`
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT')
+    return `cannot reach the S3 endpoint${where || ' (AWS default)'} (${code}): check --endpoint-url / AWS_ENDPOINT_URL / the profile's endpoint_url and that the server is running`
+  if (code && LOCAL_CODES.has(code) && !status) {
+    const what = ({EACCES: 'permission denied', EPERM: 'operation not permitted', ENOENT: 'no such file or directory',
+      EISDIR: 'is a directory', ENOTDIR: 'not a directory', ENOSPC: 'no space left on device'} as Record<string, string>)[code] ?? code
+    const p = (err as {path?: string}).path
+    return `${what}${p ? `: ${p}` : ''}`
+  }
+  const msg = (e?.message ?? String(err)).split('\n')[0]
+  return status ? `${name} (HTTP ${status}): ${msg}` : `${name}: ${msg}`
+}
+
+/** The one line a command ends with for any error: its own message for an S3cError, else a description. */
+export function errorMessage(err: unknown): string {
+  const original = err instanceof FatalError ? err.original : err
+  return describeError(original)
+}
+
+/** The exit code an error ends a command with: its own for an S3cError, else 3 (S3 refused the run). */
+export function exitCodeOf(err: unknown): number {
+  const original = err instanceof FatalError ? err.original : err
+  return original instanceof S3cError ? original.exitCode : ExitCode.fatal
+}
+
+/** Turns any failure that stops a run into a one-line S3cError with the right exit code. */
+export function fatalToUserError(error: unknown, ctx: {bucket?: string; endpoint?: string}): S3cError {
+  const original = error instanceof FatalError ? error.original : error
+  if (original instanceof S3cError) return original
+  return new S3cError(describeError(original, ctx), ExitCode.fatal)
+}

@@ -1,0 +1,46 @@
+import pRetry from 'p-retry'
+import {FatalError, classifyError} from './errors.js'
+
+/** The one retry policy: exponential backoff with jitter, only for retryable failures. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (s3concurrent's max_retry). */
+  retries: number
+  minTimeoutMs: number
+  maxTimeoutMs: number
+}
+
+/** The policy of `--max-retry N`: N retries, backoff from 100 ms doubling to 10 s, with jitter. */
+export function retryPolicy(maxRetry: number): RetryPolicy {
+  return {retries: maxRetry, minTimeoutMs: 100, maxTimeoutMs: 10_000}
+}
+
+export const defaultRetryPolicy: RetryPolicy = retryPolicy(10)
+
+/**
+ * The same policy for a check that must fail fast (does the bucket answer?): at most 2 retries,
+ * short waits, so a dead endpoint is reported in about a second, not after 10 backoffs.
+ */
+export function probePolicy(policy: RetryPolicy): RetryPolicy {
+  return {retries: Math.min(policy.retries, 2), minTimeoutMs: 200, maxTimeoutMs: 1000}
+}
+
+/**
+ * Runs `fn` until it succeeds, a non-retryable error occurs or the retries are used up.
+ * Fatal errors come back wrapped in FatalError so the runner can stop the run.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
+  try {
+    return await pRetry(fn, {
+      retries: policy.retries,
+      factor: 2,
+      minTimeout: policy.minTimeoutMs,
+      maxTimeout: policy.maxTimeoutMs,
+      randomize: true,
+      signal,
+      shouldRetry: ({error}) => classifyError(error) === 'retry',
+    })
+  } catch (error) {
+    if (classifyError(error) === 'fatal' && !(error instanceof FatalError)) throw new FatalError(error)
+    throw error
+  }
+}

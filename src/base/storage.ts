@@ -1,0 +1,125 @@
+import type {Readable} from 'node:stream'
+import {ExitCode, S3cError} from './errors.js'
+
+/*
+ * The storage interface: what every verb needs from where bytes live, whether an S3 bucket
+ * (src/s3/storage.ts) or a local folder (src/local/storage.ts), in the spirit of s5cmd's
+ * `storage.Storage` and rclone's `fs.Fs`. A storage is rooted (a bucket, a folder); keys are
+ * '/'-separated names under that root and listings come in S3's byte order, so a local walk and
+ * a listing are two streams in the same order.
+ */
+
+/** An object or a file, as a listing or a stat gives it. */
+export interface StorageEntry {
+  /** The key (S3) or the '/'-separated path under the root (local, in s3c's spelling of names: src/local/fs-path.ts). */
+  key: string
+  size: number
+  lastModifiedMs: number
+  /** S3: the ETag as the server gives it (quotes included). */
+  etag?: string
+  /** Local: the modification time in nanoseconds, as a decimal string (full precision: src/base/times.ts). */
+  mtimeNs?: string
+}
+
+export interface ListOptions {
+  /** '/': one level only, the "folders" below come as `prefixes`; absent: everything under the prefix. */
+  delimiter?: '/'
+  /** Only keys that sort after this one (S3's StartAfter): a listing resumed, or merged with another. */
+  startAfter?: string
+}
+
+/** One page of a listing: up to 1,000 entries (S3's page), in key order. */
+export interface ListPage {
+  entries: StorageEntry[]
+  /** With a delimiter: the keys of the folders one level down, each ending with '/'. */
+  prefixes: string[]
+}
+
+export interface WriteOptions {
+  contentType?: string
+  /** Object metadata (x-amz-meta-*), without the prefix. Local files have none. */
+  metadata?: Record<string, string>
+}
+
+/** The operations every verb needs, whatever holds the bytes. */
+export interface Storage {
+  /** `s3://bucket` or the folder, for messages. */
+  readonly label: string
+  /** The object or file at `key`, or undefined when there is none. */
+  stat(key: string): Promise<StorageEntry | undefined>
+  /** What is under `prefix` (a plain prefix: `a/b` also lists `a/bc`), one page at a time. */
+  list(prefix: string, opts?: ListOptions): AsyncGenerator<ListPage>
+  /** Random access to `key`, pinned to the version it has now (a later change fails the reads). */
+  open(key: string): Promise<RangeSource>
+  /** The whole content of a small object or file. */
+  read(key: string): Promise<Buffer>
+  /** Writes a small object or file whole: nobody sees it half-written. */
+  write(key: string, body: Buffer, opts?: WriteOptions): Promise<void>
+  /** Copies `from` to `to` within this storage (server-side in S3). */
+  copy(from: string, to: string): Promise<void>
+  /** Removes these keys (a missing one is not an error). */
+  remove(keys: string[]): Promise<void>
+}
+
+/**
+ * Where a job reads an object's (or a tar's) bytes, pinned to one version: an S3 object with
+ * If-Match of its ETag, or a local file (a local tar), whose size and modification time (µs)
+ * stand for the ETag. Jobs are JSON, so this is plain data; `openSource` (src/local/storage.ts)
+ * opens it.
+ */
+export type SourceRef = S3SourceRef | LocalSourceRef
+export interface S3SourceRef {
+  bucket: string
+  key: string
+  etag?: string
+}
+export interface LocalSourceRef {
+  /** Absolute: workers need the path, as for upload. */
+  path: string
+  size: number
+  mtimeUs: number
+}
+
+export function isLocalSource(ref: SourceRef): ref is LocalSourceRef {
+  return (ref as LocalSourceRef).path !== undefined
+}
+
+/** How messages and job ids name a source. */
+export function sourceName(ref: SourceRef): string {
+  return isLocalSource(ref) ? ref.path : `s3://${ref.bucket}/${ref.key}`
+}
+
+/** What a source is: its size, and what tells its versions apart (the ETag in S3, the mtime on disk). */
+export interface SourceStat {
+  size: number
+  /** The ETag S3 gave (quotes included); '' for a local file. */
+  etag: string
+  /** A local file's modification time in microseconds. */
+  mtimeUs?: number
+}
+
+/**
+ * Random access to the bytes of one version of an object or file, counting what it costs.
+ * `read` returns exactly the bytes asked for (fewer only with `partial`, at the end) or throws;
+ * a source that is no longer the version it was opened on throws SourceChangedError.
+ */
+export interface RangeSource {
+  readonly label: string
+  readonly local: boolean
+  stat(): Promise<SourceStat>
+  read(offset: number, length: number, opts?: {partial?: boolean}): Promise<Buffer>
+  /** The bytes [offset, offset + length) as a stream (large members); the reader checks the length. */
+  stream(offset: number, length: number): Promise<Readable>
+  /** The source as job data, pinned to the version being read. */
+  ref(): Promise<SourceRef>
+  reads: number
+  bytesRead: number
+  close(): Promise<void>
+}
+
+/** The object or file is not the version the reader started on (S3: 412 on If-Match; local: size or mtime differ). */
+export class SourceChangedError extends S3cError {
+  constructor(readonly label: string, readonly local: boolean) {
+    super(`${label} changed while it was being read: run the command again`, local ? ExitCode.usage : ExitCode.fatal)
+  }
+}

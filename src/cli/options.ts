@@ -1,0 +1,51 @@
+import type {TransferOptions} from '../run/session.js'
+import {transferDefaults} from '../run/session.js'
+import {resolveS3Config, type S3Config, type S3ConfigFlags} from '../s3/config.js'
+import type {S3Location} from '../s3/url.js'
+
+/** The S3 flags with the retry policy's (baseFlags of S3Command and RunCommand). */
+export interface S3FlagValues extends S3ConfigFlags {
+  'max-retry': number
+}
+
+/** A run's flags (baseFlags of RunCommand) and the transfer flags a command may add (cli/flags.ts). */
+export interface RunFlagValues extends S3FlagValues {
+  'thread-count': number
+  redis?: string
+  'run-id'?: string
+  detach?: boolean
+  'multipart-threshold'?: number
+  'part-size'?: number
+  include?: string[]
+  exclude?: string[]
+  force?: boolean
+  checksum?: boolean
+  'dry-run'?: boolean
+}
+
+/** How to reach S3, from the S3 flags, the profile and the environment (`sockets`: connections to keep). */
+export function s3Options(flags: S3ConfigFlags, sockets: number): Promise<S3Config> {
+  return resolveS3Config(flags, sockets)
+}
+
+/** What a command that reads (list-files, download-single, index, tar list, cleanup) passes on: S3 and its retry policy. */
+export async function readOptions(flags: S3FlagValues, sockets = 4): Promise<{s3: S3Config; maxRetry: number}> {
+  return {s3: await s3Options(flags, sockets), maxRetry: flags['max-retry']}
+}
+
+/**
+ * The one place flags become a run's options (upload, download, bundle, download-all, tar
+ * create, tar extract): a flag a command does not declare takes the run's default.
+ */
+export async function runOptions(flags: RunFlagValues, location: S3Location): Promise<TransferOptions> {
+  return {
+    location,
+    s3: await s3Options(flags, flags['thread-count']),
+    threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+    multipartThreshold: flags['multipart-threshold'] ?? transferDefaults.multipartThreshold,
+    partSize: flags['part-size'] ?? transferDefaults.partSize,
+    include: flags.include, exclude: flags.exclude,
+    force: flags.force ?? false, checksum: flags.checksum ?? false, dryRun: flags['dry-run'] ?? false,
+    redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach ?? false,
+  }
+}

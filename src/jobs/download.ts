@@ -1,0 +1,148 @@
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {chmod, lstat, open, unlink, utimes} from 'node:fs/promises'
+import {pipeline} from 'node:stream/promises'
+import {crc32} from 'node:zlib'
+import {isLocalSource, SourceChangedError} from '../base/storage.js'
+import {utimesValue} from '../base/times.js'
+import {fsPath} from '../local/fs-path.js'
+import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
+import {openSourceRef} from '../local/storage.js'
+import {staleIndexError} from '../s3ci/format.js'
+import {sha256Hex, type Headers} from '../s3/storage.js'
+import {META_SHA256, objectTime} from './metadata.js'
+import {localUnchanged} from './compare.js'
+import {failed, type ChildrenOutcome, type DownloadFilesJob, type DownloadRangeJob, type FileOutcome, type FinishDownloadJob, type JobContext, type JobResult, type RemoteFileRef} from './types.js'
+
+/* The download handlers: download-files (small objects, one GET each), download-range, finish-download. */
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  await pipeline(createReadStream(fsPath(path), {highWaterMark: 1 << 20}), hash)
+  return hash.digest('hex')
+}
+
+/** SHA-256 (hex) and MD5 (base64, rclone's md5chksum) of a file, in one read. */
+export async function crc32File(path: string): Promise<number> {
+  let crc = 0
+  for await (const chunk of createReadStream(fsPath(path), {highWaterMark: 1 << 20})) crc = crc32(chunk as Buffer, crc)
+  return crc >>> 0
+}
+
+/** CRC-32 of the data runs ([offset, length]) of a sparse file, in order: what the tar stores of it. */
+export async function crc32FileRuns(path: string, runs: [number, number][]): Promise<number> {
+  let crc = 0
+  const fh = await open(fsPath(path), 'r')
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20)
+    for (const [offset, length] of runs) {
+      for (let done = 0; done < length;) {
+        const {bytesRead} = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done)
+        if (bytesRead === 0) throw new Error(`${path} is shorter than its sparse map`)
+        crc = crc32(buf.subarray(0, bytesRead), crc)
+        done += bytesRead
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+  return crc >>> 0
+}
+
+function metaOf(headers: Headers): Record<string, string> {
+  const meta: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (k.startsWith('x-amz-meta-')) meta[k.slice(11)] = String(v)
+  return meta
+}
+
+/** Headers again from what downloadRange kept of them (metadata without its prefix, Last-Modified). */
+function headersOfMeta(meta: Record<string, string>): Headers {
+  const h: Headers = {}
+  for (const [k, v] of Object.entries(meta)) h[k === 'last-modified' ? k : `x-amz-meta-${k}`] = v
+  return h
+}
+
+class ChecksumMismatch extends Error {
+  constructor(key: string) {
+    super(`content of ${key} does not match its stored sha256`)
+    // Named like S3's own digest error so the retry policy fetches it again.
+    this.name = 'BadDigest'
+  }
+}
+
+async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobContext): Promise<FileOutcome> {
+  try {
+    if (f.compare && (await localUnchanged(ctx.s3, job.bucket, f, f.compare))) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const res = await ctx.s3.get(job.bucket, f.key, r => {
+      const want = r.headers[`x-amz-meta-${META_SHA256}`]
+      if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
+    })
+    await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
+    ctx.onBytes(res.body.length)
+    return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
+  } catch (error) {
+    return failed(f, error)
+  }
+}
+
+export async function downloadFiles(job: DownloadFilesJob, ctx: JobContext): Promise<JobResult> {
+  if (job.files.length === 1) return {files: [await downloadOne(job, job.files[0], ctx)]}
+  return {files: await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))}
+}
+
+export async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
+  let res: {body: Buffer; headers: Headers}
+  try {
+    if (isLocalSource(job.source)) {
+      // A member of a local tar: the file the planner saw (a changed one fails, as If-Match does).
+      const src = await openSourceRef(job.source, ctx.s3)
+      try {
+        res = {body: await src.read(job.offset, job.length), headers: {}}
+      } finally {
+        await src.close()
+      }
+    } else {
+      res = await ctx.s3.getRange(job.source, job.offset, job.length)
+    }
+  } catch (error) {
+    // A tar member (base set): its tar is no longer the one the index describes.
+    if (error instanceof SourceChangedError && job.base !== undefined) throw staleIndexError(error.label, error.local)
+    throw error
+  }
+  const fh = await openTempFile(job.root, job.tmpPath)
+  try {
+    if (job.scatter) for (const [from, length, to] of job.scatter) await fh.write(res.body, from, length, to)
+    else await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
+  } finally {
+    await fh.close()
+  }
+  ctx.onBytes(res.body.length)
+  return job.offset === 0 && !job.base ? {meta: {...metaOf(res.headers), 'last-modified': res.headers['last-modified'] ?? ''}} : {}
+}
+
+export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
+  const ref = {key: job.key, path: job.path, size: job.size}
+  try {
+    if (children && children.failures.length > 0) {
+      await unlink(fsPath(job.tmpPath)).catch(() => undefined)
+      return {files: [failed(ref, children.failures[0])]}
+    }
+    const meta = children?.results.find(r => r.meta)?.meta ?? {}
+    if (job.verify && meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
+      throw new ChecksumMismatch(job.key)
+    if (job.crc !== undefined && job.crc !== (job.sparse ? await crc32FileRuns(job.tmpPath, job.sparse) : await crc32File(job.tmpPath)))
+      throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
+    if (job.mode !== undefined) await chmod(fsPath(job.tmpPath), job.mode & 0o7777)
+    // A tar member's time comes from the archive's index; an object's by the time rule.
+    const mtimeNs = job.mtimeNs ?? objectTime(headersOfMeta(meta), job.lastModifiedMs).ns
+    await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
+    await renameIntoPlace(job.root, job.tmpPath, job.path)
+    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+  } catch (error) {
+    // Run twice (its worker died after the rename): the file is already in place.
+    const done = (error as {code?: string}).code === 'ENOENT' && (await lstat(fsPath(job.path)).catch(() => undefined))?.size === job.size
+    if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    await unlink(fsPath(job.tmpPath)).catch(() => undefined)
+    return {files: [failed(ref, error)]}
+  }
+}

@@ -1,0 +1,125 @@
+import {createHash} from 'node:crypto'
+import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
+import {open, stat} from 'node:fs/promises'
+import mime from 'mime-types'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {toNs} from '../base/times.js'
+import {fsPath} from '../local/fs-path.js'
+import {readRange} from '../local/storage.js'
+import {sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
+import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
+import {sameContent, uploadVerdict} from './compare.js'
+import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type UploadFilesJob, type UploadPartJob} from './types.js'
+
+/* The upload handlers: upload-files (small files, one PUT each), upload-part, complete-upload. */
+
+function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): Headers {
+  const h: Headers = {
+    'content-type': mime.lookup(f.path) || 'application/octet-stream',
+    [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeNs),
+    [`x-amz-meta-${META_SHA256}`]: sha256,
+  }
+  if (storageClass) h['x-amz-storage-class'] = storageClass
+  return h
+}
+
+async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext): Promise<FileOutcome> {
+  try {
+    const skipped: FileOutcome = {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const head = f.compare ? await ctx.s3.head(job.bucket, f.key) : undefined
+    // Decided by time before reading: an unchanged file is never read.
+    const verdict = head ? uploadVerdict(head, f, f.compare!) : 'changed'
+    if (verdict === 'same') return skipped
+    const body = await readWholeFile(f)
+    const sha256 = sha256Hex(body)
+    if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
+    const headers = uploadHeaders(f, sha256, job.storageClass)
+    await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
+    ctx.onBytes(body.length)
+    return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
+  } catch (error) {
+    return failed(f, error)
+  }
+}
+
+export async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobResult> {
+  if (job.files.length === 1) return {files: [await uploadOne(job, job.files[0], ctx)]}
+  return {files: await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))}
+}
+
+export async function uploadPart(job: UploadPartJob, ctx: JobContext): Promise<JobResult> {
+  const body = await readRange(job.path, job.offset, job.length)
+  const part = await ctx.s3.uploadPart(job, job.partNumber, body)
+  ctx.onBytes(body.length)
+  return {part}
+}
+
+/** Aborts a multipart upload, best effort: a leftover is for s3c cleanup, not a reason to fail twice. */
+export async function abortUpload(ctx: JobContext, target: MultipartTarget): Promise<void> {
+  await ctx.s3.abortMultipart(target).catch(() => undefined)
+}
+
+export async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
+  const ref = {key: job.key, path: job.path, size: job.size}
+  if (children && children.failures.length > 0) {
+    await abortUpload(ctx, job)
+    return {files: [failed(ref, children.failures[0])]}
+  }
+  const parts = (children?.results ?? []).map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
+  try {
+    // Every part has been read: a file changed since the walk would be stored as a mix (or cut short).
+    checkUnchanged(job, await stat(fsPath(job.path), {bigint: true}))
+  } catch (error) {
+    await abortUpload(ctx, job)
+    return {files: [failed(ref, error)]}
+  }
+  try {
+    await ctx.s3.completeMultipart(job, parts)
+    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+  } catch (error) {
+    // This job may run twice (its worker died after S3 completed the upload): then the upload
+    // id is gone and the object is there with exactly the ETag these parts make.
+    if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))
+      return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    await abortUpload(ctx, job)
+    return {files: [failed(ref, error)]}
+  }
+}
+
+/** The ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, dash, part count. */
+export function multipartEtag(parts: {ETag: string}[]): string {
+  const md5s = Buffer.concat(parts.map(p => Buffer.from(p.ETag.replace(/"/g, ''), 'hex')))
+  return `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`
+}
+
+/** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
+const SMALL_IO = 256 * 1024
+
+/** Thrown when a file is not the one the walk saw any more (size or mtime differ). */
+function checkUnchanged(ref: {size: number; mtimeNs?: string}, st: {size: bigint; mtimeNs: bigint}, bytesRead = Number(st.size)): void {
+  const size = Number(st.size)
+  if (size !== ref.size || bytesRead !== ref.size || (ref.mtimeNs !== undefined && st.mtimeNs !== toNs(ref.mtimeNs)))
+    throw new S3cError(`changed while being uploaded (${ref.size} bytes when listed, ${size} now${size === ref.size ? ', modified since' : ''}): nothing was stored; run the upload again`, ExitCode.filesFailed)
+}
+
+/** A small file's whole content, checked to be the file the walk saw (a file growing meanwhile fails). */
+async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
+  if (f.size <= SMALL_IO) {
+    const fd = openSync(fsPath(f.path), 'r')
+    try {
+      const body = readFileSync(fd)
+      checkUnchanged(f, fstatSync(fd, {bigint: true}), body.length)
+      return body
+    } finally {
+      closeSync(fd)
+    }
+  }
+  const fh = await open(fsPath(f.path), 'r')
+  try {
+    const body = await fh.readFile()
+    checkUnchanged(f, await fh.stat({bigint: true}), body.length)
+    return body
+  } finally {
+    await fh.close()
+  }
+}

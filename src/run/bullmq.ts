@@ -1,0 +1,368 @@
+import {createHash, randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
+import {FlowProducer, Queue, type JobsOptions} from 'bullmq'
+import type {Redis} from 'ioredis'
+import {ExitCode, S3cError, FatalError} from '../base/errors.js'
+import {newRunId} from '../base/ids.js'
+import type {Runner} from './runner.js'
+import type {RunStats} from './stats.js'
+import type {DownloadFilesJob, JobData, UploadFilesJob, Work} from '../jobs/types.js'
+import {isFlow} from '../jobs/types.js'
+import {readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
+import {jobIdFor, type JobEnvelope} from './envelope.js'
+import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey} from './redis.js'
+
+export interface BullMQRunnerOptions {
+  redisUrl: string
+  runId: string
+  /** Which try of the run this is (1 for a new run; resumes and retries count up). */
+  runTry: number
+  maxRetry: number
+  stats: RunStats
+  /** What the run is, for `s3c runs` / `s3c status`. */
+  description: string
+  /** How to run the command again (`s3c retry`): JSON of its verb and options. */
+  command: string
+  /** Small files per job: Redis round trips must not dominate. */
+  batchFiles?: number
+  batchBytes?: number
+  /** Jobs in Redis not yet finished before add() waits. */
+  maxPending?: number
+  /** Return once everything is enqueued; `s3c status RUN_ID` follows the run. */
+  detach?: boolean
+}
+
+type FileBatch = UploadFilesJob | DownloadFilesJob
+
+/**
+ * A run that ended (done, or failed for a reason other than Ctrl-C), or (detached) is fully
+ * enqueued with every job finished: the same command later starts a new run. An interrupted run,
+ * or one whose CLI was killed, is resumed.
+ */
+async function runFinished(redis: Redis, runId: string): Promise<boolean> {
+  const c = await readCounters(redis, runId)
+  return c.status === 'done' || c.status === 'failed' || (Number(c.enqueued ?? 0) === 1 && c.jobsFinished >= c.jobsAdded)
+}
+
+/** The enqueuer lock: renewed while the CLI lives, so a killed CLI's lock lapses. */
+const LOCK_TTL_MS = 15_000
+const REFRESH_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+const STEAL_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`
+/** Forgets the resume pointer of a run that failed, so the same command starts a new run. */
+const FORGET_POINTER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+/** A lock holder on this machine whose process is gone: its lock can be taken at once. */
+function holderGone(holder: string): boolean {
+  const [host, pid] = holder.split(' ')
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false // another machine: wait for its lock to lapse
+  try {
+    process.kill(Number(pid), 0)
+    return false
+  } catch (error) {
+    return (error as {code?: string}).code === 'ESRCH'
+  }
+}
+
+/**
+ * The one CLI enqueuing a run: a second concurrent command on the same run would walk the same
+ * files into differently cut batches and count them twice, so it is refused. The lock of a CLI
+ * killed on this machine is taken over at once; of one on another machine, once it lapses.
+ */
+async function takeLock(redis: Redis, runId: string): Promise<string> {
+  const key = runLockKey(runId)
+  const value = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}`
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await redis.set(key, value, 'PX', LOCK_TTL_MS, 'NX')) return value
+    const holder = await redis.get(key)
+    if (holder === null) continue
+    if (holderGone(holder)) {
+      if (await redis.eval(STEAL_LOCK, 1, key, holder, value, LOCK_TTL_MS) === 1) return value
+      continue
+    }
+    const [host, pid] = holder.split(' ')
+    throw new S3cError(`run ${runId} is being enqueued by another s3c (host ${host}, pid ${pid}): wait for it to finish (s3c status ${runId}) or stop it first`, ExitCode.usage)
+  }
+  throw new S3cError(`run ${runId}: could not become its enqueuer (another s3c keeps taking it): try again`, ExitCode.usage)
+}
+
+/**
+ * The run a command belongs to: the given id, else the unfinished run of the same command line
+ * (so running a killed command again resumes it), else a new run. The pointer is claimed in a
+ * transaction, so two identical commands started at once land on the same run (and the second is
+ * refused by the lock) instead of racing.
+ */
+async function claimRun(redis: Redis, pointer: string, given?: string): Promise<{runId: string; resumed: boolean}> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await redis.watch(pointer)
+    let runId = given
+    if (!runId) {
+      const previous = await redis.get(pointer)
+      if (previous && !(await runFinished(redis, previous))) runId = previous
+    }
+    const resumed = runId !== undefined && (await redis.exists(runKey(runId))) === 1
+    runId ??= newRunId()
+    if (await redis.multi().set(pointer, runId).exec()) return {runId, resumed}
+  }
+  throw new S3cError('could not open the run: Redis kept changing under it; try again', ExitCode.fatal)
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+/** Waits at most `ms` for a promise (closing a queue on a dead Redis may never end). */
+async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p.catch(() => undefined), new Promise(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+}
+
+/** Sends the run's jobs to BullMQ; any number of `s3c worker` processes run them. */
+export class BullMQRunner implements Runner {
+  private readonly queue: Queue
+  private readonly flows: FlowProducer
+  private bulk: {name: string; data: JobEnvelope; opts: JobsOptions}[] = []
+  private batch?: FileBatch
+  private batchBytes = 0
+  /** Jobs added since Redis was last asked how many are unfinished. */
+  private unfinished = 0
+  private fatal?: FatalError
+  private readonly heartbeat: NodeJS.Timeout
+
+  /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
+  private readonly connection: Redis
+
+  private constructor(private readonly redis: Redis, private readonly opts: BullMQRunnerOptions, private readonly lock: string, private readonly pointer: string) {
+    this.connection = connectRedis(opts.redisUrl, {failFast: true})
+    this.queue = new Queue(QUEUE_NAME, {connection: this.connection})
+    this.flows = new FlowProducer({connection: this.connection})
+    this.queue.on('error', () => undefined)
+    this.flows.on('error', () => undefined)
+    this.heartbeat = setInterval(() => {
+      void redis.eval(REFRESH_LOCK, 1, runLockKey(opts.runId), lock, LOCK_TTL_MS).catch(() => undefined)
+    }, LOCK_TTL_MS / 3)
+    this.heartbeat.unref()
+  }
+
+  /**
+   * Opens the run (see claimRun) as its only enqueuer. A resumed run first waits for the jobs
+   * its earlier try queued, then starts counting afresh: the new walk sees every file again
+   * (those that arrived are skipped), so each file is counted once. A retry (`retrying`) keeps
+   * the counts when it only adds the failed work (`failed`: their failures are taken off), and
+   * counts afresh when it runs the whole command again (`all`).
+   */
+  static async open(opts: Omit<BullMQRunnerOptions, 'runId' | 'runTry'> & {runId?: string; retrying?: 'failed' | 'all'; signal?: AbortSignal; onRunId?: (id: string, resumed: boolean) => void}): Promise<BullMQRunner> {
+    const redis = connectRedis(opts.redisUrl, {failFast: true})
+    let runner: BullMQRunner | undefined
+    let lock: {key: string; value: string} | undefined
+    try {
+      await checkRedis(redis, opts.redisUrl, opts.signal)
+      const pointer = resumeKey(createHash('sha1').update(opts.description).digest('hex'))
+      const {runId, resumed} = await claimRun(redis, pointer, opts.runId)
+      lock = {key: runLockKey(runId), value: await takeLock(redis, runId)}
+      const now = Date.now()
+      if (!resumed) await redis.multi().hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running', createdAt: now}).zadd(RUNS_KEY, now, runId).exec()
+      opts.onRunId?.(runId, resumed)
+      // The earlier try's queued jobs finish first; the walk that follows then sees their files in
+      // S3 and skips them, so no file goes twice even though batches may be cut differently.
+      if (resumed && !opts.retrying) {
+        for (let c = await readCounters(redis, runId); c.jobsFinished < c.jobsAdded; c = await readCounters(redis, runId)) {
+          if (opts.signal?.aborted) throw opts.signal.reason
+          await sleep(200)
+        }
+      }
+      const tx = redis.multi()
+        .hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running'})
+        .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
+        .hincrby(runKey(runId), 'try', 1)
+      if (opts.retrying) resetForRetry(tx, runId, opts.retrying === 'all')
+      else if (resumed) resetForRetry(tx, runId, true)
+      const replies = await tx.exec()
+      const runTry = Number(replies?.[2]?.[1] ?? 1)
+      runner = new BullMQRunner(redis, {...opts, runId, runTry}, lock.value, pointer)
+      return runner
+    } catch (error) {
+      if (runner) await runner.end(error)
+      else {
+        if (lock) await redis.eval(RELEASE_LOCK, 1, lock.key, lock.value).catch(() => undefined)
+        redis.disconnect()
+      }
+      throw error
+    }
+  }
+
+  private envelope(job: JobData, top: boolean): JobEnvelope {
+    return {runId: this.opts.runId, try: this.opts.runTry, maxRetry: this.opts.maxRetry, top, job}
+  }
+
+  private jobOpts(job: JobData): JobsOptions {
+    // Finished jobs leave Redis; the run keeps its own counters.
+    return {jobId: jobIdFor(this.opts.runId, this.opts.runTry, job), removeOnComplete: true, removeOnFail: 1000}
+  }
+
+  async add(work: Work): Promise<void> {
+    if (this.fatal) throw this.fatal
+    if (isFlow(work)) {
+      await this.flushBatch()
+      await this.flushBulk()
+      const parentOpts = this.jobOpts(work.parent)
+      // Finished earlier in this try: not again.
+      if (await this.redis.sismember(runDoneKey(this.opts.runId), parentOpts.jobId!)) return
+      await this.flows.add({
+        name: work.parent.kind, queueName: QUEUE_NAME, data: this.envelope(work.parent, true), opts: parentOpts,
+        children: work.children.map(c => ({
+          name: c.kind, queueName: QUEUE_NAME, data: this.envelope(c, false),
+          // A child that fails for good is handed to the parent, which aborts the upload. Its
+          // requests already retry --max-retry times in the handler; BullMQ's attempts add a
+          // second layer for what a request retry cannot fix (a worker dying mid-part), and
+          // follow --max-retry 0 ("no retries") too.
+          opts: {...this.jobOpts(c), ignoreDependencyOnFailure: true, attempts: this.opts.maxRetry > 0 ? 3 : 1, backoff: {type: 'exponential', delay: 500}},
+        })),
+      })
+      await this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!)
+    } else if (work.kind === 'upload-files' || work.kind === 'download-files') {
+      await this.addToBatch(work)
+    } else {
+      this.push(work)
+    }
+    if (this.bulk.length >= 200) await this.flushBulk()
+    await this.waitForRoom()
+  }
+
+  /** Consecutive small-file jobs of the same kind and bucket become one job. */
+  private async addToBatch(job: FileBatch): Promise<void> {
+    const bytes = job.files.reduce((n, f) => n + f.size, 0)
+    const b = this.batch
+    if (b && (b.kind !== job.kind || b.bucket !== job.bucket || b.files.length >= (this.opts.batchFiles ?? 64) ||
+        this.batchBytes + bytes > (this.opts.batchBytes ?? 8 << 20))) await this.flushBatch()
+    if (!this.batch) {
+      this.batch = {...job, files: [...job.files]} as FileBatch
+      this.batchBytes = bytes
+    } else {
+      (this.batch.files as unknown[]).push(...job.files)
+      this.batchBytes += bytes
+    }
+  }
+
+  private async flushBatch(): Promise<void> {
+    if (!this.batch) return
+    this.push(this.batch)
+    this.batch = undefined
+    this.batchBytes = 0
+  }
+
+  private push(job: JobData): void {
+    this.bulk.push({name: job.kind, data: this.envelope(job, true), opts: this.jobOpts(job)})
+  }
+
+  private async flushBulk(): Promise<void> {
+    if (this.bulk.length === 0) return
+    const ids = this.bulk.map(j => j.opts.jobId!)
+    const done = await this.redis.smismember(runDoneKey(this.opts.runId), ids)
+    const jobs = this.bulk.filter((_, i) => !done[i])
+    this.bulk = []
+    // Into the queue first, then into the run's set: a kill in between leaves a queued job that
+    // the next try adds again under the same id (a no-op), never a counted job that is missing.
+    if (jobs.length) await this.queue.addBulk(jobs)
+    await this.redis.sadd(runJobsKey(this.opts.runId), ...ids)
+    this.unfinished += jobs.length
+  }
+
+  /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */
+  private async waitForRoom(): Promise<void> {
+    const max = this.opts.maxPending ?? 5000
+    if (this.unfinished < max) return
+    for (;;) {
+      const c = await this.poll()
+      this.unfinished = c.jobsAdded - c.jobsFinished
+      if (this.fatal) throw this.fatal
+      if (this.unfinished < max) return
+      await sleep(100)
+    }
+  }
+
+  /** Reads the run's counters from Redis into the local stats (the progress bar reads those). */
+  private async poll() {
+    const c = await readCounters(this.redis, this.opts.runId)
+    const s = this.opts.stats
+    s.remote.filesDone = c.filesDone
+    s.remote.filesSkipped = c.filesSkipped
+    s.remote.filesFailed = c.filesFailed
+    s.remote.bytes = Math.max(c.bytes, Number(c.bytesLive ?? 0))
+    if (c.fatal && !this.fatal) this.fatal = new FatalError(new S3cError(c.fatal, ExitCode.fatal))
+    return c
+  }
+
+  /**
+   * What the planner decided itself (a large file found unchanged, a key refused) goes into the
+   * run's counters too, so `s3c status` and `s3c retry` see every file; the local counts are then
+   * the run's, read back by poll().
+   */
+  private async flushPlannerOutcomes(): Promise<void> {
+    const s = this.opts.stats
+    await recordPlannerOutcomes(this.redis, this.opts.runId, {done: s.filesDone, skipped: s.filesSkipped, failures: s.failures})
+    s.filesDone = 0
+    s.filesSkipped = 0
+    s.filesFailed = 0
+    s.failures.length = 0
+  }
+
+  async drain(): Promise<void> {
+    if (this.closed) {
+      if (this.fatal) throw this.fatal
+      return
+    }
+    try {
+      if (!this.fatal) {
+        await this.flushBatch()
+        await this.flushBulk()
+        await this.flushPlannerOutcomes()
+        await this.redis.hset(runKey(this.opts.runId), 'enqueued', 1)
+      }
+      if (this.opts.detach && !this.fatal) return
+      for (;;) {
+        const c = await this.poll()
+        if (this.fatal) throw this.fatal
+        if (c.jobsFinished >= c.jobsAdded) break
+        await sleep(200)
+      }
+      this.opts.stats.failures.push(...(await readFailures(this.redis, this.opts.runId)))
+      await this.redis.hset(runKey(this.opts.runId), {status: 'done', finishedAt: Date.now()})
+    } catch (error) {
+      await this.end(error)
+      throw error
+    } finally {
+      await this.close()
+    }
+  }
+
+  /**
+   * Marks a run that stopped: interrupted (Ctrl-C: the same command resumes it) or failed (the
+   * same command starts a new run). Its remaining jobs are dropped by the workers.
+   */
+  private async end(error: unknown): Promise<void> {
+    const original = error instanceof FatalError ? error.original : error
+    const interrupted = original instanceof S3cError && original.exitCode === ExitCode.interrupted
+    const message = (original instanceof Error ? original.message : String(original)).split('\n')[0] || 'stopped'
+    const tx = this.redis.multi().hset(runKey(this.opts.runId), {status: interrupted ? 'interrupted' : 'failed', finishedAt: Date.now(), fatal: message})
+    if (!interrupted) tx.eval(FORGET_POINTER, 1, this.pointer, this.opts.runId)
+    await atMost(tx.exec(), 5000)
+    await this.close()
+  }
+
+  stop(error: FatalError): void {
+    if (this.fatal) return
+    this.fatal = error
+    // Workers drop the jobs of a stopped run.
+    void this.redis.hset(runKey(this.opts.runId), 'fatal', error.message || 'stopped').catch(() => undefined)
+  }
+
+  private closed = false
+  private async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.heartbeat)
+    await atMost(this.redis.eval(RELEASE_LOCK, 1, runLockKey(this.opts.runId), this.lock), 5000)
+    await atMost(Promise.allSettled([this.queue.close(), this.flows.close()]), 5000)
+    this.connection.disconnect()
+    this.redis.disconnect()
+  }
+}

@@ -1,0 +1,92 @@
+import type {ChainableCommander, Redis} from 'ioredis'
+import type {FileOutcome, JobResult} from '../jobs/types.js'
+import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
+
+/** Counters of a run as kept in Redis (the hash fields). */
+export interface RunCounters {
+  jobsAdded: number
+  jobsFinished: number
+  filesDone: number
+  filesSkipped: number
+  filesFailed: number
+  bytes: number
+  fatal?: string
+}
+
+/**
+ * Counts a finished job once: only for the run's current try (a job left over from an earlier
+ * try is stale: that try's counts were reset), and only the first time its id finishes (a job
+ * that ran twice, picked up again after its worker stalled, counts once). One script, so two
+ * workers finishing the same job at once cannot both count it.
+ * KEYS: run hash, done set, failures list. ARGV: job id, try, done, skipped, failed, bytes, now, failure JSON…
+ */
+const RECORD_SCRIPT = `
+local try = redis.call('HGET', KEYS[1], 'try') or '0'
+if try ~= ARGV[2] then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesDone', ARGV[3]) end
+if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesSkipped', ARGV[4]) end
+if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesFailed', ARGV[5]) end
+if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[6]) end
+for i = 8, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[7])
+return 1
+`
+
+function tally(files: FileOutcome[]) {
+  let done = 0, skipped = 0, failed = 0, bytes = 0
+  const failures: string[] = []
+  for (const f of files) {
+    if (f.status === 'done') {
+      done++
+      bytes += f.bytes
+    } else if (f.status === 'skipped') skipped++
+    else {
+      failed++
+      failures.push(JSON.stringify({key: f.key, path: f.path, error: f.error}))
+    }
+  }
+  return {done, skipped, failed, bytes, failures}
+}
+
+/** Adds a finished top-level job's outcomes to its run, atomically and once per job id; false when not counted. */
+export async function recordResult(redis: Redis, runId: string, runTry: number, jobId: string, result: JobResult): Promise<boolean> {
+  const t = tally(result.files ?? [])
+  const counted = await redis.eval(RECORD_SCRIPT, 3, runKey(runId), runDoneKey(runId), runFailuresKey(runId),
+    jobId, String(runTry), t.done, t.skipped, t.failed, t.bytes, Date.now(), ...t.failures)
+  return counted === 1
+}
+
+/** Outcomes the planner decided itself (a large file found unchanged, a key refused): added to the run's counters. */
+export async function recordPlannerOutcomes(redis: Redis, runId: string, counts: {done: number; skipped: number; failures: {key: string; path: string; error: string}[]}): Promise<void> {
+  if (counts.done + counts.skipped + counts.failures.length === 0) return
+  const tx = redis.multi()
+  if (counts.done) tx.hincrby(runKey(runId), 'filesDone', counts.done)
+  if (counts.skipped) tx.hincrby(runKey(runId), 'filesSkipped', counts.skipped)
+  if (counts.failures.length) tx.hincrby(runKey(runId), 'filesFailed', counts.failures.length).rpush(runFailuresKey(runId), ...counts.failures.map(f => JSON.stringify(f)))
+  await tx.exec()
+}
+
+export async function readCounters(redis: Redis, runId: string): Promise<RunCounters & Record<string, string | number | undefined>> {
+  const [h, jobsAdded, jobsFinished] = await Promise.all([redis.hgetall(runKey(runId)), redis.scard(runJobsKey(runId)), redis.scard(runDoneKey(runId))])
+  const n = (k: string) => Number(h[k] ?? 0)
+  return {
+    ...h,
+    jobsAdded, jobsFinished, filesDone: n('filesDone'), filesSkipped: n('filesSkipped'),
+    filesFailed: n('filesFailed'), bytes: n('bytes'), fatal: h.fatal || undefined,
+  }
+}
+
+export async function readFailures(redis: Redis, runId: string): Promise<{key: string; path: string; error: string}[]> {
+  return (await redis.lrange(runFailuresKey(runId), 0, -1)).map(s => JSON.parse(s))
+}
+
+/**
+ * Makes the run ready for its retry (in the transaction that starts the new try): the failures
+ * go (the retry counts the failed files again) and every job may be added again; a whole rerun
+ * (`all`) counts everything afresh.
+ */
+export function resetForRetry(tx: ChainableCommander, runId: string, all: boolean): void {
+  tx.del(runFailuresKey(runId), runDoneKey(runId), runJobsKey(runId)).hset(runKey(runId), 'filesFailed', 0)
+  if (all) tx.hset(runKey(runId), {filesDone: 0, filesSkipped: 0, bytes: 0, bytesLive: 0})
+}

@@ -1,0 +1,122 @@
+import {describeError, FatalError} from '../base/errors.js'
+import type {ChildrenOutcome, Flow, JobData, JobResult, Work} from '../jobs/types.js'
+import {isFlow} from '../jobs/types.js'
+import type {Handlers, JobContext} from '../jobs/handlers.js'
+import {failedOutcomes, type Runner} from './runner.js'
+
+interface FlowState {
+  parent: JobData
+  pending: number
+  outcome: ChildrenOutcome
+}
+
+interface QueuedJob {
+  data: JobData
+  /** Set on a child: the flow it belongs to. */
+  flow?: FlowState
+  /** Set on a parent: what its children did. */
+  children?: ChildrenOutcome
+}
+
+export interface InProcessRunnerOptions {
+  concurrency: number
+  /** Jobs waiting before add() blocks; keeps memory flat however large the walk. */
+  maxQueued?: number
+  onResult: (result: JobResult, job: JobData) => void
+}
+
+/** Runs jobs in this process with a fixed number of concurrent slots. */
+export class InProcessRunner implements Runner {
+  private readonly queue: QueuedJob[] = []
+  private head = 0
+  private active = 0
+  private fatal?: FatalError
+  private idleWaiters: (() => void)[] = []
+  private spaceWaiters: (() => void)[] = []
+  private readonly maxQueued: number
+
+  constructor(private readonly handlers: Handlers, private readonly ctx: JobContext, private readonly opts: InProcessRunnerOptions) {
+    this.maxQueued = opts.maxQueued ?? Math.max(1024, opts.concurrency * 64)
+  }
+
+  private get queued(): number {
+    return this.queue.length - this.head
+  }
+
+  async add(work: Work): Promise<void> {
+    while (!this.fatal && this.queued >= this.maxQueued) await new Promise<void>(resolve => this.spaceWaiters.push(resolve))
+    if (this.fatal) throw this.fatal
+    if (isFlow(work)) this.addFlow(work)
+    else this.queue.push({data: work})
+    this.pump()
+  }
+
+  private addFlow(flow: Flow): void {
+    const state: FlowState = {parent: flow.parent, pending: flow.children.length, outcome: {results: [], failures: []}}
+    if (flow.children.length === 0) this.queue.push({data: flow.parent, children: state.outcome})
+    for (const child of flow.children) this.queue.push({data: child, flow: state})
+  }
+
+  private take(): QueuedJob {
+    const job = this.queue[this.head++]
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head)
+      this.head = 0
+    }
+    return job
+  }
+
+  private pump(): void {
+    while (!this.fatal && this.active < this.opts.concurrency && this.queued > 0) {
+      const job = this.take()
+      this.active++
+      void this.run(job)
+    }
+    if (this.queued < this.maxQueued) this.wake(this.spaceWaiters)
+    if ((this.active === 0 && this.queued === 0) || (this.fatal && this.active === 0)) this.wake(this.idleWaiters)
+  }
+
+  private wake(waiters: (() => void)[]): void {
+    if (waiters.length === 0) return
+    const list = waiters.splice(0)
+    for (const w of list) w()
+  }
+
+  private async run(job: QueuedJob): Promise<void> {
+    try {
+      const handler = this.handlers[job.data.kind] as (j: JobData, c: JobContext, ch?: ChildrenOutcome) => Promise<JobResult>
+      const result = await handler(job.data, this.ctx, job.children)
+      if (job.flow) job.flow.outcome.results.push(result)
+      this.opts.onResult(result, job.data)
+    } catch (error) {
+      if (error instanceof FatalError) {
+        this.stop(error)
+      } else {
+        const message = describeError(error)
+        if (job.flow) job.flow.outcome.failures.push(message)
+        else this.opts.onResult({files: failedOutcomes(job.data, message)}, job.data)
+      }
+    } finally {
+      if (job.flow && --job.flow.pending === 0) {
+        // The parent goes first in line: it finishes a file that is otherwise done.
+        this.queue.splice(this.head, 0, {data: job.flow.parent, children: job.flow.outcome})
+      }
+      this.active--
+      this.pump()
+    }
+  }
+
+  /** Stops the run: no new jobs start, running ones see the aborted signal. */
+  stop(error: FatalError): void {
+    if (this.fatal) return
+    this.fatal = error
+    this.ctx.abort?.(error)
+    this.wake(this.spaceWaiters)
+    this.pump()
+  }
+
+  async drain(): Promise<void> {
+    while (this.active > 0 || (this.queued > 0 && !this.fatal)) await new Promise<void>(resolve => this.idleWaiters.push(resolve))
+    if (this.fatal) throw this.fatal
+  }
+}

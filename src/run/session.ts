@@ -1,0 +1,144 @@
+import {setMaxListeners} from 'node:events'
+import {ExitCode, FatalError, fatalToUserError, S3cError} from '../base/errors.js'
+import {retryPolicy, type RetryPolicy} from '../base/retry.js'
+import {S3Storage} from '../s3/storage.js'
+import type {S3Config} from '../s3/config.js'
+import {InProcessRunner} from './in-process.js'
+import type {Runner} from './runner.js'
+import {RunStats, summarize, type RunSummary} from './stats.js'
+import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
+import {handlers, type JobContext} from '../jobs/handlers.js'
+import {BullMQRunner} from './bullmq.js'
+import type {S3Location} from '../s3/url.js'
+import type {JobData, JobResult, Work} from '../jobs/types.js'
+
+const MiB = 1024 * 1024
+
+/**
+ * Options shared by upload and download (s3concurrent's flags and ours): the plan-shaping ones
+ * a run stores for a retry (stored-command.ts), and these.
+ */
+export interface TransferOptions extends CommonStoredOptions {
+  s3: S3Config
+  dryRun: boolean
+  /** Called with one line per planned transfer in a dry run. */
+  onPlan?: (line: string) => void
+  /** Called with a line for the user that is not a result (e.g. "nothing under s3://…"); stderr in the CLI. */
+  onNotice?: (line: string) => void
+  /** Counters the caller may watch (progress); created when absent. */
+  stats?: RunStats
+  /** Run the jobs on BullMQ workers through this Redis instead of in this process. */
+  redisUrl?: string
+  /** Names the run in Redis (`s3c status`); a new one when absent. */
+  runId?: string
+  /** With redisUrl: return once all jobs are enqueued. */
+  detach?: boolean
+  /** Told the run id once the run is open (BullMQ runs), and whether it resumes an earlier try. */
+  onRunId?: (runId: string, resumed: boolean) => void
+  /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
+  signal?: AbortSignal
+  /**
+   * `s3c retry`: only these keys (the run's failed files, or failed archives of tar create);
+   * everything else was counted in an earlier try and is neither sent nor counted again.
+   */
+  only?: string[]
+  /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
+  retrying?: 'failed' | 'all'
+}
+
+export const transferDefaults = {
+  threadCount: 32,
+  maxRetry: 10,
+  multipartThreshold: 8 * MiB,
+  partSize: 8 * MiB,
+}
+
+
+export interface RunContext {
+  /** S3 with the run's retry policy and signal. */
+  s3: S3Storage
+  stats: RunStats
+  runner: Runner
+  retry: RetryPolicy
+  signal: AbortSignal
+}
+
+/** How a run stopped by Ctrl-C or SIGTERM ends. */
+export const interruptedError = () => new S3cError('interrupted; unfinished files were cleaned up, run the same command again to resume', ExitCode.interrupted)
+
+/**
+ * Opens the S3 connection and the runner: in-process, or BullMQ when a Redis URL is given.
+ * Either way the run's counters end up in `stats`. Everything the command does after this
+ * (preflight, listing, checks) belongs inside its plan, so that runWalk closes the run and marks
+ * it failed whatever throws.
+ */
+export async function openRun(opts: TransferOptions, description: string, command: StoredCommand): Promise<RunContext> {
+  const stats = opts.stats ?? new RunStats()
+  const controller = new AbortController()
+  // Every request in flight listens to the run's signal: hundreds at once is expected, not a leak.
+  setMaxListeners(0, controller.signal)
+  // Ctrl-C stops whatever the run is doing (connecting, waiting for an earlier try, walking, draining).
+  let runner: Runner | undefined
+  const onSignal = () => {
+    const error = new FatalError(interruptedError())
+    controller.abort(error)
+    runner?.stop(error)
+  }
+  if (opts.signal?.aborted) throw interruptedError()
+  opts.signal?.addEventListener('abort', onSignal, {once: true})
+  const retry = retryPolicy(opts.maxRetry)
+  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)}, retry, controller.signal)
+  const ctx: JobContext = {
+    s3, signal: controller.signal,
+    onBytes: n => { stats.bytesDone += n },
+    abort: reason => controller.abort(reason),
+  }
+  const onResult = (result: JobResult, _job: JobData) => {
+    if (result.files) for (const f of result.files) stats.record(f)
+  }
+  try {
+    if (opts.redisUrl) {
+      runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId, maxRetry: opts.maxRetry, stats, description,
+        command: JSON.stringify(command), retrying: opts.retrying, signal: controller.signal,
+        detach: opts.detach, onRunId: opts.onRunId})
+    } else {
+      if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')
+      runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+    }
+  } catch (error) {
+    opts.signal?.removeEventListener('abort', onSignal)
+    await s3.close()
+    throw controller.signal.aborted ? interruptedError() : error
+  }
+  if (controller.signal.aborted) runner.stop(controller.signal.reason as FatalError)
+  return {s3, stats, runner, retry, signal: controller.signal}
+}
+
+/**
+ * Feeds the walk into the runner and waits for the end; turns a stopped run into a user error.
+ * `cleanup` runs when the run stops early: it removes what unfinished files left behind.
+ * This is the one place a run ends: whatever the plan throws (a failed preflight, a refused
+ * check, a listing that gives up), the runner is stopped and drained, so a BullMQ run is marked
+ * failed and its connections are closed.
+ */
+export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>): Promise<RunSummary> {
+  try {
+    try {
+      for await (const work of plan()) await run.runner.add(work)
+    } finally {
+      run.stats.walkDone = true
+    }
+    await run.runner.drain()
+    return summarize(run.stats)
+  } catch (error) {
+    // Ctrl-C (or a fatal error a job hit) aborted the run: that is the reason, not what the walk threw on seeing the abort.
+    const reason = run.signal.aborted && run.signal.reason instanceof FatalError ? run.signal.reason : error
+    // Stop, and let running jobs notice before the connection closes.
+    run.runner.stop(reason instanceof FatalError ? reason : new FatalError(reason))
+    await run.runner.drain().catch(() => undefined)
+    await cleanup?.().catch(() => undefined)
+    throw fatalToUserError(reason, {bucket: loc.bucket, endpoint: run.s3.endpointLabel})
+  } finally {
+    await run.s3.close()
+  }
+}

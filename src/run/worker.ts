@@ -1,0 +1,190 @@
+import {UnrecoverableError, Worker, type Job} from 'bullmq'
+import {describeError, FatalError} from '../base/errors.js'
+import {failedOutcomes} from './runner.js'
+import {retryPolicy} from '../base/retry.js'
+import {handlers, type JobContext} from '../jobs/handlers.js'
+import type {ChildrenOutcome, JobData, JobResult} from '../jobs/types.js'
+import {S3Storage} from '../s3/storage.js'
+import type {S3Config} from '../s3/config.js'
+import {recordResult} from './counters.js'
+import type {JobEnvelope} from './envelope.js'
+import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runJobsKey, runKey} from './redis.js'
+
+export interface WorkerOptions {
+  redisUrl: string
+  concurrency: number
+  s3: S3Config
+  /** How soon the jobs of a worker that died return to the queue (lock lifetime ≈ 2×). */
+  stalledSeconds?: number
+  /** Called once per finished job (for logs). */
+  onJob?: (job: JobData, result: JobResult) => void
+  /** Aborted (SIGTERM) while Redis has not answered yet: give up at once. */
+  signal?: AbortSignal
+  /** One line when the Redis connection is lost and when it is back. */
+  onWarning?: (line: string) => void
+}
+
+export interface StopOutcome {
+  /** The worker did not close cleanly (Redis gone, or the grace period ran out). */
+  forced: boolean
+  /** Redis could not be reached when the worker stopped (why): the jobs in hand could not report. */
+  redisLost?: string
+  /** Jobs still in hand when the worker stopped without finishing them. */
+  abandoned: number
+}
+
+export interface RunningWorker {
+  /** Why Redis cannot be reached now, or undefined when it can. */
+  redisLost(): string | undefined
+  /** Jobs in hand now. */
+  active(): number
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the ones in hand; at once when Redis is
+   * gone (they could not report anyway: their locks lapse and they return to the queue).
+   */
+  close(graceMs?: number): Promise<StopOutcome>
+}
+
+const PARENT_KINDS = new Set(['complete-upload', 'finish-download', 'complete-tar'])
+
+async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
+  const [values, failures] = await Promise.all([job.getChildrenValues<JobResult>(), job.getIgnoredChildrenFailures()])
+  return {results: Object.values(values), failures: Object.values(failures)}
+}
+
+/**
+ * `s3c worker`: runs jobs from the s3c queue with the very handlers the in-process runner uses.
+ * Each worker connects to S3 with its own configuration (flags and environment of its machine).
+ */
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const redis = connectRedis(opts.redisUrl)
+  try {
+    await checkRedis(redis, opts.redisUrl, opts.signal)
+  } catch (error) {
+    redis.disconnect()
+    throw error
+  }
+  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)}, retryPolicy(0))
+  let active = 0
+
+  // Live byte counts go to Redis twice a second, not once per file.
+  const liveBytes = new Map<string, number>()
+  const flushBytes = async () => {
+    const pending = [...liveBytes]
+    liveBytes.clear()
+    await Promise.all(pending.map(([runId, n]) => redis.hincrby(runKey(runId), 'bytesLive', n))).catch(() => undefined)
+  }
+  const flushTimer = setInterval(() => void flushBytes(), 500)
+
+  async function process(job: Job<JobEnvelope>): Promise<JobResult> {
+    active++
+    try {
+      return await run(job)
+    } finally {
+      active--
+    }
+  }
+
+  async function run(job: Job<JobEnvelope>): Promise<JobResult> {
+    const {runId, maxRetry, top, job: data} = job.data
+    const runTry = job.data.try ?? 0
+    const [fatal, currentTry] = await redis.hmget(runKey(runId), 'fatal', 'try')
+    // A stopped run's jobs are dropped, not run; a later try of the run adds them again.
+    if (fatal) {
+      if (top) await redis.srem(runJobsKey(runId), job.id!)
+      return {}
+    }
+    // A job of an earlier try (resumed or retried since): that try's work was planned again.
+    if (runTry !== Number(currentTry ?? 0)) return {}
+    const ctx: JobContext = {
+      // Each job carries its run's --max-retry.
+      s3: s3.with({retry: retryPolicy(maxRetry)}),
+      onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
+    }
+    let result: JobResult
+    try {
+      const children = PARENT_KINDS.has(data.kind) ? await childrenOf(job) : undefined
+      const handler = handlers[data.kind] as (j: JobData, c: JobContext, ch?: ChildrenOutcome) => Promise<JobResult>
+      result = await handler(data, ctx, children)
+    } catch (error) {
+      if (error instanceof FatalError) {
+        const message = describeError(error.original, {endpoint: s3.endpointLabel})
+        await redis.hset(runKey(runId), 'fatal', message)
+        throw new UnrecoverableError(message)
+      }
+      // A child's failure goes to its parent (after BullMQ's attempts); a top job reports its files.
+      if (!top) throw error
+      result = {files: failedOutcomes(data, describeError(error))}
+    }
+    if (top) await recordResult(redis, runId, runTry, job.id!, result)
+    opts.onJob?.(data, result)
+    return result
+  }
+
+  const connection = connectRedis(opts.redisUrl)
+  const worker = new Worker<JobEnvelope, JobResult>(QUEUE_NAME, process, {
+    connection,
+    concurrency: opts.concurrency,
+    // Locks are renewed while a job runs, so long parts keep theirs; a killed worker's locks
+    // lapse and the stalled check hands its jobs to others.
+    lockDuration: 2 * (opts.stalledSeconds ?? 15) * 1000,
+    stalledInterval: (opts.stalledSeconds ?? 15) * 1000,
+    maxStalledCount: 5,
+  })
+  // Connection trouble: one line each way, and the reason for close().
+  let lastError = ''
+  let lost = false
+  let shuttingDown = false
+  const onError = (e: Error) => {
+    if (shuttingDown) return
+    lastError = (e as {code?: string}).code ?? e.message.split('\n')[0]
+    if (!lost) opts.onWarning?.(`s3c worker: lost Redis at ${redactUrl(opts.redisUrl)} (${lastError}); reconnecting`)
+    lost = true
+  }
+  const onReady = () => {
+    if (lost && redis.status === 'ready' && connection.status === 'ready') opts.onWarning?.('s3c worker: Redis is back')
+    lost = !(redis.status === 'ready' && connection.status === 'ready')
+  }
+  for (const c of [redis, connection]) {
+    c.on('error', onError)
+    c.on('close', () => { if (!lost) onError(Object.assign(new Error('connection closed'), {code: 'connection closed'})) })
+    c.on('ready', onReady)
+  }
+  worker.on('error', () => undefined) // the same connection errors, reported above
+  // A signal meanwhile: close() below does the rest (Redis may have gone since checkRedis).
+  await Promise.race([worker.waitUntilReady().catch(() => undefined), new Promise(resolve => opts.signal?.addEventListener('abort', resolve, {once: true}))])
+  const redisLost = () => (redis.status === 'ready' && connection.status === 'ready' ? undefined : lastError || redis.status)
+  let closing: Promise<StopOutcome> | undefined
+  return {
+    redisLost,
+    active: () => active,
+    close: (graceMs = 30_000) => closing ??= (async () => {
+      shuttingDown = true
+      clearInterval(flushTimer)
+      let outcome: StopOutcome = {forced: false, abandoned: 0}
+      const force = () => { void worker.close(true).catch(() => undefined) }
+      if (redisLost()) {
+        outcome = {forced: true, redisLost: redisLost(), abandoned: active}
+        force()
+      } else {
+        let timer: NodeJS.Timeout | undefined
+        const inTime = await Promise.race([
+          worker.close().then(() => true, () => true),
+          new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), graceMs) }),
+        ])
+        clearTimeout(timer)
+        if (inTime) await flushBytes()
+        else {
+          outcome = {forced: true, redisLost: redisLost(), abandoned: active}
+          force()
+        }
+      }
+      // Forced: jobs still in hand hold requests that closing the pool would wait for.
+      if (outcome.forced) void s3.close().catch(() => undefined)
+      else await s3.close()
+      connection.disconnect()
+      redis.disconnect()
+      return outcome
+    })(),
+  }
+}

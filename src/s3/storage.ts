@@ -1,0 +1,424 @@
+import {Readable} from 'node:stream'
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
+  ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type StorageClass,
+} from '@aws-sdk/client-s3'
+import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
+import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
+import {
+  SourceChangedError, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type Storage, type StorageEntry,
+  type WriteOptions,
+} from '../base/storage.js'
+import {createS3, type S3Handle} from './client.js'
+import type {S3Config} from './config.js'
+import {encodeKey, sha256Hex, type FastResponse, type Headers} from './fast.js'
+
+export type {Headers}
+export {sha256Hex}
+
+/** A multipart upload in progress. */
+export interface MultipartTarget {
+  bucket: string
+  key: string
+  uploadId: string
+}
+
+/** What CompleteMultipartUpload needs of each part. */
+export interface CompletedPart {
+  PartNumber: number
+  ETag: string
+}
+
+/** An S3 object (or a range of it) that is copied server-side. */
+export interface CopySource {
+  bucket: string
+  key: string
+  etag?: string
+  /** Byte range [start, end) of the object; the whole object when absent. */
+  start?: number
+  end?: number
+}
+
+export interface MultipartUpload {
+  key: string
+  uploadId: string
+  initiated?: Date
+}
+
+/** A whole small object: its bytes and the answer's headers (lower-case names). */
+export interface ObjectBody {
+  body: Buffer
+  headers: Headers
+}
+
+/** What a multipart upload is created with. */
+export interface CreateOptions {
+  contentType?: string
+  metadata?: Record<string, string>
+  storageClass?: string
+}
+
+/**
+ * A key as a listing asked with encoding-type=url gives it: form-encoded ('+' is a space). A
+ * server that ignores the request answers raw keys and says no encoding; those stay as they are.
+ */
+export function decodeListedKey(key: string, encoding: string | undefined): string {
+  return encoding === 'url' ? decodeURIComponent(key.replace(/\+/g, ' ')) : key
+}
+
+const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
+
+/**
+ * Every S3 request of s3c. Small GET, PUT and HEAD go on the fast path (src/s3/fast.ts), listings,
+ * multipart and copies on the SDK client: chosen here, never by callers. Every request is retried
+ * by one policy (src/base/retry.ts, built from --max-retry) and, where it is safe, stops when the
+ * run's signal fires. Requests that clean up (abort, delete) and CreateMultipartUpload ignore the
+ * signal: an upload S3 creates after Ctrl-C would have an id nobody learns, never aborted, and
+ * cleaning up is what a stopped run must still do.
+ *
+ * The methods take the bucket: a run may read from several (a tar create manifest) and write to
+ * another. `bucket(name)` gives the same operations as the storage interface (src/base/storage.ts).
+ */
+export class S3Storage {
+  constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal) {}
+
+  /** One connection (the one client factory, src/s3/client.ts) with this retry policy. */
+  static async open(config: S3Config, retry: RetryPolicy, signal?: AbortSignal): Promise<S3Storage> {
+    return new S3Storage(await createS3(config), retry, signal)
+  }
+
+  /** The same connection with another retry policy (a worker's job carries its run's --max-retry) or signal. */
+  with(opts: {retry?: RetryPolicy; signal?: AbortSignal}): S3Storage {
+    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal)
+  }
+
+  /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
+  withoutSignal(): S3Storage {
+    return new S3Storage(this.handle, this.retry)
+  }
+
+  /** Where requests go, for messages (never contains secrets). */
+  get endpointLabel(): string {
+    return this.handle.endpointLabel
+  }
+
+  /** Closes the connection (every view made with `with` shares it). */
+  async close(): Promise<void> {
+    await this.handle.close()
+  }
+
+  /** The bucket as a storage (src/base/storage.ts). */
+  bucket(name: string): Storage {
+    return new S3Bucket(this, name)
+  }
+
+  private retried<T>(fn: () => Promise<T>, abortable = true): Promise<T> {
+    return withRetry(fn, this.retry, abortable ? this.signal : undefined)
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  /**
+   * Checks that the bucket answers before any work starts, with few retries so a dead endpoint
+   * fails fast (one line, exit 3). Tells whether anything is under the prefix.
+   */
+  async checkBucket(bucket: string, prefix: string): Promise<{empty: boolean}> {
+    try {
+      const page = await withRetry(() => this.handle.client.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1})),
+        probePolicy(this.retry))
+      return {empty: (page.KeyCount ?? page.Contents?.length ?? 0) === 0}
+    } catch (error) {
+      throw fatalToUserError(error, {bucket, endpoint: this.endpointLabel})
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The object's headers (HEAD), or undefined when it does not exist. */
+  async head(bucket: string, key: string): Promise<Headers | undefined> {
+    try {
+      return (await this.retried(() => this.handle.fast.request('HEAD', bucket, key))).headers
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined
+      throw error
+    }
+  }
+
+  /**
+   * A small object, whole. `check` sees each answer inside the retry: a body it refuses (a
+   * digest that does not match, thrown as BadDigest) is fetched again.
+   */
+  async get(bucket: string, key: string, check?: (res: ObjectBody) => void): Promise<ObjectBody> {
+    return this.retried(async () => {
+      const r = await this.handle.fast.request('GET', bucket, key)
+      check?.(r)
+      return r
+    })
+  }
+
+  /**
+   * The one ranged GET: exactly `length` bytes (a short body is retried, as a dropped connection
+   * is), fewer only when `partial`; If-Match the ETag when one is given (a 412 then means the
+   * object was replaced: SourceChangedError).
+   */
+  async getRange(ref: S3SourceRef, offset: number, length: number, opts: {partial?: boolean} = {}): Promise<FastResponse> {
+    const headers: Headers = {range: `bytes=${offset}-${offset + length - 1}`}
+    if (ref.etag) headers['if-match'] = ref.etag
+    try {
+      return await this.retried(async () => {
+        const r = await this.handle.fast.request('GET', ref.bucket, ref.key, headers)
+        if (!opts.partial && r.body.length !== length) throw Object.assign(new Error(`short read of s3://${ref.bucket}/${ref.key}: ${r.body.length} of ${length} bytes`), {name: 'IncompleteBody'})
+        return r
+      })
+    } catch (error) {
+      if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
+      throw error
+    }
+  }
+
+  /** A range as a stream (a large member), If-Match the ETag when one is given; the reader checks the length. */
+  async streamRange(ref: S3SourceRef, offset: number, length: number): Promise<Readable> {
+    if (length === 0) return Readable.from([])
+    const headers: Headers = {range: `bytes=${offset}-${offset + length - 1}`}
+    if (ref.etag) headers['if-match'] = ref.etag
+    try {
+      return (await this.retried(() => this.handle.fast.stream(ref.bucket, ref.key, headers, this.signal))).body
+    } catch (error) {
+      if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
+      throw error
+    }
+  }
+
+  /**
+   * An object as a range source. With its ETag (and size) known, nothing is sent until the first
+   * read; without, stat() asks with a HEAD (once) and pins the version it finds.
+   */
+  source(ref: S3SourceRef & {size?: number}): RangeSource {
+    const label = `s3://${ref.bucket}/${ref.key}`
+    let known: SourceStat | undefined = ref.size !== undefined ? {size: ref.size, etag: ref.etag ?? ''} : undefined
+    let pinned: S3SourceRef = {bucket: ref.bucket, key: ref.key, etag: ref.etag}
+    const src: RangeSource = {
+      label, local: false, reads: 0, bytesRead: 0,
+      stat: async () => {
+        if (known) return known
+        let head: Headers | undefined
+        try {
+          head = await this.head(ref.bucket, ref.key)
+        } catch (error) {
+          throw fatalToUserError(error, {bucket: ref.bucket, endpoint: this.endpointLabel})
+        }
+        if (!head) {
+          // A HEAD's 404 has no body to tell a missing bucket (exit 3) from a missing key (exit 2): one listing does.
+          await this.checkBucket(ref.bucket, '')
+          throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
+        }
+        known = {size: Number(head['content-length'] ?? 0), etag: ref.etag ?? head.etag ?? ''}
+        pinned = {...pinned, etag: known.etag || undefined}
+        return known
+      },
+      read: async (offset, length, opts) => {
+        if (length === 0) return Buffer.alloc(0)
+        src.reads++
+        const res = await this.getRange(pinned, offset, length, {partial: opts?.partial})
+        src.bytesRead += res.body.length
+        return res.body
+      },
+      stream: async (offset, length) => {
+        if (length === 0) return Readable.from([])
+        src.reads++
+        return this.streamRange(pinned, offset, length)
+      },
+      ref: async () => ({...pinned}),
+      close: async () => undefined,
+    }
+    return src
+  }
+
+  /** An object as a range source, its size and ETag asked for first (a HEAD): for a tar no index describes. */
+  async openSource(bucket: string, key: string): Promise<RangeSource> {
+    const src = this.source({bucket, key})
+    await src.stat()
+    return src
+  }
+
+  /** The objects under `prefix` (and with a delimiter, the folders one level down), one ListObjectsV2 page at a time. */
+  async* list(bucket: string, prefix: string, opts: ListOptions = {}): AsyncGenerator<ListPage> {
+    let token: string | undefined
+    do {
+      // Keys may hold characters XML 1.0 cannot carry (\r comes back as \n): ask for them URL-encoded.
+      const page = await this.retried(() => this.handle.client.send(new ListObjectsV2Command({
+        Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, EncodingType: 'url', Delimiter: opts.delimiter,
+        StartAfter: token ? undefined : opts.startAfter,
+      }), {abortSignal: this.signal}))
+      yield {
+        entries: (page.Contents ?? []).map(o => ({
+          key: decodeListedKey(o.Key!, page.EncodingType), size: o.Size ?? 0, lastModifiedMs: o.LastModified?.getTime() ?? 0, etag: o.ETag,
+        })),
+        prefixes: (page.CommonPrefixes ?? []).map(p => decodeListedKey(p.Prefix!, page.EncodingType)),
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (token)
+  }
+
+  /** Every object under `prefix`, in key order (the pages of `list`, flattened). */
+  async* listObjects(bucket: string, prefix: string): AsyncGenerator<StorageEntry> {
+    for await (const page of this.list(bucket, prefix)) yield* page.entries
+  }
+
+  /**
+   * The incomplete multipart uploads under a prefix, or undefined when the server does not list
+   * them: it answers NotImplemented (or 501), or with something that is not a
+   * ListMultipartUploadsResult (fauxqs answers with an object listing, which has no Bucket).
+   */
+  async listMultipartUploads(bucket: string, prefix: string): Promise<MultipartUpload[] | undefined> {
+    const out: MultipartUpload[] = []
+    let keyMarker: string | undefined
+    let uploadIdMarker: string | undefined
+    for (;;) {
+      let page
+      try {
+        page = await this.retried(() => this.handle.client.send(new ListMultipartUploadsCommand({
+          Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker,
+        }), {abortSignal: this.signal}))
+      } catch (error) {
+        const name = (error as {name?: string}).name
+        if (name === 'NotImplemented' || statusOf(error) === 501) return undefined
+        throw error
+      }
+      if (page.Bucket === undefined) return undefined
+      for (const u of page.Uploads ?? []) if (u.Key && u.UploadId) out.push({key: u.Key, uploadId: u.UploadId, initiated: u.Initiated})
+      if (!page.IsTruncated) return out
+      keyMarker = page.NextKeyMarker
+      uploadIdMarker = page.NextUploadIdMarker
+      if (!keyMarker && !uploadIdMarker) return out
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** A small object in one PUT; `sha256` (hex) of the body when the caller has it already. */
+  async put(bucket: string, key: string, body: Buffer, opts: {headers?: Headers; sha256?: string} = {}): Promise<void> {
+    const sha256 = opts.sha256 ?? sha256Hex(body)
+    await this.retried(() => this.handle.fast.request('PUT', bucket, key, opts.headers ?? {}, body, sha256))
+  }
+
+  /** Starts a multipart upload; never cancelled by the signal (its id must be known to be aborted). */
+  async createMultipart(bucket: string, key: string, opts: CreateOptions = {}): Promise<string> {
+    const created = await this.retried(() => this.handle.client.send(new CreateMultipartUploadCommand({
+      Bucket: bucket, Key: key, ContentType: opts.contentType, Metadata: opts.metadata, StorageClass: opts.storageClass as StorageClass | undefined,
+    })), false)
+    return created.UploadId!
+  }
+
+  async uploadPart(target: MultipartTarget, partNumber: number, body: Buffer): Promise<CompletedPart> {
+    const res = await this.retried(() => this.handle.client.send(new UploadPartCommand({
+      ...targetOf(target), PartNumber: partNumber, Body: body, ContentLength: body.length,
+    }), {abortSignal: this.signal}))
+    return {PartNumber: partNumber, ETag: res.ETag ?? ''}
+  }
+
+  /**
+   * A part copied server-side from another object (UploadPartCopy), If-Match its ETag when given.
+   * Ceph RGW URL-decodes UploadPartCopy's x-amz-copy-source twice (CopyObject's once), so a key
+   * with "%" in it is not found there: after a 404 on such a key it asks once more with every
+   * "%" encoded twice (AWS and MinIO never see that form).
+   */
+  async copyPart(target: MultipartTarget, partNumber: number, src: CopySource): Promise<CompletedPart> {
+    const range = src.start !== undefined && src.end !== undefined ? `bytes=${src.start}-${src.end - 1}` : undefined
+    const copySource = `${src.bucket}/${encodeKey(src.key)}`
+    const send = (from: string) => this.retried(() => this.handle.client.send(new UploadPartCopyCommand({
+      ...targetOf(target), PartNumber: partNumber, CopySource: from, CopySourceRange: range, CopySourceIfMatch: src.etag,
+    }), {abortSignal: this.signal}))
+    let res
+    try {
+      res = await send(copySource)
+    } catch (error) {
+      if (statusOf(error) !== 404 || !src.key.includes('%')) throw error
+      res = await send(copySource.replace(/%25/g, '%2525'))
+    }
+    return {PartNumber: partNumber, ETag: res.CopyPartResult?.ETag ?? ''}
+  }
+
+  /** Completes the upload; the ETag is '' when the server's answer has none the SDK reads (Ceph RGW). */
+  async completeMultipart(target: MultipartTarget, parts: CompletedPart[]): Promise<{etag: string}> {
+    const res = await this.retried(() => this.handle.client.send(new CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})))
+    return {etag: res.ETag ?? ''}
+  }
+
+  /** Aborts the upload, also after Ctrl-C; one that is gone already (404) is fine. */
+  async abortMultipart(target: MultipartTarget): Promise<void> {
+    try {
+      await this.retried(() => this.handle.client.send(new AbortMultipartUploadCommand(targetOf(target))), false)
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error
+    }
+  }
+
+  /** A whole object copied server-side (CopyObject, up to 5 GiB). */
+  async copy(from: {bucket: string; key: string}, to: {bucket: string; key: string}): Promise<void> {
+    await this.retried(() => this.handle.client.send(new CopyObjectCommand({Bucket: to.bucket, Key: to.key, CopySource: `${from.bucket}/${encodeKey(from.key)}`}),
+      {abortSignal: this.signal}))
+  }
+
+  /**
+   * Deletes keys, 1,000 a request (DeleteObjects), also after Ctrl-C. Resolves with the keys S3
+   * could not delete; rejects when a request fails for good.
+   */
+  async deleteMany(bucket: string, keys: string[]): Promise<{key: string; error: string}[]> {
+    const batches: string[][] = []
+    for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000))
+    const settled = await Promise.allSettled(batches.map(batch => this.retried(() => this.handle.client.send(new DeleteObjectsCommand({
+      Bucket: bucket, Delete: {Objects: batch.map(Key => ({Key})), Quiet: true},
+    })), false)))
+    const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (refused) throw refused.reason
+    return settled.flatMap(s => (s.status === 'fulfilled' ? s.value.Errors ?? [] : []))
+      .map(e => ({key: e.Key ?? '', error: `${e.Code ?? 'Error'}: ${e.Message ?? ''}`}))
+  }
+}
+
+/** A bucket as a storage: the interface's operations on S3Storage's requests. */
+class S3Bucket implements Storage {
+  readonly label: string
+  constructor(private readonly s3: S3Storage, private readonly name: string) {
+    this.label = `s3://${name}`
+  }
+
+  async stat(key: string): Promise<StorageEntry | undefined> {
+    const h = await this.s3.head(this.name, key)
+    if (!h) return undefined
+    return {key, size: Number(h['content-length'] ?? 0), lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : 0, etag: h.etag}
+  }
+
+  list(prefix: string, opts?: ListOptions): AsyncGenerator<ListPage> {
+    return this.s3.list(this.name, prefix, opts)
+  }
+
+  open(key: string): Promise<RangeSource> {
+    return this.s3.openSource(this.name, key)
+  }
+
+  async read(key: string): Promise<Buffer> {
+    return (await this.s3.get(this.name, key)).body
+  }
+
+  async write(key: string, body: Buffer, opts: WriteOptions = {}): Promise<void> {
+    const headers: Headers = {'content-type': opts.contentType ?? 'application/octet-stream'}
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[`x-amz-meta-${k}`] = v
+    await this.s3.put(this.name, key, body, {headers})
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    await this.s3.copy({bucket: this.name, key: from}, {bucket: this.name, key: to})
+  }
+
+  async remove(keys: string[]): Promise<void> {
+    const refused = await this.s3.deleteMany(this.name, keys)
+    if (refused.length > 0) throw new S3cError(`could not delete s3://${this.name}/${refused[0].key} (${refused[0].error})${refused.length > 1 ? ` and ${refused.length - 1} more` : ''}`, ExitCode.filesFailed)
+  }
+}
+
+/** Streams the objects under `prefix` (the library's listing; s3c itself uses S3Storage.listObjects). */
+export async function* walkS3(s3: S3Handle, bucket: string, prefix: string, retry: RetryPolicy, signal?: AbortSignal): AsyncGenerator<StorageEntry> {
+  yield* new S3Storage(s3, retry, signal).listObjects(bucket, prefix)
+}

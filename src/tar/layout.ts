@@ -1,0 +1,45 @@
+import {END_OF_ARCHIVE, headerBlocks, padded, type TarFormat} from './header.js'
+import type {MemberSource, PartMember, TarPartJob} from '../jobs/types.js'
+
+/** A member before it has a place in the archive. */
+export type MemberInput = Omit<PartMember, 'ordinal' | 'headerOffset' | 'dataOffset'> & {source?: MemberSource}
+
+export interface TarLayout {
+  members: PartMember[]
+  /** Archive size, end-of-archive blocks included. */
+  size: number
+  dataBytes: number
+}
+
+/** Places members one after the other; the header sizes decide every offset. */
+export function layoutTar(inputs: MemberInput[], format: TarFormat): TarLayout {
+  let at = 0
+  let dataBytes = 0
+  const members = inputs.map((m, ordinal) => {
+    const headerLength = headerBlocks(m, format).length
+    const placed: PartMember = {...m, ordinal, headerOffset: at, dataOffset: at + headerLength}
+    at += headerLength + (m.type === 'file' ? padded(m.size) : 0)
+    if (m.type === 'file') dataBytes += m.size
+    return placed
+  })
+  return {members, size: at + END_OF_ARCHIVE, dataBytes}
+}
+
+/** The end of a member's bytes in the archive (padding included). */
+export function memberEnd(m: PartMember): number {
+  return m.dataOffset + (m.type === 'file' ? padded(m.size) : 0)
+}
+
+/** Cuts the archive into part jobs of `partSize` bytes, each listing the members it overlaps. */
+export function tarPartJobs(layout: TarLayout, partSize: number, target: {bucket: string; key: string; uploadId: string; format: TarFormat}): TarPartJob[] {
+  const jobs: TarPartJob[] = []
+  let first = 0
+  for (let offset = 0, n = 1; offset < layout.size; offset += partSize, n++) {
+    const end = Math.min(layout.size, offset + partSize)
+    while (first < layout.members.length && memberEnd(layout.members[first]) <= offset) first++
+    const members: PartMember[] = []
+    for (let i = first; i < layout.members.length && layout.members[i].headerOffset < end; i++) members.push(layout.members[i])
+    jobs.push({kind: 'tar-part', ...target, partNumber: n, offset, length: end - offset, members})
+  }
+  return jobs
+}

@@ -1,0 +1,159 @@
+import {lstatSync} from 'node:fs'
+import {stat, unlink} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {partSizeFor} from '../s3/limits.js'
+import {commonStoredOptions} from '../run/stored-command.js'
+import {openRun, runWalk, type TransferOptions} from '../run/session.js'
+import type {RemoteEntry} from '../local/walk.js'
+import {keyFilter} from '../base/filter.js'
+import type {RunSummary} from '../run/stats.js'
+import {localUnchanged} from '../jobs/compare.js'
+import {failed} from '../jobs/types.js'
+import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
+import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
+import {folderPrefix} from '../s3/url.js'
+import {fsPath, isFaithfulName} from '../local/fs-path.js'
+
+export interface DownloadOptions extends TransferOptions {
+  localFolder: string
+}
+
+async function checkTarget(folder: string): Promise<string> {
+  const abs = resolve(folder)
+  const st = await stat(fsPath(abs)).catch(() => undefined)
+  if (st && !st.isDirectory()) throw new S3cError(`download target "${folder}" is a file: give a folder (it is created if missing)`, ExitCode.usage)
+  return abs
+}
+
+/**
+ * Where one object goes (aws s3 cp's rule): into DEST when DEST is an existing folder or ends
+ * with '/', else to DEST itself.
+ */
+async function singleTarget(dest: string, key: string): Promise<string | undefined> {
+  const abs = resolve(dest)
+  const intoFolder = /[/\\]$/.test(dest) || (await stat(fsPath(abs)).catch(() => undefined))?.isDirectory()
+  return intoFolder ? localPathFor(abs, key.slice(key.lastIndexOf('/') + 1)) : abs
+}
+
+export {localPathFor}
+
+/**
+ * `s3c download`: list the prefix once and fetch every object that changed. A prefix with
+ * nothing under it that is itself an object's key downloads that one object.
+ */
+export async function download(opts: DownloadOptions): Promise<RunSummary> {
+  const {bucket, prefix} = opts.location
+  // A key cannot end with '/' and be a single object: such a target is checked before anything is sent.
+  const mayBeObject = prefix !== '' && !prefix.endsWith('/')
+  const root = mayBeObject ? resolve(opts.localFolder) : await checkTarget(opts.localFolder)
+  const listPrefix = folderPrefix(prefix)
+  const run = await openRun(opts, `download s3://${bucket}/${prefix} ${root}`,
+    {verb: 'download', options: {...commonStoredOptions(opts), localFolder: root}})
+  // s3c retry: the failed files only.
+  const only = opts.only && new Set(opts.only)
+  let single: {object: RemoteEntry; path: string | undefined} | undefined
+  // The folder every write is checked against: the target, or the one object's folder.
+  let writeRoot = root
+  const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
+  // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
+  const tmpPaths: string[] = []
+  const cleanup = async () => {
+    await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
+  }
+
+  const selected = keyFilter(opts)
+
+  /** Each object with the local path it goes to (undefined: it cannot be written under the target). */
+  async function* objects(): AsyncGenerator<{o: RemoteEntry; rel: string; path: string | undefined}> {
+    if (single) {
+      const rel = single.object.key.slice(single.object.key.lastIndexOf('/') + 1)
+      if (selected(rel)) yield {o: single.object, rel, path: single.path}
+      return
+    }
+    for await (const o of run.s3.listObjects(bucket, listPrefix)) {
+      const rel = o.key.slice(listPrefix.length)
+      if (rel === '' || rel.endsWith('/') || !selected(rel)) continue // folder markers, filtered out
+      yield {o, rel, path: localPathFor(root, rel)}
+    }
+  }
+
+  async function* plan(): AsyncGenerator<Work> {
+    const {empty} = await run.s3.checkBucket(bucket, listPrefix)
+    if (empty && mayBeObject) {
+      const h = await run.s3.head(bucket, prefix)
+      if (h) {
+        single = {
+          object: {key: prefix, size: Number(h['content-length'] ?? 0), etag: h.etag,
+            lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : Date.now()},
+          path: await singleTarget(opts.localFolder, prefix),
+        }
+      }
+    }
+    if (mayBeObject && !single) await checkTarget(opts.localFolder)
+    if (empty && !single) {
+      // Nothing to do, said in one line; no folder is made.
+      opts.onNotice?.(`nothing under s3://${bucket}/${listPrefix}`)
+      return
+    }
+    if (single?.path) writeRoot = dirname(single.path)
+    if (!opts.dryRun) usableTarget(writeRoot, single ? writeRoot : opts.localFolder)
+    for await (const {o, rel, path} of objects()) {
+      if (only && !only.has(o.key)) continue
+      run.stats.seen(o.size)
+      if (!path) {
+        run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'failed', error: `key "${o.key}" would be written outside ${root}; skipped`})
+        continue
+      }
+      if (!isFaithfulName(rel)) {
+        run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'failed',
+          error: 'key holds characters of U+F780–U+F7FF that do not spell bytes that are not UTF-8 (s3c\'s rule for such names), so it has no faithful local name'})
+        continue
+      }
+      let compare: CompareMode | undefined
+      try {
+        // Folders are checked (and made) here too, so a symlink or a file in the way fails the
+        // files under it at once, with a line each, and the rest of the run goes on.
+        ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun})
+        if (!opts.force) {
+          // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
+          // lstat: a symlink at the file's place is replaced, never compared or followed.
+          const local = lstatSync(fsPath(path), {throwIfNoEntry: false})
+          if (local?.isFile() && local.size === o.size) compare = compareMode
+        }
+      } catch (error) {
+        run.stats.record(failed({key: o.key, path, size: o.size}, error))
+        continue
+      }
+      if (opts.dryRun) {
+        opts.onPlan?.(`${compare ? 'check' : 'download'} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
+        continue
+      }
+      if (o.size >= opts.multipartThreshold) {
+        // Decided here, so a large unchanged file never starts ranged GETs.
+        if (compare && (await localUnchanged(run.s3, bucket, {key: o.key, path, lastModifiedMs: o.lastModifiedMs}, compare))) {
+          run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
+          continue
+        }
+        // The temp file exists at its final size so range jobs can write into it in any order.
+        let tmpPath: string
+        try {
+          tmpPath = await createTempFile(writeRoot, path, o.size)
+        } catch (error) {
+          run.stats.record(failed({key: o.key, path, size: o.size}, error))
+          continue
+        }
+        tmpPaths.push(tmpPath)
+        const partSize = partSizeFor(o.size, opts.partSize)
+        const children: DownloadRangeJob[] = []
+        for (let offset = 0; offset < o.size; offset += partSize) {
+          children.push({kind: 'download-range', source: {bucket, key: o.key, etag: o.etag}, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
+        }
+        yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum}, children}
+      } else {
+        yield {kind: 'download-files', bucket, root: writeRoot, files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare}]}
+      }
+    }
+  }
+  return runWalk(run, opts.location, plan, cleanup)
+}

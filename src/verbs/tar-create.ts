@@ -1,0 +1,247 @@
+import {readFile} from 'node:fs/promises'
+import {resolve} from 'node:path'
+import {ExitCode, FatalError, S3cError, statusOf} from '../base/errors.js'
+import {commonStoredOptions} from '../run/stored-command.js'
+import {openRun, runWalk, type TransferOptions} from '../run/session.js'
+import {cleanupArchiveLeftovers, isTemporaryKey} from './cleanup.js'
+import type {RunSummary} from '../run/stats.js'
+import type {Work} from '../jobs/types.js'
+import {INDEX_SUFFIX} from '../s3ci/format.js'
+import type {TarFormat} from '../tar/header.js'
+import {countRequests, planArchive, type RequestCounts} from '../tar/plan.js'
+import {layoutTar, type MemberInput} from '../tar/layout.js'
+import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
+import type {Headers, S3Storage} from '../s3/storage.js'
+import {objectTime} from '../jobs/metadata.js'
+import {parseCsv} from '../base/csv.js'
+import {TOC_NAME, tocText} from '../tar/toc.js'
+import {lastModifiedTime, wholeSeconds} from '../base/times.js'
+import {folderPrefix, isS3Url, parseS3Url} from '../s3/url.js'
+
+export type TarMode = 'auto' | 'copy' | 'memory'
+
+export interface TarCreateOptions extends TransferOptions {
+  /** s3://bucket/key.tar of the archive. */
+  archive: string
+  /** s3://bucket/prefix of the objects, or undefined with a manifest. */
+  source?: string
+  manifest?: string
+  mode: TarMode
+  format: TarFormat
+  toc: boolean
+  sizeLimit?: number
+  storageClass?: string
+  /**
+   * Members take each object's `mtime` metadata (rclone's and s3c's modification time), read
+   * with one HEAD per object (default). False: Last-Modified from the listing, no HEADs. From a
+   * manifest every object is HEADed anyway, so its metadata is always used.
+   */
+  mtimeMetadata?: boolean
+  /** Told the plan's request counts per archive (dry run and --stats). */
+  onCounts?: (archive: string, counts: RequestCounts, members: number, size: number) => void
+}
+
+
+interface SourceObject {
+  bucket: string
+  key: string
+  name: string
+  size: number
+  etag?: string
+  /** The member's time in whole seconds (src/base/times.ts): mtime metadata, else Last-Modified. */
+  mtime: number
+  /** It was read with a HEAD (counted in the plan). */
+  headed?: boolean
+}
+
+async function readManifest(s3: S3Storage, opts: TarCreateOptions): Promise<SourceObject[]> {
+  const where = opts.manifest!
+  let text: string
+  if (isS3Url(where)) {
+    const {bucket, prefix: key} = parseS3Url(where)
+    try {
+      text = (await s3.get(bucket, key)).body.toString('utf8')
+    } catch (error) {
+      if (statusOf(error instanceof FatalError ? error.original : error) === 404) throw new S3cError(`manifest ${where} does not exist`, ExitCode.usage)
+      throw error
+    }
+  } else {
+    text = await readFile(where, 'utf8').catch(() => {
+      throw new S3cError(`cannot read manifest "${where}": give a local CSV file or an s3:// URL`, ExitCode.usage)
+    })
+  }
+  const rows = parseCsv(text)
+  const out: SourceObject[] = []
+  rows.forEach((r, i) => {
+    if (i === 0 && r.length >= 3 && !/^\d+$/.test(r[2].trim())) return // a header line
+    if (r.length < 3 || !r[0] || !r[1] || !/^\d+$/.test(r[2].trim()))
+      throw new S3cError(`manifest ${where} line ${i + 1}: expected bucket,key,size[,etag]`, ExitCode.usage)
+    out.push({bucket: r[0].trim(), key: r[1], name: r[1], size: Number(r[2].trim()), etag: r[3]?.trim() || undefined, mtime: 0})
+  })
+  if (out.length === 0) throw new S3cError(`manifest ${where} lists no objects`, ExitCode.usage)
+  // Every object must exist with the size the manifest gives: checked before anything is written.
+  await headObjects(s3, out, opts.threadCount, (o, head) => {
+    if (!head) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
+    const size = Number(head['content-length'])
+    if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
+    if (o.etag && head.etag && o.etag.replace(/"/g, '') !== head.etag.replace(/"/g, ''))
+      throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} has ETag ${head.etag}, the manifest says ${o.etag}`, ExitCode.usage)
+    o.etag = head.etag ?? o.etag
+  })
+  return out
+}
+
+/**
+ * HEADs every object, `threads` at a time, and gives each its time by the time rule (its mtime
+ * metadata, else Last-Modified); `check` sees each answer (undefined: the object is gone).
+ */
+async function headObjects(s3: S3Storage, objects: SourceObject[], threads: number, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < objects.length) {
+      const o = objects[next++]
+      const head = await s3.head(o.bucket, o.key)
+      check(o, head)
+      if (head) o.mtime = wholeSeconds(objectTime(head).ns)
+      o.headed = true
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(threads, objects.length)}, worker))
+}
+
+/** Where an archive's temporary objects live (cleanup finds leftovers by it). */
+const tempPrefixOf = (key: string, uploadId: string) => `${key}.s3c-tmp-${uploadId.slice(0, 8).replace(/[^A-Za-z0-9]/g, '')}-`
+
+/** archive.tar → archive.01.tar, … when --size-limit splits it. */
+export function archiveKey(key: string, index: number, count: number): string {
+  if (count === 1) return key
+  const n = String(index + 1).padStart(Math.max(2, String(count).length), '0')
+  return /\.tar$/i.test(key) ? key.replace(/\.tar$/i, `.${n}.tar`) : `${key}.${n}`
+}
+
+/**
+ * `s3c tar create`: a tar of S3 objects, built in S3. Objects of 5 MiB and more enter by
+ * UploadPartCopy (never downloaded); smaller ones are fetched into built parts (`--mode`).
+ */
+export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
+  const {bucket, prefix: archiveKeyBase} = parseS3Url(opts.archive)
+  if (!archiveKeyBase || archiveKeyBase.endsWith('/')) throw new S3cError(`-f ${opts.archive} names no object: give s3://bucket/path/archive.tar`, ExitCode.usage)
+  const sourceLoc = opts.source ? parseS3Url(opts.source) : undefined
+  // Absolute, so that s3c retry from another folder reads the same manifest.
+  const manifest = opts.manifest && !isS3Url(opts.manifest) ? resolve(opts.manifest) : opts.manifest
+  const run = await openRun(opts, `tar create ${opts.archive}`, {verb: 'tar-create', options: {...commonStoredOptions(opts), archive: opts.archive,
+    source: opts.source, manifest, mode: opts.mode, format: opts.format, toc: opts.toc, sizeLimit: opts.sizeLimit, storageClass: opts.storageClass, mtimeMetadata: opts.mtimeMetadata}})
+  const uploads: {key: string; uploadId: string}[] = []
+  const temps: string[] = []
+  const cleanup = async () => {
+    const s3 = run.s3.withoutSignal()
+    await Promise.all(uploads.map(u => s3.abortMultipart({bucket, ...u}).catch(() => undefined)))
+    // Temporary objects of part jobs that finished are left for the parent, which will not run
+    // now: find them by their prefix.
+    const left = [...temps]
+    for (const u of uploads) {
+      try {
+        for await (const o of s3.listObjects(bucket, tempPrefixOf(u.key, u.uploadId))) left.push(o.key)
+      } catch { /* best effort */ }
+    }
+    await s3.deleteMany(bucket, [...new Set(left)]).catch(() => undefined)
+  }
+
+  /** The source objects, grouped into archives (--size-limit: consecutive groups that stay under it; a larger object gets its own). */
+  async function sourceGroups(): Promise<SourceObject[][]> {
+    let objects: SourceObject[]
+    await run.s3.checkBucket(bucket, archiveKeyBase)
+    if (sourceLoc) {
+      const listPrefix = folderPrefix(sourceLoc.prefix)
+      objects = []
+      for await (const o of run.s3.listObjects(sourceLoc.bucket, listPrefix)) {
+        const name = o.key.slice(listPrefix.length)
+        if (!name || name.endsWith('/')) continue
+        if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX) || isTemporaryKey(o.key))) continue
+        objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtime: wholeSeconds(lastModifiedTime(o.lastModifiedMs).ns)})
+      }
+      if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
+    } else {
+      objects = await readManifest(run.s3, {...opts, manifest})
+    }
+    const groups: SourceObject[][] = [[]]
+    let groupBytes = 0
+    for (const o of objects) {
+      const cost = 2048 + Math.ceil(o.size / 512) * 512
+      if (opts.sizeLimit && groups[groups.length - 1].length > 0 && groupBytes + cost > opts.sizeLimit) {
+        groups.push([])
+        groupBytes = 0
+      }
+      groups[groups.length - 1].push(o)
+      groupBytes += cost
+    }
+    return groups
+  }
+
+  const copy = (size: number) => opts.mode === 'copy' || (opts.mode === 'auto' && size >= MIN_PART)
+  // s3c retry: the failed archives only.
+  const only = opts.only && new Set(opts.only)
+  async function* plan(): AsyncGenerator<Work> {
+    const groups = await sourceGroups()
+    for (const [gi, group] of groups.entries()) {
+      const key = archiveKey(archiveKeyBase, gi, groups.length)
+      if (only && !only.has(key)) continue
+      // An object's time is its mtime metadata, which only a HEAD tells (the listing has Last-Modified
+      // alone): asked for the archives being built only (s3c retry builds the failed ones). An
+      // object deleted since the listing keeps Last-Modified here; its copy or GET fails the run later.
+      if (sourceLoc && (opts.mtimeMetadata ?? true)) await headObjects(run.s3, group, opts.threadCount, () => undefined)
+      // What an earlier try killed mid-way left for this very archive (uploads, staged TOC, temporary objects).
+      if (!opts.dryRun) await cleanupArchiveLeftovers(run.s3, bucket, key)
+      const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: o.mtime,
+        source: {bucket: o.bucket, key: o.key, etag: o.etag}}))
+      let tocKey: string | undefined
+      let layout = layoutTar(inputs, opts.format)
+      if (opts.toc) {
+        // The TOC lists offsets that depend on its own size: lay out until they agree.
+        let toc = ''
+        for (let i = 0; i < 10; i++) {
+          const withToc: MemberInput[] = [{name: TOC_NAME, type: 'file', size: Buffer.byteLength(toc), mode: 0o644, mtime: Math.floor(Date.now() / 1000)}, ...inputs]
+          layout = layoutTar(withToc, opts.format)
+          const next = tocText(layout.members.slice(1).map((m, j) => ({...m, etag: group[j].etag})))
+          if (Buffer.byteLength(next) === Buffer.byteLength(toc)) { toc = next; break }
+          toc = next
+        }
+        tocKey = `${key}.s3c-toc-${Date.now().toString(36)}`
+        if (!opts.dryRun) {
+          await run.s3.put(bucket, tocKey, Buffer.from(toc), {headers: {'content-type': 'text/csv'}})
+          temps.push(tocKey)
+        }
+        layout.members[0].source = {bucket, key: tocKey}
+      }
+      for (const m of layout.members) run.stats.seen(m.size)
+      const uploadId = opts.dryRun ? 'dry-run' : await run.s3.createMultipart(bucket, key, {contentType: 'application/x-tar', storageClass: opts.storageClass})
+      if (!opts.dryRun) uploads.push({key, uploadId})
+      const tempPrefix = tempPrefixOf(key, uploadId)
+      const padKey = `${tempPrefix}pad`
+      const {jobs, parts} = planArchive(layout, m => m.ordinal > 0 || !opts.toc ? copy(m.size) : false,
+        {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix, padKey})
+      if (parts > MAX_PARTS) throw new S3cError(`${key} would need ${parts} parts (S3 allows ${MAX_PARTS}): split it with --size-limit`, ExitCode.usage)
+      const counts = countRequests(jobs)
+      counts.HeadObject = group.filter(o => o.headed).length
+      const tempKeys = tocKey ? [tocKey] : []
+      if (tocKey) { counts.PutObject++; counts.temporaryObjects++ }
+      // One 5 MiB object of zeros per archive, copied as the padding of its temporary objects.
+      if (jobs.some(j => j.kind === 'tar-temp' && j.padKey && j.steps[0] && !('bytes' in j.steps[0]))) {
+        counts.PutObject++
+        counts.temporaryObjects++
+        tempKeys.push(padKey)
+        if (!opts.dryRun) {
+          await run.s3.put(bucket, padKey, Buffer.alloc(MIN_PART), {headers: {'content-type': 'application/octet-stream'}})
+          temps.push(padKey)
+        }
+      }
+      counts.DeleteObjects += Math.ceil(tempKeys.length / 1000)
+      opts.onCounts?.(`s3://${bucket}/${key}`, counts, layout.members.length, layout.size)
+      if (opts.dryRun) continue
+      yield {parent: {kind: 'complete-tar', bucket, key, uploadId, size: layout.size, memberCount: layout.members.length,
+        source: opts.source ?? opts.manifest ?? '', tempKeys}, children: jobs}
+    }
+  }
+  return runWalk(run, {bucket, prefix: ''}, plan, cleanup)
+}
+

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict'
+import {Queue} from 'bullmq'
+import {FatalError, S3cError} from '../src/base/errors.js'
+import type {Handlers} from '../src/jobs/handlers.js'
+import type {JobContext} from '../src/jobs/types.js'
+import type {ChildrenOutcome, JobData, JobResult, UploadFilesJob, Work} from '../src/jobs/types.js'
+import {BullMQRunner} from '../src/run/bullmq.js'
+import type {JobEnvelope} from '../src/run/envelope.js'
+import {InProcessRunner} from '../src/run/in-process.js'
+import {QUEUE_NAME, RUNS_KEY, connectRedis, runDoneKey, runFailuresKey, runJobsKey, runKey} from '../src/run/redis.js'
+import {RunStats} from '../src/run/stats.js'
+import {harness} from './harness/hooks.js'
+
+/*
+ * The two runners on their own. The in-process runner is given a handler table of its own (this
+ * tests the runner's ordering, not S3); the BullMQ runner runs against the harness's real
+ * redis-server, and the test reads back what it queued.
+ */
+
+/** A promise with its resolve, to hold a handler until the test lets it go. */
+function gate(): {promise: Promise<void>; open(): void} {
+  let open!: () => void
+  const promise = new Promise<void>(resolve => { open = resolve })
+  return {promise, open}
+}
+
+const file = (key: string, size = 10) => ({key, path: `/nowhere/${key}`, size, mtimeNs: '0'})
+const uploadFiles = (key: string, size = 10, bucket = 'b'): UploadFilesJob => ({kind: 'upload-files', bucket, files: [file(key, size)]})
+const part = (key: string, n: number): JobData => ({kind: 'upload-part', bucket: 'b', key, uploadId: 'u', path: `/nowhere/${key}`, partNumber: n, offset: (n - 1) * 8, length: 8})
+const complete = (key: string): JobData => ({kind: 'complete-upload', bucket: 'b', key, uploadId: 'u', path: `/nowhere/${key}`, size: 1, mtimeNs: '0'} as JobData)
+const keyOf = (job: JobData) => ('key' in job ? job.key : 'files' in job ? job.files[0].key : job.kind) + (job.kind === 'upload-part' ? `#${job.partNumber}` : '')
+
+/** A handler table that records the order jobs ran in; `run` decides what each job does. */
+function recordingHandlers(run: (job: JobData, children?: ChildrenOutcome) => Promise<JobResult>): {handlers: Handlers; order: string[]; started: string[]} {
+  const order: string[] = []
+  const started: string[] = []
+  const handler = async (job: JobData, _ctx: JobContext, children?: ChildrenOutcome) => {
+    started.push(keyOf(job))
+    try {
+      return await run(job, children)
+    } finally {
+      order.push(keyOf(job))
+    }
+  }
+  const handlers = new Proxy({}, {get: () => handler}) as Handlers
+  return {handlers, order, started}
+}
+
+function runnerWith(handlers: Handlers, opts: {concurrency: number; maxQueued?: number}) {
+  const results: {job: JobData; result: JobResult}[] = []
+  const ctx: JobContext = {s3: undefined as never, onBytes: () => undefined}
+  const runner = new InProcessRunner(handlers, ctx, {...opts, onResult: (result, job) => results.push({job, result})})
+  return {runner, results}
+}
+
+describe('runners', function () {
+  describe('InProcessRunner', function () {
+    it('runs a flow\'s parent after all its children, and hands it their results and failures', async function () {
+      const {handlers, order} = recordingHandlers(async (job, children) => {
+        if (job.kind === 'upload-part' && job.partNumber === 2) throw new Error('part 2 refused')
+        if (job.kind === 'complete-upload') return {files: [{key: job.key, path: job.path, bytes: 1, status: children!.failures.length ? 'failed' : 'done', error: children!.failures[0]}]}
+        return {part: {PartNumber: (job as {partNumber: number}).partNumber, ETag: '"e"'}}
+      })
+      const {runner, results} = runnerWith(handlers, {concurrency: 4})
+      await runner.add({parent: complete('f'), children: [part('f', 1), part('f', 2), part('f', 3)]} as Work)
+      await runner.drain()
+      assert.equal(order.at(-1), 'f', 'the parent runs last')
+      assert.deepEqual(order.slice(0, 3).sort(), ['f#1', 'f#2', 'f#3'])
+      const parent = results.find(r => r.job.kind === 'complete-upload')!
+      assert.equal(parent.result.files![0].status, 'failed')
+      assert.match(parent.result.files![0].error!, /part 2 refused/)
+    })
+
+    it('a job that throws is reported as its files failed, and the run goes on', async function () {
+      const {handlers} = recordingHandlers(async job => {
+        if (keyOf(job) === 'bad') throw new Error('no such file')
+        return {files: [{key: keyOf(job), path: '', bytes: 10, status: 'done'}]}
+      })
+      const {runner, results} = runnerWith(handlers, {concurrency: 1})
+      for (const k of ['a', 'bad', 'c']) await runner.add(uploadFiles(k))
+      await runner.drain()
+      assert.deepEqual(results.map(r => [r.result.files![0].key, r.result.files![0].status]), [['a', 'done'], ['bad', 'failed'], ['c', 'done']])
+    })
+
+    it('add() waits while maxQueued jobs are waiting (backpressure), and goes on once one starts', async function () {
+      const hold = gate()
+      const {handlers, started} = recordingHandlers(async () => {
+        await hold.promise
+        return {}
+      })
+      const {runner} = runnerWith(handlers, {concurrency: 1, maxQueued: 2})
+      await runner.add(uploadFiles('running'))
+      await runner.add(uploadFiles('q1'))
+      await runner.add(uploadFiles('q2'))
+      let accepted = false
+      const blocked = runner.add(uploadFiles('q3')).then(() => { accepted = true })
+      // Let every pending callback run: add() must still be waiting (one running, two queued).
+      await new Promise(resolve => setImmediate(resolve))
+      assert.equal(accepted, false, 'add() returned with the queue full')
+      assert.deepEqual(started, ['running'])
+      hold.open()
+      await blocked
+      await runner.drain()
+      assert.deepEqual(started, ['running', 'q1', 'q2', 'q3'])
+    })
+
+    it('stop(): nothing new starts, running jobs finish, drain() and add() reject with the error', async function () {
+      const hold = gate()
+      const {handlers, started, order} = recordingHandlers(async () => {
+        await hold.promise
+        return {}
+      })
+      const {runner} = runnerWith(handlers, {concurrency: 2})
+      for (const k of ['a', 'b', 'c', 'd']) await runner.add(uploadFiles(k))
+      assert.deepEqual(started, ['a', 'b'])
+      const error = new FatalError(new S3cError('stopped by the test'))
+      runner.stop(error)
+      hold.open()
+      await assert.rejects(runner.drain(), e => e === error)
+      assert.deepEqual(started, ['a', 'b'], 'no job started after stop()')
+      assert.deepEqual(order.sort(), ['a', 'b'])
+      await assert.rejects(runner.add(uploadFiles('e')), e => e === error)
+    })
+
+    it('a FatalError from a job stops the run', async function () {
+      const fatal = new FatalError(new S3cError('access denied'))
+      const hold = gate()
+      const {handlers, started} = recordingHandlers(async job => {
+        await hold.promise
+        if (keyOf(job) === 'a') throw fatal
+        return {}
+      })
+      const {runner} = runnerWith(handlers, {concurrency: 1})
+      for (const k of ['a', 'b', 'c']) await runner.add(uploadFiles(k))
+      hold.open()
+      await assert.rejects(runner.drain(), e => e === fatal)
+      assert.deepEqual(started, ['a'])
+    })
+  })
+
+  describe('BullMQRunner batching (real redis-server)', function () {
+    let seq = 0
+    /** Opens a run, feeds it `work`, and returns the jobs it put into the queue (then removes them: no worker runs them). */
+    async function queued(work: Work[], opts: {batchFiles?: number; batchBytes?: number} = {}): Promise<{name: string; job: JobData; children: string[]}[]> {
+      const url = harness().redis.url
+      let runId = ''
+      // Detached: drain() returns once everything is queued; no worker runs the jobs, the test reads them.
+      const runner = await BullMQRunner.open({redisUrl: url, maxRetry: 0, stats: new RunStats(), description: `runner.test ${process.pid} ${Date.now()} ${seq++}`,
+        command: '{}', detach: true, onRunId: id => { runId = id }, ...opts})
+      for (const w of work) await runner.add(w)
+      await runner.drain()
+      const redis = connectRedis(url)
+      const queue = new Queue(QUEUE_NAME, {connection: redis})
+      try {
+        const jobs = (await queue.getJobs(['waiting', 'waiting-children', 'prioritized', 'delayed'])).filter(j => (j.data as JobEnvelope).runId === runId)
+        const out = await Promise.all(jobs.map(async j => {
+          const deps = await j.getDependencies()
+          return {id: j.id!, name: j.name, job: (j.data as JobEnvelope).job, children: Object.keys(deps.unprocessed ?? {}), top: (j.data as JobEnvelope).top}
+        }))
+        // Leave no trace for later tests: the jobs (a parent takes its children along) and the run.
+        for (const j of jobs.filter(x => (x.data as JobEnvelope).top)) await queue.remove(j.id!).catch(() => undefined)
+        await redis.multi().del(runKey(runId), runJobsKey(runId), runDoneKey(runId), runFailuresKey(runId)).zrem(RUNS_KEY, runId).exec()
+        // Order: as added (BullMQ ids are not ordered; the envelope's files tell).
+        return out.filter(j => j.top).sort((a, b) => work.findIndex(w => firstKey(w) === firstKey(a.job)) - work.findIndex(w => firstKey(w) === firstKey(b.job)))
+      } finally {
+        await queue.close()
+        redis.disconnect()
+      }
+    }
+    const firstKey = (w: Work | JobData) => ('parent' in w ? keyOf(w.parent) : keyOf(w))
+    const filesOf = (j: {job: JobData}) => ('files' in j.job ? j.job.files.map(f => f.key) : [])
+
+    it('merges consecutive small-file jobs up to 64 files, and up to 8 MiB', async function () {
+      const many = Array.from({length: 130}, (_, i) => uploadFiles(`f${String(i).padStart(3, '0')}`))
+      const byCount = await queued(many)
+      assert.deepEqual(byCount.map(j => filesOf(j).length), [64, 64, 2])
+      assert.deepEqual(byCount.flatMap(filesOf), many.map(w => w.files[0].key))
+      const MiB = 1 << 20
+      const big = [uploadFiles('a', 3 * MiB), uploadFiles('b', 3 * MiB), uploadFiles('c', 3 * MiB), uploadFiles('d', 1)]
+      const byBytes = await queued(big)
+      assert.deepEqual(byBytes.map(filesOf), [['a', 'b'], ['c', 'd']])
+    })
+
+    it('a change of kind or bucket flushes the batch; a flow flushes it before the flow', async function () {
+      const download = (key: string): Work => ({kind: 'download-files', bucket: 'b', root: '/nowhere', files: [{key, path: `/nowhere/${key}`, size: 1}]} as Work)
+      const jobs = await queued([uploadFiles('a'), uploadFiles('b'), download('c'), uploadFiles('d', 10, 'other'), uploadFiles('e', 10, 'other'),
+        {parent: complete('big'), children: [part('big', 1), part('big', 2)]} as Work, uploadFiles('f', 10, 'other')])
+      assert.deepEqual(jobs.map(j => [j.name, filesOf(j).join(',') || keyOf(j.job)]),
+        [['upload-files', 'a,b'], ['download-files', 'c'], ['upload-files', 'd,e'], ['complete-upload', 'big'], ['upload-files', 'f']])
+      assert.equal(jobs[3].children.length, 2, 'the flow keeps its two children')
+    })
+  })
+})
