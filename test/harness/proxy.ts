@@ -21,6 +21,8 @@ export interface RecordedRequest {
   range?: string
   /** The server's status code, once it answered. */
   status?: number
+  /** The request's headers as sent (lower-case names): what a client signed, which options it carried. */
+  headers: http.IncomingHttpHeaders
 }
 
 export interface FaultOptions {
@@ -141,7 +143,8 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
     const qi = url.indexOf('?')
-    const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1)}
+    const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1),
+      headers: req.headers}
     const copySource = req.headers['x-amz-copy-source']
     if (typeof copySource === 'string') rec.copySource = decodePath(copySource)
     const copyRange = req.headers['x-amz-copy-source-range']
