@@ -266,7 +266,10 @@ describe('--json and -q on every command', function () {
   it('--json on a flag error prints {error, exitCode: 2}; the failed files of a run are in the object and on stderr', async function () {
     const flag = await runCli(['upload', src, `s3://${bucket}/x`, '--no-such-flag', '--json'])
     assert.equal(flag.code, 2)
-    assert.deepEqual(oneJsonObject(flag.stdout), {command: 'upload', error: 'Nonexistent flag: --no-such-flag', exitCode: 2})
+    const flagError = oneJsonObject(flag.stdout)
+    assert.deepEqual({...flagError, error: undefined}, {command: 'upload', error: undefined, exitCode: 2})
+    assert.match(String(flagError.error), /^unknown flag --no-such-flag( \(did you mean [^)]+\?\)|; see s3c upload --help)$/)
+    assert.equal(flag.stderr, `s3c upload: ${flagError.error}\n`)
     const tooMany = await runCli(['list-files', 'a', 'b', 'c', '--json'])
     assert.equal(tooMany.code, 2)
     assert.match(String(oneJsonObject(tooMany.stdout).error), /^Unexpected argument: c/)

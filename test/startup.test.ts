@@ -42,7 +42,7 @@ describe('start-up', function () {
   })
 
   it('s3c --version and --help load no command module, no AWS SDK, no BullMQ', function () {
-    for (const args of [['--version'], ['--help'], ['upload', '--help']]) {
+    for (const args of [['--version'], ['--help'], ['upload', '--help'], ['version'], ['help'], ['help', 'upload']]) {
       const loaded = modulesLoadedBy(args)
       assert.ok(loaded.some((u) => u.includes('@oclif/core')), 'the trace sees the modules')
       const heavy = loaded.filter((u) => /\/dist\/src\/commands\/|@aws-sdk\/client-s3|\/bullmq\/|\/ioredis\/|\/express\//.test(u))

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {parseSize} from '../base/units.js'
+import {LOG_LEVELS, REQUEST_PAYERS} from '../s3/config.js'
 import {transferDefaults} from '../run/session.js'
 import {outputFlags} from './output.js'
 
@@ -13,6 +14,9 @@ export const s3Flags = {
   region: Flags.string({description: 'region (else AWS_REGION, AWS_DEFAULT_REGION, the profile\'s region, us-east-1)', helpGroup: 'S3'}),
   profile: Flags.string({description: 'profile in ~/.aws/config and ~/.aws/credentials (else AWS_PROFILE, else default); must exist', helpGroup: 'S3'}),
   'path-style': Flags.boolean({description: 'path-style addressing (else the profile\'s s3 addressing_style; default: on for a custom endpoint; always on for an IP address or localhost)', allowNo: true, helpGroup: 'S3'}),
+  'no-sign-request': Flags.boolean({description: 'send requests unsigned, as anyone (public buckets); no credentials are looked up', helpGroup: 'S3'}),
+  'request-payer': Flags.string({description: 'requester: you pay for the requests and the transfer (requester-pays buckets); sent with every request', options: [...REQUEST_PAYERS], helpGroup: 'S3'}),
+  log: Flags.string({description: 'on stderr: error (errors only), warn (default), info (also failed requests), debug (every request: method, URL, status, ms; no secrets)', options: [...LOG_LEVELS], helpGroup: 'S3'}),
 }
 
 /** The retry policy of every request (src/base/retry.ts). Not on worker and retry: a run's jobs carry their run's. */

@@ -1,5 +1,6 @@
 import {Command, Flags, type Interfaces, ux} from '@oclif/core'
 import {errorMessage} from '../base/errors.js'
+import {didYouMeanFlag} from './suggest.js'
 
 /** `--json` and `-q`: declared here once, for every command (oclif's baseFlags). */
 export const outputFlags = {
@@ -26,6 +27,37 @@ export function errorLine(err: Error & {oclif?: unknown}): string {
   const message = err.oclif ? err.message : errorMessage(err)
   // oclif's messages span lines ("Missing 1 required arg:\nbundle  …\nSee more help with --help").
   return message.split('\n').map(l => l.trim()).filter(l => l && !/^See more help with/.test(l)).join(' ').replace(/\s+/g, ' ')
+}
+
+/** An error of oclif's flag and argument parser (it carries what was parsed). */
+interface ParseError extends Error {
+  parse: {input?: {flags?: Record<string, {char?: string; allowNo?: boolean; hidden?: boolean}>}}
+  flags?: string[]
+}
+
+function isParseError(err: Error): err is ParseError {
+  return typeof (err as Partial<ParseError>).parse === 'object'
+}
+
+/**
+ * A flag or argument error as one line: unknown flags with the nearest valid ones
+ * ("unknown flag --fooo (did you mean --force?)"), the others in oclif's words, all pointing at --help.
+ */
+function usageErrorLine(err: ParseError, command: string): string {
+  if ((err.constructor.name === 'NonExistentFlagsError' || /^Nonexistent flags?:/.test(err.message)) && err.flags?.length) {
+    const valid = ['--help']
+    for (const [name, flag] of Object.entries(err.parse.input?.flags ?? {})) {
+      if (flag.hidden) continue
+      valid.push(`--${name}`)
+      if (flag.allowNo) valid.push(`--no-${name}`)
+      if (flag.char) valid.push(`-${flag.char}`)
+    }
+    const typed = err.flags.map(f => f.replace(/=.*$/s, ''))
+    const suggested = typed.map(f => `${f}${didYouMeanFlag(f, valid)}`)
+    const hint = suggested.every((s, i) => s === typed[i]) ? `; see s3c ${command} --help` : ''
+    return `unknown flag${typed.length > 1 ? 's' : ''} ${suggested.join(', ')}${hint}`
+  }
+  return `${errorLine(err)}; see s3c ${command} --help`
 }
 
 /**
@@ -89,6 +121,14 @@ export abstract class OutputCommand extends Command {
 
   /** Only oclif's own errors (flags, arguments) come here; S3cCommand.catch handles the others. */
   protected async catch(err: Interfaces.CommandError & {oclif?: {exit?: number}}): Promise<unknown> {
+    if (isParseError(err)) {
+      // One line, exit 2 (bad input), instead of oclif's message followed by the whole usage.
+      err.message = usageErrorLine(err, this.commandName)
+      process.exitCode = 2
+      process.stderr.write(`s3c ${this.commandName}: ${err.message}\n`)
+      if (this.jsonEnabled()) this.logJson(this.toErrorJson(err))
+      return
+    }
     if (!this.jsonEnabled()) return super.catch(err)
     process.exitCode = err.oclif?.exit ?? 2
     process.stderr.write(`s3c: ${errorLine(err)}\n`)

@@ -2,13 +2,15 @@ import {readFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import {rootCertificates} from 'node:tls'
-import {S3Client} from '@aws-sdk/client-s3'
+import {S3Client, type S3ClientConfig} from '@aws-sdk/client-s3'
 import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
+import {NoAuthSigner} from '@smithy/core'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
-import type {AwsCredentialIdentityProvider} from '@smithy/types'
+import type {AwsCredentialIdentityProvider, FinalizeHandler, FinalizeHandlerArguments, MetadataBearer} from '@smithy/types'
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {S3Config} from './config.js'
 import {FastS3} from './fast.js'
+import {redactedQuery, requestLog, type RequestLog} from './log.js'
 
 /**
  * One connection to S3: the SDK client and the fast path for small objects. Only src/s3/ sends
@@ -34,6 +36,7 @@ function credentialsFor(config: S3Config): AwsCredentialIdentityProvider {
     logger: {
       debug: () => undefined, info: () => undefined, error: () => undefined,
       warn: (message: unknown) => {
+        if (config.logLevel === 'error') return
         const text = String(message)
         process.stderr.write(/Multiple credential sources/.test(text)
           ? `s3c: warning: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are ignored: with a named profile ("${profile}") the credentials come from the profile\n`
@@ -70,12 +73,60 @@ function trustedCertificates(config: S3Config, endpoint: URL): string[] | undefi
   return [...rootCertificates, pem]
 }
 
+/**
+ * --no-sign-request on the SDK: Smithy's "no auth" scheme for every operation, so nothing is
+ * signed and no credential provider is ever asked (the fast path skips its signer the same way).
+ */
+const anonymousAuth: Pick<S3ClientConfig, 'httpAuthSchemes' | 'httpAuthSchemeProvider'> = {
+  httpAuthSchemes: [{schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: new NoAuthSigner()}],
+  httpAuthSchemeProvider: () => [{schemeId: 'smithy.api#noAuth'}],
+}
+
+/** The request as the SDK's finalize step sees it (an HttpRequest of @smithy/protocol-http). */
+interface SdkRequest {
+  method?: string
+  protocol?: string
+  hostname?: string
+  port?: number
+  path?: string
+  query?: Record<string, string | string[] | null>
+  headers?: Record<string, string>
+}
+
+/** The global request options (--request-payer, --log) as SDK middleware, so every command of the client carries them. */
+function addGlobalMiddleware(client: S3Client, config: S3Config, log: RequestLog | undefined): void {
+  const payer = config.requestPayer
+  // At build, before signing: the header is signed with the rest.
+  if (payer) client.middlewareStack.add(next => async args => {
+    const request = args.request as SdkRequest
+    if (request.headers) request.headers['x-amz-request-payer'] = payer
+    return next(args)
+  }, {step: 'build', name: 's3cRequestPayer'})
+  // After signing: one line per attempt as it is sent, with its final URL.
+  if (log) client.middlewareStack.addRelativeTo((next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
+    const r = args.request as SdkRequest
+    const url = `${r.protocol ?? 'https:'}//${r.hostname ?? ''}${r.port ? `:${r.port}` : ''}${r.path ?? '/'}${redactedQuery(r.query ?? {})}`
+    const started = performance.now()
+    try {
+      const out = await next(args)
+      log(r.method ?? 'GET', url, (out.response as {statusCode?: number}).statusCode ?? 0, performance.now() - started)
+      return out
+    } catch (error) {
+      const e = error as {$metadata?: {httpStatusCode?: number}; code?: string; name?: string}
+      log(r.method ?? 'GET', url, e.$metadata?.httpStatusCode ?? e.code ?? e.name ?? 'error', performance.now() - started)
+      throw error
+    }
+  }, {relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 's3cRequestLog'})
+}
+
 /** The one S3 client factory: the SDK client and the fast path get the same endpoint, region, addressing and credentials. */
 export async function createS3(config: S3Config): Promise<S3Handle> {
   const region = config.region
   const endpoint = new URL(config.endpoint ?? `https://s3.${region}.amazonaws.com`)
   const ca = trustedCertificates(config, endpoint)
   const agentOpts = {keepAlive: true, maxSockets: config.maxSockets}
+  const anonymous = config.anonymous === true
+  const log = requestLog(config.logLevel)
   const client = new S3Client({
     region,
     profile: config.profile,
@@ -84,6 +135,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     ignoreConfiguredEndpointUrls: true,
     forcePathStyle: config.forcePathStyle,
     credentials: credentialsFor(config),
+    ...(anonymous ? anonymousAuth : {}),
     // One retry policy for the whole tool (src/base/retry.ts): the SDK must not retry on its own.
     maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -95,6 +147,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
       requestTimeout: 120_000,
     }),
   })
+  addGlobalMiddleware(client, config, log)
   const fast = new FastS3({
     ca,
     endpoint,
@@ -102,6 +155,9 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     region,
     credentials: client.config.credentials,
     connections: config.maxSockets,
+    anonymous,
+    requestPayer: config.requestPayer,
+    log,
   })
   return {
     client, fast,

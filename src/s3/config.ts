@@ -21,13 +21,28 @@ export interface S3Config {
   caBundle?: string
   /** Sockets per host; at least the number of requests in flight. */
   maxSockets: number
+  /** --no-sign-request: requests go unsigned, as anyone's (public buckets); no credentials are looked up. */
+  anonymous?: boolean
+  /** --request-payer requester: x-amz-request-payer on every request (requester-pays buckets). */
+  requestPayer?: RequestPayer
+  /** --log: what is written to stderr besides errors (src/s3/log.ts); warn when absent. */
+  logLevel?: LogLevel
 }
+
+/** The values of --log, least to most: error (errors only), warn, info (also failed requests), debug (every request). */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+export const REQUEST_PAYERS = ['requester'] as const
+export type RequestPayer = typeof REQUEST_PAYERS[number]
 
 export interface S3ConfigFlags {
   'endpoint-url'?: string
   region?: string
   profile?: string
   'path-style'?: boolean
+  'no-sign-request'?: boolean
+  'request-payer'?: string
+  log?: string
 }
 
 type Env = Record<string, string | undefined>
@@ -67,8 +82,11 @@ function defaultWarn(message: string): void {
  * `[services name]` and the indented sub-setting form (`s3 =` then `  endpoint_url = …`).
  */
 export async function resolveS3Config(
-  flags: S3ConfigFlags, maxSockets: number, env: Env = process.env, warn: (message: string) => void = defaultWarn,
+  flags: S3ConfigFlags, maxSockets: number, env: Env = process.env, warnWith: (message: string) => void = defaultWarn,
 ): Promise<S3Config> {
+  const logLevel = oneOf('--log', flags.log, LOG_LEVELS)
+  const requestPayer = oneOf('--request-payer', flags['request-payer'], REQUEST_PAYERS)
+  const warn = logLevel === 'error' ? () => undefined : warnWith
   const home = env.HOME || env.USERPROFILE || homedir()
   const files = {
     config: expandHome(env.AWS_CONFIG_FILE || join(home, '.aws', 'config'), home),
@@ -141,5 +159,15 @@ export async function resolveS3Config(
   }
   // aws cli's order: AWS_CA_BUNDLE, then the profile's ca_bundle.
   const caBundle = env.AWS_CA_BUNDLE?.trim() || profile.ca_bundle?.trim() || undefined
-  return {endpoint, endpointSource, region, profile: named, forcePathStyle, files, caBundle, maxSockets: Math.max(8, maxSockets)}
+  return {
+    endpoint, endpointSource, region, profile: named, forcePathStyle, files, caBundle, maxSockets: Math.max(8, maxSockets),
+    ...(flags['no-sign-request'] ? {anonymous: true} : {}), ...(requestPayer ? {requestPayer} : {}), ...(logLevel ? {logLevel} : {}),
+  }
+}
+
+/** A flag value from a fixed list (oclif checks the CLI's; library callers pass options objects). */
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new S3cError(`${flag} "${value}" is not one of ${allowed.join(', ')}`, ExitCode.usage)
 }

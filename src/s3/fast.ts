@@ -3,6 +3,7 @@ import {SignatureV4} from '@smithy/signature-v4'
 import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
 import {Agent} from 'undici'
+import type {RequestLog} from './log.js'
 
 /**
  * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over a
@@ -85,6 +86,12 @@ export interface FastS3Options {
   connections: number
   /** Certificates to trust for https (the system's plus a CA bundle); Node's defaults when absent. */
   ca?: string[]
+  /** --no-sign-request: send requests unsigned (no Authorization, no credentials asked). */
+  anonymous?: boolean
+  /** --request-payer: x-amz-request-payer on every request. */
+  requestPayer?: string
+  /** --log info/debug: each request once its answer's headers have come (src/s3/log.ts). */
+  log?: RequestLog
 }
 
 export interface FastResponse {
@@ -122,12 +129,25 @@ export class FastS3 {
     // A signed payload hash: the server rejects a body damaged in transit.
     const payloadHash = bodySha256 ?? sha256Hex(body ?? EMPTY)
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname
-    const signed = await this.signer.sign({
-      method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: t.path, query: {},
-      headers: {...headers, host, 'x-amz-content-sha256': payloadHash, ...(body ? {'content-length': String(body.length)} : {})},
-      body,
-    })
-    return this.agent.request({origin: t.origin, path: t.path, method, headers: signed.headers, body, signal})
+    const unsigned: Headers = {
+      ...headers, host, 'x-amz-content-sha256': payloadHash, ...(body ? {'content-length': String(body.length)} : {}),
+      ...(this.opts.requestPayer ? {'x-amz-request-payer': this.opts.requestPayer} : {}),
+    }
+    const sent = this.opts.anonymous
+      ? unsigned
+      : (await this.signer.sign({method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: t.path, query: {}, headers: unsigned, body})).headers
+    const log = this.opts.log
+    if (!log) return this.agent.request({origin: t.origin, path: t.path, method, headers: sent, body, signal})
+    const started = performance.now()
+    try {
+      const res = await this.agent.request({origin: t.origin, path: t.path, method, headers: sent, body, signal})
+      log(method, t.origin + t.path, res.statusCode, performance.now() - started)
+      return res
+    } catch (error) {
+      const e = error as {code?: string; name?: string}
+      log(method, t.origin + t.path, e.code ?? e.name ?? 'error', performance.now() - started)
+      throw error
+    }
   }
 
   /** Sends one signed request and reads the whole answer; throws S3HttpError for non-2xx answers. */

@@ -25,6 +25,8 @@ export interface RecordedRequest {
   requestBytes: number
   /** Response body bytes the server sent back. */
   responseBytes: number
+  /** The request's headers as sent (lower-case names): what a client signed, which options it carried. */
+  headers: http.IncomingHttpHeaders
 }
 
 export interface FaultOptions {
@@ -151,7 +153,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     const url = req.url ?? '/'
     const qi = url.indexOf('?')
     const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1),
-      requestBytes: 0, responseBytes: 0}
+      requestBytes: 0, responseBytes: 0, headers: req.headers}
     const copySource = req.headers['x-amz-copy-source']
     if (typeof copySource === 'string') rec.copySource = decodePath(copySource)
     const copyRange = req.headers['x-amz-copy-source-range']

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {harness, newBucket} from './harness/hooks.js'
+import {projectRoot} from './harness/servers.js'
+
+/**
+ * Issue 13, "Done means": the packed package (`npm pack`) installs into a scratch project and its
+ * API works from plain ESM JavaScript, and its types from TypeScript (`tsc --noEmit`, strict).
+ * The API grows (src/api/: readFile, stat, list, copy…): the script reports which of those names
+ * the package has and exercises the ones it has.
+ */
+
+/** The file-level names of the library API (issue 13); each is exercised when the package exports it. */
+const API_NAMES = ['readFile', 'writeFile', 'createReadStream', 'createWriteStream', 'stat', 'list', 'glob', 'copy', 'move', 'remove', 'sync', 'openMember', 'listMembers']
+
+const USE_MJS = `
+import * as s3c from 's3c'
+import {upload, download, resolveS3Config, parseS3Url, transferDefaults, S3cError, ExitCode} from 's3c'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+const [bucket, work] = process.argv.slice(2)
+const out = {present: {}}
+const src = join(work, 'src')
+mkdirSync(join(src, 'sub'), {recursive: true})
+writeFileSync(join(src, 'a.txt'), 'hello from a plain .mjs file\\n')
+writeFileSync(join(src, 'sub', 'b.txt'), 'b\\n')
+
+// Configured as the CLI is: the environment (AWS_ENDPOINT_URL, keys, region) and an options object.
+const s3 = await resolveS3Config({}, 8)
+const base = {...transferDefaults, s3, force: false, checksum: false, dryRun: false}
+const up = await upload({...base, location: parseS3Url('s3://' + bucket + '/lib/'), localFolder: src})
+out.upload = {done: up.filesDone, failed: up.filesFailed}
+const dst = join(work, 'dst')
+const down = await download({...base, location: parseS3Url('s3://' + bucket + '/lib/'), localFolder: dst})
+out.download = {done: down.filesDone, failed: down.filesFailed, a: readFileSync(join(dst, 'a.txt'), 'utf8')}
+out.errors = {S3cError: typeof S3cError, usage: ExitCode.usage}
+
+const text = b => Buffer.from(b).toString('utf8')
+const url = key => 's3://' + bucket + '/' + key
+for (const name of ${JSON.stringify(API_NAMES)}) out.present[name] = typeof s3c[name]
+if (typeof s3c.writeFile === 'function') {
+  await s3c.writeFile(url('api/w.txt'), 'written by writeFile\\n')
+  out.writeFile = true
+}
+if (typeof s3c.readFile === 'function') out.readFile = text(await s3c.readFile(url('lib/a.txt')))
+if (typeof s3c.stat === 'function') out.statSize = (await s3c.stat(url('lib/a.txt'))).size
+if (typeof s3c.list === 'function') {
+  const seen = []
+  for await (const entry of s3c.list(url('lib/'), {recursive: true})) seen.push(JSON.stringify(entry))
+  out.list = seen.join('\\n')
+}
+if (typeof s3c.copy === 'function') {
+  await s3c.copy(url('lib/a.txt'), url('api/copied.txt'))
+  out.copied = true
+}
+console.log(JSON.stringify(out))
+`
+
+const USE_TS = `
+import {upload, resolveS3Config, parseS3Url, transferDefaults, type RunSummary, type S3Config, type UploadOptions} from 's3c'
+
+async function main(): Promise<number> {
+  const s3: S3Config = await resolveS3Config({'endpoint-url': 'http://127.0.0.1:9000', 'no-sign-request': true, log: 'debug'}, 8)
+  const options: UploadOptions = {...transferDefaults, s3, location: parseS3Url('s3://bucket/prefix/'), localFolder: '.', force: false, checksum: false, dryRun: true}
+  const summary: RunSummary = await upload(options)
+  // @ts-expect-error: a summary's counts are numbers (were the types missing or any, this directive would be the error)
+  const wrong: string = summary.filesDone
+  return summary.filesFailed + wrong.length
+}
+void main
+`
+
+describe('the npm package', function () {
+  let work: string
+  let project: string
+  let bucket: string
+  before(async function () {
+    this.timeout(180_000)
+    work = mkdtempSync(join(tmpdir(), 's3c-package-'))
+    project = join(work, 'project')
+    mkdirSync(project)
+    bucket = await newBucket('package')
+    // dist/ is fresh (npm test builds it first): pack without running prepare again.
+    execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], {cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit']})
+    const tarball = readdirSync(work).find(f => f.endsWith('.tgz'))
+    assert.ok(tarball, 'npm pack wrote a tarball')
+    writeFileSync(join(project, 'package.json'), JSON.stringify({name: 's3c-scratch', private: true, type: 'module'}))
+    // The npm cache has every dependency (this project installed them); the registry only when it does not.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel', 'error', join(work, tarball)],
+      {cwd: project, stdio: ['ignore', 'pipe', 'inherit']})
+  })
+  after(() => { if (work) rmSync(work, {recursive: true, force: true}) })
+
+  it('installs with its command, declarations and the files it needs (no tests, no sources of tests)', function () {
+    const pkg = join(project, 'node_modules', 's3c')
+    const files = readdirSync(pkg, {recursive: true}).map(String)
+    for (const f of ['bin/run.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'oclif.manifest.json', 'README.md'])
+      assert.ok(files.includes(f), f)
+    assert.deepEqual(files.filter(f => f.startsWith('dist/test') || f.startsWith('test')), [])
+    const version = execFileSync(join(project, 'node_modules', '.bin', 's3c'), ['--version'], {encoding: 'utf8'})
+    assert.match(version, /^s3c\/\d+\.\d+\.\d+ /)
+  })
+
+  it('plain ESM JavaScript imports s3c and moves files with it against the S3 server', function () {
+    const {s3} = harness()
+    writeFileSync(join(project, 'use.mjs'), USE_MJS)
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }
+    for (const k of ['AWS_PROFILE', 'AWS_ENDPOINT_URL_S3', 'S3_ENDPOINT_URL', 'AWS_SESSION_TOKEN']) delete env[k]
+    const stdout = execFileSync(process.execPath, ['use.mjs', bucket, join(work, 'run')], {cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env})
+    const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown> & {present: Record<string, string>}
+    assert.deepEqual(out.upload, {done: 2, failed: 0})
+    assert.deepEqual(out.download, {done: 2, failed: 0, a: 'hello from a plain .mjs file\n'})
+    assert.deepEqual(out.errors, {S3cError: 'function', usage: 2})
+    for (const name of API_NAMES) assert.ok(['function', 'undefined'].includes(out.present[name]), `${name} is ${out.present[name]}`)
+    const has = (name: string) => out.present[name] === 'function'
+    if (has('writeFile')) assert.equal(out.writeFile, true)
+    if (has('readFile')) assert.equal(out.readFile, 'hello from a plain .mjs file\n')
+    if (has('stat')) assert.equal(out.statSize, 'hello from a plain .mjs file\n'.length)
+    if (has('list')) assert.match(String(out.list), /sub\/b\.txt/)
+    if (has('copy')) assert.equal(out.copied, true)
+  })
+
+  it('TypeScript type-checks a file using the declarations (tsc --noEmit, strict)', function () {
+    writeFileSync(join(project, 'use.ts'), USE_TS)
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true,
+        // Node's own types from this project (a consumer has @types/node of its own).
+        typeRoots: [join(projectRoot, 'node_modules', '@types')], types: ['node'],
+      },
+      files: ['use.ts'],
+    }))
+    const tsc = join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+    try {
+      execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], {cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+    } catch (error) {
+      assert.fail(`tsc --noEmit failed:\n${(error as {stdout?: string}).stdout}`)
+    }
+  })
+})
