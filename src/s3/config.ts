@@ -21,6 +21,8 @@ export interface S3Config {
   caBundle?: string
   /** Sockets per host; at least the number of requests in flight. */
   maxSockets: number
+  /** Keys given by a library caller (src/api/connect.ts) instead of the credential chain. */
+  credentials?: {accessKeyId: string; secretAccessKey: string; sessionToken?: string}
 }
 
 export interface S3ConfigFlags {
