@@ -1,3 +1,4 @@
+import {ExitCode, S3cError} from '../base/errors.js'
 import type {BucketInfo, S3Storage} from '../s3/storage.js'
 import {noMatchError, parseUrl, userError} from './expand.js'
 
@@ -54,7 +55,9 @@ export async function* listUrl(s3: S3Storage, url: string, opts: LsOptions = {})
   let found = 0
   try {
     if (opts.allVersions) {
+      let versions = 0
       for await (const page of s3.listVersions(p.bucket, prefix)) {
+        versions += page.length
         const out: LsEntry[] = page.filter(v => keep(v.key)).map(v => ({
           type: 'object', key: v.key, name: v.key.slice(base.length), size: v.size, lastModifiedMs: v.lastModifiedMs, etag: v.etag,
           storageClass: v.storageClass ?? 'STANDARD', versionId: v.versionId, isLatest: v.isLatest, deleteMarker: v.deleteMarker,
@@ -62,6 +65,9 @@ export async function* listUrl(s3: S3Storage, url: string, opts: LsOptions = {})
         found += out.length
         if (out.length) yield out
       }
+      // Every object has at least one version ("null" in an unversioned bucket): none where objects are means the server does not list versions (fauxqs answers an object listing).
+      if (versions === 0 && !(await s3.checkBucket(p.bucket, prefix)).empty)
+        throw new S3cError(`the server at ${s3.endpointLabel} does not list object versions (ListObjectVersions answered without any): ls without --all-versions`, ExitCode.fatal)
     } else {
       const delimiter = p.kind === 'wildcard' ? undefined : '/'
       for await (const page of s3.list(p.bucket, prefix, {delimiter})) {
