@@ -26,13 +26,17 @@ export interface ConnectOptions {
   signal?: AbortSignal
 }
 
-/** Opens one connection for one call (closed by `withS3`). */
-export async function connect(opts: ConnectOptions = {}, sockets = 16): Promise<S3Storage> {
-  const config = opts.s3 ?? {
+/** The connection's configuration, resolved as the CLI resolves it. */
+export async function resolveConnection(opts: ConnectOptions = {}, sockets = 16): Promise<S3Config> {
+  return opts.s3 ?? {
     ...await resolveS3Config({'endpoint-url': opts.endpoint, region: opts.region, profile: opts.profile, 'path-style': opts.pathStyle}, sockets),
     ...(opts.credentials ? {credentials: opts.credentials} : {}),
   }
-  return S3Storage.open(config, retryPolicy(opts.maxRetry ?? 10), opts.signal)
+}
+
+/** Opens one connection for one call (closed by `withS3`). */
+export async function connect(opts: ConnectOptions = {}, sockets = 16): Promise<S3Storage> {
+  return S3Storage.open(await resolveConnection(opts, sockets), retryPolicy(opts.maxRetry ?? 10), opts.signal)
 }
 
 /** Runs `fn` on a connection and closes it after. */
