@@ -19,6 +19,8 @@ export interface StorageEntry {
   etag?: string
   /** Local: the modification time in nanoseconds, as a decimal string (full precision: src/base/times.ts). */
   mtimeNs?: string
+  /** S3: the storage class a listing names (STANDARD when the server says none). */
+  storageClass?: string
 }
 
 export interface ListOptions {

@@ -134,7 +134,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     // The endpoint was resolved once (src/s3/config.ts, config files included): the SDK must not look again.
     ignoreConfiguredEndpointUrls: true,
     forcePathStyle: config.forcePathStyle,
-    credentials: credentialsFor(config),
+    credentials: config.credentials ? async () => config.credentials! : credentialsFor(config),
     ...(anonymous ? anonymousAuth : {}),
     // One retry policy for the whole tool (src/base/retry.ts): the SDK must not retry on its own.
     maxAttempts: 1,

@@ -27,6 +27,8 @@ export interface S3Config {
   requestPayer?: RequestPayer
   /** --log: what is written to stderr besides errors (src/s3/log.ts); warn when absent. */
   logLevel?: LogLevel
+  /** Keys given by a library caller (src/api/connect.ts) instead of the credential chain. */
+  credentials?: {accessKeyId: string; secretAccessKey: string; sessionToken?: string}
 }
 
 /** The values of --log, least to most: error (errors only), warn, info (also failed requests), debug (every request). */

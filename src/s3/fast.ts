@@ -171,6 +171,11 @@ export class FastS3 {
     return {headers: res.headers as Record<string, string>, body: res.body}
   }
 
+  /** Where a request for the object goes, and how it is signed: for presigned URLs (src/s3/presign.ts). */
+  signingTarget(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string; region: string; credentials: Provider<AwsCredentialIdentity>} {
+    return {...this.target(bucket, key), region: this.opts.region, credentials: this.opts.credentials}
+  }
+
   async close(): Promise<void> {
     await this.agent.close()
   }

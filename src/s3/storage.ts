@@ -2,6 +2,7 @@ import {Readable} from 'node:stream'
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
   ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type StorageClass,
+  CreateBucketCommand, DeleteBucketCommand, HeadBucketCommand, ListBucketsCommand, ListObjectVersionsCommand, type BucketLocationConstraint,
 } from '@aws-sdk/client-s3'
 import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
@@ -12,6 +13,7 @@ import {
 import {createS3, type S3Handle} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, type FastResponse, type Headers} from './fast.js'
+import {presignGetUrl} from './presign.js'
 
 export type {Headers}
 export {sha256Hex}
@@ -37,6 +39,19 @@ export interface CopySource {
   /** Byte range [start, end) of the object; the whole object when absent. */
   start?: number
   end?: number
+}
+
+/** A bucket as ListBuckets gives it. */
+export interface BucketInfo {
+  name: string
+  created?: Date
+}
+
+/** One version of an object, or a delete marker (ListObjectVersions). */
+export interface ObjectVersion extends StorageEntry {
+  versionId: string
+  isLatest: boolean
+  deleteMarker: boolean
 }
 
 export interface MultipartUpload {
@@ -253,6 +268,7 @@ export class S3Storage {
       yield {
         entries: (page.Contents ?? []).map(o => ({
           key: decodeListedKey(o.Key!, page.EncodingType), size: o.Size ?? 0, lastModifiedMs: o.LastModified?.getTime() ?? 0, etag: o.ETag,
+          storageClass: o.StorageClass ?? 'STANDARD',
         })),
         prefixes: (page.CommonPrefixes ?? []).map(p => decodeListedKey(p.Prefix!, page.EncodingType)),
       }
@@ -374,6 +390,80 @@ export class S3Storage {
     if (refused) throw refused.reason
     return settled.flatMap(s => (s.status === 'fulfilled' ? s.value.Errors ?? [] : []))
       .map(e => ({key: e.Key ?? '', error: `${e.Code ?? 'Error'}: ${e.Message ?? ''}`}))
+  }
+
+  // ---------------------------------------------------------------- everyday verbs (ls, cat, mb, rb, presign)
+
+  /** The buckets the credentials own (ListBuckets), by name. */
+  async listBuckets(): Promise<BucketInfo[]> {
+    const out: BucketInfo[] = []
+    let token: string | undefined
+    do {
+      const page = await this.retried(() => this.handle.client.send(new ListBucketsCommand({ContinuationToken: token}), {abortSignal: this.signal}))
+      for (const b of page.Buckets ?? []) if (b.Name) out.push({name: b.Name, created: b.CreationDate})
+      token = page.ContinuationToken
+    } while (token)
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
+
+  /** True when the bucket exists (HeadBucket: 404 is no, 403 and the rest are errors). */
+  async bucketExists(bucket: string): Promise<boolean> {
+    try {
+      await withRetry(() => this.handle.client.send(new HeadBucketCommand({Bucket: bucket})), probePolicy(this.retry))
+      return true
+    } catch (error) {
+      const original = error instanceof FatalError ? error.original : error
+      if (statusOf(original) === 404 || (original as Error)?.name === 'NoSuchBucket' || (original as Error)?.name === 'NotFound') return false
+      throw error
+    }
+  }
+
+  /** CreateBucket; `locationConstraint` only for AWS outside us-east-1. */
+  async createBucket(bucket: string, locationConstraint?: string): Promise<void> {
+    await this.retried(() => this.handle.client.send(new CreateBucketCommand({
+      Bucket: bucket, ...(locationConstraint ? {CreateBucketConfiguration: {LocationConstraint: locationConstraint as BucketLocationConstraint}} : {}),
+    })), false)
+  }
+
+  /** DeleteBucket (the bucket must be empty). */
+  async deleteBucket(bucket: string): Promise<void> {
+    await this.retried(() => this.handle.client.send(new DeleteBucketCommand({Bucket: bucket})), false)
+  }
+
+  /**
+   * A GET of the whole object or of one range (`range`: the Range header's value), its body as
+   * a stream once the answer's headers have come; retried until then.
+   */
+  async streamObject(bucket: string, key: string, range?: string): Promise<{headers: Headers; body: Readable}> {
+    return this.retried(() => this.handle.fast.stream(bucket, key, range ? {range} : {}, this.signal))
+  }
+
+  /** Every version and delete marker under `prefix` (ListObjectVersions), in key order, newest first per key. */
+  async* listVersions(bucket: string, prefix: string): AsyncGenerator<ObjectVersion[]> {
+    let keyMarker: string | undefined
+    let versionIdMarker: string | undefined
+    for (;;) {
+      const page = await this.retried(() => this.handle.client.send(new ListObjectVersionsCommand({
+        Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker, EncodingType: 'url',
+      }), {abortSignal: this.signal}))
+      const decode = (k: string) => decodeListedKey(k, page.EncodingType)
+      const versions: ObjectVersion[] = [
+        ...(page.Versions ?? []).map(v => ({key: decode(v.Key!), versionId: v.VersionId ?? 'null', isLatest: v.IsLatest ?? false, deleteMarker: false,
+          size: v.Size ?? 0, lastModifiedMs: v.LastModified?.getTime() ?? 0, etag: v.ETag, storageClass: v.StorageClass ?? 'STANDARD'})),
+        ...(page.DeleteMarkers ?? []).map(v => ({key: decode(v.Key!), versionId: v.VersionId ?? 'null', isLatest: v.IsLatest ?? false, deleteMarker: true,
+          size: 0, lastModifiedMs: v.LastModified?.getTime() ?? 0})),
+      ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : b.lastModifiedMs - a.lastModifiedMs))
+      yield versions
+      if (!page.IsTruncated) return
+      keyMarker = page.NextKeyMarker
+      versionIdMarker = page.NextVersionIdMarker
+      if (!keyMarker && !versionIdMarker) return
+    }
+  }
+
+  /** A presigned GET URL (SigV4 query signing), valid for `expiresInSeconds` (at most 7 days, S3's limit). */
+  presignGet(bucket: string, key: string, expiresInSeconds: number): Promise<string> {
+    return presignGetUrl(this.handle.fast, bucket, key, expiresInSeconds)
   }
 }
 

@@ -175,6 +175,9 @@ function lastIndexOf(members: IndexedMember[], end: number, match: (m: IndexedMe
  * warm. A name ending in "/" extracts that folder.
  */
 export async function downloadSingle(opts: SingleOptions): Promise<SingleResult> {
+  // A folder is many files: it cannot go to one stream (and must not land in the current folder instead).
+  const folderToStream = () => new S3cError(`"${opts.member}" is a folder in ${opts.ref.label}: one stream carries one file (download-single ${normalizeName(opts.member)}/ --out DIR extracts the folder)`, ExitCode.usage)
+  if (opts.stdout && opts.member.endsWith('/')) throw folderToStream()
   if (opts.member.endsWith('/')) {
     const dest = opts.out ?? '.'
     const summary = await downloadAll({...transferBase(opts), ref: opts.ref, dest, select: [opts.member]})
@@ -191,7 +194,10 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
       // No request in S3; a local tar that is not the version indexed is refused here.
       const tar = await reader.openTar()
       const {record} = found
-      if (record.type === 'dir') return downloadSingle({...opts, member: `${normalizeName(opts.member)}/`})
+      if (record.type === 'dir') {
+        if (opts.stdout) throw folderToStream()
+        return downloadSingle({...opts, member: `${normalizeName(opts.member)}/`})
+      }
       let target: FetchTarget
       if (record.type === 'file' && record.size !== undefined && !record.sparse) {
         target = {name: opts.member, dataOffset: record.dataOffset, size: record.size, crc: record.crc, realSize: record.size}

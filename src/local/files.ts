@@ -1,0 +1,89 @@
+import {createReadStream as fsCreateReadStream} from 'node:fs'
+import {readFile as fsReadFile, readdir, rm, stat as fsStat} from 'node:fs/promises'
+import {dirname, join, resolve} from 'node:path'
+import type {Readable} from 'node:stream'
+import {ExitCode, S3cError} from '../base/errors.js'
+import {literalPrefix, wildcardMatcher} from '../base/wildcard.js'
+import {fsPath} from './fs-path.js'
+import {isProblem, walkLocal} from './walk.js'
+
+/*
+ * The local side of the library's file functions (src/api/files.ts): the same answers for a
+ * path as for an s3:// URL. Paths are '/'-separated as the rest of s3c spells them.
+ */
+
+/** A file or folder, an object or a "folder" of keys, as the library's stat, list and glob give it. */
+export interface FileEntry {
+  /** The s3:// URL or the local path. */
+  url: string
+  /** The key (S3) or the path relative to the listed folder (local); with '/' at the end for a folder. */
+  name: string
+  size: number
+  lastModified: Date
+  isDirectory: boolean
+  etag?: string
+  storageClass?: string
+}
+
+function missing(path: string): S3cError {
+  return new S3cError(`${path} does not exist`, ExitCode.usage)
+}
+
+export async function localStat(path: string): Promise<FileEntry> {
+  const st = await fsStat(fsPath(path)).catch(error => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path)
+    throw error
+  })
+  return {url: path, name: path, size: st.isDirectory() ? 0 : st.size, lastModified: st.mtime, isDirectory: st.isDirectory()}
+}
+
+/** A folder's entries: one level (folders end with '/'), or every file under it (recursive, in S3's byte order). */
+export async function* localList(path: string, recursive: boolean): AsyncGenerator<FileEntry> {
+  const root = path.replace(/\/+$/, '') || '/'
+  if (!(await localStat(root)).isDirectory) throw new S3cError(`${path} is not a folder: give a folder to list`, ExitCode.usage)
+  if (recursive) {
+    for await (const e of walkLocal(root)) {
+      if (isProblem(e) || e.type !== 'file') continue
+      yield {url: join(root, e.rel), name: e.rel, size: e.size, lastModified: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)), isDirectory: false}
+    }
+    return
+  }
+  const names = (await readdir(fsPath(root), {withFileTypes: true})).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+  for (const d of names) {
+    const full = join(root, d.name)
+    const st = await fsStat(full).catch(() => undefined)
+    if (!st) continue
+    yield {url: full, name: st.isDirectory() ? `${d.name}/` : d.name, size: st.isDirectory() ? 0 : st.size, lastModified: st.mtime, isDirectory: st.isDirectory()}
+  }
+}
+
+/** The files a wildcard matches (the rule of base/wildcard.ts against the whole path), walked from the folder before the first wildcard. */
+export async function* localGlob(pattern: string): AsyncGenerator<FileEntry> {
+  const literal = literalPrefix(pattern)
+  const root = literal.endsWith('/') ? literal.slice(0, -1) || '/' : dirname(literal)
+  const matches = wildcardMatcher(pattern)
+  const st = await fsStat(fsPath(root)).catch(() => undefined)
+  if (!st?.isDirectory()) return
+  for await (const e of walkLocal(root)) {
+    if (isProblem(e) || e.type !== 'file') continue
+    const full = root === '.' && !pattern.startsWith('./') ? e.rel : join(root, e.rel)
+    if (matches(full)) yield {url: full, name: full, size: e.size, lastModified: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)), isDirectory: false}
+  }
+}
+
+export function localReadFile(path: string): Promise<Buffer> {
+  return fsReadFile(fsPath(path)).catch(error => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path)
+    throw error
+  })
+}
+
+/** `end` inclusive, as node:fs. */
+export function localReadStream(path: string, range: {start?: number; end?: number}): Readable {
+  return fsCreateReadStream(fsPath(path), {start: range.start, end: range.end})
+}
+
+/** Removes a file, or a folder with what it holds when the path ends with '/'; a missing one is not an error (as S3). */
+export async function localRemove(path: string): Promise<void> {
+  await rm(fsPath(resolve(path)), {recursive: path.endsWith('/'), force: true})
+}

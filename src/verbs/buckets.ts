@@ -1,0 +1,76 @@
+import {ExitCode, FatalError, S3cError} from '../base/errors.js'
+import type {S3Storage} from '../s3/storage.js'
+import {userError} from './expand.js'
+import {removeObjects} from './rm.js'
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+
+function checkName(bucket: string): void {
+  if (!BUCKET_NAME.test(bucket) || bucket.includes('..'))
+    throw new S3cError(`"${bucket}" is not a valid bucket name: use 3-63 lowercase letters, digits, dots and hyphens`, ExitCode.usage)
+}
+
+/** The bucket of an `s3://bucket` argument (a key after it is refused: mb and rb act on buckets). */
+export function bucketOfUrl(url: string, verb: string): string {
+  const m = /^s3:\/\/([^/]+)\/?$/i.exec(url)
+  if (!m) throw new S3cError(`${verb} takes a bucket: give s3://bucket, not "${url}"`, ExitCode.usage)
+  return m[1]
+}
+
+/**
+ * `s3c mb s3://b`. An existing bucket is refused with one line (exit 2), also one the caller
+ * owns (AWS's us-east-1 would answer 200 to a second CreateBucket: a HEAD first tells).
+ * `region` is sent as LocationConstraint only to AWS outside us-east-1 (custom servers often refuse it).
+ */
+export async function makeBucket(s3: S3Storage, bucket: string, opts: {locationConstraint?: string} = {}): Promise<void> {
+  checkName(bucket)
+  const exists = (): S3cError => new S3cError(`bucket "${bucket}" already exists at ${s3.endpointLabel}: choose another name`, ExitCode.usage)
+  try {
+    if (await s3.bucketExists(bucket)) throw exists()
+    await s3.createBucket(bucket, opts.locationConstraint)
+  } catch (error) {
+    const name = ((error instanceof FatalError ? error.original : error) as Error)?.name
+    if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') throw exists()
+    throw userError(error, bucket, s3)
+  }
+}
+
+export interface RemoveBucketResult {
+  /** Objects deleted first (--force). */
+  objectsDeleted: number
+  /** Multipart uploads aborted first (--force); undefined when the server does not list them. */
+  uploadsAborted?: number
+}
+
+/**
+ * `s3c rb s3://b`: refuses a bucket that holds objects (exit 2). With `force` it first deletes
+ * every object (DeleteObjects of 1,000) and aborts the incomplete multipart uploads (where the
+ * server lists them), then removes the bucket. Object versions of a versioned bucket are not
+ * deleted: S3 then refuses the bucket, and that answer is the one line.
+ */
+export async function removeBucket(s3: S3Storage, bucket: string, opts: {force?: boolean; threadCount?: number} = {}): Promise<RemoveBucketResult> {
+  const result: RemoveBucketResult = {objectsDeleted: 0}
+  try {
+    if (!await s3.bucketExists(bucket)) throw new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage)
+    if (!opts.force) {
+      const {empty} = await s3.checkBucket(bucket, '')
+      if (!empty) throw new S3cError(`bucket "${bucket}" is not empty: remove its objects first (s3c rm 's3://${bucket}/*'), or use rb --force`, ExitCode.usage)
+    } else {
+      const summary = await removeObjects(s3, [`s3://${bucket}/*`], {threadCount: opts.threadCount})
+      if (summary.failed > 0)
+        throw new S3cError(`bucket "${bucket}" kept ${summary.failed} objects it could not delete (first: ${summary.failures[0]?.url}: ${summary.failures[0]?.error})`, ExitCode.filesFailed)
+      result.objectsDeleted = summary.removed
+      const uploads = await s3.listMultipartUploads(bucket, '')
+      if (uploads) {
+        for (const u of uploads) await s3.abortMultipart({bucket, key: u.key, uploadId: u.uploadId})
+        result.uploadsAborted = uploads.length
+      }
+    }
+    await s3.deleteBucket(bucket)
+  } catch (error) {
+    const name = ((error instanceof FatalError ? error.original : error) as Error)?.name
+    if (name === 'BucketNotEmpty') throw new S3cError(`bucket "${bucket}" is not empty (object versions or uploads remain): delete them first`, ExitCode.usage)
+    throw userError(error, bucket, s3)
+  }
+  return result
+}
