@@ -7,6 +7,7 @@ import {tarCreate} from './tar-create.js'
 import {tarExtract} from './tar-read.js'
 import type {StoredCommand, TransferOptions} from './transfer.js'
 import {upload} from './upload.js'
+import {cp} from '../verbs/cp.js'
 import type {RunSummary} from '../engine/stats.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
 import {isS3Url} from '../s3/url.js'
@@ -47,6 +48,9 @@ export function replayOf(command: StoredCommand, failures: Failure[] | undefined
     case 'bundle':
       // The archive as a whole: built again under the same bundle id.
       return {label: 'bundle', options: {...command.options, ...common}, run: o => bundle(o as Parameters<typeof bundle>[0])}
+    case 'copy':
+      // S3→S3 cp/mv: the failed objects again (their destination keys).
+      return {label: command.options.label, options: {...command.options, ...common, ...selection}, run: o => cp(o as unknown as Parameters<typeof cp>[0])}
     case 'tar-create': {
       // An archive whose index could not be written failed as KEY.s3ci: the archive is built again.
       const only = failures?.map(f => (f.key.endsWith(INDEX_SUFFIX) ? f.key.slice(0, -INDEX_SUFFIX.length) : f.key))

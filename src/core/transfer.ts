@@ -8,7 +8,7 @@ import {InProcessRunner, type Runner} from '../engine/runner.js'
 import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import {BullMQRunner} from '../queue/runner.js'
-import type {JobData, JobResult, Work} from '../jobs/types.js'
+import type {CopyConditions, CopySettings, JobData, JobResult, Work} from '../jobs/types.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
 
@@ -53,6 +53,16 @@ export interface TransferOptions {
   only?: string[]
   /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
   retrying?: 'failed' | 'all'
+  /** cp/mv/sync: the source's own wildcard, matched against relative names (with include/exclude). */
+  pattern?: string
+  /** cp/mv --flatten: every file keeps only its base name. */
+  flatten?: boolean
+  /** cp -n / --if-size-differ / --if-source-newer: decided against the destination (instead of the size + time rule). */
+  conditions?: CopyConditions
+  /** mv: remove each source once its destination holds it. */
+  removeSource?: boolean
+  /** sync --size-only: a counterpart of the same size is unchanged. */
+  sizeOnly?: boolean
 }
 
 export const transferDefaults = {
@@ -64,7 +74,7 @@ export const transferDefaults = {
 
 
 /** The commands a run can be: `s3c retry` replays the same one. */
-export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract'
+export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract' | 'copy'
 
 /** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
 export type CommonStoredOptions = Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount' | 'force'>
@@ -78,6 +88,8 @@ export type StoredCommand =
   | {verb: 'download'; options: CommonStoredOptions & {localFolder: string}}
   | {verb: 'bundle'; options: CommonStoredOptions & {localFolder: string; bundleId: string; format: TarFormat; storageClass?: string; followSymlinks?: boolean}}
   | {verb: 'download-all' | 'tar-extract'; options: CommonStoredOptions & {ref: TarRef; dest: string; select?: string[]}}
+  | {verb: 'copy'; options: CommonStoredOptions & {source: string; destination: string; settings: CopySettings; conditions?: CopyConditions; flatten: boolean;
+      removeSource?: boolean; copyThreshold: number; copyPartSize: number; label: string}}
   | {verb: 'tar-create'; options: CommonStoredOptions & {archive: string; source?: string; manifest?: string; mode: 'auto' | 'copy' | 'memory'; format: TarFormat;
       toc: boolean; sizeLimit?: number; storageClass?: string; mtimeMetadata?: boolean}}
 

@@ -9,6 +9,7 @@ import {fsPath} from '../local/fs-path.js'
 import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
 import {sha256Hex, type Headers, type MultipartTarget, type S3Storage} from '../s3/storage.js'
 import {completeTar, copyMembers, extractMembers, tarCopy, tarPart, tarTemp} from './tar.js'
+import {completeCopy, copyObjects, copyPart} from './copy.js'
 import {META_MTIME, META_SHA256, formatMtime, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
 import {sameContent, type LocalContent} from './content.js'
 import {lastModifiedTime, sameTime, toNs, utimesValue, type FileTime} from '../base/times.js'
@@ -16,7 +17,7 @@ import {openSourceRef, preadFully} from '../local/storage.js'
 import {staleIndexError} from '../s3ci/format.js'
 import {isLocalSource, SourceChangedError} from '../base/storage.js'
 import type {
-  ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
+  ChildrenOutcome, CompareMode, CompleteUploadJob, CopySettings, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
   JobData, JobKind, JobResult, LocalFileRef, RemoteFileRef, UploadFilesJob, UploadPartJob,
 } from './types.js'
 
@@ -97,12 +98,17 @@ export function failed(ref: {key: string; path: string; size: number}, error: un
 
 // ---------------------------------------------------------------- upload
 
-function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): Headers {
+function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, settings?: CopySettings): Headers {
   const h: Headers = {
-    'content-type': mime.lookup(f.path) || 'application/octet-stream',
+    'content-type': settings?.contentType ?? (mime.lookup(f.path) || 'application/octet-stream'),
     [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeNs),
     [`x-amz-meta-${META_SHA256}`]: sha256,
   }
+  // cp --metadata: the user's keys, never in place of the time and checksum s3c compares by.
+  for (const [k, v] of Object.entries(settings?.metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] ??= v
+  if (settings?.sse) h['x-amz-server-side-encryption'] = settings.sse
+  if (settings?.sseKmsKeyId) h['x-amz-server-side-encryption-aws-kms-key-id'] = settings.sseKmsKeyId
+  if (settings?.acl) h['x-amz-acl'] = settings.acl
   if (storageClass) h['x-amz-storage-class'] = storageClass
   return h
 }
@@ -117,7 +123,7 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
     const body = await readWholeFile(f)
     const sha256 = sha256Hex(body)
     if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
-    const headers = uploadHeaders(f, sha256, job.storageClass)
+    const headers = uploadHeaders(f, sha256, job.storageClass, job.settings)
     await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
     ctx.onBytes(body.length)
     return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
@@ -127,8 +133,37 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
 }
 
 async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobResult> {
-  if (job.files.length === 1) return {files: [await uploadOne(job, job.files[0], ctx)]}
-  return {files: await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))}
+  const files = job.files.length === 1 ? [await uploadOne(job, job.files[0], ctx)] : await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))
+  return {files: job.removeSource ? await Promise.all(files.map(removeLocalSource)) : files}
+}
+
+/** mv: the local file goes once its object is stored (uploaded, or found unchanged); a file that cannot be removed fails by name. */
+async function removeLocalSource(o: FileOutcome): Promise<FileOutcome> {
+  if (!(o.status === 'done' || (o.status === 'skipped' && o.reason === undefined))) return o
+  try {
+    await unlink(fsPath(o.path))
+    return o
+  } catch (error) {
+    if ((error as {code?: string}).code === 'ENOENT') return o
+    return {...o, status: 'failed', error: `uploaded, but the local file could not be removed (${describeError(error)})`}
+  }
+}
+
+/** mv: the objects go once their files are written, in one DeleteObjects; one that cannot be deleted fails by name. */
+async function removeObjectSources(ctx: JobContext, bucket: string, outcomes: FileOutcome[]): Promise<FileOutcome[]> {
+  const moved = outcomes.filter(o => o.status === 'done' || (o.status === 'skipped' && o.reason === undefined))
+  if (moved.length === 0) return outcomes
+  let refused: Map<string, string>
+  try {
+    refused = new Map((await ctx.s3.deleteMany(bucket, moved.map(o => o.key))).map(r => [r.key, r.error]))
+  } catch (error) {
+    if (error instanceof FatalError) throw error
+    refused = new Map(moved.map(o => [o.key, describeError(error)]))
+  }
+  return outcomes.map(o => {
+    const why = refused.get(o.key)
+    return why && moved.includes(o) ? {...o, status: 'failed' as const, error: `downloaded, but the object could not be deleted (${why})`} : o
+  })
 }
 
 export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
@@ -168,14 +203,15 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
+  const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
   try {
     await ctx.s3.completeMultipart(job, parts)
-    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    return {files: [job.removeSource ? await removeLocalSource(done) : done]}
   } catch (error) {
     // This job may run twice (its worker died after S3 completed the upload): then the upload
     // id is gone and the object is there with exactly the ETag these parts make.
     if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))
-      return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+      return {files: [job.removeSource ? await removeLocalSource(done) : done]}
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
@@ -300,8 +336,8 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
 }
 
 async function downloadFiles(job: DownloadFilesJob, ctx: JobContext): Promise<JobResult> {
-  if (job.files.length === 1) return {files: [await downloadOne(job, job.files[0], ctx)]}
-  return {files: await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))}
+  const files = job.files.length === 1 ? [await downloadOne(job, job.files[0], ctx)] : await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))
+  return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, files) : files}
 }
 
 async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
@@ -351,11 +387,15 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     const mtimeNs = job.mtimeNs ?? objectTime(headersOfMeta(meta), job.lastModifiedMs).ns
     await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
     await renameIntoPlace(job.root, job.tmpPath, job.path)
-    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
+    return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, [done]) : [done]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.
     const done = (error as {code?: string}).code === 'ENOENT' && (await lstat(fsPath(job.path)).catch(() => undefined))?.size === job.size
-    if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    if (done) {
+      const outcome: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
+      return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, [outcome]) : [outcome]}
+    }
     await unlink(fsPath(job.tmpPath)).catch(() => undefined)
     return {files: [failed(ref, error)]}
   }
@@ -375,4 +415,7 @@ export const handlers: Handlers = {
   'tar-copy': tarCopy,
   'tar-temp': tarTemp,
   'copy-members': copyMembers,
+  'copy-object': copyObjects,
+  'copy-part': copyPart,
+  'complete-copy': completeCopy,
 }
