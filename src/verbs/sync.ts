@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs'
-import {unlink} from 'node:fs/promises'
+import {lstat, unlink} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {ExitCode, S3cError, describeError, fatalToUserError} from '../base/errors.js'
 import {keyFilter} from '../base/filter.js'
@@ -44,13 +44,17 @@ export function compareKeys(a: string, b: string): number {
 /**
  * The entries of `dest` whose name `source` does not have. Both streams come in key order, so
  * one pass over each, side by side, finds them: memory holds two names, not a set of either side.
+ * Every name `dest` has and `source` lacks is yielded whatever the order; a server that lists in
+ * another order (fauxqs sorts by locale: "Ü" before "w") can also make a name the source has
+ * look absent, so each one is confirmed by `absent` (a stat or a HEAD) before it is yielded.
  */
-export async function* onlyInDestination<T>(source: AsyncIterable<string>, dest: AsyncIterable<{rel: string; item: T}>): AsyncGenerator<T> {
+export async function* onlyInDestination<T>(source: AsyncIterable<string>, dest: AsyncIterable<{rel: string; item: T}>,
+  absent: (rel: string) => Promise<boolean>): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]()
   let cur = await it.next()
   for await (const d of dest) {
     while (!cur.done && compareKeys(cur.value, d.rel) < 0) cur = await it.next()
-    if (cur.done || compareKeys(cur.value, d.rel) !== 0) yield d.item
+    if ((cur.done || compareKeys(cur.value, d.rel) !== 0) && (await absent(d.rel))) yield d.item
   }
 }
 
@@ -68,7 +72,7 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
   if (!src.s3 && dst.s3) {
     const root = await checkLocalFolder(src.path)
     const location = {bucket: dst.bucket, prefix: dst.key}
-    summary = await upload({...opts, location, localFolder: root, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks})
+    summary = await upload({...opts, location, localFolder: root, storageClass: opts.storageClass ?? opts.settings?.storageClass, followSymlinks: opts.followSymlinks, settings: opts.settings})
     if (!opts.delete) return {...summary, deleted: 0}
     const base = folderPrefix(dst.key)
     return {...summary, deleted: await withS3(opts, async s3 => {
@@ -76,11 +80,12 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
       const unread: string[] = []
       async function* sourceNames() {
         for await (const e of walkLocal(root, {...filter, followSymlinks: opts.followSymlinks})) {
-          if (isProblem(e) && e.dir && e.type === 'failed') unread.push(`${e.rel}/`)
+          if (isProblem(e) && e.dir && e.type === 'failed') unread.push(`${base}${e.rel}/`)
           yield e.rel
         }
       }
-      return deleteObjects(s3, opts, dst.bucket, onlyInDestination(sourceNames(), destObjects(s3, dst.bucket, base, filter)), unread)
+      const absent = async (rel: string) => !(await lstat(fsPath(`${root}/${rel}`)).catch(() => undefined))
+      return deleteObjects(s3, opts, dst.bucket, onlyInDestination(sourceNames(), destObjects(s3, dst.bucket, base, filter), absent), unread)
     })}
   }
   if (src.s3 && !dst.s3) {
@@ -103,7 +108,8 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
         }
       }
       let deleted = 0
-      for await (const path of onlyInDestination<string>(sourceNames(), localFiles())) {
+      const absent = async (rel: string) => !(await s3.head(srcBucket, base + rel))
+      for await (const path of onlyInDestination<string>(sourceNames(), localFiles(), absent)) {
         if (opts.dryRun) opts.onPlan?.(`delete ${path}`)
         else {
           try {
@@ -162,7 +168,7 @@ async function deleteObjects(s3: S3Storage, opts: SyncOptions, bucket: string, k
     batch = []
   }
   for await (const key of keys) {
-    if (keep.some(p => key.includes(p))) continue
+    if (keep.some(p => key.startsWith(p))) continue
     if (opts.dryRun) {
       opts.onPlan?.(`delete s3://${bucket}/${key}`)
       deleted++
@@ -234,6 +240,7 @@ async function syncS3(opts: SyncOptions, src: {bucket: string; key: string; url:
     async function* sourceNames() {
       for await (const o of s3.listObjects(src.bucket, srcBase)) yield o.key.slice(srcBase.length)
     }
-    return deleteObjects(s3, opts, dst.bucket, onlyInDestination(sourceNames(), destObjects(s3, dst.bucket, dstBase, filter)))
+    const absent = async (rel: string) => !(await s3.head(src.bucket, srcBase + rel))
+    return deleteObjects(s3, opts, dst.bucket, onlyInDestination(sourceNames(), destObjects(s3, dst.bucket, dstBase, filter), absent))
   })}
 }
