@@ -199,3 +199,44 @@ describe('cp and mv', function () {
     void copyObject
   })
 })
+
+describe('S3→S3 copies on BullMQ workers', function () {
+  const dirs: string[] = []
+  after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
+
+  it('cp of 1,500 objects and a large one on two workers, one SIGKILLed mid-run: every object copied exactly, no bytes through the client', async function () {
+    const {spawnCli} = await import('./harness/cli.js')
+    const {waitFor} = await import('./harness/wait.js')
+    const src = mkdtempSync(join(tmpdir(), 's3c-cpbq-'))
+    dirs.push(src)
+    makeTree(src, {files: 1500, depth: 5, big: [{rel: 'big/twelve.bin', size: 12 * MiB}]})
+    const bucket = await newBucket('cpbq')
+    const other = await newBucket('cpbqo')
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/t`])).code, 0)
+    const proxy = await startProxy(harness().s3.endpoint)
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const worker = () => spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env})
+    const doomed = worker()
+    const survivor = worker()
+    try {
+      const run = spawnCli(['cp', `s3://${bucket}/t/`, `s3://${other}/c/`, '--copy-threshold', '6MiB', '--copy-part-size', '5MiB', '--json'], {env})
+      await waitFor(() => proxy.count('PUT', r => r.copySource !== undefined) >= 200)
+      doomed.child.kill('SIGKILL')
+      const r = await run.done
+      assert.equal(r.code, 0, r.stderr + r.stdout)
+      const s = JSON.parse(r.stdout)
+      assert.equal(s.filesDone + s.filesSkipped, 1501)
+      assert.match(r.stderr, /run \d{8}-[0-9a-f]{8}/)
+      assert.equal(proxy.count('GET', q => !q.query.includes('list-type')), 0, 'no GET of object data')
+      assert.equal(proxy.count('PUT', q => q.copySource === undefined), 0, 'no PUT with a body')
+    } finally {
+      survivor.child.kill('SIGTERM')
+      await Promise.all([doomed.done, survivor.done])
+      await proxy.stop()
+    }
+    const dst = mkdtempSync(join(tmpdir(), 's3c-cpbqd-'))
+    dirs.push(dst)
+    assert.equal((await runCli(['download', `s3://${other}/c`, dst])).code, 0)
+    assert.deepEqual(compareTrees(src, dst), [])
+  })
+})
