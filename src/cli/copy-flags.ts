@@ -60,7 +60,7 @@ export function parseMetadata(pairs: string[] | undefined): Record<string, strin
 }
 
 /** What the new objects get: metadata or a content type given means REPLACE, else the source's are kept (COPY). */
-export function copySettings(flags: CopyFlagValues): CopySettings {
+export function copySettings(flags: Pick<CopyFlagValues, 'sse' | 'sse-kms-key-id' | 'metadata' | 'content-type' | 'storage-class' | 'acl'>): CopySettings {
   const sse = flags.sse
   if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms' && sse !== 'aws:kms:dsse')
     throw new S3cError(`--sse "${sse}" is not a server-side encryption: use AES256 or aws:kms`, ExitCode.usage)
