@@ -5,6 +5,7 @@ import {transferDefaults} from '../core/transfer.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'
 import {isS3Url, parseS3Url} from '../s3/url.js'
 import {copyDefaults, type CopyOptions} from '../verbs/cp.js'
+import type {SyncOptions} from '../verbs/sync.js'
 import {runOptions, type RunFlagValues} from './options.js'
 
 const size = Flags.custom<number>({parse: async input => parseSize(input)})
@@ -85,5 +86,37 @@ export async function copyOptions(flags: CopyFlagValues, source: string, destina
   return {
     ...run, source, destination, settings: copySettings(flags), conditions: copyConditions(flags), flatten: flags.flatten,
     copyThreshold: flags['copy-threshold'], copyPartSize: flags['copy-part-size'],
+  }
+}
+
+/** The flags of sync (and of its lines in `s3c run`). */
+export const syncFlags = {
+  include: copyFlags.include, exclude: copyFlags.exclude,
+  delete: Flags.boolean({description: 'delete what the destination has and the source does not (names the filters select only)'}),
+  'size-only': Flags.boolean({description: 'a counterpart of the same size is unchanged (no time compare)'}),
+  'exact-timestamps': Flags.boolean({description: 'S3→S3: a same-size object is unchanged only when its time is the source\'s (not merely older than its copy)'}),
+  force: Flags.boolean({description: 'transfer everything, even unchanged files'}),
+  checksum: Flags.boolean({description: 'local↔S3: compare content (sha256) instead of size and modification time'}),
+  'follow-symlinks': Flags.boolean({description: 'local→S3: upload what symbolic links point to'}),
+  'dry-run': copyFlags['dry-run'],
+  'storage-class': copyFlags['storage-class'], sse: copyFlags.sse, 'sse-kms-key-id': copyFlags['sse-kms-key-id'], acl: copyFlags.acl,
+  'multipart-threshold': copyFlags['multipart-threshold'], 'part-size': copyFlags['part-size'],
+  'copy-threshold': copyFlags['copy-threshold'], 'copy-part-size': copyFlags['copy-part-size'],
+}
+
+export interface SyncFlagValues extends CopyFlagValues {
+  delete?: boolean
+  'size-only'?: boolean
+  'exact-timestamps'?: boolean
+  'follow-symlinks'?: boolean
+}
+
+/** The one place sync's flags become the verb's options. */
+export async function syncOptions(flags: SyncFlagValues, source: string, destination: string): Promise<SyncOptions> {
+  const s3 = [source, destination].find(isS3Url)
+  const {location: _location, ...run} = await runOptions(flags, s3 ? parseS3Url(s3) : {bucket: '', prefix: ''})
+  return {
+    ...run, source, destination, delete: flags.delete, sizeOnly: flags['size-only'], exactTimestamps: flags['exact-timestamps'],
+    settings: copySettings(flags), followSymlinks: flags['follow-symlinks'], copyThreshold: flags['copy-threshold'], copyPartSize: flags['copy-part-size'],
   }
 }
