@@ -4,6 +4,7 @@ import {chmod, lstat, open, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
 import {isLocalSource, SourceChangedError} from '../base/storage.js'
+import {describeError, FatalError} from '../base/errors.js'
 import {utimesValue} from '../base/times.js'
 import {fsPath} from '../local/fs-path.js'
 import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path.js'
@@ -86,8 +87,25 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
 }
 
 export async function downloadFiles(job: DownloadFilesJob, ctx: JobContext): Promise<JobResult> {
-  if (job.files.length === 1) return {files: [await downloadOne(job, job.files[0], ctx)]}
-  return {files: await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))}
+  const files = job.files.length === 1 ? [await downloadOne(job, job.files[0], ctx)] : await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))
+  return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, files) : files}
+}
+
+/** mv: the objects go once their files are written, in one DeleteObjects; one that cannot be deleted fails by name. */
+async function removeObjectSources(ctx: JobContext, bucket: string, outcomes: FileOutcome[]): Promise<FileOutcome[]> {
+  const moved = outcomes.filter(o => o.status === 'done' || (o.status === 'skipped' && o.reason === undefined))
+  if (moved.length === 0) return outcomes
+  let refused: Map<string, string>
+  try {
+    refused = new Map((await ctx.s3.deleteMany(bucket, moved.map(o => o.key))).map(r => [r.key, r.error]))
+  } catch (error) {
+    if (error instanceof FatalError) throw error
+    refused = new Map(moved.map(o => [o.key, describeError(error)]))
+  }
+  return outcomes.map(o => {
+    const why = refused.get(o.key)
+    return why && moved.includes(o) ? {...o, status: 'failed' as const, error: `downloaded, but the object could not be deleted (${why})`} : o
+  })
 }
 
 export async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
@@ -137,11 +155,15 @@ export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, ch
     const mtimeNs = job.mtimeNs ?? objectTime(headersOfMeta(meta), job.lastModifiedMs).ns
     await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
     await renameIntoPlace(job.root, job.tmpPath, job.path)
-    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
+    return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, [done]) : [done]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.
     const done = (error as {code?: string}).code === 'ENOENT' && (await lstat(fsPath(job.path)).catch(() => undefined))?.size === job.size
-    if (done) return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    if (done) {
+      const outcome: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
+      return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, [outcome]) : [outcome]}
+    }
     await unlink(fsPath(job.tmpPath)).catch(() => undefined)
     return {files: [failed(ref, error)]}
   }

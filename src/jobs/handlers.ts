@@ -3,6 +3,7 @@ import {downloadFiles, downloadRange, finishDownload} from './download.js'
 import {completeTar, tarPart} from './tar-part.js'
 import {tarCopy, tarTemp} from './tar-copy.js'
 import {copyMembers, extractMembers} from './extract.js'
+import {completeCopy, copyObjects, copyPart} from './copy.js'
 import type {Handlers} from './types.js'
 
 export type {Handlers, JobContext, JobHandler} from './types.js'
@@ -21,4 +22,7 @@ export const handlers: Handlers = {
   'tar-copy': tarCopy,
   'tar-temp': tarTemp,
   'copy-members': copyMembers,
+  'copy-object': copyObjects,
+  'copy-part': copyPart,
+  'complete-copy': completeCopy,
 }

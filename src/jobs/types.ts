@@ -36,6 +36,10 @@ export interface UploadFilesJob {
   bucket: string
   files: LocalFileRef[]
   storageClass?: string
+  /** mv: delete each local file once its object is stored. */
+  removeSource?: boolean
+  /** cp: the content type, metadata, encryption and ACL the objects get (storage class above). */
+  settings?: CopySettings
 }
 
 export interface UploadPartJob {
@@ -59,6 +63,8 @@ export interface CompleteUploadJob {
   size: number
   /** The file's mtime (ns, decimal) as the walk saw it: a file changed while its parts were read fails. */
   mtimeNs?: string
+  /** mv: delete the local file once the upload is complete. */
+  removeSource?: boolean
 }
 
 export interface DownloadFilesJob {
@@ -68,6 +74,8 @@ export interface DownloadFilesJob {
   root: string
   /** Small objects are always verified against their stored checksum when there is one. */
   files: RemoteFileRef[]
+  /** mv: delete the objects once their files are written (one DeleteObjects per job). */
+  removeSource?: boolean
 }
 
 export interface DownloadRangeJob {
@@ -107,6 +115,8 @@ export interface FinishDownloadJob {
   mode?: number
   /** A sparse member: its data runs ([offset, length]); the CRC-32 covers them in order. */
   sparse?: [number, number][]
+  /** mv: delete the object once the file is in place. */
+  removeSource?: boolean
 }
 
 /** Where a tar member's bytes come from: a local file, or an S3 object (tar create). */
@@ -219,7 +229,81 @@ export interface ExtractMembersJob {
 }
 
 export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | DownloadFilesJob | DownloadRangeJob | FinishDownloadJob |
-  TarPartJob | CompleteTarJob | ExtractMembersJob | TarCopyJob | TarTempJob | CopyMembersJob
+  TarPartJob | CompleteTarJob | ExtractMembersJob | TarCopyJob | TarTempJob | CopyMembersJob | CopyObjectJob | CopyPartJob | CompleteCopyJob
+
+/** What every object a copy writes gets (cp's flags); without `replace` the source's metadata and content type are kept. */
+export interface CopySettings {
+  replace?: boolean
+  contentType?: string
+  metadata?: Record<string, string>
+  storageClass?: string
+  sse?: string
+  sseKmsKeyId?: string
+  acl?: string
+}
+
+/** cp's conditions, checked against the destination object (a HEAD) before copying. */
+export interface CopyConditions {
+  /** -n: never overwrite. */
+  noClobber?: boolean
+  /** Copy only when the sizes differ. */
+  ifSizeDiffer?: boolean
+  /** Copy only when the source is newer than the destination (Last-Modified). */
+  ifSourceNewer?: boolean
+}
+
+/** One object copied server-side. */
+export interface CopyFileRef {
+  srcKey: string
+  /** The destination key. */
+  key: string
+  size: number
+  /** The listed ETag of the source: the copy is If-Match it, so a source replaced meanwhile fails instead of mixing. */
+  etag?: string
+  /**
+   * sync: the destination holds an object of the same size and another ETag; HEAD both and skip
+   * it when its time is the source's (the time rule, src/base/times.ts).
+   */
+  compare?: boolean
+}
+
+/** Objects copied server-side by CopyObject (S3→S3 cp, mv, sync), up to the copy threshold each. */
+export interface CopyObjectJob {
+  kind: 'copy-object'
+  /** The destination bucket (the runner batches jobs by it). */
+  bucket: string
+  srcBucket: string
+  files: CopyFileRef[]
+  settings: CopySettings
+  conditions?: CopyConditions
+  /** sync --exact-timestamps: a same-size object is unchanged only when its time is the source's. */
+  exactTimestamps?: boolean
+  /** mv: delete the sources that were copied (one DeleteObjects per job). */
+  removeSource?: boolean
+}
+
+/** One part of a large object copied server-side (UploadPartCopy of a range of the source). */
+export interface CopyPartJob {
+  kind: 'copy-part'
+  bucket: string
+  key: string
+  uploadId: string
+  partNumber: number
+  source: CopySource & {start: number; end: number}
+}
+
+/** Parent of the copy-part jobs of one object: completes (or aborts) the multipart upload. */
+export interface CompleteCopyJob {
+  kind: 'complete-copy'
+  bucket: string
+  key: string
+  uploadId: string
+  size: number
+  srcBucket: string
+  srcKey: string
+  /** mv: delete the source once the copy is complete. */
+  removeSource?: boolean
+}
 
 /** Members of a tar copied out to S3 objects: server-side ranged copies, or GET+PUT for small ones. */
 export interface CopyMembersJob {

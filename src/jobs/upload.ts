@@ -1,24 +1,29 @@
 import {createHash} from 'node:crypto'
 import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
-import {open, stat} from 'node:fs/promises'
+import {open, stat, unlink} from 'node:fs/promises'
 import mime from 'mime-types'
-import {ExitCode, S3cError} from '../base/errors.js'
+import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {toNs} from '../base/times.js'
 import {fsPath} from '../local/fs-path.js'
 import {readRange} from '../local/storage.js'
 import {sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, uploadVerdict} from './compare.js'
-import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type UploadFilesJob, type UploadPartJob} from './types.js'
+import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type CopySettings, type UploadFilesJob, type UploadPartJob} from './types.js'
 
 /* The upload handlers: upload-files (small files, one PUT each), upload-part, complete-upload. */
 
-function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): Headers {
+function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, settings?: CopySettings): Headers {
   const h: Headers = {
-    'content-type': mime.lookup(f.path) || 'application/octet-stream',
+    'content-type': settings?.contentType ?? (mime.lookup(f.path) || 'application/octet-stream'),
     [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeNs),
     [`x-amz-meta-${META_SHA256}`]: sha256,
   }
+  // cp --metadata: the user's keys, never in place of the time and checksum s3c compares by.
+  for (const [k, v] of Object.entries(settings?.metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] ??= v
+  if (settings?.sse) h['x-amz-server-side-encryption'] = settings.sse
+  if (settings?.sseKmsKeyId) h['x-amz-server-side-encryption-aws-kms-key-id'] = settings.sseKmsKeyId
+  if (settings?.acl) h['x-amz-acl'] = settings.acl
   if (storageClass) h['x-amz-storage-class'] = storageClass
   return h
 }
@@ -33,7 +38,7 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
     const body = await readWholeFile(f)
     const sha256 = sha256Hex(body)
     if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
-    const headers = uploadHeaders(f, sha256, job.storageClass)
+    const headers = uploadHeaders(f, sha256, job.storageClass, job.settings)
     await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
     ctx.onBytes(body.length)
     return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
@@ -43,8 +48,20 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
 }
 
 export async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobResult> {
-  if (job.files.length === 1) return {files: [await uploadOne(job, job.files[0], ctx)]}
-  return {files: await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))}
+  const files = job.files.length === 1 ? [await uploadOne(job, job.files[0], ctx)] : await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))
+  return {files: job.removeSource ? await Promise.all(files.map(removeLocalSource)) : files}
+}
+
+/** mv: the local file goes once its object is stored (uploaded, or found unchanged); a file that cannot be removed fails by name. */
+async function removeLocalSource(o: FileOutcome): Promise<FileOutcome> {
+  if (!(o.status === 'done' || (o.status === 'skipped' && o.reason === undefined))) return o
+  try {
+    await unlink(fsPath(o.path))
+    return o
+  } catch (error) {
+    if ((error as {code?: string}).code === 'ENOENT') return o
+    return {...o, status: 'failed', error: `uploaded, but the local file could not be removed (${describeError(error)})`}
+  }
 }
 
 export async function uploadPart(job: UploadPartJob, ctx: JobContext): Promise<JobResult> {
@@ -73,14 +90,15 @@ export async function completeUpload(job: CompleteUploadJob, ctx: JobContext, ch
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
+  const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
   try {
     await ctx.s3.completeMultipart(job, parts)
-    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    return {files: [job.removeSource ? await removeLocalSource(done) : done]}
   } catch (error) {
     // This job may run twice (its worker died after S3 completed the upload): then the upload
     // id is gone and the object is there with exactly the ETag these parts make.
     if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))
-      return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+      return {files: [job.removeSource ? await removeLocalSource(done) : done]}
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }

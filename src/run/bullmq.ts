@@ -6,7 +6,7 @@ import {ExitCode, S3cError, FatalError} from '../base/errors.js'
 import {newRunId} from '../base/ids.js'
 import type {Runner} from './runner.js'
 import type {RunStats} from './stats.js'
-import type {DownloadFilesJob, JobData, UploadFilesJob, Work} from '../jobs/types.js'
+import type {CopyObjectJob, DownloadFilesJob, JobData, UploadFilesJob, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
 import {readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
@@ -32,7 +32,7 @@ export interface BullMQRunnerOptions {
   detach?: boolean
 }
 
-type FileBatch = UploadFilesJob | DownloadFilesJob
+type FileBatch = UploadFilesJob | DownloadFilesJob | CopyObjectJob
 
 /**
  * A run that ended (done, or failed for a reason other than Ctrl-C), or (detached) is fully
@@ -218,7 +218,7 @@ export class BullMQRunner implements Runner {
         })),
       })
       await this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!)
-    } else if (work.kind === 'upload-files' || work.kind === 'download-files') {
+    } else if (work.kind === 'upload-files' || work.kind === 'download-files' || work.kind === 'copy-object') {
       await this.addToBatch(work)
     } else {
       this.push(work)
@@ -231,7 +231,9 @@ export class BullMQRunner implements Runner {
   private async addToBatch(job: FileBatch): Promise<void> {
     const bytes = job.files.reduce((n, f) => n + f.size, 0)
     const b = this.batch
-    if (b && (b.kind !== job.kind || b.bucket !== job.bucket || b.files.length >= (this.opts.batchFiles ?? 64) ||
+    // Jobs of one run differ only in their files; a copy's source bucket is checked too.
+    const sameSource = !b || b.kind !== 'copy-object' || b.srcBucket === (job as CopyObjectJob).srcBucket
+    if (b && (b.kind !== job.kind || b.bucket !== job.bucket || !sameSource || b.files.length >= (this.opts.batchFiles ?? 64) ||
         this.batchBytes + bytes > (this.opts.batchBytes ?? 8 << 20))) await this.flushBatch()
     if (!this.batch) {
       this.batch = {...job, files: [...job.files]} as FileBatch

@@ -35,6 +35,10 @@ function keysOf(job: JobData): string {
       return `${job.key}\n${job.uploadId}\n${job.firstPart}`
     case 'copy-members':
       return job.members.map(m => m.destKey).join('\n')
+    case 'copy-object':
+      return job.files.map(f => f.key).join('\n')
+    case 'copy-part':
+      return `${job.key}\n${job.uploadId}\n${job.partNumber}`
     default:
       return job.key
   }

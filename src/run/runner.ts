@@ -27,6 +27,10 @@ export function filesOfJob(job: JobData): {key: string; path: string; bytes: num
       return job.members.map(m => ({key: m.name, path: m.path, bytes: m.size}))
     case 'copy-members':
       return job.members.map(m => ({key: m.destKey, path: m.name, bytes: m.size}))
+    case 'copy-object':
+      return job.files.map(f => ({key: f.key, path: `s3://${job.srcBucket}/${f.srcKey}`, bytes: f.size}))
+    case 'complete-copy':
+      return [{key: job.key, path: `s3://${job.srcBucket}/${job.srcKey}`, bytes: job.size}]
     default:
       return []
   }

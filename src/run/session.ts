@@ -10,7 +10,7 @@ import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import {BullMQRunner} from './bullmq.js'
 import type {S3Location} from '../s3/url.js'
-import type {JobData, JobResult, Work} from '../jobs/types.js'
+import type {CopyConditions, CopySettings, JobData, JobResult, Work} from '../jobs/types.js'
 
 const MiB = 1024 * 1024
 
@@ -44,6 +44,16 @@ export interface TransferOptions extends CommonStoredOptions {
   only?: string[]
   /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
   retrying?: 'failed' | 'all'
+  /** cp/mv/sync: the source's own wildcard, matched against relative names (with include/exclude). */
+  pattern?: string
+  /** cp/mv --flatten: every file keeps only its base name. */
+  flatten?: boolean
+  /** cp -n / --if-size-differ / --if-source-newer: decided against the destination (instead of the size + time rule). */
+  conditions?: CopyConditions
+  /** mv: remove each source once its destination holds it. */
+  removeSource?: boolean
+  /** sync --size-only: a counterpart of the same size is unchanged. */
+  sizeOnly?: boolean
 }
 
 export const transferDefaults = {

@@ -1,6 +1,7 @@
 import type {S3Location} from '../s3/url.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
+import type {CopyConditions, CopySettings} from '../jobs/types.js'
 
 /** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
 export interface CommonStoredOptions {
@@ -27,6 +28,8 @@ export type StoredCommand =
   | {verb: 'download'; options: CommonStoredOptions & {localFolder: string}}
   | {verb: 'bundle'; options: CommonStoredOptions & {localFolder: string; bundleId: string; format: TarFormat; storageClass?: string; followSymlinks?: boolean}}
   | {verb: 'download-all' | 'tar-extract'; options: CommonStoredOptions & {ref: TarRef; dest: string; select?: string[]}}
+  | {verb: 'copy'; options: CommonStoredOptions & {source: string; destination: string; settings: CopySettings; conditions?: CopyConditions; flatten: boolean;
+      removeSource?: boolean; copyThreshold: number; copyPartSize: number; label: string}}
   | {verb: 'tar-create'; options: CommonStoredOptions & {archive: string; source?: string; manifest?: string; mode: 'auto' | 'copy' | 'memory'; format: TarFormat;
       toc: boolean; sizeLimit?: number; storageClass?: string; mtimeMetadata?: boolean}}
 

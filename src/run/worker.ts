@@ -45,7 +45,7 @@ export interface RunningWorker {
   close(graceMs?: number): Promise<StopOutcome>
 }
 
-const PARENT_KINDS = new Set(['complete-upload', 'finish-download', 'complete-tar'])
+const PARENT_KINDS = new Set(['complete-upload', 'finish-download', 'complete-tar', 'complete-copy'])
 
 async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
   const [values, failures] = await Promise.all([job.getChildrenValues<JobResult>(), job.getIgnoredChildrenFailures()])

@@ -1,7 +1,7 @@
 import {Readable} from 'node:stream'
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type StorageClass,
+  ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type ObjectCannedACL, type ServerSideEncryption, type StorageClass,
   CreateBucketCommand, DeleteBucketCommand, HeadBucketCommand, ListBucketsCommand, ListObjectVersionsCommand, type BucketLocationConstraint,
 } from '@aws-sdk/client-s3'
 import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
@@ -71,6 +71,26 @@ export interface CreateOptions {
   contentType?: string
   metadata?: Record<string, string>
   storageClass?: string
+  /** Server-side encryption ('AES256', 'aws:kms') and the KMS key for aws:kms. */
+  sse?: string
+  sseKmsKeyId?: string
+  /** A canned ACL (private, public-read, bucket-owner-full-control, …). */
+  acl?: string
+  /** The other headers an object keeps (a copy made in parts carries its source's). */
+  cacheControl?: string
+  contentEncoding?: string
+  contentDisposition?: string
+  contentLanguage?: string
+}
+
+/**
+ * What a server-side copy (CopyObject) is made with. Without `replace` the copy keeps the
+ * source's metadata and content type (MetadataDirective COPY); with it, it gets these.
+ */
+export interface CopyOptions extends CreateOptions {
+  replace?: boolean
+  /** Copy only this version of the source (If-Match its ETag). */
+  etag?: string
 }
 
 /**
@@ -79,6 +99,14 @@ export interface CreateOptions {
  */
 export function decodeListedKey(key: string, encoding: string | undefined): string {
   return encoding === 'url' ? decodeURIComponent(key.replace(/\+/g, ' ')) : key
+}
+
+/** The SDK fields of the settings every new object may get (encryption, ACL, stored headers). */
+function objectSettings(o: CreateOptions) {
+  return {
+    ServerSideEncryption: o.sse as ServerSideEncryption | undefined, SSEKMSKeyId: o.sseKmsKeyId, ACL: o.acl as ObjectCannedACL | undefined,
+    CacheControl: o.cacheControl, ContentEncoding: o.contentEncoding, ContentDisposition: o.contentDisposition, ContentLanguage: o.contentLanguage,
+  }
 }
 
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
@@ -322,6 +350,7 @@ export class S3Storage {
   async createMultipart(bucket: string, key: string, opts: CreateOptions = {}): Promise<string> {
     const created = await this.retried(() => this.handle.client.send(new CreateMultipartUploadCommand({
       Bucket: bucket, Key: key, ContentType: opts.contentType, Metadata: opts.metadata, StorageClass: opts.storageClass as StorageClass | undefined,
+      ...objectSettings(opts),
     })), false)
     return created.UploadId!
   }
@@ -370,10 +399,17 @@ export class S3Storage {
     }
   }
 
-  /** A whole object copied server-side (CopyObject, up to 5 GiB). */
-  async copy(from: {bucket: string; key: string}, to: {bucket: string; key: string}): Promise<void> {
-    await this.retried(() => this.handle.client.send(new CopyObjectCommand({Bucket: to.bucket, Key: to.key, CopySource: `${from.bucket}/${encodeKey(from.key)}`}),
-      {abortSignal: this.signal}))
+  /**
+   * A whole object copied server-side (CopyObject, up to 5 GiB): metadata kept unless
+   * `opts.replace` (then the content type and metadata given), If-Match `opts.etag`.
+   */
+  async copy(from: {bucket: string; key: string}, to: {bucket: string; key: string}, opts: CopyOptions = {}): Promise<void> {
+    const replace = opts.replace === true
+    await this.retried(() => this.handle.client.send(new CopyObjectCommand({
+      Bucket: to.bucket, Key: to.key, CopySource: `${from.bucket}/${encodeKey(from.key)}`, CopySourceIfMatch: opts.etag,
+      MetadataDirective: replace ? 'REPLACE' : undefined, ContentType: replace ? opts.contentType : undefined, Metadata: replace ? opts.metadata : undefined,
+      StorageClass: opts.storageClass as StorageClass | undefined, ...objectSettings({...opts, ...(replace ? {} : {cacheControl: undefined, contentEncoding: undefined, contentDisposition: undefined, contentLanguage: undefined})}),
+    }), {abortSignal: this.signal}))
   }
 
   /**

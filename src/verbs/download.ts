@@ -63,6 +63,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   }
 
   const selected = keyFilter(opts)
+  const conditions = opts.conditions && Object.values(opts.conditions).some(Boolean) ? opts.conditions : undefined
 
   /** Each object with the local path it goes to (undefined: it cannot be written under the target). */
   async function* objects(): AsyncGenerator<{o: RemoteEntry; rel: string; path: string | undefined}> {
@@ -74,7 +75,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     for await (const o of run.s3.listObjects(bucket, listPrefix)) {
       const rel = o.key.slice(listPrefix.length)
       if (rel === '' || rel.endsWith('/') || !selected(rel)) continue // folder markers, filtered out
-      yield {o, rel, path: localPathFor(root, rel)}
+      yield {o, rel, path: localPathFor(root, opts.flatten ? rel.slice(rel.lastIndexOf('/') + 1) : rel)}
     }
   }
 
@@ -115,11 +116,24 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         // Folders are checked (and made) here too, so a symlink or a file in the way fails the
         // files under it at once, with a line each, and the rest of the run goes on.
         ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun})
-        if (!opts.force) {
+        if (!opts.force || conditions) {
           // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
           // lstat: a symlink at the file's place is replaced, never compared or followed.
-          const local = lstatSync(fsPath(path), {throwIfNoEntry: false})
-          if (local?.isFile() && local.size === o.size) compare = compareMode
+          const local = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
+          if (conditions && local?.isFile()) {
+            // cp -n / --if-size-differ / --if-source-newer, against the file there.
+            const skip = conditions.noClobber || (conditions.ifSizeDiffer && Number(local.size) === o.size) ||
+              (conditions.ifSourceNewer && Number(local.mtimeNs / 1_000_000n) >= o.lastModifiedMs)
+            if (skip) {
+              run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped', reason: 'exists'})
+              continue
+            }
+          }
+          if (!opts.force && local?.isFile() && Number(local.size) === o.size) compare = compareMode
+          if (compare && opts.sizeOnly) {
+            run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
+            continue
+          }
         }
       } catch (error) {
         run.stats.record(failed({key: o.key, path, size: o.size}, error))
@@ -149,9 +163,11 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         for (let offset = 0; offset < o.size; offset += partSize) {
           children.push({kind: 'download-range', source: {bucket, key: o.key, etag: o.etag}, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
         }
-        yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum}, children}
+        yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum,
+          removeSource: opts.removeSource}, children}
       } else {
-        yield {kind: 'download-files', bucket, root: writeRoot, files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare}]}
+        yield {kind: 'download-files', bucket, root: writeRoot, removeSource: opts.removeSource,
+          files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare}]}
       }
     }
   }

@@ -9,6 +9,7 @@ import type {TransferOptions} from '../run/session.js'
 import type {StoredCommand} from '../run/stored-command.js'
 import {upload} from './upload.js'
 import type {RunSummary} from '../run/stats.js'
+import {cp} from './cp.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
 import {isS3Url} from '../s3/url.js'
 
@@ -48,6 +49,9 @@ export function replayOf(command: StoredCommand, failures: Failure[] | undefined
     case 'bundle':
       // The archive as a whole: built again under the same bundle id.
       return {label: 'bundle', options: {...command.options, ...common}, run: o => bundle(o as Parameters<typeof bundle>[0])}
+    case 'copy':
+      // S3→S3 cp/mv: the failed objects again (their destination keys).
+      return {label: command.options.label, options: {...command.options, ...common, ...selection}, run: o => cp(o as unknown as Parameters<typeof cp>[0])}
     case 'tar-create': {
       // An archive whose index could not be written failed as KEY.s3ci: the archive is built again.
       const only = failures?.map(f => (f.key.endsWith(INDEX_SUFFIX) ? f.key.slice(0, -INDEX_SUFFIX.length) : f.key))

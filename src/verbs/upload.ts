@@ -10,7 +10,7 @@ import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../run/stats.js'
 import {fileDigests, remoteUnchanged} from '../jobs/compare.js'
 import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
-import type {CompareMode, Flow, UploadPartJob, Work} from '../jobs/types.js'
+import type {CompareMode, CopyConditions, CopySettings, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../s3/url.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
 
@@ -20,6 +20,8 @@ export interface UploadOptions extends TransferOptions {
   storageClass?: string
   /** Follow symbolic links (also out of the folder; loops are detected). Default: links are skipped. */
   followSymlinks?: boolean
+  /** cp/mv: the new objects' content type, metadata, encryption and ACL. */
+  settings?: CopySettings
 }
 
 export async function checkLocalFolder(folder: string): Promise<string> {
@@ -32,11 +34,22 @@ export async function checkLocalFolder(folder: string): Promise<string> {
   return abs
 }
 
-/** Sizes of the objects already under the prefix, to decide what can be skipped. */
-async function remoteSizes(run: RunContext, bucket: string, prefix: string): Promise<Map<string, number>> {
+/** Sizes of the objects already under the prefix, to decide what can be skipped (and their times, for cp --if-source-newer). */
+async function remoteSizes(run: RunContext, bucket: string, prefix: string, times?: Map<string, number>): Promise<Map<string, number>> {
   const sizes = new Map<string, number>()
-  for await (const o of run.s3.listObjects(bucket, prefix)) sizes.set(o.key, o.size)
+  for await (const o of run.s3.listObjects(bucket, prefix)) {
+    sizes.set(o.key, o.size)
+    times?.set(o.key, o.lastModifiedMs)
+  }
   return sizes
+}
+
+/** cp's conditions for a local file against its object (size and Last-Modified): true when it is not to be copied. */
+function skippedByCondition(c: CopyConditions, remote: {size: number; lastModifiedMs?: number} | undefined, e: {size: number; mtimeNs: string}): boolean {
+  if (!remote) return false
+  if (c.noClobber) return true
+  if (c.ifSizeDiffer && remote.size === e.size) return true
+  return !!c.ifSourceNewer && remote.lastModifiedMs !== undefined && remote.lastModifiedMs >= Number(BigInt(e.mtimeNs) / 1_000_000n)
 }
 
 async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry, pending: {key: string; uploadId: string}[]): Promise<Flow> {
@@ -51,7 +64,8 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
   }
   // Not abortable: an upload S3 creates after Ctrl-C would leave an id we never learn, never aborted.
   const uploadId = await run.s3.createMultipart(bucket, key, {
-    metadata, contentType: mime.lookup(e.path) || 'application/octet-stream', storageClass: opts.storageClass,
+    metadata: {...opts.settings?.metadata, ...metadata}, contentType: opts.settings?.contentType ?? (mime.lookup(e.path) || 'application/octet-stream'), storageClass: opts.storageClass,
+    sse: opts.settings?.sse, sseKmsKeyId: opts.settings?.sseKmsKeyId, acl: opts.settings?.acl,
   })
   pending.push({key, uploadId})
   const partSize = partSizeFor(e.size, opts.partSize)
@@ -59,7 +73,7 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
   for (let offset = 0, n = 1; offset < e.size; offset += partSize, n++) {
     children.push({kind: 'upload-part', bucket, key, uploadId, path: e.path, partNumber: n, offset, length: Math.min(partSize, e.size - offset)})
   }
-  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size, mtimeNs: e.mtimeNs}, children}
+  return {parent: {kind: 'complete-upload', bucket, key, uploadId, path: e.path, size: e.size, mtimeNs: e.mtimeNs, removeSource: opts.removeSource}, children}
 }
 
 /** Records what the walk met but will not upload: skipped with a reason, or failed by name. */
@@ -105,14 +119,19 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       if (keyFilter(opts)(single.entry.rel)) yield {e: single.entry, key: single.key}
       return
     }
-    for await (const e of walkLocal(root, opts)) yield {e, key: joinKey(prefix, e.dir ? `${e.rel}/` : e.rel)}
+    for await (const e of walkLocal(root, opts)) {
+      const rel = opts.flatten && !e.dir ? e.rel.slice(e.rel.lastIndexOf('/') + 1) : e.rel
+      yield {e, key: joinKey(prefix, e.dir ? `${rel}/` : rel)}
+    }
   }
+  const conditions = opts.conditions && Object.values(opts.conditions).some(Boolean) ? opts.conditions : undefined
+  const remoteTimes = conditions?.ifSourceNewer ? new Map<string, number>() : undefined
 
   async function* plan(): AsyncGenerator<Work> {
     const {empty} = await run.s3.checkBucket(bucket, listPrefix)
     remoteEmpty = empty
     // Only list everything when there is something to compare with (one file: its HEAD tells).
-    if (!empty && !opts.force && !single) remote = await remoteSizes(run, bucket, listPrefix)
+    if (!empty && (!opts.force || conditions) && !single) remote = await remoteSizes(run, bucket, listPrefix, remoteTimes)
     for await (const {e, key} of entries()) {
       if (only && !only.has(key)) continue
       if (isProblem(e)) {
@@ -124,8 +143,22 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
         continue
       }
       run.stats.seen(e.size)
+      if (conditions) {
+        const h = single && !remoteEmpty ? await run.s3.head(bucket, key) : undefined
+        const there = single
+          ? h && {size: Number(h['content-length'] ?? 0), lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : undefined}
+          : remote?.has(key) ? {size: remote.get(key)!, lastModifiedMs: remoteTimes?.get(key)} : undefined
+        if (skippedByCondition(conditions, there, e)) {
+          run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped', reason: 'exists'})
+          continue
+        }
+      }
       const remoteSize = single ? (remoteEmpty || opts.force ? undefined : e.size) : remote?.get(key)
-      const compare = remoteSize === e.size ? compareMode : undefined
+      const compare = remoteSize === e.size && !opts.force ? compareMode : undefined
+      if (compare && opts.sizeOnly && !single) {
+        run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+        continue
+      }
       if (opts.dryRun) {
         opts.onPlan?.(`${compare ? 'check' : 'upload'} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
         continue
@@ -138,7 +171,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
         }
         yield await multipartFlow(run, opts, key, e, multiparts)
       } else {
-        yield {kind: 'upload-files', bucket, storageClass: opts.storageClass,
+        yield {kind: 'upload-files', bucket, storageClass: opts.storageClass, removeSource: opts.removeSource, settings: opts.settings,
           files: [{path: e.path, key, size: e.size, mtimeNs: e.mtimeNs, compare}]}
       }
     }

@@ -19,6 +19,8 @@ export interface CliOptions {
    * chmod 000 file is unreadable to the CLI even when the tests run as root.
    */
   noFileOverride?: boolean
+  /** Bytes for the CLI's stdin (else stdin is closed). */
+  input?: Buffer
 }
 
 /** Runs the real CLI (bin/run.js) as a child process against the harness' servers. */
@@ -44,12 +46,13 @@ function cliEnv(opts: CliOptions): NodeJS.ProcessEnv {
 export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
   const argv = [process.execPath, join(projectRoot, 'bin', 'run.js'), ...args]
   if (opts.noFileOverride) argv.unshift('setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--')
-  const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: cliEnv(opts), stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe']})
+  if (opts.input) child.stdin!.end(opts.input)
   const done = new Promise<CliResult>((resolve, reject) => {
     const chunks: Buffer[] = []
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { chunks.push(d) })
-    child.stderr.on('data', d => { stderr += d })
+    child.stdout!.on('data', (d: Buffer) => { chunks.push(d) })
+    child.stderr!.on('data', d => { stderr += d })
     child.on('error', reject)
     child.on('close', code => {
       const stdoutBytes = Buffer.concat(chunks)

@@ -1,0 +1,134 @@
+import {statusOf} from '../base/errors.js'
+import {sameTime} from '../base/times.js'
+import type {Headers} from '../s3/storage.js'
+import {abortUpload, multipartEtag} from './upload.js'
+import {failed, type JobContext} from './types.js'
+import {objectTime, storedMtime} from './metadata.js'
+import type {ChildrenOutcome, CompleteCopyJob, CopyConditions, CopyFileRef, CopyObjectJob, CopyPartJob, FileOutcome, JobResult} from './types.js'
+
+/*
+ * Server-side copies (S3→S3 cp, mv, sync): the object's bytes never pass through s3c. The same
+ * handlers run in-process and on BullMQ workers, so every check that decides whether an object
+ * is copied (cp's conditions, sync's time rule) and mv's delete of the source live here.
+ */
+
+const url = (bucket: string, key: string) => `s3://${bucket}/${key}`
+
+/** cp -n / --if-size-differ / --if-source-newer against the destination's HEAD: true when the copy is to be skipped. */
+export function skippedByConditions(c: CopyConditions, dest: Headers | undefined, src: {size: number; lastModifiedMs?: number}): boolean {
+  if (!dest) return false
+  if (c.noClobber) return true
+  if (c.ifSizeDiffer && Number(dest['content-length']) === src.size) return true
+  if (c.ifSourceNewer && src.lastModifiedMs !== undefined && dest['last-modified'] && Date.parse(dest['last-modified']) >= src.lastModifiedMs) return true
+  return false
+}
+
+/**
+ * sync: true when the destination already holds the source object (same size checked by the
+ * planner). Same content (equal ETags) or the same time by the rule of upload and download
+ * (`mtime` metadata, else Last-Modified in whole seconds, compared at the coarser precision of
+ * the two). A source without `mtime` metadata has only its Last-Modified, which a copy never
+ * shares: then a destination written after the source was last written is its copy, unless
+ * --exact-timestamps.
+ */
+export function copyUnchanged(src: Headers, dest: Headers, exact: boolean): boolean {
+  if (Number(src['content-length']) !== Number(dest['content-length'])) return false
+  if (src.etag && src.etag === dest.etag) return true
+  const a = objectTime(src)
+  const b = objectTime(dest)
+  if (sameTime(a, b.ns) && sameTime(b, a.ns)) return true
+  if (exact || storedMtime(src)) return false
+  const srcModified = Date.parse(src['last-modified'] ?? '')
+  const destModified = Date.parse(dest['last-modified'] ?? '')
+  return Number.isFinite(srcModified) && Number.isFinite(destModified) && destModified >= srcModified
+}
+
+async function copyOne(job: CopyObjectJob, f: CopyFileRef, ctx: JobContext): Promise<FileOutcome> {
+  const ref = {key: f.key, path: url(job.srcBucket, f.srcKey), size: f.size}
+  const skipped: FileOutcome = {key: f.key, path: ref.path, bytes: f.size, status: 'skipped'}
+  try {
+    if (job.conditions && Object.values(job.conditions).some(Boolean)) {
+      const dest = await ctx.s3.head(job.bucket, f.key)
+      const src = job.conditions.ifSourceNewer && dest ? await ctx.s3.head(job.srcBucket, f.srcKey) : undefined
+      const lastModifiedMs = src?.['last-modified'] ? Date.parse(src['last-modified']) : undefined
+      if (skippedByConditions(job.conditions, dest, {size: f.size, lastModifiedMs})) return {...skipped, reason: 'exists'}
+    }
+    if (f.compare) {
+      const [src, dest] = await Promise.all([ctx.s3.head(job.srcBucket, f.srcKey), ctx.s3.head(job.bucket, f.key)])
+      if (src && dest && copyUnchanged(src, dest, job.exactTimestamps === true)) return skipped
+    }
+    let settings = job.settings
+    if (settings.replace && settings.contentType === undefined) {
+      // New metadata, same content type: REPLACE would drop it otherwise.
+      const src = await ctx.s3.head(job.srcBucket, f.srcKey)
+      settings = {...settings, contentType: src?.['content-type']}
+    }
+    try {
+      await ctx.s3.copy({bucket: job.srcBucket, key: f.srcKey}, {bucket: job.bucket, key: f.key}, {...settings, etag: f.etag})
+    } catch (error) {
+      // mv run twice (a worker died after the delete): the source is gone and its copy is there.
+      if (!(job.removeSource && statusOf(error) === 404)) throw error
+      const dest = await ctx.s3.head(job.bucket, f.key)
+      if (!dest || Number(dest['content-length']) !== f.size || (await ctx.s3.head(job.srcBucket, f.srcKey))) throw error
+    }
+    ctx.onBytes(f.size)
+    return {key: f.key, path: ref.path, bytes: f.size, status: 'done'}
+  } catch (error) {
+    return failed(ref, error)
+  }
+}
+
+/**
+ * mv: deletes the sources of the objects that are now at the destination (copied, or found
+ * unchanged), in one DeleteObjects; a source that could not be deleted fails by name (its copy
+ * stays: nothing is lost).
+ */
+async function removeSources(ctx: JobContext, bucket: string, outcomes: FileOutcome[], srcKeyOf: (o: FileOutcome) => string): Promise<FileOutcome[]> {
+  const moved = outcomes.filter(o => o.status === 'done' || (o.status === 'skipped' && o.reason === undefined))
+  if (moved.length === 0) return outcomes
+  let refused: Map<string, string>
+  try {
+    refused = new Map((await ctx.s3.deleteMany(bucket, moved.map(srcKeyOf))).map(r => [r.key, r.error]))
+  } catch (error) {
+    const why = failed({key: '', path: '', size: 0}, error).error
+    refused = new Map(moved.map(o => [srcKeyOf(o), why ?? 'failed']))
+  }
+  return outcomes.map(o => {
+    const why = refused.get(srcKeyOf(o))
+    return why && moved.includes(o) ? {...o, status: 'failed' as const, error: `copied, but the source could not be deleted (${why}): delete it, or run the mv again`} : o
+  })
+}
+
+export async function copyObjects(job: CopyObjectJob, ctx: JobContext): Promise<JobResult> {
+  const outcomes = await Promise.all(job.files.map(f => copyOne(job, f, ctx)))
+  if (!job.removeSource) return {files: outcomes}
+  const srcOf = new Map(job.files.map(f => [f.key, f.srcKey]))
+  return {files: await removeSources(ctx, job.srcBucket, outcomes, o => srcOf.get(o.key)!)}
+}
+
+export async function copyPart(job: CopyPartJob, ctx: JobContext): Promise<JobResult> {
+  const part = await ctx.s3.copyPart(job, job.partNumber, job.source)
+  ctx.onBytes(job.source.end - job.source.start)
+  return {part}
+}
+
+export async function completeCopy(job: CompleteCopyJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {
+  const ref = {key: job.key, path: url(job.srcBucket, job.srcKey), size: job.size}
+  if (children && children.failures.length > 0) {
+    await abortUpload(ctx, job)
+    return {files: [failed(ref, children.failures[0])]}
+  }
+  const parts = (children?.results ?? []).map(r => r.part!).sort((a, b) => a.PartNumber - b.PartNumber)
+  let outcome: FileOutcome = {key: job.key, path: ref.path, bytes: job.size, status: 'done'}
+  try {
+    await ctx.s3.completeMultipart(job, parts)
+  } catch (error) {
+    // Run twice (its worker died after S3 completed it): the object has exactly these parts' ETag.
+    if (!((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))) {
+      await abortUpload(ctx, job)
+      return {files: [failed(ref, error)]}
+    }
+  }
+  if (job.removeSource) [outcome] = await removeSources(ctx, job.srcBucket, [outcome], () => job.srcKey)
+  return {files: [outcome]}
+}

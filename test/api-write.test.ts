@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pipeline} from 'node:stream/promises'
+import {Readable} from 'node:stream'
+import {harness, newBucket} from './harness/hooks.js'
+import {getObject, listKeys, putObject} from './harness/objects.js'
+import {seededBytes} from './harness/tree.js'
+
+const MiB = 1024 * 1024
+
+describe('library API: writeFile, createWriteStream, copy, move, sync', function () {
+  const dirs: string[] = []
+  let api: typeof import('../src/index.js')
+  before(async function () {
+    const {s3} = harness()
+    Object.assign(process.env, {AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, AWS_ENDPOINT_URL: s3.endpoint})
+    // The built package, as another project imports it.
+    api = await import(join(process.cwd(), 'dist/src/index.js'))
+  })
+  after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
+
+  it('writeFile and createWriteStream take local paths and s3:// URLs alike; a large stream goes in parts', async function () {
+    const bucket = await newBucket('apiw')
+    const dir = mkdtempSync(join(tmpdir(), 's3c-apiw-'))
+    dirs.push(dir)
+    await api.writeFile(`s3://${bucket}/a.txt`, 'hello', {metadata: {owner: 'alice'}})
+    assert.equal((await getObject(bucket, 'a.txt')).toString(), 'hello')
+    await api.writeFile(join(dir, 'sub', 'b.txt'), Buffer.from('local'))
+    assert.equal(readFileSync(join(dir, 'sub', 'b.txt'), 'utf8'), 'local')
+    const big = seededBytes(3, 12 * MiB + 5)
+    const chunks = Array.from({length: Math.ceil(big.length / MiB)}, (_, i) => big.subarray(i * MiB, (i + 1) * MiB))
+    await pipeline(Readable.from(chunks), api.createWriteStream(`s3://${bucket}/big.bin`, {partSize: 5 * MiB}))
+    assert.ok((await getObject(bucket, 'big.bin')).equals(big))
+    await pipeline(Readable.from(chunks), api.createWriteStream(join(dir, 'big.bin')))
+    assert.ok(readFileSync(join(dir, 'big.bin')).equals(big))
+    await assert.rejects(api.writeFile(`s3://${bucket}/`, 'x'), /names no object/)
+  })
+
+  it('copy, move and sync return the summary the CLI prints with --json', async function () {
+    const bucket = await newBucket('apic')
+    for (let i = 0; i < 5; i++) await putObject(bucket, `src/f${i}.txt`, Buffer.from(`f${i}`))
+    const copied = await api.copy(`s3://${bucket}/src/`, `s3://${bucket}/copy/`)
+    assert.deepEqual([copied.filesDone, copied.filesFailed], [5, 0])
+    const dir = mkdtempSync(join(tmpdir(), 's3c-apic-'))
+    dirs.push(dir)
+    writeFileSync(join(dir, 'local.txt'), 'L')
+    const up = await api.copy(join(dir, 'local.txt'), `s3://${bucket}/up/`)
+    assert.equal(up.filesDone, 1)
+    const moved = await api.move(`s3://${bucket}/copy/f0.txt`, `s3://${bucket}/moved/f0.txt`)
+    assert.equal(moved.filesDone, 1)
+    assert.equal((await listKeys(bucket, 'copy/')).size, 4)
+    await putObject(bucket, 'mirror/stale.txt', Buffer.from('stale'))
+    const s = await api.sync(`s3://${bucket}/src/`, `s3://${bucket}/mirror/`, {delete: true})
+    assert.deepEqual([s.filesDone, s.deleted], [5, 1])
+    const again = await api.sync(`s3://${bucket}/src/`, `s3://${bucket}/mirror/`, {delete: true})
+    assert.deepEqual([again.filesDone, again.filesSkipped, again.deleted], [0, 5, 0])
+  })
+})
