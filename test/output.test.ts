@@ -116,6 +116,41 @@ describe('--json and -q on every command', function () {
   }
 
   const cases: Record<string, Case> = {
+    cp: {
+      ok: tag => ['cp', `s3://${bucket}/up/`, `s3://${bucket}/cp-${tag}/`], check: summaryOf(FILES),
+      fail: () => ['cp', `s3://${missing}/x`, `s3://${bucket}/cp-fail/`], failCode: 3,
+    },
+    mv: {
+      ok: tag => {
+        const from = mk(`mv-${tag}`)
+        makeTree(from, {files: FILES, depth: 2})
+        return ['mv', from, `s3://${bucket}/mv-${tag}/`]
+      },
+      check: summaryOf(FILES),
+      fail: () => ['mv', `s3://${bucket}/up/`, `s3://${missing}/x/`], failCode: 3,
+    },
+    sync: {
+      ok: tag => ['sync', `s3://${bucket}/up/`, `s3://${bucket}/sync-${tag}/`, '--delete'],
+      check: j => {
+        summaryOf(FILES)(j)
+        assert.equal(j.deleted, 0)
+      },
+      fail: () => ['sync', src, `s3://${missing}/x/`], failCode: 3,
+    },
+    pipe: {
+      ok: tag => ['pipe', `s3://${bucket}/pipe-${tag}`], check: j => assert.equal(j.bytes, 6),
+      fail: () => ['pipe', `s3://${missing}/x`], failCode: 3,
+      run: (args, env) => runCli(args, {env, input: Buffer.from('piped\n')}),
+    },
+    run: {
+      ok: tag => {
+        const file = join(mk(`run-${tag}`), 'commands.txt')
+        writeFileSync(file, `# one line\ncp s3://${bucket}/up/ s3://${bucket}/run-${tag}/\n`)
+        return ['run', file]
+      },
+      check: j => assert.deepEqual([j.lines, j.failed], [1, 0]),
+      fail: () => ['run', '/nonexistent/commands.txt'], failCode: 2,
+    },
     upload: {
       ok: tag => ['upload', src, `s3://${bucket}/u-${tag}`], check: summaryOf(FILES),
       fail: () => ['upload', src, `s3://${missing}/x`], failCode: 3,

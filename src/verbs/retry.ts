@@ -51,7 +51,7 @@ export function replayOf(command: StoredCommand, failures: Failure[] | undefined
       return {label: 'bundle', options: {...command.options, ...common}, run: o => bundle(o as Parameters<typeof bundle>[0])}
     case 'copy':
       // S3→S3 cp/mv: the failed objects again (their destination keys).
-      return {label: command.options.label, options: {...command.options, ...common, ...selection}, run: o => cp(o as unknown as Parameters<typeof cp>[0])}
+      return {label: command.options.label, options: {...command.options, ...common, ...selection, verb: command.options.label}, run: o => cp(o as unknown as Parameters<typeof cp>[0])}
     case 'tar-create': {
       // An archive whose index could not be written failed as KEY.s3ci: the archive is built again.
       const only = failures?.map(f => (f.key.endsWith(INDEX_SUFFIX) ? f.key.slice(0, -INDEX_SUFFIX.length) : f.key))
