@@ -9,6 +9,7 @@ import type {JobEnvelope} from '../src/run/envelope.js'
 import {InProcessRunner} from '../src/run/in-process.js'
 import {QUEUE_NAME, RUNS_KEY, connectRedis, runDoneKey, runFailuresKey, runJobsKey, runKey} from '../src/run/redis.js'
 import {RunStats} from '../src/run/stats.js'
+import {readCounters, recordResult} from '../src/run/counters.js'
 import {harness} from './harness/hooks.js'
 
 /*
@@ -189,5 +190,34 @@ describe('runners', function () {
         [['upload-files', 'a,b'], ['download-files', 'c'], ['upload-files', 'd,e'], ['complete-upload', 'big'], ['upload-files', 'f']])
       assert.equal(jobs[3].children.length, 2, 'the flow keeps its two children')
     })
+  })
+})
+
+describe('run counters in Redis', function () {
+  it('readCounters reads the counts and the job sets at one instant (a job finishing in between is not half-seen)', async function () {
+    const redis = connectRedis(harness().redis.url)
+    const worker = connectRedis(harness().redis.url)
+    const runId = `counters-${process.pid}-${Date.now()}`
+    try {
+      await redis.multi().hset(runKey(runId), {try: 1, filesDone: 150}).sadd(runJobsKey(runId), 'job-1').exec()
+      // A worker records its job while the reader is between its commands: the reader must see
+      // either neither (1 job added, none finished) or both (finished, and its file counted).
+      const scard = redis.scard.bind(redis) as (key: string) => Promise<number>
+      let recorded = false
+      ;(redis as unknown as {scard: (key: string) => Promise<number>}).scard = async (key: string) => {
+        if (!recorded) {
+          recorded = true
+          await recordResult(worker, runId, 1, 'job-1', {files: [{key: 'flaky', path: 'flaky', bytes: 1, status: 'done'}]})
+        }
+        return scard(key)
+      }
+      const c = await readCounters(redis, runId)
+      const finished = c.jobsFinished >= c.jobsAdded
+      assert.equal(c.filesDone, finished ? 151 : 150, `jobs ${c.jobsFinished}/${c.jobsAdded} finished, filesDone ${c.filesDone}`)
+    } finally {
+      await redis.del(runKey(runId), runJobsKey(runId), runDoneKey(runId), runFailuresKey(runId))
+      redis.disconnect()
+      worker.disconnect()
+    }
   })
 })

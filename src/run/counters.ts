@@ -68,7 +68,17 @@ export async function recordPlannerOutcomes(redis: Redis, runId: string, counts:
 }
 
 export async function readCounters(redis: Redis, runId: string): Promise<RunCounters & Record<string, string | number | undefined>> {
-  const [h, jobsAdded, jobsFinished] = await Promise.all([redis.hgetall(runKey(runId)), redis.scard(runJobsKey(runId)), redis.scard(runDoneKey(runId))])
+  // One transaction: a job a worker records between separate reads would show as finished with
+  // its files not yet counted (a run ending one file short).
+  const replies = await redis.multi().hgetall(runKey(runId)).scard(runJobsKey(runId)).scard(runDoneKey(runId)).exec()
+  const value = <T>(i: number): T => {
+    const [error, v] = replies?.[i] ?? [new Error('Redis discarded the transaction'), undefined]
+    if (error) throw error
+    return v as T
+  }
+  const h = value<Record<string, string>>(0)
+  const jobsAdded = value<number>(1)
+  const jobsFinished = value<number>(2)
   const n = (k: string) => Number(h[k] ?? 0)
   return {
     ...h,
