@@ -70,6 +70,8 @@ describe('--json and -q on every command', function () {
   const redisEnv = () => ({REDIS_URL: harness().redis.url})
   /** Runs of `upload --redis` with one failed file each, for `retry` to send again. */
   const failedRuns = new Map<string, string>()
+  /** Empty buckets for `rb` to remove (one for the --json run, one for -q). */
+  const emptyBuckets = new Map<string, string>()
 
   /** A worker for the distributed runs `retry` needs (the `worker` case runs its own). */
   async function withWorker<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
@@ -104,6 +106,7 @@ describe('--json and -q on every command', function () {
       }
     })
     proxy.setFaults({})
+    for (const tag of ['json', 'quiet']) emptyBuckets.set(tag, await newBucket(`out-rb-${tag}`))
   })
   after(async () => {
     await proxy?.stop()
@@ -214,6 +217,39 @@ describe('--json and -q on every command', function () {
       },
       fail: () => ['retry', 'no-such-run'], failCode: 2, env: redisEnv,
       run: (args, env) => withWorker(proxy.endpoint, () => runCli(args, {env: {...env, AWS_ENDPOINT_URL: proxy.endpoint}})),
+    },
+    ls: {
+      // ls --json prints one object per line (NDJSON): one object listed is one line.
+      ok: () => ['ls', `s3://${bucket}/up/${readdirSync(src).find(n => n.endsWith('.txt'))}`], check: j => assert.match(String(j.key), /^up\/.*\.txt$/),
+      fail: () => ['ls', `s3://${missing}/`], failCode: 2,
+    },
+    cat: {
+      ok: () => ['cat', `s3://${bucket}/plain.tar`], check: j => assert.match(String(j.sha256), /^[0-9a-f]{64}$/),
+      fail: () => ['cat', `s3://${bucket}/no-such-key`], failCode: 2,
+    },
+    head: {
+      ok: () => ['head', `s3://${bucket}/plain.tar`], check: j => assert.equal(typeof j.size, 'number'),
+      fail: () => ['head', `s3://${bucket}/no-such-key`], failCode: 2,
+    },
+    du: {
+      ok: () => ['du', `s3://${bucket}/up/`], check: j => assert.equal(j.count, FILES),
+      fail: () => ['du', `s3://${bucket}/nothing-here/`], failCode: 2,
+    },
+    mb: {
+      ok: tag => ['mb', `s3://s3c-out-mb-${tag}-${process.pid}-${Date.now().toString(36)}`], check: j => assert.match(String(j.bucket), /^s3c-out-mb-json-/),
+      fail: () => ['mb', `s3://${bucket}`], failCode: 2,
+    },
+    rb: {
+      ok: tag => ['rb', `s3://${emptyBuckets.get(tag)}`], check: j => assert.equal(j.bucket, emptyBuckets.get('json')),
+      fail: () => ['rb', `s3://${bucket}`], failCode: 2,
+    },
+    presign: {
+      ok: () => ['presign', `s3://${bucket}/plain.tar`, '--expire', '5m'], check: j => assert.match(String(j.url), /X-Amz-Signature=/),
+      fail: () => ['presign', `s3://${bucket}/plain.tar`, '--expire', '8d'], failCode: 2,
+    },
+    rm: {
+      ok: tag => ['rm', `s3://${bucket}/rm-${tag}`], check: j => assert.equal(j.removed, 1),
+      fail: () => ['rm', `s3://${bucket}`], failCode: 2,
     },
     cleanup: {
       ok: () => ['cleanup', `s3://${bucket}/nothing-left/`],

@@ -19,8 +19,7 @@ export default class Presign extends S3Command {
     const seconds = parseExpiry(flags.expire)
     const opts = await readOptions(flags, 1)
     const url = await withS3({s3: opts.s3, maxRetry: opts.maxRetry}, s3 => presignUrl(s3, args.url, seconds))
-    // The URL is the result: printed even with -q (like cat's data).
-    if (!this.jsonEnabled()) process.stdout.write(url + '\n')
+    this.log(url)
     return {url, expiresInSeconds: seconds, expires: new Date(Date.now() + seconds * 1000).toISOString()}
   }
 }

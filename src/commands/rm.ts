@@ -36,7 +36,10 @@ export default class Rm extends S3Command {
     }
     const summary = await withS3({s3: opts.s3, maxRetry: opts.maxRetry}, s3 => removeObjects(s3, urls, {
       threadCount: flags['thread-count'], dryRun,
-      onRemoved: dryRun && !this.quiet && !this.jsonEnabled() ? url => lines.push(`rm ${url}`) : undefined,
+      onRemoved: dryRun && !this.quiet && !this.jsonEnabled() ? url => {
+        // Written in blocks as the listing goes: a dry run over millions of keys keeps memory flat.
+        if (lines.push(`rm ${url}`) >= 4096) process.stdout.write(lines.splice(0).join('\n') + '\n')
+      } : undefined,
     }))
     await flush()
     for (const u of summary.unmatched) this.logProblem(`s3c: ${noMatchError(u).message}`)
