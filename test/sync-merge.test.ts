@@ -3,7 +3,7 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {compareKeys, mergeByKey, MergeOrderError, type Joined} from '../src/sync/merge.js'
-import {walkLocal, isProblem} from '../src/engine/walk.js'
+import {walkLocal, isProblem} from '../src/local/walk.js'
 import {fsPath} from '../src/local/fs-path.js'
 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))

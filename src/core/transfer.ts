@@ -8,7 +8,7 @@ import {InProcessRunner, type Runner} from '../engine/runner.js'
 import {RunStats, summarize, type RunSummary} from '../engine/stats.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import {BullMQRunner} from '../queue/runner.js'
-import type {JobData, JobResult, Work} from '../jobs/types.js'
+import type {FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
 
@@ -53,6 +53,10 @@ export interface TransferOptions {
   only?: string[]
   /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
   retrying?: 'failed' | 'all'
+  /** Upload, download: read and write the sync state (default true; --no-state, S3C_NO_STATE=1: false). */
+  state?: boolean
+  /** Upload, download: where sync states live (`s3://bucket/prefix/`); default `.s3c/state/` in the data's bucket. */
+  stateUrl?: string
 }
 
 export const transferDefaults = {
@@ -67,7 +71,7 @@ export const transferDefaults = {
 export type Verb = 'upload' | 'download' | 'bundle' | 'download-all' | 'tar-create' | 'tar-extract'
 
 /** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
-export type CommonStoredOptions = Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount' | 'force'>
+export type CommonStoredOptions = Pick<TransferOptions, 'location' | 'multipartThreshold' | 'partSize' | 'checksum' | 'include' | 'exclude' | 'maxRetry' | 'threadCount' | 'force' | 'state' | 'stateUrl'>
 
 /**
  * What `s3c retry` needs to run a command again: its verb and its own plan-shaping options, as
@@ -83,7 +87,7 @@ export type StoredCommand =
 
 export function commonStoredOptions(o: TransferOptions): CommonStoredOptions {
   return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
-    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force}
+    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force, state: o.state, stateUrl: o.stateUrl}
 }
 
 export interface RunContext {
@@ -93,6 +97,10 @@ export interface RunContext {
   runner: Runner
   retry: RetryPolicy
   signal: AbortSignal
+  /** In-process runs: told every file outcome a job reports (the sync state's entries); BullMQ runs' outcomes stay on the workers. */
+  onFile?: (outcome: FileOutcome) => void
+  /** True when the jobs run in this process (their outcomes reach onFile). */
+  inProcess: boolean
 }
 
 /** How a run stopped by Ctrl-C or SIGTERM ends. */
@@ -125,8 +133,12 @@ export async function openRun(opts: TransferOptions, description: string, comman
     onBytes: n => { stats.bytesDone += n },
     abort: reason => controller.abort(reason),
   }
+  const hooks: {onFile?: (outcome: FileOutcome) => void} = {}
   const onResult = (result: JobResult, _job: JobData) => {
-    if (result.files) for (const f of result.files) stats.record(f)
+    if (result.files) for (const f of result.files) {
+      stats.record(f)
+      hooks.onFile?.(f)
+    }
   }
   try {
     if (opts.redisUrl) {
@@ -143,7 +155,10 @@ export async function openRun(opts: TransferOptions, description: string, comman
     throw controller.signal.aborted ? interruptedError() : error
   }
   if (controller.signal.aborted) runner.stop(controller.signal.reason as FatalError)
-  return {s3, stats, runner, retry, signal: controller.signal}
+  const run: RunContext = {s3, stats, runner, retry, signal: controller.signal, inProcess: !opts.redisUrl}
+  // The planner sets run.onFile once it knows what to do with outcomes.
+  hooks.onFile = f => run.onFile?.(f)
+  return run
 }
 
 /**
@@ -153,7 +168,8 @@ export async function openRun(opts: TransferOptions, description: string, comman
  * check, a listing that gives up), the runner is stopped and drained, so a BullMQ run is marked
  * failed and its connections are closed.
  */
-export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>): Promise<RunSummary> {
+export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>,
+  finish?: () => Promise<void>): Promise<RunSummary> {
   try {
     try {
       for await (const work of plan()) await run.runner.add(work)
@@ -161,6 +177,8 @@ export async function runWalk(run: RunContext, loc: S3Location, plan: () => Asyn
       run.stats.walkDone = true
     }
     await run.runner.drain()
+    // Every result is in: what the run leaves for the next one (the sync state), before the connection closes.
+    await finish?.()
     return summarize(run.stats)
   } catch (error) {
     // Ctrl-C (or a fatal error a job hit) aborted the run: that is the reason, not what the walk threw on seeing the abort.

@@ -15,8 +15,9 @@ import {lastModifiedTime, sameTime, toNs, utimesValue, type FileTime} from '../b
 import {openSourceRef, preadFully} from '../local/storage.js'
 import {staleIndexError} from '../s3ci/format.js'
 import {isLocalSource, SourceChangedError} from '../base/storage.js'
+import type {LocalStat} from '../sync/state.js'
 import type {
-  ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FinishDownloadJob,
+  ChildrenOutcome, CompareMode, CompleteUploadJob, DownloadFilesJob, DownloadRangeJob, FileOutcome, FileSyncInfo, FinishDownloadJob,
   JobData, JobKind, JobResult, LocalFileRef, RemoteFileRef, UploadFilesJob, UploadPartJob,
 } from './types.js'
 
@@ -107,20 +108,34 @@ function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string): 
   return h
 }
 
+/** What the sync state records of an object from its HEAD (its ETag, stored mtime and SHA-256). */
+export function syncInfoOfHead(h: Headers): FileSyncInfo {
+  return {etag: h.etag, mtime: h[`x-amz-meta-${META_MTIME}`], sha256: h[`x-amz-meta-${META_SHA256}`]}
+}
+
+/** `lstat` of a file as the sync state records it (bigint: full precision; undefined unless a regular file). */
+export async function syncStatOf(path: string): Promise<LocalStat | undefined> {
+  const st = await lstat(fsPath(path), {bigint: true}).catch(() => undefined)
+  return st?.isFile() ? {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)} : undefined
+}
+
 async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
-    const skipped: FileOutcome = {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const skipped = (state?: FileSyncInfo): FileOutcome => ({key: f.key, path: f.path, bytes: f.size, status: 'skipped', ...(state ? {state} : {})})
     const head = f.compare ? await ctx.s3.head(job.bucket, f.key) : undefined
     // Decided by time before reading: an unchanged file is never read.
     const verdict = head ? uploadVerdict(head, f, f.compare!) : 'changed'
-    if (verdict === 'same') return skipped
+    if (verdict === 'same') return skipped(syncInfoOfHead(head!))
     const body = await readWholeFile(f)
     const sha256 = sha256Hex(body)
-    if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
+    // The sync state knows the object's content by its digest: the same bytes need no request
+    // (the planner records the entry from the listing and the state).
+    if (f.expectSha256 === sha256) return skipped()
+    if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped({...syncInfoOfHead(head!), sha256})
     const headers = uploadHeaders(f, sha256, job.storageClass)
-    await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
+    const {etag} = await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
     ctx.onBytes(body.length)
-    return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
+    return {key: f.key, path: f.path, bytes: body.length, status: 'done', state: {etag, sha256, mtime: headers[`x-amz-meta-${META_MTIME}`]}}
   } catch (error) {
     return failed(f, error)
   }
@@ -168,14 +183,16 @@ async function completeUpload(job: CompleteUploadJob, ctx: JobContext, children?
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
+  const mtime = job.mtimeNs !== undefined ? formatMtime(job.mtimeNs) : undefined
   try {
-    await ctx.s3.completeMultipart(job, parts)
-    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    // Some servers (Ceph RGW) answer without an ETag the SDK reads: then the sync state records nothing for it.
+    const {etag} = await ctx.s3.completeMultipart(job, parts)
+    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done', state: {etag: etag || undefined, mtime}}]}
   } catch (error) {
     // This job may run twice (its worker died after S3 completed the upload): then the upload
     // id is gone and the object is there with exactly the ETag these parts make.
     if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))
-      return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+      return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done', state: {etag: multipartEtag(parts), mtime}}]}
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
@@ -206,11 +223,16 @@ export function uploadVerdict(h: Headers, f: {size: number; mtimeNs: string}, mo
 
 /** Upload side: true when the object already holds this file (same size, and same time or content). */
 export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
+  return (await remoteCheck(s3, bucket, f, mode, sha256)).same
+}
+
+/** remoteUnchanged, with what the sync state records of the object when it holds the file. */
+export async function remoteCheck(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<{same: boolean; state?: FileSyncInfo}> {
   const h = await s3.head(bucket, f.key)
-  if (!h) return false
+  if (!h) return {same: false}
   const verdict = uploadVerdict(h, f, mode)
-  if (verdict !== 'content') return verdict === 'same'
-  return (await sameContent({path: f.path, size: f.size, sha256}, objectDigests(h))) === true
+  const same = verdict === 'content' ? (await sameContent({path: f.path, size: f.size, sha256}, objectDigests(h))) === true : verdict === 'same'
+  return same ? {same, state: syncInfoOfHead(h)} : {same}
 }
 
 /**
@@ -221,17 +243,23 @@ export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: st
  * file then gets the object's time, so the next run decides by time alone.
  */
 export async function localUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
+  return (await localCheck(s3, bucket, f, mode)).same
+}
+
+/** localUnchanged, with what the sync state records when the file matches (the object's HEAD, the file's lstat after). */
+export async function localCheck(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<{same: boolean; state?: FileSyncInfo}> {
   const h = await s3.head(bucket, f.key)
-  if (!h) return false
+  if (!h) return {same: false}
   const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)
-  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return false
+  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return {same: false}
   const content: LocalContent = {path: f.path, size: Number(local.size)}
-  if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true
+  const matched = async () => ({same: true, state: {...syncInfoOfHead(h), local: await syncStatOf(f.path)}})
+  if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true ? matched() : {same: false}
   const time = objectTime(h, f.lastModifiedMs)
-  if (sameTime(time, local.mtimeNs)) return true
-  if (!(await sameContent(content, objectDigests(h)))) return false
+  if (sameTime(time, local.mtimeNs)) return matched()
+  if (!(await sameContent(content, objectDigests(h)))) return {same: false}
   await setLocalTime(f.path, time)
-  return true
+  return matched()
 }
 
 /** Gives a local file (never a link) a time, at the microseconds it can hold. */
@@ -286,14 +314,23 @@ class ChecksumMismatch extends Error {
 
 async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
-    if (f.compare && (await localUnchanged(ctx.s3, job.bucket, f, f.compare))) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    if (f.compare) {
+      const check = await localCheck(ctx.s3, job.bucket, f, f.compare)
+      if (check.same) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped', state: check.state}
+    }
+    // The sync state knows the object's content by its digest: a local file with those bytes is kept (the planner records the entry).
+    if (f.expectSha256 && (await syncStatOf(f.path))?.size === f.size && (await sha256File(f.path)) === f.expectSha256)
+      return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    let verified: string | undefined
     const res = await ctx.s3.get(job.bucket, f.key, r => {
       const want = r.headers[`x-amz-meta-${META_SHA256}`]
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
+      verified = want
     })
     await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
     ctx.onBytes(res.body.length)
-    return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
+    const state: FileSyncInfo = {etag: res.headers.etag, mtime: res.headers[`x-amz-meta-${META_MTIME}`], sha256: verified, local: await syncStatOf(f.path)}
+    return {key: f.key, path: f.path, bytes: res.body.length, status: 'done', state}
   } catch (error) {
     return failed(f, error)
   }
@@ -351,7 +388,10 @@ async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?
     const mtimeNs = job.mtimeNs ?? objectTime(headersOfMeta(meta), job.lastModifiedMs).ns
     await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
     await renameIntoPlace(job.root, job.tmpPath, job.path)
-    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done'}]}
+    // The ranges were pinned to job.etag (If-Match); the digest counts only when it was checked.
+    const sha256 = job.verify && meta[META_SHA256] ? meta[META_SHA256] : undefined
+    const state: FileSyncInfo = {etag: job.etag, mtime: meta[META_MTIME], sha256, local: await syncStatOf(job.path)}
+    return {files: [{key: job.key, path: job.path, bytes: job.size, status: 'done', state}]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.
     const done = (error as {code?: string}).code === 'ENOENT' && (await lstat(fsPath(job.path)).catch(() => undefined))?.size === job.size

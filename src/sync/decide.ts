@@ -15,6 +15,11 @@ export interface ListedObject {
   lastModifiedMs: number
 }
 
+/** An object as the sync decision sees it, from a listing's entry. */
+export function listedObject(o: {size: number; etag?: string; lastModifiedMs: number}): ListedObject {
+  return {size: o.size, etag: o.etag, lastModifiedMs: o.lastModifiedMs}
+}
+
 /** One merged key (src/sync/merge.ts `Joined`, with the planner's local stat). */
 export interface SyncTuple {
   /** The local regular file (absent: none, or not a regular file). */

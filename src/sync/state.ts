@@ -179,6 +179,11 @@ export class StateWriter {
     await this.sunk
   }
 
+  /** Resolves once the sink is done, whether it stored the state or gave up (after `abort`: its cleanup is over). */
+  async settled(): Promise<void> {
+    await this.sunk.catch(() => undefined)
+  }
+
   /** Gives up: the sink sees an error, so it must not store what it got (a truncated state). */
   abort(reason: unknown = new Error('sync state writing aborted')): void {
     this.finished = true
