@@ -14,6 +14,10 @@ import {decodeListedKey} from '../src/s3/storage.js'
 import {keyFilter} from '../src/base/filter.js'
 import {bytesOfName, fsPath, isFaithfulName, nameFromBytes} from '../src/local/fs-path.js'
 
+/** Requests for s3c's own sync state (s3://bucket/.s3c/state/…): not data; each run reads and writes it once. */
+const notState = (r: {path: string}) => !r.path.includes('/.s3c/')
+
+
 const MiB = 1024 * 1024
 const asRoot = process.getuid?.() === 0
 
@@ -179,7 +183,7 @@ describe('the local walk: every file ends done, skipped or failed', function () 
         const env = {AWS_ENDPOINT_URL: proxy.endpoint}
         const plain = await runCli(['upload', src, `s3://${bucket}/l`, '--json'], {env})
         assert.equal(plain.code, 0, plain.stderr)
-        assert.equal(proxy.count('PUT'), 100)
+        assert.equal(proxy.count('PUT', notState), 100)
         const s = summaryOf(plain.stdout)
         assert.equal(s.filesDone, 100)
         assert.deepEqual(s.skippedBy, {symlink: 1})
@@ -188,7 +192,7 @@ describe('the local walk: every file ends done, skipped or failed', function () 
         proxy.reset()
         const followed = await runCli(['upload', src, `s3://${bucket}/l2`, '--json', '--follow-symlinks'], {env})
         assert.equal(followed.code, 0, followed.stderr)
-        assert.equal(proxy.count('PUT'), 100)
+        assert.equal(proxy.count('PUT', notState), 100)
         const f = summaryOf(followed.stdout)
         assert.deepEqual([f.filesDone, f.skippedBy], [100, {'symlink loop': 1}])
         assert.deepEqual(f.skips.map(x => [x.key, x.reason]), [['l2/d/back', 'symlink loop']])
@@ -340,10 +344,12 @@ describe('the local walk: every file ends done, skipped or failed', function () 
         onRequest: r => { if (r.method === 'HEAD' && r.path.endsWith('/g/grow.txt')) appendFileSync(file, 'appended') },
       })
       try {
-        const r = await runCli(['upload', src, `s3://${bucket}/g`], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+        // --no-state: the HEAD is the test's hook between the walk and the read; with the sync
+        // state a touched file is sent without one (the same read check then applies).
+        const r = await runCli(['upload', src, `s3://${bucket}/g`, '--no-state'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
         assert.equal(r.code, 1, r.stderr)
         assert.match(r.stderr, /failed: g\/grow\.txt: .*changed while being uploaded/)
-        assert.equal(proxy.count('PUT'), 0)
+        assert.equal(proxy.count('PUT', notState), 0)
       } finally {
         await proxy.stop()
       }

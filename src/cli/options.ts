@@ -1,7 +1,8 @@
 import type {TransferOptions} from '../run/session.js'
 import {transferDefaults} from '../run/session.js'
 import {resolveS3Config, type S3Config, type S3ConfigFlags} from '../s3/config.js'
-import type {S3Location} from '../s3/url.js'
+import {isS3Url, parseS3Url, type S3Location} from '../s3/url.js'
+import {ExitCode, S3cError} from '../base/errors.js'
 
 /** The S3 flags with the retry policy's (baseFlags of S3Command and RunCommand). */
 export interface S3FlagValues extends S3ConfigFlags {
@@ -21,6 +22,8 @@ export interface RunFlagValues extends S3FlagValues {
   force?: boolean
   checksum?: boolean
   'dry-run'?: boolean
+  state?: boolean
+  'state-url'?: string
 }
 
 /** How to reach S3, from the S3 flags, the profile and the environment (`sockets`: connections to keep). */
@@ -47,5 +50,13 @@ export async function runOptions(flags: RunFlagValues, location: S3Location): Pr
     include: flags.include, exclude: flags.exclude,
     force: flags.force ?? false, checksum: flags.checksum ?? false, dryRun: flags['dry-run'] ?? false,
     redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach ?? false,
+    state: flags.state !== false && !/^(1|true|yes)$/i.test(process.env.S3C_NO_STATE ?? ''), stateUrl: stateUrl(flags['state-url']),
   }
+}
+
+/** --state-url, checked: an s3:// URL of a bucket (and prefix). */
+function stateUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined
+  if (!isS3Url(url) || !parseS3Url(url).bucket) throw new S3cError(`--state-url "${url}" is not an S3 URL: write it as s3://bucket/prefix/`, ExitCode.usage)
+  return url
 }

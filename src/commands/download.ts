@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {locationFlags, transferFlags} from '../cli/flags.js'
+import {locationFlags, stateFlags, transferFlags} from '../cli/flags.js'
 import {download} from '../verbs/download.js'
 
 export default class Download extends RunCommand {
@@ -15,7 +15,7 @@ export default class Download extends RunCommand {
     source: Args.string({description: 's3://bucket/prefix (or use --bucket/--prefix), or one object\'s key'}),
     destination: Args.string({description: 'local folder (or use --local-folder); created if missing. For one object: the file, or the folder it goes into (an existing one, or a path ending in /)'}),
   }
-  static flags = {...locationFlags, ...transferFlags}
+  static flags = {...locationFlags, ...transferFlags, ...stateFlags}
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Download)

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {locationFlags, transferFlags} from '../cli/flags.js'
+import {locationFlags, stateFlags, transferFlags} from '../cli/flags.js'
 import {upload} from '../verbs/upload.js'
 
 export default class Upload extends RunCommand {
@@ -17,7 +17,7 @@ export default class Upload extends RunCommand {
     destination: Args.string({description: 's3://bucket/prefix (or use --bucket/--prefix); for one file, its key (or the prefix it goes under, when it ends with /)'}),
   }
   static flags = {
-    ...locationFlags, ...transferFlags,
+    ...locationFlags, ...transferFlags, ...stateFlags,
     'storage-class': Flags.string({description: 'storage class of the new objects (e.g. STANDARD_IA)'}),
     'follow-symlinks': Flags.boolean({description: 'upload what symbolic links point to, also outside the folder (loops are detected); default: links are skipped'}),
   }

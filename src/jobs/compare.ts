@@ -3,8 +3,9 @@ import {createReadStream, constants} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
 import {lastModifiedTime, sameTime, utimesValue, type FileTime} from '../base/times.js'
 import type {Headers, S3Storage} from '../s3/storage.js'
-import {hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
-import type {CompareMode} from './types.js'
+import {META_MTIME, META_SHA256, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
+import type {CompareMode, FileSyncInfo} from './types.js'
+import type {LocalStat} from '../sync/state.js'
 import {fsPath} from '../local/fs-path.js'
 import type {ObjectDigests} from './metadata.js'
 
@@ -121,13 +122,29 @@ export function uploadVerdict(h: Headers, f: {size: number; mtimeNs: string}, mo
   return hasDigest(objectDigests(h)) ? 'content' : 'changed'
 }
 
+/** What the sync state records of an object from its HEAD (its ETag, stored mtime and SHA-256). */
+export function syncInfoOfHead(h: Headers): FileSyncInfo {
+  return {etag: h.etag, mtime: h[`x-amz-meta-${META_MTIME}`], sha256: h[`x-amz-meta-${META_SHA256}`]}
+}
+
+/** `lstat` of a file as the sync state records it (bigint: full precision; undefined unless a regular file). */
+export async function syncStatOf(path: string): Promise<LocalStat | undefined> {
+  const st = await lstat(fsPath(path), {bigint: true}).catch(() => undefined)
+  return st?.isFile() ? {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)} : undefined
+}
+
 /** Upload side: true when the object already holds this file (same size, and same time or content). */
 export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
+  return (await remoteCheck(s3, bucket, f, mode, sha256)).same
+}
+
+/** remoteUnchanged, with what the sync state records of the object when it holds the file. */
+export async function remoteCheck(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<{same: boolean; state?: FileSyncInfo}> {
   const h = await s3.head(bucket, f.key)
-  if (!h) return false
+  if (!h) return {same: false}
   const verdict = uploadVerdict(h, f, mode)
-  if (verdict !== 'content') return verdict === 'same'
-  return (await sameContent({path: f.path, size: f.size, sha256}, objectDigests(h))) === true
+  const same = verdict === 'content' ? (await sameContent({path: f.path, size: f.size, sha256}, objectDigests(h))) === true : verdict === 'same'
+  return same ? {same, state: syncInfoOfHead(h)} : {same}
 }
 
 /**
@@ -138,17 +155,23 @@ export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: st
  * file then gets the object's time, so the next run decides by time alone.
  */
 export async function localUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
+  return (await localCheck(s3, bucket, f, mode)).same
+}
+
+/** localUnchanged, with what the sync state records when the file matches (the object's HEAD, the file's lstat after). */
+export async function localCheck(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<{same: boolean; state?: FileSyncInfo}> {
   const h = await s3.head(bucket, f.key)
-  if (!h) return false
+  if (!h) return {same: false}
   const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)
-  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return false
+  if (!local?.isFile() || Number(local.size) !== Number(h['content-length'])) return {same: false}
   const content: LocalContent = {path: f.path, size: Number(local.size)}
-  if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true
+  const matched = async () => ({same: true, state: {...syncInfoOfHead(h), local: await syncStatOf(f.path)}})
+  if (mode === 'checksum') return (await sameContent(content, objectDigests(h))) === true ? matched() : {same: false}
   const time = objectTime(h, f.lastModifiedMs)
-  if (sameTime(time, local.mtimeNs)) return true
-  if (!(await sameContent(content, objectDigests(h)))) return false
+  if (sameTime(time, local.mtimeNs)) return matched()
+  if (!(await sameContent(content, objectDigests(h)))) return {same: false}
   await setLocalTime(f.path, time)
-  return true
+  return matched()
 }
 
 /** Gives a local file (never a link) a time, at the microseconds it can hold. */

@@ -11,9 +11,9 @@ import {openTempFile, renameIntoPlace, writeFileSafely} from '../local/safe-path
 import {openSourceRef} from '../local/storage.js'
 import {staleIndexError} from '../s3ci/format.js'
 import {sha256Hex, type Headers} from '../s3/storage.js'
-import {META_SHA256, objectTime} from './metadata.js'
-import {localUnchanged} from './compare.js'
-import {failed, type ChildrenOutcome, type DownloadFilesJob, type DownloadRangeJob, type FileOutcome, type FinishDownloadJob, type JobContext, type JobResult, type RemoteFileRef} from './types.js'
+import {META_MTIME, META_SHA256, objectTime} from './metadata.js'
+import {localCheck, syncStatOf} from './compare.js'
+import {failed, type ChildrenOutcome, type DownloadFilesJob, type DownloadRangeJob, type FileOutcome, type FileSyncInfo, type FinishDownloadJob, type JobContext, type JobResult, type RemoteFileRef} from './types.js'
 
 /* The download handlers: download-files (small objects, one GET each), download-range, finish-download. */
 
@@ -73,14 +73,23 @@ class ChecksumMismatch extends Error {
 
 async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
-    if (f.compare && (await localUnchanged(ctx.s3, job.bucket, f, f.compare))) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    if (f.compare) {
+      const check = await localCheck(ctx.s3, job.bucket, f, f.compare)
+      if (check.same) return {key: f.key, path: f.path, bytes: f.size, status: 'skipped', state: check.state}
+    }
+    // The sync state knows the object's content by its digest: a local file with those bytes is kept (the planner records the entry).
+    if (f.expectSha256 && (await syncStatOf(f.path))?.size === f.size && (await sha256File(f.path)) === f.expectSha256)
+      return {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    let verified: string | undefined
     const res = await ctx.s3.get(job.bucket, f.key, r => {
       const want = r.headers[`x-amz-meta-${META_SHA256}`]
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
+      verified = want
     })
     await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
     ctx.onBytes(res.body.length)
-    return {key: f.key, path: f.path, bytes: res.body.length, status: 'done'}
+    const state: FileSyncInfo = {etag: res.headers.etag, mtime: res.headers[`x-amz-meta-${META_MTIME}`], sha256: verified, local: await syncStatOf(f.path)}
+    return {key: f.key, path: f.path, bytes: res.body.length, status: 'done', state}
   } catch (error) {
     return failed(f, error)
   }
@@ -155,7 +164,10 @@ export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, ch
     const mtimeNs = job.mtimeNs ?? objectTime(headersOfMeta(meta), job.lastModifiedMs).ns
     await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
     await renameIntoPlace(job.root, job.tmpPath, job.path)
-    const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
+    // The ranges were pinned to job.etag (If-Match); the digest counts only when it was checked.
+    const sha256 = job.verify && meta[META_SHA256] ? meta[META_SHA256] : undefined
+    const state: FileSyncInfo = {etag: job.etag, mtime: meta[META_MTIME], sha256, local: await syncStatOf(job.path)}
+    const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done', state}
     return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, [done]) : [done]}
   } catch (error) {
     // Run twice (its worker died after the rename): the file is already in place.

@@ -5,6 +5,7 @@
 import {describeError, FatalError} from '../base/errors.js'
 import type {SourceRef} from '../base/storage.js'
 import type {CompletedPart, CopySource, S3Storage} from '../s3/storage.js'
+import type {LocalStat} from '../sync/state.js'
 
 export type {SourceRef, S3SourceRef, LocalSourceRef} from '../base/storage.js'
 export type {CompletedPart, CopySource} from '../s3/storage.js'
@@ -20,6 +21,8 @@ export interface LocalFileRef {
   mtimeNs: string
   /** Set when the counterpart exists with the same size: check before transferring. */
   compare?: CompareMode
+  /** The object's content is known to have this SHA-256 (sync state): a file that hashes to it is skipped without a request. */
+  expectSha256?: string
 }
 
 export interface RemoteFileRef {
@@ -29,6 +32,8 @@ export interface RemoteFileRef {
   lastModifiedMs: number
   etag?: string
   compare?: CompareMode
+  /** The object's content is known to have this SHA-256 (sync state): a local file that hashes to it is kept, no request. */
+  expectSha256?: string
 }
 
 export interface UploadFilesJob {
@@ -106,6 +111,8 @@ export interface FinishDownloadJob {
   path: string
   size: number
   lastModifiedMs: number
+  /** The object's ETag, which the ranged GETs were pinned to (If-Match): recorded in the sync state. */
+  etag?: string
   /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/base/times.ts). */
   mtimeNs?: string
   /** Hash the finished file and compare it with the stored checksum (--checksum). */
@@ -340,6 +347,19 @@ export interface FileOutcome {
   error?: string
   /** Why a file was skipped ('unchanged' when absent): 'symlink', 'not a regular file', … */
   reason?: string
+  /** What the sync state records of a file that is in sync after this job (docs/DESIGN-state.md); absent: nothing known. */
+  state?: FileSyncInfo
+}
+
+/** The object's side as the request that wrote, read or checked it answered, and the local file after the job. */
+export interface FileSyncInfo {
+  etag?: string
+  /** The object's `mtime` metadata as stored. */
+  mtime?: string
+  /** SHA-256 (hex) of the content, when computed or verified. */
+  sha256?: string
+  /** Download: `lstat` of the file once in place (upload: the planner has the walk's). */
+  local?: LocalStat
 }
 
 export interface JobResult {

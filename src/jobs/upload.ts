@@ -8,8 +8,8 @@ import {fsPath} from '../local/fs-path.js'
 import {readRange} from '../local/storage.js'
 import {sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
-import {sameContent, uploadVerdict} from './compare.js'
-import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type CopySettings, type UploadFilesJob, type UploadPartJob} from './types.js'
+import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
+import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type CopySettings, type FileSyncInfo, type UploadFilesJob, type UploadPartJob} from './types.js'
 
 /* The upload handlers: upload-files (small files, one PUT each), upload-part, complete-upload. */
 
@@ -30,18 +30,21 @@ function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, s
 
 async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext): Promise<FileOutcome> {
   try {
-    const skipped: FileOutcome = {key: f.key, path: f.path, bytes: f.size, status: 'skipped'}
+    const skipped = (state?: FileSyncInfo): FileOutcome => ({key: f.key, path: f.path, bytes: f.size, status: 'skipped', ...(state ? {state} : {})})
     const head = f.compare ? await ctx.s3.head(job.bucket, f.key) : undefined
     // Decided by time before reading: an unchanged file is never read.
     const verdict = head ? uploadVerdict(head, f, f.compare!) : 'changed'
-    if (verdict === 'same') return skipped
+    if (verdict === 'same') return skipped(syncInfoOfHead(head!))
     const body = await readWholeFile(f)
     const sha256 = sha256Hex(body)
-    if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped
+    // The sync state knows the object's content by its digest: the same bytes need no request
+    // (the planner records the entry from the listing and the state).
+    if (f.expectSha256 === sha256) return skipped()
+    if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped({...syncInfoOfHead(head!), sha256})
     const headers = uploadHeaders(f, sha256, job.storageClass, job.settings)
-    await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
+    const {etag} = await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
     ctx.onBytes(body.length)
-    return {key: f.key, path: f.path, bytes: body.length, status: 'done'}
+    return {key: f.key, path: f.path, bytes: body.length, status: 'done', state: {etag, sha256, mtime: headers[`x-amz-meta-${META_MTIME}`]}}
   } catch (error) {
     return failed(f, error)
   }
@@ -90,15 +93,19 @@ export async function completeUpload(job: CompleteUploadJob, ctx: JobContext, ch
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }
-  const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done'}
+  const mtime = job.mtimeNs !== undefined ? formatMtime(job.mtimeNs) : undefined
   try {
-    await ctx.s3.completeMultipart(job, parts)
+    // Some servers (Ceph RGW) answer without an ETag the SDK reads: then the sync state records nothing for it.
+    const {etag} = await ctx.s3.completeMultipart(job, parts)
+    const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done', state: {etag: etag || undefined, mtime}}
     return {files: [job.removeSource ? await removeLocalSource(done) : done]}
   } catch (error) {
     // This job may run twice (its worker died after S3 completed the upload): then the upload
     // id is gone and the object is there with exactly the ETag these parts make.
-    if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts))
+    if ((error as Error).name === 'NoSuchUpload' && (await ctx.s3.head(job.bucket, job.key))?.etag === multipartEtag(parts)) {
+      const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done', state: {etag: multipartEtag(parts), mtime}}
       return {files: [job.removeSource ? await removeLocalSource(done) : done]}
+    }
     await abortUpload(ctx, job)
     return {files: [failed(ref, error)]}
   }

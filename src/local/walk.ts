@@ -15,6 +15,9 @@ export interface LocalEntry {
   /** Modification time in nanoseconds, as a decimal string (stat with bigint: full precision; see src/base/times.ts). */
   mtimeNs: string
   mode: number
+  /** Inode and change time (ns, decimal) of a file: the sync state tells a file replaced or rewritten in place by them. */
+  ino?: string
+  ctimeNs?: string
   /** The entry is a folder (only with `dirs: true`). */
   dir?: boolean
 }
@@ -175,7 +178,7 @@ export async function* walkLocal(root: string, opts: WalkOptions = {}): AsyncGen
       yield problem(rel, path, 'skipped', 'not a regular file')
       continue
     }
-    yield {rel, path, type, size: type === 'file' ? Number(st.size) : 0, mtimeNs: String(st.mtimeNs), mode: Number(st.mode)}
+    yield {rel, path, type, size: type === 'file' ? Number(st.size) : 0, mtimeNs: String(st.mtimeNs), mode: Number(st.mode), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}
   }
 }
 

@@ -10,7 +10,7 @@ import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import {BullMQRunner} from './bullmq.js'
 import type {S3Location} from '../s3/url.js'
-import type {CopyConditions, CopySettings, JobData, JobResult, Work} from '../jobs/types.js'
+import type {CopyConditions, CopySettings, FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
 
 const MiB = 1024 * 1024
 
@@ -54,6 +54,10 @@ export interface TransferOptions extends CommonStoredOptions {
   removeSource?: boolean
   /** sync --size-only: a counterpart of the same size is unchanged. */
   sizeOnly?: boolean
+  /** Upload, download: read and write the sync state (default true; --no-state, S3C_NO_STATE=1: false). */
+  state?: boolean
+  /** Upload, download: where sync states live (`s3://bucket/prefix/`); default `.s3c/state/` in the data's bucket. */
+  stateUrl?: string
 }
 
 export const transferDefaults = {
@@ -71,6 +75,10 @@ export interface RunContext {
   runner: Runner
   retry: RetryPolicy
   signal: AbortSignal
+  /** In-process runs: told every file outcome a job reports (the sync state's entries); BullMQ runs' outcomes stay on the workers. */
+  onFile?: (outcome: FileOutcome) => void
+  /** True when the jobs run in this process (their outcomes reach onFile). */
+  inProcess: boolean
 }
 
 /** How a run stopped by Ctrl-C or SIGTERM ends. */
@@ -103,8 +111,12 @@ export async function openRun(opts: TransferOptions, description: string, comman
     onBytes: n => { stats.bytesDone += n },
     abort: reason => controller.abort(reason),
   }
+  const hooks: {onFile?: (outcome: FileOutcome) => void} = {}
   const onResult = (result: JobResult, _job: JobData) => {
-    if (result.files) for (const f of result.files) stats.record(f)
+    if (result.files) for (const f of result.files) {
+      stats.record(f)
+      hooks.onFile?.(f)
+    }
   }
   try {
     if (opts.redisUrl) {
@@ -121,7 +133,10 @@ export async function openRun(opts: TransferOptions, description: string, comman
     throw controller.signal.aborted ? interruptedError() : error
   }
   if (controller.signal.aborted) runner.stop(controller.signal.reason as FatalError)
-  return {s3, stats, runner, retry, signal: controller.signal}
+  const run: RunContext = {s3, stats, runner, retry, signal: controller.signal, inProcess: !opts.redisUrl}
+  // The planner sets run.onFile once it knows what to do with outcomes.
+  hooks.onFile = f => run.onFile?.(f)
+  return run
 }
 
 /**
@@ -131,7 +146,8 @@ export async function openRun(opts: TransferOptions, description: string, comman
  * check, a listing that gives up), the runner is stopped and drained, so a BullMQ run is marked
  * failed and its connections are closed.
  */
-export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>): Promise<RunSummary> {
+export async function runWalk(run: RunContext, loc: S3Location, plan: () => AsyncGenerator<Work>, cleanup?: () => Promise<void>,
+  finish?: () => Promise<void>): Promise<RunSummary> {
   try {
     try {
       for await (const work of plan()) await run.runner.add(work)
@@ -139,6 +155,8 @@ export async function runWalk(run: RunContext, loc: S3Location, plan: () => Asyn
       run.stats.walkDone = true
     }
     await run.runner.drain()
+    // Every result is in: what the run leaves for the next one (the sync state), before the connection closes.
+    await finish?.()
     return summarize(run.stats)
   } catch (error) {
     // Ctrl-C (or a fatal error a job hit) aborted the run: that is the reason, not what the walk threw on seeing the abort.

@@ -17,6 +17,10 @@ export interface CommonStoredOptions {
   checksum: boolean
   include?: string[]
   exclude?: string[]
+  /** Upload, download: read and write the sync state (default true). */
+  state?: boolean
+  /** Upload, download: where sync states live. */
+  stateUrl?: string
 }
 
 /**
@@ -35,5 +39,5 @@ export type StoredCommand =
 
 export function commonStoredOptions(o: CommonStoredOptions): CommonStoredOptions {
   return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
-    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force}
+    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force, state: o.state, stateUrl: o.stateUrl}
 }

@@ -109,6 +109,9 @@ function objectSettings(o: CreateOptions) {
   }
 }
 
+/** s3c's own keys at the bucket root (sync states: src/s3/state-storage.ts); listings of user data leave them out. */
+export const RESERVED_PREFIX = '.s3c/'
+
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
 
 /**
@@ -304,9 +307,29 @@ export class S3Storage {
     } while (token)
   }
 
-  /** Every object under `prefix`, in key order (the pages of `list`, flattened). */
+  /**
+   * Every object under `prefix`, in key order (the pages of `list`, flattened). The sync states
+   * under `.s3c/` at the bucket root (docs/DESIGN-state.md) are not user data: a listing whose
+   * prefix reaches them without asking for them (`''`, `.s3c`) leaves them out.
+   */
   async* listObjects(bucket: string, prefix: string): AsyncGenerator<StorageEntry> {
-    for await (const page of this.list(bucket, prefix)) yield* page.entries
+    for await (const entries of this.listObjectPages(bucket, prefix)) yield* entries
+  }
+
+  /** listObjects a page (up to 1,000 objects) at a time: a caller can check a page's order before using any of it. */
+  async* listObjectPages(bucket: string, prefix: string): AsyncGenerator<StorageEntry[]> {
+    const hide = RESERVED_PREFIX.startsWith(prefix) && !prefix.startsWith(RESERVED_PREFIX)
+    for await (const page of this.list(bucket, prefix)) yield hide ? page.entries.filter(e => !e.key.startsWith(RESERVED_PREFIX)) : page.entries
+  }
+
+  /** A whole object as a stream (a sync state), or undefined when it does not exist. */
+  async stream(bucket: string, key: string): Promise<Readable | undefined> {
+    try {
+      return (await this.retried(() => this.handle.fast.stream(bucket, key, {}, this.signal))).body
+    } catch (error) {
+      if (statusOf(error instanceof FatalError ? error.original : error) === 404) return undefined
+      throw error
+    }
   }
 
   /**
@@ -340,10 +363,11 @@ export class S3Storage {
 
   // ---------------------------------------------------------------- writes
 
-  /** A small object in one PUT; `sha256` (hex) of the body when the caller has it already. */
-  async put(bucket: string, key: string, body: Buffer, opts: {headers?: Headers; sha256?: string} = {}): Promise<void> {
+  /** A small object in one PUT; `sha256` (hex) of the body when the caller has it already. Resolves with the answer's ETag. */
+  async put(bucket: string, key: string, body: Buffer, opts: {headers?: Headers; sha256?: string} = {}): Promise<{etag?: string}> {
     const sha256 = opts.sha256 ?? sha256Hex(body)
-    await this.retried(() => this.handle.fast.request('PUT', bucket, key, opts.headers ?? {}, body, sha256))
+    const res = await this.retried(() => this.handle.fast.request('PUT', bucket, key, opts.headers ?? {}, body, sha256))
+    return {etag: res.headers.etag}
   }
 
   /** Starts a multipart upload; never cancelled by the signal (its id must be known to be aborted). */

@@ -8,12 +8,17 @@ import {openRun, runWalk, type TransferOptions} from '../run/session.js'
 import type {RemoteEntry} from '../local/walk.js'
 import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../run/stats.js'
-import {localUnchanged} from '../jobs/compare.js'
+import {localCheck} from '../jobs/compare.js'
+import {sha256File} from '../jobs/download.js'
 import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../s3/url.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
+import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../sync/decide.js'
+import {joinSync, type SyncSession} from '../sync/session.js'
+import {localStatOf, openSyncSession} from '../sync/planner.js'
+import type {LocalStat, StateEntry} from '../sync/state.js'
 
 export interface DownloadOptions extends TransferOptions {
   localFolder: string
@@ -58,7 +63,9 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Temporary files of large objects: removed if the run stops early (finished ones were renamed away).
   const tmpPaths: string[] = []
+  let sync: SyncSession | undefined
   const cleanup = async () => {
+    await sync?.abort()
     await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
   }
 
@@ -99,7 +106,19 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     }
     if (single?.path) writeRoot = dirname(single.path)
     if (!opts.dryRun) usableTarget(writeRoot, single ? writeRoot : opts.localFolder)
-    for await (const {o, rel, path} of objects()) {
+    // One object: its HEAD is all a check costs, no state.
+    if (!single) sync = await openSyncSession(run, opts, {direction: 'download', bucket, prefix: listPrefix, local: root}, !opts.force)
+    const tuples = joinSync<never, {o: RemoteEntry; rel: string; path: string | undefined}>({
+      remote: {items: objects(), key: x => x.o.key},
+      state: sync?.stateInput(),
+    }, 'remote', error => {
+      opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
+      sync?.stopWriting('the listing could not be merged with it')
+    })
+    for await (const t of tuples) {
+      // A state entry without an object: nothing to fetch, and no entry.
+      if (!t.remote) continue
+      const {o, rel, path} = t.remote
       if (only && !only.has(o.key)) continue
       run.stats.seen(o.size)
       if (!path) {
@@ -111,7 +130,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
           error: 'key holds characters of U+F780–U+F7FF that do not spell bytes that are not UTF-8 (s3c\'s rule for such names), so it has no faithful local name'})
         continue
       }
-      let compare: CompareMode | undefined
+      let local: LocalStat | undefined
       try {
         // Folders are checked (and made) here too, so a symlink or a file in the way fails the
         // files under it at once, with a line each, and the rest of the run goes on.
@@ -119,34 +138,56 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         if (!opts.force || conditions) {
           // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
           // lstat: a symlink at the file's place is replaced, never compared or followed.
-          const local = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
-          if (conditions && local?.isFile()) {
+          const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
+          if (conditions && st?.isFile()) {
             // cp -n / --if-size-differ / --if-source-newer, against the file there.
-            const skip = conditions.noClobber || (conditions.ifSizeDiffer && Number(local.size) === o.size) ||
-              (conditions.ifSourceNewer && Number(local.mtimeNs / 1_000_000n) >= o.lastModifiedMs)
+            const skip = conditions.noClobber || (conditions.ifSizeDiffer && Number(st.size) === o.size) ||
+              (conditions.ifSourceNewer && Number(st.mtimeNs / 1_000_000n) >= o.lastModifiedMs)
             if (skip) {
               run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped', reason: 'exists'})
               continue
             }
           }
-          if (!opts.force && local?.isFile() && Number(local.size) === o.size) compare = compareMode
-          if (compare && opts.sizeOnly) {
-            run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
-            continue
-          }
+          if (!opts.force && st?.isFile()) local = localStatOf(st)
         }
       } catch (error) {
         run.stats.record(failed({key: o.key, path, size: o.size}, error))
         continue
       }
-      if (opts.dryRun) {
-        opts.onPlan?.(`${compare ? 'check' : 'download'} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
+      const remote = listedObject(o)
+      if (opts.sizeOnly && !opts.force && local?.size === o.size) {
+        run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
         continue
       }
+      // Without a state to merge (--no-state, a fallback, one object) this is today's rule: same size is checked.
+      const d: Decision = decideDownload({local, remote, state: t.state}, {force: opts.force, checksum: opts.checksum})
+      if (opts.dryRun) {
+        opts.onPlan?.(`${d.action === 'transfer' ? 'download' : d.action} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
+        continue
+      }
+      const skip = async (entry: StateEntry | undefined) => {
+        run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
+        await sync?.record(o.key, entry)
+      }
+      // Unchanged by the state: no request at all.
+      if (d.action === 'skip') {
+        await skip(local && t.state && carriedEntry(o.key, remote, t.state, local))
+        continue
+      }
+      const compare = d.action === 'check' ? compareMode : undefined
+      const expectSha256 = d.action === 'compare' ? d.sha256 : undefined
       if (o.size >= opts.multipartThreshold) {
         // Decided here, so a large unchanged file never starts ranged GETs.
-        if (compare && (await localUnchanged(run.s3, bucket, {key: o.key, path, lastModifiedMs: o.lastModifiedMs}, compare))) {
-          run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
+        if (compare) {
+          const check = await localCheck(run.s3, bucket, {key: o.key, path, lastModifiedMs: o.lastModifiedMs}, compare)
+          if (check.same) {
+            const after = check.state?.local
+            await skip(after && check.state?.etag ? syncedEntry(o.key, {size: o.size, ...check.state}, after) : undefined)
+            continue
+          }
+        }
+        if (expectSha256 && local && (await sha256File(path)) === expectSha256) {
+          await skip(t.state && carriedEntry(o.key, remote, t.state, local))
           continue
         }
         // The temp file exists at its final size so range jobs can write into it in any order.
@@ -163,13 +204,14 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         for (let offset = 0; offset < o.size; offset += partSize) {
           children.push({kind: 'download-range', source: {bucket, key: o.key, etag: o.etag}, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
         }
-        yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, verify: opts.checksum,
-          removeSource: opts.removeSource}, children}
+        await sync?.expect(o.key, {size: o.size, local, remote, state: t.state})
+        yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag,
+          verify: opts.checksum, removeSource: opts.removeSource}, children}
       } else {
-        yield {kind: 'download-files', bucket, root: writeRoot, removeSource: opts.removeSource,
-          files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare}]}
+        await sync?.expect(o.key, {size: o.size, local, remote, state: t.state})
+        yield {kind: 'download-files', bucket, root: writeRoot, removeSource: opts.removeSource, files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare, expectSha256}]}
       }
     }
   }
-  return runWalk(run, opts.location, plan, cleanup)
+  return runWalk(run, opts.location, plan, cleanup, async () => { await sync?.finish() })
 }

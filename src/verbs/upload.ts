@@ -8,11 +8,17 @@ import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/se
 import {isProblem, walkLocal, type LocalEntry, type LocalProblem} from '../local/walk.js'
 import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../run/stats.js'
-import {fileDigests, remoteUnchanged} from '../jobs/compare.js'
+import {fileDigests, remoteCheck} from '../jobs/compare.js'
 import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
 import type {CompareMode, CopyConditions, CopySettings, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../s3/url.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
+import {RESERVED_PREFIX} from '../s3/storage.js'
+import type {StorageEntry} from '../base/storage.js'
+import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../sync/decide.js'
+import {inKeyOrder, joinSync, type SyncSession} from '../sync/session.js'
+import {openSyncSession} from '../sync/planner.js'
+import type {LocalStat, StateEntry} from '../sync/state.js'
 
 export interface UploadOptions extends TransferOptions {
   /** A folder, or one file (then the prefix is its key, or the folder it goes into when it ends with '/'). */
@@ -32,16 +38,6 @@ export async function checkLocalFolder(folder: string): Promise<string> {
   if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage)
   if (!st.isDirectory()) throw new S3cError(`"${folder}" is a file, not a folder: give the folder that holds the files to upload`, ExitCode.usage)
   return abs
-}
-
-/** Sizes of the objects already under the prefix, to decide what can be skipped (and their times, for cp --if-source-newer). */
-async function remoteSizes(run: RunContext, bucket: string, prefix: string, times?: Map<string, number>): Promise<Map<string, number>> {
-  const sizes = new Map<string, number>()
-  for await (const o of run.s3.listObjects(bucket, prefix)) {
-    sizes.set(o.key, o.size)
-    times?.set(o.key, o.lastModifiedMs)
-  }
-  return sizes
 }
 
 /** cp's conditions for a local file against its object (size and Last-Modified): true when it is not to be copied. */
@@ -103,25 +99,39 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}${opts.followSymlinks ? ' --follow-symlinks' : ''}`,
     {verb: 'upload', options: {...commonStoredOptions(opts), localFolder: root, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks}})
   const listPrefix = single ? single.key : folderPrefix(prefix)
-  let remote: Map<string, number> | undefined
   let remoteEmpty = false
+  let sync: SyncSession | undefined
+  // Only when the server lists out of S3 key order: the listing's sizes by key (see joinSync).
+  let fallbackSizes: Map<string, number> | undefined
   // s3c retry: the failed files only.
   const only = opts.only && new Set(opts.only)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Started multipart uploads: aborted if the run stops early (an abort of a completed one is a no-op).
   const multiparts: {key: string; uploadId: string}[] = []
   const cleanup = async () => {
+    await sync?.abort()
     await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket, ...m}).catch(() => undefined)))
   }
+  // The sync states live under .s3c/ at the bucket root: a local folder of that name is not uploaded there.
+  const reserved = folderPrefix(prefix) === '' ? RESERVED_PREFIX : undefined
 
-  async function* entries(): AsyncGenerator<{e: LocalEntry | LocalProblem; key: string}> {
+  /**
+   * The regular files to upload, in key order; what the walk met but will not upload (problems,
+   * links, the reserved folder) is recorded as it passes, so the merge sees files only.
+   */
+  async function* files(): AsyncGenerator<{e: LocalEntry; key: string}> {
     if (single) {
-      if (keyFilter(opts)(single.entry.rel)) yield {e: single.entry, key: single.key}
+      if (keyFilter(opts)(single.entry.rel) && (!only || only.has(single.key))) yield {e: single.entry, key: single.key}
       return
     }
     for await (const e of walkLocal(root, opts)) {
       const rel = opts.flatten && !e.dir ? e.rel.slice(e.rel.lastIndexOf('/') + 1) : e.rel
-      yield {e, key: joinKey(prefix, e.dir ? `${rel}/` : rel)}
+      const key = joinKey(prefix, e.dir ? `${rel}/` : rel)
+      if (only && !only.has(key)) continue
+      if (isProblem(e)) recordProblem(run, key, e)
+      else if (e.type === 'symlink') recordProblem(run, key, {...e, type: 'skipped', reason: 'symlink', dir: false})
+      else if (reserved && key.startsWith(reserved)) recordProblem(run, key, {...e, type: 'skipped', reason: 'reserved for s3c state', dir: false})
+      else yield {e, key}
     }
   }
   const conditions = opts.conditions && Object.values(opts.conditions).some(Boolean) ? opts.conditions : undefined
@@ -131,50 +141,83 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     const {empty} = await run.s3.checkBucket(bucket, listPrefix)
     remoteEmpty = empty
     // Only list everything when there is something to compare with (one file: its HEAD tells).
-    if (!empty && (!opts.force || conditions) && !single) remote = await remoteSizes(run, bucket, listPrefix, remoteTimes)
-    for await (const {e, key} of entries()) {
-      if (only && !only.has(key)) continue
-      if (isProblem(e)) {
-        recordProblem(run, key, e)
-        continue
+    const listed = !empty && (!opts.force || !!conditions) && !single
+    if (!single) sync = await openSyncSession(run, opts, {direction: 'upload', bucket, prefix: listPrefix, local: root}, listed)
+    const tuples = joinSync<{e: LocalEntry; key: string}, StorageEntry>({
+      local: {items: files()},
+      remote: listed ? {items: inKeyOrder(run.s3.listObjectPages(bucket, listPrefix))} : undefined,
+      state: listed ? sync?.stateInput() : undefined,
+    }, 'local', async error => {
+      opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
+      sync?.stopWriting('the listing could not be merged with it')
+      // A server that lists in another order: the sizes of the whole listing, as before the state existed.
+      fallbackSizes = new Map()
+      for await (const o of run.s3.listObjects(bucket, listPrefix)) {
+        fallbackSizes.set(o.key, o.size)
+        remoteTimes?.set(o.key, o.lastModifiedMs)
       }
-      if (e.type === 'symlink') {
-        recordProblem(run, key, {...e, type: 'skipped', reason: 'symlink', dir: false})
-        continue
-      }
+    })
+    for await (const t of tuples) {
+      // An object (or a state entry) without a local file: nothing to send, and no entry.
+      if (!t.local) continue
+      const {e, key} = t.local
       run.stats.seen(e.size)
+      const local: LocalStat = {size: e.size, mtimeNs: e.mtimeNs, ino: e.ino, ctimeNs: e.ctimeNs}
+      const remote = t.remote && listedObject(t.remote)
+      const remoteSize = t.fallback ? fallbackSizes?.get(key) : t.remote?.size
       if (conditions) {
         const h = single && !remoteEmpty ? await run.s3.head(bucket, key) : undefined
         const there = single
           ? h && {size: Number(h['content-length'] ?? 0), lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : undefined}
-          : remote?.has(key) ? {size: remote.get(key)!, lastModifiedMs: remoteTimes?.get(key)} : undefined
+          : remoteSize !== undefined ? {size: remoteSize, lastModifiedMs: t.fallback ? remoteTimes?.get(key) : t.remote?.lastModifiedMs} : undefined
         if (skippedByCondition(conditions, there, e)) {
           run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped', reason: 'exists'})
           continue
         }
       }
-      const remoteSize = single ? (remoteEmpty || opts.force ? undefined : e.size) : remote?.get(key)
-      const compare = remoteSize === e.size && !opts.force ? compareMode : undefined
-      if (compare && opts.sizeOnly && !single) {
+      if (opts.sizeOnly && !single && remoteSize === e.size && !opts.force) {
         run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
         continue
       }
+      const d: Decision = single ? (remoteEmpty || opts.force ? {action: 'transfer', reason: 'new'} : {action: 'check', reason: 'no state'})
+        : t.fallback ? (fallbackSizes?.get(key) === e.size ? {action: 'check', reason: 'no state'} : {action: 'transfer', reason: 'new'})
+        : decideUpload({local, remote, state: t.state}, {force: opts.force, checksum: opts.checksum})
       if (opts.dryRun) {
-        opts.onPlan?.(`${compare ? 'check' : 'upload'} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
+        opts.onPlan?.(`${d.action === 'transfer' ? 'upload' : d.action} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
         continue
       }
+      const skip = async (entry: StateEntry | undefined) => {
+        run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+        await sync?.record(key, entry)
+      }
+      // Unchanged by the state: no request at all.
+      if (d.action === 'skip') {
+        await skip(remote && t.state && carriedEntry(key, remote, t.state, local))
+        continue
+      }
+      const compare = d.action === 'check' ? compareMode : undefined
+      const expectSha256 = d.action === 'compare' ? d.sha256 : undefined
       if (e.size >= opts.multipartThreshold) {
         // Decided here, before a multipart upload starts.
-        if (compare && (await remoteUnchanged(run.s3, bucket, {key, ...e}, compare))) {
-          run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+        if (compare) {
+          const check = await remoteCheck(run.s3, bucket, {key, ...e}, compare)
+          if (check.same) {
+            await skip(check.state && syncedEntry(key, {size: e.size, ...check.state}, local))
+            continue
+          }
+        }
+        if (expectSha256 && (await fileDigests(e.path)).sha256 === expectSha256) {
+          await skip(remote && t.state && carriedEntry(key, remote, t.state, local))
           continue
         }
+        await sync?.expect(key, {size: e.size, local, remote, state: t.state})
         yield await multipartFlow(run, opts, key, e, multiparts)
       } else {
+        await sync?.expect(key, {size: e.size, local, remote, state: t.state})
         yield {kind: 'upload-files', bucket, storageClass: opts.storageClass, removeSource: opts.removeSource, settings: opts.settings,
-          files: [{path: e.path, key, size: e.size, mtimeNs: e.mtimeNs, compare}]}
+          files: [{path: e.path, key, size: e.size, mtimeNs: e.mtimeNs, compare, expectSha256}]}
       }
     }
   }
-  return runWalk(run, opts.location, plan, cleanup)
+  return runWalk(run, opts.location, plan, cleanup, async () => { await sync?.finish() })
 }

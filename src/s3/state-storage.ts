@@ -1,0 +1,55 @@
+import type {Readable} from 'node:stream'
+import type {StateStorage} from '../sync/state.js'
+import type {S3Storage} from './storage.js'
+import {RESERVED_PREFIX} from './storage.js'
+
+/** Where sync states go by default: `.s3c/state/` at the data bucket's root (docs/DESIGN-state.md, "Where it lives"). */
+export const STATE_PREFIX = `${RESERVED_PREFIX}state/`
+
+/** Part size of a state's multipart upload: a state below it is one PUT. */
+const STATE_PART = 8 * 1024 * 1024
+
+/**
+ * Sync states in a bucket, under `prefix`. `get` streams the object (undefined when there is
+ * none); `put` streams the body into the object: one PUT when it ends below 8 MiB, else a
+ * multipart upload of 8 MiB parts sent while the body is still being written, completed only
+ * when the body ends without error and aborted otherwise. Either way the object is replaced at
+ * once (PUT, CompleteMultipartUpload), so readers see the old state or the new one, never a mix.
+ * Hand-written rather than @aws-sdk/lib-storage's Upload: every request goes through S3Storage
+ * (one retry policy, one signal), and the loop is twenty lines.
+ */
+export function s3StateStorage(s3: S3Storage, bucket: string, prefix = STATE_PREFIX, partSize = STATE_PART): StateStorage {
+  return {
+    get: name => s3.stream(bucket, prefix + name),
+    async put(name: string, body: Readable): Promise<void> {
+      const key = prefix + name
+      let chunks: Buffer[] = []
+      let size = 0
+      let target: {bucket: string; key: string; uploadId: string} | undefined
+      const parts: {PartNumber: number; ETag: string}[] = []
+      const sendPart = async () => {
+        target ??= {bucket, key, uploadId: await s3.createMultipart(bucket, key, {contentType: 'application/gzip'})}
+        parts.push(await s3.uploadPart(target, parts.length + 1, Buffer.concat(chunks)))
+        chunks = []
+        size = 0
+      }
+      try {
+        for await (const chunk of body) {
+          chunks.push(chunk as Buffer)
+          size += (chunk as Buffer).length
+          if (size >= partSize) await sendPart()
+        }
+        if (!target) {
+          await s3.put(bucket, key, Buffer.concat(chunks), {headers: {'content-type': 'application/gzip'}})
+          return
+        }
+        if (size > 0) await sendPart()
+        await s3.completeMultipart(target, parts)
+      } catch (error) {
+        // The old state stays: an upload that is not completed replaces nothing.
+        if (target) await s3.abortMultipart(target).catch(() => undefined)
+        throw error
+      }
+    },
+  }
+}

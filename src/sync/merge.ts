@@ -1,0 +1,127 @@
+/**
+ * A streaming sorted merge-join of up to three key-ordered streams: the local walk, the S3
+ * listing and the sync state (docs/DESIGN-state.md). Each stream is read one item ahead, so
+ * memory holds three items whatever the number of keys: no Map of the listing.
+ *
+ * Every input must be strictly increasing in S3's key order (UTF-8 byte order, `compareKeys`).
+ * An input that goes back (or repeats a key) throws `MergeOrderError` at once: a mis-join would
+ * pair a file with the wrong object's absence, so it is never done silently.
+ */
+
+/**
+ * Compares two keys in UTF-8 byte order (S3's ListObjectsV2 order) without encoding them.
+ * UTF-16 code-unit order (JS `<`) equals code-point order, hence UTF-8 byte order, except where
+ * a surrogate (a character above U+FFFF) meets a unit of U+E000–U+FFFF: there the surrogate is
+ * the larger code point. Keys never hold lone surrogates (they are UTF-8, and local names go
+ * through src/local/fs-path.ts), so this is exact; the tests check it against Buffer.compare.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    const xs = x >= 0xd800 && x <= 0xdfff
+    const ys = y >= 0xd800 && y <= 0xdfff
+    if (xs !== ys && (x >= 0xe000 || y >= 0xe000)) return xs ? 1 : -1
+    return x - y
+  }
+  return a.length - b.length
+}
+
+/** Thrown when an input of the merge is not strictly increasing in key order. */
+export class MergeOrderError extends Error {
+  constructor(readonly input: string, readonly previous: string, readonly key: string) {
+    super(`${input} is not in S3 key order: ${JSON.stringify(key)} came after ${JSON.stringify(previous)}; ` +
+      'keys must be strictly increasing in UTF-8 byte order (a server that lists in another order cannot be merged)')
+    this.name = 'MergeOrderError'
+  }
+}
+
+/** One key with what each input holds for it (absent: that input has no such key). */
+export interface Joined<L, R, S> {
+  key: string
+  local?: L
+  remote?: R
+  state?: S
+}
+
+/** An input: items in key order, and how to read an item's key (default: its `key` field). */
+export interface MergeInput<T> {
+  items: AsyncIterable<T>
+  key?: (item: T) => string
+}
+
+export interface MergeInputs<L, R, S> {
+  local?: MergeInput<L>
+  remote?: MergeInput<R>
+  state?: MergeInput<S>
+}
+
+const keyField = (item: unknown) => (item as {key: string}).key
+
+/** Reads one input one item ahead and checks its order. */
+class Cursor<T> {
+  private readonly it: AsyncIterator<T>
+  private readonly keyOf: (item: T) => string
+  item?: T
+  key?: string
+  done = false
+
+  constructor(readonly name: string, input: MergeInput<T>) {
+    this.it = input.items[Symbol.asyncIterator]()
+    this.keyOf = input.key ?? keyField
+  }
+
+  async advance(): Promise<void> {
+    const previous = this.key
+    const r = await this.it.next()
+    if (r.done) {
+      this.done = true
+      this.item = this.key = undefined
+      return
+    }
+    const key = this.keyOf(r.value)
+    if (typeof key !== 'string') throw new TypeError(`${this.name} gave an item without a key`)
+    if (previous !== undefined && compareKeys(previous, key) >= 0) throw new MergeOrderError(this.name, previous, key)
+    this.item = r.value
+    this.key = key
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.()
+  }
+}
+
+/**
+ * Yields every key found in any input, in key order, with each input's item for it. Inputs are
+ * read lazily: the consumer's pace (the runner's backpressure) bounds how far each stream is read.
+ */
+export async function* mergeByKey<L, R, S>(inputs: MergeInputs<L, R, S>): AsyncGenerator<Joined<L, R, S>> {
+  const local = inputs.local && new Cursor('the local walk', inputs.local)
+  const remote = inputs.remote && new Cursor('the S3 listing', inputs.remote)
+  const state = inputs.state && new Cursor('the sync state', inputs.state)
+  // The cursors' item types differ; only their keys are compared here.
+  type AnyCursor = {key?: string; done: boolean; advance(): Promise<void>; close(): Promise<void>}
+  const cursors = ([local, remote, state] as (AnyCursor | undefined)[]).filter((c): c is AnyCursor => c !== undefined)
+  try {
+    await Promise.all(cursors.map(c => c.advance()))
+    for (;;) {
+      let key: string | undefined
+      for (const c of cursors) if (!c.done && (key === undefined || compareKeys(c.key!, key) < 0)) key = c.key
+      if (key === undefined) return
+      const out: Joined<L, R, S> = {key}
+      const taken: AnyCursor[] = []
+      if (local && local.key === key) { out.local = local.item; taken.push(local) }
+      if (remote && remote.key === key) { out.remote = remote.item; taken.push(remote) }
+      if (state && state.key === key) { out.state = state.item; taken.push(state) }
+      // Read the next items before yielding: an input that repeats this key throws before the
+      // key is acted on (one item of read-ahead per input, nothing more).
+      await Promise.all(taken.map(c => c.advance()))
+      yield out
+    }
+  } finally {
+    await Promise.all(cursors.map(c => c.close().catch(() => undefined)))
+  }
+}

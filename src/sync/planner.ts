@@ -1,0 +1,34 @@
+/**
+ * What upload and download share to use the sync state in a run: where the states live, whether
+ * this run writes one, and the session wired to the run's results.
+ */
+import type {RunContext, TransferOptions} from '../run/session.js'
+import {s3StateStorage, STATE_PREFIX} from '../s3/state-storage.js'
+import {folderPrefix, parseS3Url} from '../s3/url.js'
+import {SyncSession} from './session.js'
+import type {LocalStat, StateIdentity} from './state.js'
+
+/**
+ * The run's sync session, or undefined with --no-state. It reads the stored state when `read`
+ * (there is something to compare with), and writes a new one unless this is a dry run, a retry
+ * of failed files (it sees a handful of keys: writing would drop the rest), or the jobs run on
+ * BullMQ workers (their outcomes stay there: see docs/DESIGN-state.md, "Detached and --redis runs").
+ */
+export async function openSyncSession(run: RunContext, opts: TransferOptions, identity: StateIdentity, read: boolean): Promise<SyncSession | undefined> {
+  if (opts.state === false) return undefined
+  const where = opts.stateUrl ? parseS3Url(opts.stateUrl) : {bucket: identity.bucket, prefix: STATE_PREFIX}
+  const write = !opts.dryRun && !opts.only && run.inProcess
+  // Four times what the runner admits (src/engine/runner.ts: maxQueued jobs plus those running).
+  const admitted = Math.max(1024, opts.threadCount * 64) + opts.threadCount
+  const session = await SyncSession.open({
+    storage: s3StateStorage(run.s3, where.bucket, folderPrefix(where.prefix)), identity, read, write, capacity: 4 * admitted,
+    warn: line => opts.onNotice?.(line), stopped: () => run.signal.aborted,
+  })
+  if (write) run.onFile = outcome => session.settle(outcome)
+  return session
+}
+
+/** A bigint stat as the sync state records a local file. */
+export function localStatOf(st: {size: bigint; mtimeNs: bigint; ino: bigint; ctimeNs: bigint}): LocalStat {
+  return {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}
+}
