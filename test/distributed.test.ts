@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -7,6 +6,7 @@ import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {waitFor} from './harness/wait.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
+import {startLocalRedis} from './harness/servers.js'
 import {compareTrees, makeTree} from './harness/tree.js'
 
 const MiB = 1024 * 1024
@@ -187,15 +187,15 @@ describe('distributed runs on BullMQ', function () {
   })
 
   it('refuses a Redis whose maxmemory-policy may evict jobs', async function () {
-    const port = 20000 + Math.floor(Math.random() * 20000)
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'], {stdio: 'ignore'})
+    // Started and pinged until ready: a fixed 300 ms sleep was not enough on a loaded machine
+    // (the cause of a rare ECONNREFUSED here).
+    const redis = await startLocalRedis('allkeys-lru')
     try {
-      await new Promise(r => setTimeout(r, 300))
-      const r = await runCli(['upload', mk('ev'), 's3://whatever/x', '--redis', `redis://127.0.0.1:${port}`])
+      const r = await runCli(['upload', mk('ev'), 's3://whatever/x', '--redis', redis.url])
       assert.equal(r.code, 3, r.stderr)
       assert.match(r.stderr, /maxmemory-policy is "allkeys-lru": BullMQ needs "noeviction"/)
     } finally {
-      redis.kill()
+      await redis.stop()
     }
   })
 

@@ -50,4 +50,23 @@ describe('run', function () {
     assert.equal(missing.code, 2)
     assert.equal(missing.stderr.trim().split('\n').length, 1)
   })
+
+  it('rm lines: many URLs and wildcards a line, --dry-run, a line that matches nothing fails alone', async function () {
+    const bucket = await newBucket('runrm')
+    for (let i = 0; i < 30; i++) await putObject(bucket, `logs/${i}.gz`, Buffer.from('x'))
+    await putObject(bucket, 'keep/a.txt', Buffer.from('k'))
+    await putObject(bucket, 'one.txt', Buffer.from('1'))
+    const input = Buffer.from([
+      `rm 's3://${bucket}/logs/1*.gz' s3://${bucket}/one.txt`,
+      `rm --dry-run s3://${bucket}/keep/`,
+      `rm 's3://${bucket}/nothing/*'`,
+      `rm s3://${bucket}/logs/`,
+    ].join('\n') + '\n')
+    const r = await runCli(['run', '-', '--jobs', '1'], {input})
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stdout, /^1: rm: 12 done/m)
+    assert.match(r.stderr, /^3: error: rm: nothing matches/m)
+    assert.match(r.stdout, /^4: rm: 19 done/m)
+    assert.deepEqual([...(await listKeys(bucket)).keys()].sort(), ['keep/a.txt'])
+  })
 })

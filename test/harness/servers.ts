@@ -28,11 +28,16 @@ async function freePort(): Promise<number> {
 /** A real redis-server on a free loopback port, or REDIS_URL when set. */
 export async function startRedis(): Promise<RedisEnv> {
   if (process.env.REDIS_URL) return {url: process.env.REDIS_URL, stop: async () => undefined}
+  return startLocalRedis()
+}
+
+/** A redis-server of our own on a free loopback port (also for tests that need one configured otherwise); ready when it returns. */
+export async function startLocalRedis(maxmemoryPolicy = 'noeviction'): Promise<RedisEnv> {
   if (spawnSync('redis-server', ['--version']).error)
     throw new Error('redis-server is not installed: apt-get install -y redis-server (or set REDIS_URL)')
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--maxmemory-policy', 'noeviction'], {stdio: 'ignore'})
+    '--maxmemory-policy', maxmemoryPolicy], {stdio: 'ignore'})
   const end = Date.now() + 10_000
   for (;;) {
     const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], {encoding: 'utf8'})
