@@ -9,15 +9,17 @@ import {SyncSession} from './session.js'
 import type {LocalStat, StateIdentity} from './state.js'
 
 /**
- * The run's sync session, or undefined with --no-state. It reads the stored state when `read`
- * (there is something to compare with), and writes a new one unless this is a dry run, a retry
- * of failed files (it sees a handful of keys: writing would drop the rest), or the jobs run on
+ * The run's sync session, or undefined with --no-state and for `s3c retry` of failed files. It
+ * reads the stored state when `read` (there is something to compare with), and writes a new one
+ * unless this is a dry run or the jobs run on
  * BullMQ workers (their outcomes stay there: see docs/DESIGN-state.md, "Detached and --redis runs").
  */
 export async function openSyncSession(run: RunContext, opts: TransferOptions, identity: StateIdentity, read: boolean): Promise<SyncSession | undefined> {
-  if (opts.state === false) return undefined
+  // s3c retry of the failed files: a handful of keys, checked as before; reading a whole state
+  // for them would cost more than it saves, and writing one would drop every other key.
+  if (opts.state === false || opts.only) return undefined
   const where = opts.stateUrl ? parseS3Url(opts.stateUrl) : {bucket: identity.bucket, prefix: STATE_PREFIX}
-  const write = !opts.dryRun && !opts.only && run.inProcess
+  const write = !opts.dryRun && run.inProcess
   // Four times what the runner admits (src/engine/runner.ts: maxQueued jobs plus those running).
   const admitted = Math.max(1024, opts.threadCount * 64) + opts.threadCount
   const session = await SyncSession.open({
