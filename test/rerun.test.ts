@@ -270,6 +270,11 @@ describe('re-runs with the sync state', function () {
     }
     const bucket = await newBucket('order')
     assert.equal((await runCli(['upload', src, `s3://${bucket}/p`])).code, 0)
+    // Only a server that lists out of byte order (fauxqs) has a fallback to test; AWS, Ceph RGW
+    // and MinIO list in S3 key order.
+    const listed = [...(await listKeys(bucket, 'p/')).keys()]
+    const bytewise = [...listed].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
+    if (listed.join('\n') === bytewise.join('\n')) this.skip()
     const t = statSync(join(src, 'b.txt')).mtime
     utimesSync(join(src, 'b.txt'), t, new Date(t.getTime() + 5000))
     const up = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy)

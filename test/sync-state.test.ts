@@ -1,3 +1,5 @@
+import {Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -172,12 +174,29 @@ describe('sync state: format, writer, reader, rejection as a whole', function ()
       await second.write(entry('mirror/a'))
       await put
       second.abort(new Error('interrupted'))
-      await new Promise(r => setTimeout(r, 20))
+      // Waits for the sink's cleanup itself (a fixed 20 ms was not always enough under load).
+      await second.settled()
       assert.deepEqual(readFileSync(join(dir, stateName(id))), before)
       assert.deepEqual(readdirSync(dir), [stateName(id)], 'no temporary file left')
       const loaded = (await loadState(store, id, mk()))!
       assert.equal(loaded.entries, entries.length)
       await loaded.dispose()
+    })
+
+    it('abort before the sink has attached (it is still making a folder): no uncaught error, and the sink sees the abort', async function () {
+      let seen: unknown
+      const slow = new StateWriter(id, async body => {
+        await new Promise(r => setTimeout(r, 50))
+        try {
+          await pipeline(body, new Writable({write: (_c, _e, cb) => cb()}))
+        } catch (error) {
+          seen = error
+          throw error
+        }
+      })
+      slow.abort(new Error('interrupted'))
+      await slow.settled()
+      assert.match(String(seen), /interrupted|premature/)
     })
 
     it('a storage whose get fails is the caller\'s to handle (not a rejection)', async function () {

@@ -95,8 +95,10 @@ export async function completeUpload(job: CompleteUploadJob, ctx: JobContext, ch
   }
   const mtime = job.mtimeNs !== undefined ? formatMtime(job.mtimeNs) : undefined
   try {
-    // Some servers (Ceph RGW) answer without an ETag the SDK reads: then the sync state records nothing for it.
-    const {etag} = await ctx.s3.completeMultipart(job, parts)
+    // Some servers answer without an ETag the SDK reads: one HEAD then, so the sync state can
+    // record the object (else the next run would check it with a HEAD anyway).
+    let {etag} = await ctx.s3.completeMultipart(job, parts)
+    if (!etag) etag = (await ctx.s3.head(job.bucket, job.key).catch(() => undefined))?.etag ?? ''
     const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done', state: {etag: etag || undefined, mtime}}
     return {files: [job.removeSource ? await removeLocalSource(done) : done]}
   } catch (error) {

@@ -144,6 +144,10 @@ export class StateWriter {
 
   constructor(header: Omit<StateHeader, 'format'>, sink: (body: Readable) => Promise<void>) {
     this.gzip = createGzip()
+    // abort() may destroy the stream before the sink has attached to it (a sink that first makes
+    // a folder or opens an upload): without a listener that error would be uncaught. The sink
+    // still sees it: a stream that errored before it was piped reports the error when it is.
+    this.gzip.on('error', () => undefined)
     this.sunk = sink(this.gzip).catch(error => {
       this.failed = error
       this.gzip.destroy()
