@@ -11,7 +11,7 @@ import {runCli, spawnCli, type CliResult} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {listKeys, putObject} from './harness/objects.js'
 import {startProxy} from './harness/proxy.js'
-import {runCliWithin, runIdOf, startWorker} from './harness/run.js'
+import {runCliWithin, runIdOf, startWorker, within} from './harness/run.js'
 import {makeTree, seededBytes} from './harness/tree.js'
 import {waitFor} from './harness/wait.js'
 
@@ -26,16 +26,6 @@ function freePort(): Promise<number> {
   })
 }
 
-/** Waits for a spawned CLI, killing it after `ms`: the assertion is that it exits at all. */
-async function within(p: {child: ChildProcess; done: Promise<CliResult>}, ms = 60_000): Promise<CliResult & {timedOut: boolean}> {
-  let timedOut = false
-  const timer = setTimeout(() => { timedOut = true; p.child.kill('SIGKILL') }, ms)
-  try {
-    return {...(await p.done), timedOut}
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /** Lines s3c printed as errors ("s3c: …"). */
 const errorLines = (stderr: string) => stderr.split('\n').filter(l => l.startsWith('s3c: ') && !l.startsWith('s3c: stopping'))

@@ -5,6 +5,7 @@ import {randomBytes} from 'node:crypto'
 import {transferDefaults, type TransferOptions} from '../run/session.js'
 import type {RunSummary} from '../run/stats.js'
 import type {CopySettings} from '../jobs/types.js'
+import type {ObjectSettings} from '../base/storage.js'
 import {resolveS3Config, type S3Config} from '../s3/config.js'
 import {isS3Url, parseS3Url} from '../s3/url.js'
 import {cp} from '../verbs/cp.js'
@@ -39,19 +40,14 @@ export interface WriteOptions extends ConnectOptions {
   partSize?: number
 }
 
-export interface CopyApiOptions extends ConnectOptions {
+/** cp's options; what the new objects get is ObjectSettings (content type, metadata, class, encryption, ACL). */
+export interface CopyApiOptions extends ConnectOptions, ObjectSettings {
   include?: string[]
   exclude?: string[]
   flatten?: boolean
   noClobber?: boolean
   ifSizeDiffer?: boolean
   ifSourceNewer?: boolean
-  contentType?: string
-  metadata?: Record<string, string>
-  storageClass?: string
-  sse?: string
-  sseKmsKeyId?: string
-  acl?: string
   dryRun?: boolean
   /** Run the jobs on BullMQ workers (`s3c worker`) through this Redis. */
   redisUrl?: string

@@ -10,6 +10,18 @@ import {ExitCode, S3cError} from './errors.js'
  */
 
 /** An object or a file, as a listing or a stat gives it. */
+/** What a new object may be given: cp's flags, the library's write options, a multipart create. */
+export interface ObjectSettings {
+  contentType?: string
+  metadata?: Record<string, string>
+  storageClass?: string
+  /** Server-side encryption ('AES256', 'aws:kms') and the KMS key for aws:kms. */
+  sse?: string
+  sseKmsKeyId?: string
+  /** A canned ACL (private, public-read, bucket-owner-full-control, …). */
+  acl?: string
+}
+
 export interface StorageEntry {
   /** The key (S3) or the '/'-separated path under the root (local, in s3c's spelling of names: src/local/fs-path.ts). */
   key: string

@@ -3,7 +3,7 @@
  * in-process runner or a BullMQ worker runs them, so they must stay JSON-serialisable.
  */
 import {describeError, FatalError} from '../base/errors.js'
-import type {SourceRef} from '../base/storage.js'
+import type {ObjectSettings, SourceRef} from '../base/storage.js'
 import type {CompletedPart, CopySource, S3Storage} from '../s3/storage.js'
 import type {LocalStat} from '../sync/state.js'
 
@@ -239,14 +239,8 @@ export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | Downl
   TarPartJob | CompleteTarJob | ExtractMembersJob | TarCopyJob | TarTempJob | CopyMembersJob | CopyObjectJob | CopyPartJob | CompleteCopyJob
 
 /** What every object a copy writes gets (cp's flags); without `replace` the source's metadata and content type are kept. */
-export interface CopySettings {
+export interface CopySettings extends ObjectSettings {
   replace?: boolean
-  contentType?: string
-  metadata?: Record<string, string>
-  storageClass?: string
-  sse?: string
-  sseKmsKeyId?: string
-  acl?: string
 }
 
 /** cp's conditions, checked against the destination object (a HEAD) before copying. */

@@ -8,7 +8,7 @@ import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../bas
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
 import {
   SourceChangedError, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type Storage, type StorageEntry,
-  type WriteOptions,
+  type WriteOptions, type ObjectSettings,
 } from '../base/storage.js'
 import {createS3, type S3Handle} from './client.js'
 import type {S3Config} from './config.js'
@@ -67,15 +67,7 @@ export interface ObjectBody {
 }
 
 /** What a multipart upload is created with. */
-export interface CreateOptions {
-  contentType?: string
-  metadata?: Record<string, string>
-  storageClass?: string
-  /** Server-side encryption ('AES256', 'aws:kms') and the KMS key for aws:kms. */
-  sse?: string
-  sseKmsKeyId?: string
-  /** A canned ACL (private, public-read, bucket-owner-full-control, …). */
-  acl?: string
+export interface CreateOptions extends ObjectSettings {
   /** The other headers an object keeps (a copy made in parts carries its source's). */
   cacheControl?: string
   contentEncoding?: string

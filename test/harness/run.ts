@@ -1,3 +1,4 @@
+import type {ChildProcess} from 'node:child_process'
 import {spawnCli, type CliOptions, type CliResult} from './cli.js'
 import {harness} from './hooks.js'
 
@@ -5,8 +6,12 @@ import {harness} from './hooks.js'
  * Runs the CLI and kills it if it has not exited within `ms`: the assertion is that it exits at
  * all (a hang fails the test with what it printed, instead of stalling the suite).
  */
-export async function runCliWithin(args: string[], opts: CliOptions = {}, ms = 60_000): Promise<CliResult & {timedOut: boolean}> {
-  const p = spawnCli(args, opts)
+export function runCliWithin(args: string[], opts: CliOptions = {}, ms = 60_000): Promise<CliResult & {timedOut: boolean}> {
+  return within(spawnCli(args, opts), ms)
+}
+
+/** Waits for a spawned CLI, killing it after `ms` (see runCliWithin). */
+export async function within(p: {child: ChildProcess; done: Promise<CliResult>}, ms = 60_000): Promise<CliResult & {timedOut: boolean}> {
   let timedOut = false
   const timer = setTimeout(() => { timedOut = true; p.child.kill('SIGKILL') }, ms)
   try {
