@@ -6,7 +6,7 @@ import {ListObjectsV2Command, HeadObjectCommand} from '@aws-sdk/client-s3'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {waitFor} from './harness/wait.js'
-import {startProxy} from './harness/proxy.js'
+import {startProxy, type RecordedRequest} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
 import {utimesValue} from '../src/base/times.js'
 
@@ -196,6 +196,31 @@ describe('upload and download (mirror)', function () {
         assert.equal(down.code, 0, down.stderr)
         assert.deepEqual(compareTrees(src, dst), [])
         assert.ok(proxy.injected[500] > 5 && proxy.injected[503] > 5 && proxy.injected.drop > 5, JSON.stringify(proxy.injected))
+      } finally {
+        await proxy.stop()
+      }
+    })
+
+    it('answers cut mid-body (Content-Length not reached) are fetched again: small files, ranged parts, one member', async function () {
+      const src = mk('cut')
+      makeTree(src, {files: 30, depth: 2, big: [{rel: 'big/twelve.bin', size: 12 * MiB}]})
+      const bucket = await newBucket('cut')
+      assert.equal((await runCli(['upload', src, `s3://${bucket}/c`, '--part-size', '5MiB'])).code, 0)
+      assert.equal((await runCli(['bundle', src, 'cb', '--bucket', bucket])).code, 0)
+      const isData = (r: RecordedRequest) => r.method === 'GET' && !r.query.includes('list-type')
+      const proxy = await startProxy(harness().s3.endpoint, {cutBody: isData, cutBodyTimes: 3})
+      try {
+        const env = {AWS_ENDPOINT_URL: proxy.endpoint}
+        const dst = mk('cutdst')
+        const down = await runCli(['download', `s3://${bucket}/c`, dst, '--part-size', '5MiB'], {env})
+        assert.equal(down.code, 0, down.stderr)
+        assert.deepEqual(compareTrees(src, dst), [])
+        assert.equal(proxy.injected.cut, 3)
+        proxy.setFaults({cutBody: isData, cutBodyTimes: 4})
+        const one = await runCli(['download-single', 'cb', 'big/twelve.bin', '--bucket', bucket, '--stdout'], {env})
+        assert.equal(one.code, 0, one.stderr)
+        assert.ok(one.stdoutBytes.equals(readFileSync(join(src, 'big/twelve.bin'))))
+        assert.equal(proxy.injected.cut, 4)
       } finally {
         await proxy.stop()
       }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative, sep} from 'node:path'
 import {projectRoot} from './harness/servers.js'
+import {cliEnv, runCli} from './harness/cli.js'
+import {newBucket} from './harness/hooks.js'
 
 /** Command ids as oclif derives them from dist/src/commands (folders are topics, index.js is the topic itself). */
 function commandIds(dir: string): string[] {
@@ -23,12 +25,12 @@ function commandIds(dir: string): string[] {
 }
 
 /** The module URLs `s3c ARGS` resolves, recorded by test/harness/import-trace.js. */
-function modulesLoadedBy(args: string[]): string[] {
+function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = process.env): string[] {
   const dir = mkdtempSync(join(tmpdir(), 's3c-trace-'))
   const trace = join(dir, 'trace')
   try {
     execFileSync(process.execPath, ['--import', join(projectRoot, 'dist/test/harness/import-trace.js'), join(projectRoot, 'bin/run.js'), ...args],
-      {env: {...process.env, S3C_IMPORT_TRACE: trace}, stdio: ['ignore', 'pipe', 'pipe']})
+      {env: {...env, S3C_IMPORT_TRACE: trace}, stdio: ['ignore', 'pipe', 'pipe']})
     return readFileSync(trace, 'utf8').split('\n').filter(Boolean)
   } finally {
     rmSync(dir, {recursive: true, force: true})
@@ -47,6 +49,28 @@ describe('start-up', function () {
       assert.ok(loaded.some((u) => u.includes('@oclif/core')), 'the trace sees the modules')
       const heavy = loaded.filter((u) => /\/dist\/src\/commands\/|@aws-sdk\/client-s3|\/bullmq\/|\/ioredis\/|\/express\//.test(u))
       assert.deepEqual(heavy, [], `s3c ${args.join(' ')} loaded`)
+    }
+  })
+
+  it('cat, head, download-single and list-files load no AWS SDK client, BullMQ, ioredis, cli-progress or job handlers (the fast path alone)', async function () {
+    const bucket = await newBucket('startup')
+    const dir = mkdtempSync(join(tmpdir(), 's3c-startup-'))
+    try {
+      writeFileSync(join(dir, 'a.txt'), 'hello')
+      const made = await runCli(['bundle', dir, 'b1', '--bucket', bucket])
+      assert.equal(made.code, 0, made.stderr)
+      const env = cliEnv()
+      for (const args of [
+        ['cat', `s3://${bucket}/b1/bundle.tar`, '--range', '0-9'], ['head', `s3://${bucket}/b1/bundle.tar`],
+        ['download-single', 'b1', 'a.txt', '--bucket', bucket, '--stdout'], ['list-files', 'b1', '--bucket', bucket],
+      ]) {
+        const loaded = modulesLoadedBy(args, env)
+        assert.ok(loaded.some((u) => u.includes('/dist/src/commands/')), 'the trace sees the command')
+        const heavy = loaded.filter((u) => /@aws-sdk\/|\/bullmq\/|\/ioredis\/|\/express\/|\/cli-progress\/|\/undici\/|\/dist\/src\/jobs\/handlers|\/dist\/src\/run\/session/.test(u))
+        assert.deepEqual(heavy, [], `s3c ${args.join(' ')} loaded`)
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 })

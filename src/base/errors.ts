@@ -48,8 +48,7 @@ const RETRY_NAMES = new Set([
 ])
 const NETWORK_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ENETUNREACH', 'ECONNABORTED',
 ])
 /** TLS failures, by what the user can do about them; all doom every request (fatal). */
 const TLS_REASONS: Record<string, string> = {
@@ -132,7 +131,7 @@ export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: st
   if (name === 'AccessDenied' || status === 403)
     return `access denied${ctx.bucket ? ` to bucket "${ctx.bucket}"` : ''}${where}: check the credentials and the bucket policy`
   if (code && TLS_REASONS[code] && !status) return `TLS to ${ctx.endpoint ?? 'the S3 endpoint'} failed: ${TLS_REASONS[code]}`
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT')
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH')
     return `cannot reach the S3 endpoint${where || ' (AWS default)'} (${code}): check --endpoint-url / AWS_ENDPOINT_URL / the profile's endpoint_url and that the server is running`
   if (code && LOCAL_CODES.has(code) && !status) {
     const what = ({EACCES: 'permission denied', EPERM: 'operation not permitted', ENOENT: 'no such file or directory',

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {parseSize} from '../base/units.js'
-import {transferDefaults} from '../run/session.js'
+import {transferDefaults} from '../run/defaults.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'
 import {isS3Url, parseS3Url} from '../s3/url.js'
 import {copyDefaults, type CopyOptions} from '../verbs/cp.js'

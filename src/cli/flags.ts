@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {parseSize} from '../base/units.js'
 import {LOG_LEVELS, REQUEST_PAYERS} from '../s3/config.js'
-import {transferDefaults} from '../run/session.js'
+import {transferDefaults} from '../run/defaults.js'
 import {outputFlags} from './output.js'
 
 const size = Flags.custom<number>({

@@ -1,5 +1,5 @@
 import type {TransferOptions} from '../run/session.js'
-import {transferDefaults} from '../run/session.js'
+import {transferDefaults} from '../run/defaults.js'
 import {resolveS3Config, type S3Config, type S3ConfigFlags} from '../s3/config.js'
 import {isS3Url, parseS3Url, type S3Location} from '../s3/url.js'
 import {ExitCode, S3cError} from '../base/errors.js'

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress'
+import {createRequire} from 'node:module'
+import type cliProgress from 'cli-progress'
 import {formatBytes} from '../base/units.js'
 import type {RunStats} from './stats.js'
 
@@ -118,6 +119,8 @@ export interface ProgressOptions {
   now?: () => number
 }
 
+const require = createRequire(import.meta.url)
+
 /** Samples per second: enough for a smooth 5-second window, cheap enough to ignore. */
 const SAMPLE_MS = 200
 
@@ -154,6 +157,8 @@ export class ProgressReporter {
     this.timers.push(setInterval(() => this.sample(), SAMPLE_MS))
     if (this.stream.isTTY) {
       const label = this.opts.label
+      // Loaded only for a terminal (CommonJS, so a plain require): runs under scripts and CI never need it.
+      const cliProgress = require('cli-progress') as typeof import('cli-progress')
       this.bar = new cliProgress.SingleBar({
         stream: this.stream,
         // The whole line comes from progressText; the bar itself only once the total is known.

@@ -1,5 +1,8 @@
-import {Redis} from 'ioredis'
+import {createRequire} from 'node:module'
+import type {Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../base/errors.js'
+
+const require = createRequire(import.meta.url)
 
 /** The one BullMQ queue all s3c jobs go through; the job name is the job kind. */
 export const QUEUE_NAME = 's3c'
@@ -22,6 +25,8 @@ export const runLockKey = (runId: string) => `s3c:run:${runId}:enqueuer`
  * reconnection attempts instead of waiting for Redis forever.
  */
 export function connectRedis(url: string, opts: {failFast?: boolean} = {}): Redis {
+  // Loaded here, not at start-up (most commands never talk to Redis); ioredis is CommonJS, so a plain require.
+  const {Redis} = require('ioredis') as typeof import('ioredis')
   const redis = new Redis(url, {maxRetriesPerRequest: opts.failFast ? 20 : null, lazyConnect: false})
   // Connection errors reach the caller as failed commands (checkRedis turns them into one line);
   // without a listener ioredis would also print each reconnect attempt's stack.

@@ -8,11 +8,8 @@ import type {Runner} from './runner.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
 import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
-import {BullMQRunner} from './bullmq.js'
 import type {S3Location} from '../s3/url.js'
 import type {CopyConditions, CopySettings, FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
-
-const MiB = 1024 * 1024
 
 /**
  * Options shared by upload and download (s3concurrent's flags and ours): the plan-shaping ones
@@ -60,13 +57,7 @@ export interface TransferOptions extends CommonStoredOptions {
   stateUrl?: string
 }
 
-export const transferDefaults = {
-  threadCount: 32,
-  maxRetry: 10,
-  multipartThreshold: 8 * MiB,
-  partSize: 8 * MiB,
-}
-
+export {transferDefaults} from './defaults.js'
 
 export interface RunContext {
   /** S3 with the run's retry policy and signal. */
@@ -120,6 +111,8 @@ export async function openRun(opts: TransferOptions, description: string, comman
   }
   try {
     if (opts.redisUrl) {
+      // BullMQ and ioredis (~0.15 s to load) only for a run that uses them.
+      const {BullMQRunner} = await import('./bullmq.js')
       runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId, maxRetry: opts.maxRetry, stats, description,
         command: JSON.stringify(command), retrying: opts.retrying, signal: controller.signal,
         detach: opts.detach, onRunId: opts.onRunId})

@@ -2,22 +2,27 @@ import {readFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import {rootCertificates} from 'node:tls'
-import {S3Client, type S3ClientConfig} from '@aws-sdk/client-s3'
-import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
-import {NoAuthSigner} from '@smithy/core'
-import {NodeHttpHandler} from '@smithy/node-http-handler'
-import type {AwsCredentialIdentityProvider, FinalizeHandler, FinalizeHandlerArguments, MetadataBearer} from '@smithy/types'
+import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
+import type {AwsCredentialIdentity, AwsCredentialIdentityProvider, FinalizeHandler, FinalizeHandlerArguments, MetadataBearer} from '@smithy/types'
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {S3Config} from './config.js'
 import {FastS3} from './fast.js'
 import {redactedQuery, requestLog, type RequestLog} from './log.js'
 
+/** The SDK's module: commands are built from it where they are sent (src/s3/storage.ts). */
+export type SdkModule = typeof import('@aws-sdk/client-s3')
+
 /**
  * One connection to S3: the SDK client and the fast path for small objects. Only src/s3/ sends
  * requests through it (src/s3/storage.ts, which picks the path for each request).
+ *
+ * The SDK (~0.2 s of module loading with its HTTP handler and credential chain) is loaded on the
+ * first request that needs it: a command that only GETs, PUTs or HEADs (cat, head,
+ * download-single) never loads it (docs/DESIGN.md, "Start-up").
  */
 export interface S3Handle {
-  client: S3Client
+  /** The SDK client and module, created on first use. */
+  sdk(): Promise<{client: S3Client; m: SdkModule}>
   fast: FastS3
   /** Where requests go, for messages (never contains secrets). */
   endpointLabel: string
@@ -28,8 +33,9 @@ export interface S3Handle {
  * The standard credential chain for the resolved profile. A named profile skips the environment
  * keys (the SDK's rule, as aws cli's); failures become one line naming the profile and the files.
  */
-function credentialsFor(config: S3Config): AwsCredentialIdentityProvider {
+async function credentialChain(config: S3Config): Promise<AwsCredentialIdentityProvider> {
   const profile = config.profile ?? 'default'
+  const {fromNodeProviderChain} = await import('@aws-sdk/credential-providers')
   const chain = fromNodeProviderChain({
     profile: config.profile,
     // The SDK prints a 9-line warning when a profile and environment keys are both set: one line instead.
@@ -77,9 +83,31 @@ function trustedCertificates(config: S3Config, endpoint: URL): string[] | undefi
  * --no-sign-request on the SDK: Smithy's "no auth" scheme for every operation, so nothing is
  * signed and no credential provider is ever asked (the fast path skips its signer the same way).
  */
-const anonymousAuth: Pick<S3ClientConfig, 'httpAuthSchemes' | 'httpAuthSchemeProvider'> = {
-  httpAuthSchemes: [{schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: new NoAuthSigner()}],
-  httpAuthSchemeProvider: () => [{schemeId: 'smithy.api#noAuth'}],
+async function anonymousAuth(): Promise<Pick<S3ClientConfig, 'httpAuthSchemes' | 'httpAuthSchemeProvider'>> {
+  const {NoAuthSigner} = await import('@smithy/core')
+  return {
+    httpAuthSchemes: [{schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: new NoAuthSigner()}],
+    httpAuthSchemeProvider: () => [{schemeId: 'smithy.api#noAuth'}],
+  }
+}
+
+/**
+ * The credentials of every request. Keys that are simply there (given by a library caller, in
+ * the environment without a named profile, or as plain keys of the profile: what `aws configure`
+ * writes) are used as they are; anything else (roles, SSO, processes, instance metadata) goes
+ * through the SDK's chain, loaded on first use. The same rule as the chain's own order.
+ */
+function credentialsFor(config: S3Config): AwsCredentialIdentityProvider {
+  const keys = config.credentials ?? config.staticKeys
+  if (keys) {
+    const identity: AwsCredentialIdentity = {...keys}
+    return async () => identity
+  }
+  let chain: Promise<AwsCredentialIdentityProvider> | undefined
+  return async identityProperties => {
+    chain ??= credentialChain(config)
+    return (await chain)(identityProperties)
+  }
 }
 
 /** The request as the SDK's finalize step sees it (an HttpRequest of @smithy/protocol-http). */
@@ -119,52 +147,61 @@ function addGlobalMiddleware(client: S3Client, config: S3Config, log: RequestLog
   }, {relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 's3cRequestLog'})
 }
 
-/** The one S3 client factory: the SDK client and the fast path get the same endpoint, region, addressing and credentials. */
+/** The one S3 client factory: the SDK client and the fast path get the same endpoint, region, addressing, credentials and sockets. */
 export async function createS3(config: S3Config): Promise<S3Handle> {
   const region = config.region
   const endpoint = new URL(config.endpoint ?? `https://s3.${region}.amazonaws.com`)
   const ca = trustedCertificates(config, endpoint)
   const agentOpts = {keepAlive: true, maxSockets: config.maxSockets}
+  const agent = endpoint.protocol === 'https:' ? new https.Agent({...agentOpts, ...(ca ? {ca} : {})}) : new http.Agent(agentOpts)
   const anonymous = config.anonymous === true
   const log = requestLog(config.logLevel)
-  const client = new S3Client({
-    region,
-    profile: config.profile,
-    endpoint: config.endpoint,
-    // The endpoint was resolved once (src/s3/config.ts, config files included): the SDK must not look again.
-    ignoreConfiguredEndpointUrls: true,
-    forcePathStyle: config.forcePathStyle,
-    credentials: config.credentials ? async () => config.credentials! : credentialsFor(config),
-    ...(anonymous ? anonymousAuth : {}),
-    // One retry policy for the whole tool (src/base/retry.ts): the SDK must not retry on its own.
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: new NodeHttpHandler({
-      httpAgent: new http.Agent(agentOpts),
-      httpsAgent: new https.Agent({...agentOpts, ...(ca ? {ca} : {})}),
-      connectionTimeout: 10_000,
-      requestTimeout: 120_000,
-    }),
-  })
-  addGlobalMiddleware(client, config, log)
+  const credentials = credentialsFor(config)
+  let sdk: Promise<{client: S3Client; m: SdkModule}> | undefined
+  let client: S3Client | undefined
+  const makeSdk = async () => {
+    const [m, {NodeHttpHandler}] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler')])
+    client = new m.S3Client({
+      region,
+      profile: config.profile,
+      endpoint: config.endpoint,
+      // The endpoint was resolved once (src/s3/config.ts, config files included): the SDK must not look again.
+      ignoreConfiguredEndpointUrls: true,
+      forcePathStyle: config.forcePathStyle,
+      credentials,
+      ...(anonymous ? await anonymousAuth() : {}),
+      // One retry policy for the whole tool (src/base/retry.ts): the SDK must not retry on its own.
+      maxAttempts: 1,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // The fast path's sockets: one pool per endpoint.
+      requestHandler: new NodeHttpHandler({
+        ...(endpoint.protocol === 'https:' ? {httpsAgent: agent as https.Agent} : {httpAgent: agent}),
+        connectionTimeout: 10_000, // CONNECT_TIMEOUT_MS of the fast path
+        requestTimeout: 120_000,
+      }),
+    })
+    addGlobalMiddleware(client, config, log)
+    return {client, m}
+  }
   const fast = new FastS3({
-    ca,
+    agent,
     endpoint,
     pathStyle: config.forcePathStyle,
     region,
-    credentials: client.config.credentials,
-    connections: config.maxSockets,
+    credentials,
     anonymous,
     requestPayer: config.requestPayer,
     log,
   })
   return {
-    client, fast,
+    sdk: () => (sdk ??= makeSdk()),
+    fast,
     endpointLabel: endpoint.origin,
     async close() {
-      client.destroy()
+      client?.destroy()
       await fast.close()
+      agent.destroy()
     },
   }
 }

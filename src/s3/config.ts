@@ -28,7 +28,43 @@ export interface S3Config {
   /** --log: what is written to stderr besides errors (src/s3/log.ts); warn when absent. */
   logLevel?: LogLevel
   /** Keys given by a library caller (src/api/connect.ts) instead of the credential chain. */
-  credentials?: {accessKeyId: string; secretAccessKey: string; sessionToken?: string}
+  credentials?: StaticKeys
+  /**
+   * Keys found as they are (the environment's without a named profile, or the profile's plain
+   * keys): used without loading the SDK's credential chain. Absent when the chain must decide
+   * (roles, SSO, credential_process, instance metadata, …).
+   */
+  staticKeys?: StaticKeys
+}
+
+export interface StaticKeys {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string
+}
+
+/** Profile settings that make the SDK's chain fetch credentials rather than read them (aws cli's order: these before plain keys). */
+const FETCHED_CREDENTIALS = ['role_arn', 'source_profile', 'credential_source', 'credential_process', 'web_identity_token_file', 'sso_session', 'sso_start_url', 'sso_account_id']
+
+/**
+ * The credential chain's first answer when it is a plain pair of keys: the environment's
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) unless a profile is named, else
+ * the profile's aws_access_key_id / aws_secret_access_key when nothing in it asks for a role, SSO
+ * or a process. Undefined: the SDK's chain decides (src/s3/client.ts). `profile` is merged as the
+ * chain merges it for credentials: the credentials file wins.
+ */
+function plainKeys(named: string | undefined, profile: Section, env: Env, warn: (message: string) => void): StaticKeys | undefined {
+  const fromEnv = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+  if (!named && fromEnv)
+    return {accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY!, ...(env.AWS_SESSION_TOKEN ? {sessionToken: env.AWS_SESSION_TOKEN} : {})}
+  if (FETCHED_CREDENTIALS.some(k => profile[k] !== undefined)) return undefined
+  const accessKeyId = profile.aws_access_key_id?.trim()
+  const secretAccessKey = profile.aws_secret_access_key?.trim()
+  if (!accessKeyId || !secretAccessKey) return undefined
+  // The chain's warning, in one line (src/s3/client.ts says the same when the chain runs).
+  if (named && fromEnv) warn(`AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are ignored: with a named profile ("${named}") the credentials come from the profile`)
+  const sessionToken = profile.aws_session_token?.trim()
+  return {accessKeyId, secretAccessKey, ...(sessionToken ? {sessionToken} : {})}
 }
 
 /** The values of --log, least to most: error (errors only), warn, info (also failed requests), debug (every request). */
@@ -161,8 +197,10 @@ export async function resolveS3Config(
   }
   // aws cli's order: AWS_CA_BUNDLE, then the profile's ca_bundle.
   const caBundle = env.AWS_CA_BUNDLE?.trim() || profile.ca_bundle?.trim() || undefined
+  const staticKeys = flags['no-sign-request'] ? undefined : plainKeys(named, {...fromConfig, ...fromCredentials}, env, warn)
   return {
     endpoint, endpointSource, region, profile: named, forcePathStyle, files, caBundle, maxSockets: Math.max(8, maxSockets),
+    ...(staticKeys ? {staticKeys} : {}),
     ...(flags['no-sign-request'] ? {anonymous: true} : {}), ...(requestPayer ? {requestPayer} : {}), ...(logLevel ? {logLevel} : {}),
   }
 }

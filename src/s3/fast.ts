@@ -1,15 +1,18 @@
 import {createHash, createHmac, type Hash, type Hmac} from 'node:crypto'
-import {SignatureV4} from '@smithy/signature-v4'
+import http, {type IncomingMessage} from 'node:http'
+import https from 'node:https'
+import type {SignatureV4} from '@smithy/signature-v4'
 import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
-import {Agent} from 'undici'
 import type {RequestLog} from './log.js'
 
 /**
- * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over a
- * keep-alive undici pool. The SDK's per-command middleware costs ~1.7 ms CPU per request
- * (docs/DESIGN.md, "The transfer path"); this path skips it. Only src/s3/storage.ts uses it: it
- * picks this path or the SDK for each request, callers never do.
+ * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over
+ * the keep-alive sockets the SDK client shares (src/s3/client.ts). The SDK's per-command
+ * middleware costs ~1.7 ms CPU per request (docs/DESIGN.md, "The transfer path"); this path skips
+ * it. node:http, not undici: measured here with the same CPU per request, and nothing to load at
+ * start-up (undici took 60 ms). Only src/s3/storage.ts uses it: it picks this path or the SDK
+ * for each request, callers never do.
  */
 
 type SourceData = string | ArrayBuffer | ArrayBufferView
@@ -71,6 +74,13 @@ function errorFromResponse(status: number, body: string, fallbackName?: string):
 
 const EMPTY = Buffer.alloc(0)
 
+/** The whole body of an answer; a connection lost before its end rejects (node:http's ECONNRESET "aborted"), and is retried. */
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+}
+
 export function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
@@ -83,9 +93,8 @@ export interface FastS3Options {
   pathStyle: boolean
   region: string
   credentials: Provider<AwsCredentialIdentity>
-  connections: number
-  /** Certificates to trust for https (the system's plus a CA bundle); Node's defaults when absent. */
-  ca?: string[]
+  /** The keep-alive sockets of the endpoint (https.Agent for https: it carries the trusted certificates). */
+  agent: http.Agent
   /** --no-sign-request: send requests unsigned (no Authorization, no credentials asked). */
   anonymous?: boolean
   /** --request-payer: x-amz-request-payer on every request. */
@@ -100,16 +109,20 @@ export interface FastResponse {
   body: Buffer
 }
 
-export class FastS3 {
-  private readonly agent: Agent
-  private readonly signer: SignatureV4
+/** How long a request may wait for its answer's headers, or between two pieces of its body. */
+const IDLE_TIMEOUT_MS = 120_000
+const CONNECT_TIMEOUT_MS = 10_000
 
-  constructor(private readonly opts: FastS3Options) {
-    this.agent = new Agent({connections: opts.connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000,
-      ...(opts.ca ? {connect: {ca: opts.ca}} : {})})
-    this.signer = new SignatureV4({
-      service: 's3', region: opts.region, credentials: opts.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
-    })
+export class FastS3 {
+  private signer?: Promise<SignatureV4>
+
+  constructor(private readonly opts: FastS3Options) {}
+
+  /** The SDK's signer, loaded with the first signed request (start-up, docs/DESIGN.md). */
+  private signerOnce(): Promise<SignatureV4> {
+    return this.signer ??= import('@smithy/signature-v4').then(({SignatureV4}) => new SignatureV4({
+      service: 's3', region: this.opts.region, credentials: this.opts.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
+    }))
   }
 
   private target(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string} {
@@ -123,8 +136,29 @@ export class FastS3 {
     return {origin, hostname, port, protocol: base.protocol, path}
   }
 
+  /** One request on the shared sockets: resolves with the answer once its headers have come; its body is not read yet. */
+  private exchange(method: string, t: {hostname: string; port?: number; protocol: string; path: string}, headers: Headers, body?: Buffer, signal?: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = (t.protocol === 'https:' ? https : http).request({
+        method, hostname: t.hostname, port: t.port, path: t.path, headers, agent: this.opts.agent, signal, timeout: IDLE_TIMEOUT_MS,
+      }, resolve)
+      req.on('error', reject)
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${IDLE_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})))
+      // A new socket must connect within CONNECT_TIMEOUT_MS (a black-holed host), as the SDK's handler is told.
+      req.on('socket', socket => {
+        if (!socket.connecting) return
+        const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})), CONNECT_TIMEOUT_MS)
+        const clear = () => clearTimeout(timer)
+        socket.once('connect', clear)
+        socket.once('secureConnect', clear)
+        socket.once('close', clear)
+      })
+      req.end(body)
+    })
+  }
+
   /** Signs and sends one request; the answer's body is not read yet. */
-  private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal) {
+  private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal): Promise<IncomingMessage> {
     const t = this.target(bucket, key)
     // A signed payload hash: the server rejects a body damaged in transit.
     const payloadHash = bodySha256 ?? sha256Hex(body ?? EMPTY)
@@ -135,13 +169,13 @@ export class FastS3 {
     }
     const sent = this.opts.anonymous
       ? unsigned
-      : (await this.signer.sign({method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: t.path, query: {}, headers: unsigned, body})).headers
+      : (await (await this.signerOnce()).sign({method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: t.path, query: {}, headers: unsigned, body})).headers
     const log = this.opts.log
-    if (!log) return this.agent.request({origin: t.origin, path: t.path, method, headers: sent, body, signal})
+    if (!log) return this.exchange(method, t, sent, body, signal)
     const started = performance.now()
     try {
-      const res = await this.agent.request({origin: t.origin, path: t.path, method, headers: sent, body, signal})
-      log(method, t.origin + t.path, res.statusCode, performance.now() - started)
+      const res = await this.exchange(method, t, sent, body, signal)
+      log(method, t.origin + t.path, res.statusCode ?? 0, performance.now() - started)
       return res
     } catch (error) {
       const e = error as {code?: string; name?: string}
@@ -153,22 +187,24 @@ export class FastS3 {
   /** Sends one signed request and reads the whole answer; throws S3HttpError for non-2xx answers. */
   async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers = {}, body?: Buffer, bodySha256?: string): Promise<FastResponse> {
     const res = await this.send(method, bucket, key, headers, body, bodySha256)
+    const status = res.statusCode ?? 0
     const resHeaders = res.headers as Record<string, string>
     if (method === 'HEAD') {
-      await res.body.dump()
-      if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, '')
-      return {status: res.statusCode, headers: resHeaders, body: Buffer.alloc(0)}
+      res.resume()
+      if (status >= 300) throw errorFromResponse(status, '')
+      return {status, headers: resHeaders, body: EMPTY}
     }
-    const buf = Buffer.from(await res.body.arrayBuffer())
-    if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, buf.toString('utf8'))
-    return {status: res.statusCode, headers: resHeaders, body: buf}
+    const buf = await readAll(res)
+    if (status >= 300) throw errorFromResponse(status, buf.toString('utf8'))
+    return {status, headers: resHeaders, body: buf}
   }
 
   /** A GET whose body is handed over as a stream once the answer's headers have come (a large range). */
   async stream(bucket: string, key: string, headers: Headers, signal?: AbortSignal): Promise<{headers: Headers; body: Readable}> {
     const res = await this.send('GET', bucket, key, headers, undefined, undefined, signal)
-    if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text())
-    return {headers: res.headers as Record<string, string>, body: res.body}
+    const status = res.statusCode ?? 0
+    if (status >= 300) throw errorFromResponse(status, (await readAll(res)).toString('utf8'))
+    return {headers: res.headers as Record<string, string>, body: res}
   }
 
   /** Where a request for the object goes, and how it is signed: for presigned URLs (src/s3/presign.ts). */
@@ -176,7 +212,6 @@ export class FastS3 {
     return {...this.target(bucket, key), region: this.opts.region, credentials: this.opts.credentials}
   }
 
-  async close(): Promise<void> {
-    await this.agent.close()
-  }
+  /** The sockets belong to the connection (src/s3/client.ts closes them). */
+  async close(): Promise<void> {}
 }

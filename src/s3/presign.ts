@@ -1,4 +1,3 @@
-import {SignatureV4} from '@smithy/signature-v4'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {NodeSha256, type FastS3} from './fast.js'
 
@@ -14,6 +13,7 @@ export async function presignGetUrl(fast: FastS3, bucket: string, key: string, e
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS)
     throw new S3cError(`a presigned URL expires after 1 second to 7 days, not ${expiresInSeconds} s: give e.g. --expire 1h`, ExitCode.usage)
   const t = fast.signingTarget(bucket, key)
+  const {SignatureV4} = await import('@smithy/signature-v4')
   const signer = new SignatureV4({service: 's3', region: t.region, credentials: t.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false})
   const host = t.port ? `${t.hostname}:${t.port}` : t.hostname
   // S3 signs a presigned request's payload as UNSIGNED-PAYLOAD: the header only tells the signer so, the URL does not carry it.

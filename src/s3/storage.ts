@@ -1,16 +1,13 @@
 import {Readable} from 'node:stream'
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type ObjectCannedACL, type ServerSideEncryption, type StorageClass,
-  CreateBucketCommand, DeleteBucketCommand, HeadBucketCommand, ListBucketsCommand, ListObjectVersionsCommand, type BucketLocationConstraint,
-} from '@aws-sdk/client-s3'
+import type {ObjectCannedACL, ServerSideEncryption, StorageClass, BucketLocationConstraint, ServiceInputTypes, ServiceOutputTypes} from '@aws-sdk/client-s3'
+import type {Command} from '@smithy/types'
 import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
 import {
   SourceChangedError, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type Storage, type StorageEntry,
   type WriteOptions, type ObjectSettings,
 } from '../base/storage.js'
-import {createS3, type S3Handle} from './client.js'
+import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, type FastResponse, type Headers} from './fast.js'
 import {presignGetUrl} from './presign.js'
@@ -150,6 +147,14 @@ export class S3Storage {
     return new S3Bucket(this, name)
   }
 
+  /** One SDK command, built from the SDK's module (loaded with the first one: src/s3/client.ts) and sent. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private async send<I extends ServiceInputTypes, O extends ServiceOutputTypes>(make: (m: SdkModule) => Command<ServiceInputTypes, I, ServiceOutputTypes, O, any>,
+    options?: {abortSignal?: AbortSignal}): Promise<O> {
+    const {client, m} = await this.handle.sdk()
+    return client.send(make(m), options)
+  }
+
   private retried<T>(fn: () => Promise<T>, abortable = true): Promise<T> {
     return withRetry(fn, this.retry, abortable ? this.signal : undefined)
   }
@@ -162,7 +167,7 @@ export class S3Storage {
    */
   async checkBucket(bucket: string, prefix: string): Promise<{empty: boolean}> {
     try {
-      const page = await withRetry(() => this.handle.client.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1})),
+      const page = await withRetry(() => this.send(m => new m.ListObjectsV2Command({Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1})),
         probePolicy(this.retry))
       return {empty: (page.KeyCount ?? page.Contents?.length ?? 0) === 0}
     } catch (error) {
@@ -284,7 +289,7 @@ export class S3Storage {
     let token: string | undefined
     do {
       // Keys may hold characters XML 1.0 cannot carry (\r comes back as \n): ask for them URL-encoded.
-      const page = await this.retried(() => this.handle.client.send(new ListObjectsV2Command({
+      const page = await this.retried(() => this.send(m => new m.ListObjectsV2Command({
         Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, EncodingType: 'url', Delimiter: opts.delimiter,
         StartAfter: token ? undefined : opts.startAfter,
       }), {abortSignal: this.signal}))
@@ -336,7 +341,7 @@ export class S3Storage {
     for (;;) {
       let page
       try {
-        page = await this.retried(() => this.handle.client.send(new ListMultipartUploadsCommand({
+        page = await this.retried(() => this.send(m => new m.ListMultipartUploadsCommand({
           Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker,
         }), {abortSignal: this.signal}))
       } catch (error) {
@@ -364,7 +369,7 @@ export class S3Storage {
 
   /** Starts a multipart upload; never cancelled by the signal (its id must be known to be aborted). */
   async createMultipart(bucket: string, key: string, opts: CreateOptions = {}): Promise<string> {
-    const created = await this.retried(() => this.handle.client.send(new CreateMultipartUploadCommand({
+    const created = await this.retried(() => this.send(m => new m.CreateMultipartUploadCommand({
       Bucket: bucket, Key: key, ContentType: opts.contentType, Metadata: opts.metadata, StorageClass: opts.storageClass as StorageClass | undefined,
       ...objectSettings(opts),
     })), false)
@@ -372,7 +377,7 @@ export class S3Storage {
   }
 
   async uploadPart(target: MultipartTarget, partNumber: number, body: Buffer): Promise<CompletedPart> {
-    const res = await this.retried(() => this.handle.client.send(new UploadPartCommand({
+    const res = await this.retried(() => this.send(m => new m.UploadPartCommand({
       ...targetOf(target), PartNumber: partNumber, Body: body, ContentLength: body.length,
     }), {abortSignal: this.signal}))
     return {PartNumber: partNumber, ETag: res.ETag ?? ''}
@@ -387,7 +392,7 @@ export class S3Storage {
   async copyPart(target: MultipartTarget, partNumber: number, src: CopySource): Promise<CompletedPart> {
     const range = src.start !== undefined && src.end !== undefined ? `bytes=${src.start}-${src.end - 1}` : undefined
     const copySource = `${src.bucket}/${encodeKey(src.key)}`
-    const send = (from: string) => this.retried(() => this.handle.client.send(new UploadPartCopyCommand({
+    const send = (from: string) => this.retried(() => this.send(m => new m.UploadPartCopyCommand({
       ...targetOf(target), PartNumber: partNumber, CopySource: from, CopySourceRange: range, CopySourceIfMatch: src.etag,
     }), {abortSignal: this.signal}))
     let res
@@ -402,14 +407,14 @@ export class S3Storage {
 
   /** Completes the upload; the ETag is '' when the server's answer has none the SDK reads (Ceph RGW). */
   async completeMultipart(target: MultipartTarget, parts: CompletedPart[]): Promise<{etag: string}> {
-    const res = await this.retried(() => this.handle.client.send(new CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})))
+    const res = await this.retried(() => this.send(m => new m.CompleteMultipartUploadCommand({...targetOf(target), MultipartUpload: {Parts: parts}})))
     return {etag: res.ETag ?? ''}
   }
 
   /** Aborts the upload, also after Ctrl-C; one that is gone already (404) is fine. */
   async abortMultipart(target: MultipartTarget): Promise<void> {
     try {
-      await this.retried(() => this.handle.client.send(new AbortMultipartUploadCommand(targetOf(target))), false)
+      await this.retried(() => this.send(m => new m.AbortMultipartUploadCommand(targetOf(target))), false)
     } catch (error) {
       if (statusOf(error) !== 404) throw error
     }
@@ -421,7 +426,7 @@ export class S3Storage {
    */
   async copy(from: {bucket: string; key: string}, to: {bucket: string; key: string}, opts: CopyOptions = {}): Promise<void> {
     const replace = opts.replace === true
-    await this.retried(() => this.handle.client.send(new CopyObjectCommand({
+    await this.retried(() => this.send(m => new m.CopyObjectCommand({
       Bucket: to.bucket, Key: to.key, CopySource: `${from.bucket}/${encodeKey(from.key)}`, CopySourceIfMatch: opts.etag,
       MetadataDirective: replace ? 'REPLACE' : undefined, ContentType: replace ? opts.contentType : undefined, Metadata: replace ? opts.metadata : undefined,
       StorageClass: opts.storageClass as StorageClass | undefined, ...objectSettings({...opts, ...(replace ? {} : {cacheControl: undefined, contentEncoding: undefined, contentDisposition: undefined, contentLanguage: undefined})}),
@@ -435,7 +440,7 @@ export class S3Storage {
   async deleteMany(bucket: string, keys: string[]): Promise<{key: string; error: string}[]> {
     const batches: string[][] = []
     for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000))
-    const settled = await Promise.allSettled(batches.map(batch => this.retried(() => this.handle.client.send(new DeleteObjectsCommand({
+    const settled = await Promise.allSettled(batches.map(batch => this.retried(() => this.send(m => new m.DeleteObjectsCommand({
       Bucket: bucket, Delete: {Objects: batch.map(Key => ({Key})), Quiet: true},
     })), false)))
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
@@ -451,7 +456,7 @@ export class S3Storage {
     const out: BucketInfo[] = []
     let token: string | undefined
     do {
-      const page = await this.retried(() => this.handle.client.send(new ListBucketsCommand({ContinuationToken: token}), {abortSignal: this.signal}))
+      const page = await this.retried(() => this.send(m => new m.ListBucketsCommand({ContinuationToken: token}), {abortSignal: this.signal}))
       for (const b of page.Buckets ?? []) if (b.Name) out.push({name: b.Name, created: b.CreationDate})
       token = page.ContinuationToken
     } while (token)
@@ -461,7 +466,7 @@ export class S3Storage {
   /** True when the bucket exists (HeadBucket: 404 is no, 403 and the rest are errors). */
   async bucketExists(bucket: string): Promise<boolean> {
     try {
-      await withRetry(() => this.handle.client.send(new HeadBucketCommand({Bucket: bucket})), probePolicy(this.retry))
+      await withRetry(() => this.send(m => new m.HeadBucketCommand({Bucket: bucket})), probePolicy(this.retry))
       return true
     } catch (error) {
       const original = error instanceof FatalError ? error.original : error
@@ -472,14 +477,14 @@ export class S3Storage {
 
   /** CreateBucket; `locationConstraint` only for AWS outside us-east-1. */
   async createBucket(bucket: string, locationConstraint?: string): Promise<void> {
-    await this.retried(() => this.handle.client.send(new CreateBucketCommand({
+    await this.retried(() => this.send(m => new m.CreateBucketCommand({
       Bucket: bucket, ...(locationConstraint ? {CreateBucketConfiguration: {LocationConstraint: locationConstraint as BucketLocationConstraint}} : {}),
     })), false)
   }
 
   /** DeleteBucket (the bucket must be empty). */
   async deleteBucket(bucket: string): Promise<void> {
-    await this.retried(() => this.handle.client.send(new DeleteBucketCommand({Bucket: bucket})), false)
+    await this.retried(() => this.send(m => new m.DeleteBucketCommand({Bucket: bucket})), false)
   }
 
   /**
@@ -495,7 +500,7 @@ export class S3Storage {
     let keyMarker: string | undefined
     let versionIdMarker: string | undefined
     for (;;) {
-      const page = await this.retried(() => this.handle.client.send(new ListObjectVersionsCommand({
+      const page = await this.retried(() => this.send(m => new m.ListObjectVersionsCommand({
         Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker, EncodingType: 'url',
       }), {abortSignal: this.signal}))
       const decode = (k: string) => decodeListedKey(k, page.EncodingType)

@@ -16,7 +16,6 @@ import {fsPath} from '../local/fs-path.js'
 import {secondsToNs, utimesValue} from '../base/times.js'
 import {LocalPathError, makeSymlinkSafely, usableTarget, withTempFile} from '../local/safe-path.js'
 
-import {downloadAll} from './download-all.js'
 import {describeOther} from './members.js'
 import {withReader, type ReadOptions} from './list-files.js'
 
@@ -180,6 +179,8 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
   if (opts.stdout && opts.member.endsWith('/')) throw folderToStream()
   if (opts.member.endsWith('/')) {
     const dest = opts.out ?? '.'
+    // A folder is a download-all of a selection (loaded here: the run machinery is not needed for one member).
+    const {downloadAll} = await import('./download-all.js')
     const summary = await downloadAll({...transferBase(opts), ref: opts.ref, dest, select: [opts.member]})
     if (summary.filesFailed > 0) {
       const first = summary.failures[0]

@@ -29,7 +29,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 }
 
 /** The environment the CLI runs in: the harness' S3 server, nothing from the caller's shell that would send it elsewhere. */
-function cliEnv(opts: CliOptions): NodeJS.ProcessEnv {
+export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
   const {s3} = harness()
   const env: Record<string, string | undefined> = {
     ...process.env,

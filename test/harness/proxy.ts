@@ -50,6 +50,12 @@ export interface FaultOptions {
    * a distant server (bench:scale lists through +30 ms), on a loopback server.
    */
   latencyMs?: number
+  /**
+   * Answers that match are cut mid-body: the headers (with the full Content-Length) and half the
+   * body go out, then the connection closes. Only the first `cutBodyTimes` matching answers (1 by default).
+   */
+  cutBody?: (r: RecordedRequest) => boolean
+  cutBodyTimes?: number
   seed?: number
 }
 
@@ -69,7 +75,7 @@ export interface Proxy {
   reset(): void
   setFaults(faults: FaultOptions): void
   /** Faults injected so far, by kind. */
-  injected: {500: number; 503: number; drop: number}
+  injected: {500: number; 503: number; drop: number; cut: number}
   /** Requests waiting in hold right now. */
   held(): number
   /** Requests stalled so far (FaultOptions.stall). */
@@ -138,7 +144,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let faults: FaultOptions = opts
   let random = mulberry32(opts.seed ?? 42)
   const requests: RecordedRequest[] = []
-  const injected = {500: 0, 503: 0, drop: 0}
+  const injected = {500: 0, 503: 0, drop: 0, cut: 0}
   const holding: {rec: RecordedRequest; release: () => void}[] = []
   const rehold = () => {
     for (const h of holding.splice(0)) {
@@ -203,6 +209,19 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     }
     const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers, agent}, up => {
       rec.status = up.statusCode
+      const length = Number(up.headers['content-length'] ?? 0)
+      if (faults.cutBody?.(rec) && length > 1 && injected.cut < (faults.cutBodyTimes ?? 1)) {
+        injected.cut++
+        const body: Buffer[] = []
+        up.on('data', (chunk: Buffer) => body.push(chunk))
+        up.on('end', () => {
+          res.writeHead(up.statusCode ?? 502, up.headers)
+          const half = Buffer.concat(body).subarray(0, Math.floor(length / 2))
+          rec.responseBytes += half.length
+          res.write(half, () => res.socket?.destroy())
+        })
+        return
+      }
       res.writeHead(up.statusCode ?? 502, up.headers)
       up.on('data', (chunk: Buffer) => { rec.responseBytes += chunk.length })
       up.pipe(res)

@@ -1,0 +1,13 @@
+const MiB = 1024 * 1024
+
+/**
+ * The defaults of every run (s3concurrent's flags and ours). Their own module: the flags of
+ * every command read them, and importing the run machinery (src/run/session.ts, with every job
+ * handler) only to print --help or cat one object would cost start-up time.
+ */
+export const transferDefaults = {
+  threadCount: 32,
+  maxRetry: 10,
+  multipartThreshold: 8 * MiB,
+  partSize: 8 * MiB,
+}
