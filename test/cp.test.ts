@@ -200,6 +200,31 @@ describe('cp and mv', function () {
   })
 })
 
+describe('S3→S3 copies on the fast path', function () {
+  it('a CopyObject answered 200 with an error body is sent again; the copies carry settings and keep or replace metadata', async function () {
+    const bucket = await newBucket('cpf')
+    await putObject(bucket, 'src/a.txt', Buffer.from('alpha'))
+    await putObject(bucket, 'src/b.txt', Buffer.from('beta'))
+    const proxy = await startProxy(harness().s3.endpoint, {errorBody200: r => r.copySource !== undefined, errorBody200Times: 1})
+    try {
+      const r = await runCli(['cp', `s3://${bucket}/src/*`, `s3://${bucket}/dst/`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(proxy.injected.errorBody, 1)
+      assert.equal(proxy.count('PUT', q => q.copySource !== undefined), 3, 'two copies, one of them twice')
+      assert.equal(JSON.parse(r.stdout).filesDone, 2)
+    } finally {
+      await proxy.stop()
+    }
+    assert.equal((await getObject(bucket, 'dst/a.txt')).toString(), 'alpha')
+    assert.equal((await getObject(bucket, 'dst/b.txt')).toString(), 'beta')
+    const replaced = await runCli(['cp', `s3://${bucket}/src/a.txt`, `s3://${bucket}/meta/a.txt`, '--content-type', 'text/x-alpha', '--metadata', 'team=blue'])
+    assert.equal(replaced.code, 0, replaced.stderr)
+    const h = await head(bucket, 'meta/a.txt')
+    assert.equal(h.ContentType, 'text/x-alpha')
+    assert.equal(h.Metadata?.team, 'blue')
+  })
+})
+
 describe('S3→S3 copies on BullMQ workers', function () {
   const dirs: string[] = []
   after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })

@@ -6,7 +6,7 @@ import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {toNs} from '../base/times.js'
 import {fsPath} from '../local/fs-path.js'
 import {readRange} from '../local/storage.js'
-import {sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
+import {objectHeaders, sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
 import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type CopySettings, type FileSyncInfo, type UploadFilesJob, type UploadPartJob} from './types.js'
@@ -15,16 +15,13 @@ import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, 
 
 function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, settings?: CopySettings): Headers {
   const h: Headers = {
+    ...objectHeaders({...settings, metadata: undefined, storageClass}),
     'content-type': settings?.contentType ?? (mime.lookup(f.path) || 'application/octet-stream'),
     [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeNs),
     [`x-amz-meta-${META_SHA256}`]: sha256,
   }
   // cp --metadata: the user's keys, never in place of the time and checksum s3c compares by.
   for (const [k, v] of Object.entries(settings?.metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] ??= v
-  if (settings?.sse) h['x-amz-server-side-encryption'] = settings.sse
-  if (settings?.sseKmsKeyId) h['x-amz-server-side-encryption-aws-kms-key-id'] = settings.sseKmsKeyId
-  if (settings?.acl) h['x-amz-acl'] = settings.acl
-  if (storageClass) h['x-amz-storage-class'] = storageClass
   return h
 }
 

@@ -74,6 +74,18 @@ function errorFromResponse(status: number, body: string, fallbackName?: string):
 
 const EMPTY = Buffer.alloc(0)
 
+/**
+ * An answer of 200 whose body is an S3 error (CopyObject and CompleteMultipartUpload report a
+ * failure found after the status was sent this way): thrown as that error, as a server fault so
+ * it is retried as the SDK retries it.
+ */
+export function throwIfErrorBody(body: Buffer): void {
+  if (body.length === 0 || body.length > 64 * 1024) return
+  const text = body.toString('utf8')
+  if (!/<Error>/.test(text)) return
+  throw errorFromResponse(500, text)
+}
+
 /** The whole body of an answer; a connection lost before its end rejects (node:http's ECONNRESET "aborted"), and is retried. */
 async function readAll(res: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []

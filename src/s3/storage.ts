@@ -9,10 +9,12 @@ import {
 } from '../base/storage.js'
 import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
-import {encodeKey, sha256Hex, type FastResponse, type Headers} from './fast.js'
+import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
 import {presignGetUrl} from './presign.js'
 
 export type {Headers}
+
+const EMPTY_BODY = Buffer.alloc(0)
 export {sha256Hex}
 
 /** A multipart upload in progress. */
@@ -96,6 +98,26 @@ function objectSettings(o: CreateOptions) {
     ServerSideEncryption: o.sse as ServerSideEncryption | undefined, SSEKMSKeyId: o.sseKmsKeyId, ACL: o.acl as ObjectCannedACL | undefined,
     CacheControl: o.cacheControl, ContentEncoding: o.contentEncoding, ContentDisposition: o.contentDisposition, ContentLanguage: o.contentLanguage,
   }
+}
+
+/**
+ * The same settings as request headers, for the fast path's PUT and CopyObject: what the SDK
+ * sends for objectSettings(), plus the content type, metadata and storage class. The one
+ * mapping for upload, pipe and copy.
+ */
+export function objectHeaders(o: CreateOptions): Headers {
+  const h: Headers = {}
+  if (o.contentType) h['content-type'] = o.contentType
+  for (const [k, v] of Object.entries(o.metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] = v
+  if (o.storageClass) h['x-amz-storage-class'] = o.storageClass
+  if (o.sse) h['x-amz-server-side-encryption'] = o.sse
+  if (o.sseKmsKeyId) h['x-amz-server-side-encryption-aws-kms-key-id'] = o.sseKmsKeyId
+  if (o.acl) h['x-amz-acl'] = o.acl
+  if (o.cacheControl) h['cache-control'] = o.cacheControl
+  if (o.contentEncoding) h['content-encoding'] = o.contentEncoding
+  if (o.contentDisposition) h['content-disposition'] = o.contentDisposition
+  if (o.contentLanguage) h['content-language'] = o.contentLanguage
+  return h
 }
 
 /** s3c's own keys at the bucket root (sync states: src/s3/state-storage.ts); listings of user data leave them out. */
@@ -426,11 +448,17 @@ export class S3Storage {
    */
   async copy(from: {bucket: string; key: string}, to: {bucket: string; key: string}, opts: CopyOptions = {}): Promise<void> {
     const replace = opts.replace === true
-    await this.retried(() => this.send(m => new m.CopyObjectCommand({
-      Bucket: to.bucket, Key: to.key, CopySource: `${from.bucket}/${encodeKey(from.key)}`, CopySourceIfMatch: opts.etag,
-      MetadataDirective: replace ? 'REPLACE' : undefined, ContentType: replace ? opts.contentType : undefined, Metadata: replace ? opts.metadata : undefined,
-      StorageClass: opts.storageClass as StorageClass | undefined, ...objectSettings({...opts, ...(replace ? {} : {cacheControl: undefined, contentEncoding: undefined, contentDisposition: undefined, contentLanguage: undefined})}),
-    }), {abortSignal: this.signal}))
+    // Without REPLACE the copy keeps the source's content type, metadata and stored headers: none may be sent.
+    const headers: Headers = objectHeaders(replace ? opts : {storageClass: opts.storageClass, sse: opts.sse, sseKmsKeyId: opts.sseKmsKeyId, acl: opts.acl})
+    headers['x-amz-copy-source'] = `${from.bucket}/${encodeKey(from.key)}`
+    if (opts.etag) headers['x-amz-copy-source-if-match'] = opts.etag
+    if (replace) headers['x-amz-metadata-directive'] = 'REPLACE'
+    // On the fast path: a copy of many small objects is bound by the client's CPU per request (docs/DESIGN.md).
+    await this.retried(async () => {
+      const res = await this.handle.fast.request('PUT', to.bucket, to.key, headers, EMPTY_BODY)
+      // S3 may fail a copy after answering 200: the error is then the body.
+      throwIfErrorBody(res.body)
+    })
   }
 
   /**

@@ -6,7 +6,7 @@ import {GiB, MiB} from '../base/units.js'
 import type {CopySettings} from '../jobs/types.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {S3Config} from '../s3/config.js'
-import {S3Storage, type CompletedPart, type Headers, type MultipartTarget} from '../s3/storage.js'
+import {S3Storage, objectHeaders, type CompletedPart, type MultipartTarget} from '../s3/storage.js'
 
 export interface PipeOptions {
   s3: S3Config
@@ -93,13 +93,7 @@ export async function pipeToS3(input: Readable | AsyncIterable<Buffer | string>,
     }
     if (!upload) {
       const body = take(pendingBytes)
-      const headers: Headers = {'content-type': contentType}
-      for (const [k, v] of Object.entries(settings.metadata ?? {})) headers[`x-amz-meta-${k}`] = v
-      if (settings.storageClass) headers['x-amz-storage-class'] = settings.storageClass
-      if (settings.sse) headers['x-amz-server-side-encryption'] = settings.sse
-      if (settings.sseKmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = settings.sseKmsKeyId
-      if (settings.acl) headers['x-amz-acl'] = settings.acl
-      await s3.put(target.bucket, target.key, body, {headers})
+      await s3.put(target.bucket, target.key, body, {headers: objectHeaders({...settings, contentType})})
       return {url, bytes, parts: 0}
     }
     await send(take(pendingBytes))

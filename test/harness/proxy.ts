@@ -56,6 +56,9 @@ export interface FaultOptions {
    */
   cutBody?: (r: RecordedRequest) => boolean
   cutBodyTimes?: number
+  /** Requests that match get 200 with an S3 error as the body (CopyObject's way to fail after the status), the first `errorBody200Times` (1). */
+  errorBody200?: (r: RecordedRequest) => boolean
+  errorBody200Times?: number
   seed?: number
 }
 
@@ -75,7 +78,7 @@ export interface Proxy {
   reset(): void
   setFaults(faults: FaultOptions): void
   /** Faults injected so far, by kind. */
-  injected: {500: number; 503: number; drop: number; cut: number}
+  injected: {500: number; 503: number; drop: number; cut: number; errorBody: number}
   /** Requests waiting in hold right now. */
   held(): number
   /** Requests stalled so far (FaultOptions.stall). */
@@ -144,7 +147,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let faults: FaultOptions = opts
   let random = mulberry32(opts.seed ?? 42)
   const requests: RecordedRequest[] = []
-  const injected = {500: 0, 503: 0, drop: 0, cut: 0}
+  const injected = {500: 0, 503: 0, drop: 0, cut: 0, errorBody: 0}
   const holding: {rec: RecordedRequest; release: () => void}[] = []
   const rehold = () => {
     for (const h of holding.splice(0)) {
@@ -187,6 +190,13 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       injected[status]++
       res.writeHead(status, {'content-type': 'application/xml'})
       res.end(req.method === 'HEAD' ? undefined : errorXml(status === 500 ? 'InternalError' : 'SlowDown', 'injected failure'))
+      return
+    }
+    if (faults.errorBody200?.(rec) && injected.errorBody < (faults.errorBody200Times ?? 1)) {
+      injected.errorBody++
+      req.resume()
+      res.writeHead(200, {'content-type': 'application/xml'})
+      res.end(errorXml('InternalError', 'injected: failed after 200'))
       return
     }
     if (faults.stall?.(rec)) {
