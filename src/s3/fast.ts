@@ -5,6 +5,7 @@ import type {SignatureV4} from '@smithy/signature-v4'
 import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
 import type {RequestLog} from './log.js'
+import {parseListObjectsV2, type ListV2Page} from './listing-xml.js'
 
 /**
  * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over
@@ -43,9 +44,14 @@ export class NodeSha256 {
   }
 }
 
+/** RFC 3986 encoding (what SigV4 signs): encodeURIComponent plus ! ' ( ) *. */
+export function escapeUri(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
 /** RFC 3986 encoding of each key segment, as S3 expects in the path. */
 export function encodeKey(key: string): string {
-  return key.split('/').map(seg => encodeURIComponent(seg).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/')
+  return key.split('/').map(escapeUri).join('/')
 }
 
 /** Same shape as an SDK ServiceException, so one classifier handles both. */
@@ -143,7 +149,8 @@ export class FastS3 {
     const virtual = !this.opts.pathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)
     const hostname = virtual ? `${bucket}.${base.hostname}` : base.hostname
     const port = base.port ? Number(base.port) : undefined
-    const path = virtual ? `${basePath}/${encodeKey(key)}` : `${basePath}/${bucket}/${encodeKey(key)}`
+    // A request on the bucket itself (a listing) has no key: /bucket, or / on the bucket's host.
+    const path = virtual ? `${basePath}/${encodeKey(key)}` : key === '' ? `${basePath}/${bucket}` : `${basePath}/${bucket}/${encodeKey(key)}`
     const origin = `${base.protocol}//${hostname}${base.port ? `:${base.port}` : ''}`
     return {origin, hostname, port, protocol: base.protocol, path}
   }
@@ -170,8 +177,11 @@ export class FastS3 {
   }
 
   /** Signs and sends one request; the answer's body is not read yet. */
-  private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal): Promise<IncomingMessage> {
-    const t = this.target(bucket, key)
+  private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal,
+    query: Record<string, string> = {}): Promise<IncomingMessage> {
+    const target = this.target(bucket, key)
+    const search = Object.entries(query).map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`).join('&')
+    const t = search ? {...target, path: `${target.path}?${search}`} : target
     // A signed payload hash: the server rejects a body damaged in transit.
     const payloadHash = bodySha256 ?? sha256Hex(body ?? EMPTY)
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname
@@ -181,7 +191,7 @@ export class FastS3 {
     }
     const sent = this.opts.anonymous
       ? unsigned
-      : (await (await this.signerOnce()).sign({method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: t.path, query: {}, headers: unsigned, body})).headers
+      : (await (await this.signerOnce()).sign({method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: target.path, query, headers: unsigned, body})).headers
     const log = this.opts.log
     if (!log) return this.exchange(method, t, sent, body, signal)
     const started = performance.now()
@@ -217,6 +227,30 @@ export class FastS3 {
     const status = res.statusCode ?? 0
     if (status >= 300) throw errorFromResponse(status, (await readAll(res)).toString('utf8'))
     return {headers: res.headers as Record<string, string>, body: res}
+  }
+
+  /**
+   * One ListObjectsV2 page (keys asked URL-encoded: XML 1.0 cannot carry every character a key
+   * may hold), read by src/s3/listing-xml.ts; throws S3HttpError for non-2xx answers.
+   */
+  async listObjectsV2(bucket: string, params: {prefix?: string; continuationToken?: string; delimiter?: string; startAfter?: string; maxKeys?: number},
+    signal?: AbortSignal): Promise<ListV2Page> {
+    const query: Record<string, string> = {'list-type': '2', 'encoding-type': 'url'}
+    if (params.prefix) query.prefix = params.prefix
+    if (params.continuationToken) query['continuation-token'] = params.continuationToken
+    if (params.delimiter) query.delimiter = params.delimiter
+    if (params.startAfter) query['start-after'] = params.startAfter
+    if (params.maxKeys !== undefined) query['max-keys'] = String(params.maxKeys)
+    const res = await this.send('GET', bucket, '', {}, undefined, undefined, signal, query)
+    const status = res.statusCode ?? 0
+    const text = (await readAll(res)).toString('utf8')
+    if (status >= 300) throw errorFromResponse(status, text)
+    try {
+      return parseListObjectsV2(text)
+    } catch (error) {
+      // A body that is not a listing (a proxy's page, a cut answer): a server fault, retried.
+      throw new S3HttpError('InternalError', `ListObjectsV2 of ${bucket}: ${(error as Error).message}`, 500)
+    }
   }
 
   /** Where a request for the object goes, and how it is signed: for presigned URLs (src/s3/presign.ts). */
