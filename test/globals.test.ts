@@ -219,6 +219,18 @@ describe('unknown commands and flags; help, version, completion', function () {
     assert.deepEqual(JSON.parse(json.stdout), {error: 'unknown command "uplod" (did you mean upload?); see s3c help', exitCode: 2})
   })
 
+  it('s3c help with an unknown command is the same one line, exit 2 (not oclif\'s "Command lss not found")', async function () {
+    const lss = oneLine(await runCli(['help', 'lss']))
+    assert.match(lss, /^s3c: unknown command "lss"( \(did you mean [^)]+\?\))?; see s3c help$/)
+    if (manifest().includes('ls')) assert.match(lss, /did you mean ls\b/)
+    assert.equal(oneLine(await runCli(['help', 'uplod'])), 's3c: unknown command "uplod" (did you mean upload?); see s3c help')
+    assert.equal(oneLine(await runCli(['help', 'tar', 'craete'])), 's3c: unknown command "tar craete" (did you mean tar create?); see s3c help tar')
+    assert.equal(oneLine(await runCli(['help', 'xyzzyplugh'])), 's3c: unknown command "xyzzyplugh"; see s3c help')
+    const topic = await runCli(['help', 'tar'])
+    assert.equal(topic.code, 0, topic.stderr)
+    assert.match(topic.stdout, /tar create/)
+  })
+
   it('an unknown flag is one line with the nearest flags, exit 2, without the usage', async function () {
     assert.equal(oneLine(await runCli(['upload', '--fooo'])), 's3c upload: unknown flag --fooo (did you mean --force?)')
     assert.equal(oneLine(await runCli(['download', 's3://b/x', '--dryrun', '--thred-count=3'])),

@@ -74,6 +74,34 @@ export abstract class S3cCommand extends OutputCommand {
     }
   }
 
+  /**
+   * Progress, Ctrl-C and the run id around a run whose command prints its own summary (rm,
+   * rb --force): returns what the run returned and, with --redis, the run's id.
+   */
+  protected async executeRun<O extends TransferOptions, R>(label: string, opts: O, flags: {'dry-run'?: boolean; detach?: boolean},
+    run: (opts: O) => Promise<R>): Promise<{result: R; runId?: string}> {
+    const stats = new RunStats()
+    const progress = new ProgressReporter(stats, {label, enabled: !this.quiet && !flags['dry-run'] && !flags.detach})
+    let runId: string | undefined
+    const full: O = {
+      ...opts, stats, signal: this.cancelOnSignals(), onNotice: (line: string) => this.logToStderr(`s3c: ${line}`),
+      onRunId: (id: string, resumed: boolean) => {
+        runId = id
+        if (!flags.detach || resumed) this.logToStderr(`${resumed ? 'resuming run' : 'run'} ${id}`)
+      },
+    }
+    progress.start()
+    try {
+      const result = await run(full)
+      return {result, runId}
+    } catch (error) {
+      this.partialResult = {command: label, ...(runId ? {runId} : {}), ...summarize(stats)}
+      throw error
+    } finally {
+      progress.stop()
+    }
+  }
+
   /** Opens the run's Redis (checked for noeviction) for one command and closes it after. */
   protected async withRedis<T>(url: string | undefined, fn: (redis: Redis) => Promise<T>): Promise<T> {
     if (!url) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')

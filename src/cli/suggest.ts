@@ -45,3 +45,25 @@ export function didYouMeanFlag(typed: string, flags: Iterable<string>): string {
   const near = nearest(bare(typed), byBare.keys()).map(n => byBare.get(n) ?? n)
   return near.length > 0 ? ` (did you mean ${orList(near)}?)` : ''
 }
+
+/**
+ * The one line for a command that does not exist (the command_not_found hook, `s3c help X`):
+ * the nearest commands, or what is wrong ("tar" without its command, a URL first). oclif joins
+ * the words with ":" ("lss:s3://b/"); they are taken apart again here, an s3:// URL kept whole.
+ */
+export function unknownCommandMessage(id: string, commands: {id: string; hidden?: boolean}[]): string {
+  const words = id.split(/:(?!\/\/)/)
+  const visible = commands.filter(c => !c.hidden).map(c => c.id.split(':'))
+  const topics = new Set(visible.filter(w => w.length > 1).map(w => w[0]))
+  const looksLikeOperand = (w: string) => /[/\\.]|^s3:/.test(w)
+  if (words[0].startsWith('-')) return `unknown flag ${words[0]}${didYouMeanFlag(words[0], ['--help', '--version'])}; see s3c help`
+  if (topics.has(words[0]) && words.length > 1) {
+    const topic = words[0]
+    const under = visible.filter(w => w[0] === topic && w.length > 1).map(w => w.join(' '))
+    return looksLikeOperand(words[1])
+      ? `"${topic}" needs a command before "${words[1]}": ${orList(under)}; see s3c help ${topic}`
+      : `unknown command "${topic} ${words[1]}"${didYouMean(`${topic} ${words[1]}`, under)}; see s3c help ${topic}`
+  }
+  if (looksLikeOperand(words[0])) return `"${words[0]}" is not a command: give the command first (e.g. s3c ls ${words[0]}); see s3c help`
+  return `unknown command "${words[0]}"${didYouMean(words[0], visible.map(w => w[0]))}; see s3c help`
+}

@@ -4,6 +4,7 @@ import {completeTar, tarPart} from './tar-part.js'
 import {tarCopy, tarTemp} from './tar-copy.js'
 import {copyMembers, extractMembers} from './extract.js'
 import {completeCopy, copyObjects, copyPart} from './copy.js'
+import {deleteObjects} from './delete.js'
 import type {Handlers} from './types.js'
 
 export type {Handlers, JobContext, JobHandler} from './types.js'
@@ -25,4 +26,5 @@ export const handlers: Handlers = {
   'copy-object': copyObjects,
   'copy-part': copyPart,
   'complete-copy': completeCopy,
+  'delete-objects': deleteObjects,
 }

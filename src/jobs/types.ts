@@ -236,7 +236,8 @@ export interface ExtractMembersJob {
 }
 
 export type JobData = UploadFilesJob | UploadPartJob | CompleteUploadJob | DownloadFilesJob | DownloadRangeJob | FinishDownloadJob |
-  TarPartJob | CompleteTarJob | ExtractMembersJob | TarCopyJob | TarTempJob | CopyMembersJob | CopyObjectJob | CopyPartJob | CompleteCopyJob
+  TarPartJob | CompleteTarJob | ExtractMembersJob | TarCopyJob | TarTempJob | CopyMembersJob | CopyObjectJob | CopyPartJob | CompleteCopyJob |
+  DeleteObjectsJob
 
 /** What every object a copy writes gets (cp's flags); without `replace` the source's metadata and content type are kept. */
 export interface CopySettings extends ObjectSettings {
@@ -318,6 +319,16 @@ export interface CopyMembersJob {
   destBucket: string
   /** `size` is what the tar stores; a sparse member (fetched, never copied) also has its real size and data runs. */
   members: {name: string; destKey: string; dataOffset: number; size: number; crc?: number; realSize?: number; sparse?: [number, number][]}[]
+}
+
+/**
+ * Keys of one bucket removed by one DeleteObjects request (rm, rb --force, sync --delete): at
+ * most 1,000, S3's limit. Deleting is idempotent, so a job run twice (its worker died) is harmless.
+ */
+export interface DeleteObjectsJob {
+  kind: 'delete-objects'
+  bucket: string
+  keys: string[]
 }
 export type JobKind = JobData['kind']
 

@@ -39,6 +39,8 @@ function keysOf(job: JobData): string {
       return job.files.map(f => f.key).join('\n')
     case 'copy-part':
       return `${job.key}\n${job.uploadId}\n${job.partNumber}`
+    case 'delete-objects':
+      return `${job.bucket}\n${job.keys.join('\n')}`
     default:
       return job.key
   }

@@ -31,6 +31,8 @@ export function filesOfJob(job: JobData): {key: string; path: string; bytes: num
       return job.files.map(f => ({key: f.key, path: `s3://${job.srcBucket}/${f.srcKey}`, bytes: f.size}))
     case 'complete-copy':
       return [{key: job.key, path: `s3://${job.srcBucket}/${job.srcKey}`, bytes: job.size}]
+    case 'delete-objects':
+      return job.keys.map(key => ({key, path: `s3://${job.bucket}/${key}`, bytes: 0}))
     default:
       return []
   }

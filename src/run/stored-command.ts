@@ -36,6 +36,10 @@ export type StoredCommand =
       removeSource?: boolean; copyThreshold: number; copyPartSize: number; label: string}}
   | {verb: 'tar-create'; options: CommonStoredOptions & {archive: string; source?: string; manifest?: string; mode: 'auto' | 'copy' | 'memory'; format: TarFormat;
       toc: boolean; sizeLimit?: number; storageClass?: string; mtimeMetadata?: boolean}}
+  /** rm, rb --force: the URLs as given; a retry deletes only the keys that failed (their s3:// URLs, `only`). */
+  | {verb: 'rm'; options: CommonStoredOptions & {urls: string[]}}
+  /** sync --delete's pass (its own run, after the copies): the comparison again, limited to the keys that failed. */
+  | {verb: 'sync-delete'; options: CommonStoredOptions & {source: string; destination: string; followSymlinks?: boolean}}
 
 export function commonStoredOptions(o: CommonStoredOptions): CommonStoredOptions {
   return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,

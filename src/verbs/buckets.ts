@@ -1,7 +1,7 @@
 import {ExitCode, FatalError, S3cError} from '../base/errors.js'
 import type {S3Storage} from '../s3/storage.js'
 import {userError} from './expand.js'
-import {removeObjects} from './rm.js'
+import {removeObjects, type RemoveSummary} from './rm.js'
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 
@@ -48,7 +48,9 @@ export interface RemoveBucketResult {
  * server lists them), then removes the bucket. Object versions of a versioned bucket are not
  * deleted: S3 then refuses the bucket, and that answer is the one line.
  */
-export async function removeBucket(s3: S3Storage, bucket: string, opts: {force?: boolean; threadCount?: number} = {}): Promise<RemoveBucketResult> {
+export async function removeBucket(s3: S3Storage, bucket: string, opts: {force?: boolean; threadCount?: number
+  /** How the objects are deleted (`rm 's3://bucket/*'`): in-process on `s3` unless given (the CLI: a run, on workers with --redis). */
+  empty?: () => Promise<RemoveSummary>} = {}): Promise<RemoveBucketResult> {
   const result: RemoveBucketResult = {objectsDeleted: 0}
   try {
     if (!await s3.bucketExists(bucket)) throw new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage)
@@ -56,7 +58,7 @@ export async function removeBucket(s3: S3Storage, bucket: string, opts: {force?:
       const {empty} = await s3.checkBucket(bucket, '')
       if (!empty) throw new S3cError(`bucket "${bucket}" is not empty: remove its objects first (s3c rm 's3://${bucket}/*'), or use rb --force`, ExitCode.usage)
     } else {
-      const summary = await removeObjects(s3, [`s3://${bucket}/*`], {threadCount: opts.threadCount})
+      const summary = await (opts.empty ?? (() => removeObjects(s3, [`s3://${bucket}/*`], {threadCount: opts.threadCount})))()
       if (summary.failed > 0)
         throw new S3cError(`bucket "${bucket}" kept ${summary.failed} objects it could not delete (first: ${summary.failures[0]?.url}: ${summary.failures[0]?.error})`, ExitCode.filesFailed)
       result.objectsDeleted = summary.removed

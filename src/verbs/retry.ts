@@ -10,6 +10,8 @@ import type {StoredCommand} from '../run/stored-command.js'
 import {upload} from './upload.js'
 import type {RunSummary} from '../run/stats.js'
 import {cp} from './cp.js'
+import {rm} from './rm.js'
+import {syncDelete} from './sync.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
 import {isS3Url} from '../s3/url.js'
 
@@ -52,6 +54,14 @@ export function replayOf(command: StoredCommand, failures: Failure[] | undefined
     case 'copy':
       // S3→S3 cp/mv: the failed objects again (their destination keys).
       return {label: command.options.label, options: {...command.options, ...common, ...selection, verb: command.options.label}, run: o => cp(o as unknown as Parameters<typeof cp>[0])}
+    case 'rm':
+      // The keys that failed (their s3:// URLs), listed again under the same arguments; a stopped run: the whole rm again.
+      return {label: 'rm', options: {...command.options, ...common, ...(failures ? {only: failures.map(f => f.path)} : {})},
+        run: async o => (await rm(o as unknown as Parameters<typeof rm>[0])).run}
+    case 'sync-delete':
+      // sync --delete's pass: the keys that failed (destination keys), or the whole comparison again.
+      return {label: 'sync --delete', options: {...command.options, ...common, ...selection},
+        run: async o => (await syncDelete(o as unknown as Parameters<typeof syncDelete>[0])).run}
     case 'tar-create': {
       // An archive whose index could not be written failed as KEY.s3ci: the archive is built again.
       const only = failures?.map(f => (f.key.endsWith(INDEX_SUFFIX) ? f.key.slice(0, -INDEX_SUFFIX.length) : f.key))

@@ -1,5 +1,12 @@
-import {ExitCode, FatalError, S3cError, classifyError, describeError} from '../base/errors.js'
-import type {S3Storage} from '../s3/storage.js'
+import {ExitCode, FatalError, S3cError} from '../base/errors.js'
+import {retryPolicy} from '../base/retry.js'
+import {handlers, type JobContext} from '../jobs/handlers.js'
+import type {DeleteObjectsJob, FileOutcome} from '../jobs/types.js'
+import {InProcessRunner} from '../run/in-process.js'
+import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/session.js'
+import {RunStats, summarize, type RunSummary} from '../run/stats.js'
+import {commonStoredOptions} from '../run/stored-command.js'
+import {S3Storage} from '../s3/storage.js'
 import {matchingObjects, parseUrl, userError, type ParsedS3Url} from './expand.js'
 
 /** S3's DeleteObjects limit. */
@@ -10,7 +17,7 @@ export interface RemoveOptions {
   threadCount?: number
   /** List what would go; send no delete. */
   dryRun?: boolean
-  /** Each URL removed (or, with dryRun, that would be). */
+  /** Each URL removed (or, with dryRun, that would be); a run on BullMQ workers reports none. */
   onRemoved?: (url: string) => void
 }
 
@@ -21,73 +28,169 @@ export interface RemoveSummary {
   failures: {url: string; error: string}[]
   /** Arguments that matched nothing (a wildcard, a prefix; a plain key is not checked). */
   unmatched: string[]
-  /** DeleteObjects requests sent. */
+  /** DeleteObjects requests sent (with --redis: the jobs of 1,000 keys this run enqueued). */
   requests: number
   dryRun: boolean
 }
 
 const MAX_FAILURES = 10_000
 
-/**
- * `s3c rm URL…`: the rule of base/wildcard.ts and verbs/expand.ts. A plain key is deleted as it
- * is (S3 deletes idempotently, as aws s3 rm and s5cmd: it is not checked first); a prefix ending
- * in "/" removes everything under it; a wildcard what it matches. A bucket alone is refused
- * (s3://b/* says "everything" explicitly; rb --force removes the bucket too). Keys stream from
- * the listings into DeleteObjects of 1,000 keys, `threadCount` of them in flight; a request
- * that fails for good fails its keys (exit 1), a refusal of the whole run (403, …) stops it.
- */
-export async function removeObjects(s3: S3Storage, urls: string[], opts: RemoveOptions = {}): Promise<RemoveSummary> {
+/** The arguments, checked: at least one, every one an s3:// URL, none a whole bucket. */
+function parseArguments(urls: string[]): ParsedS3Url[] {
   if (urls.length === 0) throw new S3cError('rm needs at least one s3:// URL', ExitCode.usage)
   const parsed = urls.map(parseUrl)
   const whole = parsed.find(p => p.kind === 'bucket')
   if (whole) throw new S3cError(`rm ${whole.url} would empty the whole bucket: write s3://${whole.bucket}/* to mean that (or s3c rb --force to remove the bucket too)`, ExitCode.usage)
-  const summary: RemoveSummary = {removed: 0, failed: 0, failures: [], unmatched: [], requests: 0, dryRun: opts.dryRun ?? false}
-  const limit = Math.max(1, opts.threadCount ?? 16)
-  const inFlight = new Set<Promise<void>>()
-  let fatal: unknown
+  return parsed
+}
 
-  const fail = (bucket: string, key: string, error: string) => {
-    summary.failed++
-    if (summary.failures.length < MAX_FAILURES) summary.failures.push({url: `s3://${bucket}/${key}`, error})
-  }
-  const send = (bucket: string, keys: string[]) => {
-    summary.requests++
-    const task = s3.deleteMany(bucket, keys).then(refused => {
-      const bad = new Set(refused.map(r => r.key))
-      for (const r of refused) fail(bucket, r.key, r.error)
-      for (const k of keys) if (!bad.has(k)) {
-        summary.removed++
-        opts.onRemoved?.(`s3://${bucket}/${k}`)
-      }
-    }, error => {
-      if (error instanceof FatalError || classifyError(error) === 'fatal') fatal ??= error
-      else for (const k of keys) fail(bucket, k, describeError(error))
-    }).finally(() => inFlight.delete(task))
-    inFlight.add(task)
-  }
+/** What the planner learns besides the jobs. */
+interface PlanState {
+  unmatched: string[]
+  requests: number
+  /** Keys named (dry run: that would be removed). */
+  keys: number
+}
 
+/**
+ * rm's planner: the keys the arguments name, streamed from the listings into DeleteObjects jobs
+ * of 1,000 keys of one argument (a batch never spans two). `only` (a retry) keeps the s3:// URLs
+ * that failed; an argument that matches nothing is then no error (what it named is gone).
+ */
+async function* deleteJobs(s3: S3Storage, parsed: ParsedS3Url[], state: PlanState,
+  o: {dryRun?: boolean; only?: Set<string>; onKey?: (url: string) => void}): AsyncGenerator<DeleteObjectsJob> {
   for (const p of parsed) {
-    let batch: string[] = []
+    let keys: string[] = []
     let matched = 0
-    for await (const o of matchingObjects(s3, p, 'asKey')) {
-      if (fatal) break
+    for await (const obj of matchingObjects(s3, p, 'asKey')) {
       matched++
-      if (opts.dryRun) {
-        opts.onRemoved?.(`s3://${p.bucket}/${o.key}`)
-        summary.removed++
-        continue
-      }
-      batch.push(o.key)
-      if (batch.length === DELETE_BATCH) {
-        send(p.bucket, batch)
-        batch = []
-        while (inFlight.size >= limit) await Promise.race(inFlight)
+      const url = `s3://${p.bucket}/${obj.key}`
+      if (o.only && !o.only.has(url)) continue
+      state.keys++
+      o.onKey?.(url)
+      if (o.dryRun) continue
+      keys.push(obj.key)
+      if (keys.length === DELETE_BATCH) {
+        state.requests++
+        yield {kind: 'delete-objects', bucket: p.bucket, keys}
+        keys = []
       }
     }
-    if (batch.length && !fatal) send(p.bucket, batch)
-    if (matched === 0) summary.unmatched.push(p.url)
+    if (keys.length) {
+      state.requests++
+      yield {kind: 'delete-objects', bucket: p.bucket, keys}
+    }
+    if (matched === 0 && !o.only) state.unmatched.push(p.url)
   }
-  await Promise.all(inFlight)
-  if (fatal) throw userError(fatal, (parsed[0] as ParsedS3Url).bucket, s3)
-  return summary
+}
+
+function removeSummary(run: RunSummary, state: PlanState, dryRun: boolean): RemoveSummary {
+  return {
+    removed: dryRun ? state.keys : run.filesDone, failed: run.filesFailed,
+    failures: run.failures.slice(0, MAX_FAILURES).map(f => ({url: f.path, error: f.error})),
+    unmatched: state.unmatched, requests: state.requests, dryRun,
+  }
+}
+
+/**
+ * `s3c rm URL…` on a connection the caller holds (the library's remove, `s3c run` lines): the
+ * rule of base/wildcard.ts and verbs/expand.ts. A plain key is deleted as it is (S3 deletes
+ * idempotently, as aws s3 rm and s5cmd: it is not checked first); a prefix ending in "/" removes
+ * everything under it; a wildcard what it matches. A bucket alone is refused (s3://b/* says
+ * "everything" explicitly; rb --force removes the bucket too). Keys stream from the listings
+ * into DeleteObjects of 1,000 keys (the delete-objects job, run in this process), `threadCount`
+ * of them in flight; a request that fails for good fails its keys (exit 1), a refusal of the
+ * whole run (403, …) stops it. `rm()` below is the same as a run (--redis: on workers).
+ */
+export async function removeObjects(s3: S3Storage, urls: string[], opts: RemoveOptions = {}): Promise<RemoveSummary> {
+  const parsed = parseArguments(urls)
+  const state: PlanState = {unmatched: [], requests: 0, keys: 0}
+  const stats = new RunStats()
+  const ctx: JobContext = {s3, onBytes: () => undefined}
+  const record = (f: FileOutcome) => {
+    stats.record(f)
+    if (f.status === 'done') opts.onRemoved?.(f.path)
+  }
+  // One job waiting at most: the listing goes no faster than the deletes (memory stays flat).
+  const runner = new InProcessRunner(handlers, ctx, {concurrency: Math.max(1, opts.threadCount ?? 16), maxQueued: 1,
+    onResult: r => { for (const f of r.files ?? []) record(f) }})
+  try {
+    for await (const job of deleteJobs(s3, parsed, state, {dryRun: opts.dryRun, onKey: opts.dryRun ? opts.onRemoved : undefined})) await runner.add(job)
+    await runner.drain()
+  } catch (error) {
+    runner.stop(error instanceof FatalError ? error : new FatalError(error))
+    await runner.drain().catch(() => undefined)
+    throw userError(error, parsed[0].bucket, s3)
+  }
+  return removeSummary(summarize(stats), state, opts.dryRun ?? false)
+}
+
+/** rm as a run: the options of a transfer (S3, --redis, --thread-count, …) and the URLs. */
+export interface RmOptions extends Omit<TransferOptions, 'location'> {
+  urls: string[]
+  /** Each URL removed (or, in a dry run, that would be); not told of keys removed on workers. */
+  onRemoved?: (url: string) => void
+  /** How the run is described (`s3c runs`, and the same command resumes it): 'rm' unless given ('rb --force'). */
+  label?: string
+}
+
+/**
+ * `s3c rm` (and rb --force's emptying) as a run: the planner lists in this process, the
+ * delete-objects jobs run in-process or, with `redisUrl`, on `s3c worker` processes (with their
+ * retries, resume and counters; `s3c retry` deletes only the keys that failed). A dry run opens
+ * no run: it only lists. Returns rm's summary, and the run's (what `s3c retry` reports).
+ */
+export async function rm(opts: RmOptions): Promise<{summary: RemoveSummary; run: RunSummary}> {
+  const parsed = parseArguments(opts.urls)
+  if (opts.dryRun) {
+    const s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry), opts.signal)
+    try {
+      const summary = await removeObjects(s3, opts.urls, {dryRun: true, onRemoved: opts.onRemoved})
+      return {summary, run: summarize(opts.stats ?? new RunStats())}
+    } finally {
+      await s3.close()
+    }
+  }
+  const location = {bucket: parsed[0].bucket, prefix: ''}
+  const state: PlanState = {unmatched: [], requests: 0, keys: 0}
+  const run = await openRun({...opts, location}, `${opts.label ?? 'rm'} ${opts.urls.join(' ')}`,
+    {verb: 'rm', options: {...commonStoredOptions({...opts, location}), urls: opts.urls}})
+  const only = opts.only && new Set(opts.only)
+  const backlog = keyBacklog(run, opts.threadCount, opts.onRemoved)
+  async function* plan(): AsyncGenerator<DeleteObjectsJob> {
+    for await (const job of deleteJobs(run.s3, parsed, state, {only, onKey: () => run.stats.seen(0)})) {
+      yield job
+      await backlog.room()
+    }
+  }
+  const summary = await runWalk(run, location, plan)
+  return {summary: removeSummary(summary, state, false), run: summary}
+}
+
+/**
+ * An in-process run's runner would take thousands of jobs of 1,000 keys before making the
+ * listing wait; here the listing waits once `threadCount + 1` batches are unfinished, as the
+ * requests in flight allow (a BullMQ run is bounded by the runner's pending jobs instead).
+ * Also hands each key removed in this process to `onRemoved`.
+ */
+export function keyBacklog(run: RunContext, threadCount: number, onRemoved?: (url: string) => void): {room(): Promise<void>} {
+  const cap = (Math.max(1, threadCount) + 1) * DELETE_BATCH
+  const backlog = () => run.stats.filesSeen - run.stats.filesHandled
+  let wake: (() => void) | undefined
+  const wakeUp = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  run.onFile = f => {
+    if (f.status === 'done') onRemoved?.(f.path)
+    if (wake && backlog() < cap) wakeUp()
+  }
+  // A stopped run finishes no more jobs: the listing must not wait for them.
+  run.signal.addEventListener('abort', wakeUp, {once: true})
+  return {
+    async room() {
+      while (run.inProcess && !run.signal.aborted && backlog() >= cap) await new Promise<void>(resolve => { wake = resolve })
+    },
+  }
 }

@@ -9,13 +9,14 @@ import {download} from '../verbs/download.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type TransferOptions} from '../run/session.js'
 import {checkLocalFolder, upload} from '../verbs/upload.js'
-import type {RunStats, RunSummary} from '../run/stats.js'
-import type {CopySettings, Work} from '../jobs/types.js'
+import {RunStats, type RunSummary} from '../run/stats.js'
+import type {CopySettings, DeleteObjectsJob, Work} from '../jobs/types.js'
 import {fsPath} from '../local/fs-path.js'
 import {isProblem, walkLocal} from '../local/walk.js'
 import {S3Storage} from '../s3/storage.js'
 import {folderPrefix, joinKey} from '../s3/url.js'
 import {copyDefaults, copyWork, sideOf, type CopyItem} from './cp.js'
+import {DELETE_BATCH, keyBacklog} from './rm.js'
 
 export interface SyncOptions extends Omit<TransferOptions, 'location'> {
   source: string
@@ -68,26 +69,15 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
   const src = sideOf(opts.source)
   const dst = sideOf(opts.destination)
   if (!src.s3 && !dst.s3) throw new S3cError(`sync needs an s3:// URL on at least one side ("${opts.source}" and "${opts.destination}" are both local): use rsync for local folders`, ExitCode.usage)
+  if (opts.delete && opts.detach && dst.s3)
+    throw new S3cError('sync --delete --detach: the delete pass is a second run that follows the copies; run it without --detach (or s3c rm the extra keys)', ExitCode.usage)
   let summary: RunSummary
   const filter = {include: opts.include, exclude: opts.exclude}
   if (!src.s3 && dst.s3) {
     const root = await checkLocalFolder(src.path)
     const location = {bucket: dst.bucket, prefix: dst.key}
     summary = await upload({...opts, location, localFolder: root, storageClass: opts.storageClass ?? opts.settings?.storageClass, followSymlinks: opts.followSymlinks, settings: opts.settings})
-    if (!opts.delete) return {...summary, deleted: 0}
-    const base = folderPrefix(dst.key)
-    return {...summary, deleted: await withS3(opts, async s3 => {
-      // A folder that could not be read: what it holds is unknown, so nothing under it is deleted.
-      const unread: string[] = []
-      async function* sourceNames() {
-        for await (const e of walkLocal(root, {...filter, followSymlinks: opts.followSymlinks})) {
-          if (isProblem(e) && e.dir && e.type === 'failed') unread.push(`${base}${e.rel}/`)
-          yield e.rel
-        }
-      }
-      const absent = async (rel: string) => !(await lstat(fsPath(`${root}/${rel}`)).catch(() => undefined))
-      return deleteObjects(s3, opts, dst.bucket, onlyInDestination(sourceNames(), destObjects(s3, dst.bucket, base, filter), absent), unread)
-    })}
+    return withDeletes(opts, summary)
   }
   if (src.s3 && !dst.s3) {
     const srcBucket = src.bucket
@@ -157,31 +147,6 @@ async function* destObjects(s3: S3Storage, bucket: string, base: string, filter:
   }
 }
 
-/** Deletes keys as they come, 1,000 to a DeleteObjects request; `--dry-run` names them instead. */
-async function deleteObjects(s3: S3Storage, opts: SyncOptions, bucket: string, keys: AsyncIterable<string>, keep: string[] = []): Promise<number> {
-  let batch: string[] = []
-  let deleted = 0
-  const flush = async () => {
-    if (batch.length === 0) return
-    const refused = await s3.deleteMany(bucket, batch)
-    deleted += batch.length - refused.length
-    if (refused.length > 0) throw new S3cError(`could not delete s3://${bucket}/${refused[0].key} (${refused[0].error})${refused.length > 1 ? ` and ${refused.length - 1} more` : ''}`, ExitCode.filesFailed)
-    batch = []
-  }
-  for await (const key of keys) {
-    if (keep.some(p => key.startsWith(p))) continue
-    if (opts.dryRun) {
-      opts.onPlan?.(`delete s3://${bucket}/${key}`)
-      deleted++
-      continue
-    }
-    batch.push(key)
-    if (batch.length === 1000) await flush()
-  }
-  await flush()
-  return deleted
-}
-
 /** S3→S3: the source's objects copied server-side where the destination lacks them or holds another version (size, then the time rule in the job). */
 async function syncS3(opts: SyncOptions, src: {bucket: string; key: string; url: string}, dst: {bucket: string; key: string; url: string}): Promise<SyncSummary> {
   const srcBase = folderPrefix(src.key)
@@ -235,13 +200,102 @@ async function syncS3(opts: SyncOptions, src: {bucket: string; key: string; url:
       if (work) yield work
     }
   }
-  const summary = await runWalk(run, location, plan, cleanup)
-  if (!opts.delete || opts.detach) return {...summary, deleted: 0}
-  return {...summary, deleted: await withS3(opts, async s3 => {
-    async function* sourceNames() {
-      for await (const o of s3.listObjects(src.bucket, srcBase)) yield o.key.slice(srcBase.length)
+  return withDeletes(opts, await runWalk(run, location, plan, cleanup))
+}
+
+/** The copies' summary, then (with --delete) the delete pass's run: its failures join the copies', what it removed is `deleted`. */
+async function withDeletes(opts: SyncOptions, summary: RunSummary): Promise<SyncSummary> {
+  if (!opts.delete) return {...summary, deleted: 0}
+  // The delete pass is a run of its own (its counts are not the copies'); with --run-id it is that id plus "-delete".
+  const {deleted, run} = await syncDelete({...opts, stats: new RunStats(), runId: opts.runId === undefined ? undefined : `${opts.runId}-delete`})
+  return {...summary, filesFailed: summary.filesFailed + run.filesFailed, failures: [...summary.failures, ...run.failures], deleted}
+}
+
+/** sync --delete's pass alone (also what `s3c retry` of that run calls). */
+export interface SyncDeleteOptions extends Omit<TransferOptions, 'location'> {
+  source: string
+  destination: string
+  followSymlinks?: boolean
+}
+
+/**
+ * sync --delete to S3 (local→S3, S3→S3): what the destination has and the source does not,
+ * only names the filters select, found by one pass over both sides in key order
+ * (onlyInDestination), deleted by delete-objects jobs of 1,000 keys in a run of its own:
+ * in-process, or with --redis on `s3c worker` processes; `only` (a retry) keeps the keys that
+ * failed. A dry run names them (`delete s3://…`) and opens no run.
+ */
+export async function syncDelete(opts: SyncDeleteOptions): Promise<{deleted: number; run: RunSummary}> {
+  const src = sideOf(opts.source)
+  const dst = sideOf(opts.destination)
+  if (!dst.s3) throw new S3cError(`sync --delete to S3 needs an s3:// destination, got "${opts.destination}"`, ExitCode.usage)
+  const bucket = dst.bucket
+  const filter = {include: opts.include, exclude: opts.exclude}
+  const dstBase = folderPrefix(dst.key)
+  const only = opts.only && new Set(opts.only)
+  // A source folder that is gone must not read as "the source has nothing": checked, and stored absolute for a retry.
+  const root = src.s3 ? undefined : await checkLocalFolder(src.path)
+  /** The keys to delete, on a connection. */
+  async function* extraKeys(s3: S3Storage): AsyncGenerator<string> {
+    let keys: AsyncIterable<string>
+    // A folder that could not be read: what it holds is unknown, so nothing under it is deleted.
+    const unread: string[] = []
+    if (root !== undefined) {
+      const folder = root
+      async function* sourceNames() {
+        for await (const e of walkLocal(folder, {...filter, followSymlinks: opts.followSymlinks})) {
+          if (isProblem(e) && e.dir && e.type === 'failed') unread.push(`${dstBase}${e.rel}/`)
+          yield e.rel
+        }
+      }
+      const absent = async (rel: string) => !(await lstat(fsPath(`${folder}/${rel}`)).catch(() => undefined))
+      keys = onlyInDestination(sourceNames(), destObjects(s3, bucket, dstBase, filter), absent)
+    } else if (src.s3) {
+      const srcBase = folderPrefix(src.key)
+      const srcBucket = src.bucket
+      async function* sourceNames() {
+        for await (const o of s3.listObjects(srcBucket, srcBase)) yield o.key.slice(srcBase.length)
+      }
+      const absent = async (rel: string) => !(await s3.head(srcBucket, srcBase + rel))
+      keys = onlyInDestination(sourceNames(), destObjects(s3, bucket, dstBase, filter), absent)
+    } else throw new Error('unreachable')
+    for await (const key of keys) {
+      if (unread.some(p => key.startsWith(p)) || (only && !only.has(key))) continue
+      yield key
     }
-    const absent = async (rel: string) => !(await s3.head(src.bucket, srcBase + rel))
-    return deleteObjects(s3, opts, dst.bucket, onlyInDestination(sourceNames(), destObjects(s3, dst.bucket, dstBase, filter), absent))
-  })}
+  }
+  if (opts.dryRun) {
+    return withS3({...opts, signal: opts.signal}, async s3 => {
+      let deleted = 0
+      for await (const key of extraKeys(s3)) {
+        opts.onPlan?.(`delete s3://${bucket}/${key}`)
+        deleted++
+      }
+      return {deleted, run: summarizeNothing()}
+    })
+  }
+  const location = {bucket, prefix: dstBase}
+  const run = await openRun({...opts, location}, `sync --delete ${opts.source} ${opts.destination}`, {verb: 'sync-delete', options: {
+    ...commonStoredOptions({...opts, location}), source: root ?? opts.source, destination: opts.destination, followSymlinks: opts.followSymlinks,
+  }})
+  const backlog = keyBacklog(run, opts.threadCount)
+  async function* plan(): AsyncGenerator<DeleteObjectsJob> {
+    let keys: string[] = []
+    for await (const key of extraKeys(run.s3)) {
+      run.stats.seen(0)
+      keys.push(key)
+      if (keys.length === DELETE_BATCH) {
+        yield {kind: 'delete-objects', bucket, keys}
+        keys = []
+        await backlog.room()
+      }
+    }
+    if (keys.length) yield {kind: 'delete-objects', bucket, keys}
+  }
+  const summary = await runWalk(run, location, plan)
+  return {deleted: summary.filesDone, run: summary}
+}
+
+function summarizeNothing(): RunSummary {
+  return {filesDone: 0, filesSkipped: 0, filesFailed: 0, bytes: 0, seconds: 0, failures: [], skippedBy: {}, skips: []}
 }
