@@ -431,6 +431,42 @@ describe('re-runs with the sync state', function () {
       assert.deepEqual(await getObject(b, `p/${names[3]}`), readFileSync(victim))
     })
 
+    it('a run whose CLI was killed mid-way, resumed: the resumed try writes a state of its own, and the next re-run sends 0 HEAD and 0 PUT of data', async function () {
+      const dir = mk('redis-resume')
+      const n = makeTree(dir, {files: 400}).length
+      const b = await newBucket('redisresume')
+      const args = ['upload', dir, `s3://${b}/p`, '--json']
+      proxy.reset()
+      // The workers' PUTs past the 100th wait until the second command has claimed the run.
+      let puts = 0
+      proxy.setFaults({hold: r => r.method === 'PUT' && !isState(r) && ++puts > 100})
+      let again
+      try {
+        const first = spawnCli(args, redisEnv())
+        await waitFor(() => proxy.held() > 0)
+        first.child.kill('SIGKILL')
+        await first.done
+        const second = spawnCli(args, redisEnv())
+        let err = ''
+        second.child.stderr!.on('data', d => { err += d })
+        await waitFor(() => /resuming run/.test(err))
+        proxy.setFaults({})
+        again = await second.done
+      } finally {
+        proxy.setFaults({})
+      }
+      assert.equal(again.code, 0, again.stderr)
+      assert.match(again.stderr, /resuming run/)
+      assert.equal(counts(proxy).statePut, 1, 'the resumed try wrote the state')
+      await assertNoOutcomeList(again.stderr)
+      proxy.reset()
+      const next = await runCli(args, viaProxy)
+      assert.equal(next.code, 0, next.stderr)
+      assert.equal(summaryOf(next.stdout).filesSkipped, n)
+      assert.equal(counts(proxy).head, 0)
+      assert.equal(counts(proxy).dataPut, 0)
+    })
+
     it('--detach decides from the state but writes none, and its workers push no outcomes to Redis', async function () {
       const dir = mk('redis-detach')
       const names = makeTree(dir, {files: 40})
