@@ -232,10 +232,14 @@ export class BullMQRunner implements Runner {
   private async popOutcomes(): Promise<void> {
     const onFile = this.onFile
     if (!onFile) return
+    const key = runOutcomesKey(this.opts.runId)
     for (;;) {
-      const records = await this.redis.lpop(runOutcomesKey(this.opts.runId), OUTCOMES_PER_POP)
-      for (const r of records ?? []) onFile(parseFileRecord(r))
-      if (!records || records.length < OUTCOMES_PER_POP) return
+      // LPOP key 1000, spelled so that Redis 5 to 6.0 (which BullMQ still runs on) can do it.
+      const replies = await this.redis.multi().lrange(key, 0, OUTCOMES_PER_POP - 1).ltrim(key, OUTCOMES_PER_POP, -1).exec()
+      const [error, records] = replies?.[0] ?? [new Error('Redis discarded the transaction'), []]
+      if (error) throw error
+      for (const r of records as string[]) onFile(parseFileRecord(r))
+      if ((records as string[]).length < OUTCOMES_PER_POP) return
     }
   }
 
