@@ -114,7 +114,7 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
  * every file in them waits in the sync state's reorder buffer, which must stay bounded in memory.
  */
 const COLLECTING_MAX_PENDING = 256
-/** Outcome records popped per LPOP, and how often (ms) the list is emptied. */
+/** Outcome records taken per pop, and how often (ms) the list is emptied. */
 const OUTCOMES_PER_POP = 1000
 const OUTCOMES_POLL_MS = 200
 /** Waits at most `ms` for a promise (closing a queue on a dead Redis may never end). */
