@@ -4,11 +4,14 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {DeleteObjectCommand} from '@aws-sdk/client-s3'
+import {Redis} from 'ioredis'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {getObject, listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {compareTrees, seededBytes} from './harness/tree.js'
+import {runIdOf} from './harness/run.js'
+import {waitFor} from './harness/wait.js'
 import {retryPolicy} from '../src/base/retry.js'
 import {resolveS3Config} from '../src/s3/config.js'
 import {S3Storage} from '../src/s3/storage.js'
@@ -293,35 +296,201 @@ describe('re-runs with the sync state', function () {
     assert.equal((await stateKeys(bucket)).length, 1)
   })
 
-  it('--redis: the enqueuing CLI decides from the state (no HEAD for an unchanged file); the run writes no state (its outcomes stay on the workers)', async function () {
-    const src = mk('redis')
-    const rels = makeTree(src, {files: 60})
-    const bucket = await newBucket('redis')
-    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`])).code, 0)
-    const touched = join(src, rels[5])
-    const t = statSync(touched).mtime
-    utimesSync(touched, t, new Date(t.getTime() + 5000))
-    const worker = spawnCli(['worker', '--concurrency', '4'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})
-    try {
-      const up = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], {env: {...viaProxy.env, REDIS_URL: harness().redis.url}})
+  describe('--redis runs on two workers: the outcomes come back through Redis and the state is written', function () {
+    let redis: Redis
+    let workers: ReturnType<typeof spawnCli>[] = []
+    // Normal stall detection (15 s): a 2 s one lets a busy worker's job go twice under load (see distributed.test.ts).
+    const startWorkers = () => { workers = [0, 1].map(() => spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '15'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})) }
+    before(() => { redis = new Redis(harness().redis.url); startWorkers() })
+    after(async () => {
+      for (const w of workers) w.child.kill('SIGTERM')
+      await Promise.all(workers.map(w => w.done))
+      redis.disconnect()
+    })
+    const redisEnv = () => ({env: {...viaProxy.env, REDIS_URL: harness().redis.url}})
+    /** The run's list of outcomes must be gone once the run ended. */
+    async function assertNoOutcomeList(stderr: string) {
+      const runId = runIdOf(stderr)
+      assert.equal(await redis.exists(`s3c:run:${runId}:state`), 0, 'no outcome list left in Redis')
+      assert.equal(await redis.hget(`s3c:run:${runId}`, 'outcomes'), null)
+    }
+    let src: string
+    let bucket: string
+    let rels: string[]
+    let N: number
+
+    it('upload: the run writes a state; the next no-change re-run, in-process and --redis alike, sends 0 HEAD and 0 PUT of data; a touched file is sent again', async function () {
+      src = mk('redis')
+      rels = makeTree(src, {files: 300, big: [{rel: 'big/twenty.bin', size: 20 * MiB}]})
+      N = rels.length
+      bucket = await newBucket('redis')
+      const up = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], redisEnv())
       assert.equal(up.code, 0, up.stderr)
-      assert.equal(summaryOf(up.stdout).filesDone, 1)
-      assert.equal(summaryOf(up.stdout).filesSkipped, rels.length - 1)
+      assert.equal(summaryOf(up.stdout).filesDone, N)
+      assert.equal(counts(proxy).statePut, 1, 'a --redis run writes the state')
+      assert.equal((await stateKeys(bucket)).length, 1)
+      await assertNoOutcomeList(up.stderr)
+
+      proxy.reset()
+      const inProcess = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy)
+      assert.equal(inProcess.code, 0, inProcess.stderr)
+      assert.equal(summaryOf(inProcess.stdout).filesSkipped, N)
+      let c = counts(proxy)
+      assert.equal(c.head, 0, 'no HEAD: every file the workers sent is in the state')
+      assert.equal(c.dataPut, 0, 'no PUT of data')
+
+      proxy.reset()
+      const viaRedis = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], redisEnv())
+      assert.equal(viaRedis.code, 0, viaRedis.stderr)
+      assert.equal(summaryOf(viaRedis.stdout).filesSkipped, N)
+      c = counts(proxy)
+      assert.equal(c.head, 0)
+      assert.equal(c.dataPut, 0)
+      assert.equal(c.statePut, 1)
+      await assertNoOutcomeList(viaRedis.stderr)
+
+      // A touched file is sent again by the workers, and its new entry comes back through Redis.
+      const touched = join(src, rels[5])
+      const t = statSync(touched).mtime
+      utimesSync(touched, t, new Date(t.getTime() + 5000))
+      proxy.reset()
+      const again = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], redisEnv())
+      assert.equal(again.code, 0, again.stderr)
+      assert.equal(summaryOf(again.stdout).filesDone, 1)
       assert.equal(proxy.count('HEAD'), 0)
       assert.deepEqual(proxy.requests.filter(r => r.method === 'PUT' && !isState(r)).map(r => r.path), [`/${bucket}/p/${rels[5]}`])
-      assert.equal(counts(proxy).stateGet, 1)
-      assert.equal(counts(proxy).statePut, 0, 'a --redis run writes no state')
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-    }
-    // The current limit (docs/DESIGN-state.md): the object the worker wrote is not in the state,
-    // so the next in-process run takes it for another writer's and sends it once more.
-    proxy.reset()
-    const next = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy)
-    assert.equal(next.code, 0, next.stderr)
-    assert.equal(summaryOf(next.stdout).filesDone, 1)
-    assert.equal(proxy.count('HEAD'), 0)
+      await assertNoOutcomeList(again.stderr)
+      proxy.reset()
+      const after = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy)
+      assert.equal(after.code, 0, after.stderr)
+      assert.equal(summaryOf(after.stdout).filesSkipped, N)
+      assert.equal(counts(proxy).head, 0)
+      assert.equal(counts(proxy).dataPut, 0)
+    })
+
+    it('download: the run writes a state; the next no-change re-run, in-process and --redis alike, sends 0 HEAD and 0 GET of data', async function () {
+      const dst = mk('redis-dst')
+      proxy.reset()
+      const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], redisEnv())
+      assert.equal(down.code, 0, down.stderr)
+      assert.equal(summaryOf(down.stdout).filesDone, N)
+      assert.equal(counts(proxy).statePut, 1, 'a --redis run writes the state')
+      assert.equal((await stateKeys(bucket)).length, 2, 'one state per direction')
+      await assertNoOutcomeList(down.stderr)
+      assert.deepEqual(compareTrees(src, dst), [])
+
+      proxy.reset()
+      const inProcess = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], viaProxy)
+      assert.equal(inProcess.code, 0, inProcess.stderr)
+      assert.equal(summaryOf(inProcess.stdout).filesSkipped, N)
+      let c = counts(proxy)
+      assert.equal(c.head, 0, 'no HEAD: every file the workers wrote is in the state')
+      assert.equal(c.dataGet, 0, 'no GET of data')
+
+      proxy.reset()
+      const viaRedis = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], redisEnv())
+      assert.equal(viaRedis.code, 0, viaRedis.stderr)
+      assert.equal(summaryOf(viaRedis.stdout).filesSkipped, N)
+      c = counts(proxy)
+      assert.equal(c.head, 0)
+      assert.equal(c.dataGet, 0)
+      assert.equal(c.statePut, 1)
+      await assertNoOutcomeList(viaRedis.stderr)
+      assert.deepEqual(compareTrees(src, dst), [])
+    })
+
+    it('a file that failed on a worker gets no entry: the next run sends it again', async function () {
+      const dir = mk('redis-fail')
+      const names = makeTree(dir, {files: 30})
+      const b = await newBucket('redisfail')
+      assert.equal((await runCli(['upload', dir, `s3://${b}/p`], redisEnv())).code, 0)
+      // Same size, new content and time: the upload is tried, and refused.
+      const victim = join(dir, names[3])
+      writeFileSync(victim, Buffer.alloc(statSync(victim).size, 0x44))
+      const t = statSync(victim).mtime
+      utimesSync(victim, t, new Date(t.getTime() + 5000))
+      proxy.reset()
+      proxy.setFaults({alwaysFail: (path, r) => r.method === 'PUT' && path === `/${b}/p/${names[3]}`})
+      let failed
+      try {
+        failed = await runCli(['upload', dir, `s3://${b}/p`, '--json', '--max-retry', '0'], redisEnv())
+      } finally {
+        proxy.setFaults({})
+      }
+      assert.equal(failed.code, 1, failed.stderr)
+      assert.equal(summaryOf(failed.stdout).filesFailed, 1)
+      assert.equal(counts(proxy).statePut, 1, 'the state of the files that made it is written')
+      await assertNoOutcomeList(failed.stderr)
+      proxy.reset()
+      const next = await runCli(['upload', dir, `s3://${b}/p`, '--json'], viaProxy)
+      assert.equal(next.code, 0, next.stderr)
+      assert.equal(summaryOf(next.stdout).filesDone, 1)
+      // No entry for it (the old one was dropped, no new one made): same size, so today's HEAD check, then the PUT.
+      assert.deepEqual(proxy.requests.filter(r => r.method === 'HEAD').map(r => r.path), [`/${b}/p/${names[3]}`])
+      assert.deepEqual(proxy.requests.filter(r => r.method === 'PUT' && !isState(r)).map(r => r.path), [`/${b}/p/${names[3]}`])
+      assert.deepEqual(await getObject(b, `p/${names[3]}`), readFileSync(victim))
+    })
+
+    it('a run whose CLI was killed mid-way, resumed: the resumed try writes a state of its own, and the next re-run sends 0 HEAD and 0 PUT of data', async function () {
+      const dir = mk('redis-resume')
+      const n = makeTree(dir, {files: 400}).length
+      const b = await newBucket('redisresume')
+      const args = ['upload', dir, `s3://${b}/p`, '--json']
+      proxy.reset()
+      // The workers' PUTs past the 100th wait until the second command has claimed the run.
+      let puts = 0
+      proxy.setFaults({hold: r => r.method === 'PUT' && !isState(r) && ++puts > 100})
+      let again
+      try {
+        const first = spawnCli(args, redisEnv())
+        await waitFor(() => proxy.held() > 0)
+        first.child.kill('SIGKILL')
+        await first.done
+        const second = spawnCli(args, redisEnv())
+        let err = ''
+        second.child.stderr!.on('data', d => { err += d })
+        await waitFor(() => /resuming run/.test(err))
+        proxy.setFaults({})
+        again = await second.done
+      } finally {
+        proxy.setFaults({})
+      }
+      assert.equal(again.code, 0, again.stderr)
+      assert.match(again.stderr, /resuming run/)
+      assert.equal(counts(proxy).statePut, 1, 'the resumed try wrote the state')
+      await assertNoOutcomeList(again.stderr)
+      proxy.reset()
+      const next = await runCli(args, viaProxy)
+      assert.equal(next.code, 0, next.stderr)
+      assert.equal(summaryOf(next.stdout).filesSkipped, n)
+      assert.equal(counts(proxy).head, 0)
+      assert.equal(counts(proxy).dataPut, 0)
+    })
+
+    it('--detach decides from the state but writes none, and its workers push no outcomes to Redis', async function () {
+      const dir = mk('redis-detach')
+      const names = makeTree(dir, {files: 40})
+      const b = await newBucket('redisdetach')
+      assert.equal((await runCli(['upload', dir, `s3://${b}/p`])).code, 0)
+      const touched = join(dir, names[2])
+      const t = statSync(touched).mtime
+      utimesSync(touched, t, new Date(t.getTime() + 5000))
+      const env = {env: {...viaProxy.env, REDIS_URL: harness().redis.url}}
+      proxy.reset()
+      const detached = await runCli(['upload', dir, `s3://${b}/p`, '--detach'], env)
+      assert.equal(detached.code, 0, detached.stderr)
+      const runId = detached.stdout.trim()
+      await waitFor(async () => JSON.parse((await runCli(['status', runId, '--json'], env)).stdout).state === 'done')
+      const status = JSON.parse((await runCli(['status', runId, '--json'], env)).stdout)
+      assert.equal(status.filesDone, 1)
+      assert.equal(status.filesSkipped, names.length - 1)
+      const c = counts(proxy)
+      assert.equal(c.head, 0, 'decided from the state')
+      assert.equal(c.dataPut, 1)
+      assert.equal(c.statePut, 0, 'a detached run writes no state')
+      assert.equal((await stateKeys(b)).length, 1, 'the state of the in-process run stays')
+      assert.equal(await redis.exists(`s3c:run:${runId}:state`), 0, 'no outcomes pushed for a detached run')
+    })
   })
 
   it('--no-state behaves as before (a HEAD per same-size file) and writes no .s3c/', async function () {

@@ -7,9 +7,9 @@ import type {ChildrenOutcome, JobData, JobResult, UploadFilesJob, Work} from '..
 import {BullMQRunner} from '../src/run/bullmq.js'
 import type {JobEnvelope} from '../src/run/envelope.js'
 import {InProcessRunner} from '../src/run/in-process.js'
-import {QUEUE_NAME, RUNS_KEY, connectRedis, runDoneKey, runFailuresKey, runJobsKey, runKey} from '../src/run/redis.js'
+import {QUEUE_NAME, RUNS_KEY, connectRedis, runDoneKey, runFailuresKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from '../src/run/redis.js'
 import {RunStats} from '../src/run/stats.js'
-import {readCounters, recordResult} from '../src/run/counters.js'
+import {parseFileRecord, readCounters, readFailures, recordResult} from '../src/run/counters.js'
 import {harness} from './harness/hooks.js'
 
 /*
@@ -218,6 +218,83 @@ describe('run counters in Redis', function () {
       await redis.del(runKey(runId), runJobsKey(runId), runDoneKey(runId), runFailuresKey(runId))
       redis.disconnect()
       worker.disconnect()
+    }
+  })
+
+  it('recordResult sends the file records to the outcome list only for the current try, while the CLI collects them and holds its lock', async function () {
+    const redis = connectRedis(harness().redis.url)
+    const runId = `outcomes-${process.pid}-${Date.now()}`
+    const state = {etag: 'e1', local: {size: 1, mtimeNs: '5', ino: '7', ctimeNs: '9'}}
+    const result: JobResult = {files: [
+      {key: 'a', path: '/x/a', bytes: 1, status: 'done', state},
+      {key: 'b', path: '/x/b', bytes: 0, status: 'failed', error: 'refused'},
+      {key: 'c', path: '/x/c', bytes: 1, status: 'skipped'},
+    ]}
+    const list = () => redis.lrange(runOutcomesKey(runId), 0, -1)
+    try {
+      await redis.multi().hset(runKey(runId), {try: 2, outcomes: 1}).set(runLockKey(runId), 'cli').exec()
+      assert.equal(await recordResult(redis, runId, 1, 'stale', result, true), false, 'a job of an earlier try')
+      assert.deepEqual(await list(), [])
+      assert.equal(await recordResult(redis, runId, 2, 'j1', result, true), true)
+      assert.deepEqual((await list()).map(parseFileRecord), [
+        {key: 'a', status: 'done', state, path: '', bytes: 0},
+        {key: 'b', status: 'failed', state: undefined, path: '', bytes: 0},
+        {key: 'c', status: 'skipped', state: undefined, path: '', bytes: 0},
+      ])
+      assert.equal(await recordResult(redis, runId, 2, 'j1', result, true), false, 'a job that ran twice counts and reports once')
+      assert.equal((await list()).length, 3)
+      // The failures and counts are unchanged by the records that follow them.
+      assert.deepEqual(await readFailures(redis, runId), [{key: 'b', path: '/x/b', error: 'refused'}])
+      assert.deepEqual(await redis.hmget(runKey(runId), 'filesDone', 'filesFailed', 'filesSkipped'), ['1', '1', '1'])
+      // The CLI is gone (its lock lapsed) or does not collect: counted, nothing pushed.
+      await redis.del(runLockKey(runId))
+      assert.equal(await recordResult(redis, runId, 2, 'j2', result, true), true)
+      await redis.multi().set(runLockKey(runId), 'cli').hdel(runKey(runId), 'outcomes').exec()
+      assert.equal(await recordResult(redis, runId, 2, 'j3', result, true), true)
+      assert.equal((await list()).length, 3)
+      assert.deepEqual(await redis.hmget(runKey(runId), 'filesDone', 'filesFailed'), ['3', '3'])
+    } finally {
+      await redis.del(runKey(runId), runJobsKey(runId), runDoneKey(runId), runFailuresKey(runId), runOutcomesKey(runId), runLockKey(runId))
+      redis.disconnect()
+    }
+  })
+
+  it('an attached BullMQ run pops outcome records in chunks into collectOutcomes and deletes the list at its end; a later try drops an earlier try\'s records; a detached run collects none', async function () {
+    const url = harness().redis.url
+    const redis = connectRedis(url)
+    const description = `runner.test outcomes ${process.pid} ${Date.now()}`
+    let runId = ''
+    const seen: string[] = []
+    try {
+      const runner = await BullMQRunner.open({redisUrl: url, maxRetry: 0, stats: new RunStats(), description, command: '{}', onRunId: id => { runId = id }})
+      const admitted = await runner.collectOutcomes(o => { seen.push(o.key) })
+      assert.ok(admitted !== undefined && admitted > 0)
+      assert.equal(await redis.hget(runKey(runId), 'outcomes'), '1', 'workers are told to report outcomes')
+      // As workers would push them (2,500: three pops of at most 1,000), then the run ends.
+      const keys = Array.from({length: 2500}, (_, i) => `k${i}`)
+      await redis.rpush(runOutcomesKey(runId), ...keys.map(key => JSON.stringify({key, status: 'done'})))
+      await runner.drain()
+      assert.deepEqual(seen, keys, 'every record, in order, once')
+      assert.equal(await redis.exists(runOutcomesKey(runId)), 0)
+      assert.equal(await redis.hget(runKey(runId), 'outcomes'), null)
+
+      // Records an earlier try left (its CLI died while workers reported) are not the next try's.
+      await redis.multi().hset(runKey(runId), {outcomes: 1, status: 'interrupted'}).rpush(runOutcomesKey(runId), JSON.stringify({key: 'old', status: 'done'})).exec()
+      const next = await BullMQRunner.open({redisUrl: url, runId, maxRetry: 0, stats: new RunStats(), description, command: '{}'})
+      assert.equal(await redis.exists(runOutcomesKey(runId)), 0, 'dropped when the new try starts')
+      assert.equal(await redis.hget(runKey(runId), 'outcomes'), null)
+      seen.length = 0
+      await next.collectOutcomes(o => { seen.push(o.key) })
+      await next.drain()
+      assert.deepEqual(seen, [])
+
+      const detached = await BullMQRunner.open({redisUrl: url, runId, maxRetry: 0, stats: new RunStats(), description, command: '{}', detach: true})
+      assert.equal(await detached.collectOutcomes(() => assert.fail('a detached run collects nothing')), undefined)
+      assert.equal(await redis.hget(runKey(runId), 'outcomes'), null)
+      await detached.drain()
+    } finally {
+      await redis.multi().del(runKey(runId), runJobsKey(runId), runDoneKey(runId), runFailuresKey(runId), runOutcomesKey(runId)).zrem(RUNS_KEY, runId).exec()
+      redis.disconnect()
     }
   })
 })

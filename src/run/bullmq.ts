@@ -6,11 +6,11 @@ import {ExitCode, S3cError, FatalError} from '../base/errors.js'
 import {newRunId} from '../base/ids.js'
 import type {Runner} from './runner.js'
 import type {RunStats} from './stats.js'
-import type {CopyObjectJob, DownloadFilesJob, JobData, UploadFilesJob, Work} from '../jobs/types.js'
+import type {CopyObjectJob, DownloadFilesJob, FileOutcome, JobData, UploadFilesJob, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
-import {readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
+import {parseFileRecord, readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
-import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey} from './redis.js'
+import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
 
 export interface BullMQRunnerOptions {
   redisUrl: string
@@ -108,6 +108,15 @@ async function claimRun(redis: Redis, pointer: string, given?: string): Promise<
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+/**
+ * Unfinished jobs at most while the CLI collects file outcomes (instead of maxPending's 5,000):
+ * every file in them waits in the sync state's reorder buffer, which must stay bounded in memory.
+ */
+const COLLECTING_MAX_PENDING = 256
+/** Outcome records taken per pop, and how often (ms) the list is emptied. */
+const OUTCOMES_PER_POP = 1000
+const OUTCOMES_POLL_MS = 200
 /** Waits at most `ms` for a promise (closing a queue on a dead Redis may never end). */
 async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
@@ -126,6 +135,11 @@ export class BullMQRunner implements Runner {
   private unfinished = 0
   private fatal?: FatalError
   private readonly heartbeat: NodeJS.Timeout
+  /** Set by collectOutcomes: told each file outcome the workers report (the sync state). */
+  private onFile?: (outcome: FileOutcome) => void
+  private outcomeTimer?: NodeJS.Timeout
+  /** The pops in flight, one after another. */
+  private popping: Promise<void> = Promise.resolve()
 
   /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
   private readonly connection: Redis
@@ -171,8 +185,10 @@ export class BullMQRunner implements Runner {
       }
       const tx = redis.multi()
         .hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running'})
-        .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued')
+        .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued', 'outcomes')
         .hincrby(runKey(runId), 'try', 1)
+        // Outcomes an earlier try's jobs reported are not this try's: its files are planned again.
+        .del(runOutcomesKey(runId))
       if (opts.retrying) resetForRetry(tx, runId, opts.retrying === 'all')
       else if (resumed) resetForRetry(tx, runId, true)
       const replies = await tx.exec()
@@ -190,7 +206,41 @@ export class BullMQRunner implements Runner {
   }
 
   private envelope(job: JobData, top: boolean): JobEnvelope {
-    return {runId: this.opts.runId, try: this.opts.runTry, maxRetry: this.opts.maxRetry, top, job}
+    return {runId: this.opts.runId, try: this.opts.runTry, maxRetry: this.opts.maxRetry, top, job, ...(this.onFile && top && {outcomes: true})}
+  }
+
+  /**
+   * The sync state of an attached run (docs/DESIGN-state.md, "Detached and --redis runs"): from
+   * now on workers push each file's outcome to the run's list with its counts, and this pops
+   * them every 200 ms (and at the end) into `onFile`, as an in-process run hands them over.
+   * Returns the files the run holds unfinished at most (the reorder buffer's bound), or undefined
+   * for a detached run, whose outcomes nobody stays to collect. Call it before adding jobs.
+   */
+  async collectOutcomes(onFile: (outcome: FileOutcome) => void): Promise<number | undefined> {
+    if (this.opts.detach) return undefined
+    await this.redis.hset(runKey(this.opts.runId), 'outcomes', 1)
+    this.onFile = onFile
+    this.outcomeTimer = setInterval(() => {
+      this.popping = this.popping.then(() => this.popOutcomes()).catch(() => undefined)
+    }, OUTCOMES_POLL_MS)
+    this.outcomeTimer.unref()
+    // Jobs in Redis, the ones waiting to be sent in bulk, and the batch being filled.
+    return (COLLECTING_MAX_PENDING + 200 + 1) * (this.opts.batchFiles ?? 64)
+  }
+
+  /** Hands the outcomes reported so far to onFile, in chunks (the list holds only what was not popped yet). */
+  private async popOutcomes(): Promise<void> {
+    const onFile = this.onFile
+    if (!onFile) return
+    const key = runOutcomesKey(this.opts.runId)
+    for (;;) {
+      // LPOP key 1000, spelled so that Redis 5 to 6.0 (which BullMQ still runs on) can do it.
+      const replies = await this.redis.multi().lrange(key, 0, OUTCOMES_PER_POP - 1).ltrim(key, OUTCOMES_PER_POP, -1).exec()
+      const [error, records] = replies?.[0] ?? [new Error('Redis discarded the transaction'), []]
+      if (error) throw error
+      for (const r of records as string[]) onFile(parseFileRecord(r))
+      if ((records as string[]).length < OUTCOMES_PER_POP) return
+    }
   }
 
   private jobOpts(job: JobData): JobsOptions {
@@ -270,7 +320,7 @@ export class BullMQRunner implements Runner {
 
   /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */
   private async waitForRoom(): Promise<void> {
-    const max = this.opts.maxPending ?? 5000
+    const max = Math.min(this.opts.maxPending ?? 5000, this.onFile ? COLLECTING_MAX_PENDING : Infinity)
     if (this.unfinished < max) return
     for (;;) {
       const c = await this.poll()
@@ -326,6 +376,13 @@ export class BullMQRunner implements Runner {
         if (c.jobsFinished >= c.jobsAdded) break
         await sleep(200)
       }
+      if (this.onFile) {
+        // Every job has reported: the last outcomes, then the list and the flag go.
+        clearInterval(this.outcomeTimer)
+        await this.popping
+        await this.popOutcomes()
+        await this.redis.multi().del(runOutcomesKey(this.opts.runId)).hdel(runKey(this.opts.runId), 'outcomes').exec()
+      }
       this.opts.stats.failures.push(...(await readFailures(this.redis, this.opts.runId)))
       await this.redis.hset(runKey(this.opts.runId), {status: 'done', finishedAt: Date.now()})
     } catch (error) {
@@ -345,6 +402,8 @@ export class BullMQRunner implements Runner {
     const interrupted = original instanceof S3cError && original.exitCode === ExitCode.interrupted
     const message = (original instanceof Error ? original.message : String(original)).split('\n')[0] || 'stopped'
     const tx = this.redis.multi().hset(runKey(this.opts.runId), {status: interrupted ? 'interrupted' : 'failed', finishedAt: Date.now(), fatal: message})
+      // The state of a stopped run is not written: its outcomes are of no use.
+      .hdel(runKey(this.opts.runId), 'outcomes').del(runOutcomesKey(this.opts.runId))
     if (!interrupted) tx.eval(FORGET_POINTER, 1, this.pointer, this.opts.runId)
     await atMost(tx.exec(), 5000)
     await this.close()
@@ -362,6 +421,7 @@ export class BullMQRunner implements Runner {
     if (this.closed) return
     this.closed = true
     clearInterval(this.heartbeat)
+    clearInterval(this.outcomeTimer)
     await atMost(this.redis.eval(RELEASE_LOCK, 1, runLockKey(this.opts.runId), this.lock), 5000)
     await atMost(Promise.allSettled([this.queue.close(), this.flows.close()]), 5000)
     this.connection.disconnect()

@@ -1,6 +1,6 @@
 import type {ChainableCommander, Redis} from 'ioredis'
 import type {FileOutcome, JobResult} from '../jobs/types.js'
-import {runDoneKey, runFailuresKey, runJobsKey, runKey} from './redis.js'
+import {runDoneKey, runFailuresKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
 
 /** Counters of a run as kept in Redis (the hash fields). */
 export interface RunCounters {
@@ -18,7 +18,11 @@ export interface RunCounters {
  * try is stale: that try's counts were reset), and only the first time its id finishes (a job
  * that ran twice, picked up again after its worker stalled, counts once). One script, so two
  * workers finishing the same job at once cannot both count it.
- * KEYS: run hash, done set, failures list. ARGV: job id, try, done, skipped, failed, bytes, now, failure JSON…
+ * The files' outcomes (the sync state's records, see FileRecord) go to the run's outcome list in
+ * the same step, only while the attached CLI collects them (the run hash's \`outcomes\`, set by
+ * it for this try) and lives (its enqueuer lock): a CLI that died leaves no list growing.
+ * KEYS: run hash, done set, failures list, outcome list, enqueuer lock.
+ * ARGV: job id, try, done, skipped, failed, bytes, now, number of failures n, n failure JSONs, outcome records…
  */
 const RECORD_SCRIPT = `
 local try = redis.call('HGET', KEYS[1], 'try') or '0'
@@ -28,7 +32,11 @@ if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesDone', ARGV[3]) end
 if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesSkipped', ARGV[4]) end
 if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[1], 'filesFailed', ARGV[5]) end
 if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[6]) end
-for i = 8, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+local records = 9 + tonumber(ARGV[8])
+for i = 9, records - 1 do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+if #ARGV >= records and redis.call('HGET', KEYS[1], 'outcomes') == '1' and redis.call('EXISTS', KEYS[5]) == 1 then
+  for i = records, #ARGV, 1000 do redis.call('RPUSH', KEYS[4], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[7])
 return 1
 `
@@ -49,11 +57,32 @@ function tally(files: FileOutcome[]) {
   return {done, skipped, failed, bytes, failures}
 }
 
-/** Adds a finished top-level job's outcomes to its run, atomically and once per job id; false when not counted. */
-export async function recordResult(redis: Redis, runId: string, runTry: number, jobId: string, result: JobResult): Promise<boolean> {
-  const t = tally(result.files ?? [])
-  const counted = await redis.eval(RECORD_SCRIPT, 3, runKey(runId), runDoneKey(runId), runFailuresKey(runId),
-    jobId, String(runTry), t.done, t.skipped, t.failed, t.bytes, Date.now(), ...t.failures)
+/**
+ * What the attached CLI's sync state needs of one file a worker handled: the FileOutcome the
+ * handler returned, without what only the summary uses (a failed file: key and status only).
+ */
+export type FileRecord = Pick<FileOutcome, 'key' | 'status' | 'state'>
+
+export function fileRecord(f: FileOutcome): string {
+  return JSON.stringify(f.status === 'failed' || !f.state ? {key: f.key, status: f.status} : {key: f.key, status: f.status, state: f.state})
+}
+
+export function parseFileRecord(record: string): FileOutcome {
+  const r = JSON.parse(record) as FileRecord
+  return {key: r.key, status: r.status, state: r.state, path: '', bytes: 0}
+}
+
+/**
+ * Adds a finished top-level job's outcomes to its run, atomically and once per job id; false when
+ * not counted. With `outcomes` (an attached run that writes a sync state) each file's record goes
+ * to the run's outcome list as well.
+ */
+export async function recordResult(redis: Redis, runId: string, runTry: number, jobId: string, result: JobResult, outcomes = false): Promise<boolean> {
+  const files = result.files ?? []
+  const t = tally(files)
+  const records = outcomes ? files.map(fileRecord) : []
+  const counted = await redis.eval(RECORD_SCRIPT, 5, runKey(runId), runDoneKey(runId), runFailuresKey(runId), runOutcomesKey(runId), runLockKey(runId),
+    jobId, String(runTry), t.done, t.skipped, t.failed, t.bytes, Date.now(), t.failures.length, ...t.failures, ...records)
   return counted === 1
 }
 

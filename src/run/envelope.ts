@@ -14,6 +14,11 @@ export interface JobEnvelope {
   maxRetry: number
   /** True for jobs the run counts (a job or a flow's parent); false for a flow's children. */
   top: boolean
+  /**
+   * The attached CLI collects each file's outcome for the sync state: a top job's worker sends
+   * them with its counts (recordResult). Absent for detached runs (nobody stays to collect).
+   */
+  outcomes?: boolean
   job: JobData
 }
 

@@ -39,6 +39,11 @@ export class InProcessRunner implements Runner {
     this.maxQueued = opts.maxQueued ?? Math.max(1024, opts.concurrency * 64)
   }
 
+  /** Jobs held at most: queued, and running (one file each for upload and download). */
+  get admitted(): number {
+    return this.maxQueued + this.opts.concurrency
+  }
+
   private get queued(): number {
     return this.queue.length - this.head
   }

@@ -14,6 +14,8 @@ export const RUNS_KEY = 's3c:runs'
 /** Ids of the run's top-level jobs: added, and finished (a re-run skips the finished ones). */
 export const runJobsKey = (runId: string) => `s3c:run:${runId}:jobs`
 export const runDoneKey = (runId: string) => `s3c:run:${runId}:done`
+/** File outcomes workers report for the attached CLI's sync state, popped as they come (counters.ts, bullmq.ts). */
+export const runOutcomesKey = (runId: string) => `s3c:run:${runId}:state`
 /** The unfinished run a command line belongs to, so running it again resumes it. */
 export const resumeKey = (commandHash: string) => `s3c:resume:${commandHash}`
 /** Held by the one CLI that enqueues a run's jobs (a second one is refused). */

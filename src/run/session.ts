@@ -5,6 +5,7 @@ import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {InProcessRunner} from './in-process.js'
 import type {Runner} from './runner.js'
+import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
 import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
@@ -66,10 +67,13 @@ export interface RunContext {
   runner: Runner
   retry: RetryPolicy
   signal: AbortSignal
-  /** In-process runs: told every file outcome a job reports (the sync state's entries); BullMQ runs' outcomes stay on the workers. */
-  onFile?: (outcome: FileOutcome) => void
-  /** True when the jobs run in this process (their outcomes reach onFile). */
-  inProcess: boolean
+  /**
+   * Asks for every file outcome a job reports (the sync state's entries): in-process ones as they
+   * come, BullMQ workers' through Redis (attached runs only). Returns how many files the runner
+   * holds unfinished at most (the bound of the state's reorder buffer), or undefined when the
+   * outcomes cannot reach this process (a detached run). Called before any job is added.
+   */
+  collectOutcomes(onFile: (outcome: FileOutcome) => void): Promise<number | undefined>
 }
 
 /** How a run stopped by Ctrl-C or SIGTERM ends. */
@@ -87,7 +91,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
   // Every request in flight listens to the run's signal: hundreds at once is expected, not a leak.
   setMaxListeners(0, controller.signal)
   // Ctrl-C stops whatever the run is doing (connecting, waiting for an earlier try, walking, draining).
-  let runner: Runner | undefined
+  let runner: InProcessRunner | BullMQRunner | undefined
   const onSignal = () => {
     const error = new FatalError(interruptedError())
     controller.abort(error)
@@ -102,6 +106,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
     onBytes: n => { stats.bytesDone += n },
     abort: reason => controller.abort(reason),
   }
+  // Set by collectOutcomes once the planner knows what to do with outcomes.
   const hooks: {onFile?: (outcome: FileOutcome) => void} = {}
   const onResult = (result: JobResult, _job: JobData) => {
     if (result.files) for (const f of result.files) {
@@ -126,10 +131,15 @@ export async function openRun(opts: TransferOptions, description: string, comman
     throw controller.signal.aborted ? interruptedError() : error
   }
   if (controller.signal.aborted) runner.stop(controller.signal.reason as FatalError)
-  const run: RunContext = {s3, stats, runner, retry, signal: controller.signal, inProcess: !opts.redisUrl}
-  // The planner sets run.onFile once it knows what to do with outcomes.
-  hooks.onFile = f => run.onFile?.(f)
-  return run
+  const active = runner
+  const collectOutcomes = async (onFile: (outcome: FileOutcome) => void) => {
+    if (active instanceof InProcessRunner) {
+      hooks.onFile = onFile
+      return active.admitted
+    }
+    return active.collectOutcomes(onFile)
+  }
+  return {s3, stats, runner, retry, signal: controller.signal, collectOutcomes}
 }
 
 /**

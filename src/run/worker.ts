@@ -116,7 +116,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       if (!top) throw error
       result = {files: failedOutcomes(data, describeError(error))}
     }
-    if (top) await recordResult(redis, runId, runTry, job.id!, result)
+    if (top) await recordResult(redis, runId, runTry, job.id!, result, job.data.outcomes === true)
     opts.onJob?.(data, result)
     return result
   }

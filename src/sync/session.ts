@@ -18,7 +18,7 @@ export interface SyncSessionOptions {
   identity: StateIdentity
   /** Read the stored state (false: none to compare with, e.g. an empty prefix or --force). */
   read: boolean
-  /** Write a new state at the end (false: --dry-run, s3c retry, runs whose results stay on workers). */
+  /** Write a new state at the end (false: --dry-run, s3c retry, detached runs: nobody collects their outcomes). */
   write: boolean
   /** Entries held at most while waiting for a slow job at the head (see ReorderBuffer). */
   capacity: number
