@@ -182,15 +182,17 @@ export function keyBacklog(run: RunContext, threadCount: number, onRemoved?: (ur
     wake = undefined
     w?.()
   }
-  run.onFile = f => {
+  // Only an in-process run's outcomes come back one by one (a BullMQ run's stay on the workers: no Redis records for deletes).
+  const inProcess = run.runner instanceof InProcessRunner
+  if (inProcess) void run.collectOutcomes(f => {
     if (f.status === 'done') onRemoved?.(f.path)
     if (wake && backlog() < cap) wakeUp()
-  }
+  })
   // A stopped run finishes no more jobs: the listing must not wait for them.
   run.signal.addEventListener('abort', wakeUp, {once: true})
   return {
     async room() {
-      while (run.inProcess && !run.signal.aborted && backlog() >= cap) await new Promise<void>(resolve => { wake = resolve })
+      while (inProcess && !run.signal.aborted && backlog() >= cap) await new Promise<void>(resolve => { wake = resolve })
     },
   }
 }
