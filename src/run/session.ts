@@ -100,7 +100,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
   if (opts.signal?.aborted) throw interruptedError()
   opts.signal?.addEventListener('abort', onSignal, {once: true})
   const retry = retryPolicy(opts.maxRetry)
-  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)}, retry, controller.signal)
+  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)}, retry, controller.signal, opts.threadCount)
   const ctx: JobContext = {
     s3, signal: controller.signal,
     onBytes: n => { stats.bytesDone += n },

@@ -11,6 +11,7 @@ import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
 import {presignGetUrl} from './presign.js'
+import {DEFAULT_LIST_CONCURRENCY, listInOrder, type ListingStats, type PageAnswer, type PageRequest} from './list.js'
 
 export type {Headers}
 
@@ -137,21 +138,23 @@ const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadI
  * another. `bucket(name)` gives the same operations as the storage interface (src/base/storage.ts).
  */
 export class S3Storage {
-  constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal) {}
+  /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
+  constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
+    readonly listConcurrency = DEFAULT_LIST_CONCURRENCY) {}
 
   /** One connection (the one client factory, src/s3/client.ts) with this retry policy. */
-  static async open(config: S3Config, retry: RetryPolicy, signal?: AbortSignal): Promise<S3Storage> {
-    return new S3Storage(await createS3(config), retry, signal)
+  static async open(config: S3Config, retry: RetryPolicy, signal?: AbortSignal, listConcurrency?: number): Promise<S3Storage> {
+    return new S3Storage(await createS3(config), retry, signal, listConcurrency)
   }
 
-  /** The same connection with another retry policy (a worker's job carries its run's --max-retry) or signal. */
-  with(opts: {retry?: RetryPolicy; signal?: AbortSignal}): S3Storage {
-    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal)
+  /** The same connection with another retry policy (a worker's job carries its run's --max-retry), signal or listing concurrency. */
+  with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number}): S3Storage {
+    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal, opts.listConcurrency ?? this.listConcurrency)
   }
 
   /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
   withoutSignal(): S3Storage {
-    return new S3Storage(this.handle, this.retry)
+    return new S3Storage(this.handle, this.retry, undefined, this.listConcurrency)
   }
 
   /** Where requests go, for messages (never contains secrets). */
@@ -309,19 +312,26 @@ export class S3Storage {
   async* list(bucket: string, prefix: string, opts: ListOptions = {}): AsyncGenerator<ListPage> {
     let token: string | undefined
     do {
-      // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
-      const page = await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
-        prefix: prefix || undefined, continuationToken: token, delimiter: opts.delimiter, startAfter: token ? undefined : opts.startAfter,
-      }, this.signal))
-      yield {
-        entries: page.contents.map(o => ({
-          key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
-          storageClass: o.storageClass ?? 'STANDARD',
-        })),
-        prefixes: page.commonPrefixes.map(p => decodeListedKey(p, page.encodingType)),
-      }
-      token = page.isTruncated ? page.nextContinuationToken : undefined
+      const page = await this.listPage(bucket, {prefix, token, delimiter: opts.delimiter, startAfter: token ? undefined : opts.startAfter})
+      yield {entries: page.entries, prefixes: page.prefixes}
+      token = page.next
     } while (token)
+  }
+
+  /** One ListObjectsV2 request. */
+  private async listPage(bucket: string, req: PageRequest): Promise<PageAnswer> {
+    // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
+    const page = await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
+      prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter,
+    }, this.signal))
+    return {
+      entries: page.contents.map(o => ({
+        key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
+        storageClass: o.storageClass ?? 'STANDARD',
+      })),
+      prefixes: page.commonPrefixes.map(p => decodeListedKey(p, page.encodingType)),
+      next: page.isTruncated ? page.nextContinuationToken : undefined,
+    }
   }
 
   /**
@@ -333,10 +343,15 @@ export class S3Storage {
     for await (const entries of this.listObjectPages(bucket, prefix)) yield* entries
   }
 
-  /** listObjects a page (up to 1,000 objects) at a time: a caller can check a page's order before using any of it. */
-  async* listObjectPages(bucket: string, prefix: string): AsyncGenerator<StorageEntry[]> {
+  /**
+   * listObjects a page (up to 1,000 objects) at a time: a caller can check a page's order before
+   * using any of it. Listed in parallel past the first page, up to `listConcurrency` requests at
+   * once, in the order and with the content of a sequential listing (src/s3/list.ts).
+   */
+  async* listObjectPages(bucket: string, prefix: string, stats?: ListingStats): AsyncGenerator<StorageEntry[]> {
     const hide = RESERVED_PREFIX.startsWith(prefix) && !prefix.startsWith(RESERVED_PREFIX)
-    for await (const page of this.list(bucket, prefix)) yield hide ? page.entries.filter(e => !e.key.startsWith(RESERVED_PREFIX)) : page.entries
+    const pages = listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats})
+    for await (const entries of pages) yield hide ? entries.filter(e => !e.key.startsWith(RESERVED_PREFIX)) : entries
   }
 
   /** A whole object as a stream (a sync state), or undefined when it does not exist. */

@@ -128,7 +128,7 @@ function recordFailure(_stats: RunStats | undefined, summary: RunSummary, f: {ke
 
 /** A connection for the --delete pass (the run's closed with the run). */
 async function withS3<T>(opts: SyncOptions, fn: (s3: S3Storage) => Promise<T>): Promise<T> {
-  const s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry), opts.signal)
+  const s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry), opts.signal, opts.threadCount)
   try {
     return await fn(s3)
   } catch (error) {
