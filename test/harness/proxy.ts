@@ -83,6 +83,13 @@ export interface Proxy {
   held(): number
   /** Requests stalled so far (FaultOptions.stall). */
   stalled(): number
+  /**
+   * The most requests that `inFlight` matched at one time since the last reset (from arrival to
+   * the end of the answer): concurrency shown by count, not by time.
+   */
+  maxInFlight(): number
+  /** Which requests maxInFlight counts (all when unset); reset() keeps it. */
+  inFlight?: (r: RecordedRequest) => boolean
   /** Drops the connections of the requests stalled so far (the client sees a reset and retries). */
   releaseStalled(): void
   stop(): Promise<void>
@@ -156,6 +163,8 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     }
   }
   let stalled = 0
+  let inFlight = 0
+  let maxInFlight = 0
   const stalledSockets: import('node:net').Socket[] = []
 
   const server = http.createServer(async (req, res) => {
@@ -169,6 +178,10 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     if (typeof copyRange === 'string') rec.copyRange = copyRange
     if (typeof req.headers.range === 'string') rec.range = req.headers.range
     requests.push(rec)
+    if (!proxy.inFlight || proxy.inFlight(rec)) {
+      maxInFlight = Math.max(maxInFlight, ++inFlight)
+      res.once('close', () => { inFlight-- })
+    }
     if (faults.latencyMs) await new Promise(resolve => setTimeout(resolve, faults.latencyMs))
     if (opts.auth) {
       const code = await checkSignature(req, opts.auth)
@@ -248,15 +261,19 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   server.headersTimeout = 0
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const {port} = server.address() as AddressInfo
-  return {
+  const proxy: Proxy = {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     injected,
     held: () => holding.length,
     stalled: () => stalled,
+    maxInFlight: () => maxInFlight,
     releaseStalled: () => { for (const socket of stalledSockets.splice(0)) socket.destroy() },
     count: (method, predicate) => requests.filter(r => (!method || r.method === method) && (!predicate || predicate(r))).length,
-    reset: () => { requests.length = 0 },
+    reset: () => {
+      requests.length = 0
+      maxInFlight = inFlight
+    },
     setFaults: f => {
       faults = f
       random = mulberry32(f.seed ?? 42)
@@ -270,6 +287,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       agent.destroy()
     }),
   }
+  return proxy
 }
 
 export type AuthGate = Proxy
