@@ -69,8 +69,11 @@ export async function* listUrl(s3: S3Storage, url: string, opts: LsOptions = {})
       if (versions === 0 && !(await s3.checkBucket(p.bucket, prefix)).empty)
         throw new S3cError(`the server at ${s3.endpointLabel} does not list object versions (ListObjectVersions answered without any): ls without --all-versions`, ExitCode.fatal)
     } else {
-      const delimiter = p.kind === 'wildcard' ? undefined : '/'
-      for await (const page of s3.list(p.bucket, prefix, {delimiter})) {
+      // A wildcard lists everything under its literal prefix: in parallel past the first page (src/s3/list.ts); one level is one delimiter listing.
+      const pages = p.kind === 'wildcard'
+        ? (async function* () { for await (const entries of s3.listObjectPages(p.bucket, prefix)) yield {entries, prefixes: [] as string[]} })()
+        : s3.list(p.bucket, prefix, {delimiter: '/'})
+      for await (const page of pages) {
         const out: LsEntry[] = [
           ...page.prefixes.map((d): LsFolder => ({type: 'dir', key: d, name: d.slice(base.length)})),
           ...page.entries.filter(o => keep(o.key)).map((o): LsObject => ({
