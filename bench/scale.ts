@@ -367,18 +367,18 @@ async function main(): Promise<void> {
   const goals: Goal[] = [
     {what: '`s3c --version`, whole process (median of ' + STARTUP_RUNS + ')', goal: '≤ 2.5× `node -e 0`',
       measured: `${fmtS(version)} = ${x(version / node0)} \`node -e 0\` (${fmtS(node0)})`, met: version <= 2.5 * node0,
-      why: 'every command module and the AWS SDK are loaded for `--version` (issue 14 item 1: oclif manifest, lazy imports)'},
+      why: 'Node itself and oclif (@oclif/core and the plugins\' manifests): `--version` loads no module of s3c\'s (test/startup.test.ts)'},
     {what: '`s3c download-single` with the index cached', goal: '≤ 4× `node -e 0`, and under `rclone cat`',
       measured: `${fmtS(single)} = ${x(single / node0)} \`node -e 0\`; \`rclone cat\` ${fmtS(rcat)}`, met: single <= 4 * node0 && single < rcat,
-      why: `the same start-up as \`--version\` (${fmtS(version)}) plus one GET; \`list-files\` from the cached index: ${fmtS(listFiles)}`},
+      why: `\`node -e 0\` alone takes ${fmtS(node0)} against \`rclone cat\`'s ${fmtS(rcat)}; then oclif (\`--version\`: ${fmtS(version)}), the signer and one GET (no SDK, BullMQ or job handler is loaded: test/startup.test.ts); \`list-files\` from the cached index: ${fmtS(listFiles)}`},
     {what: `${n(FILES)} × 4 KiB download vs \`rclone copy --transfers ${C}\` (${ROUNDS} rounds)`, goal: '≥ 1.3×',
       measured: `${x(ratio(downWhat))} (${rate(downWhat, 's3c').toFixed(0)} vs ${rate(downWhat, 'rclone').toFixed(0)} files/s)`, met: ratio(downWhat) >= 1.3,
-      why: 'creating files (open, write, futimes, rename) on the main thread; see "What bounds these numbers" under Mirror'},
+      why: 'the client, the server and the file system share 2 cores: the files are created on a writer thread (src/local/small-writes.ts), the requests on the main thread; see "What the scale numbers say"'},
     {what: `${n(UPLOAD_FILES)} × 4 KiB upload, whole process, vs rclone`, goal: '≥ 1.3×',
       measured: `${x(ratio(upWhat))} (${rate(upWhat, 's3c').toFixed(0)} vs ${rate(upWhat, 'rclone').toFixed(0)} files/s)`, met: ratio(upWhat) >= 1.3,
       why: `start-up (${fmtS(version)} of \`--version\`) is a large share of a ${fmtS(UPLOAD_FILES / rate(upWhat, 's3c'))} run`},
     {what: `no-change re-run of ${n(FILES)} files, requests`, goal: `≤ ⌈N/1000⌉ + 3 = ${listLimit} LIST, 0 HEAD, each way`,
-      measured: reruns3c, met: rerunOk, why: 'a HEAD per same-size file reads its mtime (issue 14 item 3: keep state so the listing alone decides)'},
+      measured: reruns3c, met: rerunOk, why: 'the sync state was not used: see the warning the re-run printed (a server that lists out of byte order, fauxqs, falls back to HEAD checks)'},
     {what: 'peak memory, first upload of 0–100 B files', goal: '≤ 150 MiB at any size',
       measured: s3cMem.map(r => `${mib(r.first.peakRssBytes)} at ${n(r.files)}`).join(', ') +
         (Number.isFinite(slopeFirst) ? ` (${mib(slopeFirst)} per 100k)` : ''), met: s3cMem.length ? firstMax <= 150 * MiB : undefined,
@@ -398,8 +398,8 @@ async function main(): Promise<void> {
       measured: `s3c ${fmtS(median(listS3c.values))} (${listS3c.lists} LIST); rclone ListR ${fmtS(median(listRclone.values))} (${listRclone.lists} LIST), ` +
         `folder walk ${fmtS(median(listRcloneWalk.values))} (${listRcloneWalk.lists} LIST)`,
       met: median(listS3c.values) <= median(listRcloneWalk.values),
-      why: `${listS3c.lists} LIST requests one after another, ${perList(listS3c)} ms each (rclone's one ListR: ${perList(listRclone)} ms a page): ` +
-        `the ${LATENCY_MS} ms round trip plus the server's time for a page (issue 14 item 5: list in parallel by splitting the key space)`}] : []),
+      why: `${listS3c.lists} LIST requests, up to --thread-count in flight past the first page (src/s3/list.ts), ${perList(listS3c)} ms of wall time a request; ` +
+        `the command also plans a download per key (--dry-run); rclone's folder walk sends one listing per folder, each cheap on fauxqs, which sorts every key under a request's Prefix`}] : []),
   ]
 
   // ---- tables
