@@ -110,7 +110,8 @@ describe('listing in parallel, in order', function () {
     const {s3: env} = harness()
     proxy = await startProxy(env.endpoint)
     proxy.inFlight = isList
-    for (const [k, v] of Object.entries({AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey})) {
+    // These listings are of a few thousand keys: split them after their first page (the default waits for 10, src/s3/list.ts).
+    for (const [k, v] of Object.entries({AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, S3C_LIST_SEQUENTIAL_PAGES: '1'})) {
       saved[k] = process.env[k]
       process.env[k] = v
     }
@@ -284,6 +285,29 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
     'a deep tree under one folder': () => Array.from({length: 40_000}, (_, i) => `packages/${i % 4}/${(i >> 2) % 50}/f${i}`),
     'a flat listing': () => Array.from({length: 20_000}, (_, i) => `h${((i * 2654435761) >>> 0).toString(16)}`),
   }
+  it('by default a listing of up to 10 pages is read page after page (⌈N/1000⌉ requests); an 11th page starts the split', async function () {
+    const saved = process.env.S3C_LIST_SEQUENTIAL_PAGES
+    delete process.env.S3C_LIST_SEQUENTIAL_PAGES
+    try {
+      for (const [n, splits] of [[5_000, false], [10_000, false], [30_000, true]] as const) {
+        const m = model(Array.from({length: n}, (_, i) => `p${String(i % 100).padStart(3, '0')}/k${i}`))
+        const stats = newStats()
+        let count = 0
+        for await (const page of listInOrder(m.fetch, '', {concurrency: 32, stats})) count += page.length
+        assert.equal(count, n)
+        if (!splits) {
+          assert.equal(m.counts.requests, pages(n), `${n} keys: ${m.counts.requests} requests`)
+          assert.equal(m.counts.maxInFlight, 1)
+        } else {
+          assert.ok(stats.ranges > 1 && m.counts.maxInFlight > 1, `${n} keys: ${JSON.stringify(stats)}, ${m.counts.maxInFlight} in flight`)
+          assert.ok(m.counts.requests <= pages(n) + stats.ranges + stats.delimiterPages)
+        }
+      }
+    } finally {
+      if (saved !== undefined) process.env.S3C_LIST_SEQUENTIAL_PAGES = saved
+    }
+  })
+
   for (const [name, make] of Object.entries(shapes)) {
     it(`${name}: the sequential listing's keys, in order, within the request bound`, async function () {
       const m = model(make())

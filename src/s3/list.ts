@@ -47,6 +47,8 @@ export interface ListingOptions {
   concurrency?: number
   /** Counts what the listing did (tests, benchmarks). */
   stats?: ListingStats
+  /** Pages read one after another before the first split (SEQUENTIAL_PAGES; tests use fewer). */
+  sequentialPages?: number
 }
 
 export interface ListingStats {
@@ -57,6 +59,14 @@ export interface ListingStats {
   /** Set when a page came out of byte order after the split: the rest was listed sequentially. */
   fellBack: boolean
 }
+
+/**
+ * Pages the listing reads one after another before it splits: a listing of up to 10,000 keys
+ * costs exactly ⌈N/1000⌉ requests (a no-change re-run of such a tree stays at its goal of
+ * ⌈N/1000⌉ + 3 LISTs); a longer one pays the split's few extra requests for its speed.
+ * S3C_LIST_SEQUENTIAL_PAGES changes it (tests split small listings with 1).
+ */
+const SEQUENTIAL_PAGES = 10
 
 /** --thread-count's default is the run's; a library caller without one gets this. */
 export const DEFAULT_LIST_CONCURRENCY = 16
@@ -183,7 +193,7 @@ class Range {
   split = false
   private running?: Promise<void>
 
-  constructor(readonly spec: RangeSpec, private readonly lister: Lister, private readonly first = false) {
+  constructor(readonly spec: RangeSpec, private readonly lister: Lister, readonly first = false) {
     this.lastKey = spec.after
   }
 
@@ -271,7 +281,8 @@ class Lister {
   buffered = 0
   private wake?: {promise: Promise<void>; resolve: () => void}
 
-  constructor(readonly fetch: FetchPage, readonly concurrency: number, readonly stats: ListingStats) {
+  constructor(readonly fetch: FetchPage, readonly concurrency: number, readonly stats: ListingStats,
+    readonly sequentialPages = Number(process.env.S3C_LIST_SEQUENTIAL_PAGES) || SEQUENTIAL_PAGES) {
     this.slots = new Slots(concurrency)
   }
 
@@ -312,7 +323,7 @@ class Lister {
       }
       if (r.error) throw r.error
       if (r.done) return
-      if (this.concurrency > 1 && !r.unordered && r.lastKey !== undefined && r.fetched > 0) {
+      if (this.concurrency > 1 && !r.unordered && r.lastKey !== undefined && r.fetched >= (r.first ? this.sequentialPages : 1)) {
         r.stopped = true
         this.notify()
         await r.idle()
@@ -450,7 +461,7 @@ async function* sequential(fetch: FetchPage, prefix: string, startAfter: string 
 export async function* listInOrder(fetch: FetchPage, prefix: string, opts: ListingOptions = {}): AsyncGenerator<StorageEntry[]> {
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_LIST_CONCURRENCY))
   const stats = opts.stats ?? {ranges: 0, delimiterPages: 0, fellBack: false}
-  const lister = new Lister(fetch, concurrency, stats)
+  const lister = new Lister(fetch, concurrency, stats, opts.sequentialPages)
   const root = new Range({prefix, units: 1}, lister, true)
   let last: string | undefined
   try {
