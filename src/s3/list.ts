@@ -75,9 +75,9 @@ const PAGE_KEYS = 1000
 /** Keys a group of small folders aims at: three requests, so a range's partial last page costs little. */
 const GROUP_KEYS = 2900
 /** Pages a range fetches ahead of the reader. */
-const RANGE_PAGES = 4
+const RANGE_PAGES = 2
 /** Pages fetched ahead in all (the range being read is not held to it). */
-const BUFFERED_PAGES = 64
+const BUFFERED_PAGES = 16
 /** Ranges started ahead of the one being read, per split. */
 const WINDOW = 64
 
