@@ -2,11 +2,10 @@ import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {retryPolicy} from '../src/base/retry.js'
 import {handlers} from '../src/jobs/handlers.js'
 import type {CompleteUploadJob, JobContext, UploadFilesJob} from '../src/jobs/types.js'
-import {S3Storage} from '../src/s3/storage.js'
-import {harness, newBucket} from './harness/hooks.js'
+import type {S3Storage} from '../src/s3/storage.js'
+import {harness, newBucket, openTestStorage} from './harness/hooks.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 
 /*
@@ -17,27 +16,15 @@ describe('job handlers', function () {
   let proxy: Proxy
   let s3: S3Storage
   let dir: string
-  const saved: Record<string, string | undefined> = {}
 
   before(async function () {
-    const {s3: env} = harness()
-    proxy = await startProxy(env.endpoint)
-    // The storage takes credentials from the provider chain, as the CLI does.
-    for (const [k, v] of Object.entries({AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey})) {
-      saved[k] = process.env[k]
-      process.env[k] = v
-    }
-    s3 = await S3Storage.open({endpoint: proxy.endpoint, endpointSource: 'test', region: env.region, forcePathStyle: true,
-      files: {config: '/nonexistent', credentials: '/nonexistent'}, maxSockets: 8}, retryPolicy(0))
+    proxy = await startProxy(harness().s3.endpoint)
+    s3 = await openTestStorage(proxy.endpoint, {retries: 0})
     dir = mkdtempSync(join(tmpdir(), 's3c-handlers-'))
   })
   after(async function () {
     await s3?.close()
     await proxy?.stop()
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k]
-      else process.env[k] = v
-    }
     rmSync(dir, {recursive: true, force: true})
   })
 

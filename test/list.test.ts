@@ -3,13 +3,12 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ListObjectsV2Command, PutObjectCommand} from '@aws-sdk/client-s3'
-import {retryPolicy} from '../src/base/retry.js'
 import type {StorageEntry} from '../src/base/storage.js'
 import {listInOrder, type FetchPage, type ListingStats} from '../src/s3/list.js'
-import {S3Storage} from '../src/s3/storage.js'
+import type {S3Storage} from '../src/s3/storage.js'
 import {compareKeys} from '../src/sync/merge.js'
 import {runCli} from './harness/cli.js'
-import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {harness, newBucket, openTestStorage, s3Client} from './harness/hooks.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {compareTrees} from './harness/tree.js'
 
@@ -107,16 +106,12 @@ describe('listing in parallel, in order', function () {
   const saved: Record<string, string | undefined> = {}
 
   before(async function () {
-    const {s3: env} = harness()
-    proxy = await startProxy(env.endpoint)
+    proxy = await startProxy(harness().s3.endpoint)
     proxy.inFlight = isList
     // These listings are of a few thousand keys: split them after their first page (the default waits for 10, src/s3/list.ts).
-    for (const [k, v] of Object.entries({AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, S3C_LIST_SEQUENTIAL_PAGES: '1'})) {
-      saved[k] = process.env[k]
-      process.env[k] = v
-    }
-    s3 = await S3Storage.open({endpoint: proxy.endpoint, endpointSource: 'test', region: env.region, forcePathStyle: true,
-      files: {config: '/nonexistent', credentials: '/nonexistent'}, maxSockets: 16}, retryPolicy(2), undefined, 16)
+    saved.S3C_LIST_SEQUENTIAL_PAGES = process.env.S3C_LIST_SEQUENTIAL_PAGES
+    process.env.S3C_LIST_SEQUENTIAL_PAGES = '1'
+    s3 = await openTestStorage(proxy.endpoint, {maxSockets: 16, listConcurrency: 16})
     plain = await newBucket('list-plain')
     awkward = await newBucket('list-awkward')
     await Promise.all([putAll(plain, plainList), putAll(awkward, awkwardList)])

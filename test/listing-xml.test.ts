@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict'
 import {ListObjectsV2Command} from '@aws-sdk/client-s3'
-import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {harness, newBucket, openTestStorage, s3Client} from './harness/hooks.js'
 import {putObject} from './harness/objects.js'
 import {parseListObjectsV2, unescapeXml} from '../src/s3/listing-xml.js'
-import {retryPolicy} from '../src/base/retry.js'
-import {S3Storage} from '../src/s3/storage.js'
 
 /** Keys XML and URLs make hard: entities, %, +, spaces, non-ASCII, a control character, tag-like text. */
 const AWKWARD = ['a b.txt', 'a+b.txt', 'a%20b.txt', 'x&y<z>"q\'.txt', 'ünï/çødé.txt', 'tab\there.txt', '<Contents>.txt', 'dir/</Key>.txt', 'cr\rlf.txt', 'deep/a/b/c.txt']
@@ -27,9 +25,7 @@ describe('ListObjectsV2 read by hand (src/s3/listing-xml.ts)', function () {
   it('lists every key exactly as it was written, with a delimiter too, and agrees with the SDK where the server URL-encodes', async function () {
     const bucket = await newBucket('lxml')
     for (const k of AWKWARD) await putObject(bucket, `p/${k}`, Buffer.from(k))
-    const s3 = await S3Storage.open({endpoint: harness().s3.endpoint, endpointSource: 'test', region: harness().s3.region, forcePathStyle: true,
-      files: {config: '/nonexistent', credentials: '/nonexistent'}, maxSockets: 8,
-      credentials: {accessKeyId: harness().s3.accessKeyId, secretAccessKey: harness().s3.secretAccessKey}}, retryPolicy(2))
+    const s3 = await openTestStorage(harness().s3.endpoint)
     const c = s3Client()
     try {
       const all: string[] = []

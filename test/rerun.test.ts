@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {DeleteObjectCommand} from '@aws-sdk/client-s3'
 import {Redis} from 'ioredis'
-import {runCli, spawnCli} from './harness/cli.js'
+import {runCli, spawnCli, type CliOptions} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {getObject, listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
@@ -35,6 +35,22 @@ const counts = (proxy: Proxy) => ({
   stateGet: proxy.count('GET', r => !isList(r) && isState(r)),
   statePut: proxy.count('PUT', isState) + proxy.count('POST', isState),
 })
+
+/**
+ * A no-change re-run through `proxy`: every one of `n` files skipped, no HEAD, no PUT or GET of
+ * data (the state's own requests aside). Returns the run's request counts.
+ */
+async function assertQuietRerun(proxy: Proxy, args: string[], opts: CliOptions, n: number): Promise<ReturnType<typeof counts> & {stderr: string}> {
+  proxy.reset()
+  const r = await runCli(args, opts)
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(summaryOf(r.stdout).filesSkipped, n)
+  const c = counts(proxy)
+  assert.equal(c.head, 0, 'no HEAD: every file is in the state')
+  assert.equal(c.dataPut, 0, 'no PUT of data')
+  assert.equal(c.dataGet, 0, 'no GET of data')
+  return {...c, stderr: r.stderr}
+}
 
 /**
  * A tree whose names are lower-case ASCII, digits, '/' and '.': fauxqs lists keys in
@@ -331,22 +347,9 @@ describe('re-runs with the sync state', function () {
       assert.equal((await stateKeys(bucket)).length, 1)
       await assertNoOutcomeList(up.stderr)
 
-      proxy.reset()
-      const inProcess = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy)
-      assert.equal(inProcess.code, 0, inProcess.stderr)
-      assert.equal(summaryOf(inProcess.stdout).filesSkipped, N)
-      let c = counts(proxy)
-      assert.equal(c.head, 0, 'no HEAD: every file the workers sent is in the state')
-      assert.equal(c.dataPut, 0, 'no PUT of data')
-
-      proxy.reset()
-      const viaRedis = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], redisEnv())
-      assert.equal(viaRedis.code, 0, viaRedis.stderr)
-      assert.equal(summaryOf(viaRedis.stdout).filesSkipped, N)
-      c = counts(proxy)
-      assert.equal(c.head, 0)
-      assert.equal(c.dataPut, 0)
-      assert.equal(c.statePut, 1)
+      await assertQuietRerun(proxy, ['upload', src, `s3://${bucket}/p`, '--json'], viaProxy, N)
+      const viaRedis = await assertQuietRerun(proxy, ['upload', src, `s3://${bucket}/p`, '--json'], redisEnv(), N)
+      assert.equal(viaRedis.statePut, 1)
       await assertNoOutcomeList(viaRedis.stderr)
 
       // A touched file is sent again by the workers, and its new entry comes back through Redis.
@@ -360,12 +363,7 @@ describe('re-runs with the sync state', function () {
       assert.equal(proxy.count('HEAD'), 0)
       assert.deepEqual(proxy.requests.filter(r => r.method === 'PUT' && !isState(r)).map(r => r.path), [`/${bucket}/p/${rels[5]}`])
       await assertNoOutcomeList(again.stderr)
-      proxy.reset()
-      const after = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy)
-      assert.equal(after.code, 0, after.stderr)
-      assert.equal(summaryOf(after.stdout).filesSkipped, N)
-      assert.equal(counts(proxy).head, 0)
-      assert.equal(counts(proxy).dataPut, 0)
+      await assertQuietRerun(proxy, ['upload', src, `s3://${bucket}/p`, '--json'], viaProxy, N)
     })
 
     it('download: the run writes a state; the next no-change re-run, in-process and --redis alike, sends 0 HEAD and 0 GET of data', async function () {
@@ -379,22 +377,9 @@ describe('re-runs with the sync state', function () {
       await assertNoOutcomeList(down.stderr)
       assert.deepEqual(compareTrees(src, dst), [])
 
-      proxy.reset()
-      const inProcess = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], viaProxy)
-      assert.equal(inProcess.code, 0, inProcess.stderr)
-      assert.equal(summaryOf(inProcess.stdout).filesSkipped, N)
-      let c = counts(proxy)
-      assert.equal(c.head, 0, 'no HEAD: every file the workers wrote is in the state')
-      assert.equal(c.dataGet, 0, 'no GET of data')
-
-      proxy.reset()
-      const viaRedis = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], redisEnv())
-      assert.equal(viaRedis.code, 0, viaRedis.stderr)
-      assert.equal(summaryOf(viaRedis.stdout).filesSkipped, N)
-      c = counts(proxy)
-      assert.equal(c.head, 0)
-      assert.equal(c.dataGet, 0)
-      assert.equal(c.statePut, 1)
+      await assertQuietRerun(proxy, ['download', `s3://${bucket}/p`, dst, '--json'], viaProxy, N)
+      const viaRedis = await assertQuietRerun(proxy, ['download', `s3://${bucket}/p`, dst, '--json'], redisEnv(), N)
+      assert.equal(viaRedis.statePut, 1)
       await assertNoOutcomeList(viaRedis.stderr)
       assert.deepEqual(compareTrees(src, dst), [])
     })
@@ -459,12 +444,7 @@ describe('re-runs with the sync state', function () {
       assert.match(again.stderr, /resuming run/)
       assert.equal(counts(proxy).statePut, 1, 'the resumed try wrote the state')
       await assertNoOutcomeList(again.stderr)
-      proxy.reset()
-      const next = await runCli(args, viaProxy)
-      assert.equal(next.code, 0, next.stderr)
-      assert.equal(summaryOf(next.stdout).filesSkipped, n)
-      assert.equal(counts(proxy).head, 0)
-      assert.equal(counts(proxy).dataPut, 0)
+      await assertQuietRerun(proxy, args, viaProxy, n)
     })
 
     it('--detach decides from the state but writes none, and its workers push no outcomes to Redis', async function () {

@@ -1,4 +1,6 @@
 import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
+import {retryPolicy} from '../../src/base/retry.js'
+import {S3Storage} from '../../src/s3/storage.js'
 import {startRedis, startS3, type RedisEnv, type S3Env} from './servers.js'
 import {startAuthGate, type AuthGate} from './proxy.js'
 
@@ -30,6 +32,14 @@ export function s3Client(endpoint = harness().s3.endpoint): S3Client {
 
 let bucketSeq = 0
 /** A new, valid, uniquely named bucket. */
+/** s3c's own storage against the test server (or a proxy in front of it), with the harness's keys: for tests that call the core directly. */
+export function openTestStorage(endpoint: string, opts: {retries?: number; maxSockets?: number; listConcurrency?: number} = {}): Promise<S3Storage> {
+  const {s3} = harness()
+  return S3Storage.open({endpoint, endpointSource: 'test', region: s3.region, forcePathStyle: true, files: {config: '/nonexistent', credentials: '/nonexistent'},
+    maxSockets: opts.maxSockets ?? 8, credentials: {accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey}},
+  retryPolicy(opts.retries ?? 2), undefined, opts.listConcurrency)
+}
+
 export async function newBucket(prefix = 't'): Promise<string> {
   const name = `s3c-${prefix}-${process.pid}-${Date.now().toString(36)}-${bucketSeq++}`.toLowerCase().slice(0, 63)
   const c = s3Client()
