@@ -51,6 +51,28 @@ describe('sync state: format, writer, reader, rejection as a whole', function ()
   const keys = ['a-b', 'a.b', 'a/b', 'a0', 'caf\uf7e9', 'caf😀', 'line\nbreak/x'].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   const entries = keys.map((k, i) => entry(`mirror/${k}`, i))
 
+  it('round-trips 20,000 entries (many ~64 KiB batches) through a sink that reads slowly, in one piece and in order', async function () {
+    const many = Array.from({length: 20_000}, (_, i) => entry(`mirror/k${String(i).padStart(6, '0')}`, i))
+    let out: Buffer | undefined
+    const w = new StateWriter({...id, written: '2026-01-01T00:00:00.000Z'}, async body => {
+      const chunks: Buffer[] = []
+      // A sink that takes one chunk per timer turn: the writer must wait for it (back-pressure), not lose lines.
+      for await (const c of body) {
+        chunks.push(c as Buffer)
+        await new Promise(r => setImmediate(r))
+      }
+      out = Buffer.concat(chunks)
+    })
+    for (const e of many) await w.write(e)
+    assert.equal(w.entries, many.length)
+    await w.finish()
+    const back = await readAll(out!)
+    assert.equal(back.length, many.length)
+    assert.deepEqual(back[0], many[0])
+    assert.deepEqual(back[back.length - 1], many[many.length - 1])
+    assert.equal(await verifyState(Readable.from([out!]), id), many.length)
+  })
+
   it('round-trips entries (keys with newlines and non-BMP characters, optional fields absent) through gzip NDJSON', async function () {
     const sparse: StateEntry = {key: 'mirror/zz', size: 0, etag: 'abc-2', local: {size: 0, mtimeNs: '-5'}}
     const bytes = await written([...entries, sparse])

@@ -11,10 +11,10 @@ import {layoutTar, type MemberInput} from '../src/tar/layout.js'
 import {planArchive} from '../src/tar/plan.js'
 import {MIN_PART, partSizeFor, splitRanges} from '../src/s3/limits.js'
 import {mulberry32} from './harness/proxy.js'
-import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {ensureSafeDir, linkTargetInside, memberRelPath} from '../src/local/safe-path.js'
+import {ensureSafeDir, linkTargetInside, memberRelPath, writeFileSafely} from '../src/local/safe-path.js'
 import {scatterOf} from '../src/verbs/download-all.js'
 
 describe('units', function () {
@@ -96,6 +96,37 @@ describe('units', function () {
     assert.equal(memberRelPath('a/../b'), undefined)
     assert.equal(memberRelPath('/etc/passwd'), undefined)
     assert.equal(memberRelPath('a\0b'), undefined)
+  })
+
+  it('safe folders: `made` names exactly the folders the call created (the planner skips lstat only there)', function () {
+    const top = mkdtempSync(join(tmpdir(), 's3c-unit-'))
+    try {
+      mkdirSync(join(top, 'dest', 'old'), {recursive: true})
+      const made = new Set<string>()
+      ensureSafeDir(join(top, 'dest'), join(top, 'dest', 'old', 'new', 'deeper'), {made})
+      assert.deepEqual([...made].sort(), [join(top, 'dest', 'old', 'new'), join(top, 'dest', 'old', 'new', 'deeper')])
+      const fresh = new Set<string>()
+      ensureSafeDir(join(top, 'fresh'), join(top, 'fresh'), {made: fresh})
+      assert.deepEqual([...fresh], [join(top, 'fresh')])
+    } finally {
+      rmSync(top, {recursive: true, force: true})
+    }
+  })
+
+  it('writeFileSafely resolves to the stat lstat gives afterwards (size, mtime, inode, ctime), small files and large', async function () {
+    const top = mkdtempSync(join(tmpdir(), 's3c-unit-'))
+    try {
+      for (const size of [0, 4096, 300 * 1024]) {
+        const path = join(top, 'sub', `f${size}`)
+        const written = await writeFileSafely(top, path, Buffer.alloc(size, 7), {mtimeNs: '1700000000123456000'})
+        const st = lstatSync(path, {bigint: true})
+        assert.deepEqual(written, {size, mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}, `${size} bytes`)
+        assert.equal(st.mtimeNs, 1700000000123456000n)
+        assert.equal(readFileSync(path).length, size)
+      }
+    } finally {
+      rmSync(top, {recursive: true, force: true})
+    }
   })
 
   it('safe folders: a symlink or a file on the way is refused, DEST itself may be a symlink', function () {

@@ -86,9 +86,9 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
       if (want && want !== sha256Hex(r.body)) throw new ChecksumMismatch(f.key)
       verified = want
     })
-    await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
+    const local = await writeFileSafely(job.root, f.path, res.body, {mtimeNs: objectTime(res.headers, f.lastModifiedMs).ns})
     ctx.onBytes(res.body.length)
-    const state: FileSyncInfo = {etag: res.headers.etag, mtime: res.headers[`x-amz-meta-${META_MTIME}`], sha256: verified, local: await syncStatOf(f.path)}
+    const state: FileSyncInfo = {etag: res.headers.etag, mtime: res.headers[`x-amz-meta-${META_MTIME}`], sha256: verified, local}
     return {key: f.key, path: f.path, bytes: res.body.length, status: 'done', state}
   } catch (error) {
     return failed(f, error)

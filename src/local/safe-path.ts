@@ -4,6 +4,7 @@ import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {fsPath} from './fs-path.js'
 import {writeSmall} from './small-writes.js'
+import {writtenStatOf, type WrittenStat} from './small-write.js'
 import {utimesValue} from '../base/times.js'
 
 /*
@@ -81,6 +82,8 @@ export interface SafeDirOptions {
   create?: boolean
   /** Use and fill the per-process cache (default); links are checked without it. */
   cache?: boolean
+  /** Filled with the folders this call made: nothing was in them before (a planner then needs no lstat per file there). */
+  made?: Set<string>
 }
 
 /**
@@ -100,7 +103,7 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
     // The destination itself may be a symlink to a folder (stat, not lstat).
     if (create) {
       try {
-        mkdirSync(fsPath(root), {recursive: true})
+        if (mkdirSync(fsPath(root), {recursive: true}) !== undefined) opts.made?.add(root)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       }
@@ -119,6 +122,7 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
       if (!create) return
       try {
         mkdirSync(fsPath(at))
+        opts.made?.add(at)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       }
@@ -131,9 +135,9 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
 }
 
 /** Makes the destination folder, or says in one line why it cannot be used (exit 2, before anything is sent). */
-export function usableTarget(root: string, given: string): void {
+export function usableTarget(root: string, given: string, made?: Set<string>): void {
   try {
-    ensureSafeDir(root, root)
+    ensureSafeDir(root, root, {made})
   } catch (error) {
     throw new S3cError(`cannot write into "${given}" (${describeError(error)}): give a folder you can write to`, ExitCode.usage)
   }
@@ -176,9 +180,10 @@ async function writeBody(fh: FileHandle, body: Buffer, sparse?: SparseLayout): P
 /**
  * Writes `path` (under root) atomically and without following links: folders checked, a
  * temporary name opened with O_EXCL, mode and mtime set, then renamed over whatever is at
- * `path` (a symlink there is replaced, not followed).
+ * `path` (a symlink there is replaced, not followed). Resolves to the file's stat in place, as
+ * lstat would give it (see small-write.ts).
  */
-export async function writeFileSafely(root: string, path: string, body: Buffer, opts: WriteOptions = {}): Promise<void> {
+export async function writeFileSafely(root: string, path: string, body: Buffer, opts: WriteOptions = {}): Promise<WrittenStat | undefined> {
   for (let attempt = 0; ; attempt++) {
     ensureSafeDir(root, dirname(path))
     const tmp = tempPathFor(path)
@@ -186,24 +191,25 @@ export async function writeFileSafely(root: string, path: string, body: Buffer, 
     let opened = false
     try {
       if (body.length <= SMALL_IO) {
-        const failure = await writeSmall({tmp: fsPath(tmp), path: fsPath(path), body, mode: opts.mode, mtime, sparse: opts.sparse})
-        if (failure) {
-          opened = failure.opened // the temp file is already removed
-          throw Object.assign(new Error(failure.message), {code: failure.code})
+        const written = await writeSmall({tmp: fsPath(tmp), path: fsPath(path), body, mode: opts.mode, mtime, sparse: opts.sparse})
+        if (written.failure) {
+          opened = written.failure.opened // the temp file is already removed
+          throw Object.assign(new Error(written.failure.message), {code: written.failure.code})
         }
-      } else {
-        const fh = await open(fsPath(tmp), 'wx')
-        opened = true
-        try {
-          await writeBody(fh, body, opts.sparse)
-          if (opts.mode !== undefined) await fh.chmod(opts.mode & 0o7777)
-          if (mtime) await fh.utimes(new Date(), mtime)
-        } finally {
-          await fh.close()
-        }
-        await rename(fsPath(tmp), fsPath(path))
+        return written.stat
       }
-      return
+      const fh = await open(fsPath(tmp), 'wx')
+      opened = true
+      try {
+        await writeBody(fh, body, opts.sparse)
+        if (opts.mode !== undefined) await fh.chmod(opts.mode & 0o7777)
+        if (mtime) await fh.utimes(new Date(), mtime)
+        await rename(fsPath(tmp), fsPath(path))
+        // After the rename, on the open file: the ctime the rename gave it (see small-write.ts).
+        return writtenStatOf(await fh.stat({bigint: true}))
+      } finally {
+        await fh.close()
+      }
     } catch (error) {
       if (opened) await unlink(fsPath(tmp)).catch(() => undefined)
       // A folder this process had checked was removed since: check (and make) it again, once.

@@ -1,4 +1,4 @@
-import {closeSync, fchmodSync, ftruncateSync, futimesSync, openSync, renameSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, renameSync, unlinkSync, writeSync, type BigIntStats} from 'node:fs'
 
 /** A file small enough to be written with synchronous calls in one go (see small-writes.ts). */
 export interface SmallWrite {
@@ -35,23 +35,52 @@ export function writeBodySync(fd: number, body: Uint8Array, sparse?: SmallWrite[
   }
 }
 
-/** temp (O_EXCL) → write → mode → mtime → close → rename; the temp file is removed on failure. */
-export function writeSmallSync(w: SmallWrite): SmallWriteFailure | undefined {
-  let opened = false
+/**
+ * The written file as lstat shows it once in place (bigint fields as decimal strings: they cross a
+ * thread boundary), taken with fstat after the rename on the still-open file: the same inode, with
+ * the ctime the rename gave it, and no second path lookup on the main thread (src/jobs/download.ts
+ * records it in the sync state).
+ */
+export interface WrittenStat {
+  size: number
+  mtimeNs: string
+  ino: string
+  ctimeNs: string
+}
+
+export function writtenStatOf(st: BigIntStats): WrittenStat {
+  return {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}
+}
+
+/** One small write's outcome: the file's stat in place, or what went wrong. */
+export type SmallWriteResult = {stat?: WrittenStat; failure?: undefined} | {failure: SmallWriteFailure}
+
+/** temp (O_EXCL) → write → mode → mtime → rename → fstat → close; the temp file is removed on failure. */
+export function writeSmallSync(w: SmallWrite): SmallWriteResult {
+  let fd: number | undefined
+  let renamed = false
   try {
-    const fd = openSync(w.tmp, 'wx')
-    opened = true
-    try {
-      writeBodySync(fd, w.body, w.sparse)
-      if (w.mode !== undefined) fchmodSync(fd, w.mode & 0o7777)
-      if (w.mtime !== undefined) futimesSync(fd, Date.now() / 1000, w.mtime)
-    } finally {
-      closeSync(fd)
-    }
+    fd = openSync(w.tmp, 'wx')
+    writeBodySync(fd, w.body, w.sparse)
+    if (w.mode !== undefined) fchmodSync(fd, w.mode & 0o7777)
+    if (w.mtime !== undefined) futimesSync(fd, Date.now() / 1000, w.mtime)
     renameSync(w.tmp, w.path)
-    return undefined
+    renamed = true
+    const stat = writtenStatOf(fstatSync(fd, {bigint: true}))
+    const closing = fd
+    fd = undefined
+    closeSync(closing)
+    return {stat}
   } catch (error) {
-    if (opened) {
+    const opened = fd !== undefined || renamed
+    if (fd !== undefined) {
+      try {
+        closeSync(fd)
+      } catch {
+        // the error that brought us here is the one to report
+      }
+    }
+    if (opened && !renamed) {
       try {
         unlinkSync(w.tmp)
       } catch {
@@ -59,6 +88,6 @@ export function writeSmallSync(w: SmallWrite): SmallWriteFailure | undefined {
       }
     }
     const e = error as NodeJS.ErrnoException
-    return {code: e.code, message: e.message, opened}
+    return {failure: {code: e.code, message: e.message, opened}}
   }
 }

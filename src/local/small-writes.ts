@@ -1,6 +1,6 @@
 import {availableParallelism} from 'node:os'
 import {Worker} from 'node:worker_threads'
-import {writeSmallSync, type SmallWrite, type SmallWriteFailure} from './small-write.js'
+import {writeSmallSync, type SmallWrite, type SmallWriteResult} from './small-write.js'
 
 /*
  * Small files are written on a helper thread, not on the main one. Creating a file (open with
@@ -14,7 +14,7 @@ import {writeSmallSync, type SmallWrite, type SmallWriteFailure} from './small-w
 
 interface Pending {
   writes: SmallWrite[]
-  settle: ((f: SmallWriteFailure | undefined) => void)[]
+  settle: ((r: SmallWriteResult) => void)[]
 }
 
 let worker: Worker | undefined
@@ -26,7 +26,7 @@ const inline = availableParallelism() < 2 || process.env.S3C_INLINE_WRITES === '
 function thread(): Worker {
   if (worker) return worker
   const w = new Worker(new URL('./small-writes-worker.js', import.meta.url))
-  w.on('message', (m: {id: number; results: (SmallWriteFailure | undefined)[]}) => {
+  w.on('message', (m: {id: number; results: SmallWriteResult[]}) => {
     const settle = waiting.get(m.id)!
     waiting.delete(m.id)
     m.results.forEach((r, i) => settle[i](r))
@@ -37,7 +37,7 @@ function thread(): Worker {
     const failed = waiting
     waiting = new Map()
     worker = undefined
-    for (const settle of failed.values()) for (const s of settle) s({message: `file writer thread failed: ${error.message}`, opened: false})
+    for (const settle of failed.values()) for (const s of settle) s({failure: {message: `file writer thread failed: ${error.message}`, opened: false}})
   })
   worker = w
   return w
@@ -53,8 +53,8 @@ function flush(): void {
   w.postMessage({id, writes: b.writes})
 }
 
-/** Writes one small file (temp name, then rename) off the main thread; resolves to its failure, if any. */
-export function writeSmall(w: SmallWrite): Promise<SmallWriteFailure | undefined> {
+/** Writes one small file (temp name, then rename) off the main thread; resolves to its stat in place, or its failure. */
+export function writeSmall(w: SmallWrite): Promise<SmallWriteResult> {
   if (inline) return Promise.resolve(writeSmallSync(w))
   return new Promise((resolve) => {
     if (!batch) {

@@ -128,6 +128,8 @@ function entryLine(e: StateEntry): string {
     local: {size: l.size, mtimeNs: l.mtimeNs, ino: l.ino, ctimeNs: l.ctimeNs}}) + '\n'
 }
 
+const BATCH_CHARS = 64 * 1024
+
 /**
  * Writes a state: header, entries (strictly increasing keys, enforced), trailer. The bytes go
  * gzipped to `sink`, which consumes them as they come (e.g. a streaming upload); `write` waits
@@ -141,6 +143,8 @@ export class StateWriter {
   private last?: string
   private failed?: unknown
   private finished = false
+  /** Entry lines not yet handed to zlib: one write per ~64 KiB, not per entry (each write is a trip to libuv's thread pool). */
+  private pending = ''
 
   constructor(header: Omit<StateHeader, 'format'>, sink: (body: Readable) => Promise<void>) {
     this.gzip = createGzip()
@@ -167,17 +171,26 @@ export class StateWriter {
     if (this.finished) throw new Error('sync state writer already finished')
     if (this.failed) throw this.failed
     if (this.last !== undefined && compareKeys(this.last, e.key) >= 0) throw new StateOrderError(this.last, e.key)
-    const line = entryLine(e)
+    this.pending += entryLine(e)
     this.last = e.key
     this.count++
-    this.hash.update(line)
-    if (!this.gzip.write(line)) await Promise.race([once(this.gzip, 'drain'), this.sunk])
+    if (this.pending.length >= BATCH_CHARS) await this.flush()
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending
+    this.pending = ''
+    // The hash of the batch is the hash of its lines one after another.
+    this.hash.update(batch)
+    if (!this.gzip.write(batch)) await Promise.race([once(this.gzip, 'drain'), this.sunk])
   }
 
   /** Writes the trailer and waits until the sink has taken everything. */
   async finish(): Promise<void> {
     if (this.failed) throw this.failed
     this.finished = true
+    if (this.pending) await this.flush()
+    if (this.failed) throw this.failed
     const trailer: Trailer = {end: true, entries: this.count, sha256: this.hash.digest('hex')}
     this.gzip.end(JSON.stringify(trailer) + '\n')
     await this.sunk

@@ -105,7 +105,9 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       return
     }
     if (single?.path) writeRoot = dirname(single.path)
-    if (!opts.dryRun) usableTarget(writeRoot, single ? writeRoot : opts.localFolder)
+    // Folders this run makes hold nothing yet: no lstat for the files planned into them.
+    const made = new Set<string>()
+    if (!opts.dryRun) usableTarget(writeRoot, single ? writeRoot : opts.localFolder, made)
     // One object: its HEAD is all a check costs, no state.
     if (!single) sync = await openSyncSession(run, opts, {direction: 'download', bucket, prefix: listPrefix, local: root}, !opts.force)
     const tuples = joinSync<never, {o: RemoteEntry; rel: string; path: string | undefined}>({
@@ -134,8 +136,8 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       try {
         // Folders are checked (and made) here too, so a symlink or a file in the way fails the
         // files under it at once, with a line each, and the rest of the run goes on.
-        ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun})
-        if (!opts.force || conditions) {
+        ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun, made})
+        if ((!opts.force || conditions) && !made.has(dirname(path))) {
           // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
           // lstat: a symlink at the file's place is replaced, never compared or followed.
           const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
