@@ -1,14 +1,16 @@
 import {createHash, createHmac, type Hash, type Hmac} from 'node:crypto'
 import http, {type IncomingMessage} from 'node:http'
 import https from 'node:https'
-import type {SignatureV4} from '@smithy/signature-v4'
 import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
 import type {RequestLog} from './log.js'
 import {parseListObjectsV2, type ListV2Page} from './listing-xml.js'
+import {canonicalQuery, escapeUri, SigV4Signer} from './sigv4.js'
+
+export {escapeUri}
 
 /**
- * The small-object hot path: GET/PUT/HEAD signed with the SDK's own SigV4 signer and sent over
+ * The small-object hot path: GET/PUT/HEAD signed by src/s3/sigv4.ts and sent over
  * the keep-alive sockets the SDK client shares (src/s3/client.ts). The SDK's per-command
  * middleware costs ~1.7 ms CPU per request (docs/DESIGN.md, "The transfer path"); this path skips
  * it. node:http, not undici: measured here with the same CPU per request, and nothing to load at
@@ -42,11 +44,6 @@ export class NodeSha256 {
   reset(): void {
     this.hash = this.make()
   }
-}
-
-/** RFC 3986 encoding (what SigV4 signs): encodeURIComponent plus ! ' ( ) *. */
-export function escapeUri(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
 /** RFC 3986 encoding of each key segment, as S3 expects in the path. */
@@ -132,15 +129,10 @@ const IDLE_TIMEOUT_MS = 120_000
 const CONNECT_TIMEOUT_MS = 10_000
 
 export class FastS3 {
-  private signer?: Promise<SignatureV4>
+  private readonly signer: SigV4Signer
 
-  constructor(private readonly opts: FastS3Options) {}
-
-  /** The SDK's signer, loaded with the first signed request (start-up, docs/DESIGN.md). */
-  private signerOnce(): Promise<SignatureV4> {
-    return this.signer ??= import('@smithy/signature-v4').then(({SignatureV4}) => new SignatureV4({
-      service: 's3', region: this.opts.region, credentials: this.opts.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
-    }))
+  constructor(private readonly opts: FastS3Options) {
+    this.signer = new SigV4Signer(opts.region)
   }
 
   private target(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string} {
@@ -180,7 +172,7 @@ export class FastS3 {
   private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal,
     query: Record<string, string> = {}): Promise<IncomingMessage> {
     const target = this.target(bucket, key)
-    const search = Object.entries(query).map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`).join('&')
+    const search = canonicalQuery(query)
     const t = search ? {...target, path: `${target.path}?${search}`} : target
     // A signed payload hash: the server rejects a body damaged in transit.
     const payloadHash = bodySha256 ?? sha256Hex(body ?? EMPTY)
@@ -191,7 +183,7 @@ export class FastS3 {
     }
     const sent = this.opts.anonymous
       ? unsigned
-      : (await (await this.signerOnce()).sign({method, protocol: t.protocol, hostname: t.hostname, port: t.port, path: target.path, query, headers: unsigned, body})).headers
+      : this.signer.sign({method, path: target.path, query, headers: unsigned}, await this.opts.credentials())
     const log = this.opts.log
     if (!log) return this.exchange(method, t, sent, body, signal)
     const started = performance.now()
