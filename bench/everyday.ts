@@ -51,7 +51,7 @@ const log = (s: string) => process.stderr.write(`[bench:everyday +${((Date.now()
 const n = (v: number) => v.toLocaleString('en-US')
 
 type Cmd = [string, string[], NodeJS.ProcessEnv]
-const s3c = (envs: ClientEnvs, ...args: string[]): Cmd => [process.execPath, [s3cBin, ...args], envs.s3c]
+const s3c = (envs: ClientEnvs, ...args: string[]): Cmd => [s3cBin, [...args], envs.s3c]
 const rclone = (envs: ClientEnvs, ...args: string[]): Cmd => [RCLONE, args, envs.rclone]
 const aws = (envs: ClientEnvs, ...args: string[]): Cmd => [AWS, ['s3', ...args.slice(0, 1), '--endpoint-url', envs.endpoint, ...args.slice(1)], envs.aws]
 
@@ -65,7 +65,7 @@ async function populate(s3: S3Env, work: string, prefix: string, count: number, 
     writeFileSync(join(dir, name), `${name}${payload}`.slice(0, size))
   }
   const direct = clientEnvs(s3, join(work, 'clients'))
-  await timed(process.execPath, [s3cBin, 'upload', dir, `s3://${BUCKET}/${prefix}`, '--thread-count', String(C), '-q'], {env: direct.s3c, stdout: 'ignore'})
+  await timed(s3cBin, ['upload', dir, `s3://${BUCKET}/${prefix}`, '--thread-count', String(C), '-q'], {env: direct.s3c, stdout: 'ignore'})
   rmSync(dir, {recursive: true, force: true})
 }
 
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
         await populate(s3, work, prefix, KEYS)
         const m = await measure(proxy, rmCmd(tool, prefix))
         const counts = countByKind(proxy.requests)
-        const left = await timed(process.execPath, [s3cBin, 'ls', `s3://${BUCKET}/${prefix}*`], {env: clientEnvs(s3, join(work, 'clients')).s3c, check: false})
+        const left = await timed(s3cBin, ['ls', `s3://${BUCKET}/${prefix}*`], {env: clientEnvs(s3, join(work, 'clients')).s3c, check: false})
         if (lineCount(left.stdout) > 0) throw new Error(`${tool} rm left ${lineCount(left.stdout)} keys`)
         const r = row(`\`rm\` of ${n(KEYS)} keys`, tool)
         r.seconds.push(m.seconds)
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
         const m = await measure(proxy, cpCmd(tool, dst))
         const gets = dataGets()
         const copies = countByKind(proxy.requests).CopyObject
-        const got = await timed(process.execPath, [s3cBin, 'ls', `s3://${BUCKET}/${dst}*`], {env: clientEnvs(s3, join(work, 'clients')).s3c, check: false})
+        const got = await timed(s3cBin, ['ls', `s3://${BUCKET}/${dst}*`], {env: clientEnvs(s3, join(work, 'clients')).s3c, check: false})
         if (lineCount(got.stdout) !== COPY) throw new Error(`${tool} cp made ${lineCount(got.stdout)} objects of ${COPY}`)
         const r = row(`\`cp\` S3→S3 of ${n(COPY)} × 4 KiB`, tool)
         r.seconds.push(m.seconds)
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({length: PAR}, async () => {
         while (next < SEPARATE) {
           const i = next++
-          await timed(process.execPath, [s3cBin, 'cp', `s3://${BUCKET}/src/${lines[i]}`, `s3://${BUCKET}/sep-${round}/${i}-${lines[i]}`, '-q'], {env: envs.s3c, stdout: 'ignore'})
+          await timed(s3cBin, ['cp', `s3://${BUCKET}/src/${lines[i]}`, `s3://${BUCKET}/sep-${round}/${i}-${lines[i]}`, '-q'], {env: envs.s3c, stdout: 'ignore'})
         }
       }))
       const sec = Number(process.hrtime.bigint() - start) / 1e9
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const s3cVersion = toolVersion(process.execPath, [s3cBin, '--version'])
+  const s3cVersion = toolVersion(s3cBin, ['--version'])
   const fmtReq = (r: Row) => (new Set(r.requests).size === 1 ? n(r.requests[0]) : `${n(Math.min(...r.requests))}–${n(Math.max(...r.requests))}`)
   const table = [
     '| verb | tool | median | rounds | requests | counted | goal (issue 13) | met |',

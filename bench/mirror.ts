@@ -49,7 +49,7 @@ function command(tool: Tool, dir: Direction, local: string, bucket: string, pref
   const [from, to] = dir === 'up' ? [local, url] : [url, local]
   switch (tool) {
     case 's3c':
-      return [process.execPath, [s3cBin, dir === 'up' ? 'upload' : 'download', from, to, '--thread-count', String(C), '--quiet',
+      return [s3cBin, [dir === 'up' ? 'upload' : 'download', from, to, '--thread-count', String(C), '--quiet',
         ...(big ? ['--part-size', '16MiB'] : [])], envs.s3c]
     case 'rclone':
       return [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to), '--transfers', String(C), '--checkers', String(C),

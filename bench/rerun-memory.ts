@@ -1,7 +1,8 @@
 /**
  * Peak RSS of a no-change re-run (`s3c upload` and `s3c download` of a tree already in sync)
  * against fauxqs, at a few tree sizes: the baseline docs/DESIGN-state.md starts from. Not a test
- * and not part of `npm run bench:*`: `npx tsc -p tsconfig.json && node dist/bench/rerun-memory.js 20000 50000`.
+ * and not part of `npm run bench:*`: `npx tsc -p tsconfig.json && node dist/bench/rerun-memory.js 20000 50000`
+ * (BENCH_RERUN_NODE_FLAGS: Node flags for the s3c processes).
  * Peak RSS comes from `/usr/bin/time -f %M` around the CLI process alone.
  */
 import {spawnSync} from 'node:child_process'
@@ -14,6 +15,8 @@ import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const sizes = process.argv.slice(2).map(Number).filter(n => n > 0)
 if (sizes.length === 0) sizes.push(20_000, 50_000)
+/** Node flags for every s3c process (e.g. BENCH_RERUN_NODE_FLAGS=--max-semi-space-size=4). */
+const flags = (process.env.BENCH_RERUN_NODE_FLAGS ?? '').split(' ').filter(Boolean)
 
 /** n files of 0–100 bytes, 100 to a folder. */
 function makeTree(dir: string, n: number): void {
@@ -48,15 +51,15 @@ async function main(): Promise<void> {
       const src = join(work, `src-${n}`)
       const dst = join(work, `dst-${n}`)
       makeTree(src, n)
-      const first = cli(env, ['upload', src, `s3://${bucket}/m`])
-      const up = cli(env, ['upload', src, `s3://${bucket}/m`])
-      const down1 = cli(env, ['download', `s3://${bucket}/m`, dst])
-      const down = cli(env, ['download', `s3://${bucket}/m`, dst])
+      const first = cli(env, ['upload', src, `s3://${bucket}/m`], flags)
+      const up = cli(env, ['upload', src, `s3://${bucket}/m`], flags)
+      const down1 = cli(env, ['download', `s3://${bucket}/m`, dst], flags)
+      const down = cli(env, ['download', `s3://${bucket}/m`, dst], flags)
       // The same re-runs with the old generation capped: what they need live, not what V8 let grow.
-      const cap = ['--max-old-space-size=48']
+      const cap = [...flags, '--max-old-space-size=48']
       const upCapped = cli(env, ['upload', src, `s3://${bucket}/m`], cap)
       const downCapped = cli(env, ['download', `s3://${bucket}/m`, dst], cap)
-      process.stdout.write(`${n} files: first upload ${first.peakMiB} MiB (${first.seconds}s); no-change upload ${up.peakMiB} MiB, ${up.seconds}s (${up.summary}); ` +
+      process.stdout.write(`${n} files${flags.length ? ` (node ${flags.join(' ')})` : ''}: first upload ${first.peakMiB} MiB (${first.seconds}s); no-change upload ${up.peakMiB} MiB, ${up.seconds}s (${up.summary}); ` +
         `first download ${down1.peakMiB} MiB; no-change download ${down.peakMiB} MiB, ${down.seconds}s (${down.summary}); ` +
         `with --max-old-space-size=48: upload ${upCapped.peakMiB} MiB, ${upCapped.seconds}s, download ${downCapped.peakMiB} MiB, ${downCapped.seconds}s\n`)
       rmSync(src, {recursive: true, force: true})

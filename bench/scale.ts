@@ -84,7 +84,7 @@ function countFiles(dir: string): number {
 function copyCommand(tool: Tool, from: string, to: string, envs: ClientEnvs, sync = false): [string, string[], NodeJS.ProcessEnv] {
   switch (tool) {
     case 's3c':
-      return [process.execPath, [s3cBin, from.startsWith('s3://') ? 'download' : 'upload', from, to, '--thread-count', String(C), '-q'], envs.s3c]
+      return [s3cBin, [from.startsWith('s3://') ? 'download' : 'upload', from, to, '--thread-count', String(C), '-q'], envs.s3c]
     case 'rclone':
       return [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to), '--transfers', String(C), '--checkers', String(C)], envs.rclone]
     case 'awscli':
@@ -111,15 +111,15 @@ async function startup(work: string, envs: ClientEnvs): Promise<StartupRow[]> {
   writeFileSync(join(dir, 'small'), randomBytes(100))
   writeFileSync(join(dir, 'big'), randomBytes(MiB))
   const env = {...envs.s3c, S3C_BUCKET: BUCKET, S3C_CACHE_DIR: join(work, 'index-cache')}
-  await timed(process.execPath, [s3cBin, 'bundle', dir, 'bundle', '-q'], {env})
-  await timed(process.execPath, [s3cBin, 'upload', dir, `s3://${BUCKET}/plain/`, '-q'], {env})
+  await timed(s3cBin, ['bundle', dir, 'bundle', '-q'], {env})
+  await timed(s3cBin, ['upload', dir, `s3://${BUCKET}/plain/`, '-q'], {env})
   // Fills the index cache: the measured calls are the warm ones.
-  await timed(process.execPath, [s3cBin, 'download-single', 'bundle', 'small', '--stdout'], {env, stdout: 'ignore'})
+  await timed(s3cBin, ['download-single', 'bundle', 'small', '--stdout'], {env, stdout: 'ignore'})
   const commands: [string, string, string[], NodeJS.ProcessEnv][] = [
     ['`node -e 0`', process.execPath, ['-e', '0'], env],
-    ['`s3c --version`', process.execPath, [s3cBin, '--version'], env],
-    ['`s3c download-single bundle small --stdout` (index cached)', process.execPath, [s3cBin, 'download-single', 'bundle', 'small', '--stdout'], env],
-    ['`s3c list-files bundle` (index cached)', process.execPath, [s3cBin, 'list-files', 'bundle'], env],
+    ['`s3c --version`', s3cBin, ['--version'], env],
+    ['`s3c download-single bundle small --stdout` (index cached)', s3cBin, ['download-single', 'bundle', 'small', '--stdout'], env],
+    ['`s3c list-files bundle` (index cached)', s3cBin, ['list-files', 'bundle'], env],
     ['`rclone cat` of a 100 B object', RCLONE, ['cat', `${rcloneUrl(`s3://${BUCKET}/plain/small`)}`], envs.rclone],
     ['`aws s3 cp s3://…/small -`', AWS, ['s3', 'cp', '--endpoint-url', envs.endpoint, `s3://${BUCKET}/plain/small`, '-'], envs.aws],
   ]
@@ -246,7 +246,7 @@ async function listing(work: string, direct: ClientEnvs, proxied: ClientEnvs, pr
   const commands: {tool: Tool; command: string; cmd: [string, string[], NodeJS.ProcessEnv]; keys: (out: string) => number}[] = [
     // A dry-run download into a folder that does not exist lists the prefix and plans one download per key: nothing else is sent.
     {tool: 's3c', command: `s3c download ${url} NEW-DIR --dry-run --thread-count ${C}`,
-      cmd: [process.execPath, [s3cBin, 'download', url, join(work, 'list-none'), '--dry-run', '--thread-count', String(C)], proxied.s3c],
+      cmd: [s3cBin, ['download', url, join(work, 'list-none'), '--dry-run', '--thread-count', String(C)], proxied.s3c],
       keys: out => out.split('\n').filter(l => l.startsWith('download ')).length},
     {tool: 'rclone', command: `rclone lsf -R --files-only --checkers ${C}`,
       cmd: [RCLONE, ['lsf', '-R', '--files-only', '--checkers', String(C), rcloneUrl(url)], proxied.rclone],

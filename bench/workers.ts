@@ -26,7 +26,7 @@ function redisInfo(url: string, field: string): number {
 
 /** `s3c worker` with its stderr kept: it says `s3c worker: ready` once it takes jobs. */
 function startWorker(env: NodeJS.ProcessEnv, redisUrl: string) {
-  const child = spawn(process.execPath, [s3cBin, 'worker', '--concurrency', '32', '--redis', redisUrl], {env, stdio: ['ignore', 'ignore', 'pipe']})
+  const child = spawn(s3cBin, ['worker', '--concurrency', '32', '--redis', redisUrl], {env, stdio: ['ignore', 'ignore', 'pipe']})
   let stderr = ''
   child.stderr.on('data', d => { stderr += d })
   return {child, ready: () => stderr.includes('s3c worker: ready')}
