@@ -373,7 +373,7 @@ async function main(): Promise<void> {
       why: `\`node -e 0\` alone takes ${fmtS(node0)} against \`rclone cat\`'s ${fmtS(rcat)}; then oclif (\`--version\`: ${fmtS(version)}), the signer and one GET (no SDK, BullMQ or job handler is loaded: test/startup.test.ts); \`list-files\` from the cached index: ${fmtS(listFiles)}`},
     {what: `${n(FILES)} × 4 KiB download vs \`rclone copy --transfers ${C}\` (${ROUNDS} rounds)`, goal: '≥ 1.3×',
       measured: `${x(ratio(downWhat))} (${rate(downWhat, 's3c').toFixed(0)} vs ${rate(downWhat, 'rclone').toFixed(0)} files/s)`, met: ratio(downWhat) >= 1.3,
-      why: 'the client, the server and the file system share 2 cores: the files are created on a writer thread (src/local/small-writes.ts), the requests on the main thread; see "What the scale numbers say"'},
+      why: 'the client, the server and the file system share 2 cores: the files are created on a writer thread (src/local/small-io.ts), the requests on the main thread; see "What the scale numbers say"'},
     {what: `${n(UPLOAD_FILES)} × 4 KiB upload, whole process, vs rclone`, goal: '≥ 1.3×',
       measured: `${x(ratio(upWhat))} (${rate(upWhat, 's3c').toFixed(0)} vs ${rate(upWhat, 'rclone').toFixed(0)} files/s)`, met: ratio(upWhat) >= 1.3,
       why: `start-up (${fmtS(version)} of \`--version\`) is a large share of a ${fmtS(UPLOAD_FILES / rate(upWhat, 's3c'))} run`},

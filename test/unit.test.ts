@@ -15,6 +15,7 @@ import {lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wr
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ensureSafeDir, linkTargetInside, memberRelPath, writeFileSafely} from '../src/local/safe-path.js'
+import {readSmall} from '../src/local/small-io.js'
 import {scatterOf} from '../src/verbs/download-all.js'
 
 describe('units', function () {
@@ -124,6 +125,36 @@ describe('units', function () {
         assert.equal(st.mtimeNs, 1700000000123456000n)
         assert.equal(readFileSync(path).length, size)
       }
+    } finally {
+      rmSync(top, {recursive: true, force: true})
+    }
+  })
+
+  it('readSmall (the I/O thread): the bytes, the stat of the open file, a file that grew or shrank since the walk, a missing file', async function () {
+    const top = mkdtempSync(join(tmpdir(), 's3c-unit-'))
+    try {
+      const body = Buffer.from(Array.from({length: 5000}, (_, i) => i % 251))
+      writeFileSync(join(top, 'f'), body)
+      const st = lstatSync(join(top, 'f'), {bigint: true})
+      // Many at once: one batch, answered in order.
+      const all = await Promise.all(Array.from({length: 50}, () => readSmall({path: join(top, 'f'), size: 5000})))
+      for (const r of all) {
+        assert.ok(!r.failure)
+        assert.deepEqual(Buffer.from(r.body), body)
+        assert.equal(r.bytesRead, 5000)
+        assert.equal(r.size, String(st.size))
+        assert.equal(r.mtimeNs, String(st.mtimeNs))
+      }
+      const grew = await readSmall({path: join(top, 'f'), size: 4000})
+      assert.ok(!grew.failure && grew.bytesRead === 4001, 'a file larger than the walk saw reads one byte past')
+      const shrank = await readSmall({path: join(top, 'f'), size: 6000})
+      assert.ok(!shrank.failure && shrank.bytesRead === 5000)
+      const empty = join(top, 'empty')
+      writeFileSync(empty, '')
+      const zero = await readSmall({path: empty, size: 0})
+      assert.ok(!zero.failure && zero.bytesRead === 0 && zero.body.length === 0)
+      const missing = await readSmall({path: join(top, 'nope'), size: 1})
+      assert.equal(missing.failure?.code, 'ENOENT')
     } finally {
       rmSync(top, {recursive: true, force: true})
     }

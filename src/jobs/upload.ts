@@ -1,11 +1,11 @@
 import {createHash} from 'node:crypto'
-import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
 import {open, stat, unlink} from 'node:fs/promises'
 import mime from 'mime-types'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {toNs} from '../base/times.js'
 import {fsPath} from '../local/fs-path.js'
 import {readRange} from '../local/storage.js'
+import {readSmall} from '../local/small-io.js'
 import {objectHeaders, sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
@@ -116,7 +116,7 @@ export function multipartEtag(parts: {ETag: string}[]): string {
   return `"${createHash('md5').update(md5s).digest('hex')}-${parts.length}"`
 }
 
-/** Below this size, synchronous file calls beat four round trips through libuv's thread pool. */
+/** Up to this size a file is read whole on the I/O threads; larger ones through libuv's thread pool. */
 const SMALL_IO = 256 * 1024
 
 /** Thrown when a file is not the one the walk saw any more (size or mtime differ). */
@@ -129,14 +129,11 @@ function checkUnchanged(ref: {size: number; mtimeNs?: string}, st: {size: bigint
 /** A small file's whole content, checked to be the file the walk saw (a file growing meanwhile fails). */
 async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
   if (f.size <= SMALL_IO) {
-    const fd = openSync(fsPath(f.path), 'r')
-    try {
-      const body = readFileSync(fd)
-      checkUnchanged(f, fstatSync(fd, {bigint: true}), body.length)
-      return body
-    } finally {
-      closeSync(fd)
-    }
+    // On the I/O threads (src/local/small-io.ts): a file whose pages are not cached does not stop the main thread.
+    const r = await readSmall({path: fsPath(f.path), size: f.size})
+    if (r.failure) throw Object.assign(new Error(r.failure.message), {code: r.failure.code})
+    checkUnchanged(f, {size: BigInt(r.size), mtimeNs: BigInt(r.mtimeNs)}, r.bytesRead)
+    return Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)
   }
   const fh = await open(fsPath(f.path), 'r')
   try {

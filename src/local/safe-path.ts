@@ -3,8 +3,8 @@ import {open, rename, unlink, type FileHandle} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {fsPath} from './fs-path.js'
-import {writeSmall} from './small-writes.js'
-import {writtenStatOf, type WrittenStat} from './small-write.js'
+import {writeSmall} from './small-io.js'
+import {writtenStatOf, type WrittenStat} from './small-io-ops.js'
 import {utimesValue} from '../base/times.js'
 
 /*
@@ -181,7 +181,7 @@ async function writeBody(fh: FileHandle, body: Buffer, sparse?: SparseLayout): P
  * Writes `path` (under root) atomically and without following links: folders checked, a
  * temporary name opened with O_EXCL, mode and mtime set, then renamed over whatever is at
  * `path` (a symlink there is replaced, not followed). Resolves to the file's stat in place, as
- * lstat would give it (see small-write.ts).
+ * lstat would give it (see small-io-ops.ts).
  */
 export async function writeFileSafely(root: string, path: string, body: Buffer, opts: WriteOptions = {}): Promise<WrittenStat | undefined> {
   for (let attempt = 0; ; attempt++) {
@@ -205,7 +205,7 @@ export async function writeFileSafely(root: string, path: string, body: Buffer, 
         if (opts.mode !== undefined) await fh.chmod(opts.mode & 0o7777)
         if (mtime) await fh.utimes(new Date(), mtime)
         await rename(fsPath(tmp), fsPath(path))
-        // After the rename, on the open file: the ctime the rename gave it (see small-write.ts).
+        // After the rename, on the open file: the ctime the rename gave it (see small-io-ops.ts).
         return writtenStatOf(await fh.stat({bigint: true}))
       } finally {
         await fh.close()

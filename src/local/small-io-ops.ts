@@ -1,6 +1,11 @@
-import {closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, renameSync, unlinkSync, writeSync, type BigIntStats} from 'node:fs'
+import {closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync, type BigIntStats} from 'node:fs'
 
-/** A file small enough to be written with synchronous calls in one go (see small-writes.ts). */
+/*
+ * The synchronous sequences behind small-io.ts: one small file written (temp name, then rename)
+ * or read whole, each in one go. They run on the I/O threads, or inline where there are none.
+ */
+
+/** A file small enough to be written with synchronous calls in one go. */
 export interface SmallWrite {
   /** Temporary name (opened with O_EXCL) and final name, already converted by fsPath. */
   tmp: string | Buffer
@@ -89,5 +94,43 @@ export function writeSmallSync(w: SmallWrite): SmallWriteResult {
     }
     const e = error as NodeJS.ErrnoException
     return {failure: {code: e.code, message: e.message, opened}}
+  }
+}
+
+/** A small file to read whole: `size` is what the walk saw (a file that grew shows as `grew`). */
+export interface SmallRead {
+  path: string | Buffer
+  size: number
+}
+
+/** The content (its own ArrayBuffer: transferred, not copied, across threads) and the stat of the open file. */
+export type SmallReadResult = {body: Uint8Array; bytesRead: number; size: string; mtimeNs: string; failure?: undefined} | {failure: SmallWriteFailure}
+
+/** open → read up to size (+1 byte: a file that grew is seen) → fstat → close. */
+export function readSmallSync(r: SmallRead): SmallReadResult {
+  let fd: number | undefined
+  try {
+    fd = openSync(r.path, 'r')
+    const body = new Uint8Array(new ArrayBuffer(r.size))
+    let bytesRead = 0
+    while (bytesRead < r.size) {
+      const n = readSync(fd, body, bytesRead, r.size - bytesRead, null)
+      if (n === 0) break
+      bytesRead += n
+    }
+    if (bytesRead === r.size && readSync(fd, new Uint8Array(1), 0, 1, null) > 0) bytesRead++
+    const st = fstatSync(fd, {bigint: true})
+    return {body, bytesRead, size: String(st.size), mtimeNs: String(st.mtimeNs)}
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException
+    return {failure: {code: e.code, message: e.message, opened: fd !== undefined}}
+  } finally {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd)
+      } catch {
+        // read-only: nothing to lose
+      }
+    }
   }
 }

@@ -1,0 +1,101 @@
+import {availableParallelism} from 'node:os'
+import {Worker} from 'node:worker_threads'
+import {readSmallSync, writeSmallSync, type SmallRead, type SmallReadResult, type SmallWrite, type SmallWriteResult} from './small-io-ops.js'
+
+/*
+ * Small files are read and written on helper threads, not on the main one, which parses HTTP and
+ * signs requests. Creating a file (open with O_EXCL, write, futimes, rename, fstat, close) costs
+ * ~30 µs on a quiet disk and ~190 µs when hundreds land at once; reading one whose pages are not
+ * cached (a daily mirror's files are not) ~90 µs here and milliseconds on a spinning disk. On the
+ * main thread each of those stops every request in flight; on a thread they overlap the requests.
+ * One thread (S3C_IO_THREADS=N for more: a spinning disk serves several reads at once better). The
+ * operations of one turn of the event loop go out as one message (split between the threads when
+ * there are several); each runs the same synchronous sequence (small-io-ops.ts), so
+ * the temp-then-rename rule is unchanged. Read bodies come back as transferred ArrayBuffers (no
+ * copy). On a single-core machine threads would only add hops: there the calls run inline
+ * (S3C_INLINE_IO=1 does the same).
+ */
+
+type Op = ({kind: 'write'} & SmallWrite) | ({kind: 'read'} & SmallRead)
+type Result = SmallWriteResult | SmallReadResult
+
+interface Pending {
+  ops: Op[]
+  settle: ((r: Result) => void)[]
+}
+
+/** One thread by default: each costs ~10 MiB, and a second measured no faster here, cached or not. A slow disk may want more. */
+const THREADS = Math.max(1, Math.floor(Number(process.env.S3C_IO_THREADS ?? 1)) || 1)
+const inline = availableParallelism() < 2 || process.env.S3C_INLINE_IO === '1'
+const threads: (Worker | undefined)[] = []
+/** Per thread: the settle functions of the batches it holds, by id. */
+const waiting: Map<number, Pending['settle']>[] = []
+let batch: Pending | undefined
+let nextId = 0
+
+function thread(i: number): Worker {
+  const existing = threads[i]
+  if (existing) return existing
+  const w = new Worker(new URL('./small-io-worker.js', import.meta.url))
+  const held = (waiting[i] = new Map())
+  w.on('message', (m: {id: number; results: Result[]}) => {
+    const settle = held.get(m.id)!
+    held.delete(m.id)
+    m.results.forEach((r, k) => settle[k](r))
+    if (held.size === 0) w.unref() // idle: never keeps the process alive
+  })
+  w.on('error', (error) => {
+    // The thread died (out of memory…): fail what it held, start a new one for what follows.
+    threads[i] = undefined
+    waiting[i] = new Map()
+    for (const settle of held.values()) for (const s of settle) s({failure: {message: `file I/O thread failed: ${error.message}`, opened: false}})
+  })
+  threads[i] = w
+  return w
+}
+
+function post(i: number, ops: Op[], settle: Pending['settle']): void {
+  const id = nextId++
+  const w = thread(i)
+  waiting[i].set(id, settle)
+  w.ref()
+  w.postMessage({id, ops})
+}
+
+let nextThread = 0
+
+function flush(): void {
+  const b = batch!
+  batch = undefined
+  // A batch of a few goes whole to one thread (taking turns); a larger one is split between them.
+  if (b.ops.length < 4 * THREADS) {
+    post(nextThread, b.ops, b.settle)
+    nextThread = (nextThread + 1) % THREADS
+    return
+  }
+  const per = Math.ceil(b.ops.length / THREADS)
+  for (let i = 0; i < THREADS; i++) post(i, b.ops.slice(i * per, (i + 1) * per), b.settle.slice(i * per, (i + 1) * per))
+}
+
+function enqueue(op: Op): Promise<Result> {
+  return new Promise((resolve) => {
+    if (!batch) {
+      batch = {ops: [], settle: []}
+      setImmediate(flush)
+    }
+    batch.ops.push(op)
+    batch.settle.push(resolve)
+  })
+}
+
+/** Writes one small file (temp name, then rename) off the main thread; resolves to its stat in place, or its failure. */
+export function writeSmall(w: SmallWrite): Promise<SmallWriteResult> {
+  if (inline) return Promise.resolve(writeSmallSync(w))
+  return enqueue({kind: 'write', ...w}) as Promise<SmallWriteResult>
+}
+
+/** Reads one small file whole off the main thread; resolves to its bytes and the stat of the open file, or its failure. */
+export function readSmall(r: SmallRead): Promise<SmallReadResult> {
+  if (inline) return Promise.resolve(readSmallSync(r))
+  return enqueue({kind: 'read', ...r}) as Promise<SmallReadResult>
+}
