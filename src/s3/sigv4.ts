@@ -28,9 +28,12 @@ export function canonicalQuery(query: Record<string, string>): string {
   return pairs.map(([k, v]) => `${k}=${v}`).join('&')
 }
 
-/** `20261126T123456Z` (seconds, UTC), as SigV4's x-amz-date spells it. */
+/** `20261126T123456Z` (seconds, UTC), as SigV4's x-amz-date spells it; the last one kept (thousands of requests share a second). */
+let lastDate = {second: NaN, text: ''}
 function amzDate(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  const second = Math.floor(now.getTime() / 1000)
+  if (second !== lastDate.second) lastDate = {second, text: now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')}
+  return lastDate.text
 }
 
 export interface SignInput {
