@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import assert from 'node:assert/strict'
-import {classifyError, describeError} from '../src/base/errors.js'
+import {FatalError, classifyError, describeError} from '../src/base/errors.js'
+import {withRetry} from '../src/base/retry.js'
 import {parseSize} from '../src/base/units.js'
 import {localPathFor} from '../src/verbs/download.js'
 import {multipartEtag} from '../src/jobs/upload.js'
@@ -158,6 +159,48 @@ describe('units', function () {
     } finally {
       rmSync(top, {recursive: true, force: true})
     }
+  })
+
+  it('withRetry: attempts counted (first try bare, then p-retry): success, retried, not retried, used up, fatal, aborted', async function () {
+    const policy = {retries: 2, minTimeoutMs: 1, maxTimeoutMs: 2}
+    const counted = (outcomes: (Error | 'ok')[]) => {
+      let calls = 0
+      const fn = async () => {
+        const o = outcomes[Math.min(calls++, outcomes.length - 1)]
+        if (o === 'ok') return 'ok'
+        throw o
+      }
+      return {fn, calls: () => calls}
+    }
+    const busy = () => new S3HttpError('SlowDown', 'slow down', 503)
+    const a = counted(['ok'])
+    assert.equal(await withRetry(a.fn, policy), 'ok')
+    assert.equal(a.calls(), 1)
+    const b = counted([busy(), busy(), 'ok'])
+    assert.equal(await withRetry(b.fn, policy), 'ok')
+    assert.equal(b.calls(), 3, 'two retries after the first failure')
+    const c = counted([new S3HttpError('NoSuchKey', 'gone', 404)])
+    await assert.rejects(withRetry(c.fn, policy), /gone/)
+    assert.equal(c.calls(), 1, 'a 404 is not retried')
+    const d = counted([busy()])
+    await assert.rejects(withRetry(d.fn, policy), /slow down/)
+    assert.equal(d.calls(), 3, 'first attempt + 2 retries, then the last error')
+    const e = counted([new S3HttpError('AccessDenied', 'denied', 403)])
+    await assert.rejects(withRetry(e.fn, policy), (err: unknown) => err instanceof FatalError)
+    assert.equal(e.calls(), 1)
+    const f = counted([busy()])
+    await assert.rejects(withRetry(f.fn, {...policy, retries: 0}), /slow down/)
+    assert.equal(f.calls(), 1)
+    const stopped = new AbortController()
+    stopped.abort(new Error('stopped by the user'))
+    const g = counted(['ok'])
+    await assert.rejects(withRetry(g.fn, policy, stopped.signal), /stopped by the user/)
+    assert.equal(g.calls(), 0, 'nothing is sent once the run is stopped')
+    // Stopped while the first attempt was out: a failure to retry is not retried.
+    const h = new AbortController()
+    let hCalls = 0
+    await assert.rejects(withRetry(async () => { hCalls++; h.abort(new Error('stopped meanwhile')); throw busy() }, policy, h.signal), /stopped meanwhile/)
+    assert.equal(hCalls, 1)
   })
 
   it('safe folders: a symlink or a file on the way is refused, DEST itself may be a symlink', function () {

@@ -30,17 +30,37 @@ export function probePolicy(policy: RetryPolicy): RetryPolicy {
  */
 export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
   try {
-    return await pRetry(fn, {
-      retries: policy.retries,
-      factor: 2,
-      minTimeout: policy.minTimeoutMs,
-      maxTimeout: policy.maxTimeoutMs,
-      randomize: true,
-      signal,
-      shouldRetry: ({error}) => classifyError(error) === 'retry',
-    })
+    if (signal?.aborted) return await pRetry(fn, retryOptions(policy, signal)) // p-retry throws the signal's reason
+    // The first attempt runs bare: p-retry's set-up costs a few µs, and a run sends thousands of
+    // requests that succeed first time. A failure is handed to p-retry as its first attempt's
+    // (replayed, not sent again), so the backoff and every rule after it are p-retry's own.
+    let first: {error: unknown}
+    try {
+      return await fn()
+    } catch (error) {
+      first = {error}
+    }
+    if (signal?.aborted) throw classifyError(first.error) === 'retry' ? signal.reason : first.error
+    let replayed = false
+    return await pRetry(() => {
+      if (replayed) return fn()
+      replayed = true
+      throw first.error
+    }, retryOptions(policy, signal))
   } catch (error) {
     if (classifyError(error) === 'fatal' && !(error instanceof FatalError)) throw new FatalError(error)
     throw error
+  }
+}
+
+function retryOptions(policy: RetryPolicy, signal?: AbortSignal): Parameters<typeof pRetry>[1] {
+  return {
+    retries: policy.retries,
+    factor: 2,
+    minTimeout: policy.minTimeoutMs,
+    maxTimeout: policy.maxTimeoutMs,
+    randomize: true,
+    signal,
+    shouldRetry: ({error}) => classifyError(error) === 'retry',
   }
 }
