@@ -113,6 +113,13 @@ describe('cp and mv', function () {
       assert.equal(proxy.count('PUT', q => q.copySource !== undefined && !q.query.includes('uploadId')), 20, 'CopyObject per small object')
       assert.equal(proxy.count('PUT', q => q.copySource !== undefined && q.query.includes('uploadId')), 3, '12 MiB in 5 MiB copied parts')
       assert.equal(proxy.count('PUT', q => q.copySource === undefined), 0, 'no PUT with a body')
+      // The source's bucket check reads the listing's first page; the other bucket is checked once.
+      assert.deepEqual(proxy.requests.filter(q => q.query.includes('list-type')).map(q => q.path).sort(), [`/${bucket}`, `/${other}`].sort())
+      proxy.reset()
+      const same = await runCli(['cp', `s3://${bucket}/src/d1/*`, `s3://${bucket}/copy/`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+      assert.equal(same.code, 0, same.stderr)
+      assert.equal(JSON.parse(same.stdout).filesDone, 7)
+      assert.equal(proxy.count('GET', q => q.query.includes('list-type')), 1, 'within one bucket: one LIST in all')
     } finally {
       await proxy.stop()
     }

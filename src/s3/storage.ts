@@ -11,6 +11,7 @@ import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
 import {presignGetUrl} from './presign.js'
+import type {ListV2Page} from './listing-xml.js'
 import {DEFAULT_LIST_CONCURRENCY, listInOrder, type ListingStats, type PageAnswer, type PageRequest} from './list.js'
 
 export type {Headers}
@@ -126,6 +127,18 @@ export const RESERVED_PREFIX = '.s3c/'
 
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
 
+/** A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. */
+function toPageAnswer(page: ListV2Page): PageAnswer {
+  return {
+    entries: page.contents.map(o => ({
+      key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
+      storageClass: o.storageClass ?? 'STANDARD',
+    })),
+    prefixes: page.commonPrefixes.map(p => decodeListedKey(p, page.encodingType)),
+    next: page.isTruncated ? page.nextContinuationToken : undefined,
+  }
+}
+
 /**
  * Every S3 request of s3c. Small GET, PUT and HEAD go on the fast path (src/s3/fast.ts), listings,
  * multipart and copies on the SDK client: chosen here, never by callers. Every request is retried
@@ -138,6 +151,9 @@ const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadI
  * another. `bucket(name)` gives the same operations as the storage interface (src/base/storage.ts).
  */
 export class S3Storage {
+  /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most). */
+  private readonly probes = new Map<string, PageAnswer>()
+
   /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
   constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
     readonly listConcurrency = DEFAULT_LIST_CONCURRENCY) {}
@@ -192,7 +208,10 @@ export class S3Storage {
    */
   async checkBucket(bucket: string, prefix: string): Promise<{empty: boolean}> {
     try {
-      const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined, maxKeys: 1}), probePolicy(this.retry))
+      const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry))
+      // A whole first page: the listing that usually follows starts from it instead of asking again.
+      this.probes.set(`${bucket}\0${prefix}`, toPageAnswer(page))
+      if (this.probes.size > 4) this.probes.delete(this.probes.keys().next().value!)
       return {empty: (page.keyCount ?? page.contents.length) === 0}
     } catch (error) {
       throw fatalToUserError(error, {bucket, endpoint: this.endpointLabel})
@@ -318,20 +337,19 @@ export class S3Storage {
     } while (token)
   }
 
-  /** One ListObjectsV2 request. */
+  /** One ListObjectsV2 request; a listing's first page may be the one checkBucket just read. */
   private async listPage(bucket: string, req: PageRequest): Promise<PageAnswer> {
-    // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
-    const page = await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
-      prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter,
-    }, this.signal))
-    return {
-      entries: page.contents.map(o => ({
-        key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
-        storageClass: o.storageClass ?? 'STANDARD',
-      })),
-      prefixes: page.commonPrefixes.map(p => decodeListedKey(p, page.encodingType)),
-      next: page.isTruncated ? page.nextContinuationToken : undefined,
+    if (!req.token && !req.startAfter && !req.delimiter) {
+      const probed = this.probes.get(`${bucket}\0${req.prefix}`)
+      if (probed) {
+        this.probes.delete(`${bucket}\0${req.prefix}`)
+        return probed
+      }
     }
+    // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
+    return toPageAnswer(await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
+      prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter,
+    }, this.signal)))
   }
 
   /**

@@ -205,7 +205,8 @@ async function copyS3(opts: CopyOptions, src: {bucket: string; key: string; url:
   }
 
   async function* plan(): AsyncGenerator<Work> {
-    await run.s3.checkBucket(dst.bucket, '')
+    // Another bucket must answer before anything is copied; the source's own bucket is checked by its listing.
+    if (dst.bucket !== src.bucket) await run.s3.checkBucket(dst.bucket, '')
     for await (const item of items()) {
       if (only && !only.has(item.key)) continue
       if (src.bucket === dst.bucket && item.key === item.srcKey) {

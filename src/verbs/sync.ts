@@ -171,7 +171,7 @@ async function syncS3(opts: SyncOptions, src: {bucket: string; key: string; url:
 
   async function* plan(): AsyncGenerator<Work> {
     await run.s3.checkBucket(src.bucket, srcBase)
-    await run.s3.checkBucket(dst.bucket, dstBase)
+    if (dst.bucket !== src.bucket) await run.s3.checkBucket(dst.bucket, dstBase)
     const dest = run.s3.listObjects(dst.bucket, dstBase)[Symbol.asyncIterator]()
     let d = await dest.next()
     for await (const o of run.s3.listObjects(src.bucket, srcBase)) {
