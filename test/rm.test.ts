@@ -35,6 +35,25 @@ describe('s3c rm', function () {
     }
   })
 
+  it('2,500 keys named one by one (and one twice) go in 3 DeleteObjects, with no listing at all', async function () {
+    const bucket = await newBucket('rm-named')
+    const keys = Object.keys(keysOf(2500, 'n/'))
+    await putObjects(bucket, {...keysOf(2500, 'n/'), 'n/keep': 'k'})
+    const proxy = await startProxy(harness().s3.endpoint)
+    try {
+      const urls = [...keys, keys[7]].map(k => `s3://${bucket}/${k}`)
+      const r = await runCli(['rm', ...urls, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).failed, 0)
+      assert.equal(proxy.count(undefined, isDeleteObjects), 3)
+      assert.equal(proxy.count(undefined, isListing), 0)
+      assert.equal(proxy.requests.length, 3, 'nothing but the deletes')
+      assert.deepEqual([...(await listKeys(bucket)).keys()], ['n/keep'])
+    } finally {
+      await proxy.stop()
+    }
+  })
+
   it('takes many arguments: keys, wildcards (* crosses "/") and prefixes; --dry-run prints what would go and deletes nothing', async function () {
     const bucket = await newBucket('rm-args')
     await putObjects(bucket, {'a.txt': '1', 'b.txt': '2', 'logs/x.gz': '3', 'logs/deep/y.gz': '4', 'logs/z.log': '5', 'tmp/1': '6', 'tmp/2/3': '7'})

@@ -54,13 +54,20 @@ interface PlanState {
 
 /**
  * rm's planner: the keys the arguments name, streamed from the listings into DeleteObjects jobs
- * of 1,000 keys of one argument (a batch never spans two). `only` (a retry) keeps the s3:// URLs
- * that failed; an argument that matches nothing is then no error (what it named is gone).
+ * of up to 1,000 keys of one bucket (consecutive arguments share a batch: 10,000 keys named one by
+ * one are 10 requests, not 10,000). `only` (a retry) keeps the s3:// URLs that failed; an argument
+ * that matches nothing is then no error (what it named is gone).
  */
 async function* deleteJobs(s3: S3Storage, parsed: ParsedS3Url[], state: PlanState,
   o: {dryRun?: boolean; only?: Set<string>; onKey?: (url: string) => void}): AsyncGenerator<DeleteObjectsJob> {
+  let batch: DeleteObjectsJob | undefined
+  const inBatch = new Set<string>()
   for (const p of parsed) {
-    let keys: string[] = []
+    if (batch && batch.bucket !== p.bucket) {
+      state.requests++
+      yield batch
+      batch = undefined
+    }
     let matched = 0
     for await (const obj of matchingObjects(s3, p, 'asKey')) {
       matched++
@@ -69,18 +76,23 @@ async function* deleteJobs(s3: S3Storage, parsed: ParsedS3Url[], state: PlanStat
       state.keys++
       o.onKey?.(url)
       if (o.dryRun) continue
-      keys.push(obj.key)
-      if (keys.length === DELETE_BATCH) {
+      batch ??= {kind: 'delete-objects', bucket: p.bucket, keys: []}
+      // A key two arguments name goes once per request (a DeleteObjects lists each key once).
+      if (batch.keys.length > 0 && inBatch.has(obj.key)) continue
+      if (batch.keys.length === 0) inBatch.clear()
+      inBatch.add(obj.key)
+      batch.keys.push(obj.key)
+      if (batch.keys.length === DELETE_BATCH) {
         state.requests++
-        yield {kind: 'delete-objects', bucket: p.bucket, keys}
-        keys = []
+        yield batch
+        batch = undefined
       }
     }
-    if (keys.length) {
-      state.requests++
-      yield {kind: 'delete-objects', bucket: p.bucket, keys}
-    }
     if (matched === 0 && !o.only) state.unmatched.push(p.url)
+  }
+  if (batch) {
+    state.requests++
+    yield batch
   }
 }
 
