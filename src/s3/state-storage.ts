@@ -6,8 +6,8 @@ import {RESERVED_PREFIX} from './storage.js'
 /** Where sync states go by default: `.s3c/state/` at the data bucket's root (docs/DESIGN-state.md, "Where it lives"). */
 export const STATE_PREFIX = `${RESERVED_PREFIX}state/`
 
-/** Part size of a state's multipart upload: a state below it is one PUT. */
-const STATE_PART = 8 * 1024 * 1024
+/** Part size of a state's multipart upload (S3's smallest): a state below it is one PUT. */
+const STATE_PART = 5 * 1024 * 1024
 
 /**
  * Sync states in a bucket, under `prefix`. `get` streams the object (undefined when there is
@@ -23,24 +23,29 @@ export function s3StateStorage(s3: S3Storage, bucket: string, prefix = STATE_PRE
     get: name => s3.stream(bucket, prefix + name),
     async put(name: string, body: Readable): Promise<void> {
       const key = prefix + name
-      let chunks: Buffer[] = []
+      // One part's buffer, filled in place and reused: the memory a state costs is one part, whatever its size.
+      const part = Buffer.allocUnsafe(partSize)
       let size = 0
       let target: {bucket: string; key: string; uploadId: string} | undefined
       const parts: {PartNumber: number; ETag: string}[] = []
       const sendPart = async () => {
         target ??= {bucket, key, uploadId: await s3.createMultipart(bucket, key, {contentType: 'application/gzip'})}
-        parts.push(await s3.uploadPart(target, parts.length + 1, Buffer.concat(chunks)))
-        chunks = []
+        parts.push(await s3.uploadPart(target, parts.length + 1, part.subarray(0, size)))
         size = 0
       }
       try {
         for await (const chunk of body) {
-          chunks.push(chunk as Buffer)
-          size += (chunk as Buffer).length
-          if (size >= partSize) await sendPart()
+          const c = chunk as Buffer
+          for (let at = 0; at < c.length;) {
+            const n = Math.min(c.length - at, partSize - size)
+            c.copy(part, size, at, at + n)
+            size += n
+            at += n
+            if (size === partSize) await sendPart()
+          }
         }
         if (!target) {
-          await s3.put(bucket, key, Buffer.concat(chunks), {headers: {'content-type': 'application/gzip'}})
+          await s3.put(bucket, key, part.subarray(0, size), {headers: {'content-type': 'application/gzip'}})
           return
         }
         if (size > 0) await sendPart()
