@@ -365,10 +365,13 @@ export class S3Storage {
    * listObjects a page (up to 1,000 objects) at a time: a caller can check a page's order before
    * using any of it. Listed in parallel past the first page, up to `listConcurrency` requests at
    * once, in the order and with the content of a sequential listing (src/s3/list.ts).
+   * `sequentialPages`: pages read one after another before the first split (default 10: a
+   * listing of up to 10,000 keys then costs exactly ⌈N/1000⌉ requests; `ls` splits after one,
+   * for time, at a few requests more).
    */
-  async* listObjectPages(bucket: string, prefix: string, stats?: ListingStats): AsyncGenerator<StorageEntry[]> {
+  async* listObjectPages(bucket: string, prefix: string, stats?: ListingStats, opts: {sequentialPages?: number} = {}): AsyncGenerator<StorageEntry[]> {
     const hide = RESERVED_PREFIX.startsWith(prefix) && !prefix.startsWith(RESERVED_PREFIX)
-    const pages = listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats})
+    const pages = listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats, sequentialPages: opts.sequentialPages})
     for await (const entries of pages) yield hide ? entries.filter(e => !e.key.startsWith(RESERVED_PREFIX)) : entries
   }
 

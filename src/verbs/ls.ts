@@ -69,9 +69,10 @@ export async function* listUrl(s3: S3Storage, url: string, opts: LsOptions = {})
       if (versions === 0 && !(await s3.checkBucket(p.bucket, prefix)).empty)
         throw new S3cError(`the server at ${s3.endpointLabel} does not list object versions (ListObjectVersions answered without any): ls without --all-versions`, ExitCode.fatal)
     } else {
-      // A wildcard lists everything under its literal prefix: in parallel past the first page (src/s3/list.ts); one level is one delimiter listing.
+      // A wildcard lists everything under its literal prefix: in parallel past the first page
+      // (src/s3/list.ts; someone waits for it: a few requests more than ⌈N/1000⌉, for time); one level is one delimiter listing.
       const pages = p.kind === 'wildcard'
-        ? (async function* () { for await (const entries of s3.listObjectPages(p.bucket, prefix)) yield {entries, prefixes: [] as string[]} })()
+        ? (async function* () { for await (const entries of s3.listObjectPages(p.bucket, prefix, undefined, {sequentialPages: 1})) yield {entries, prefixes: [] as string[]} })()
         : s3.list(p.bucket, prefix, {delimiter: '/'})
       for await (const page of pages) {
         const out: LsEntry[] = [
