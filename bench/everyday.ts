@@ -6,6 +6,7 @@
  *   - `ls` of KEYS keys (s3c's recursive wildcard `s3://b/p/*`, `rclone lsf -R`, `aws s3 ls --recursive`);
  *   - `rm` of KEYS keys (`s3c rm s3://b/p/`, `rclone purge`, `aws s3 rm --recursive`), requests counted
  *     (goal: s3c in ≤ 11 requests for 10,000 keys);
+ *   - `rm` of KEYS keys named one by one (`s3c rm URL…`, `rclone delete --files-from`), requests counted;
  *   - `cp` S3→S3 of COPY objects (`s3c cp 's3://b/src/*' s3://b/dst/`, `rclone copy --transfers 32`,
  *     `aws s3 cp --recursive`), GETs of object data counted (s3c must send none: server-side copy);
  *   - `cat` of a 100 B object (`s3c cat`, `rclone cat`, `aws s3 cp s3://… -`);
@@ -143,6 +144,33 @@ async function main(): Promise<void> {
         r.requests.push(m.requests)
         r.extra = `${counts.DeleteObjects} DeleteObjects, ${counts.DeleteObject} DeleteObject`
         log(`rm ${tool}: ${fmtS(m.seconds)}, ${m.requests} requests (${r.extra})`)
+      }
+
+    // ---- rm of keys named one by one (no listing needed): s3c's arguments, rclone's --files-from
+    const keyNames = Array.from({length: KEYS}, (_, i) => `k${String(i).padStart(5, '0')}`)
+    const namesFile = join(work, 'rm-names.txt')
+    writeFileSync(namesFile, keyNames.join('\n') + '\n')
+    const rmNamedCmd = (tool: Tool, prefix: string): Cmd | undefined => ({
+      s3c: s3c(envs, 'rm', ...keyNames.map(k => `s3://${BUCKET}/${prefix}${k}`)),
+      rclone: rclone(envs, 'delete', rcloneUrl(`s3://${BUCKET}/${prefix.replace(/\/$/, '')}`), '--files-from', namesFile, '--checkers', String(C), '--transfers', String(C)),
+      awscli: undefined, // aws s3 rm takes one key; s3api delete-objects takes a JSON document, not names
+    })[tool]
+    for (let round = 0; round < ROUNDS; round++)
+      for (const tool of TOOLS) {
+        const cmd = rmNamedCmd(tool, `rmn-${tool}-${round}/`)
+        if (!cmd) continue
+        const prefix = `rmn-${tool}-${round}/`
+        log(`populating ${n(KEYS)} keys for rm of named keys (${tool}, round ${round})`)
+        await populate(s3, work, prefix, KEYS)
+        const m = await measure(proxy, cmd)
+        const counts = countByKind(proxy.requests)
+        const left = await timed(s3cBin, ['ls', `s3://${BUCKET}/${prefix}*`], {env: clientEnvs(s3, join(work, 'clients')).s3c, check: false})
+        if (lineCount(left.stdout) > 0) throw new Error(`${tool} rm of named keys left ${lineCount(left.stdout)} keys`)
+        const r = row(`\`rm\` of ${n(KEYS)} keys named one by one`, tool)
+        r.seconds.push(m.seconds)
+        r.requests.push(m.requests)
+        r.extra = `${counts.DeleteObjects} DeleteObjects, ${counts.DeleteObject} DeleteObject, ${counts.ListObjectsV2 + counts.ListObjects} LIST`
+        log(`rm named ${tool}: ${fmtS(m.seconds)}, ${m.requests} requests (${r.extra})`)
       }
 
     // ---- cp S3→S3
