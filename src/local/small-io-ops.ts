@@ -18,11 +18,11 @@ export interface SmallWrite {
   sparse?: {size: number; map: [number, number][]}
 }
 
-/** What went wrong, as a plain object that crosses a thread boundary (Error loses its code). */
-export interface SmallWriteFailure {
+/** What went wrong with a small read or write, as a plain object that crosses a thread boundary (Error loses its code). */
+export interface SmallIoFailure {
   code?: string
   message: string
-  /** The temporary file had been created (and was removed again). */
+  /** The file had been opened (a write's temporary file: it was removed again). */
   opened: boolean
 }
 
@@ -58,7 +58,7 @@ export function writtenStatOf(st: BigIntStats): WrittenStat {
 }
 
 /** One small write's outcome: the file's stat in place, or what went wrong. */
-export type SmallWriteResult = {stat?: WrittenStat; failure?: undefined} | {failure: SmallWriteFailure}
+export type SmallWriteResult = {stat?: WrittenStat; failure?: undefined} | {failure: SmallIoFailure}
 
 /** temp (O_EXCL) → write → mode → mtime → rename → fstat → close; the temp file is removed on failure. */
 export function writeSmallSync(w: SmallWrite): SmallWriteResult {
@@ -97,14 +97,14 @@ export function writeSmallSync(w: SmallWrite): SmallWriteResult {
   }
 }
 
-/** A small file to read whole: `size` is what the walk saw (a file that grew shows as `grew`). */
+/** A small file to read whole: `size` is what the walk saw (a file that grew since reads one byte past it: bytesRead = size + 1). */
 export interface SmallRead {
   path: string | Buffer
   size: number
 }
 
 /** The content (its own ArrayBuffer: transferred, not copied, across threads) and the stat of the open file. */
-export type SmallReadResult = {body: Uint8Array; bytesRead: number; size: string; mtimeNs: string; failure?: undefined} | {failure: SmallWriteFailure}
+export type SmallReadResult = {body: Uint8Array; bytesRead: number; size: string; mtimeNs: string; failure?: undefined} | {failure: SmallIoFailure}
 
 /** open → read up to size (+1 byte: a file that grew is seen) → fstat → close. */
 export function readSmallSync(r: SmallRead): SmallReadResult {

@@ -47,7 +47,6 @@ function thread(i: number): Worker {
   w.on('error', (error) => {
     // The thread died (out of memory…): fail what it held, start a new one for what follows.
     threads[i] = undefined
-    waiting[i] = new Map()
     for (const settle of held.values()) for (const s of settle) s({failure: {message: `file I/O thread failed: ${error.message}`, opened: false}})
   })
   threads[i] = w

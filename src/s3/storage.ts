@@ -127,6 +127,9 @@ export const RESERVED_PREFIX = '.s3c/'
 
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
 
+/** How long a bucket check's first page may stand for the first page of the listing that follows it. */
+const PROBE_FRESH_MS = 5_000
+
 /** A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. */
 function toPageAnswer(page: ListV2Page): PageAnswer {
   return {
@@ -151,8 +154,8 @@ function toPageAnswer(page: ListV2Page): PageAnswer {
  * another. `bucket(name)` gives the same operations as the storage interface (src/base/storage.ts).
  */
 export class S3Storage {
-  /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most). */
-  private readonly probes = new Map<string, PageAnswer>()
+  /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
+  private readonly probes = new Map<string, {page: PageAnswer; at: number}>()
 
   /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
   constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
@@ -210,7 +213,7 @@ export class S3Storage {
     try {
       const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry))
       // A whole first page: the listing that usually follows starts from it instead of asking again.
-      this.probes.set(`${bucket}\0${prefix}`, toPageAnswer(page))
+      this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page), at: performance.now()})
       if (this.probes.size > 4) this.probes.delete(this.probes.keys().next().value!)
       return {empty: (page.keyCount ?? page.contents.length) === 0}
     } catch (error) {
@@ -341,10 +344,9 @@ export class S3Storage {
   private async listPage(bucket: string, req: PageRequest): Promise<PageAnswer> {
     if (!req.token && !req.startAfter && !req.delimiter) {
       const probed = this.probes.get(`${bucket}\0${req.prefix}`)
-      if (probed) {
-        this.probes.delete(`${bucket}\0${req.prefix}`)
-        return probed
-      }
+      this.probes.delete(`${bucket}\0${req.prefix}`)
+      // Only a page read moments ago stands for the listing's first (a connection may live long: the library, `s3c run`).
+      if (probed && performance.now() - probed.at < PROBE_FRESH_MS) return probed.page
     }
     // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
     return toPageAnswer(await this.retried(() => this.handle.fast.listObjectsV2(bucket, {

@@ -60,14 +60,16 @@ interface PlanState {
  */
 async function* deleteJobs(s3: S3Storage, parsed: ParsedS3Url[], state: PlanState,
   o: {dryRun?: boolean; only?: Set<string>; onKey?: (url: string) => void}): AsyncGenerator<DeleteObjectsJob> {
-  let batch: DeleteObjectsJob | undefined
-  const inBatch = new Set<string>()
+  // A Set: a key two arguments name goes once per request (a DeleteObjects lists each key once).
+  let batch: {bucket: string; keys: Set<string>} | undefined
+  const take = (): DeleteObjectsJob => {
+    const job: DeleteObjectsJob = {kind: 'delete-objects', bucket: batch!.bucket, keys: [...batch!.keys]}
+    batch = undefined
+    state.requests++
+    return job
+  }
   for (const p of parsed) {
-    if (batch && batch.bucket !== p.bucket) {
-      state.requests++
-      yield batch
-      batch = undefined
-    }
+    if (batch && batch.bucket !== p.bucket) yield take()
     let matched = 0
     for await (const obj of matchingObjects(s3, p, 'asKey')) {
       matched++
@@ -76,24 +78,13 @@ async function* deleteJobs(s3: S3Storage, parsed: ParsedS3Url[], state: PlanStat
       state.keys++
       o.onKey?.(url)
       if (o.dryRun) continue
-      batch ??= {kind: 'delete-objects', bucket: p.bucket, keys: []}
-      // A key two arguments name goes once per request (a DeleteObjects lists each key once).
-      if (batch.keys.length > 0 && inBatch.has(obj.key)) continue
-      if (batch.keys.length === 0) inBatch.clear()
-      inBatch.add(obj.key)
-      batch.keys.push(obj.key)
-      if (batch.keys.length === DELETE_BATCH) {
-        state.requests++
-        yield batch
-        batch = undefined
-      }
+      batch ??= {bucket: p.bucket, keys: new Set()}
+      batch.keys.add(obj.key)
+      if (batch.keys.size === DELETE_BATCH) yield take()
     }
     if (matched === 0 && !o.only) state.unmatched.push(p.url)
   }
-  if (batch) {
-    state.requests++
-    yield batch
-  }
+  if (batch) yield take()
 }
 
 function removeSummary(run: RunSummary, state: PlanState, dryRun: boolean): RemoveSummary {
