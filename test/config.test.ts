@@ -10,7 +10,8 @@ import {harness, newBucket} from './harness/hooks.js'
 import {putObject} from './harness/objects.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
-import {resolveS3Config} from '../src/s3/config.js'
+import {resolveS3Config, SUB} from '../src/s3/config.js'
+import {CONFIG_PREFIX_SEPARATOR} from '@smithy/core/config'
 
 /** Requests for s3c's own sync state (s3://bucket/.s3c/state/…), apart from the data's. */
 const notState = (r: {path: string}) => !r.path.includes('/.s3c/')
@@ -54,6 +55,14 @@ describe('connecting: the endpoint resolver', function () {
     d = mk('resolver')
     env = {HOME: d, AWS_CONFIG_FILE: join(d, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(d, 'credentials')}
     writeFileSync(join(d, 'credentials'), '[y]\naws_access_key_id = K\ns3=\n endpoint_url=http://y-nested-in-credentials\n')
+  })
+
+  it('names sub-settings as the SDK\'s ini loader does (its loader is imported only when a file exists)', async function () {
+    assert.equal(SUB, CONFIG_PREFIX_SEPARATOR)
+    rmSync(join(d, 'credentials'))
+    const c = await resolveS3Config({}, 8, {...env, AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's'})
+    assert.equal(c.region, 'us-east-1')
+    assert.deepEqual(c.staticKeys, {accessKeyId: 'k', secretAccessKey: 's'})
   })
 
   it('endpoint: flag > AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL > S3_ENDPOINT_URL > profile s3.endpoint_url > services > endpoint_url > AWS', async function () {

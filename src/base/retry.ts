@@ -1,4 +1,4 @@
-import pRetry from 'p-retry'
+import type pRetryFunction from 'p-retry'
 import {FatalError, classifyError} from './errors.js'
 
 /** The one retry policy: exponential backoff with jitter, only for retryable failures. */
@@ -28,9 +28,13 @@ export function probePolicy(policy: RetryPolicy): RetryPolicy {
  * Runs `fn` until it succeeds, a non-retryable error occurs or the retries are used up.
  * Fatal errors come back wrapped in FatalError so the runner can stop the run.
  */
+/** p-retry, imported for the first failure: a run that meets none never loads it (start-up). */
+let pRetryModule: Promise<typeof pRetryFunction> | undefined
+const loadPRetry = () => (pRetryModule ??= import('p-retry').then(m => m.default))
+
 export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
   try {
-    if (signal?.aborted) return await pRetry(fn, retryOptions(policy, signal)) // p-retry throws the signal's reason
+    if (signal?.aborted) return await (await loadPRetry())(fn, retryOptions(policy, signal)) // p-retry throws the signal's reason
     // The first attempt runs bare: p-retry's set-up costs a few µs, and a run sends thousands of
     // requests that succeed first time. A failure is handed to p-retry as its first attempt's
     // (replayed, not sent again), so the backoff and every rule after it are p-retry's own.
@@ -42,6 +46,7 @@ export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, si
     }
     if (signal?.aborted) throw classifyError(first.error) === 'retry' ? signal.reason : first.error
     let replayed = false
+    const pRetry = await loadPRetry()
     return await pRetry(() => {
       if (replayed) return fn()
       replayed = true
@@ -53,7 +58,7 @@ export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, si
   }
 }
 
-function retryOptions(policy: RetryPolicy, signal?: AbortSignal): Parameters<typeof pRetry>[1] {
+function retryOptions(policy: RetryPolicy, signal?: AbortSignal): Parameters<typeof pRetryFunction>[1] {
   return {
     retries: policy.retries,
     factor: 2,

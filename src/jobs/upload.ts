@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
 import {open, stat, unlink} from 'node:fs/promises'
-import mime from 'mime-types'
 import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {toNs} from '../base/times.js'
+import {contentTypeOf} from '../base/content-type.js'
 import {fsPath} from '../local/fs-path.js'
 import {readRange} from '../local/storage.js'
 import {readSmall} from '../local/small-io.js'
@@ -13,10 +13,10 @@ import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, 
 
 /* The upload handlers: upload-files (small files, one PUT each), upload-part, complete-upload. */
 
-function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, settings?: CopySettings): Headers {
+async function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, settings?: CopySettings): Promise<Headers> {
   const h: Headers = {
     ...objectHeaders({...settings, metadata: undefined, storageClass}),
-    'content-type': settings?.contentType ?? (mime.lookup(f.path) || 'application/octet-stream'),
+    'content-type': await contentTypeOf(f.path, settings?.contentType),
     [`x-amz-meta-${META_MTIME}`]: formatMtime(f.mtimeNs),
     [`x-amz-meta-${META_SHA256}`]: sha256,
   }
@@ -38,7 +38,7 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
     // (the planner records the entry from the listing and the state).
     if (f.expectSha256 === sha256) return skipped()
     if (verdict === 'content' && (await sameContent({path: f.path, size: f.size, body, sha256}, objectDigests(head!)))) return skipped({...syncInfoOfHead(head!), sha256})
-    const headers = uploadHeaders(f, sha256, job.storageClass, job.settings)
+    const headers = await uploadHeaders(f, sha256, job.storageClass, job.settings)
     const {etag} = await ctx.s3.put(job.bucket, f.key, body, {headers, sha256})
     ctx.onBytes(body.length)
     return {key: f.key, path: f.path, bytes: body.length, status: 'done', state: {etag, sha256, mtime: headers[`x-amz-meta-${META_MTIME}`]}}

@@ -1,7 +1,7 @@
+import {existsSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import {CONFIG_PREFIX_SEPARATOR as SUB, loadSharedConfigFiles} from '@smithy/core/config'
 import {ExitCode, S3cError} from '../base/errors.js'
 
 /** Everything needed to talk to one S3 endpoint; resolved once per run, used by every request path. */
@@ -86,6 +86,20 @@ export interface S3ConfigFlags {
 type Env = Record<string, string | undefined>
 type Section = Record<string, string | undefined>
 
+/** How the SDK's ini loader names a sub-setting (`s3 =` then `  endpoint_url = …` is "s3.endpoint_url"): its CONFIG_PREFIX_SEPARATOR (test/config.test.ts checks). */
+export const SUB = '.'
+
+/**
+ * The config and credentials files as the SDK's ini loader reads them (sections by profile name).
+ * The loader is imported only when one of the files exists: it costs ~11 ms of start-up, and a
+ * machine configured by the environment alone (CI, containers) has neither file.
+ */
+async function readProfileFiles(files: {config: string; credentials: string}): Promise<{configFile: Record<string, Section>; credentialsFile: Record<string, Section>}> {
+  if (!existsSync(files.config) && !existsSync(files.credentials)) return {configFile: {}, credentialsFile: {}}
+  const {loadSharedConfigFiles} = await import('@smithy/core/config')
+  return loadSharedConfigFiles({configFilepath: files.config, filepath: files.credentials, ignoreCache: true})
+}
+
 function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path
 }
@@ -132,7 +146,7 @@ export async function resolveS3Config(
   }
   const named = flags.profile || env.AWS_PROFILE || undefined
   const profileName = named ?? 'default'
-  const {configFile, credentialsFile} = await loadSharedConfigFiles({configFilepath: files.config, filepath: files.credentials, ignoreCache: true})
+  const {configFile, credentialsFile} = await readProfileFiles(files)
   // Own keys only: a profile named "constructor" or "toString" must not be found on Object.prototype.
   const fromConfig: Section | undefined = Object.hasOwn(configFile, profileName) ? configFile[profileName] : undefined
   const fromCredentials: Section | undefined = Object.hasOwn(credentialsFile, profileName) ? credentialsFile[profileName] : undefined

@@ -1,7 +1,8 @@
 import {ExitCode, S3cError} from '../base/errors.js'
 import {createHash} from 'node:crypto'
 import {gunzipSync, gzipSync} from 'node:zlib'
-import {BLOCK, type MemberType, type TarMember} from '../tar/header.js'
+import {BLOCK} from '../tar/block.js'
+import type {MemberType, TarMember} from '../tar/header.js'
 
 /*
  * The s3c index ("s3ci", versions 1 and 2), specified in docs/FORMAT.md. One object next to the tar:

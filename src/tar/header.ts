@@ -1,6 +1,7 @@
 import {Header, Pax} from 'tar'
+import {BLOCK} from './block.js'
 
-export const BLOCK = 512
+export {BLOCK}
 
 export type MemberType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'
 

@@ -1,7 +1,7 @@
 import type {Readable} from 'node:stream'
-import mime from 'mime-types'
 import {ExitCode, S3cError, fatalToUserError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
+import {contentTypeOf} from '../base/content-type.js'
 import {GiB, MiB} from '../base/units.js'
 import type {CopySettings} from '../jobs/types.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
@@ -48,7 +48,7 @@ export async function pipeToS3(input: Readable | AsyncIterable<Buffer | string>,
   const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, concurrency)}, retryPolicy(opts.maxRetry), opts.signal)
   const url = `s3://${target.bucket}/${target.key}`
   const settings = opts.settings ?? {}
-  const contentType = settings.contentType ?? (mime.lookup(target.key) || 'application/octet-stream')
+  const contentType = await contentTypeOf(target.key, settings.contentType)
   let upload: MultipartTarget | undefined
   const parts: CompletedPart[] = []
   const inFlight = new Set<Promise<void>>()

@@ -1,7 +1,7 @@
 import {stat} from 'node:fs/promises'
 import {basename, resolve} from 'node:path'
-import mime from 'mime-types'
 import {ExitCode, S3cError} from '../base/errors.js'
+import {contentTypeOf} from '../base/content-type.js'
 import {partSizeFor} from '../s3/limits.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/session.js'
@@ -60,7 +60,7 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
   }
   // Not abortable: an upload S3 creates after Ctrl-C would leave an id we never learn, never aborted.
   const uploadId = await run.s3.createMultipart(bucket, key, {
-    metadata: {...opts.settings?.metadata, ...metadata}, contentType: opts.settings?.contentType ?? (mime.lookup(e.path) || 'application/octet-stream'), storageClass: opts.storageClass,
+    metadata: {...opts.settings?.metadata, ...metadata}, contentType: await contentTypeOf(e.path, opts.settings?.contentType), storageClass: opts.storageClass,
     sse: opts.settings?.sse, sseKmsKeyId: opts.settings?.sseKmsKeyId, acl: opts.settings?.acl,
   })
   pending.push({key, uploadId})
