@@ -7,6 +7,6 @@ COPY src ./src
 COPY workers ./workers
 COPY scripts ./scripts
 COPY tools/fauxqs/package.json ./tools/fauxqs/package.json
-RUN npm ci --no-audit --no-fund --ignore-scripts && npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm run build && npm prune --omit=dev
 ENV AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/run.js"]

@@ -14,5 +14,5 @@ import v8 from 'node:v8'
 // the peak near 140 MiB (175-200 MiB by default, 50,000 files) for ~5% more CPU; NODE_OPTIONS
 // may say otherwise (docs/DESIGN.md, "Memory").
 if (!/heap-growing-percent/.test(process.env.NODE_OPTIONS ?? '')) v8.setFlagsFromString('--heap-growing-percent=20')
-import {execute} from '@oclif/core'
-await execute({dir: import.meta.url})
+// The CLI's bundle (scripts/bundle.js, built by `npm run build`): oclif and the command in a few files.
+await import('../dist/bundle/cli/main.js')

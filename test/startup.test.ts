@@ -3,6 +3,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative, sep} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {projectRoot} from './harness/servers.js'
 import {cliEnv, runCli} from './harness/cli.js'
 import {newBucket} from './harness/hooks.js'
@@ -24,8 +25,23 @@ function commandIds(dir: string): string[] {
   return ids.sort()
 }
 
-/** The module URLs `s3c ARGS` resolves, recorded by test/harness/import-trace.js. */
+/** The modules each file of the CLI's bundle holds (esbuild's metafile, written by scripts/bundle.js), as absolute paths. */
+function bundleInputs(): Map<string, string[]> {
+  const meta = JSON.parse(readFileSync(join(projectRoot, 'dist/bundle/meta.json'), 'utf8')) as {outputs: Record<string, {inputs: Record<string, unknown>}>}
+  return new Map(Object.entries(meta.outputs).map(([file, o]) => [pathToFileURL(join(projectRoot, file)).href, Object.keys(o.inputs).map(i => join(projectRoot, i))]))
+}
+
+/**
+ * The modules `s3c ARGS` loads: the URLs it resolves, recorded by test/harness/import-trace.js,
+ * with each file of the bundle standing for the modules it holds.
+ */
 function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const inputs = bundleInputs()
+  return resolvedBy(args, env).flatMap(u => inputs.get(u) ?? [u])
+}
+
+/** The module URLs `s3c ARGS` resolves. */
+function resolvedBy(args: string[], env: NodeJS.ProcessEnv): string[] {
   const dir = mkdtempSync(join(tmpdir(), 's3c-trace-'))
   const trace = join(dir, 'trace')
   try {

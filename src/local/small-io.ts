@@ -33,10 +33,21 @@ const waiting: Map<number, Pending['settle']>[] = []
 let batch: Pending | undefined
 let nextId = 0
 
+/**
+ * The thread's module: beside this one in dist/src. The CLI runs a bundle of this code from
+ * dist/bundle (scripts/bundle.js), whose files sit elsewhere: from there it is found by the
+ * package's layout, dist/src being always shipped.
+ */
+function workerUrl(): URL {
+  const here = import.meta.url
+  const bundle = here.lastIndexOf('/dist/bundle/')
+  return bundle < 0 ? new URL('./small-io-worker.js', here) : new URL(`${here.slice(0, bundle)}/dist/src/local/small-io-worker.js`)
+}
+
 function thread(i: number): Worker {
   const existing = threads[i]
   if (existing) return existing
-  const w = new Worker(new URL('./small-io-worker.js', import.meta.url))
+  const w = new Worker(workerUrl())
   const held = (waiting[i] = new Map())
   w.on('message', (m: {id: number; results: Result[]}) => {
     const settle = held.get(m.id)!
