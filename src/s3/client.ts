@@ -186,6 +186,8 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
   }
   const fast = new FastS3({
     agent,
+    maxSockets: config.maxSockets,
+    ca,
     endpoint,
     pathStyle: config.forcePathStyle,
     region,

@@ -5,6 +5,7 @@ import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
 import type {RequestLog} from './log.js'
 import {parseListObjectsV2, type ListV2Page} from './listing-xml.js'
+import {Http1Pool, type Http1Answer} from './http1.js'
 import {canonicalQuery, escapeUri, SigV4Signer} from './sigv4.js'
 
 export {escapeUri}
@@ -108,8 +109,12 @@ export interface FastS3Options {
   pathStyle: boolean
   region: string
   credentials: Provider<AwsCredentialIdentity>
-  /** The keep-alive sockets of the endpoint (https.Agent for https: it carries the trusted certificates). */
+  /** The keep-alive sockets of the endpoint for streamed answers (https.Agent for https: it carries the trusted certificates). */
   agent: http.Agent
+  /** Sockets per host for the answers read whole (src/s3/http1.ts). */
+  maxSockets: number
+  /** The certificates an https endpoint is checked against, when not only the system's. */
+  ca?: string[]
   /** --no-sign-request: send requests unsigned (no Authorization, no credentials asked). */
   anonymous?: boolean
   /** --request-payer: x-amz-request-payer on every request. */
@@ -130,9 +135,24 @@ const CONNECT_TIMEOUT_MS = 10_000
 
 export class FastS3 {
   private readonly signer: SigV4Signer
+  /** Kept-alive sockets by host and port (a virtual-hosted bucket is a host of its own). */
+  private readonly pools = new Map<string, Http1Pool>()
 
   constructor(private readonly opts: FastS3Options) {
     this.signer = new SigV4Signer(opts.region)
+  }
+
+  private pool(t: {hostname: string; port?: number; protocol: string}): Http1Pool {
+    const https = t.protocol === 'https:'
+    const port = t.port ?? (https ? 443 : 80)
+    const id = `${t.hostname}:${port}`
+    let pool = this.pools.get(id)
+    if (!pool) {
+      pool = new Http1Pool({protocol: https ? 'https:' : 'http:', hostname: t.hostname, port, maxSockets: this.opts.maxSockets, ca: this.opts.ca,
+        idleTimeoutMs: IDLE_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS})
+      this.pools.set(id, pool)
+    }
+    return pool
   }
 
   private target(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string} {
@@ -168,9 +188,23 @@ export class FastS3 {
     })
   }
 
-  /** Signs and sends one request; the answer's body is not read yet. */
+  /** Signs and sends one request, and reads its answer whole (src/s3/http1.ts). */
+  private async exchangeWhole(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal,
+    query: Record<string, string> = {}): Promise<Http1Answer> {
+    const {t, sent} = await this.signed(method, bucket, key, headers, body, bodySha256, query)
+    return this.logged(method, t, () => this.pool(t).request(method, t.path, sent, body, signal), a => a.status)
+  }
+
+  /** Signs and sends one request on node:http; the answer's body is not read yet (a stream). */
   private async send(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal,
     query: Record<string, string> = {}): Promise<IncomingMessage> {
+    const {t, sent} = await this.signed(method, bucket, key, headers, body, bodySha256, query)
+    return this.logged(method, t, () => this.exchange(method, t, sent, body, signal), res => res.statusCode ?? 0)
+  }
+
+  /** The request's target and its signed headers. */
+  private async signed(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body: Buffer | undefined, bodySha256: string | undefined,
+    query: Record<string, string>): Promise<{t: ReturnType<FastS3['target']>; sent: Headers}> {
     const target = this.target(bucket, key)
     const search = canonicalQuery(query)
     const t = search ? {...target, path: `${target.path}?${search}`} : target
@@ -184,13 +218,18 @@ export class FastS3 {
     const sent = this.opts.anonymous
       ? unsigned
       : this.signer.sign({method, path: target.path, query, headers: unsigned}, await this.opts.credentials())
+    return {t, sent}
+  }
+
+  /** Runs one exchange, written to --log's request log when there is one. */
+  private async logged<A>(method: string, t: {origin: string; path: string}, exchange: () => Promise<A>, status: (a: A) => number): Promise<A> {
     const log = this.opts.log
-    if (!log) return this.exchange(method, t, sent, body, signal)
+    if (!log) return exchange()
     const started = performance.now()
     try {
-      const res = await this.exchange(method, t, sent, body, signal)
-      log(method, t.origin + t.path, res.statusCode ?? 0, performance.now() - started)
-      return res
+      const answer = await exchange()
+      log(method, t.origin + t.path, status(answer), performance.now() - started)
+      return answer
     } catch (error) {
       const e = error as {code?: string; name?: string}
       log(method, t.origin + t.path, e.code ?? e.name ?? 'error', performance.now() - started)
@@ -200,17 +239,9 @@ export class FastS3 {
 
   /** Sends one signed request and reads the whole answer; throws S3HttpError for non-2xx answers. */
   async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers = {}, body?: Buffer, bodySha256?: string): Promise<FastResponse> {
-    const res = await this.send(method, bucket, key, headers, body, bodySha256)
-    const status = res.statusCode ?? 0
-    const resHeaders = res.headers as Record<string, string>
-    if (method === 'HEAD') {
-      res.resume()
-      if (status >= 300) throw errorFromResponse(status, '')
-      return {status, headers: resHeaders, body: EMPTY}
-    }
-    const buf = await readAll(res)
-    if (status >= 300) throw errorFromResponse(status, buf.toString('utf8'))
-    return {status, headers: resHeaders, body: buf}
+    const answer = await this.exchangeWhole(method, bucket, key, headers, body, bodySha256)
+    if (answer.status >= 300) throw errorFromResponse(answer.status, answer.body.toString('utf8'))
+    return answer
   }
 
   /** A GET whose body is handed over as a stream once the answer's headers have come (a large range). */
@@ -233,10 +264,9 @@ export class FastS3 {
     if (params.delimiter) query.delimiter = params.delimiter
     if (params.startAfter) query['start-after'] = params.startAfter
     if (params.maxKeys !== undefined) query['max-keys'] = String(params.maxKeys)
-    const res = await this.send('GET', bucket, '', {}, undefined, undefined, signal, query)
-    const status = res.statusCode ?? 0
-    const text = (await readAll(res)).toString('utf8')
-    if (status >= 300) throw errorFromResponse(status, text)
+    const answer = await this.exchangeWhole('GET', bucket, '', {}, undefined, undefined, signal, query)
+    const text = answer.body.toString('utf8')
+    if (answer.status >= 300) throw errorFromResponse(answer.status, text)
     try {
       return parseListObjectsV2(text)
     } catch (error) {
@@ -250,6 +280,9 @@ export class FastS3 {
     return {...this.target(bucket, key), region: this.opts.region, credentials: this.opts.credentials}
   }
 
-  /** The sockets belong to the connection (src/s3/client.ts closes them). */
-  async close(): Promise<void> {}
+  /** Closes the sockets of the answers read whole (node:http's agent belongs to the connection: src/s3/client.ts closes it). */
+  async close(): Promise<void> {
+    for (const pool of this.pools.values()) pool.close()
+    this.pools.clear()
+  }
 }

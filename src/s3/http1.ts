@@ -1,0 +1,362 @@
+import net from 'node:net'
+import tls from 'node:tls'
+
+/**
+ * HTTP/1.1 for the fast path's requests whose answers are read whole (src/s3/fast.ts: small GET,
+ * PUT, HEAD, CopyObject, listings): one request at a time per kept-alive socket, the request's
+ * head and body in one write, the answer parsed here.
+ *
+ * Why not node:http (or undici, measured the same): a run of s3c is short, and its requests run
+ * mostly before V8 has optimized anything. node:http's JavaScript per request (ClientRequest,
+ * the agent, two streams, the parser's callbacks) cost ~150 µs of CPU per request over the first
+ * thousand, ~37 µs once optimized; this costs ~45 µs and ~15 µs (docs/DESIGN.md, "The transfer
+ * path"). Streamed answers (large ranges) stay on node:http.
+ *
+ * What it does not do, because S3 does not need it: pipelining, Expect: 100-continue,
+ * compression, redirects, proxies, trailers (read and dropped), HTTP/2.
+ */
+
+export interface Http1Options {
+  protocol: 'http:' | 'https:'
+  hostname: string
+  port: number
+  /** Sockets at most; more requests wait for one. */
+  maxSockets: number
+  /** The certificates to trust, when not only the system's (the system's plus AWS_CA_BUNDLE's). */
+  ca?: string[]
+  /** How long a request may wait for its answer, or between two pieces of it. */
+  idleTimeoutMs: number
+  /** How long a new socket may take to connect (and to finish its TLS handshake). */
+  connectTimeoutMs: number
+}
+
+export interface Http1Answer {
+  status: number
+  /** Names in lower case; a header given twice has its values joined by ", ". */
+  headers: Record<string, string>
+  body: Buffer
+}
+
+/** A failure of the connection, with the codes node:http gives (ECONNRESET, ETIMEDOUT, …): the retry policy knows them. */
+function netError(message: string, code: string): Error {
+  return Object.assign(new Error(message), {code})
+}
+
+/** What node:http refuses in a header value (CR and LF among them: no header can be smuggled in). */
+const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/
+const INVALID_PATH_CHAR = /[^\x21-\x7e]/
+/** A head larger than this is not an S3 answer. */
+const MAX_HEAD = 64 * 1024
+const CRLF2 = Buffer.from('\r\n\r\n')
+
+interface Pending {
+  method: string
+  resolve: (a: Http1Answer) => void
+  reject: (e: unknown) => void
+  /** Set once a byte of the answer came: a failure before it on a reused socket may be a socket the server had closed. */
+  answered: boolean
+  reused: boolean
+}
+
+/** How the body of the answer being read ends. */
+type BodyMode = {kind: 'length'; left: number} | {kind: 'chunked'; left: number; trailer: boolean} | {kind: 'close'}
+
+class Connection {
+  private input: Buffer | undefined
+  private pending: Pending | undefined
+  private status = 0
+  private headers: Record<string, string> = {}
+  private body: Buffer[] = []
+  private mode: BodyMode | undefined
+  private keep = true
+  closed = false
+
+  constructor(readonly socket: net.Socket, private readonly pool: Http1Pool) {
+    socket.on('data', data => this.onData(data))
+    socket.on('error', error => this.fail(error))
+    socket.on('close', () => this.onClose())
+    socket.on('timeout', () => socket.destroy(netError(`no answer within ${pool.opts.idleTimeoutMs / 1000} s`, 'ETIMEDOUT')))
+  }
+
+  send(head: string, body: Buffer | undefined, pending: Pending): void {
+    this.pending = pending
+    this.status = 0
+    this.mode = undefined
+    this.keep = true
+    this.socket.ref()
+    this.socket.setTimeout(this.pool.opts.idleTimeoutMs)
+    this.socket.cork()
+    this.socket.write(head, 'latin1')
+    if (body && body.length > 0) this.socket.write(body)
+    this.socket.uncork()
+  }
+
+  private onData(data: Buffer): void {
+    const p = this.pending
+    if (!p) {
+      // Bytes nobody asked for: the socket cannot be trusted with a request.
+      this.socket.destroy()
+      return
+    }
+    p.answered = true
+    this.input = this.input ? Buffer.concat([this.input, data]) : data
+    try {
+      this.parse()
+    } catch (error) {
+      this.socket.destroy()
+      this.fail(error)
+    }
+  }
+
+  private parse(): void {
+    for (;;) {
+      const input = this.input
+      if (!input || input.length === 0) return
+      if (!this.mode) {
+        const end = input.indexOf(CRLF2)
+        if (end < 0) {
+          if (input.length > MAX_HEAD) throw netError('an answer whose head does not end', 'EPROTO')
+          return
+        }
+        this.input = input.subarray(end + 4)
+        const mode = this.readHead(input.toString('latin1', 0, end))
+        if (mode?.kind === 'length' && mode.left === 0) return this.finish()
+        continue // (after a 1xx answer, mode is unset: the real answer's head follows)
+      }
+      const mode = this.mode
+      if (mode.kind === 'close') {
+        this.body.push(input)
+        this.input = undefined
+        return
+      }
+      if (mode.kind === 'length') {
+        const take = Math.min(mode.left, input.length)
+        this.body.push(input.subarray(0, take))
+        mode.left -= take
+        this.input = input.subarray(take)
+        if (mode.left === 0) return this.finish()
+        return
+      }
+      // Chunked: size line, data, CRLF; a 0 size line starts the trailer, which ends at an empty line.
+      if (mode.left > 0) {
+        const take = Math.min(mode.left, input.length)
+        this.body.push(input.subarray(0, take))
+        mode.left -= take
+        this.input = input.subarray(take)
+        if (mode.left > 0) return
+        mode.left = -2 // the CRLF after the data
+        continue
+      }
+      if (mode.left === -2) {
+        if (input.length < 2) return
+        this.input = input.subarray(2)
+        mode.left = 0
+        continue
+      }
+      const eol = input.indexOf('\r\n')
+      if (eol < 0) {
+        if (input.length > MAX_HEAD) throw netError('a chunk size line that does not end', 'EPROTO')
+        return
+      }
+      const line = input.toString('latin1', 0, eol)
+      this.input = input.subarray(eol + 2)
+      if (mode.trailer) {
+        if (line === '') return this.finish()
+        continue
+      }
+      const size = Number.parseInt(line.split(';')[0].trim(), 16)
+      if (!Number.isFinite(size) || size < 0) throw netError(`a bad chunk size line ${JSON.stringify(line.slice(0, 40))}`, 'EPROTO')
+      if (size === 0) mode.trailer = true
+      else mode.left = size
+    }
+  }
+
+  /** Reads a status line and headers, and sets how the body ends; undefined for an informational (1xx) answer, which is skipped. */
+  private readHead(head: string): BodyMode | undefined {
+    const lines = head.split('\r\n')
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0])
+    if (!m) throw netError(`not an HTTP/1.1 answer: ${JSON.stringify(lines[0].slice(0, 40))}`, 'EPROTO')
+    const status = Number(m[2])
+    if (status >= 100 && status < 200) return undefined
+    const headers: Record<string, string> = {}
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]
+      const colon = line.indexOf(':')
+      if (colon <= 0) continue
+      const name = line.slice(0, colon).trim().toLowerCase()
+      const value = line.slice(colon + 1).trim()
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+    }
+    this.status = status
+    this.headers = headers
+    this.body = []
+    const connection = (headers.connection ?? '').toLowerCase()
+    this.keep = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive')
+    const noBody = this.pending!.method === 'HEAD' || status === 204 || status === 304
+    if (noBody) this.mode = {kind: 'length', left: 0}
+    else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) this.mode = {kind: 'chunked', left: 0, trailer: false}
+    else if (headers['content-length'] !== undefined) {
+      const length = Number(headers['content-length'].split(',')[0])
+      if (!Number.isSafeInteger(length) || length < 0) throw netError(`a bad Content-Length ${JSON.stringify(headers['content-length'])}`, 'EPROTO')
+      this.mode = {kind: 'length', left: length}
+    } else {
+      this.mode = {kind: 'close'}
+      this.keep = false
+    }
+    return this.mode
+  }
+
+  private finish(): void {
+    const p = this.pending!
+    const answer = {status: this.status, headers: this.headers, body: this.body.length === 1 ? this.body[0] : Buffer.concat(this.body)}
+    const leftover = this.input !== undefined && this.input.length > 0
+    this.pending = undefined
+    this.mode = undefined
+    this.input = undefined
+    this.body = []
+    if (this.keep && !leftover) this.pool.release(this)
+    else {
+      this.closed = true
+      this.socket.destroy()
+      this.pool.release(this)
+    }
+    p.resolve(answer)
+  }
+
+  private onClose(): void {
+    this.closed = true
+    if (this.pending && this.mode?.kind === 'close') return this.finish()
+    this.fail(netError('socket hang up', 'ECONNRESET'))
+    this.pool.forget(this)
+  }
+
+  private fail(error: unknown): void {
+    const p = this.pending
+    if (!p) return
+    this.pending = undefined
+    this.closed = true
+    this.socket.destroy()
+    this.pool.forget(this)
+    p.reject(error)
+  }
+
+  /** Idle in the pool: it keeps no process alive and has no request timeout. */
+  park(): void {
+    this.socket.setTimeout(0)
+    this.socket.unref()
+  }
+}
+
+/** Kept-alive sockets to one host and port. */
+export class Http1Pool {
+  private idle: Connection[] = []
+  private all = new Set<Connection>()
+  private waiting: {go: (c: Connection | undefined) => void}[] = []
+  private session: Buffer | undefined
+  private closing = false
+
+  constructor(readonly opts: Http1Options) {}
+
+  /** One request; a socket the server closed while it was idle is replaced once, before anything was answered. */
+  async request(method: string, path: string, headers: Record<string, string>, body?: Buffer, signal?: AbortSignal): Promise<Http1Answer> {
+    let head = `${method} ${path} HTTP/1.1\r\n`
+    if (INVALID_PATH_CHAR.test(path)) throw Object.assign(new TypeError(`Request path contains unescaped characters`), {code: 'ERR_UNESCAPED_CHARACTERS'})
+    for (const [name, value] of Object.entries(headers)) {
+      if (INVALID_HEADER_CHAR.test(value)) throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), {code: 'ERR_INVALID_CHAR'})
+      head += `${name}: ${value}\r\n`
+    }
+    head += '\r\n'
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted()
+      const connection = await this.acquire()
+      try {
+        return await this.exchange(connection, method, head, body, signal)
+      } catch (error) {
+        const e = error as {stale?: boolean}
+        if (!e.stale || attempt > 0) throw error
+      }
+    }
+  }
+
+  private exchange(c: Connection, method: string, head: string, body: Buffer | undefined, signal?: AbortSignal): Promise<Http1Answer> {
+    const reused = c.socket.bytesWritten > 0
+    return new Promise<Http1Answer>((resolve, reject) => {
+      const onAbort = () => c.socket.destroy(signal!.reason instanceof Error ? signal!.reason : Object.assign(new Error('The operation was aborted'), {name: 'AbortError', code: 'ABORT_ERR'}))
+      signal?.addEventListener('abort', onAbort, {once: true})
+      const done = () => signal?.removeEventListener('abort', onAbort)
+      const pending: Pending = {
+        method, reused, answered: false,
+        resolve: a => { done(); resolve(a) },
+        reject: e => {
+          done()
+          // A kept-alive socket that fails before a byte of the answer: the server closed it while idle (a race every client meets); tried once more on a new socket.
+          if (pending.reused && !pending.answered && !signal?.aborted && typeof e === 'object' && e !== null) Object.assign(e, {stale: true})
+          reject(e)
+        },
+      }
+      c.send(head, body, pending)
+    })
+  }
+
+  private acquire(): Promise<Connection> {
+    if (this.closing) return Promise.reject(netError('the connection was closed', 'ECONNRESET'))
+    while (this.idle.length > 0) {
+      const c = this.idle.pop()!
+      if (!c.closed) return Promise.resolve(c)
+    }
+    if (this.all.size < this.opts.maxSockets) return this.connect()
+    return new Promise<Connection | undefined>(go => this.waiting.push({go})).then(c => c ?? this.connect())
+  }
+
+  private connect(): Promise<Connection> {
+    const o = this.opts
+    return new Promise<Connection>((resolve, reject) => {
+      const socket = o.protocol === 'https:'
+        ? tls.connect({host: o.hostname, port: o.port, servername: net.isIP(o.hostname) ? undefined : o.hostname, ca: o.ca,
+          session: this.session, ALPNProtocols: ['http/1.1']})
+        : net.connect({host: o.hostname, port: o.port})
+      socket.setNoDelay(true)
+      const c = new Connection(socket, this)
+      this.all.add(c)
+      const timer = setTimeout(() => socket.destroy(netError(`no connection within ${o.connectTimeoutMs / 1000} s`, 'ETIMEDOUT')), o.connectTimeoutMs)
+      const connected = () => {
+        clearTimeout(timer)
+        socket.off('error', failed)
+        resolve(c)
+      }
+      const failed = (error: Error) => {
+        clearTimeout(timer)
+        this.forget(c)
+        reject(error)
+      }
+      socket.once(o.protocol === 'https:' ? 'secureConnect' : 'connect', connected)
+      socket.once('error', failed)
+      if (o.protocol === 'https:') socket.on('session', (s: Buffer) => { this.session = s })
+    })
+  }
+
+  /** A connection is done with its request: to the next waiting request, or idle. */
+  release(c: Connection): void {
+    if (c.closed) return this.forget(c)
+    const next = this.waiting.shift()
+    if (next) return next.go(c)
+    c.park()
+    this.idle.push(c)
+  }
+
+  /** A connection is gone: a waiting request gets a new socket. */
+  forget(c: Connection): void {
+    if (!this.all.delete(c)) return
+    const i = this.idle.indexOf(c)
+    if (i >= 0) this.idle.splice(i, 1)
+    this.waiting.shift()?.go(undefined)
+  }
+
+  close(): void {
+    this.closing = true
+    for (const c of this.all) c.socket.destroy()
+    this.all.clear()
+    this.idle = []
+    for (const w of this.waiting.splice(0)) w.go(undefined)
+  }
+}
