@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ListObjectsV2Command, PutObjectCommand} from '@aws-sdk/client-s3'
 import type {StorageEntry} from '../src/base/storage.js'
-import {listInOrder, type FetchPage, type ListingStats} from '../src/s3/list.js'
+import {keyBoundaries, listInOrder, type FetchPage, type ListingStats} from '../src/s3/list.js'
 import type {S3Storage} from '../src/s3/storage.js'
 import {compareKeys} from '../src/sync/merge.js'
 import {runCli} from './harness/cli.js'
@@ -279,6 +279,7 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
     '20,000 folders of 3 keys': () => Array.from({length: 60_000}, (_, i) => `f${i % 20_000}/x${i}`),
     'a deep tree under one folder': () => Array.from({length: 40_000}, (_, i) => `packages/${i % 4}/${(i >> 2) % 50}/f${i}`),
     'a flat listing': () => Array.from({length: 20_000}, (_, i) => `h${((i * 2654435761) >>> 0).toString(16)}`),
+    'a flat folder of numbered names': () => Array.from({length: 30_000}, (_, i) => `logs/k${String(i).padStart(5, '0')}.gz`),
   }
   it('by default a listing of up to 10 pages is read page after page (⌈N/1000⌉ requests); an 11th page starts the split', async function () {
     const saved = process.env.S3C_LIST_SEQUENTIAL_PAGES
@@ -319,6 +320,21 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
         assert.ok(m.counts.maxInFlight > 16, `${m.counts.maxInFlight} in flight`)
       }
       if (name.startsWith('20,000')) assert.ok(stats.ranges < 100, `${stats.ranges} ranges for 20,000 folders`)
+      // A flat folder has no folder to split at: its key space is cut at guessed keys (keyBoundaries).
+      if (name.startsWith('a flat')) {
+        // (logs/ is found as the one folder by one delimiter page; inside it, no more.)
+        assert.ok(stats.delimiterPages <= 1, JSON.stringify(stats))
+        assert.ok(stats.ranges > 1 && m.counts.maxInFlight > 8, `${JSON.stringify(stats)}, ${m.counts.maxInFlight} in flight`)
+      }
     })
   }
+
+  it('cuts a flat folder after its first page at keys guessed from it: the next digit, the next one a place up', function () {
+    const page = Array.from({length: 1000}, (_, i) => `ls/k${String(i).padStart(4, '0')}`)
+    assert.deepEqual(keyBoundaries('ls/', page), ['ls/k1', 'ls/k2', 'ls/k3', 'ls/k4', 'ls/k5', 'ls/k6', 'ls/k7', 'ls/k8', 'ls/k9'])
+    assert.deepEqual(keyBoundaries('ls/', page, 'ls/k3'), ['ls/k1', 'ls/k2'])
+    // Hex names: the letters the page shows, every digit; a key outside ASCII is not cut inside.
+    assert.deepEqual(keyBoundaries('', ['0a1', '0f3']), ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'f'])
+    assert.deepEqual(keyBoundaries('', ['é1', 'é2']), [])
+  })
 })

@@ -14,6 +14,12 @@ import {compareKeys} from '../sync/merge.js'
  *   with StartAfter, cut at the next group's first key), and the keys between folders come with
  *   the delimiter listing itself. A folder range that is still long when read is split again
  *   one level deeper.
+ * - A level whose keys hold no folder (a flat folder: the last page has none) has nothing for the
+ *   delimiter listing to split at. Its key space after the last key is cut instead at keys guessed
+ *   from the page (keyBoundaries: the page's last key with a character raised, where the page's
+ *   keys vary and one position before). Each cut is
+ *   a key range like a group's; a guess where no key lies costs one request that answers nothing
+ *   in range, and a range still long when read is split again.
  * - The ranges are read in key order; the ones after the range being read fetch ahead, a few
  *   pages each and a bounded number in all, so memory holds pages, never the listing.
  *
@@ -144,6 +150,41 @@ function folderOf(level: string, key: string): string | undefined {
  */
 function before(folder: string): string {
   return `${folder.slice(0, -1)}.\u{10FFFF}`
+}
+
+/** A StartAfter just below `key` (a cut between key ranges): every key from `key` on sorts after it; `from` drops the few between. */
+function justBelow(key: string): string {
+  const last = key.charCodeAt(key.length - 1)
+  return `${key.slice(0, -1)}${String.fromCharCode(last - 1)}\u{10FFFF}`
+}
+
+const DIGITS = '0123456789'
+
+/**
+ * Where to cut the key space of a flat level after the page `sample` (below `until`): the page's
+ * last key with one character raised, at the first position where the page's first and last keys
+ * differ and at the position before it, to each character the page's keys use from that position
+ * on (every digit if any). Printable ASCII only, so the order of code units is the byte order. k0000…k0999 gives k1, k2 … k9: ranges of ~1,000 keys when names count up;
+ * the last range runs to the end, and is cut again if it is long.
+ */
+export function keyBoundaries(level: string, sample: readonly string[], until?: string): string[] {
+  const first = sample[0]
+  const last = sample[sample.length - 1]
+  let d = 0
+  while (d < first.length && first[d] === last[d]) d++
+  // The characters of the part that varies (k0000…k0999: digits, not the k all share).
+  const used = new Set<string>()
+  for (const k of sample) for (let i = Math.max(d, level.length); i < k.length; i++) if (k.charCodeAt(i) >= 0x20 && k.charCodeAt(i) < 0x7f) used.add(k[i])
+  // A page of numbered names may not show every digit yet; letters are left as seen (hex names use a-f).
+  if ([...DIGITS].some(c => used.has(c))) for (const c of DIGITS) used.add(c)
+  const alphabet = [...used].sort()
+  const cuts = new Set<string>()
+  for (let q = Math.min(d, last.length - 1); q >= Math.max(level.length, d - 1); q--) {
+    // Only where `last` is ASCII up to q: a cut inside a character outside it would not be a key.
+    if (!/^[\x00-\x7f]*$/.test(last.slice(0, q + 1))) continue
+    for (const c of alphabet) if (c > last[q]) cuts.add(last.slice(0, q) + c)
+  }
+  return [...cuts].filter(b => compareKeys(b, last) > 0 && (until === undefined || compareKeys(b, until) < 0)).sort(compareKeys)
 }
 
 /** Keys per folder at one split, from a page's keys and from the ranges read since. */
@@ -342,7 +383,8 @@ class Lister {
   private async* splitAfter(r: Range): AsyncGenerator<StorageEntry[]> {
     const level = r.spec.prefix
     const estimate = new Estimate(level, r.sample)
-    const groups = this.groups(this.units(level, r.lastKey!, r.spec.until), estimate, r.spec)[Symbol.asyncIterator]()
+    const flat = r.sample.length > 1 && r.sample.every(k => folderOf(level, k) === undefined)
+    const groups = (flat ? this.keyRanges(r) : this.groups(this.units(level, r.lastKey!, r.spec.until), estimate, r.spec))[Symbol.asyncIterator]()
     const window: (Range | KnownGroup)[] = []
     let more = true
     try {
@@ -364,6 +406,20 @@ class Lister {
     } finally {
       for (const w of window) if (w instanceof Range) w.discard()
       await groups.return(undefined)
+    }
+  }
+
+  /** The rest of a flat range as key ranges cut at keyBoundaries, in key order. */
+  private async* keyRanges(r: Range): AsyncGenerator<Range> {
+    const {prefix, from, until} = r.spec
+    let after = r.lastKey!
+    let start = from
+    for (const cut of [...keyBoundaries(prefix, r.sample, until), until]) {
+      this.stats.ranges++
+      yield new Range({prefix, after, from: start, until: cut, units: 0}, this)
+      if (cut === undefined) return
+      after = justBelow(cut)
+      start = cut
     }
   }
 
