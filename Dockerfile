@@ -9,4 +9,4 @@ COPY scripts ./scripts
 COPY tools/fauxqs/package.json ./tools/fauxqs/package.json
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm run build && npm prune --omit=dev
 ENV AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
-ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/run.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=20", "/app/bin/run.js"]

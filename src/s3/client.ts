@@ -1,7 +1,5 @@
 import {readFileSync} from 'node:fs'
-import http from 'node:http'
-import https from 'node:https'
-import {rootCertificates} from 'node:tls'
+import type http from 'node:http'
 import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
 import type {AwsCredentialIdentity, AwsCredentialIdentityProvider, FinalizeHandler, FinalizeHandlerArguments, MetadataBearer} from '@smithy/types'
 import {ExitCode, S3cError} from '../base/errors.js'
@@ -76,7 +74,7 @@ function trustedCertificates(config: S3Config, endpoint: URL): string[] | undefi
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
     throw new S3cError(`the CA bundle "${config.caBundle}" (AWS_CA_BUNDLE or ca_bundle) cannot be read (${code}): give a PEM file of trusted certificates`, ExitCode.usage)
   }
-  return [...rootCertificates, pem]
+  return [...process.getBuiltinModule('node:tls').rootCertificates, pem]
 }
 
 /**
@@ -153,7 +151,12 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
   const endpoint = new URL(config.endpoint ?? `https://s3.${region}.amazonaws.com`)
   const ca = trustedCertificates(config, endpoint)
   const agentOpts = {keepAlive: true, maxSockets: config.maxSockets}
-  const agent = endpoint.protocol === 'https:' ? new https.Agent({...agentOpts, ...(ca ? {ca} : {})}) : new http.Agent(agentOpts)
+  // node:http's sockets, for the SDK and the fast path's streamed answers: made (and node:http(s)
+  // loaded) on first use; ls, rm, cp S3→S3 and cat of a small object use neither.
+  let agent: http.Agent | undefined
+  const sockets = (): http.Agent => agent ??= endpoint.protocol === 'https:'
+    ? new (process.getBuiltinModule('node:https').Agent)({...agentOpts, ...(ca ? {ca} : {})})
+    : new (process.getBuiltinModule('node:http').Agent)(agentOpts)
   const anonymous = config.anonymous === true
   const log = requestLog(config.logLevel)
   const credentials = credentialsFor(config)
@@ -176,7 +179,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
       responseChecksumValidation: 'WHEN_REQUIRED',
       // The fast path's sockets: one pool per endpoint.
       requestHandler: new NodeHttpHandler({
-        ...(endpoint.protocol === 'https:' ? {httpsAgent: agent as https.Agent} : {httpAgent: agent}),
+        ...(endpoint.protocol === 'https:' ? {httpsAgent: sockets()} : {httpAgent: sockets()}),
         connectionTimeout: 10_000, // CONNECT_TIMEOUT_MS of the fast path
         requestTimeout: 120_000,
       }),
@@ -185,7 +188,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     return {client, m}
   }
   const fast = new FastS3({
-    agent,
+    agent: sockets,
     maxSockets: config.maxSockets,
     ca,
     endpoint,
@@ -203,7 +206,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     async close() {
       client?.destroy()
       await fast.close()
-      agent.destroy()
+      agent?.destroy()
     },
   }
 }

@@ -1,6 +1,5 @@
 import {createHash, createHmac, type Hash, type Hmac} from 'node:crypto'
-import http, {type IncomingMessage} from 'node:http'
-import https from 'node:https'
+import type {Agent, IncomingMessage} from 'node:http'
 import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
 import type {RequestLog} from './log.js'
@@ -109,8 +108,8 @@ export interface FastS3Options {
   pathStyle: boolean
   region: string
   credentials: Provider<AwsCredentialIdentity>
-  /** The keep-alive sockets of the endpoint for streamed answers (https.Agent for https: it carries the trusted certificates). */
-  agent: http.Agent
+  /** The keep-alive sockets of the endpoint for streamed answers (https.Agent for https: it carries the trusted certificates), made on first use. */
+  agent: () => Agent
   /** Sockets per host for the answers read whole (src/s3/http1.ts). */
   maxSockets: number
   /** The certificates an https endpoint is checked against, when not only the system's. */
@@ -169,9 +168,11 @@ export class FastS3 {
 
   /** One request on the shared sockets: resolves with the answer once its headers have come; its body is not read yet. */
   private exchange(method: string, t: {hostname: string; port?: number; protocol: string; path: string}, headers: Headers, body?: Buffer, signal?: AbortSignal): Promise<IncomingMessage> {
+    // node:http(s) load with the first streamed answer: commands that stream none (ls, cp S3→S3, cat of a small object) never load them.
+    const {request} = t.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')
     return new Promise((resolve, reject) => {
-      const req = (t.protocol === 'https:' ? https : http).request({
-        method, hostname: t.hostname, port: t.port, path: t.path, headers, agent: this.opts.agent, signal, timeout: IDLE_TIMEOUT_MS,
+      const req = request({
+        method, hostname: t.hostname, port: t.port, path: t.path, headers, agent: this.opts.agent(), signal, timeout: IDLE_TIMEOUT_MS,
       }, resolve)
       req.on('error', reject)
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${IDLE_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})))

@@ -1,5 +1,4 @@
 import net from 'node:net'
-import tls from 'node:tls'
 
 /**
  * HTTP/1.1 for the fast path's requests whose answers are read whole (src/s3/fast.ts: small GET,
@@ -310,8 +309,10 @@ export class Http1Pool {
 
   private connect(): Promise<Connection> {
     const o = this.opts
+    // node:tls loads for the first https socket: a plain-http endpoint never needs it.
+    const tls = o.protocol === 'https:' ? process.getBuiltinModule('node:tls') : undefined
     return new Promise<Connection>((resolve, reject) => {
-      const socket = o.protocol === 'https:'
+      const socket = tls
         ? tls.connect({host: o.hostname, port: o.port, servername: net.isIP(o.hostname) ? undefined : o.hostname, ca: o.ca,
           session: this.session, ALPNProtocols: ['http/1.1']})
         : net.connect({host: o.hostname, port: o.port})
