@@ -350,7 +350,7 @@ export class S3Storage {
     }
     // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
     return toPageAnswer(await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
-      prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter,
+      prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter, maxKeys: req.maxKeys,
     }, this.signal)))
   }
 
