@@ -14,5 +14,37 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 const growth = /heap-growing-percent/
 if (!process.execArgv.some(a => growth.test(a)) && !growth.test(process.env.NODE_OPTIONS ?? '')) (await import('node:v8')).default.setFlagsFromString('--heap-growing-percent=20')
-// The CLI's bundle (scripts/bundle.js, built by `npm run build`): oclif and the command in a few files.
-await import('../dist/bundle/cli/main.js')
+// The CLI: dist/bundle/cli.cjs (scripts/bundle.js, built by `npm run build`), compiled with a V8
+// code cache kept beside it (docs/DESIGN.md, "Start-up"): a run parses and compiles only what the
+// last run that wrote the cache did not. The cache belongs to one Node version and set of flags
+// (V8 refuses any other; then it is written again, replacing the file whole); a folder that cannot
+// be written just means no cache. S3C_CODE_CACHE=0 turns it off.
+import {readFileSync, realpathSync, renameSync, writeFileSync} from 'node:fs'
+import Module, {createRequire} from 'node:module'
+import {Script} from 'node:vm'
+const bundle = realpathSync(new URL('../dist/bundle/cli.cjs', import.meta.url))
+// cli.cjs's import() calls come here (a vm.Script has no module loader of its own).
+globalThis[Symbol.for('s3c.import')] = specifier => import(specifier)
+let hash = 0x811c9dc5
+for (const c of `${process.version} ${process.arch} ${process.execArgv.join(' ')}`) hash = Math.imul(hash ^ c.charCodeAt(0), 0x01000193) >>> 0
+const cacheFile = `${bundle}.${hash.toString(16)}.cache`
+const useCache = process.env.S3C_CODE_CACHE !== '0'
+let cached
+if (useCache) try { cached = readFileSync(cacheFile) } catch {}
+const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), {filename: bundle, cachedData: cached})
+if (useCache && (!cached || script.cachedDataRejected)) {
+  process.once('exit', () => {
+    try {
+      writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData())
+      renameSync(`${cacheFile}.${process.pid}`, cacheFile)
+    } catch {}
+  })
+}
+// A module like require's own, in require's cache: oclif finds the commands by requiring this file.
+const require = createRequire(bundle)
+const cli = new Module(bundle)
+cli.filename = bundle
+require.cache[bundle] = cli
+script.runInThisContext().call(cli.exports, cli.exports, require, cli, bundle, new URL('.', `file://${bundle}`).pathname)
+cli.loaded = true
+await cli.exports.run()

@@ -25,19 +25,35 @@ function commandIds(dir: string): string[] {
   return ids.sort()
 }
 
-/** The modules each file of the CLI's bundle holds (esbuild's metafile, written by scripts/bundle.js), as absolute paths. */
-function bundleInputs(): Map<string, string[]> {
-  const meta = JSON.parse(readFileSync(join(projectRoot, 'dist/bundle/meta.json'), 'utf8')) as {outputs: Record<string, {inputs: Record<string, unknown>}>}
-  return new Map(Object.entries(meta.outputs).map(([file, o]) => [pathToFileURL(join(projectRoot, file)).href, Object.keys(o.inputs).map(i => join(projectRoot, i))]))
+interface Metafile {
+  inputs: Record<string, {imports: {path: string; kind: string; external?: boolean}[]}>
+  outputs: Record<string, {inputs: Record<string, unknown>}>
 }
+/** esbuild's metafiles of the CLI's bundle (scripts/bundle.js): cli.cjs and the lazily loaded SDK files. */
+const bundleMeta = (): {cli: Metafile; lazy: Metafile} => JSON.parse(readFileSync(join(projectRoot, 'dist/bundle/meta.json'), 'utf8')) as {cli: Metafile; lazy: Metafile}
 
 /**
- * The modules `s3c ARGS` loads: the URLs it resolves, recorded by test/harness/import-trace.js,
- * with each file of the bundle standing for the modules it holds.
+ * What `s3c ARGS` loads, recorded by test/harness/import-trace.js: the files it resolves and
+ * requires, each file of the bundle's lazy/ folder standing for the modules it holds, and
+ * `s3c:<command>` for each command of cli.cjs it evaluates.
  */
 function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = process.env): string[] {
-  const inputs = bundleInputs()
+  const {lazy} = bundleMeta()
+  const inputs = new Map(Object.entries(lazy.outputs).map(([file, o]) => [pathToFileURL(join(projectRoot, file)).href, Object.keys(o.inputs).map(i => join(projectRoot, i))]))
   return resolvedBy(args, env).flatMap(u => inputs.get(u) ?? [u])
+}
+
+/** The modules `dist/src/MODULE` imports statically, directly or not, in cli.cjs (evaluated with it: esbuild evaluates import() and require targets when called). */
+function staticImportsOf(module: string): string[] {
+  const {cli} = bundleMeta()
+  const seen = new Set<string>()
+  const walk = (p: string) => {
+    if (seen.has(p)) return
+    seen.add(p)
+    for (const i of cli.inputs[p]?.imports ?? []) if (i.kind === 'import-statement') walk(i.path)
+  }
+  walk(`dist/src/${module}`)
+  return [...seen]
 }
 
 /** The module URLs `s3c ARGS` resolves. */
@@ -59,11 +75,11 @@ describe('start-up', function () {
     assert.deepEqual(Object.keys(manifest.commands).sort(), commandIds(join(projectRoot, 'dist/src/commands')))
   })
 
-  it('s3c --version and --help load no command module, no AWS SDK, no BullMQ', function () {
+  it('s3c --version and --help evaluate no command of the bundle and load no AWS SDK, no BullMQ', function () {
     for (const args of [['--version'], ['--help'], ['upload', '--help'], ['version'], ['help'], ['help', 'upload']]) {
       const loaded = modulesLoadedBy(args)
-      assert.ok(loaded.some((u) => u.includes('@oclif/core')), 'the trace sees the modules')
-      const heavy = loaded.filter((u) => /\/dist\/src\/commands\/|@aws-sdk\/client-s3|\/bullmq\/|\/ioredis\/|\/express\//.test(u))
+      assert.ok(loaded.some((u) => u.endsWith('/bin/run.js')), 'the trace sees the modules')
+      const heavy = loaded.filter((u) => /^s3c:(?!HelpClass$|commandNotFound$)|@aws-sdk\/client-s3|\/bullmq\/|\/ioredis\/|\/express\//.test(u))
       assert.deepEqual(heavy, [], `s3c ${args.join(' ')} loaded`)
     }
   })
@@ -81,12 +97,32 @@ describe('start-up', function () {
         ['download-single', 'b1', 'a.txt', '--bucket', bucket, '--stdout'], ['list-files', 'b1', '--bucket', bucket],
       ]) {
         const loaded = modulesLoadedBy(args, env)
-        assert.ok(loaded.some((u) => u.includes('/dist/src/commands/')), 'the trace sees the command')
-        const heavy = loaded.filter((u) => /@aws-sdk\/|\/bullmq\/|\/ioredis\/|\/express\/|\/cli-progress\/|\/undici\/|\/dist\/src\/jobs\/handlers|\/dist\/src\/run\/session/.test(u))
+        assert.deepEqual(loaded.filter(u => u.startsWith('s3c:')), [`s3c:${args[0]}`], 'the command alone is evaluated')
+        const heavy = loaded.filter((u) => /@aws-sdk\/|\/bullmq\/|\/ioredis\/|\/express\/|\/cli-progress\/|\/undici\//.test(u))
         assert.deepEqual(heavy, [], `s3c ${args.join(' ')} loaded`)
+        // Inside cli.cjs a module is evaluated with the modules it imports statically; import() waits for a use.
+        const imports = staticImportsOf(`commands/${args[0]}.js`)
+        assert.ok(imports.includes('dist/src/s3/fast.js'), 'the static imports are seen')
+        assert.deepEqual(imports.filter(p => /jobs\/handlers|run\/session|node_modules\/(p-retry|mime-types)\//.test(p)), [], `s3c ${args[0]} imports`)
       }
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+
+  it('the code cache: written by the first run beside the bundle, refused and written again when it does not fit', function () {
+    const bundleDir = join(projectRoot, 'dist/bundle')
+    const caches = () => readdirSync(bundleDir).filter(f => f.endsWith('.cache'))
+    for (const f of caches()) rmSync(join(bundleDir, f))
+    const version = () => execFileSync(join(projectRoot, 'bin/run.js'), ['--version'], {encoding: 'utf8'})
+    assert.match(version(), /^s3c\//)
+    const [cache] = caches()
+    assert.ok(cache, 'a cache file')
+    const written = readFileSync(join(bundleDir, cache))
+    assert.ok(written.length > 100_000, `${written.length} bytes`)
+    writeFileSync(join(bundleDir, cache), 'not a code cache')
+    assert.match(version(), /^s3c\//)
+    assert.ok(readFileSync(join(bundleDir, cache)).length > 100_000, 'written again')
+    assert.deepEqual(caches(), [cache])
   })
 })
