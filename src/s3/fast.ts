@@ -10,12 +10,12 @@ import {canonicalQuery, escapeUri, SigV4Signer} from './sigv4.js'
 export {escapeUri}
 
 /**
- * The small-object hot path: GET/PUT/HEAD signed by src/s3/sigv4.ts and sent over
- * the keep-alive sockets the SDK client shares (src/s3/client.ts). The SDK's per-command
- * middleware costs ~1.7 ms CPU per request (docs/DESIGN.md, "The transfer path"); this path skips
- * it. node:http, not undici: measured here with the same CPU per request, and nothing to load at
- * start-up (undici took 60 ms). Only src/s3/storage.ts uses it: it picks this path or the SDK
- * for each request, callers never do.
+ * The small-object hot path: GET/PUT/HEAD signed by src/s3/sigv4.ts. Answers read whole (small
+ * objects, CopyObject, listings) go through src/s3/http1.ts on kept-alive sockets of their own;
+ * streamed answers (large ranges) through node:http on the sockets the SDK client shares
+ * (src/s3/client.ts). The SDK's per-command middleware costs ~1.7 ms CPU per request
+ * (docs/DESIGN.md, "The transfer path"); this path skips it. Only src/s3/storage.ts uses it: it
+ * picks this path or the SDK for each request, callers never do.
  */
 
 type SourceData = string | ArrayBuffer | ArrayBufferView

@@ -17,9 +17,9 @@ import {compareKeys} from '../sync/merge.js'
  * - A level whose keys hold no folder (a flat folder: the last page has none) has nothing for the
  *   delimiter listing to split at. Its key space after the last key is cut instead at keys guessed
  *   from the page (keyBoundaries: the page's last key with a character raised, where the page's
- *   keys vary and one position before). Each cut is
- *   a key range like a group's; a guess where no key lies costs one request that answers nothing
- *   in range, and a range still long when read is split again.
+ *   keys vary and one position before). Each cut is a key range like a group's, which asks one
+ *   key after its first full page (most ranges end there); a guess where no key lies costs one
+ *   request, and a range still long when read is split again.
  * - The ranges are read in key order; the ones after the range being read fetch ahead, a few
  *   pages each and a bounded number in all, so memory holds pages, never the listing.
  *
@@ -168,8 +168,9 @@ const DIGITS = '0123456789'
  * Where to cut the key space of a flat level after the page `sample` (below `until`): the page's
  * last key with one character raised, at the first position where the page's first and last keys
  * differ and at the position before it, to each character the page's keys use from that position
- * on (every digit if any). Printable ASCII only, so the order of code units is the byte order. k0000…k0999 gives k1, k2 … k9: ranges of ~1,000 keys when names count up;
- * the last range runs to the end, and is cut again if it is long.
+ * on (every digit if any). Printable ASCII only, so the order of code units is the byte order.
+ * k0000…k0999 gives k1, k2 … k9: ranges of ~1,000 keys when names count up; the last range runs
+ * to the end, and is cut again if it is long.
  */
 export function keyBoundaries(level: string, sample: readonly string[], until?: string): string[] {
   const first = sample[0]
