@@ -19,7 +19,7 @@ if (!process.execArgv.some(a => growth.test(a)) && !growth.test(process.env.NODE
 // last run that wrote the cache did not. The cache belongs to one Node version and set of flags
 // (V8 refuses any other; then it is written again, replacing the file whole); a folder that cannot
 // be written just means no cache. S3C_CODE_CACHE=0 turns it off.
-import {readFileSync, realpathSync, renameSync, writeFileSync} from 'node:fs'
+import {closeSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
 import {Script} from 'node:vm'
 const bundle = realpathSync(new URL('../dist/bundle/cli.cjs', import.meta.url))
@@ -34,10 +34,20 @@ if (useCache) try { cached = readFileSync(cacheFile) } catch {}
 const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), {filename: bundle, cachedData: cached})
 if (useCache && (!cached || script.cachedDataRejected)) {
   process.once('exit', () => {
+    const temporary = `${cacheFile}.${process.pid}`
+    let fd
     try {
-      writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData())
-      renameSync(`${cacheFile}.${process.pid}`, cacheFile)
-    } catch {}
+      fd = openSync(temporary, 'wx')
+    } catch {
+      return // a folder that cannot be written: no cache, and no time spent making one (~30 ms)
+    }
+    try {
+      writeSync(fd, script.createCachedData())
+      closeSync(fd)
+      renameSync(temporary, cacheFile)
+    } catch {
+      rmSync(temporary, {force: true})
+    }
   })
 }
 // A module like require's own, in require's cache: oclif finds the commands by requiring this file.
