@@ -21,6 +21,7 @@ if (!process.execArgv.some(a => growth.test(a)) && !growth.test(process.env.NODE
 // be written just means no cache. S3C_CODE_CACHE=0 turns it off.
 import {closeSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
+import {dirname} from 'node:path'
 import {Script} from 'node:vm'
 const bundle = realpathSync(new URL('../dist/bundle/cli.cjs', import.meta.url))
 // cli.cjs's import() calls come here (a vm.Script has no module loader of its own).
@@ -42,8 +43,11 @@ if (useCache && (!cached || script.cachedDataRejected)) {
       return // a folder that cannot be written: no cache, and no time spent making one (~30 ms)
     }
     try {
-      writeSync(fd, script.createCachedData())
-      closeSync(fd)
+      try {
+        writeSync(fd, script.createCachedData())
+      } finally {
+        closeSync(fd)
+      }
       renameSync(temporary, cacheFile)
     } catch {
       rmSync(temporary, {force: true})
@@ -55,6 +59,6 @@ const require = createRequire(bundle)
 const cli = new Module(bundle)
 cli.filename = bundle
 require.cache[bundle] = cli
-script.runInThisContext().call(cli.exports, cli.exports, require, cli, bundle, new URL('.', `file://${bundle}`).pathname)
+script.runInThisContext().call(cli.exports, cli.exports, require, cli, bundle, dirname(bundle))
 cli.loaded = true
 await cli.exports.run()

@@ -19,7 +19,7 @@ import {compareTrees} from './harness/tree.js'
  */
 
 const isList = (r: RecordedRequest) => r.method === 'GET' && r.query.includes('list-type')
-const newStats = (): ListingStats => ({ranges: 0, delimiterPages: 0, probes: 0, fellBack: false})
+const newStats = (): ListingStats => ({ranges: 0, delimiterPages: 0, endChecks: 0, fellBack: false})
 const pages = (n: number) => Math.ceil(n / 1000)
 
 /**
@@ -140,7 +140,7 @@ describe('listing in parallel, in order', function () {
       assert.ok(!stats.fellBack)
       // The stated bound (docs/DESIGN.md): a page per 1,000 keys, plus one per range and per delimiter page.
       const lists = proxy.count('GET', isList)
-      assert.ok(lists <= pages(got.length) + stats.ranges + stats.probes + stats.delimiterPages, `prefix "${prefix}": ${lists} LISTs for ${got.length} keys, ${JSON.stringify(stats)}`)
+      assert.ok(lists <= pages(got.length) + stats.ranges + stats.endChecks + stats.delimiterPages, `prefix "${prefix}": ${lists} LISTs for ${got.length} keys, ${JSON.stringify(stats)}`)
       if (got.length <= 1000) assert.equal(lists, 1, `prefix "${prefix}": a listing of one page is one request`)
     }
     assert.equal(new Set(plainList).size, (await sdkListing(plain, '')).length, 'the bucket holds every key written')
@@ -158,7 +158,7 @@ describe('listing in parallel, in order', function () {
     assert.ok(proxy.maxInFlight() <= 8, `${proxy.maxInFlight()} LISTs in flight at most, 8 allowed`)
     // 150 folders (and 400 keys between them) are not 150 listings: small folders share a range.
     assert.ok(stats.ranges < 60, `${stats.ranges} ranges for 150 folders`)
-    assert.ok(lists <= pages(n) + stats.ranges + stats.probes + stats.delimiterPages, `${lists} LISTs, ${JSON.stringify(stats)}`)
+    assert.ok(lists <= pages(n) + stats.ranges + stats.endChecks + stats.delimiterPages, `${lists} LISTs, ${JSON.stringify(stats)}`)
   })
 
   it('lists sequentially with a concurrency of 1: one request at a time, a page per 1,000 keys', async function () {
@@ -166,7 +166,7 @@ describe('listing in parallel, in order', function () {
     const stats = newStats()
     const got = await s3cListing(s3.with({listConcurrency: 1}), plain, '', stats)
     assert.deepEqual(got, await sdkListing(plain, ''))
-    assert.equal(stats.ranges + stats.probes + stats.delimiterPages, 0)
+    assert.equal(stats.ranges + stats.endChecks + stats.delimiterPages, 0)
     assert.equal(proxy.count('GET', isList), pages(got.length), 'a request per page')
     assert.equal(proxy.maxInFlight(), 1)
   })
@@ -296,7 +296,7 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
           assert.equal(m.counts.maxInFlight, 1)
         } else {
           assert.ok(stats.ranges > 1 && m.counts.maxInFlight > 1, `${n} keys: ${JSON.stringify(stats)}, ${m.counts.maxInFlight} in flight`)
-          assert.ok(m.counts.requests <= pages(n) + stats.ranges + stats.probes + stats.delimiterPages)
+          assert.ok(m.counts.requests <= pages(n) + stats.ranges + stats.endChecks + stats.delimiterPages)
         }
       }
     } finally {
@@ -313,7 +313,7 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
       assert.equal(keys.length, m.sorted.length)
       assert.ok(keys.every((k, i) => k === m.sorted[i]), 'key for key')
       const n = keys.length
-      assert.ok(m.counts.requests <= pages(n) + stats.ranges + stats.probes + stats.delimiterPages, `${m.counts.requests} requests, ${JSON.stringify(stats)}`)
+      assert.ok(m.counts.requests <= pages(n) + stats.ranges + stats.endChecks + stats.delimiterPages, `${m.counts.requests} requests, ${JSON.stringify(stats)}`)
       assert.ok(m.counts.maxInFlight <= 32)
       if (name.startsWith('100 folders')) {
         assert.ok(m.counts.requests <= pages(n) + 4, `${m.counts.requests} requests`)

@@ -24,14 +24,14 @@ export function probePolicy(policy: RetryPolicy): RetryPolicy {
   return {retries: Math.min(policy.retries, 2), minTimeoutMs: 200, maxTimeoutMs: 1000}
 }
 
-/**
- * Runs `fn` until it succeeds, a non-retryable error occurs or the retries are used up.
- * Fatal errors come back wrapped in FatalError so the runner can stop the run.
- */
 /** p-retry, imported for the first failure: a run that meets none never loads it (start-up). */
 let pRetryModule: Promise<typeof pRetryFunction> | undefined
 const loadPRetry = () => (pRetryModule ??= import('p-retry').then(m => m.default))
 
+/**
+ * Runs `fn` until it succeeds, a non-retryable error occurs or the retries are used up.
+ * Fatal errors come back wrapped in FatalError so the runner can stop the run.
+ */
 export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
   try {
     if (signal?.aborted) return await (await loadPRetry())(fn, retryOptions(policy, signal)) // p-retry throws the signal's reason

@@ -37,7 +37,7 @@ export interface PageRequest {
   startAfter?: string
   token?: string
   delimiter?: '/'
-  /** Fewer keys than S3's 1,000 (a range's probe for its end). */
+  /** Fewer keys than S3's 1,000 (a range's end check: one key). */
   maxKeys?: number
 }
 
@@ -64,8 +64,8 @@ export interface ListingStats {
   ranges: number
   /** Delimiter pages asked to find where to split. */
   delimiterPages: number
-  /** One-key requests asked for the end of a key range after its full first page. */
-  probes: number
+  /** One-key requests asking where a key range ends, after its full first page. */
+  endChecks: number
   /** Set when a page came out of byte order after the split: the rest was listed sequentially. */
   fellBack: boolean
 }
@@ -264,19 +264,19 @@ class Range {
         }
         await l.slots.acquire(this.head)
         let answer: PageAnswer
-        let probe = false
+        let endCheck = false
         try {
           if (this.stopped || l.closed) return
           // A range that ends at a key and had a full first page asks one key next: most ranges
           // are cut to about a page, and a full page past their end would be listed for nothing.
-          probe = this.spec.until !== undefined && this.fetched === 1 && this.token !== undefined
-          if (probe) l.stats.probes++
-          answer = await l.fetch({prefix: this.spec.prefix, startAfter: this.token ? undefined : this.lastKey, token: this.token, ...(probe ? {maxKeys: 1} : {})})
+          endCheck = this.spec.until !== undefined && this.fetched === 1 && this.token !== undefined
+          if (endCheck) l.stats.endChecks++
+          answer = await l.fetch({prefix: this.spec.prefix, startAfter: this.token ? undefined : this.lastKey, token: this.token, ...(endCheck ? {maxKeys: 1} : {})})
         } finally {
           l.slots.release()
         }
         if (l.closed) return
-        this.accept(answer, probe)
+        this.accept(answer, endCheck)
         l.notify()
       }
     } catch (error) {
@@ -285,7 +285,7 @@ class Range {
     }
   }
 
-  private accept(answer: PageAnswer, probe: boolean): void {
+  private accept(answer: PageAnswer, endCheck: boolean): void {
     const {from, until} = this.spec
     let previous = this.lastKey
     for (const e of answer.entries) {
@@ -306,14 +306,14 @@ class Range {
     if (from !== undefined) while (begin < end && compareKeys(kept[begin].key, from) < 0) begin++
     if (begin > 0 || end < kept.length) kept = kept.slice(begin, end)
     this.lastKey = answer.entries.at(-1)?.key ?? this.lastKey
-    // (a probe's one key says nothing of the keys' spread: the sample stays the last full page's)
+    // (an end check's one key says nothing of the keys' spread: the sample stays the last full page's)
     if (answer.entries.length > 1 || this.sample.length === 0) this.sample = answer.entries.map(e => e.key)
     this.token = answer.next
     if (!this.token) this.done = true
     this.fetched++
     this.keys += kept.length
-    // A probe's key joins the page before it when that page is still held: the look-ahead counts full pages.
-    if (probe && this.pages.length > 0) this.pages[this.pages.length - 1].push(...kept)
+    // An end check's key joins the page before it when that page is still held: the look-ahead counts full pages.
+    if (endCheck && this.pages.length > 0) this.pages[this.pages.length - 1].push(...kept)
     else if (kept.length > 0 || this.first) {
       this.pages.push(kept)
       this.lister.buffered++
@@ -377,7 +377,7 @@ class Lister {
       }
       if (r.error) throw r.error
       if (r.done) return
-      // (a range that ends at a key is split only after its probe: most end there)
+      // (a range that ends at a key is split only after its end check: most end there)
       if (this.concurrency > 1 && !r.unordered && r.lastKey !== undefined && r.fetched >= (r.first ? this.sequentialPages : r.spec.until !== undefined ? 2 : 1)) {
         r.stopped = true
         this.notify()
@@ -531,7 +531,7 @@ async function* sequential(fetch: FetchPage, prefix: string, startAfter: string 
  */
 export async function* listInOrder(fetch: FetchPage, prefix: string, opts: ListingOptions = {}): AsyncGenerator<StorageEntry[]> {
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_LIST_CONCURRENCY))
-  const stats = opts.stats ?? {ranges: 0, delimiterPages: 0, probes: 0, fellBack: false}
+  const stats = opts.stats ?? {ranges: 0, delimiterPages: 0, endChecks: 0, fellBack: false}
   const lister = new Lister(fetch, concurrency, stats, opts.sequentialPages)
   const root = new Range({prefix, units: 1}, lister, true)
   let last: string | undefined
