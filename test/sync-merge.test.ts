@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {compareKeys, mergeByKey, MergeOrderError, type Joined} from '../src/sync/merge.js'
+import {compareKeys, mergeByKey, MergeOrderError, type Joined} from '../src/base/keys.js'
 import {walkLocal, isProblem} from '../src/local/walk.js'
 import {fsPath} from '../src/local/fs-path.js'
 

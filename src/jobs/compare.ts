@@ -5,7 +5,7 @@ import {lastModifiedTime, sameTime, utimesValue, type FileTime} from '../base/ti
 import type {Headers, S3Storage} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
 import type {CompareMode, FileSyncInfo} from './types.js'
-import type {LocalStat} from '../sync/state.js'
+import type {LocalStat} from '../state/state.js'
 import {fsPath} from '../local/fs-path.js'
 import type {ObjectDigests} from './metadata.js'
 

@@ -5,7 +5,7 @@
 import {describeError, FatalError} from '../base/errors.js'
 import type {ObjectSettings, SourceRef} from '../base/storage.js'
 import type {CompletedPart, CopySource, S3Storage} from '../s3/storage.js'
-import type {LocalStat} from '../sync/state.js'
+import type {LocalStat} from '../state/state.js'
 
 export type {SourceRef, S3SourceRef, LocalSourceRef} from '../base/storage.js'
 export type {CompletedPart, CopySource} from '../s3/storage.js'

@@ -1,5 +1,5 @@
 import type {StorageEntry} from '../base/storage.js'
-import {compareKeys} from '../sync/merge.js'
+import {compareKeys} from '../base/keys.js'
 
 /**
  * An ordered parallel listing (docs/DESIGN.md, "Listing in parallel"). S3 answers 1,000 keys a

@@ -1,5 +1,5 @@
 import type {Readable} from 'node:stream'
-import type {StateStorage} from '../sync/state.js'
+import type {StateStorage} from '../state/state.js'
 import type {S3Storage} from './storage.js'
 import {RESERVED_PREFIX} from './storage.js'
 

@@ -15,10 +15,10 @@ import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../loca
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../s3/url.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
-import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../sync/decide.js'
-import {joinSync, type SyncSession} from '../sync/session.js'
-import {localStatOf, openSyncSession} from '../sync/planner.js'
-import type {LocalStat, StateEntry} from '../sync/state.js'
+import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
+import {joinSync, type SyncSession} from '../state/session.js'
+import {localStatOf, openSyncSession} from '../state/planner.js'
+import type {LocalStat, StateEntry} from '../state/state.js'
 
 export interface DownloadOptions extends TransferOptions {
   localFolder: string

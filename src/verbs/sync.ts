@@ -17,6 +17,7 @@ import {S3Storage} from '../s3/storage.js'
 import {folderPrefix, joinKey} from '../s3/url.js'
 import {copyDefaults, copyWork, sideOf, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
+import {compareKeys} from '../base/keys.js'
 
 export interface SyncOptions extends Omit<TransferOptions, 'location'> {
   source: string
@@ -36,11 +37,6 @@ export interface SyncOptions extends Omit<TransferOptions, 'location'> {
 /** The summary of a sync: the transfer's, and what --delete removed. */
 export interface SyncSummary extends RunSummary {
   deleted: number
-}
-
-/** S3's listing order: UTF-8 bytes. Walks and listings are both in it, so two streams merge without holding either. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
 
 /**

@@ -15,10 +15,10 @@ import {folderPrefix, joinKey} from '../s3/url.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
 import {RESERVED_PREFIX} from '../s3/storage.js'
 import type {StorageEntry} from '../base/storage.js'
-import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../sync/decide.js'
-import {inKeyOrder, joinSync, type SyncSession} from '../sync/session.js'
-import {openSyncSession} from '../sync/planner.js'
-import type {LocalStat, StateEntry} from '../sync/state.js'
+import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
+import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
+import {openSyncSession} from '../state/planner.js'
+import type {LocalStat, StateEntry} from '../state/state.js'
 
 export interface UploadOptions extends TransferOptions {
   /** A folder, or one file (then the prefix is its key, or the folder it goes into when it ends with '/'). */

@@ -21,7 +21,7 @@ import {createInterface} from 'node:readline'
 import {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGunzip, createGzip, type Gzip} from 'node:zlib'
-import {compareKeys} from './merge.js'
+import {compareKeys} from '../base/keys.js'
 
 export const STATE_FORMAT = 1
 

@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {describeError} from '../base/errors.js'
 import type {FileOutcome} from '../jobs/types.js'
 import {carriedEntry, syncedEntry, type ListedObject} from './decide.js'
-import {compareKeys, mergeByKey, MergeOrderError, type Joined, type MergeInput} from './merge.js'
+import {compareKeys, mergeByKey, MergeOrderError, type Joined, type MergeInput} from '../base/keys.js'
 import {ReorderBuffer} from './reorder.js'
 import {loadState, stateName, StateWriter, type LoadedState, type LocalStat, type StateEntry, type StateIdentity, type StateStorage} from './state.js'
 

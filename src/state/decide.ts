@@ -20,7 +20,7 @@ export function listedObject(o: {size: number; etag?: string; lastModifiedMs: nu
   return {size: o.size, etag: o.etag, lastModifiedMs: o.lastModifiedMs}
 }
 
-/** One merged key (src/sync/merge.ts `Joined`, with the planner's local stat). */
+/** One merged key (src/base/keys.ts `Joined`, with the planner's local stat). */
 export interface SyncTuple {
   /** The local regular file (absent: none, or not a regular file). */
   local?: LocalStat
