@@ -6,7 +6,7 @@ export {S3cError, ExitCode, FatalError, classifyError, describeError} from './ba
 export {withRetry, defaultRetryPolicy, retryPolicy, type RetryPolicy} from './base/retry.js'
 export {createS3, type S3Handle} from './s3/client.js'
 export {resolveS3Config, type S3Config} from './s3/config.js'
-export {parseS3Url, resolveLocation, joinKey, type S3Location} from './s3/url.js'
+export {parseS3Url, resolveLocation, joinKey, type S3Location} from './base/location.js'
 export {InProcessRunner} from './run/in-process.js'
 export type {Runner} from './run/runner.js'
 export {RunStats, type RunSummary} from './run/stats.js'

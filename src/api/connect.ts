@@ -1,4 +1,5 @@
 import {retryPolicy} from '../base/retry.js'
+import {transferDefaults} from '../run/defaults.js'
 import {resolveS3Config, type S3Config} from '../s3/config.js'
 import {S3Storage} from '../s3/storage.js'
 
@@ -27,7 +28,7 @@ export interface ConnectOptions {
 }
 
 /** The connection's configuration, resolved as the CLI resolves it. */
-export async function resolveConnection(opts: ConnectOptions = {}, sockets = 16): Promise<S3Config> {
+export async function resolveConnection(opts: ConnectOptions = {}, sockets = transferDefaults.threadCount): Promise<S3Config> {
   return opts.s3 ?? {
     ...await resolveS3Config({'endpoint-url': opts.endpoint, region: opts.region, profile: opts.profile, 'path-style': opts.pathStyle}, sockets),
     ...(opts.credentials ? {credentials: opts.credentials} : {}),
@@ -35,12 +36,12 @@ export async function resolveConnection(opts: ConnectOptions = {}, sockets = 16)
 }
 
 /** Opens one connection for one call (closed by `withS3`). */
-export async function connect(opts: ConnectOptions = {}, sockets = 16): Promise<S3Storage> {
+export async function connect(opts: ConnectOptions = {}, sockets = transferDefaults.threadCount): Promise<S3Storage> {
   return S3Storage.open(await resolveConnection(opts, sockets), retryPolicy(opts.maxRetry ?? 10), opts.signal)
 }
 
 /** Runs `fn` on a connection and closes it after. */
-export async function withS3<T>(opts: ConnectOptions, fn: (s3: S3Storage) => Promise<T>, sockets = 16): Promise<T> {
+export async function withS3<T>(opts: ConnectOptions, fn: (s3: S3Storage) => Promise<T>, sockets = transferDefaults.threadCount): Promise<T> {
   const s3 = await connect(opts, sockets)
   try {
     return await fn(s3)

@@ -2,11 +2,11 @@ import {PassThrough, type Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {ExitCode, FatalError, S3cError, statusOf} from '../base/errors.js'
 import {keyPattern} from '../base/wildcard.js'
+import {transferDefaults} from '../run/defaults.js'
 import {localGlob, localList, localReadFile, localReadStream, localRemove, localStat, type FileEntry} from '../local/files.js'
-import {isS3Url} from '../s3/url.js'
-import {folderPrefix} from '../s3/url.js'
+import {folderPrefix, parseLocation, parseS3} from '../base/location.js'
 import {openObject} from '../verbs/cat.js'
-import {missingObjectError, noMatchError, parseObjectUrl, parseUrl, userError} from '../verbs/expand.js'
+import {missingObjectError, noMatchError, parseObjectUrl, userError} from '../verbs/expand.js'
 import {removeObjects, type RemoveSummary} from '../verbs/rm.js'
 import {statObject} from '../verbs/stat.js'
 import {connect, withS3, type ConnectOptions} from './connect.js'
@@ -29,8 +29,8 @@ export interface StatResult extends FileEntry {
 
 /** An object or a file (or a folder: a local one, a bucket, or an s3:// prefix ending in "/" that holds keys). Missing: S3cError, exit code 2. */
 export async function stat(url: string, opts: ConnectOptions = {}): Promise<StatResult> {
-  if (!isS3Url(url)) return localStat(url)
-  const p = parseUrl(url)
+  if (parseLocation(url).type !== 's3') return localStat(url)
+  const p = parseS3(url)
   return withS3(opts, async s3 => {
     if (p.kind === 'key') {
       const info = await statObject(s3, p.bucket, p.key)
@@ -50,11 +50,11 @@ export async function stat(url: string, opts: ConnectOptions = {}): Promise<Stat
  * ends with "/".
  */
 export async function* list(url: string, options: ConnectOptions & {recursive?: boolean} = {}): AsyncGenerator<FileEntry> {
-  if (!isS3Url(url)) {
+  if (parseLocation(url).type !== 's3') {
     yield* localList(url, options.recursive ?? false)
     return
   }
-  const p = parseUrl(url)
+  const p = parseS3(url)
   if (p.kind === 'wildcard') throw new S3cError(`list takes a folder, not a wildcard: use glob("${url}")`, ExitCode.usage)
   const prefix = folderPrefix(p.key)
   const s3 = await connect(options, 4)
@@ -78,11 +78,11 @@ export async function* list(url: string, options: ConnectOptions & {recursive?: 
  * key (or path); listed from the text before the first wildcard. Nothing matched: nothing yielded.
  */
 export async function* glob(pattern: string, opts: ConnectOptions = {}): AsyncGenerator<FileEntry> {
-  if (!isS3Url(pattern)) {
+  if (parseLocation(pattern).type !== 's3') {
     yield* localGlob(pattern)
     return
   }
-  const p = parseUrl(pattern)
+  const p = parseS3(pattern)
   const kp = keyPattern(p.kind === 'wildcard' ? p.key : p.key.replace(/[\\*?[]/g, '\\$&'))
   const s3 = await connect(opts, 4)
   try {
@@ -98,7 +98,7 @@ export async function* glob(pattern: string, opts: ConnectOptions = {}): AsyncGe
 
 /** The whole object or file. */
 export async function readFile(url: string, opts: ConnectOptions = {}): Promise<Buffer> {
-  if (!isS3Url(url)) return localReadFile(url)
+  if (parseLocation(url).type !== 's3') return localReadFile(url)
   const {bucket, key} = parseObjectUrl(url, 'readFile')
   return withS3(opts, async s3 => {
     try {
@@ -116,7 +116,7 @@ export async function readFile(url: string, opts: ConnectOptions = {}): Promise<
  * be left out). Returned at once; a failure to open comes as the stream's 'error'.
  */
 export function createReadStream(url: string, options: ConnectOptions & {start?: number; end?: number} = {}): Readable {
-  if (!isS3Url(url)) return localReadStream(url, options)
+  if (parseLocation(url).type !== 's3') return localReadStream(url, options)
   const out = new PassThrough()
   void (async () => {
     const {bucket, key} = parseObjectUrl(url, 'createReadStream')
@@ -141,10 +141,10 @@ export function createReadStream(url: string, options: ConnectOptions & {start?:
  */
 export async function remove(urls: string | string[], opts: ConnectOptions & {dryRun?: boolean} = {}): Promise<RemoveSummary> {
   const all = Array.isArray(urls) ? urls : [urls]
-  const remote = all.filter(isS3Url)
-  const local = all.filter(u => !isS3Url(u))
+  const remote = all.filter(a => parseLocation(a).type === 's3')
+  const local = all.filter(u => parseLocation(u).type !== 's3')
   const summary: RemoveSummary = remote.length
-    ? await withS3(opts, s3 => removeObjects(s3, remote, {threadCount: opts.threadCount, dryRun: opts.dryRun}), opts.threadCount ?? 16)
+    ? await withS3(opts, s3 => removeObjects(s3, remote, {threadCount: opts.threadCount, dryRun: opts.dryRun}), opts.threadCount ?? transferDefaults.threadCount)
     : {removed: 0, failed: 0, failures: [], unmatched: [], requests: 0, dryRun: opts.dryRun ?? false}
   for (const path of local) {
     if (opts.dryRun) {

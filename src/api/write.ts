@@ -8,7 +8,7 @@ import type {RunSummary} from '../run/stats.js'
 import type {CopySettings} from '../jobs/types.js'
 import type {ObjectSettings} from '../base/storage.js'
 import {resolveS3Config, type S3Config} from '../s3/config.js'
-import {isS3Url, parseS3Url} from '../s3/url.js'
+import {parseLocation, parseS3Url} from '../base/location.js'
 import {cp} from '../verbs/cp.js'
 import {mv} from '../verbs/mv.js'
 import {pipeToS3} from '../verbs/pipe.js'
@@ -139,7 +139,7 @@ function localWriteStream(path: string): Writable {
  * exists, and an error (or destroy) aborts the upload.
  */
 export function createWriteStream(url: string, opts: WriteOptions = {}): Writable {
-  if (!isS3Url(url)) return localWriteStream(url)
+  if (parseLocation(url).type !== 's3') return localWriteStream(url)
   const target = objectOf(url)
   const feed = new PassThrough({highWaterMark: 1 << 20})
   let done: Promise<unknown> | undefined

@@ -1,11 +1,15 @@
-/**
- * A streaming sorted merge-join of up to three key-ordered streams: the local walk, the S3
- * listing and the sync state (docs/DESIGN-state.md). Each stream is read one item ahead, so
- * memory holds three items whatever the number of keys: no Map of the listing.
+/*
+ * S3's key order and the one merge of key-ordered streams that every planner uses: the local
+ * walk, an S3 listing, the sync state (docs/DESIGN-state.md), another listing (sync S3→S3,
+ * sync --delete). Each stream is read one item ahead, so memory holds one item per input
+ * whatever the number of keys: no Map of any listing.
  *
- * Every input must be strictly increasing in S3's key order (UTF-8 byte order, `compareKeys`).
- * An input that goes back (or repeats a key) throws `MergeOrderError` at once: a mis-join would
- * pair a file with the wrong object's absence, so it is never done silently.
+ * In `strict` order (the default) every input must be strictly increasing in S3's key order
+ * (UTF-8 byte order, `compareKeys`): an input that goes back (or repeats a key) throws
+ * `MergeOrderError` at once, since a mis-join would pair a file with the wrong object's absence.
+ * In `loose` order an input that goes back is read on: its key is yielded without its partner,
+ * which the caller must confirm (a HEAD, an lstat) before acting on an absence. That is for
+ * servers that list in another order (fauxqs sorts by locale).
  */
 
 /**
@@ -40,24 +44,27 @@ export class MergeOrderError extends Error {
 }
 
 /** One key with what each input holds for it (absent: that input has no such key). */
-export interface Joined<L, R, S> {
-  key: string
-  local?: L
-  remote?: R
-  state?: S
-}
+export type Merged<T> = {key: string} & {[K in keyof T]?: T[K]}
 
-/** An input: items in key order, and how to read an item's key (default: its `key` field). */
+/** The merge of the sync state's three inputs. */
+export type Joined<L, R, S> = Merged<{local: L; remote: R; state: S}>
+
+/** An input: items in key order, how to read an item's key (default: its `key` field), and its name in errors. */
 export interface MergeInput<T> {
   items: AsyncIterable<T>
   key?: (item: T) => string
+  label?: string
 }
 
-export interface MergeInputs<L, R, S> {
-  local?: MergeInput<L>
-  remote?: MergeInput<R>
-  state?: MergeInput<S>
+/** Named inputs, each read at its own pace. */
+export type MergeInputs<T> = {[K in keyof T]?: MergeInput<T[K]>}
+
+export interface MergeOptions {
+  order?: 'strict' | 'loose'
 }
+
+/** What the usual inputs are called in a MergeOrderError. */
+const LABELS: Record<string, string> = {local: 'the local walk', remote: 'the S3 listing', state: 'the sync state'}
 
 const keyField = (item: unknown) => (item as {key: string}).key
 
@@ -69,7 +76,7 @@ class Cursor<T> {
   key?: string
   done = false
 
-  constructor(readonly name: string, input: MergeInput<T>) {
+  constructor(readonly field: string, readonly name: string, input: MergeInput<T>, private readonly strict: boolean) {
     this.it = input.items[Symbol.asyncIterator]()
     this.keyOf = input.key ?? keyField
   }
@@ -84,7 +91,7 @@ class Cursor<T> {
     }
     const key = this.keyOf(r.value)
     if (typeof key !== 'string') throw new TypeError(`${this.name} gave an item without a key`)
-    if (previous !== undefined && compareKeys(previous, key) >= 0) throw new MergeOrderError(this.name, previous, key)
+    if (this.strict && previous !== undefined && compareKeys(previous, key) >= 0) throw new MergeOrderError(this.name, previous, key)
     this.item = r.value
     this.key = key
   }
@@ -98,28 +105,30 @@ class Cursor<T> {
  * Yields every key found in any input, in key order, with each input's item for it. Inputs are
  * read lazily: the consumer's pace (the runner's backpressure) bounds how far each stream is read.
  */
-export async function* mergeByKey<L, R, S>(inputs: MergeInputs<L, R, S>): AsyncGenerator<Joined<L, R, S>> {
-  const local = inputs.local && new Cursor('the local walk', inputs.local)
-  const remote = inputs.remote && new Cursor('the S3 listing', inputs.remote)
-  const state = inputs.state && new Cursor('the sync state', inputs.state)
-  // The cursors' item types differ; only their keys are compared here.
-  type AnyCursor = {key?: string; done: boolean; advance(): Promise<void>; close(): Promise<void>}
-  const cursors = ([local, remote, state] as (AnyCursor | undefined)[]).filter((c): c is AnyCursor => c !== undefined)
+export async function* mergeByKey<T extends object>(inputs: MergeInputs<T>, opts: MergeOptions = {}): AsyncGenerator<Merged<T>> {
+  const strict = opts.order !== 'loose'
+  const cursors: Cursor<unknown>[] = []
+  for (const [field, input] of Object.entries(inputs) as [string, MergeInput<unknown> | undefined][]) {
+    if (input) cursors.push(new Cursor(field, input.label ?? LABELS[field] ?? field, input, strict))
+  }
   try {
     await Promise.all(cursors.map(c => c.advance()))
     for (;;) {
       let key: string | undefined
       for (const c of cursors) if (!c.done && (key === undefined || compareKeys(c.key!, key) < 0)) key = c.key
       if (key === undefined) return
-      const out: Joined<L, R, S> = {key}
-      const taken: AnyCursor[] = []
-      if (local && local.key === key) { out.local = local.item; taken.push(local) }
-      if (remote && remote.key === key) { out.remote = remote.item; taken.push(remote) }
-      if (state && state.key === key) { out.state = state.item; taken.push(state) }
+      const out = {key} as Record<string, unknown>
+      const taken: Cursor<unknown>[] = []
+      for (const c of cursors) {
+        if (c.key === key) {
+          out[c.field] = c.item
+          taken.push(c)
+        }
+      }
       // Read the next items before yielding: an input that repeats this key throws before the
       // key is acted on (one item of read-ahead per input, nothing more).
       await Promise.all(taken.map(c => c.advance()))
-      yield out
+      yield out as Merged<T>
     }
   } finally {
     await Promise.all(cursors.map(c => c.close().catch(() => undefined)))

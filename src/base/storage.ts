@@ -1,5 +1,7 @@
 import type {Readable} from 'node:stream'
 import {ExitCode, S3cError} from './errors.js'
+import {keyFilter, type WalkFilter} from './filter.js'
+import {mergeByKey} from './keys.js'
 
 /*
  * The storage interface: what every verb needs from where bytes live, whether an S3 bucket
@@ -135,5 +137,70 @@ export interface RangeSource {
 export class SourceChangedError extends S3cError {
   constructor(readonly label: string, readonly local: boolean) {
     super(`${label} changed while it was being read: run the command again`, local ? ExitCode.usage : ExitCode.fatal)
+  }
+}
+
+/**
+ * A name under a tree's base (an S3 prefix, a local folder), as a listing or a walk gives it:
+ * a file to transfer (`entry`), or a name the tree holds that is no such file (`other`: a link
+ * not followed, a special file, a folder or file that could not be read).
+ */
+export interface TreeName {
+  /** The name relative to the base, '/'-separated (S3's key order applies to it). */
+  rel: string
+  entry?: StorageEntry
+  other?: {reason: string; failed: boolean; folder: boolean}
+}
+
+/**
+ * A tree of files: what sync's two sides, cp's and download's sources, and sync --delete's
+ * destination are, whatever holds them. Implementations: src/s3/tree.ts (a prefix),
+ * src/local/tree.ts (a folder), and an in-memory one in the unit tests.
+ */
+export interface Tree {
+  /** `s3://bucket/prefix/` or the folder, for messages. */
+  readonly label: string
+  /**
+   * Every name under the base, relative to it, in key order (a server that lists out of byte
+   * order gives another order: consumers merge loosely and confirm). S3 folder markers (keys
+   * ending with '/') are not names. `filter` only lets a walk leave out folders an exclude covers
+   * whole; callers select names themselves.
+   */
+  names(filter?: WalkFilter): AsyncIterable<TreeName>
+  /** Whether nothing is at `rel` now (a HEAD, an lstat): confirms what an out-of-order listing seemed to lack. */
+  absent(rel: string): Promise<boolean>
+  /** The key or path of `rel`, as messages, jobs and removals name it. */
+  locate(rel: string): string
+}
+
+/** The files of a tree that the filter selects, in key order. */
+export async function* treeFiles(tree: Tree, filter: WalkFilter = {}): AsyncGenerator<{rel: string; entry: StorageEntry}> {
+  const selected = keyFilter(filter)
+  for await (const n of tree.names(filter)) if (n.entry && selected(n.rel)) yield {rel: n.rel, entry: n.entry}
+}
+
+/**
+ * sync --delete's decision, for every direction: the destination's files (that the filter
+ * selects) for which the source has no name at all, in key order. One merge of the two trees;
+ * a name that looks absent is confirmed by `source.absent` before it is yielded (a listing out
+ * of byte order can make a name the source has look missing), and nothing under a source folder
+ * that could not be read is yielded (what it holds is unknown).
+ */
+export async function* onlyInDestination(source: Tree, dest: Tree, filter: WalkFilter = {}): AsyncGenerator<{rel: string; entry: StorageEntry}> {
+  const unread: string[] = []
+  async function* sourceNames(): AsyncGenerator<TreeName> {
+    for await (const n of source.names(filter)) {
+      if (n.other?.folder && n.other.failed) unread.push(`${n.rel}/`)
+      yield n
+    }
+  }
+  const merged = mergeByKey<{source: TreeName; dest: {rel: string; entry: StorageEntry}}>({
+    source: {items: sourceNames(), key: n => n.rel, label: source.label},
+    dest: {items: treeFiles(dest, filter), key: n => n.rel, label: dest.label},
+  }, {order: 'loose'})
+  for await (const m of merged) {
+    if (!m.dest || m.source) continue
+    if (unread.some(p => m.key.startsWith(p))) continue
+    if (await source.absent(m.key)) yield m.dest
   }
 }

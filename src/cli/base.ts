@@ -3,7 +3,7 @@ import {formatBytes} from '../base/units.js'
 import type {TransferOptions} from '../run/session.js'
 import {ProgressReporter} from '../run/progress.js'
 import {RunStats, summarize, type RunSummary} from '../run/stats.js'
-import {isS3Url, resolveLocation} from '../s3/url.js'
+import {parseLocation, resolveLocation} from '../base/location.js'
 import type {Redis} from 'ioredis'
 import {checkRedis, connectRedis} from '../run/redis.js'
 import {OutputCommand, type JsonResult} from './output.js'
@@ -24,8 +24,8 @@ export abstract class S3cCommand extends OutputCommand {
     run: (opts: TransferOptions & {localFolder: string}) => Promise<RunSummary>,
   ): Promise<JsonResult> {
     const given = positional.filter((a): a is string => a !== undefined)
-    const url = given.find(isS3Url)
-    const locals = given.filter(a => !isS3Url(a))
+    const url = given.find(a => parseLocation(a).type === 's3')
+    const locals = given.filter(a => parseLocation(a).type !== 's3')
     if (locals.length > 1) throw new S3cError(`give one local folder and one s3:// URL, got "${locals.join('" and "')}"`)
     if (locals.length === 1 && flags['local-folder']) throw new S3cError('give the local folder once: either as an argument or with --local-folder')
     const opts: TransferOptions & {localFolder: string} = {

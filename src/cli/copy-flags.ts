@@ -3,7 +3,7 @@ import {ExitCode, S3cError} from '../base/errors.js'
 import {parseSize} from '../base/units.js'
 import {transferDefaults} from '../run/defaults.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'
-import {isS3Url, parseS3Url} from '../s3/url.js'
+import {parseLocation, parseS3Url} from '../base/location.js'
 import {copyDefaults, type CopyOptions} from '../verbs/cp.js'
 import type {SyncOptions} from '../verbs/sync.js'
 import {runOptions, type RunFlagValues} from './options.js'
@@ -80,7 +80,7 @@ export function copyConditions(flags: CopyFlagValues): CopyConditions | undefine
 
 /** The one place cp's and mv's flags become the verb's options. */
 export async function copyOptions(flags: CopyFlagValues, source: string, destination: string): Promise<CopyOptions> {
-  const s3 = [source, destination].find(isS3Url)
+  const s3 = [source, destination].find(a => parseLocation(a).type === 's3')
   const location = s3 ? parseS3Url(s3) : {bucket: '', prefix: ''}
   const {location: _location, ...run} = await runOptions(flags, location)
   return {
@@ -113,7 +113,7 @@ export interface SyncFlagValues extends CopyFlagValues {
 
 /** The one place sync's flags become the verb's options. */
 export async function syncOptions(flags: SyncFlagValues, source: string, destination: string): Promise<SyncOptions> {
-  const s3 = [source, destination].find(isS3Url)
+  const s3 = [source, destination].find(a => parseLocation(a).type === 's3')
   const {location: _location, ...run} = await runOptions(flags, s3 ? parseS3Url(s3) : {bucket: '', prefix: ''})
   return {
     ...run, source, destination, delete: flags.delete, sizeOnly: flags['size-only'], exactTimestamps: flags['exact-timestamps'],

@@ -1,7 +1,7 @@
 import type {TransferOptions} from '../run/session.js'
 import {transferDefaults} from '../run/defaults.js'
 import {resolveS3Config, type S3Config, type S3ConfigFlags} from '../s3/config.js'
-import {isS3Url, parseS3Url, type S3Location} from '../s3/url.js'
+import {parseLocation, parseS3Url, type S3Location} from '../base/location.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 
 /** The S3 flags with the retry policy's (baseFlags of S3Command and RunCommand). */
@@ -57,6 +57,6 @@ export async function runOptions(flags: RunFlagValues, location: S3Location): Pr
 /** --state-url, checked: an s3:// URL of a bucket (and prefix). */
 function stateUrl(url: string | undefined): string | undefined {
   if (url === undefined) return undefined
-  if (!isS3Url(url) || !parseS3Url(url).bucket) throw new S3cError(`--state-url "${url}" is not an S3 URL: write it as s3://bucket/prefix/`, ExitCode.usage)
+  if (parseLocation(url).type !== 's3' || !parseS3Url(url).bucket) throw new S3cError(`--state-url "${url}" is not an S3 URL: write it as s3://bucket/prefix/`, ExitCode.usage)
   return url
 }

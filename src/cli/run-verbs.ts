@@ -9,6 +9,7 @@ import {sync} from '../verbs/sync.js'
 import {removeObjects} from '../verbs/rm.js'
 import {withS3} from '../api/connect.js'
 import {readOptions} from './options.js'
+import {transferDefaults} from '../run/defaults.js'
 import {copyFlags, copyOptions, syncFlags, syncOptions, type CopyFlagValues} from './copy-flags.js'
 import {baseFlagSets} from './flags.js'
 import {errorLine} from './output.js'
@@ -32,9 +33,9 @@ export const lineVerbs: Record<string, LineVerb> = {
   mv: {flags: copyFlags, args: 2, run: async (f, [s, d], signal) => mv({...await copyOptions(f, s, d), signal})},
   sync: {flags: syncFlags, args: 2, run: async (f, [s, d], signal) => sync({...await syncOptions(f, s, d), signal})},
   rm: {flags: {'dry-run': syncFlags['dry-run']}, args: -1, run: async (f, urls) => {
-    const opts = await readOptions(f as never, Number(f['thread-count'] ?? 16))
+    const opts = await readOptions(f as never, Number(f['thread-count'] ?? transferDefaults.threadCount))
     const started = Date.now()
-    const r = await withS3({s3: opts.s3, maxRetry: opts.maxRetry}, s3 => removeObjects(s3, urls, {threadCount: Number(f['thread-count'] ?? 16), dryRun: !!f['dry-run']}))
+    const r = await withS3({s3: opts.s3, maxRetry: opts.maxRetry}, s3 => removeObjects(s3, urls, {threadCount: Number(f['thread-count'] ?? transferDefaults.threadCount), dryRun: !!f['dry-run']}))
     if (r.unmatched.length > 0 && r.removed === 0 && r.failed === 0) throw new S3cError(`rm: nothing matches ${r.unmatched.join(', ')}`, ExitCode.usage)
     const failures = [...r.failures.map(x => ({key: x.url, path: x.url, error: x.error})), ...r.unmatched.map(u => ({key: u, path: u, error: 'matches nothing'}))]
     return {filesDone: r.removed, filesSkipped: 0, filesFailed: r.failed + r.unmatched.length, bytes: 0, seconds: (Date.now() - started) / 1000, failures, skippedBy: {}, skips: []}

@@ -4,7 +4,7 @@ import type {JsonResult} from '../cli/output.js'
 import {locationFlags, transferFlags} from '../cli/flags.js'
 import {runOptions} from '../cli/options.js'
 import {bundle} from '../verbs/bundle.js'
-import {resolveLocation} from '../s3/url.js'
+import {resolveLocation} from '../base/location.js'
 
 export default class Bundle extends RunCommand {
   static summary = 'Pack a local folder into one indexed tar in S3 (<prefix>/<id>/bundle.tar + .s3ci index), parts built in parallel.'

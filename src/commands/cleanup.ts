@@ -4,7 +4,7 @@ import type {JsonResult} from '../cli/output.js'
 import {readOptions} from '../cli/options.js'
 import {cleanup} from '../verbs/cleanup.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {isS3Url, parseS3Url} from '../s3/url.js'
+import {parseLocation, parseS3Url} from '../base/location.js'
 
 const UNIT_MS = {s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000} as const
 
@@ -25,7 +25,7 @@ export default class Cleanup extends S3Command {
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Cleanup)
-    if (!isS3Url(args.location)) throw new S3cError(`"${args.location}" is not an s3:// URL: give s3://bucket/prefix`, ExitCode.usage)
+    if (parseLocation(args.location).type !== 's3') throw new S3cError(`"${args.location}" is not an s3:// URL: give s3://bucket/prefix`, ExitCode.usage)
     const location = parseS3Url(args.location)
     let olderThanMs: number | undefined
     if (flags['older-than'] !== undefined) {

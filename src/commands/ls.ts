@@ -1,3 +1,4 @@
+import {parseS3} from '../base/location.js'
 import {Args, Flags} from '@oclif/core'
 import {S3Command} from '../cli/base.js'
 import {readOptions} from '../cli/options.js'
@@ -39,7 +40,7 @@ export default class Ls extends S3Command {
           : `${b.created ? lsDate(b.created.getTime()) : ''.padEnd(19)}  s3://${b.name}`) + '\n').join(''))
         return
       }
-      const bucket = /^s3:\/\/([^/]*)/i.exec(args.url)?.[1] ?? ''
+      const bucket = parseS3(args.url).bucket
       for await (const page of listUrl(s3, args.url, {allVersions: flags['all-versions']})) {
         if (!show) continue
         await writeStdout(page.map(e => (json ? JSON.stringify(jsonEntry(bucket, e)) : this.line(e, flags)) + '\n').join(''))

@@ -5,7 +5,7 @@ import {S3Command} from '../cli/base.js'
 import {copyFlags, copySettings} from '../cli/copy-flags.js'
 import type {JsonResult} from '../cli/output.js'
 import {s3Options} from '../cli/options.js'
-import {isS3Url, parseS3Url} from '../s3/url.js'
+import {parseLocation, parseS3Url} from '../base/location.js'
 import {pipeDefaults, pipeToS3} from '../verbs/pipe.js'
 
 const size = Flags.custom<number>({parse: async input => parseSize(input)})
@@ -26,7 +26,7 @@ export default class Pipe extends S3Command {
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Pipe)
-    if (!isS3Url(args.destination)) throw new S3cError(`pipe writes to S3: give s3://bucket/key, not "${args.destination}"`, ExitCode.usage)
+    if (parseLocation(args.destination).type !== 's3') throw new S3cError(`pipe writes to S3: give s3://bucket/key, not "${args.destination}"`, ExitCode.usage)
     const {bucket, prefix: key} = parseS3Url(args.destination)
     if (!key || key.endsWith('/')) throw new S3cError(`pipe needs the object's key: s3://${bucket}/${key}NAME`, ExitCode.usage)
     const result = await pipeToS3(process.stdin, {bucket, key}, {

@@ -9,7 +9,7 @@ import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
 import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
-import type {S3Location} from '../s3/url.js'
+import type {S3Location} from '../base/location.js'
 import type {CopyConditions, CopySettings, FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
 
 /**

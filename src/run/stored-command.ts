@@ -1,4 +1,4 @@
-import type {S3Location} from '../s3/url.js'
+import type {S3Location} from '../base/location.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'

@@ -2,7 +2,7 @@ import {statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {isS3Url, joinKey, parseS3Url} from '../s3/url.js'
+import {joinKey, parseLocation, parseS3Url} from '../base/location.js'
 import {INDEX_SUFFIX} from './format.js'
 
 /** A tar in S3 and its index object. */
@@ -55,7 +55,7 @@ const isFile = (path: string) => statSync(path, {throwIfNoEntry: false})?.isFile
  * else a bundle id under the prefix. Naming the index (x.tar.s3ci) names its tar.
  */
 export function resolveTarRef(arg: string, loc: {bucket?: string; prefix?: string}): TarRef {
-  if (isS3Url(arg)) {
+  if (parseLocation(arg).type === 's3') {
     const {bucket, prefix: key} = parseS3Url(arg)
     if (!key || key.endsWith('/')) throw new S3cError(`"${arg}" names no object: give s3://bucket/path/archive.tar or a bundle id`, ExitCode.usage)
     const tarKey = key.endsWith(INDEX_SUFFIX) ? key.slice(0, -INDEX_SUFFIX.length) : key

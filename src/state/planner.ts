@@ -4,7 +4,7 @@
  */
 import type {RunContext, TransferOptions} from '../run/session.js'
 import {s3StateStorage, STATE_PREFIX} from '../s3/state-storage.js'
-import {folderPrefix, parseS3Url} from '../s3/url.js'
+import {folderPrefix, parseS3Url} from '../base/location.js'
 import {SyncSession} from './session.js'
 import type {LocalStat, StateIdentity} from './state.js'
 

@@ -1,3 +1,4 @@
+import {parseLocation} from '../base/location.js'
 import {ExitCode, FatalError, S3cError} from '../base/errors.js'
 import type {S3Storage} from '../s3/storage.js'
 import {userError} from './expand.js'
@@ -12,9 +13,9 @@ function checkName(bucket: string): void {
 
 /** The bucket of an `s3://bucket` argument (a key after it is refused: mb and rb act on buckets). */
 export function bucketOfUrl(url: string, verb: string): string {
-  const m = /^s3:\/\/([^/]+)\/?$/i.exec(url)
-  if (!m) throw new S3cError(`${verb} takes a bucket: give s3://bucket, not "${url}"`, ExitCode.usage)
-  return m[1]
+  const loc = parseLocation(url)
+  if (loc.type !== 's3' || loc.kind !== 'bucket') throw new S3cError(`${verb} takes a bucket: give s3://bucket, not "${url}"`, ExitCode.usage)
+  return loc.bucket
 }
 
 /**

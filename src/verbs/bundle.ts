@@ -16,7 +16,7 @@ import {layoutTar, tarPartJobs, type MemberInput} from '../tar/layout.js'
 import type {TarFormat} from '../tar/header.js'
 import {bundleRef, type S3TarRef} from '../s3ci/ref.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
-import {folderPrefix} from '../s3/url.js'
+import {folderPrefix} from '../base/location.js'
 
 export interface BundleOptions extends TransferOptions {
   localFolder: string

@@ -2,7 +2,7 @@ import {fatalToUserError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
 import {S3Storage, type MultipartUpload} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
-import type {S3Location} from '../s3/url.js'
+import type {S3Location} from '../base/location.js'
 
 /** s3c's temporary objects: a tar's staged TOC (`ARCHIVE.s3c-toc-…`) and its padded temporary objects (`ARCHIVE.s3c-tmp-…`). */
 export const isTemporaryKey = (key: string) => /\.s3c-(toc|tmp)-/.test(key)

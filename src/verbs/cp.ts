@@ -1,7 +1,6 @@
 import {ExitCode, S3cError} from '../base/errors.js'
 import {keyFilter} from '../base/filter.js'
 import {GiB, MiB} from '../base/units.js'
-import {hasWildcard, keyPattern, literalPrefix} from '../base/wildcard.js'
 import {download} from '../verbs/download.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/session.js'
@@ -11,18 +10,9 @@ import type {CopyConditions, CopyPartJob, CopySettings, Work} from '../jobs/type
 import {copyUnchanged, skippedByConditions} from '../jobs/copy.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {CreateOptions} from '../s3/storage.js'
-import {folderPrefix, isS3Url, joinKey, parseS3Url} from '../s3/url.js'
-
-/** One side of a cp: an S3 URL or a local path. */
-export type Side = {s3: true; bucket: string; key: string; url: string} | {s3: false; path: string}
-
-export function sideOf(arg: string): Side {
-  if (isS3Url(arg)) {
-    const {bucket, prefix} = parseS3Url(arg)
-    return {s3: true, bucket, key: prefix, url: arg}
-  }
-  return {s3: false, path: arg}
-}
+import {treeFiles} from '../base/storage.js'
+import {treeAt} from '../storage/open.js'
+import {folderPrefix, joinKey, localRoot, parseLocation, s3Root, type S3Url} from '../base/location.js'
 
 export const copyDefaults = {
   /** Objects above this size are copied in parts (UploadPartCopy); CopyObject takes at most 5 GiB. */
@@ -58,33 +48,24 @@ export function copyPartSizeFor(size: number, requested: number): number {
  * server-side copy, planned here.
  */
 export async function cp(opts: CopyOptions): Promise<RunSummary> {
-  const src = sideOf(opts.source)
-  const dst = sideOf(opts.destination)
+  const src = parseLocation(opts.source)
+  const dst = parseLocation(opts.destination)
   const verb = opts.verb ?? 'cp'
-  if (!src.s3 && !dst.s3) throw new S3cError(`${verb} needs an s3:// URL on at least one side ("${opts.source}" and "${opts.destination}" are both local): use the shell's ${verb} for local files`, ExitCode.usage)
+  if (src.type === 'stdio' || dst.type === 'stdio')
+    throw new S3cError(`${verb} does not read or write "-" yet: use s3c cat s3://BUCKET/KEY to write an object to standard output, s3c pipe s3://BUCKET/KEY to store standard input`, ExitCode.usage)
+  if (src.type === 'local' && dst.type === 'local') throw new S3cError(`${verb} needs an s3:// URL on at least one side ("${opts.source}" and "${opts.destination}" are both local): use the shell's ${verb} for local files`, ExitCode.usage)
   const common = {...opts, force: true, removeSource: opts.removeSource}
-  if (!src.s3 && dst.s3) {
-    // A local wildcard (quoted, so the shell left it): the folder before it, the rest matched against names under it.
-    const wild = hasWildcard(src.path)
-    const literal = literalPrefix(src.path)
-    const localFolder = wild ? (literal.includes('/') ? literal.slice(0, literal.lastIndexOf('/') + 1) : '.') : src.path
-    const pattern = wild ? src.path.slice(literal.lastIndexOf('/') + 1) : undefined
+  if (src.type === 'local' && dst.type === 's3') {
+    const {base: localFolder, pattern} = localRoot(src)
     return upload({...common, location: {bucket: dst.bucket, prefix: dst.key}, localFolder, pattern,
       storageClass: opts.settings?.storageClass, settings: opts.settings})
   }
-  if (src.s3 && !dst.s3) {
-    const {location, pattern} = s3Source(src)
-    return download({...common, location, localFolder: dst.path, pattern})
+  if (src.type === 's3' && dst.type === 'local') {
+    const {base, pattern} = s3Root(src)
+    return download({...common, location: {bucket: src.bucket, prefix: base}, localFolder: dst.path, pattern})
   }
-  if (src.s3 && dst.s3) return copyS3(opts, src, dst, verb)
+  if (src.type === 's3' && dst.type === 's3') return copyS3(opts, src, dst, verb)
   throw new Error('unreachable')
-}
-
-/** An S3 source: the listing's location, and the wildcard to match names under it. */
-function s3Source(src: {bucket: string; key: string}): {location: {bucket: string; prefix: string}; pattern?: string} {
-  if (!hasWildcard(src.key)) return {location: {bucket: src.bucket, prefix: src.key}}
-  const p = keyPattern(src.key)
-  return {location: {bucket: src.bucket, prefix: p.relativeTo}, pattern: src.key.slice(p.relativeTo.length)}
 }
 
 /** What a copy in parts is created with: the source's type and metadata (COPY), or the ones given (REPLACE), and the new object's settings. */
@@ -157,11 +138,10 @@ function destKeyOf(destKey: string, rel: string, flatten: boolean): string {
 }
 
 /** S3→S3: one object, a prefix ("folder"), or a wildcard, copied server-side. */
-async function copyS3(opts: CopyOptions, src: {bucket: string; key: string; url: string}, dst: {bucket: string; key: string; url: string}, verb: string): Promise<RunSummary> {
-  const wild = hasWildcard(src.key)
-  const pattern = wild ? keyPattern(src.key) : undefined
+async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): Promise<RunSummary> {
+  const wild = src.kind === 'wildcard'
   // The relative names of a folder or a wildcard are under this.
-  const base = pattern ? pattern.relativeTo : folderPrefix(src.key)
+  const base = wild ? s3Root(src).base : folderPrefix(src.key)
   const flatten = opts.flatten === true
   const intoFolder = dst.key === '' || dst.key.endsWith('/')
   if (!wild && src.key !== '' && !src.key.endsWith('/') && src.bucket === dst.bucket && (intoFolder ? joinKey(dst.key, src.key.slice(src.key.lastIndexOf('/') + 1)) : dst.key) === src.key)
@@ -179,7 +159,8 @@ async function copyS3(opts: CopyOptions, src: {bucket: string; key: string; url:
   const cleanup = async () => {
     await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket: dst.bucket, ...m}).catch(() => undefined)))
   }
-  const selected = keyFilter({include: opts.include, exclude: opts.exclude, pattern: pattern ? src.key.slice(base.length) : undefined})
+  const filter = {include: opts.include, exclude: opts.exclude, pattern: s3Root(src).pattern}
+  const selected = keyFilter(filter)
   const only = opts.only && new Set(opts.only)
 
   async function* items(): AsyncGenerator<CopyItem> {
@@ -194,9 +175,7 @@ async function copyS3(opts: CopyOptions, src: {bucket: string; key: string; url:
       return
     }
     let matched = 0
-    for await (const o of run.s3.listObjects(src.bucket, base)) {
-      const rel = o.key.slice(base.length)
-      if (rel === '' || rel.endsWith('/') || !selected(rel)) continue
+    for await (const {rel, entry: o} of treeFiles(treeAt({type: 's3', bucket: src.bucket, key: base}, run.s3), filter)) {
       matched++
       yield {srcKey: o.key, key: destKeyOf(dst.key, rel, flatten), size: o.size, etag: o.etag}
     }

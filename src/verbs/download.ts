@@ -13,7 +13,9 @@ import {sha256File} from '../jobs/download.js'
 import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
-import {folderPrefix} from '../s3/url.js'
+import {folderPrefix} from '../base/location.js'
+import {treeFiles} from '../base/storage.js'
+import {treeAt} from '../storage/open.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
 import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
 import {joinSync, type SyncSession} from '../state/session.js'
@@ -79,9 +81,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       if (selected(rel)) yield {o: single.object, rel, path: single.path}
       return
     }
-    for await (const o of run.s3.listObjects(bucket, listPrefix)) {
-      const rel = o.key.slice(listPrefix.length)
-      if (rel === '' || rel.endsWith('/') || !selected(rel)) continue // folder markers, filtered out
+    for await (const {rel, entry: o} of treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts)) {
       yield {o, rel, path: localPathFor(root, opts.flatten ? rel.slice(rel.lastIndexOf('/') + 1) : rel)}
     }
   }

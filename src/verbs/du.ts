@@ -1,5 +1,6 @@
+import {parseS3} from '../base/location.js'
 import type {S3Storage} from '../s3/storage.js'
-import {matchingObjects, noMatchError, parseUrl} from './expand.js'
+import {matchingObjects, noMatchError} from './expand.js'
 
 export interface DuGroup {
   storageClass: string
@@ -21,7 +22,7 @@ export interface DuResult {
  * bucket's root) is an error, exit 2, as for ls.
  */
 export async function diskUsage(s3: S3Storage, url: string): Promise<DuResult> {
-  const p = parseUrl(url)
+  const p = parseS3(url)
   const groups = new Map<string, DuGroup>()
   let count = 0
   let size = 0

@@ -1,8 +1,7 @@
 import {ExitCode, FatalError, S3cError, fatalToUserError} from '../base/errors.js'
 import type {StorageEntry} from '../base/storage.js'
-import {hasWildcard, keyPattern, literalPrefix, type KeyPattern} from '../base/wildcard.js'
 import type {S3Storage} from '../s3/storage.js'
-import {isS3Url, parseS3Url} from '../s3/url.js'
+import {parseS3, type S3Url} from '../base/location.js'
 
 /*
  * What an s3:// argument of the everyday verbs (ls, du, rm, cat, head, …) names, by one rule:
@@ -10,32 +9,13 @@ import {isS3Url, parseS3Url} from '../s3/url.js'
  *   s3://b/dir/       everything under the prefix (it ends with "/")
  *   s3://b/logs/*.gz  the keys the wildcard matches (base/wildcard.ts: * crosses "/"), listed
  *                     recursively from the text before the first wildcard only
- *   s3://b/key        that one key (`\` makes a wildcard character literal: s3://b/what\?.txt)
+ *   s3://b/key        that one key
+ * (src/base/location.ts parses them).
  */
-
-export type UrlKind = 'bucket' | 'prefix' | 'wildcard' | 'key'
-
-export interface ParsedS3Url {
-  url: string
-  bucket: string
-  kind: UrlKind
-  /** The key or prefix, unescaped ('' for the bucket); for a wildcard, the pattern as written. */
-  key: string
-  pattern?: KeyPattern
-}
-
-export function parseUrl(url: string): ParsedS3Url {
-  if (!isS3Url(url)) throw new S3cError(`"${url}" is not an S3 URL: write it as s3://bucket/key`, ExitCode.usage)
-  const {bucket, prefix} = parseS3Url(url)
-  if (!prefix) return {url, bucket, kind: 'bucket', key: ''}
-  if (hasWildcard(prefix)) return {url, bucket, kind: 'wildcard', key: prefix, pattern: keyPattern(prefix)}
-  const key = literalPrefix(prefix)
-  return {url, bucket, kind: key.endsWith('/') ? 'prefix' : 'key', key}
-}
 
 /** An s3:// URL that must name one object (cat, head, presign). */
 export function parseObjectUrl(url: string, verb: string): {bucket: string; key: string} {
-  const p = parseUrl(url)
+  const p = parseS3(url)
   if (p.kind !== 'key') throw new S3cError(`${verb} needs one object, not ${p.kind === 'wildcard' ? 'a wildcard' : p.kind === 'prefix' ? 'a folder' : 'a bucket'}: give s3://bucket/key`, ExitCode.usage)
   return {bucket: p.bucket, key: p.key}
 }
@@ -64,7 +44,7 @@ export async function missingObjectError(s3: S3Storage, bucket: string, key: str
  * decides whether it is taken as it is (rm: S3 deletes idempotently) or as the object plus
  * everything under `key/` (du)).
  */
-export async function* matchingObjects(s3: S3Storage, p: ParsedS3Url, plainKey: 'asKey' | 'objectOrFolder'): AsyncGenerator<StorageEntry> {
+export async function* matchingObjects(s3: S3Storage, p: S3Url, plainKey: 'asKey' | 'objectOrFolder'): AsyncGenerator<StorageEntry> {
   try {
     switch (p.kind) {
       case 'bucket':

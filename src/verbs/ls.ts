@@ -1,6 +1,7 @@
+import {parseS3} from '../base/location.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {BucketInfo, S3Storage} from '../s3/storage.js'
-import {noMatchError, parseUrl, userError} from './expand.js'
+import {noMatchError, userError} from './expand.js'
 
 /** One line of `s3c ls`: a folder (common prefix) or an object (one version of it with --all-versions). */
 export type LsEntry = LsFolder | LsObject
@@ -48,7 +49,7 @@ export async function listBuckets(s3: S3Storage): Promise<BucketInfo[]> {
  * before the listing starts. Nothing found (but in a bucket's root) is an error: exit 2.
  */
 export async function* listUrl(s3: S3Storage, url: string, opts: LsOptions = {}): AsyncGenerator<LsEntry[]> {
-  const p = parseUrl(url)
+  const p = parseS3(url)
   const prefix = p.kind === 'wildcard' ? p.pattern!.listPrefix : p.key
   const base = prefix.slice(0, prefix.lastIndexOf('/') + 1)
   const keep = p.kind === 'wildcard' ? p.pattern!.matches : () => true

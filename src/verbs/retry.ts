@@ -13,7 +13,7 @@ import {cp} from './cp.js'
 import {rm} from './rm.js'
 import {syncDelete} from './sync.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
-import {isS3Url} from '../s3/url.js'
+import {parseLocation} from '../base/location.js'
 
 type Failure = {key: string; path: string; error: string}
 
@@ -74,7 +74,7 @@ export function replayOf(command: StoredCommand, failures: Failure[] | undefined
     case 'tar-extract': {
       const {dest} = command.options
       // To S3 a failure's path is the member name; to a folder, the file under DEST.
-      const select = !failures ? command.options.select : isS3Url(dest) ? failures.map(f => f.path) : failedMembers(failures, dest)
+      const select = !failures ? command.options.select : parseLocation(dest).type === 's3' ? failures.map(f => f.path) : failedMembers(failures, dest)
       return {label: 'tar extract', options: {...command.options, ...common, select}, run: o => tarExtract(o as Parameters<typeof tarExtract>[0])}
     }
   }

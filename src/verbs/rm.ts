@@ -1,3 +1,4 @@
+import {parseS3, type S3Url} from '../base/location.js'
 import {ExitCode, FatalError, S3cError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
@@ -6,8 +7,9 @@ import {InProcessRunner} from '../run/in-process.js'
 import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/session.js'
 import {RunStats, summarize, type RunSummary} from '../run/stats.js'
 import {commonStoredOptions} from '../run/stored-command.js'
+import {transferDefaults} from '../run/defaults.js'
 import {S3Storage} from '../s3/storage.js'
-import {matchingObjects, parseUrl, userError, type ParsedS3Url} from './expand.js'
+import {matchingObjects, userError} from './expand.js'
 
 /** S3's DeleteObjects limit. */
 export const DELETE_BATCH = 1000
@@ -36,9 +38,9 @@ export interface RemoveSummary {
 const MAX_FAILURES = 10_000
 
 /** The arguments, checked: at least one, every one an s3:// URL, none a whole bucket. */
-function parseArguments(urls: string[]): ParsedS3Url[] {
+function parseArguments(urls: string[]): S3Url[] {
   if (urls.length === 0) throw new S3cError('rm needs at least one s3:// URL', ExitCode.usage)
-  const parsed = urls.map(parseUrl)
+  const parsed = urls.map(u => parseS3(u))
   const whole = parsed.find(p => p.kind === 'bucket')
   if (whole) throw new S3cError(`rm ${whole.url} would empty the whole bucket: write s3://${whole.bucket}/* to mean that (or s3c rb --force to remove the bucket too)`, ExitCode.usage)
   return parsed
@@ -58,7 +60,7 @@ interface PlanState {
  * one are 10 requests, not 10,000). `only` (a retry) keeps the s3:// URLs that failed; an argument
  * that matches nothing is then no error (what it named is gone).
  */
-async function* deleteJobs(s3: S3Storage, parsed: ParsedS3Url[], state: PlanState,
+async function* deleteJobs(s3: S3Storage, parsed: S3Url[], state: PlanState,
   o: {dryRun?: boolean; only?: Set<string>; onKey?: (url: string) => void}): AsyncGenerator<DeleteObjectsJob> {
   // A Set: a key two arguments name goes once per request (a DeleteObjects lists each key once).
   let batch: {bucket: string; keys: Set<string>} | undefined
@@ -115,7 +117,7 @@ export async function removeObjects(s3: S3Storage, urls: string[], opts: RemoveO
     if (f.status === 'done') opts.onRemoved?.(f.path)
   }
   // One job waiting at most: the listing goes no faster than the deletes (memory stays flat).
-  const runner = new InProcessRunner(handlers, ctx, {concurrency: Math.max(1, opts.threadCount ?? 16), maxQueued: 1,
+  const runner = new InProcessRunner(handlers, ctx, {concurrency: Math.max(1, opts.threadCount ?? transferDefaults.threadCount), maxQueued: 1,
     onResult: r => { for (const f of r.files ?? []) record(f) }})
   try {
     for await (const job of deleteJobs(s3, parsed, state, {dryRun: opts.dryRun, onKey: opts.dryRun ? opts.onRemoved : undefined})) await runner.add(job)

@@ -16,7 +16,7 @@ import {objectTime} from '../jobs/metadata.js'
 import {parseCsv} from '../base/csv.js'
 import {TOC_NAME, tocText} from '../tar/toc.js'
 import {lastModifiedTime, wholeSeconds} from '../base/times.js'
-import {folderPrefix, isS3Url, parseS3Url} from '../s3/url.js'
+import {folderPrefix, parseLocation, parseS3Url} from '../base/location.js'
 
 export type TarMode = 'auto' | 'copy' | 'memory'
 
@@ -57,7 +57,7 @@ interface SourceObject {
 async function readManifest(s3: S3Storage, opts: TarCreateOptions): Promise<SourceObject[]> {
   const where = opts.manifest!
   let text: string
-  if (isS3Url(where)) {
+  if (parseLocation(where).type === 's3') {
     const {bucket, prefix: key} = parseS3Url(where)
     try {
       text = (await s3.get(bucket, key)).body.toString('utf8')
@@ -128,7 +128,7 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
   if (!archiveKeyBase || archiveKeyBase.endsWith('/')) throw new S3cError(`-f ${opts.archive} names no object: give s3://bucket/path/archive.tar`, ExitCode.usage)
   const sourceLoc = opts.source ? parseS3Url(opts.source) : undefined
   // Absolute, so that s3c retry from another folder reads the same manifest.
-  const manifest = opts.manifest && !isS3Url(opts.manifest) ? resolve(opts.manifest) : opts.manifest
+  const manifest = opts.manifest && parseLocation(opts.manifest).type !== 's3' ? resolve(opts.manifest) : opts.manifest
   const run = await openRun(opts, `tar create ${opts.archive}`, {verb: 'tar-create', options: {...commonStoredOptions(opts), archive: opts.archive,
     source: opts.source, manifest, mode: opts.mode, format: opts.format, toc: opts.toc, sizeLimit: opts.sizeLimit, storageClass: opts.storageClass, mtimeMetadata: opts.mtimeMetadata}})
   const uploads: {key: string; uploadId: string}[] = []

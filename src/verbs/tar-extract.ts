@@ -8,7 +8,7 @@ import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type TransferOptions} from '../run/session.js'
 import type {RunSummary} from '../run/stats.js'
 import {S3Storage} from '../s3/storage.js'
-import {folderPrefix, isS3Url, joinKey, parseS3Url} from '../s3/url.js'
+import {folderPrefix, joinKey, parseLocation, parseS3Url} from '../base/location.js'
 import {storedSize} from '../s3ci/format.js'
 import {isLocalTar, type TarRef} from '../s3ci/ref.js'
 import {MIN_PART, maxCopyRange} from '../s3/limits.js'
@@ -33,7 +33,7 @@ const SMALL_MEMBER = 256 * 1024
 export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   const {ref} = opts
   // Members of a local tar would be uploaded one PUT each (no ranged copies out of a local file).
-  if (isLocalTar(ref) && isS3Url(opts.dest))
+  if (isLocalTar(ref) && parseLocation(opts.dest).type === 's3')
     throw new S3cError(`${ref.label} is a local tar: s3c tar extract writes it to a local folder (-C DIR); to put its files in S3, extract them and s3c upload DIR ${opts.dest}`, ExitCode.usage)
   const s3 = isLocalTar(ref) ? undefined : await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
   let listed: ArchiveMembers
@@ -43,7 +43,7 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
     await s3?.close()
   }
   // A TOC lists no modes or times: they come from each member's header block.
-  if (!isS3Url(opts.dest)) return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, source: listed.source, headers: listed.from === 'toc'}, verb: 'tar-extract'})
+  if (parseLocation(opts.dest).type !== 's3') return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, source: listed.source, headers: listed.from === 'toc'}, verb: 'tar-extract'})
   if (isLocalTar(ref) || isLocalSource(listed.source)) throw new Error('unreachable: a local tar extracted to S3')
 
   const dest = parseS3Url(opts.dest)

@@ -6,7 +6,7 @@ import {readOptions} from '../../cli/options.js'
 import {indexTar} from '../../verbs/index-tar.js'
 import {formatBytes} from '../../base/units.js'
 import {resolveTarRef} from '../../s3ci/ref.js'
-import {isS3Url} from '../../s3/url.js'
+import {parseLocation} from '../../base/location.js'
 
 export default class Index extends S3Command {
   static summary = 'Build the s3c index of any uncompressed tar (in S3 or local) so download-single and list-files work on it.'
@@ -19,7 +19,7 @@ export default class Index extends S3Command {
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(Index)
-    const ref = isS3Url(args.target) ? resolveTarRef(args.target, {}) : undefined
+    const ref = parseLocation(args.target).type === 's3' ? resolveTarRef(args.target, {}) : undefined
     const r = await indexTar({target: args.target, ref, ...await readOptions(flags)})
     this.log(`index ${r.indexedAt}: ${r.members} members; read ${formatBytes(r.bytesRead)} of ${formatBytes(r.tarSize)} in ${r.reads} request${r.reads === 1 ? '' : 's'}`)
     return {...r}

@@ -7,7 +7,7 @@ import {parseSize} from '../../base/units.js'
 import {ExitCode, S3cError} from '../../base/errors.js'
 import {tarCreate, type TarMode} from '../../verbs/tar-create.js'
 import type {RequestCounts} from '../../tar/plan.js'
-import {isS3Url, parseS3Url} from '../../s3/url.js'
+import {parseLocation, parseS3Url} from '../../base/location.js'
 
 export default class TarCreate extends RunCommand {
   static summary = 'Build a tar of S3 objects inside S3: objects ≥ 5 MiB by UploadPartCopy (never downloaded), smaller ones packed in memory.'
@@ -32,10 +32,10 @@ export default class TarCreate extends RunCommand {
 
   async run(): Promise<JsonResult> {
     const {args, flags} = await this.parse(TarCreate)
-    if (!isS3Url(flags.file)) throw new S3cError(`-f ${flags.file} is not an s3:// URL: the archive is written to S3`, ExitCode.usage)
+    if (parseLocation(flags.file).type !== 's3') throw new S3cError(`-f ${flags.file} is not an s3:// URL: the archive is written to S3`, ExitCode.usage)
     if (!args.source && !flags.manifest) throw new S3cError('give the objects to archive: an s3://bucket/prefix argument or -m manifest.csv', ExitCode.usage)
     if (args.source && flags.manifest) throw new S3cError('give either an s3://bucket/prefix or -m manifest.csv, not both', ExitCode.usage)
-    if (args.source && !isS3Url(args.source)) throw new S3cError(`"${args.source}" is not an s3:// URL: tar create archives objects already in S3 (use s3c bundle for a local folder)`, ExitCode.usage)
+    if (args.source && parseLocation(args.source).type !== 's3') throw new S3cError(`"${args.source}" is not an s3:// URL: tar create archives objects already in S3 (use s3c bundle for a local folder)`, ExitCode.usage)
     const counts: {archive: string; counts: RequestCounts; members: number; size: number}[] = []
     const printCounts = () => {
       for (const c of counts) {

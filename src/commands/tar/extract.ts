@@ -5,7 +5,7 @@ import {transferFlags} from '../../cli/flags.js'
 import {runOptions} from '../../cli/options.js'
 import {tarExtract} from '../../verbs/tar-extract.js'
 import {resolveTarRef, tarLocation} from '../../s3ci/ref.js'
-import {isS3Url, parseS3Url} from '../../s3/url.js'
+import {parseLocation, parseS3Url} from '../../base/location.js'
 
 export default class TarExtract extends RunCommand {
   static summary = 'Extract members of an archive in S3 to S3 (server-side ranged copies) or to a local folder (ranged GETs); a local tar to a local folder.'
@@ -26,7 +26,7 @@ export default class TarExtract extends RunCommand {
     const ref = resolveTarRef(flags.file, {})
     const dest = flags.directory
     return this.executeTransfer('tar extract', {
-      ...await runOptions(flags, isS3Url(dest) ? parseS3Url(dest) : tarLocation(ref)), ref, dest, select: argv as string[],
+      ...await runOptions(flags, parseLocation(dest).type === 's3' ? parseS3Url(dest) : tarLocation(ref)), ref, dest, select: argv as string[],
     }, flags, tarExtract)
   }
 }

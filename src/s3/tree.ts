@@ -1,0 +1,20 @@
+import type {Tree, TreeName} from '../base/storage.js'
+import {folderPrefix} from '../base/location.js'
+import type {S3Storage} from './storage.js'
+
+/** The objects under a prefix as a Tree (src/base/storage.ts): names relative to `prefix` ('' or ending with '/'). */
+export function s3Tree(s3: S3Storage, bucket: string, prefix: string): Tree {
+  const base = folderPrefix(prefix)
+  return {
+    label: `s3://${bucket}/${base}`,
+    async* names(): AsyncGenerator<TreeName> {
+      for await (const o of s3.listObjects(bucket, base)) {
+        const rel = o.key.slice(base.length)
+        // Folder markers ("dir/" keys, 0 bytes) are how consoles show folders, not files.
+        if (rel !== '' && !rel.endsWith('/')) yield {rel, entry: o}
+      }
+    },
+    absent: async rel => !(await s3.head(bucket, base + rel)),
+    locate: rel => base + rel,
+  }
+}

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict'
+import {mergeByKey} from '../../src/base/keys.js'
+import {onlyInDestination, treeFiles} from '../../src/base/storage.js'
+import {decideSyncCopy} from '../../src/verbs/sync.js'
+import {memoryTree} from './memory-tree.js'
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
+
+describe('trees and the sync planners, in memory', function () {
+  describe('onlyInDestination (sync --delete, every direction)', function () {
+    it('yields the destination files the source has no name for, in key order, each confirmed', async function () {
+      const src = memoryTree('src/', {'a': 1, 'c/d': 1, 'e': 1})
+      const dst = memoryTree('dst/', {'a': 1, 'b': 1, 'c/d': 2, 'c/x': 1, 'z': 1})
+      const out = await collect(onlyInDestination(src, dst))
+      assert.deepEqual(out.map(f => f.rel), ['b', 'c/x', 'z'])
+      assert.deepEqual(src.absentCalls, ['b', 'c/x', 'z'])
+    })
+
+    it('an empty source names nothing: every destination file is extra', async function () {
+      const out = await collect(onlyInDestination(memoryTree('src/', {}), memoryTree('dst/', {'a': 1, 'b/c': 1})))
+      assert.deepEqual(out.map(f => f.rel), ['a', 'b/c'])
+    })
+
+    it('only names the filters select are deleted; the source\'s names count unfiltered', async function () {
+      const src = memoryTree('src/', {'keep.tmp': 1})
+      const dst = memoryTree('dst/', {'keep.tmp': 1, 'x.tmp': 1, 'x.txt': 1})
+      const out = await collect(onlyInDestination(src, dst, {include: ['*.tmp']}))
+      assert.deepEqual(out.map(f => f.rel), ['x.tmp'])
+    })
+
+    it('a link or a special file in the source is a name: its destination file stays', async function () {
+      const src = memoryTree('src/', {}, {others: [{rel: 'link', other: {reason: 'symlink', failed: false, folder: false}}]})
+      const out = await collect(onlyInDestination(src, memoryTree('dst/', {link: 1, other: 1})))
+      assert.deepEqual(out.map(f => f.rel), ['other'])
+    })
+
+    it('nothing under a source folder that could not be read is deleted', async function () {
+      const src = memoryTree('src/', {'a': 1}, {others: [{rel: 'locked', other: {reason: 'cannot read folder', failed: true, folder: true}}]})
+      const out = await collect(onlyInDestination(src, memoryTree('dst/', {'a': 1, 'locked/x': 1, 'locked/y/z': 1, 'lockedx': 1})))
+      assert.deepEqual(out.map(f => f.rel), ['lockedx'])
+    })
+
+    it('a source listed out of byte order: names that look absent are confirmed, none is deleted wrongly', async function () {
+      // Locale order puts "Ü" before "w"; byte order after.
+      const src = memoryTree('src/', {'w': 1, 'Ü': 1, 'a': 1}, {unordered: true})
+      const dst = memoryTree('dst/', {'a': 1, 'w': 1, 'Ü': 1, 'gone': 1})
+      const out = await collect(onlyInDestination(src, dst))
+      assert.deepEqual(out.map(f => f.rel), ['gone'])
+    })
+  })
+
+  describe('decideSyncCopy (sync S3→S3)', function () {
+    const o = {key: 'k', size: 3, lastModifiedMs: 0, etag: '"e"'}
+    it('copies what the destination lacks or holds at another size, and everything with --force', function () {
+      assert.equal(decideSyncCopy(o, undefined, {}), 'copy')
+      assert.equal(decideSyncCopy(o, {...o, size: 4}, {}), 'copy')
+      assert.equal(decideSyncCopy(o, o, {force: true}), 'copy')
+    })
+    it('skips the same ETag at the same size, and the same size with --size-only; else the time rule checks', function () {
+      assert.equal(decideSyncCopy(o, o, {}), 'skip')
+      assert.equal(decideSyncCopy(o, {...o, etag: '"f"'}, {sizeOnly: true}), 'skip')
+      assert.equal(decideSyncCopy(o, {...o, etag: '"f"'}, {}), 'check')
+      assert.equal(decideSyncCopy({...o, etag: undefined}, {...o, etag: undefined}, {}), 'check')
+    })
+  })
+
+  describe('mergeByKey, loose order', function () {
+    it('an input that goes back is read on, its keys yielded unpaired (strict order throws instead)', async function () {
+      const from = (keys: string[]) => (async function* () { for (const key of keys) yield {key} })()
+      const out = await collect(mergeByKey({a: {items: from(['b', 'a', 'c'])}, b: {items: from(['a', 'b', 'c'])}}, {order: 'loose'}))
+      assert.deepEqual(out.map(m => [m.key, !!m.a, !!m.b]), [['a', false, true], ['b', true, true], ['a', true, false], ['c', true, true]])
+      await assert.rejects(collect(mergeByKey({a: {items: from(['b', 'a'])}})), /not in S3 key order/)
+    })
+    it('treeFiles drops names that are no files and selects by the filter', async function () {
+      const t = memoryTree('p/', {'x.txt': 1, 'y.bin': 1}, {others: [{rel: 'l', other: {reason: 'symlink', failed: false, folder: false}}]})
+      assert.deepEqual((await collect(treeFiles(t, {exclude: ['*.bin']}))).map(f => f.rel), ['x.txt'])
+    })
+  })
+})
