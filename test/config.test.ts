@@ -10,6 +10,7 @@ import {harness, newBucket} from './harness/hooks.js'
 import {putObject} from './harness/objects.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
+import {awscliTool, findTool} from './harness/tools.js'
 import {resolveS3Config, SUB} from '../src/s3/config.js'
 import {CONFIG_PREFIX_SEPARATOR} from '@smithy/core/config'
 
@@ -35,7 +36,7 @@ function mk(name: string): string {
 function awsConfigureSet(home: string, ...args: string[]): void {
   const env: NodeJS.ProcessEnv = {...process.env, HOME: home}
   for (const k of ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_PROFILE']) delete env[k]
-  execFileSync('/usr/bin/aws', ['configure', 'set', ...args], {env, stdio: ['ignore', 'ignore', 'inherit']})
+  execFileSync(findTool(awscliTool), ['configure', 'set', ...args], {env, stdio: ['ignore', 'ignore', 'inherit']})
 }
 
 describe('connecting: the endpoint resolver', function () {
