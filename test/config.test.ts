@@ -2,8 +2,7 @@ import assert from 'node:assert/strict'
 import {execFileSync, spawnSync} from 'node:child_process'
 import {request as httpRequest} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
-import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {appendFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {runCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
@@ -11,6 +10,7 @@ import {putObject} from './harness/objects.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 import {compareTrees, makeTree} from './harness/tree.js'
 import {awscliTool, findTool} from './harness/tools.js'
+import {scratchDirs} from './harness/scratch.js'
 
 /** Requests for s3c's own sync state (s3://bucket/.s3c/state/…), apart from the data's. */
 const notState = (r: {path: string}) => !r.path.includes('/.s3c/')
@@ -22,13 +22,7 @@ const notState = (r: {path: string}) => !r.path.includes('/.s3c/')
  * and every request path (SDK and fast path) uses it.
  */
 
-const dirs: string[] = []
-after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
-function mk(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`))
-  dirs.push(d)
-  return d
-}
+const mk = scratchDirs()
 
 /** The real AWS CLI writes the file, in a scratch HOME. */
 function awsConfigureSet(home: string, ...args: string[]): void {

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {CONFIG_PREFIX_SEPARATOR} from '@smithy/core/config'
 import {resolveS3Config, SUB} from '../../src/s3/config.js'
+import {scratchDirs} from '../harness/scratch.js'
 
 // The resolution from flags, environment and files alone; test/config.test.ts sends requests through it.
-const dirs: string[] = []
-after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
-function mk(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`))
-  dirs.push(d)
-  return d
-}
+const mk = scratchDirs()
 
 describe('connecting: the endpoint resolver', function () {
   let d: string
