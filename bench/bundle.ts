@@ -13,7 +13,7 @@ import {open} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {projectRoot as root, startS3} from '../test/harness/servers.js'
-import {AWS, RCLONE, clientEnvs, createBucket, machine, utcNow} from './clients.js'
+import {awsCli, RCLONE, clientEnvs, createBucket, machine, utcNow} from './clients.js'
 import {writeBenchSection} from './report.js'
 import {formatSeconds as fmt, median, timed} from './timing.js'
 
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     const fresh = (name: string) => { const d = join(out, name); rmSync(d, {recursive: true, force: true}); mkdirSync(d, {recursive: true}); return d }
     const all = await timed(process.execPath, [bin, 'download-all', 'bundle', fresh('all'), '-q'], {env})
     rows.push(`| s3c download-all | both files | ${fmt(all.seconds)} | |`)
-    const aws = await timed('bash', ['-c', `${AWS} --endpoint-url ${fauxqs.endpoint} s3 cp s3://${bucket}/bundle/bundle.tar bundle.tar --only-show-errors && tar -xf bundle.tar small`],
+    const aws = await timed('bash', ['-c', `${awsCli()} --endpoint-url ${fauxqs.endpoint} s3 cp s3://${bucket}/bundle/bundle.tar bundle.tar --only-show-errors && tar -xf bundle.tar small`],
       {env: envs.aws, cwd: fresh('aws')})
     rows.push(`| awscli: whole tar, then \`tar -x small\` (the seed's download_all path) | small | ${fmt(aws.seconds)} | 1 GET (+ ranged parts) of the whole tar |`)
     const rcl = await timed('bash', ['-c', `${RCLONE} copyto s:${bucket}/bundle/bundle.tar bundle.tar && tar -xf bundle.tar small`], {env: envs.rclone, cwd: fresh('rclone')})

@@ -10,12 +10,14 @@ import {cpus, loadavg, totalmem} from 'node:os'
 import {join} from 'node:path'
 import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
 import {projectRoot, type S3Env} from '../test/harness/servers.js'
+import {awscliTool, findTool} from '../test/harness/tools.js'
 
 // The bench process creates buckets with the SDK too: no Node 20 support warning on its stderr.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 export const s3cBin = join(projectRoot, 'bin', 'run.js')
-export const AWS = '/usr/bin/aws'
+/** The AWS CLI (awscli 2) found on the PATH; asked for when a bench first runs it, so a bench without it needs none. */
+export const awsCli = (): string => findTool(awscliTool)
 export const RCLONE = 'rclone'
 /** The name of the rclone remote (configured by RCLONE_CONFIG_S_* variables). */
 export const REMOTE = 's'

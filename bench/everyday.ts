@@ -26,7 +26,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {startProxy, type Proxy} from '../test/harness/proxy.js'
 import {startS3, type S3Env} from '../test/harness/servers.js'
-import {AWS, RCLONE, clientEnvs, createBucket, load1, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
+import {awsCli, RCLONE, clientEnvs, createBucket, load1, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
 import {writeBenchSection} from './report.js'
 import {countByKind} from './requests.js'
 import {formatSeconds as fmtS, median, timed} from './timing.js'
@@ -54,7 +54,7 @@ const n = (v: number) => v.toLocaleString('en-US')
 type Cmd = [string, string[], NodeJS.ProcessEnv]
 const s3c = (envs: ClientEnvs, ...args: string[]): Cmd => [s3cBin, [...args], envs.s3c]
 const rclone = (envs: ClientEnvs, ...args: string[]): Cmd => [RCLONE, args, envs.rclone]
-const aws = (envs: ClientEnvs, ...args: string[]): Cmd => [AWS, ['s3', ...args.slice(0, 1), '--endpoint-url', envs.endpoint, ...args.slice(1)], envs.aws]
+const aws = (envs: ClientEnvs, ...args: string[]): Cmd => [awsCli(), ['s3', ...args.slice(0, 1), '--endpoint-url', envs.endpoint, ...args.slice(1)], envs.aws]
 
 /** Puts `count` objects of `size` bytes under `prefix` (named k00000…), straight to the server (not through the proxy). */
 async function populate(s3: S3Env, work: string, prefix: string, count: number, size = 100): Promise<void> {
@@ -298,7 +298,7 @@ async function main(): Promise<void> {
     '',
     `Measured ${utcNow()} UTC on ${machine()}, load average ${loadStart} at the start and ${load1()} at the end ` +
       '(the machine is shared with test suites of other worktrees). ' +
-      `${s3cVersion}, ${toolVersion(RCLONE, ['version'])}, ${toolVersion(AWS, ['--version'])}; ` +
+      `${s3cVersion}, ${toolVersion(RCLONE, ['version'])}, ${toolVersion(awsCli(), ['--version'])}; ` +
       `one fauxqs, every request through the counting proxy of test/harness/proxy.ts (the "requests" column).`,
     '',
     `Sizes: ${n(KEYS)} keys for \`ls\` and \`rm\`, ${n(COPY)} objects of 4 KiB for \`cp\`, ${n(RUN_LINES)} \`run\` lines ` +

@@ -9,7 +9,7 @@ import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rm
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {projectRoot as root, startS3, type S3Env} from '../test/harness/servers.js'
-import {AWS, RCLONE, clientEnvs, createBucket, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
+import {awsCli, RCLONE, clientEnvs, createBucket, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
 import {writeBenchSection} from './report.js'
 import {median, timed} from './timing.js'
 
@@ -55,7 +55,7 @@ function command(tool: Tool, dir: Direction, local: string, bucket: string, pref
       return [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to), '--transfers', String(C), '--checkers', String(C),
         ...(big ? ['--s3-chunk-size', '16M', '--s3-upload-concurrency', '8', '--multi-thread-streams', '8'] : [])], envs.rclone]
     case 'awscli':
-      return [AWS, ['s3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', envs.endpoint, from, to], envs.aws]
+      return [awsCli(), ['s3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', envs.endpoint, from, to], envs.aws]
   }
 }
 
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   const body = [
     '## Mirror: upload and download of a tree (`npm run bench:mirror`)',
     '',
-    `Run ${utcNow()} UTC on ${machine()}, ${toolVersion(RCLONE, ['version'])}, ${toolVersion(AWS, ['--version'])}. ` +
+    `Run ${utcNow()} UTC on ${machine()}, ${toolVersion(RCLONE, ['version'])}, ${toolVersion(awsCli(), ['--version'])}. ` +
       `Client and server share the machine. ${C} requests in flight for every tool (s3c \`--thread-count ${C}\`, rclone \`--transfers ${C} --checkers ${C}\`, ` +
       `awscli \`max_concurrent_requests = ${C}\`); large file: 16 MiB parts. Every download is checked for the right file count.`,
     '',

@@ -3,7 +3,7 @@
  * against fauxqs, at a few tree sizes: the baseline docs/DESIGN-state.md starts from. Not a test
  * and not part of `npm run bench:*`: `npx tsc -p tsconfig.json && node dist/bench/rerun-memory.js 20000 50000`
  * (BENCH_RERUN_NODE_FLAGS: Node flags for the s3c processes).
- * Peak RSS comes from `/usr/bin/time -f %M` around the CLI process alone.
+ * Peak RSS comes from GNU time (`time -f %M`, found on the PATH) around the CLI process alone.
  */
 import {spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -11,6 +11,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
+import {findTool, gnuTimeTool} from '../test/harness/tools.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const sizes = process.argv.slice(2).map(Number).filter(n => n > 0)
@@ -29,7 +30,7 @@ function makeTree(dir: string, n: number): void {
 
 function cli(env: NodeJS.ProcessEnv, args: string[], nodeFlags: string[] = []): {peakMiB: number; seconds: number; summary: string} {
   const t0 = Date.now()
-  const r = spawnSync('/usr/bin/time', ['-f', 'PEAK_KB %M', process.execPath, ...nodeFlags, join(root, 'bin', 'run.js'), ...args, '--json', '-q'],
+  const r = spawnSync(findTool(gnuTimeTool), ['-f', 'PEAK_KB %M', process.execPath, ...nodeFlags, join(root, 'bin', 'run.js'), ...args, '--json', '-q'],
     {env, encoding: 'utf8', maxBuffer: 1 << 28})
   if (r.status !== 0) throw new Error(`s3c ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
   const kb = Number(/PEAK_KB (\d+)/.exec(r.stderr)?.[1])

@@ -25,7 +25,7 @@ import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {mulberry32, startProxy, type Proxy} from '../test/harness/proxy.js'
 import {projectRoot as root, startS3} from '../test/harness/servers.js'
-import {AWS, RCLONE, clientEnvs, createBucket, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
+import {awsCli, RCLONE, clientEnvs, createBucket, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
 import {writeBenchSection} from './report.js'
 import {countByKind, type Counts} from './requests.js'
 import {formatSeconds as fmtS, median, timed, type Timed} from './timing.js'
@@ -89,7 +89,7 @@ function copyCommand(tool: Tool, from: string, to: string, envs: ClientEnvs, syn
       return [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to), '--transfers', String(C), '--checkers', String(C)], envs.rclone]
     case 'awscli':
       // cp --recursive copies everything; sync is the CLI's own "only what changed" (size + Last-Modified from the listing).
-      return [AWS, ['s3', sync ? 'sync' : 'cp', ...(sync ? [] : ['--recursive']), '--only-show-errors', '--endpoint-url', envs.endpoint, from, to], envs.aws]
+      return [awsCli(), ['s3', sync ? 'sync' : 'cp', ...(sync ? [] : ['--recursive']), '--only-show-errors', '--endpoint-url', envs.endpoint, from, to], envs.aws]
   }
 }
 
@@ -121,7 +121,7 @@ async function startup(work: string, envs: ClientEnvs): Promise<StartupRow[]> {
     ['`s3c download-single bundle small --stdout` (index cached)', s3cBin, ['download-single', 'bundle', 'small', '--stdout'], env],
     ['`s3c list-files bundle` (index cached)', s3cBin, ['list-files', 'bundle'], env],
     ['`rclone cat` of a 100 B object', RCLONE, ['cat', `${rcloneUrl(`s3://${BUCKET}/plain/small`)}`], envs.rclone],
-    ['`aws s3 cp s3://…/small -`', AWS, ['s3', 'cp', '--endpoint-url', envs.endpoint, `s3://${BUCKET}/plain/small`, '-'], envs.aws],
+    ['`aws s3 cp s3://…/small -`', awsCli(), ['s3', 'cp', '--endpoint-url', envs.endpoint, `s3://${BUCKET}/plain/small`, '-'], envs.aws],
   ]
   const values = commands.map(() => [] as number[])
   // Rounds interleaved: a load spike on the shared machine hits every command alike.
@@ -260,7 +260,7 @@ async function listing(work: string, direct: ClientEnvs, proxied: ClientEnvs, pr
       cmd: [RCLONE, ['lsf', '-R', '--files-only', '--checkers', String(C), '--disable', 'ListR', rcloneUrl(url)], proxied.rclone],
       keys: out => out.split('\n').filter(Boolean).length},
     {tool: 'awscli', command: 'aws s3 ls --recursive',
-      cmd: [AWS, ['s3', 'ls', '--recursive', '--endpoint-url', proxied.endpoint, url], proxied.aws],
+      cmd: [awsCli(), ['s3', 'ls', '--recursive', '--endpoint-url', proxied.endpoint, url], proxied.aws],
       keys: out => out.split('\n').filter(Boolean).length},
   ]
   proxy.setFaults({latencyMs: LATENCY_MS})
@@ -442,7 +442,7 @@ async function main(): Promise<void> {
     '## Scale: start-up, small files, re-runs, memory, listing (`npm run bench:scale`)',
     '',
     `Run ${utcNow()} UTC on ${machine()}, ${s3.local ? 'fauxqs on the same machine' : `the S3 server at ${s3.endpoint}`}, ` +
-      `${toolVersion(RCLONE, ['version'])}, ${toolVersion(AWS, ['--version']).split(' ')[0]}; load average ${loadStart} at the start, ${loadavg()[0].toFixed(1)} at the end ` +
+      `${toolVersion(RCLONE, ['version'])}, ${toolVersion(awsCli(), ['--version']).split(' ')[0]}; load average ${loadStart} at the start, ${loadavg()[0].toFixed(1)} at the end ` +
       '(client, server and other processes share the cores: compare within this run only).',
     '',
     reduced.length ? `**Reduced sizes** (environment variables): ${reduced.join('; ')}. The goals are stated for the full sizes.\n` : '',

@@ -14,7 +14,7 @@ import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {mulberry32, startProxy, type RecordedRequest} from '../test/harness/proxy.js'
 import {projectRoot as root, startS3} from '../test/harness/servers.js'
-import {AWS, clientEnvs, createBucket, machine, s3cBin as bin, utcNow} from './clients.js'
+import {awsCli, clientEnvs, createBucket, machine, s3cBin as bin, utcNow} from './clients.js'
 import {writeBenchSection} from './report.js'
 import {KINDS, classify, zero, type Counts, type Kind} from './requests.js'
 import {median, timed} from './timing.js'
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
   const bucket = 'bench'
   const direct = {...clientEnvs(fauxqs, join(work, 'clients')).s3c, S3C_BUCKET: bucket}
   const viaProxy = {...clientEnvs(fauxqs, join(work, 'clients'), proxy.endpoint).s3c, S3C_BUCKET: bucket}
-  const aws = (args: string[], cwd?: string) => run(AWS, ['--endpoint-url', fauxqs.endpoint, ...args], direct, cwd)
+  const aws = (args: string[], cwd?: string) => run(awsCli(), ['--endpoint-url', fauxqs.endpoint, ...args], direct, cwd)
   const log = (s: string) => process.stderr.write(`[bench:tar +${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`)
   const sizes = objectSizes()
   const totalBytes = sizes.reduce((a, b) => a + b, 0)

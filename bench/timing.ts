@@ -4,9 +4,10 @@
  * in the bench process (test/harness/proxy.ts) keeps serving while they run.
  */
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {findTool, gnuTimeTool} from '../test/harness/tools.js'
 
 /** The middle value; for an even count the mean of the two middle ones. */
 export function median(values: number[]): number {
@@ -39,10 +40,8 @@ export interface Timed {
   peakRssBytes?: number
 }
 
-const GNU_TIME = '/usr/bin/time'
-
 /**
- * Runs `cmd args` and times it. Peak memory comes from GNU time (`/usr/bin/time -f %M`, the
+ * Runs `cmd args` and times it. Peak memory comes from GNU time (`time -f %M`, found on the PATH, the
  * kernel's own account of the process' largest RSS, which polling /proc could miss between
  * samples), written to a file of its own so the command's stderr stays as it is. time adds its
  * own exec to the wall time (about a millisecond), so timings with and without peakMemory are
@@ -52,9 +51,8 @@ export function timed(cmd: string, args: string[], opts: TimedOptions = {}): Pro
   let argv = [cmd, ...args]
   let memDir: string | undefined
   if (opts.peakMemory) {
-    if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (peak memory needs GNU time): apt-get install -y time`)
     memDir = mkdtempSync(join(tmpdir(), 's3c-bench-rss-'))
-    argv = [GNU_TIME, '-f', '%M', '-o', join(memDir, 'rss'), ...argv]
+    argv = [findTool(gnuTimeTool), '-f', '%M', '-o', join(memDir, 'rss'), ...argv]
   }
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {request} from 'node:http'
-import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,8 +10,8 @@ import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {projectRoot} from './harness/servers.js'
 import {makeTree} from './harness/tree.js'
+import {chromiumTool, findTool} from './harness/tools.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = join(projectRoot, 'test-artifacts')
 const FILES = 50
 
@@ -74,11 +74,10 @@ describe('s3c dashboard', function () {
   let runId = ''
   let dash: Awaited<ReturnType<typeof startDashboard>> | undefined
   let browser: Browser | undefined
-  /** Chromium from apt; a missing browser fails the test (it is part of the suite, not optional). */
+  /** Chromium from apt, found on the PATH; a missing browser fails the test (it is part of the suite, not optional). */
   async function launch(): Promise<Browser> {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`)
     return browser ??= await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: findTool(chromiumTool),
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     })
   }

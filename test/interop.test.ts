@@ -8,6 +8,7 @@ import {harness, newBucket} from './harness/hooks.js'
 import {startProxy, type Proxy} from './harness/proxy.js'
 import {compareTrees, seededBytes} from './harness/tree.js'
 import {halfMsTree} from './harness/times.js'
+import {awscliTool, findTool, rcloneTool} from './harness/tools.js'
 
 /** Requests for s3c's own sync state (s3://bucket/.s3c/state/…): not data; each run reads and writes it once. */
 const notState = (r: {path: string}) => !r.path.includes('/.s3c/')
@@ -15,7 +16,7 @@ const notState = (r: {path: string}) => !r.path.includes('/.s3c/')
 
 /*
  * s3c next to the tools around it: every round trip between s3c and rclone or awscli must
- * transfer nothing twice. rclone 1.60 and awscli 2.9 are the real programs (/usr/bin), talking
+ * transfer nothing twice. rclone 1.60 and awscli 2.9 are the real programs (found on the PATH), talking
  * to the same S3 server as s3c. Against fauxqs: files of 1 B – 4 MiB (fauxqs breaks rclone's
  * multipart uploads and awscli's PutObject of a 0-byte file), so the test that needs an rclone
  * multipart upload runs on other servers only (Ceph RGW in the lead's runs).
@@ -45,7 +46,7 @@ let toolHome: string
 /** rclone with a remote "s3t" configured through the environment only. */
 function rclone(...args: string[]): ToolResult {
   const {s3} = harness()
-  const r = run('/usr/bin/rclone', args, {
+  const r = run(findTool(rcloneTool), args, {
     RCLONE_CONFIG: join(toolHome, 'rclone.conf'),
     RCLONE_CONFIG_S3T_TYPE: 's3', RCLONE_CONFIG_S3T_PROVIDER: 'Other', RCLONE_CONFIG_S3T_ENDPOINT: s3.endpoint,
     RCLONE_CONFIG_S3T_ACCESS_KEY_ID: s3.accessKeyId, RCLONE_CONFIG_S3T_SECRET_ACCESS_KEY: s3.secretAccessKey, RCLONE_CONFIG_S3T_REGION: s3.region,
@@ -59,7 +60,7 @@ function rclone(...args: string[]): ToolResult {
 function aws(args: string[], config = ''): ToolResult {
   const {s3} = harness()
   writeFileSync(join(toolHome, 'aws-config'), `[default]\n${config}`)
-  const r = run('/usr/bin/aws', ['--endpoint-url', s3.endpoint, ...args], {
+  const r = run(findTool(awscliTool), ['--endpoint-url', s3.endpoint, ...args], {
     AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region, AWS_REGION: s3.region,
     AWS_CONFIG_FILE: join(toolHome, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(toolHome, 'aws-credentials'),
     AWS_PROFILE: undefined, AWS_ENDPOINT_URL: undefined, AWS_CA_BUNDLE: undefined, HOME: toolHome,

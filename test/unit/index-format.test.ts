@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
-import {crc32, crc32Combine} from '../src/tar/crc.js'
+import {crc32, crc32Combine} from '../../src/tar/crc.js'
 import {
   FIRST_READ, RECORD_SIZE, buildIndex, findInTable, nameHash, parseCollisions, parseHeader, parseList, tableWindow, type IndexedMember,
-} from '../src/s3ci/format.js'
+} from '../../src/s3ci/format.js'
 
 function members(n: number, name = (i: number) => `dir${i % 97}/file-${i}.txt`): IndexedMember[] {
   return Array.from({length: n}, (_, i) => ({name: name(i), type: 'file' as const, size: i % 1000, mode: 0o644, mtime: 1_700_000_000 + i, dataOffset: 512 * (1 + 3 * i), crc: i}))

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {compareKeys, mergeByKey, MergeOrderError, type Joined} from '../src/base/keys.js'
-import {walkLocal, isProblem} from '../src/local/walk.js'
-import {fsPath} from '../src/local/fs-path.js'
+import {compareKeys, mergeByKey, MergeOrderError, type Joined} from '../../src/base/keys.js'
+import {walkLocal, isProblem} from '../../src/local/walk.js'
+import {fsPath} from '../../src/local/fs-path.js'
 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0)

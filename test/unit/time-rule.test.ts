@@ -4,10 +4,10 @@ import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {floorDiv, formatMtime, lastModifiedTime, parseMtime, sameTime, utimesValue, wholeSeconds} from '../src/base/times.js'
-import {objectDigests, objectTime} from '../src/jobs/metadata.js'
-import {multipartPartSizes, sameContent} from '../src/jobs/compare.js'
-import {seededBytes} from './harness/tree.js'
+import {floorDiv, formatMtime, lastModifiedTime, parseMtime, sameTime, utimesValue, wholeSeconds} from '../../src/base/times.js'
+import {objectDigests, objectTime} from '../../src/jobs/metadata.js'
+import {multipartPartSizes, sameContent} from '../../src/jobs/compare.js'
+import {seededBytes} from '../harness/tree.js'
 
 const MiB = 1024 * 1024
 const nsOf = (path: string) => statSync(path, {bigint: true}).mtimeNs

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {ReorderBuffer} from '../src/state/reorder.js'
+import {ReorderBuffer} from '../../src/state/reorder.js'
 
 const tick = () => new Promise(r => setImmediate(r))
 

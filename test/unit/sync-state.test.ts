@@ -9,7 +9,7 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import {
   StateOrderError, StateRejected, StateWriter, folderStorage, loadState, normalizeEtag, readState, stateId, stateName, verifyState,
   type StateEntry, type StateIdentity, type StateStorage,
-} from '../src/state/state.js'
+} from '../../src/state/state.js'
 
 const id: StateIdentity = {direction: 'upload', bucket: 'b', prefix: 'mirror/', local: '/data/mirror'}
 

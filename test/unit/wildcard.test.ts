@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import {anyMatcher, excludesWholeFolder, hasWildcard, keyPattern, literalPrefix, wildcardMatcher} from '../src/base/wildcard.js'
-import {keyFilter} from '../src/base/filter.js'
+import {anyMatcher, excludesWholeFolder, hasWildcard, keyPattern, literalPrefix, wildcardMatcher} from '../../src/base/wildcard.js'
+import {keyFilter} from '../../src/base/filter.js'
 
 describe('the wildcard rule (filters and S3 URLs)', function () {
   it('* and ** match any run of characters, / included (as s5cmd and the AWS CLI)', function () {

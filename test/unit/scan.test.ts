@@ -4,9 +4,9 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
-import {S3cError} from '../src/base/errors.js'
-import {localSource} from '../src/local/storage.js'
-import {scanTar} from '../src/tar/scan.js'
+import {S3cError} from '../../src/base/errors.js'
+import {localSource} from '../../src/local/storage.js'
+import {scanTar} from '../../src/tar/scan.js'
 
 /*
  * scanTar (src/tar/scan.ts) over a local range source, on archives GNU tar writes in each format,

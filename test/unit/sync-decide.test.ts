@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import {carriedEntry, decideDownload, decideUpload, syncedEntry, type Decision, type ListedObject, type SyncTuple} from '../src/state/decide.js'
-import type {LocalStat, StateEntry} from '../src/state/state.js'
+import {carriedEntry, decideDownload, decideUpload, syncedEntry, type Decision, type ListedObject, type SyncTuple} from '../../src/state/decide.js'
+import type {LocalStat, StateEntry} from '../../src/state/state.js'
 
 const ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
 const OTHER = '0cc175b9c0f1b6a831c399e269772661'

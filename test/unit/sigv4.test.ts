@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import {SignatureV4} from '@smithy/signature-v4'
-import {NodeSha256, encodeKey} from '../src/s3/fast.js'
-import {SigV4Signer, canonicalQuery} from '../src/s3/sigv4.js'
-import {mulberry32} from './harness/proxy.js'
+import {NodeSha256, encodeKey} from '../../src/s3/fast.js'
+import {SigV4Signer, canonicalQuery} from '../../src/s3/sigv4.js'
+import {mulberry32} from '../harness/proxy.js'
 
 /*
  * The fast path's signer against the SDK's: the same requests, the same instant, the same keys

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import {Http1Pool} from '../src/s3/http1.js'
+import {Http1Pool} from '../../src/s3/http1.js'
 
 /*
  * The fast path's HTTP/1.1 client (src/s3/http1.ts) against a raw TCP server that answers as
