@@ -47,6 +47,11 @@ export interface LocalStat {
   ctimeNs?: string
 }
 
+/** A bigint stat as the sync state records a local file. */
+export function localStatOf(st: {size: bigint; mtimeNs: bigint; ino: bigint; ctimeNs: bigint}): LocalStat {
+  return {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}
+}
+
 export interface StateEntry {
   key: string
   /** The object's size and ETag (normalized: no quotes, lower case) when s3c wrote or read it. */
