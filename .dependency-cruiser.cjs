@@ -67,6 +67,13 @@ module.exports = {
       to: {},
     },
     {
+      name: 'on-the-map-alone',
+      comment: 'A module in src/ outside the folders of the map that imports nothing and nothing imports',
+      severity: 'error',
+      from: {orphan: true, path: '^src/', pathNot: MAP.flat().map(pathOf)},
+      to: {},
+    },
+    {
       name: 'not-to-unresolvable',
       comment: 'An import the check cannot resolve would escape every rule above',
       severity: 'error',
