@@ -1,23 +1,15 @@
-/** s3c as a library: the same core the CLI commands call. */
+/**
+ * s3c as a library: what README's "Library" section documents, and the types of its options and
+ * results. Runners, handlers, jobs and S3Storage are the CLI's internals: not exported.
+ */
 export {upload, type UploadOptions} from './verbs/upload.js'
 export {download, type DownloadOptions} from './verbs/download.js'
 export {transferDefaults, type TransferOptions} from './run/session.js'
-export {S3cError, ExitCode, FatalError, classifyError, describeError} from './base/errors.js'
-export {withRetry, defaultRetryPolicy, retryPolicy, type RetryPolicy} from './base/retry.js'
-export {createS3, type S3Handle} from './s3/client.js'
+export type {RunSummary} from './run/stats.js'
+export {S3cError, ExitCode} from './base/errors.js'
 export {resolveS3Config, type S3Config} from './s3/config.js'
-export {parseS3Url, resolveLocation, joinKey, type S3Location} from './base/location.js'
-export {InProcessRunner} from './run/in-process.js'
-export type {Runner} from './run/runner.js'
-export {RunStats, type RunSummary} from './run/stats.js'
-export {ProgressReporter} from './run/progress.js'
-export {walkLocal, type LocalEntry, type LocalProblem} from './local/walk.js'
-export {S3Storage, walkS3} from './s3/storage.js'
-export {fsPath, nameFromBytes, bytesOfName} from './local/fs-path.js'
-export {handlers, type JobContext, type Handlers} from './jobs/handlers.js'
-export {formatMtime, parseMtime, sameTime, lastModifiedTime, utimesValue, type FileTime} from './base/times.js'
-export type * from './jobs/types.js'
-export {connect, type ConnectOptions} from './api/connect.js'
+export {parseS3Url, type S3Location} from './base/location.js'
+export type {ConnectOptions} from './api/connect.js'
 export {stat, list, glob, readFile, createReadStream, remove, type FileEntry, type StatResult} from './api/files.js'
 export {listMembers, openMember, type ArchiveOptions, type IndexedMember} from './api/archives.js'
 export type {RemoveSummary} from './verbs/rm.js'

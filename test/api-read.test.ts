@@ -41,6 +41,13 @@ describe('library API, read side (s3:// URLs and local paths alike)', function (
   })
   after(() => rmSync(local, {recursive: true, force: true}))
 
+  it('the entry exports the documented library and nothing else (README "Library"; runners, handlers, S3Storage are internal)', function () {
+    assert.deepEqual(Object.keys(s3c).sort(), [
+      'ExitCode', 'S3cError', 'copy', 'createReadStream', 'createWriteStream', 'download', 'glob', 'list', 'listMembers', 'move',
+      'openMember', 'parseS3Url', 'readFile', 'remove', 'resolveS3Config', 'stat', 'sync', 'transferDefaults', 'upload', 'writeFile',
+    ])
+  })
+
   it('stat: an object (size, ETag, mtime by the time rule, metadata), a local file, a folder; missing → exit code 2', async function () {
     const o = await s3c.stat(`s3://${bucket}/docs/a.txt`, conn())
     assert.equal(o.size, 5)

@@ -16,7 +16,7 @@ import {retryPolicy} from '../src/base/retry.js'
 import {resolveS3Config} from '../src/s3/config.js'
 import {S3Storage} from '../src/s3/storage.js'
 import {utimesValue} from '../src/base/times.js'
-import {s3StateStorage} from '../src/s3/state-storage.js'
+import {s3StateStorage} from '../src/state/s3-storage.js'
 
 const MiB = 1024 * 1024
 

@@ -7,8 +7,8 @@ import {resolveConnection, type ConnectOptions} from './connect.js'
 
 /*
  * Bundles and indexed tars from the library: the same readers as `s3c list-files` and
- * `s3c download-single` (src/core/bundle-read.ts), the same references (s3://bucket/key.tar, a
- * local tar, or a bundle id with `bucket`/`prefix`).
+ * `s3c download-single` (src/verbs/list-files.ts, download-single.ts), the same references
+ * (s3://bucket/key.tar, a local tar, or a bundle id with `bucket`/`prefix`).
  */
 
 export interface ArchiveOptions extends ConnectOptions {

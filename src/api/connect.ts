@@ -1,7 +1,7 @@
-import {retryPolicy} from '../base/retry.js'
 import {transferDefaults} from '../run/defaults.js'
 import {resolveS3Config, type S3Config} from '../s3/config.js'
-import {S3Storage} from '../s3/storage.js'
+import {openS3, withS3 as withConnection} from '../s3/connect.js'
+import type {S3Storage} from '../s3/storage.js'
 
 /**
  * How the library reaches S3: the CLI's configuration (environment, AWS_PROFILE, ~/.aws files;
@@ -37,15 +37,10 @@ export async function resolveConnection(opts: ConnectOptions = {}, sockets = tra
 
 /** Opens one connection for one call (closed by `withS3`). */
 export async function connect(opts: ConnectOptions = {}, sockets = transferDefaults.threadCount): Promise<S3Storage> {
-  return S3Storage.open(await resolveConnection(opts, sockets), retryPolicy(opts.maxRetry ?? 10), opts.signal)
+  return openS3({s3: await resolveConnection(opts, sockets), maxRetry: opts.maxRetry, signal: opts.signal})
 }
 
 /** Runs `fn` on a connection and closes it after. */
 export async function withS3<T>(opts: ConnectOptions, fn: (s3: S3Storage) => Promise<T>, sockets = transferDefaults.threadCount): Promise<T> {
-  const s3 = await connect(opts, sockets)
-  try {
-    return await fn(s3)
-  } finally {
-    await s3.close()
-  }
+  return withConnection({s3: await resolveConnection(opts, sockets), maxRetry: opts.maxRetry, signal: opts.signal}, fn)
 }

@@ -122,7 +122,7 @@ export function objectHeaders(o: CreateOptions): Headers {
   return h
 }
 
-/** s3c's own keys at the bucket root (sync states: src/s3/state-storage.ts); listings of user data leave them out. */
+/** s3c's own keys at the bucket root (sync states: src/state/s3-storage.ts); listings of user data leave them out. */
 export const RESERVED_PREFIX = '.s3c/'
 
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})

@@ -6,7 +6,7 @@
  *
  * Its size is bounded: `reserve` waits while `capacity` slots are held. Slots are held only
  * between reserve and release, and a slot can stay unfilled only while its job is in the runner,
- * which itself admits a bounded number of jobs (its `add` waits, src/engine/runner.ts); so with
+ * which itself admits a bounded number of jobs (its `add` waits, src/run/runner.ts); so with
  * capacity above the runner's admitted files the planner waits only when one job at the head is
  * much slower than everything after it (a large file). `overflow: 'forfeit'` then gives that slot
  * up instead of waiting (its key gets no state entry, so the next run checks it with a HEAD),

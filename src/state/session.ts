@@ -7,7 +7,6 @@
  */
 import {tmpdir} from 'node:os'
 import {describeError} from '../base/errors.js'
-import type {FileOutcome} from '../jobs/types.js'
 import {carriedEntry, syncedEntry, type ListedObject} from './decide.js'
 import {compareKeys, mergeByKey, MergeOrderError, type Joined, type MergeInput} from '../base/keys.js'
 import {ReorderBuffer} from './reorder.js'
@@ -26,6 +25,17 @@ export interface SyncSessionOptions {
   warn: (line: string) => void
   /** True once the run was stopped: a state read failing then is the stop, not a warning. */
   stopped?: () => boolean
+}
+
+/**
+ * A job's outcome for one file, as far as the session reads it: the runner hands it a FileOutcome
+ * of jobs/types.ts, which has these fields and more (the state sits below jobs/ on the map).
+ */
+export interface SettledFile {
+  key: string
+  status: 'done' | 'skipped' | 'failed'
+  /** What the job's requests answered of the object and, after a download, the local file (FileSyncInfo). */
+  state?: {etag?: string; mtime?: string; sha256?: string; local?: LocalStat}
 }
 
 /** What the planner knew of a file it handed to a job: enough to make its entry from the job's result. */
@@ -92,7 +102,7 @@ export class SyncSession {
   }
 
   /** A job's outcome for one file (in-process runs: every result comes here). */
-  settle(outcome: FileOutcome): void {
+  settle(outcome: SettledFile): void {
     const p = this.pending.get(outcome.key)
     if (!p) return
     this.pending.delete(outcome.key)
@@ -145,7 +155,7 @@ export class SyncSession {
 }
 
 /** The entry for a file a job left in sync: what the job's requests answered, else (a skip by digest) the listing and the state. */
-function entryOf(outcome: FileOutcome, p: Pending): StateEntry | undefined {
+function entryOf(outcome: SettledFile, p: Pending): StateEntry | undefined {
   const s = outcome.state
   const local = s?.local ?? p.local
   if (!local) return undefined

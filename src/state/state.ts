@@ -40,11 +40,16 @@ export interface StateIdentity {
 /** The local file as s3c saw it when the pair was in sync (stat with bigint: full precision). */
 export interface LocalStat {
   size: number
-  /** Nanoseconds since the epoch, decimal (src/core/times.ts). */
+  /** Nanoseconds since the epoch, decimal (src/base/times.ts). */
   mtimeNs: string
   /** Inode and change time (ns): a file replaced by rename, or rewritten with its mtime put back, shows here. */
   ino?: string
   ctimeNs?: string
+}
+
+/** A bigint stat as the sync state records a local file. */
+export function localStatOf(st: {size: bigint; mtimeNs: bigint; ino: bigint; ctimeNs: bigint}): LocalStat {
+  return {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}
 }
 
 export interface StateEntry {

@@ -19,8 +19,8 @@ import {treeAt} from '../storage/open.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
 import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
 import {joinSync, type SyncSession} from '../state/session.js'
-import {localStatOf, openSyncSession} from '../state/planner.js'
-import type {LocalStat, StateEntry} from '../state/state.js'
+import {localStatOf, type LocalStat, type StateEntry} from '../state/state.js'
+import {openSyncSession} from './sync-session.js'
 
 export interface DownloadOptions extends TransferOptions {
   localFolder: string

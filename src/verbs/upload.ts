@@ -17,8 +17,8 @@ import {RESERVED_PREFIX} from '../s3/storage.js'
 import type {StorageEntry} from '../base/storage.js'
 import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
 import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
-import {openSyncSession} from '../state/planner.js'
 import type {LocalStat, StateEntry} from '../state/state.js'
+import {openSyncSession} from './sync-session.js'
 
 export interface UploadOptions extends TransferOptions {
   /** A folder, or one file (then the prefix is its key, or the folder it goes into when it ends with '/'). */

@@ -3,10 +3,10 @@
  * this run writes one, and the session wired to the run's results.
  */
 import type {RunContext, TransferOptions} from '../run/session.js'
-import {s3StateStorage, STATE_PREFIX} from '../s3/state-storage.js'
 import {folderPrefix, parseS3Url} from '../base/location.js'
-import {SyncSession} from './session.js'
-import type {LocalStat, StateIdentity} from './state.js'
+import {s3StateStorage, STATE_PREFIX} from '../state/s3-storage.js'
+import {SyncSession} from '../state/session.js'
+import type {StateIdentity} from '../state/state.js'
 
 /**
  * The run's sync session, or undefined with --no-state and for `s3c retry` of failed files. It
@@ -28,9 +28,4 @@ export async function openSyncSession(run: RunContext, opts: TransferOptions, id
     warn: line => opts.onNotice?.(line), stopped: () => run.signal.aborted,
   })
   return session
-}
-
-/** A bigint stat as the sync state records a local file. */
-export function localStatOf(st: {size: bigint; mtimeNs: bigint; ino: bigint; ctimeNs: bigint}): LocalStat {
-  return {size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), ctimeNs: String(st.ctimeNs)}
 }

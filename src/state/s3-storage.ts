@@ -1,7 +1,8 @@
+/** The sync state kept in S3: the StateStorage (state.ts) that runs use. */
 import type {Readable} from 'node:stream'
-import type {StateStorage} from '../state/state.js'
-import type {S3Storage} from './storage.js'
-import {RESERVED_PREFIX} from './storage.js'
+import type {S3Storage} from '../s3/storage.js'
+import {RESERVED_PREFIX} from '../s3/storage.js'
+import type {StateStorage} from './state.js'
 
 /** Where sync states go by default: `.s3c/state/` at the data bucket's root (docs/DESIGN-state.md, "Where it lives"). */
 export const STATE_PREFIX = `${RESERVED_PREFIX}state/`
