@@ -4,11 +4,11 @@ import {keyFilter, type WalkFilter} from './filter.js'
 import {mergeByKey} from './keys.js'
 
 /*
- * The storage interface: what every verb needs from where bytes live, whether an S3 bucket
- * (src/s3/storage.ts) or a local folder (src/local/storage.ts), in the spirit of s5cmd's
- * `storage.Storage` and rclone's `fs.Fs`. A storage is rooted (a bucket, a folder); keys are
- * '/'-separated names under that root and listings come in S3's byte order, so a local walk and
- * a listing are two streams in the same order.
+ * The storage interfaces: what verbs need from where bytes live, whether an S3 prefix
+ * (src/s3/) or a local folder (src/local/), in the spirit of s5cmd's `storage.Storage` and
+ * rclone's `fs.Fs`. A Tree is rooted (a prefix, a folder); names are '/'-separated under that
+ * root and listings come in S3's byte order, so a local walk and a listing are two streams in
+ * the same order. A RangeSource reads one version of an object or file at any offset.
  */
 
 /** An object or a file, as a listing or a stat gives it. */
@@ -49,32 +49,6 @@ export interface ListPage {
   entries: StorageEntry[]
   /** With a delimiter: the keys of the folders one level down, each ending with '/'. */
   prefixes: string[]
-}
-
-export interface WriteOptions {
-  contentType?: string
-  /** Object metadata (x-amz-meta-*), without the prefix. Local files have none. */
-  metadata?: Record<string, string>
-}
-
-/** The operations every verb needs, whatever holds the bytes. */
-export interface Storage {
-  /** `s3://bucket` or the folder, for messages. */
-  readonly label: string
-  /** The object or file at `key`, or undefined when there is none. */
-  stat(key: string): Promise<StorageEntry | undefined>
-  /** What is under `prefix` (a plain prefix: `a/b` also lists `a/bc`), one page at a time. */
-  list(prefix: string, opts?: ListOptions): AsyncGenerator<ListPage>
-  /** Random access to `key`, pinned to the version it has now (a later change fails the reads). */
-  open(key: string): Promise<RangeSource>
-  /** The whole content of a small object or file. */
-  read(key: string): Promise<Buffer>
-  /** Writes a small object or file whole: nobody sees it half-written. */
-  write(key: string, body: Buffer, opts?: WriteOptions): Promise<void>
-  /** Copies `from` to `to` within this storage (server-side in S3). */
-  copy(from: string, to: string): Promise<void>
-  /** Removes these keys (a missing one is not an error). */
-  remove(keys: string[]): Promise<void>
 }
 
 /**

@@ -13,11 +13,15 @@ import type {S3Location} from '../base/location.js'
 import type {CopyConditions, CopySettings, FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
 
 /**
- * Options shared by upload and download (s3concurrent's flags and ours): the plan-shaping ones
- * a run stores for a retry (stored-command.ts), and these.
+ * What a run needs, whatever its verb plans: the connection, how many requests at once, where
+ * jobs run (this process or Redis), how it reports, and how it is stopped.
  */
-export interface TransferOptions extends CommonStoredOptions {
+export interface RunOptions {
   s3: S3Config
+  /** Requests in flight (s3concurrent's thread_count). */
+  threadCount: number
+  /** Retries per request after the first attempt. */
+  maxRetry: number
   dryRun: boolean
   /** Called with one line per planned transfer in a dry run. */
   onPlan?: (line: string) => void
@@ -42,6 +46,22 @@ export interface TransferOptions extends CommonStoredOptions {
   only?: string[]
   /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
   retrying?: 'failed' | 'all'
+  /** Upload, download: read and write the sync state (default true; --no-state, S3C_NO_STATE=1: false). */
+  state?: boolean
+  /** Upload, download: where sync states live (`s3://bucket/prefix/`); default `.s3c/state/` in the data's bucket. */
+  stateUrl?: string
+}
+
+/** What shapes one verb's plan: where, which names, and the rules that decide each file. */
+export interface PlanOptions {
+  location: S3Location
+  /** Files at or above this size move in parts. */
+  multipartThreshold: number
+  partSize: number
+  force: boolean
+  checksum: boolean
+  include?: string[]
+  exclude?: string[]
   /** cp/mv/sync: the source's own wildcard, matched against relative names (with include/exclude). */
   pattern?: string
   /** cp/mv --flatten: every file keeps only its base name. */
@@ -52,11 +72,13 @@ export interface TransferOptions extends CommonStoredOptions {
   removeSource?: boolean
   /** sync --size-only: a counterpart of the same size is unchanged. */
   sizeOnly?: boolean
-  /** Upload, download: read and write the sync state (default true; --no-state, S3C_NO_STATE=1: false). */
-  state?: boolean
-  /** Upload, download: where sync states live (`s3://bucket/prefix/`); default `.s3c/state/` in the data's bucket. */
-  stateUrl?: string
 }
+
+/**
+ * A transfer verb's options: the run's and its plan's (the plan-shaping ones, and the run's
+ * thread count and retries, are what a run stores for a retry: stored-command.ts).
+ */
+export interface TransferOptions extends RunOptions, PlanOptions, CommonStoredOptions {}
 
 export {transferDefaults} from './defaults.js'
 

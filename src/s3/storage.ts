@@ -4,8 +4,8 @@ import type {Command} from '@smithy/types'
 import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
 import {
-  SourceChangedError, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type Storage, type StorageEntry,
-  type WriteOptions, type ObjectSettings,
+  SourceChangedError, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type StorageEntry,
+  type ObjectSettings,
 } from '../base/storage.js'
 import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
@@ -184,11 +184,6 @@ export class S3Storage {
   /** Closes the connection (every view made with `with` shares it). */
   async close(): Promise<void> {
     await this.handle.close()
-  }
-
-  /** The bucket as a storage (src/base/storage.ts). */
-  bucket(name: string): Storage {
-    return new S3Bucket(this, name)
   }
 
   /** One SDK command, built from the SDK's module (loaded with the first one: src/s3/client.ts) and sent. */
@@ -585,47 +580,6 @@ export class S3Storage {
   /** A presigned GET URL (SigV4 query signing), valid for `expiresInSeconds` (at most 7 days, S3's limit). */
   presignGet(bucket: string, key: string, expiresInSeconds: number): Promise<string> {
     return presignGetUrl(this.handle.fast, bucket, key, expiresInSeconds)
-  }
-}
-
-/** A bucket as a storage: the interface's operations on S3Storage's requests. */
-class S3Bucket implements Storage {
-  readonly label: string
-  constructor(private readonly s3: S3Storage, private readonly name: string) {
-    this.label = `s3://${name}`
-  }
-
-  async stat(key: string): Promise<StorageEntry | undefined> {
-    const h = await this.s3.head(this.name, key)
-    if (!h) return undefined
-    return {key, size: Number(h['content-length'] ?? 0), lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : 0, etag: h.etag}
-  }
-
-  list(prefix: string, opts?: ListOptions): AsyncGenerator<ListPage> {
-    return this.s3.list(this.name, prefix, opts)
-  }
-
-  open(key: string): Promise<RangeSource> {
-    return this.s3.openSource(this.name, key)
-  }
-
-  async read(key: string): Promise<Buffer> {
-    return (await this.s3.get(this.name, key)).body
-  }
-
-  async write(key: string, body: Buffer, opts: WriteOptions = {}): Promise<void> {
-    const headers: Headers = {'content-type': opts.contentType ?? 'application/octet-stream'}
-    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[`x-amz-meta-${k}`] = v
-    await this.s3.put(this.name, key, body, {headers})
-  }
-
-  async copy(from: string, to: string): Promise<void> {
-    await this.s3.copy({bucket: this.name, key: from}, {bucket: this.name, key: to})
-  }
-
-  async remove(keys: string[]): Promise<void> {
-    const refused = await this.s3.deleteMany(this.name, keys)
-    if (refused.length > 0) throw new S3cError(`could not delete s3://${this.name}/${refused[0].key} (${refused[0].error})${refused.length > 1 ? ` and ${refused.length - 1} more` : ''}`, ExitCode.filesFailed)
   }
 }
 

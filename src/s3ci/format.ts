@@ -2,7 +2,7 @@ import {ExitCode, S3cError} from '../base/errors.js'
 import {createHash} from 'node:crypto'
 import {gunzipSync, gzipSync} from 'node:zlib'
 import {BLOCK} from '../tar/block.js'
-import type {MemberType, TarMember} from '../tar/header.js'
+import type {IndexedMember, MemberType} from '../tar/header.js'
 
 /*
  * The s3c index ("s3ci", versions 1 and 2), specified in docs/FORMAT.md. One object next to the tar:
@@ -36,17 +36,7 @@ const FLAG_BIG = 0x10
 const FLAG_SPARSE = 0x20
 const MAX40 = 2 ** 40 - 1
 
-export interface IndexedMember extends TarMember {
-  /** CRC-32 of the member's data, when it was read while indexing (a sparse member: of its stored data runs). */
-  crc?: number
-  /**
-   * A sparse file: its data runs as [offset in the file, length], stored one after another in
-   * the tar from dataOffset; `size` is then the file's real size, holes included.
-   */
-  sparse?: [number, number][]
-  /** For type 'other': what the tar says it is (node-tar's name: FIFO, CharacterDevice, ContinuationFile, …). */
-  tarType?: string
-}
+export type {IndexedMember} from '../tar/header.js'
 
 /** Bytes of the member's data stored in the tar (for a sparse member, its data runs, not its real size). */
 export function storedSize(m: {size: number; sparse?: [number, number][]}): number {

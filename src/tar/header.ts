@@ -112,3 +112,16 @@ export function headerModeAndTime(block: Buffer, name: string): {mode: number; m
   if (!h?.cksumValid) throw new Error(`no tar header right before the data of ${name} where the TOC says: the TOC does not match the archive`)
   return {mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000)}
 }
+
+/** A member as an index (src/s3ci/format.ts) or a scan of the headers (scan.ts) records it: the header's facts and the data's. */
+export interface IndexedMember extends TarMember {
+  /** CRC-32 of the member's data, when it was read while indexing (a sparse member: of its stored data runs). */
+  crc?: number
+  /**
+   * A sparse file: its data runs as [offset in the file, length], stored one after another in
+   * the tar from dataOffset; `size` is then the file's real size, holes included.
+   */
+  sparse?: [number, number][]
+  /** For type 'other': what the tar says it is (node-tar's name: FIFO, CharacterDevice, ContinuationFile, …). */
+  tarType?: string
+}

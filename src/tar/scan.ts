@@ -2,7 +2,7 @@ import {Header, Pax, type HeaderData} from 'tar'
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {RangeSource} from '../base/storage.js'
 import {crc32} from './crc.js'
-import type {IndexedMember} from '../s3ci/format.js'
+import type {IndexedMember} from './header.js'
 import {BLOCK, padded, type MemberType} from './header.js'
 
 /** Members at least this large are hopped over (their data is not read); smaller ones are streamed. */
