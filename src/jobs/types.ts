@@ -6,9 +6,13 @@ import {describeError, FatalError} from '../base/errors.js'
 import type {ObjectSettings, SourceRef} from '../base/storage.js'
 import type {CompletedPart, CopySource, S3Storage} from '../s3/storage.js'
 import type {LocalStat} from '../state/state.js'
+import type {BuiltPart, PartMember} from '../tar/layout.js'
+import type {CopiedPart, TempPart} from '../tar/plan.js'
 
 export type {SourceRef, S3SourceRef, LocalSourceRef} from '../base/storage.js'
 export type {CompletedPart, CopySource} from '../s3/storage.js'
+export type {MemberSource, PartMember} from '../tar/layout.js'
+export type {TempStep} from '../tar/plan.js'
 
 /** How to decide that a file with a same-size counterpart is unchanged. */
 export type CompareMode = 'mtime' | 'checksum'
@@ -126,79 +130,10 @@ export interface FinishDownloadJob {
   removeSource?: boolean
 }
 
-/** Where a tar member's bytes come from: a local file, or an S3 object (tar create). */
-export type MemberSource = {path: string} | {bucket: string; key: string; etag?: string}
-
-/** A member as a tar-part job sees it: enough to rebuild its header blocks and read its data. */
-export interface PartMember {
-  ordinal: number
-  name: string
-  type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'
-  size: number
-  mode: number
-  mtime: number
-  linkname?: string
-  headerOffset: number
-  dataOffset: number
-  source?: MemberSource
-}
-
-/**
- * One multipart part of a tar s3c writes: the archive's bytes [offset, offset+length), built
- * from the headers and data of the members that overlap it. The layout was fixed by the
- * planner, so any part can be built alone, by any worker, in any order.
- */
-export interface TarPartJob {
-  kind: 'tar-part'
-  bucket: string
-  key: string
-  uploadId: string
-  partNumber: number
-  offset: number
-  length: number
-  format: 'pax' | 'gnu'
-  members: PartMember[]
-}
-
-/** Part(s) of a tar that are one object's data, copied server-side in ranges of at most maxRange. */
-export interface TarCopyJob {
-  kind: 'tar-copy'
-  bucket: string
-  key: string
-  uploadId: string
-  firstPart: number
-  source: CopySource & {start: number; end: number}
-  ordinal: number
-  maxRange: number
-}
-
-/** What a temporary object is made of, in order: archive bytes built here, or a copied object. */
-export type TempStep = {bytes: [number, number]} | {copy: CopySource & {size: number}; ordinal: number}
-
-/**
- * Part(s) of a tar that need a temporary object because S3 will not take them as parts
- * directly (headers between copied objects are below the 5 MiB part minimum): the temporary
- * object starts with 5 MiB of zeros so each of its multipart parts is large enough; its bytes
- * after the padding are then copied into the archive, and it is deleted.
- */
-export interface TarTempJob {
-  kind: 'tar-temp'
-  bucket: string
-  key: string
-  uploadId: string
-  firstPart: number
-  tempKey: string
-  steps: TempStep[]
-  /** Members whose headers or data fall in the bytes steps. */
-  members: PartMember[]
-  format: 'pax' | 'gnu'
-  maxRange: number
-  /**
-   * A 5 MiB object of zeros in the archive's bucket: when the first step is a copy, the padding
-   * is copied from it instead of uploaded (steps are then [copy ≥ 5 MiB, bytes]).
-   */
-  padKey?: string
-}
+/** tar create's parts are planned in src/tar (layout.ts, plan.ts): a part as planned is its job. */
+export type TarPartJob = BuiltPart
+export type TarCopyJob = CopiedPart
+export type TarTempJob = TempPart
 
 /** Parent of a tar's part jobs: completes the upload and writes the index (or aborts). */
 export interface CompleteTarJob {
