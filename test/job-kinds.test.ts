@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import {handlers} from '../src/jobs/handlers.js'
+import {jobKinds, kindOf} from '../src/jobs/registry.js'
 import type {JobData} from '../src/jobs/types.js'
 import {jobIdFor} from '../src/run/envelope.js'
 import {filesOfJob} from '../src/run/runner.js'
@@ -70,8 +72,16 @@ const FILES: Record<string, {key: string; path: string; bytes: number}[]> = {
 }
 
 describe('job kinds', function () {
-  it('every kind has a sample here', function () {
-    assert.equal(new Set(sampleJobs.map(j => j.kind)).size, sampleJobs.length)
+  it('every kind of the registry has a sample here, and a handler', function () {
+    assert.deepEqual(sampleJobs.map(j => j.kind).sort(), jobKinds.map(k => k.kind).sort())
+    assert.deepEqual(Object.keys(handlers).sort(), jobKinds.map(k => k.kind).sort())
+    for (const k of jobKinds) assert.equal(typeof handlers[k.kind], 'function', k.kind)
+  })
+
+  it('which kinds are parents of a flow, and which are batched by their bucket', function () {
+    assert.deepEqual(jobKinds.filter(k => k.parent).map(k => k.kind), ['complete-upload', 'finish-download', 'complete-tar', 'complete-copy'])
+    assert.deepEqual(Object.fromEntries(sampleJobs.flatMap(j => (kindOf(j).batchKey ? [[j.kind, kindOf(j).batchKey!(j)]] : []))),
+      {'upload-files': 'b', 'download-files': 'b', 'copy-object': 'c\nb'})
   })
 
   it('job ids are the ones earlier versions gave (runs in Redis stay resumable)', function () {
