@@ -13,7 +13,7 @@ import {staleIndexError} from '../s3ci/format.js'
 import {sha256Hex, type Headers} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, objectTime} from './metadata.js'
 import {localCheck, syncStatOf} from './compare.js'
-import {failed, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './types.js'
+import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './types.js'
 
 /* The download kinds: download-files (small objects, one GET each), download-range, finish-download (a large object's ranges and their parent). */
 
@@ -249,10 +249,7 @@ export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, ch
 export const downloadFilesKind: JobKindDefinition<DownloadFilesJob> = {
   kind: 'download-files',
   handler: downloadFiles,
-  idKeys: job => job.files.map(f => f.key).join('\n'),
-  files: job => job.files.map(f => ({key: f.key, path: f.path, bytes: f.size})),
-  // Jobs of one run differ only in their files.
-  batchKey: job => job.bucket,
+  ...smallFiles<DownloadFilesJob>(),
 }
 
 export const downloadRangeKind: JobKindDefinition<DownloadRangeJob> = {

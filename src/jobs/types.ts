@@ -134,6 +134,18 @@ export interface JobKindDefinition<J extends {kind: string}> {
 }
 
 /**
+ * What upload-files and download-files share: a bucket's small files, named by their keys, one
+ * job's files being the same whichever way they go. Jobs of one run differ only in their files.
+ */
+export function smallFiles<J extends {kind: string; bucket: string; files: {key: string; path: string; size: number}[]}>(): Pick<JobKindDefinition<J>, 'idKeys' | 'files' | 'batchKey'> {
+  return {
+    idKeys: job => job.files.map(f => f.key).join('\n'),
+    files: job => job.files.map(f => ({key: f.key, path: f.path, bytes: f.size})),
+    batchKey: job => job.bucket,
+  }
+}
+
+/**
  * A handler whose module is imported for its first job. The tar handlers load node-tar and the
  * index code, which runs that copy, upload, download or delete never use: importing them at start
  * cost every command ~10 ms.

@@ -9,7 +9,7 @@ import {readSmall} from '../local/small-io.js'
 import {objectHeaders, sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
-import {failed, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './types.js'
+import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './types.js'
 
 /* The upload kinds: upload-files (small files, one PUT each), upload-part, complete-upload (a large file's parts and their parent). */
 
@@ -196,10 +196,7 @@ async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
 export const uploadFilesKind: JobKindDefinition<UploadFilesJob> = {
   kind: 'upload-files',
   handler: uploadFiles,
-  idKeys: job => job.files.map(f => f.key).join('\n'),
-  files: job => job.files.map(f => ({key: f.key, path: f.path, bytes: f.size})),
-  // Jobs of one run differ only in their files.
-  batchKey: job => job.bucket,
+  ...smallFiles<UploadFilesJob>(),
 }
 
 export const uploadPartKind: JobKindDefinition<UploadPartJob> = {
