@@ -103,11 +103,17 @@ describe('start-up', function () {
         // Inside cli.cjs a module is evaluated with the modules it imports statically; import() waits for a use.
         const imports = staticImportsOf(`commands/${args[0]}.js`)
         assert.ok(imports.includes('dist/src/s3/fast.js'), 'the static imports are seen')
-        assert.deepEqual(imports.filter(p => /jobs\/handlers|run\/session|node_modules\/(p-retry|mime-types)\//.test(p)), [], `s3c ${args[0]} imports`)
+        assert.deepEqual(imports.filter(p => /jobs\/(handlers|registry)|run\/session|node_modules\/(p-retry|mime-types)\//.test(p)), [], `s3c ${args[0]} imports`)
       }
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+
+  it('the job kinds load node-tar and the tar handlers only for their first job (onFirstJob)', function () {
+    const imports = staticImportsOf('jobs/registry.js')
+    assert.ok(imports.includes('dist/src/jobs/upload.js'), 'the static imports are seen')
+    assert.deepEqual(imports.filter(p => /jobs\/(tar-part|tar-copy|extract)\.js|node_modules\/tar\//.test(p)), [])
   })
 
   it('the code cache: written by the first run beside the bundle, refused and written again when it does not fit', function () {

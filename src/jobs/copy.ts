@@ -1,16 +1,78 @@
 import {statusOf} from '../base/errors.js'
 import {sameTime} from '../base/times.js'
-import type {Headers} from '../s3/storage.js'
+import type {CopySource, Headers} from '../s3/storage.js'
 import {abortUpload, multipartEtag} from './upload.js'
-import {failed, type JobContext} from './types.js'
+import {failed, type ChildrenOutcome, type CopySettings, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult} from './types.js'
 import {objectTime, storedMtime} from './metadata.js'
-import type {ChildrenOutcome, CompleteCopyJob, CopyConditions, CopyFileRef, CopyObjectJob, CopyPartJob, FileOutcome, JobResult} from './types.js'
 
 /*
  * Server-side copies (S3→S3 cp, mv, sync): the object's bytes never pass through s3c. The same
  * handlers run in-process and on BullMQ workers, so every check that decides whether an object
  * is copied (cp's conditions, sync's time rule) and mv's delete of the source live here.
  */
+
+/** cp's conditions, checked against the destination object (a HEAD) before copying. */
+export interface CopyConditions {
+  /** -n: never overwrite. */
+  noClobber?: boolean
+  /** Copy only when the sizes differ. */
+  ifSizeDiffer?: boolean
+  /** Copy only when the source is newer than the destination (Last-Modified). */
+  ifSourceNewer?: boolean
+}
+
+/** One object copied server-side. */
+export interface CopyFileRef {
+  srcKey: string
+  /** The destination key. */
+  key: string
+  size: number
+  /** The listed ETag of the source: the copy is If-Match it, so a source replaced meanwhile fails instead of mixing. */
+  etag?: string
+  /**
+   * sync: the destination holds an object of the same size and another ETag; HEAD both and skip
+   * it when its time is the source's (the time rule, src/base/times.ts).
+   */
+  compare?: boolean
+}
+
+/** Objects copied server-side by CopyObject (S3→S3 cp, mv, sync), up to the copy threshold each. */
+export interface CopyObjectJob {
+  kind: 'copy-object'
+  /** The destination bucket (the runner batches jobs by it). */
+  bucket: string
+  srcBucket: string
+  files: CopyFileRef[]
+  settings: CopySettings
+  conditions?: CopyConditions
+  /** sync --exact-timestamps: a same-size object is unchanged only when its time is the source's. */
+  exactTimestamps?: boolean
+  /** mv: delete the sources that were copied (one DeleteObjects per job). */
+  removeSource?: boolean
+}
+
+/** One part of a large object copied server-side (UploadPartCopy of a range of the source). */
+export interface CopyPartJob {
+  kind: 'copy-part'
+  bucket: string
+  key: string
+  uploadId: string
+  partNumber: number
+  source: CopySource & {start: number; end: number}
+}
+
+/** Parent of the copy-part jobs of one object: completes (or aborts) the multipart upload. */
+export interface CompleteCopyJob {
+  kind: 'complete-copy'
+  bucket: string
+  key: string
+  uploadId: string
+  size: number
+  srcBucket: string
+  srcKey: string
+  /** mv: delete the source once the copy is complete. */
+  removeSource?: boolean
+}
 
 const url = (bucket: string, key: string) => `s3://${bucket}/${key}`
 
@@ -131,4 +193,27 @@ export async function completeCopy(job: CompleteCopyJob, ctx: JobContext, childr
   }
   if (job.removeSource) [outcome] = await removeSources(ctx, job.srcBucket, [outcome], () => job.srcKey)
   return {files: [outcome]}
+}
+
+export const copyObjectKind: JobKindDefinition<CopyObjectJob> = {
+  kind: 'copy-object',
+  handler: copyObjects,
+  idKeys: job => job.files.map(f => f.key).join('\n'),
+  files: job => job.files.map(f => ({key: f.key, path: url(job.srcBucket, f.srcKey), bytes: f.size})),
+  // Jobs of one run differ only in their files; the source bucket is checked too.
+  batchKey: job => `${job.bucket}\n${job.srcBucket}`,
+}
+
+export const copyPartKind: JobKindDefinition<CopyPartJob> = {
+  kind: 'copy-part',
+  handler: copyPart,
+  idKeys: job => `${job.key}\n${job.uploadId}\n${job.partNumber}`,
+}
+
+export const completeCopyKind: JobKindDefinition<CompleteCopyJob> = {
+  kind: 'complete-copy',
+  handler: completeCopy,
+  parent: true,
+  idKeys: job => job.key,
+  files: job => [{key: job.key, path: url(job.srcBucket, job.srcKey), bytes: job.size}],
 }

@@ -1,5 +1,15 @@
 import {classifyError, describeError, FatalError} from '../base/errors.js'
-import type {DeleteObjectsJob, FileOutcome, JobContext, JobResult} from './types.js'
+import type {FileOutcome, JobContext, JobKindDefinition, JobResult} from './types.js'
+
+/**
+ * Keys of one bucket removed by one DeleteObjects request (rm, rb --force, sync --delete): at
+ * most 1,000, S3's limit. Deleting is idempotent, so a job run twice (its worker died) is harmless.
+ */
+export interface DeleteObjectsJob {
+  kind: 'delete-objects'
+  bucket: string
+  keys: string[]
+}
 
 /**
  * One DeleteObjects request (rm, rb --force, sync --delete): each key is done, or failed with
@@ -19,4 +29,11 @@ export async function deleteObjects(job: DeleteObjectsJob, ctx: JobContext): Pro
     const reason = describeError(error)
     return {files: job.keys.map(k => outcome(k, reason))}
   }
+}
+
+export const deleteObjectsKind: JobKindDefinition<DeleteObjectsJob> = {
+  kind: 'delete-objects',
+  handler: deleteObjects,
+  idKeys: job => `${job.bucket}\n${job.keys.join('\n')}`,
+  files: job => job.keys.map(key => ({key, path: `s3://${job.bucket}/${key}`, bytes: 0})),
 }

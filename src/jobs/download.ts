@@ -3,7 +3,7 @@ import {createReadStream} from 'node:fs'
 import {chmod, lstat, open, unlink, utimes} from 'node:fs/promises'
 import {pipeline} from 'node:stream/promises'
 import {crc32} from 'node:zlib'
-import {isLocalSource, SourceChangedError} from '../base/storage.js'
+import {isLocalSource, sourceName, SourceChangedError, type SourceRef} from '../base/storage.js'
 import {describeError, FatalError} from '../base/errors.js'
 import {utimesValue} from '../base/times.js'
 import {fsPath} from '../local/fs-path.js'
@@ -13,9 +13,74 @@ import {staleIndexError} from '../s3ci/format.js'
 import {sha256Hex, type Headers} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, objectTime} from './metadata.js'
 import {localCheck, syncStatOf} from './compare.js'
-import {failed, type ChildrenOutcome, type DownloadFilesJob, type DownloadRangeJob, type FileOutcome, type FileSyncInfo, type FinishDownloadJob, type JobContext, type JobResult, type RemoteFileRef} from './types.js'
+import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './types.js'
 
-/* The download handlers: download-files (small objects, one GET each), download-range, finish-download. */
+/* The download kinds: download-files (small objects, one GET each), download-range, finish-download (a large object's ranges and their parent). */
+
+export interface RemoteFileRef {
+  key: string
+  path: string
+  size: number
+  lastModifiedMs: number
+  etag?: string
+  compare?: CompareMode
+  /** The object's content is known to have this SHA-256 (sync state): a local file that hashes to it is kept, no request. */
+  expectSha256?: string
+}
+
+export interface DownloadFilesJob {
+  kind: 'download-files'
+  bucket: string
+  /** The download folder: the handler writes nothing outside it, and nothing through a symlink below it. */
+  root: string
+  /** Small objects are always verified against their stored checksum when there is one. */
+  files: RemoteFileRef[]
+  /** mv: delete the objects once their files are written (one DeleteObjects per job). */
+  removeSource?: boolean
+}
+
+export interface DownloadRangeJob {
+  kind: 'download-range'
+  source: SourceRef
+  /** The destination folder the temporary file lies under. */
+  root: string
+  tmpPath: string
+  offset: number
+  length: number
+  /** Offset in the object of the file's first byte (a tar member); 0 when the object is the file. */
+  base?: number
+  /**
+   * A sparse tar member: where the bytes of this range go, as [offset in the range, length,
+   * offset in the file] (base is then unused); the file's holes get nothing.
+   */
+  scatter?: [number, number, number][]
+}
+
+/** Parent of the download-range jobs of one file: verifies, sets mtime, renames into place. */
+export interface FinishDownloadJob {
+  kind: 'finish-download'
+  bucket: string
+  key: string
+  /** The destination folder (see DownloadFilesJob.root). */
+  root: string
+  tmpPath: string
+  path: string
+  size: number
+  lastModifiedMs: number
+  /** The object's ETag, which the ranged GETs were pinned to (If-Match): recorded in the sync state. */
+  etag?: string
+  /** A tar member: its time (ns, decimal) from the archive; an object's time comes from its headers (src/base/times.ts). */
+  mtimeNs?: string
+  /** Hash the finished file and compare it with the stored checksum (--checksum). */
+  verify: boolean
+  /** A tar member: its CRC-32 from the index, and its mode. */
+  crc?: number
+  mode?: number
+  /** A sparse member: its data runs ([offset, length]); the CRC-32 covers them in order. */
+  sparse?: [number, number][]
+  /** mv: delete the object once the file is in place. */
+  removeSource?: boolean
+}
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256')
@@ -179,4 +244,24 @@ export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, ch
     await unlink(fsPath(job.tmpPath)).catch(() => undefined)
     return {files: [failed(ref, error)]}
   }
+}
+
+export const downloadFilesKind: JobKindDefinition<DownloadFilesJob> = {
+  kind: 'download-files',
+  handler: downloadFiles,
+  ...smallFiles<DownloadFilesJob>(),
+}
+
+export const downloadRangeKind: JobKindDefinition<DownloadRangeJob> = {
+  kind: 'download-range',
+  handler: downloadRange,
+  idKeys: job => `${sourceName(job.source)}\n${job.offset}`,
+}
+
+export const finishDownloadKind: JobKindDefinition<FinishDownloadJob> = {
+  kind: 'finish-download',
+  handler: finishDownload,
+  parent: true,
+  idKeys: job => job.key,
+  files: job => [{key: job.key, path: job.path, bytes: job.size}],
 }

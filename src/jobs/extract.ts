@@ -8,7 +8,8 @@ import {splitRanges} from '../s3/limits.js'
 import {crc32} from '../tar/crc.js'
 import {BLOCK, headerModeAndTime} from '../tar/header.js'
 import {abortUpload} from './upload.js'
-import {failed, type CopyMembersJob, type ExtractMembersJob, type FileOutcome, type JobContext, type JobResult} from './types.js'
+import type {CopyMembersJob, ExtractMembersJob} from './members.js'
+import {failed, type FileOutcome, type JobContext, type JobResult} from './types.js'
 
 /* The handlers that read members out of an archive: extract-members (to local files), copy-members (to objects). */
 

@@ -2,7 +2,9 @@ import {MIN_PART, splitRanges} from '../s3/limits.js'
 import type {CompletedPart, MultipartTarget} from '../s3/storage.js'
 import {buildTarRange, deleteTemporary} from './tar-part.js'
 import {abortUpload} from './upload.js'
-import type {JobContext, JobResult, PartMember, TarCopyJob, TarTempJob} from './types.js'
+import type {PartMember} from '../tar/layout.js'
+import type {TarCopyJob, TarTempJob} from './tar.js'
+import type {JobContext, JobResult} from './types.js'
 
 /* tar create's server-side handlers: tar-copy (an object copied into the archive), tar-temp (small steps joined in a temporary object). */
 

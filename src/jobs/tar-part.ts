@@ -3,7 +3,9 @@ import {buildIndex, INDEX_CONTENT_TYPE, INDEX_SUFFIX, type IndexedMember} from '
 import {headerBlocks, type TarFormat} from '../tar/header.js'
 import {readRange} from '../local/storage.js'
 import {abortUpload, multipartEtag} from './upload.js'
-import {failed, type ChildrenOutcome, type CompleteTarJob, type JobContext, type JobResult, type PartMember, type TarPartJob} from './types.js'
+import type {PartMember} from '../tar/layout.js'
+import type {CompleteTarJob, TarPartJob} from './tar.js'
+import {failed, type ChildrenOutcome, type JobContext, type JobResult} from './types.js'
 
 /* tar create's handlers that build an archive's bytes: tar-part (a part of headers and data), complete-tar (the upload and its index). */
 

@@ -9,9 +9,57 @@ import {readSmall} from '../local/small-io.js'
 import {objectHeaders, sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
-import {failed, type ChildrenOutcome, type CompleteUploadJob, type FileOutcome, type JobContext, type JobResult, type LocalFileRef, type CopySettings, type FileSyncInfo, type UploadFilesJob, type UploadPartJob} from './types.js'
+import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './types.js'
 
-/* The upload handlers: upload-files (small files, one PUT each), upload-part, complete-upload. */
+/* The upload kinds: upload-files (small files, one PUT each), upload-part, complete-upload (a large file's parts and their parent). */
+
+export interface LocalFileRef {
+  path: string
+  key: string
+  size: number
+  /** Modification time in nanoseconds since the epoch, as a decimal string (jobs are JSON; see src/base/times.ts). */
+  mtimeNs: string
+  /** Set when the counterpart exists with the same size: check before transferring. */
+  compare?: CompareMode
+  /** The object's content is known to have this SHA-256 (sync state): a file that hashes to it is skipped without a request. */
+  expectSha256?: string
+}
+
+export interface UploadFilesJob {
+  kind: 'upload-files'
+  bucket: string
+  files: LocalFileRef[]
+  storageClass?: string
+  /** mv: delete each local file once its object is stored. */
+  removeSource?: boolean
+  /** cp: the content type, metadata, encryption and ACL the objects get (storage class above). */
+  settings?: CopySettings
+}
+
+export interface UploadPartJob {
+  kind: 'upload-part'
+  bucket: string
+  key: string
+  uploadId: string
+  path: string
+  partNumber: number
+  offset: number
+  length: number
+}
+
+/** Parent of the upload-part jobs of one file: completes (or aborts) the multipart upload. */
+export interface CompleteUploadJob {
+  kind: 'complete-upload'
+  bucket: string
+  key: string
+  uploadId: string
+  path: string
+  size: number
+  /** The file's mtime (ns, decimal) as the walk saw it: a file changed while its parts were read fails. */
+  mtimeNs?: string
+  /** mv: delete the local file once the upload is complete. */
+  removeSource?: boolean
+}
 
 async function uploadHeaders(f: LocalFileRef, sha256: string, storageClass?: string, settings?: CopySettings): Promise<Headers> {
   const h: Headers = {
@@ -143,4 +191,24 @@ async function readWholeFile(f: LocalFileRef): Promise<Buffer> {
   } finally {
     await fh.close()
   }
+}
+
+export const uploadFilesKind: JobKindDefinition<UploadFilesJob> = {
+  kind: 'upload-files',
+  handler: uploadFiles,
+  ...smallFiles<UploadFilesJob>(),
+}
+
+export const uploadPartKind: JobKindDefinition<UploadPartJob> = {
+  kind: 'upload-part',
+  handler: uploadPart,
+  idKeys: job => `${job.key}\n${job.offset}`,
+}
+
+export const completeUploadKind: JobKindDefinition<CompleteUploadJob> = {
+  kind: 'complete-upload',
+  handler: completeUpload,
+  parent: true,
+  idKeys: job => job.key,
+  files: job => [{key: job.key, path: job.path, bytes: job.size}],
 }

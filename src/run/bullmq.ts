@@ -6,7 +6,8 @@ import {ExitCode, S3cError, FatalError} from '../base/errors.js'
 import {newRunId} from '../base/ids.js'
 import type {Runner} from './runner.js'
 import type {RunStats} from './stats.js'
-import type {CopyObjectJob, DownloadFilesJob, FileOutcome, JobData, UploadFilesJob, Work} from '../jobs/types.js'
+import {kindOf} from '../jobs/registry.js'
+import type {FileOutcome, JobData, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
 import {parseFileRecord, readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
@@ -32,7 +33,8 @@ export interface BullMQRunnerOptions {
   detach?: boolean
 }
 
-type FileBatch = UploadFilesJob | DownloadFilesJob | CopyObjectJob
+/** A job of a kind with a batch key: such a kind has files (JobKindDefinition.batchKey). */
+type FileBatch = Extract<JobData, {files: {size: number}[]}>
 
 /**
  * A run that ended (done, or failed for a reason other than Ctrl-C), or (detached) is fully
@@ -130,6 +132,8 @@ export class BullMQRunner implements Runner {
   private readonly flows: FlowProducer
   private bulk: {name: string; data: JobEnvelope; opts: JobsOptions}[] = []
   private batch?: FileBatch
+  /** The batch's kind and batch key: a job with others is not added to it. */
+  private batchKey = ''
   private batchBytes = 0
   /** Jobs added since Redis was last asked how many are unfinished. */
   private unfinished = 0
@@ -268,25 +272,24 @@ export class BullMQRunner implements Runner {
         })),
       })
       await this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!)
-    } else if (work.kind === 'upload-files' || work.kind === 'download-files' || work.kind === 'copy-object') {
-      await this.addToBatch(work)
     } else {
-      this.push(work)
+      const batchKey = kindOf(work).batchKey?.(work)
+      if (batchKey === undefined) this.push(work)
+      else await this.addToBatch(work as FileBatch, `${work.kind}\n${batchKey}`)
     }
     if (this.bulk.length >= 200) await this.flushBulk()
     await this.waitForRoom()
   }
 
-  /** Consecutive small-file jobs of the same kind and bucket become one job. */
-  private async addToBatch(job: FileBatch): Promise<void> {
+  /** Consecutive small-file jobs of the same kind and batch key (its bucket, …) become one job. */
+  private async addToBatch(job: FileBatch, key: string): Promise<void> {
     const bytes = job.files.reduce((n, f) => n + f.size, 0)
     const b = this.batch
-    // Jobs of one run differ only in their files; a copy's source bucket is checked too.
-    const sameSource = !b || b.kind !== 'copy-object' || b.srcBucket === (job as CopyObjectJob).srcBucket
-    if (b && (b.kind !== job.kind || b.bucket !== job.bucket || !sameSource || b.files.length >= (this.opts.batchFiles ?? 64) ||
+    if (b && (this.batchKey !== key || b.files.length >= (this.opts.batchFiles ?? 64) ||
         this.batchBytes + bytes > (this.opts.batchBytes ?? 8 << 20))) await this.flushBatch()
     if (!this.batch) {
       this.batch = {...job, files: [...job.files]} as FileBatch
+      this.batchKey = key
       this.batchBytes = bytes
     } else {
       (this.batch.files as unknown[]).push(...job.files)

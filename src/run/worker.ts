@@ -2,8 +2,8 @@ import {UnrecoverableError, Worker, type Job} from 'bullmq'
 import {describeError, FatalError} from '../base/errors.js'
 import {failedOutcomes} from './runner.js'
 import {retryPolicy} from '../base/retry.js'
-import {handlers, type JobContext} from '../jobs/handlers.js'
-import type {ChildrenOutcome, JobData, JobResult} from '../jobs/types.js'
+import {kindOf} from '../jobs/registry.js'
+import type {ChildrenOutcome, JobContext, JobData, JobResult} from '../jobs/types.js'
 import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
@@ -44,8 +44,6 @@ export interface RunningWorker {
    */
   close(graceMs?: number): Promise<StopOutcome>
 }
-
-const PARENT_KINDS = new Set(['complete-upload', 'finish-download', 'complete-tar', 'complete-copy'])
 
 async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
   const [values, failures] = await Promise.all([job.getChildrenValues<JobResult>(), job.getIgnoredChildrenFailures()])
@@ -103,9 +101,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
     let result: JobResult
     try {
-      const children = PARENT_KINDS.has(data.kind) ? await childrenOf(job) : undefined
-      const handler = handlers[data.kind] as (j: JobData, c: JobContext, ch?: ChildrenOutcome) => Promise<JobResult>
-      result = await handler(data, ctx, children)
+      const kind = kindOf(data)
+      result = await kind.handler(data, ctx, kind.parent ? await childrenOf(job) : undefined)
     } catch (error) {
       if (error instanceof FatalError) {
         const message = describeError(error.original, {endpoint: s3.endpointLabel})

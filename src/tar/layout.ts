@@ -1,5 +1,40 @@
 import {END_OF_ARCHIVE, headerBlocks, padded, type TarFormat} from './header.js'
-import type {MemberSource, PartMember, TarPartJob} from '../jobs/types.js'
+
+/* Where each member of an archive s3c writes goes, and the parts built from them (the tar-part jobs run them). */
+
+/** Where a tar member's bytes come from: a local file, or an S3 object (tar create). */
+export type MemberSource = {path: string} | {bucket: string; key: string; etag?: string}
+
+/** A member as a built part sees it: enough to rebuild its header blocks and read its data. */
+export interface PartMember {
+  ordinal: number
+  name: string
+  type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'
+  size: number
+  mode: number
+  mtime: number
+  linkname?: string
+  headerOffset: number
+  dataOffset: number
+  source?: MemberSource
+}
+
+/**
+ * One multipart part of a tar s3c writes: the archive's bytes [offset, offset+length), built
+ * from the headers and data of the members that overlap it. The layout was fixed by the
+ * planner, so any part can be built alone, by any worker, in any order (a tar-part job).
+ */
+export interface BuiltPart {
+  kind: 'tar-part'
+  bucket: string
+  key: string
+  uploadId: string
+  partNumber: number
+  offset: number
+  length: number
+  format: TarFormat
+  members: PartMember[]
+}
 
 /** A member before it has a place in the archive. */
 export type MemberInput = Omit<PartMember, 'ordinal' | 'headerOffset' | 'dataOffset'> & {source?: MemberSource}
@@ -30,9 +65,9 @@ export function memberEnd(m: PartMember): number {
   return m.dataOffset + (m.type === 'file' ? padded(m.size) : 0)
 }
 
-/** Cuts the archive into part jobs of `partSize` bytes, each listing the members it overlaps. */
-export function tarPartJobs(layout: TarLayout, partSize: number, target: {bucket: string; key: string; uploadId: string; format: TarFormat}): TarPartJob[] {
-  const jobs: TarPartJob[] = []
+/** Cuts the archive into parts of `partSize` bytes, each listing the members it overlaps. */
+export function builtParts(layout: TarLayout, partSize: number, target: {bucket: string; key: string; uploadId: string; format: TarFormat}): BuiltPart[] {
+  const jobs: BuiltPart[] = []
   let first = 0
   for (let offset = 0, n = 1; offset < layout.size; offset += partSize, n++) {
     const end = Math.min(layout.size, offset + partSize)

@@ -1,11 +1,52 @@
 import {MIN_PART, maxCopyRange} from '../s3/limits.js'
+import type {CopySource} from '../s3/storage.js'
 import type {TarFormat} from './header.js'
-import type {PartMember, TarCopyJob, TarPartJob, TarTempJob, TempStep} from '../jobs/types.js'
-import {memberEnd, type TarLayout} from './layout.js'
+import {memberEnd, type BuiltPart, type PartMember, type TarLayout} from './layout.js'
 
 /* tar create's part plan: archives of S3 objects, built by UploadPart, UploadPartCopy and temporary objects. */
 
-export type ArchiveJob = TarPartJob | TarCopyJob | TarTempJob
+/** Part(s) of a tar that are one object's data, copied server-side in ranges of at most maxRange (a tar-copy job). */
+export interface CopiedPart {
+  kind: 'tar-copy'
+  bucket: string
+  key: string
+  uploadId: string
+  firstPart: number
+  source: CopySource & {start: number; end: number}
+  ordinal: number
+  maxRange: number
+}
+
+/** What a temporary object is made of, in order: archive bytes built here, or a copied object. */
+export type TempStep = {bytes: [number, number]} | {copy: CopySource & {size: number}; ordinal: number}
+
+/**
+ * Part(s) of a tar that need a temporary object because S3 will not take them as parts
+ * directly (headers between copied objects are below the 5 MiB part minimum): the temporary
+ * object starts with 5 MiB of zeros so each of its multipart parts is large enough; its bytes
+ * after the padding are then copied into the archive, and it is deleted (a tar-temp job).
+ */
+export interface TempPart {
+  kind: 'tar-temp'
+  bucket: string
+  key: string
+  uploadId: string
+  firstPart: number
+  tempKey: string
+  steps: TempStep[]
+  /** Members whose headers or data fall in the bytes steps. */
+  members: PartMember[]
+  format: TarFormat
+  maxRange: number
+  /**
+   * A 5 MiB object of zeros in the archive's bucket: when the first step is a copy, the padding
+   * is copied from it instead of uploaded (steps are then [copy ≥ 5 MiB, bytes]).
+   */
+  padKey?: string
+}
+
+/** The parts of an archive as planned; each is one job, by its kind. */
+export type ArchivePart = BuiltPart | CopiedPart | TempPart
 
 /** Requests an archive will cost, by kind, and the bytes it downloads (for --dry-run and --stats). */
 export interface RequestCounts {
@@ -47,15 +88,15 @@ function overlapping(members: PartMember[], start: number, end: number): PartMem
  * Cuts an archive into jobs. Members for which `copy(m)` is true enter by UploadPartCopy; the
  * rest of the bytes (headers, padding, fetched members) are built. S3 takes a copied object as
  * parts directly when the built bytes before it reach 5 MiB; otherwise headers and object go
- * through a temporary object that starts with 5 MiB of padding (see TarTempJob).
+ * through a temporary object that starts with 5 MiB of padding (see TempPart).
  */
 export function planArchive(layout: TarLayout, copy: (m: PartMember) => boolean,
-  target: {bucket: string; key: string; uploadId: string; format: TarFormat; partSize: number; tempPrefix: string; padKey?: string}): {jobs: ArchiveJob[]; parts: number} {
+  target: {bucket: string; key: string; uploadId: string; format: TarFormat; partSize: number; tempPrefix: string; padKey?: string}): {jobs: ArchivePart[]; parts: number} {
   const maxRange = maxCopyRange()
-  const jobs: ArchiveJob[] = []
+  const jobs: ArchivePart[] = []
   let part = 1
   let built = 0 // start of the built bytes not yet in a job
-  let temp: TarTempJob | undefined
+  let temp: TempPart | undefined
   let tempOut = 0
   const base = {bucket: target.bucket, key: target.key, uploadId: target.uploadId}
   const rangesOf = (len: number) => Math.max(1, Math.ceil(len / maxRange))
@@ -133,7 +174,7 @@ export function planArchive(layout: TarLayout, copy: (m: PartMember) => boolean,
 }
 
 /** What the jobs of an archive will send (the planner's count; retries come on top). */
-export function countRequests(jobs: ArchiveJob[], counts: RequestCounts = emptyCounts()): RequestCounts {
+export function countRequests(jobs: ArchivePart[], counts: RequestCounts = emptyCounts()): RequestCounts {
   counts.CreateMultipartUpload++
   counts.CompleteMultipartUpload++
   counts.PutObject++ // the index

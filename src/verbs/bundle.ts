@@ -12,7 +12,7 @@ import {fsPath, nameFromBytes} from '../local/fs-path.js'
 import type {RunSummary} from '../run/stats.js'
 import {wholeSeconds} from '../base/times.js'
 import type {Work} from '../jobs/types.js'
-import {layoutTar, tarPartJobs, type MemberInput} from '../tar/layout.js'
+import {layoutTar, builtParts, type MemberInput} from '../tar/layout.js'
 import type {TarFormat} from '../tar/header.js'
 import {bundleRef, type S3TarRef} from '../s3ci/ref.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
@@ -84,7 +84,7 @@ export async function bundle(opts: BundleOptions, onBundle?: (ref: S3TarRef, id:
     // What an earlier try killed mid-way left for this very key (its multipart upload).
     await cleanupArchiveLeftovers(run.s3, bucket, ref.tarKey)
     uploadId = await run.s3.createMultipart(bucket, ref.tarKey, {contentType: 'application/x-tar', storageClass: opts.storageClass})
-    const children = tarPartJobs(layout, partSize, {bucket, key: ref.tarKey, uploadId, format})
+    const children = builtParts(layout, partSize, {bucket, key: ref.tarKey, uploadId, format})
     yield {parent: {kind: 'complete-tar', bucket, key: ref.tarKey, uploadId, size: layout.size, memberCount: layout.members.length, source: root}, children}
   }
   return runWalk(run, opts.location, plan, cleanup)

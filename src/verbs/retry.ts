@@ -26,6 +26,14 @@ export interface Replay {
   run(opts: TransferOptions): Promise<RunSummary>
 }
 
+/**
+ * A verb's replay: `run` is given the stored options back with what the caller adds (S3, Redis,
+ * progress), typed as the verb's own options.
+ */
+function replay<O extends Replay['options']>(label: string, options: O, run: (opts: O & TransferOptions) => Promise<RunSummary>): Replay {
+  return {label, options, run: opts => run({...options, ...opts})}
+}
+
 /** Member names of failed download-all / tar extract files: their path under DEST, else (refused names) the key. */
 function failedMembers(failures: Failure[], dest: string): string[] {
   return failures.map(f => {
@@ -45,37 +53,35 @@ export function replayOf(command: StoredCommand, failures: Failure[] | undefined
   const common = {dryRun: false, retrying: failures ? 'failed' as const : 'all' as const}
   switch (command.verb) {
     case 'upload':
-      return {label: 'upload', options: {...command.options, ...common, ...selection}, run: o => upload(o as Parameters<typeof upload>[0])}
+      return replay('upload', {...command.options, ...common, ...selection}, upload)
     case 'download':
-      return {label: 'download', options: {...command.options, ...common, ...selection}, run: o => download(o as Parameters<typeof download>[0])}
+      return replay('download', {...command.options, ...common, ...selection}, download)
     case 'bundle':
       // The archive as a whole: built again under the same bundle id.
-      return {label: 'bundle', options: {...command.options, ...common}, run: o => bundle(o as Parameters<typeof bundle>[0])}
+      return replay('bundle', {...command.options, ...common}, bundle)
     case 'copy':
       // S3→S3 cp/mv: the failed objects again (their destination keys).
-      return {label: command.options.label, options: {...command.options, ...common, ...selection, verb: command.options.label}, run: o => cp(o as unknown as Parameters<typeof cp>[0])}
+      return replay(command.options.label, {...command.options, ...common, ...selection, verb: command.options.label}, cp)
     case 'rm':
       // The keys that failed (their s3:// URLs), listed again under the same arguments; a stopped run: the whole rm again.
-      return {label: 'rm', options: {...command.options, ...common, ...(failures ? {only: failures.map(f => f.path)} : {})},
-        run: async o => (await rm(o as unknown as Parameters<typeof rm>[0])).run}
+      return replay('rm', {...command.options, ...common, ...(failures ? {only: failures.map(f => f.path)} : {})}, async o => (await rm(o)).run)
     case 'sync-delete':
       // sync --delete's pass: the keys that failed (destination keys), or the whole comparison again.
-      return {label: 'sync --delete', options: {...command.options, ...common, ...selection},
-        run: async o => (await syncDelete(o as unknown as Parameters<typeof syncDelete>[0])).run}
+      return replay('sync --delete', {...command.options, ...common, ...selection}, async o => (await syncDelete(o)).run)
     case 'tar-create': {
       // An archive whose index could not be written failed as KEY.s3ci: the archive is built again.
       const only = failures?.map(f => (f.key.endsWith(INDEX_SUFFIX) ? f.key.slice(0, -INDEX_SUFFIX.length) : f.key))
-      return {label: 'tar create', options: {...command.options, ...common, only}, run: o => tarCreate(o as Parameters<typeof tarCreate>[0])}
+      return replay('tar create', {...command.options, ...common, only}, tarCreate)
     }
     case 'download-all': {
       const select = failures ? failedMembers(failures, command.options.dest) : command.options.select
-      return {label: 'download-all', options: {...command.options, ...common, select}, run: o => downloadAll(o as Parameters<typeof downloadAll>[0])}
+      return replay('download-all', {...command.options, ...common, select}, downloadAll)
     }
     case 'tar-extract': {
       const {dest} = command.options
       // To S3 a failure's path is the member name; to a folder, the file under DEST.
       const select = !failures ? command.options.select : parseLocation(dest).type === 's3' ? failures.map(f => f.path) : failedMembers(failures, dest)
-      return {label: 'tar extract', options: {...command.options, ...common, select}, run: o => tarExtract(o as Parameters<typeof tarExtract>[0])}
+      return replay('tar extract', {...command.options, ...common, select}, tarExtract)
     }
   }
 }
