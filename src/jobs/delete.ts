@@ -1,5 +1,5 @@
 import {classifyError, describeError, FatalError} from '../base/errors.js'
-import type {FileOutcome, JobContext, JobKindDefinition, JobResult} from './types.js'
+import type {FileOutcome, JobContext, JobKindDefinition, JobResult} from './kind.js'
 
 /**
  * Keys of one bucket removed by one DeleteObjects request (rm, rb --force, sync --delete): at

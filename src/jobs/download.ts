@@ -13,7 +13,7 @@ import {staleIndexError} from '../s3ci/format.js'
 import {sha256Hex, type Headers} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, objectTime} from './metadata.js'
 import {localCheck, syncStatOf} from './compare.js'
-import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './types.js'
+import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './kind.js'
 
 /* The download kinds: download-files (small objects, one GET each), download-range, finish-download (a large object's ranges and their parent). */
 

@@ -8,8 +8,41 @@ import {splitRanges} from '../s3/limits.js'
 import {crc32} from '../tar/crc.js'
 import {BLOCK, headerModeAndTime} from '../tar/header.js'
 import {abortUpload} from './upload.js'
-import type {CopyMembersJob, ExtractMembersJob} from './members.js'
-import {failed, type FileOutcome, type JobContext, type JobResult} from './types.js'
+import {failed, type FileOutcome, type JobContext, type JobResult} from './kind.js'
+
+/**
+ * A run of adjacent tar members fetched with one ranged GET and written to their files.
+ * `size` is what the tar stores; a sparse member also has its real size and data runs.
+ */
+export interface ExtractMembersJob {
+  kind: 'extract-members'
+  /** The tar, pinned to the version its index describes. */
+  source: SourceRef
+  /** The destination folder (see DownloadFilesJob.root). */
+  root: string
+  start: number
+  end: number
+  /**
+   * The members' mode and mtime are not known (the list came from an s3tar TOC): the range
+   * starts one block early and each member's header block, right before its data, gives them.
+   */
+  headers?: boolean
+  members: {name: string; path: string; dataOffset: number; size: number; mode: number; mtime: number; crc?: number; realSize?: number; sparse?: [number, number][]}[]
+}
+
+/** Members of a tar copied out to S3 objects: server-side ranged copies, or GET+PUT for small ones. */
+export interface CopyMembersJob {
+  kind: 'copy-members'
+  bucket: string
+  key: string
+  etag: string
+  /** Copy server-side (the archive allows ranged copies) or fetch and put. */
+  serverSide: boolean
+  maxRange: number
+  destBucket: string
+  /** `size` is what the tar stores; a sparse member (fetched, never copied) also has its real size and data runs. */
+  members: {name: string; destKey: string; dataOffset: number; size: number; crc?: number; realSize?: number; sparse?: [number, number][]}[]
+}
 
 /* The handlers that read members out of an archive: extract-members (to local files), copy-members (to objects). */
 

@@ -3,10 +3,10 @@ import {deleteObjectsKind} from './delete.js'
 import {downloadFilesKind, downloadRangeKind, finishDownloadKind} from './download.js'
 import {copyMembersKind, extractMembersKind} from './members.js'
 import {completeTarKind, tarCopyKind, tarPartKind, tarTempKind} from './tar.js'
-import type {JobKindDefinition} from './types.js'
+import type {JobKindDefinition} from './kind.js'
 import {completeUploadKind, uploadFilesKind, uploadPartKind} from './upload.js'
 
-/* Every kind of job, from the modules that declare them (docs/JOB-KINDS.md): a new kind is one line here. */
+/* Every kind of job, from the modules that declare them (CONTRIBUTING.md, "Adding a job kind"): a new kind is one line here. */
 
 const definitions = [
   uploadFilesKind, uploadPartKind, completeUploadKind,

@@ -3,8 +3,12 @@ import type {CompletedPart, MultipartTarget} from '../s3/storage.js'
 import {buildTarRange, deleteTemporary} from './tar-part.js'
 import {abortUpload} from './upload.js'
 import type {PartMember} from '../tar/layout.js'
-import type {TarCopyJob, TarTempJob} from './tar.js'
-import type {JobContext, JobResult} from './types.js'
+import type {CopiedPart, TempPart} from '../tar/plan.js'
+
+/** Parts of a tar copied server-side, and staged in a temporary object, as src/tar/plan.ts planned them. */
+export type TarCopyJob = CopiedPart
+export type TarTempJob = TempPart
+import type {JobContext, JobResult} from './kind.js'
 
 /* tar create's server-side handlers: tar-copy (an object copied into the archive), tar-temp (small steps joined in a temporary object). */
 

@@ -4,10 +4,29 @@ import {headerBlocks, type TarFormat} from '../tar/header.js'
 import {readRange} from '../local/storage.js'
 import {abortUpload, multipartEtag} from './upload.js'
 import type {PartMember} from '../tar/layout.js'
-import type {CompleteTarJob, TarPartJob} from './tar.js'
-import {failed, type ChildrenOutcome, type JobContext, type JobResult} from './types.js'
+import type {BuiltPart} from '../tar/layout.js'
+import {failed, type ChildrenOutcome, type JobContext, type JobResult} from './kind.js'
 
 /* tar create's handlers that build an archive's bytes: tar-part (a part of headers and data), complete-tar (the upload and its index). */
+
+/** A part of headers and data, as src/tar/layout.ts built it. */
+export type TarPartJob = BuiltPart
+
+/** Parent of a tar's part jobs: completes the upload and writes the index (or aborts). */
+export interface CompleteTarJob {
+  kind: 'complete-tar'
+  bucket: string
+  key: string
+  uploadId: string
+  /** The archive's size, and how many members it has (to check every part reported). */
+  size: number
+  memberCount: number
+  /** What the summary names on failure (the local folder or the source). */
+  source: string
+  /** Objects to delete once the archive is complete or has failed (the TOC's staging copy). */
+  tempKeys?: string[]
+}
+
 
 /** Reads [at, at+length) of a member's data from its source (a local file or an S3 object). */
 async function readSource(m: PartMember, at: number, length: number, ctx: JobContext): Promise<Buffer> {

@@ -1,6 +1,6 @@
-import type {BuiltPart} from '../tar/layout.js'
-import type {CopiedPart, TempPart} from '../tar/plan.js'
-import {onFirstJob, type JobKindDefinition} from './types.js'
+import type {CompleteTarJob, TarPartJob} from './tar-part.js'
+import type {TarCopyJob, TarTempJob} from './tar-copy.js'
+import {onFirstJob, type JobKindDefinition} from './kind.js'
 
 /*
  * The kinds that write a tar (bundle, tar create): tar-part, tar-copy and tar-temp are its parts
@@ -8,24 +8,9 @@ import {onFirstJob, type JobKindDefinition} from './types.js'
  * load node-tar and the index code: imported for the first such job, never at start.
  */
 
-export type TarPartJob = BuiltPart
-export type TarCopyJob = CopiedPart
-export type TarTempJob = TempPart
-
-/** Parent of a tar's part jobs: completes the upload and writes the index (or aborts). */
-export interface CompleteTarJob {
-  kind: 'complete-tar'
-  bucket: string
-  key: string
-  uploadId: string
-  /** The archive's size, and how many members it has (to check every part reported). */
-  size: number
-  memberCount: number
-  /** What the summary names on failure (the local folder or the source). */
-  source: string
-  /** Objects to delete once the archive is complete or has failed (the TOC's staging copy). */
-  tempKeys?: string[]
-}
+// The job types live with their handlers, which this module imports only when a job comes.
+export type {CompleteTarJob, TarPartJob} from './tar-part.js'
+export type {TarCopyJob, TarTempJob} from './tar-copy.js'
 
 export const tarPartKind: JobKindDefinition<TarPartJob> = {
   kind: 'tar-part',

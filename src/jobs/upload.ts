@@ -9,7 +9,7 @@ import {readSmall} from '../local/small-io.js'
 import {objectHeaders, sha256Hex, type Headers, type MultipartTarget} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
-import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './types.js'
+import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './kind.js'
 
 /* The upload kinds: upload-files (small files, one PUT each), upload-part, complete-upload (a large file's parts and their parent). */
 
