@@ -137,27 +137,38 @@ export function createReadStream(url: string, options: ConnectOptions & {start?:
 /**
  * Removes objects and files: s3:// URLs by `s3c rm`'s rule (a key; everything under a prefix
  * ending in "/"; what a wildcard matches; DeleteObjects of 1,000 keys), local paths as files
- * (a path ending in "/" with what it holds). Returns rm's summary.
+ * (a wildcard: the files it matches), a local folder only with `recursive` (never the current
+ * folder, `/` or the home folder). Returns rm's summary: `removed` counts what was removed, a
+ * path or pattern with nothing there is in `unmatched`.
  */
-export async function remove(urls: string | string[], opts: ConnectOptions & {dryRun?: boolean} = {}): Promise<RemoveSummary> {
+export async function remove(urls: string | string[], opts: ConnectOptions & {dryRun?: boolean; recursive?: boolean} = {}): Promise<RemoveSummary> {
   const all = Array.isArray(urls) ? urls : [urls]
   const remote = all.filter(a => parseLocation(a).type === 's3')
   const local = all.filter(u => parseLocation(u).type !== 's3')
   const summary: RemoveSummary = remote.length
     ? await withS3(opts, s3 => removeObjects(s3, remote, {threadCount: opts.threadCount, dryRun: opts.dryRun}), opts.threadCount ?? transferDefaults.threadCount)
     : {removed: 0, failed: 0, failures: [], unmatched: [], requests: 0, dryRun: opts.dryRun ?? false}
-  for (const path of local) {
-    if (opts.dryRun) {
-      summary.removed++
-      continue
+  for (const arg of local) {
+    const loc = parseLocation(arg)
+    const paths: string[] = []
+    if (loc.type === 'local' && loc.wildcard) for await (const f of localGlob(arg)) paths.push(f.url)
+    else paths.push(arg)
+    let matched = 0
+    for (const path of paths) {
+      try {
+        if (opts.dryRun) {
+          if (!(await localStat(path).catch(() => undefined))) continue
+          summary.removed++
+        } else if (await localRemove(path, {recursive: opts.recursive}) === 'removed') summary.removed++
+        else continue
+        matched++
+      } catch (error) {
+        matched++
+        summary.failed++
+        summary.failures.push({url: path, error: (error as Error).message})
+      }
     }
-    try {
-      await localRemove(path)
-      summary.removed++
-    } catch (error) {
-      summary.failed++
-      summary.failures.push({url: path, error: (error as Error).message})
-    }
+    if (matched === 0) summary.unmatched.push(arg)
   }
   return summary
 }

@@ -1,5 +1,5 @@
 import {ExitCode, S3cError} from './errors.js'
-import {hasWildcard, keyPattern, literalPrefix, type KeyPattern} from './wildcard.js'
+import {excludesWholeFolder, hasWildcard, keyPattern, literalPrefix, type KeyPattern} from './wildcard.js'
 
 /*
  * Locations: what a command-line argument, a stored command or a library call names. Every
@@ -129,4 +129,27 @@ export function resolveLocation(opts: {url?: string; bucket?: string; prefix?: s
   const bucket = opts.bucket || process.env.S3C_BUCKET
   if (!bucket) throw new S3cError('no bucket given: pass s3://bucket/prefix, --bucket NAME, or set S3C_BUCKET')
   return {bucket, prefix: opts.prefix ?? ''}
+}
+
+/**
+ * The rule every verb that lists one tree and writes into another keeps: it never writes where
+ * it reads. In one bucket, a destination folder inside the source's (or the source inside the
+ * destination) would have the listing meet objects this run wrote: an mv into its own subfolder
+ * moves them again or overwrites sources not read yet. Such a pair is refused before anything is
+ * sent, unless an exclude pattern covers the destination folder whole (`--exclude 'archive/*'`),
+ * which keeps the listing out of it. `src.base` and `dst.base` are the folders listed and
+ * written ('' or ending with '/'); `src.listed`, the prefix the listing asks for (a wildcard's
+ * text before its first wildcard: `logs/2024-*` reads only `logs/2024-…`). Local folders never
+ * meet S3 keys: only S3 pairs can overlap.
+ */
+export function overlapError(verb: string, src: {bucket: string; base: string; listed?: string; url: string}, dst: {bucket: string; base: string; url: string},
+  exclude?: string[]): S3cError | undefined {
+  if (src.bucket !== dst.bucket) return undefined
+  const listed = src.listed ?? src.base
+  const dstInside = dst.base.startsWith(src.base) && (dst.base.startsWith(listed) || listed.startsWith(dst.base))
+  if (dstInside && dst.base !== src.base && excludesWholeFolder(exclude)?.(dst.base.slice(src.base.length, -1))) return undefined
+  if (!dstInside && !src.base.startsWith(dst.base)) return undefined
+  const how = dst.base === src.base ? 'is the source itself' : dstInside ? `lies inside the source ${src.url}` : `holds the source ${src.url}`
+  return new S3cError(`${verb}: the destination ${dst.url} ${how}: objects this run writes would be listed and read again; give folders apart` +
+    (dstInside && dst.base !== src.base ? ` (or --exclude '${dst.base.slice(src.base.length)}*')` : ''), ExitCode.usage)
 }

@@ -158,23 +158,47 @@ export async function* treeFiles(tree: Tree, filter: WalkFilter = {}): AsyncGene
  * selects) for which the source has no name at all, in key order. One merge of the two trees;
  * a name that looks absent is confirmed by `source.absent` before it is yielded (a listing out
  * of byte order can make a name the source has look missing), and nothing under a source folder
- * that could not be read is yielded (what it holds is unknown).
+ * that could not be read is yielded (what it holds is unknown). With `emptySource`, a source
+ * that has no name at all is that error before anything is yielded: a mistyped prefix lists
+ * nothing, and would otherwise name the whole destination.
  */
-export async function* onlyInDestination(source: Tree, dest: Tree, filter: WalkFilter = {}): AsyncGenerator<{rel: string; entry: StorageEntry}> {
+export async function* onlyInDestination(source: Tree, dest: Tree, filter: WalkFilter = {},
+  opts: {emptySource?: () => Error} = {}): AsyncGenerator<{rel: string; entry: StorageEntry}> {
   const unread: string[] = []
+  let names = 0
+  let sourceRead = false
   async function* sourceNames(): AsyncGenerator<TreeName> {
     for await (const n of source.names(filter)) {
       if (n.other?.folder && n.other.failed) unread.push(`${n.rel}/`)
+      names++
       yield n
     }
+    sourceRead = true
   }
   const merged = mergeByKey<{source: TreeName; dest: {rel: string; entry: StorageEntry}}>({
     source: {items: sourceNames(), key: n => n.rel, label: source.label},
     dest: {items: treeFiles(dest, filter), key: n => n.rel, label: dest.label},
   }, {order: 'loose'})
   for await (const m of merged) {
+    // The merge reads every input's first item before it yields: an empty source is known here,
+    // before anything is deleted.
+    if (opts.emptySource && sourceRead && names === 0) throw opts.emptySource()
     if (!m.dest || m.source) continue
     if (unread.some(p => m.key.startsWith(p))) continue
     if (await source.absent(m.key)) yield m.dest
   }
+}
+
+/**
+ * A wildcard source's names, refused when there is none (`none()`, thrown once the listing is
+ * over): cp/mv/upload/download of a wildcard that matches nothing fail in one line, as ls and rm
+ * do, instead of ending with exit 0 having done nothing.
+ */
+export async function* atLeastOne<T>(items: AsyncIterable<T>, none: (() => Error) | undefined): AsyncGenerator<T> {
+  let n = 0
+  for await (const item of items) {
+    n++
+    yield item
+  }
+  if (n === 0 && none) throw none()
 }

@@ -4,6 +4,7 @@ import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {executeLine, lineVerbs} from '../cli/run-verbs.js'
 import {commandLines, runLines} from '../verbs/run.js'
+import {readableStdin} from '../local/stdin.js'
 
 export default class Run extends RunCommand {
   static summary = 'Run a file of s3c commands (one a line) in parallel in this one process.'
@@ -24,7 +25,7 @@ export default class Run extends RunCommand {
     const defaults = Object.fromEntries(Object.entries({'endpoint-url': flags['endpoint-url'], region: flags.region, profile: flags.profile,
       'path-style': flags['path-style'], redis: flags.redis}).filter(([, v]) => v !== undefined))
     const results: JsonResult[] = []
-    const {lines, failed} = await runLines(commandLines(args.file === '-' ? process.stdin : args.file), {
+    const {lines, failed} = await runLines(commandLines(args.file === '-' ? readableStdin('s3c command lines') : args.file), {
       jobs: flags.jobs, signal,
       execute: cmd => executeLine(cmd, defaults, signal),
       onOutcome: (l, outcome) => {

@@ -1,5 +1,6 @@
 import {createReadStream as fsCreateReadStream} from 'node:fs'
-import {readFile as fsReadFile, readdir, rm, stat as fsStat} from 'node:fs/promises'
+import {lstat, readFile as fsReadFile, readdir, rm, stat as fsStat} from 'node:fs/promises'
+import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {ExitCode, S3cError} from '../base/errors.js'
@@ -83,7 +84,27 @@ export function localReadStream(path: string, range: {start?: number; end?: numb
   return fsCreateReadStream(fsPath(path), {start: range.start, end: range.end})
 }
 
-/** Removes a file, or a folder with what it holds when the path ends with '/'; a missing one is not an error (as S3). */
-export async function localRemove(path: string): Promise<void> {
-  await rm(fsPath(resolve(path)), {recursive: path.endsWith('/'), force: true})
+/**
+ * Removes a file (or a link), or a folder with what it holds only when `recursive` is asked
+ * for, and never the current folder, one above it, `/` or the home folder. Tells what happened:
+ * 'removed', or 'missing' (nothing there: not counted as removed). A wildcard is expanded
+ * (`localGlob`) by the caller, never given to rm.
+ */
+export async function localRemove(path: string, opts: {recursive?: boolean} = {}): Promise<'removed' | 'missing'> {
+  const abs = resolve(path)
+  const st = await lstat(fsPath(abs)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  })
+  if (!st) return 'missing'
+  if (st.isDirectory()) {
+    if (!opts.recursive) throw new S3cError(`${path} is a folder: pass {recursive: true} to remove it with what it holds`, ExitCode.usage)
+    const cwd = process.cwd()
+    if (abs === '/' || abs === homedir() || cwd === abs || cwd.startsWith(`${abs}/`))
+      throw new S3cError(`${path} is ${abs === '/' ? 'the root folder' : abs === homedir() ? 'the home folder' : 'the current folder or holds it'}: s3c does not remove it`, ExitCode.usage)
+    await rm(fsPath(abs), {recursive: true})
+  } else {
+    await rm(fsPath(abs))
+  }
+  return 'removed'
 }

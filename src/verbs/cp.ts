@@ -10,9 +10,9 @@ import type {CopyConditions, CopyPartJob, CopySettings, Work} from '../jobs/type
 import {copyUnchanged, skippedByConditions} from '../jobs/copy.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {CreateOptions} from '../s3/storage.js'
-import {treeFiles} from '../base/storage.js'
+import {atLeastOne, treeFiles} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
-import {folderPrefix, joinKey, localRoot, parseLocation, s3Root, type S3Url} from '../base/location.js'
+import {folderPrefix, joinKey, overlapError, localRoot, parseLocation, s3Root, type S3Url} from '../base/location.js'
 
 export const copyDefaults = {
   /** Objects above this size are copied in parts (UploadPartCopy); CopyObject takes at most 5 GiB. */
@@ -148,6 +148,10 @@ async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): 
     throw new S3cError(`${verb} ${src.url} onto itself: give another destination`, ExitCode.usage)
   if (src.bucket === dst.bucket && !flatten && (src.key === '' || src.key.endsWith('/') || wild) && folderPrefix(dst.key) === base)
     throw new S3cError(`${verb} ${src.url} onto itself: give another destination`, ExitCode.usage)
+  // A folder or a wildcard is a tree: refused at once if it would write where it lists; a plain
+  // key is one object, or a folder once its listing shows keys under key/ (checked there).
+  const overlap = overlapError(verb, {bucket: src.bucket, base, listed: src.pattern?.listPrefix, url: src.url}, {bucket: dst.bucket, base: folderPrefix(dst.key), url: dst.url}, opts.exclude)
+  if (overlap && src.kind !== 'key') throw overlap
   const settings = opts.settings ?? {}
   const copyThreshold = Math.min(opts.copyThreshold ?? copyDefaults.copyThreshold, 5 * GiB)
   const copyPartSize = opts.copyPartSize ?? copyDefaults.copyPartSize
@@ -174,12 +178,13 @@ async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): 
       yield {srcKey: src.key, key: intoFolder ? joinKey(dst.key, name) : dst.key, size: Number(h['content-length'] ?? 0), etag: h.etag}
       return
     }
+    if (overlap) throw overlap
     let matched = 0
-    for await (const {rel, entry: o} of treeFiles(treeAt({type: 's3', bucket: src.bucket, key: base}, run.s3), filter)) {
+    const none = wild ? () => new S3cError(`no object matches ${src.url}: check the wildcard`, ExitCode.usage) : undefined
+    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket: src.bucket, key: base}, run.s3), filter), none)) {
       matched++
       yield {srcKey: o.key, key: destKeyOf(dst.key, rel, flatten), size: o.size, etag: o.etag}
     }
-    if (matched === 0 && wild) throw new S3cError(`no object matches ${src.url}: check the wildcard`, ExitCode.usage)
     if (matched === 0) opts.onNotice?.(`nothing under s3://${src.bucket}/${base}`)
   }
 

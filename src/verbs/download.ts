@@ -14,7 +14,7 @@ import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../base/location.js'
-import {treeFiles} from '../base/storage.js'
+import {atLeastOne, treeFiles} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
 import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
@@ -72,6 +72,9 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   }
 
   const selected = keyFilter(opts)
+  // cp of a wildcard: one that matches nothing is refused, as ls and rm refuse it.
+  const noMatch = opts.pattern !== undefined && !opts.only
+    ? () => new S3cError(`no object matches s3://${bucket}/${listPrefix}${opts.pattern}: check the wildcard`, ExitCode.usage) : undefined
   const conditions = opts.conditions && Object.values(opts.conditions).some(Boolean) ? opts.conditions : undefined
 
   /** Each object with the local path it goes to (undefined: it cannot be written under the target). */
@@ -81,7 +84,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       if (selected(rel)) yield {o: single.object, rel, path: single.path}
       return
     }
-    for await (const {rel, entry: o} of treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts)) {
+    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts), noMatch)) {
       yield {o, rel, path: localPathFor(root, opts.flatten ? rel.slice(rel.lastIndexOf('/') + 1) : rel)}
     }
   }
@@ -99,6 +102,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       }
     }
     if (mayBeObject && !single) await checkTarget(opts.localFolder)
+    if (empty && !single && noMatch) throw noMatch()
     if (empty && !single) {
       // Nothing to do, said in one line; no folder is made.
       opts.onNotice?.(`nothing under s3://${bucket}/${listPrefix}`)

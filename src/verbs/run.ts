@@ -1,4 +1,5 @@
 import {createReadStream} from 'node:fs'
+import {stat} from 'node:fs/promises'
 import {createInterface} from 'node:readline'
 import type {Readable} from 'node:stream'
 import {parse} from 'shell-quote'
@@ -35,22 +36,63 @@ export function splitLine(text: string): string[] {
   return argv
 }
 
-/** The command lines of a file ('-': stdin); blank lines and # comments are left out. */
-export async function* commandLines(input: string | Readable): AsyncGenerator<{line: number; text: string}> {
+/** Whether a line ends inside quotes (its closing quote is missing), as sh reads quotes and backslashes. */
+export function openQuote(text: string): '"' | "'" | undefined {
+  let quote: '"' | "'" | undefined
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quote === "'") { if (c === "'") quote = undefined; continue }
+    if (c === '\\') { i++; continue }
+    // A comment starts a word and runs to the end (quotes in it are text: `# don't`).
+    if (c === '#' && !quote && (i === 0 || /\s/.test(text[i - 1]))) break
+    if (c === '"') quote = quote ? undefined : '"'
+    else if (c === "'" && !quote) quote = "'"
+  }
+  return quote
+}
+
+/** A line that ends with an unescaped backslash goes on on the next one, as in sh. */
+function continues(text: string): boolean {
+  const m = /\\+$/.exec(text)
+  return m !== null && m[0].length % 2 === 1
+}
+
+/**
+ * The command lines of a file ('-': stdin); blank lines and # comments are left out, a line
+ * ending with `\` is joined with the next, and a line whose quote never closes is an error of
+ * that line (never run as sh would not run it). A file that cannot be read, or a folder, is
+ * refused before any line runs.
+ */
+export async function* commandLines(input: string | Readable): AsyncGenerator<{line: number; text: string; error?: string}> {
+  const refuse = (why: string) => new S3cError(`cannot read ${input as string} (${why}): give a file of s3c commands, or - for stdin`, ExitCode.usage)
+  if (typeof input === 'string') {
+    const st = await stat(input).catch((error: Error) => { throw refuse(errorMessage(error)) })
+    if (st.isDirectory()) throw refuse('it is a folder')
+  }
   const stream = typeof input === 'string' ? createReadStream(input) : input
   if (typeof input === 'string') {
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve())
-      stream.once('error', (error: Error) => reject(new S3cError(`cannot read ${input} (${errorMessage(error)}): give a file of s3c commands, or - for stdin`, ExitCode.usage)))
+      stream.once('error', (error: Error) => reject(refuse(errorMessage(error))))
     })
   }
   let n = 0
-  for await (const text of createInterface({input: stream, crlfDelay: Infinity})) {
+  let held: {line: number; text: string} | undefined
+  for await (const raw of createInterface({input: stream, crlfDelay: Infinity})) {
     n++
+    const text = held ? `${held.text.slice(0, -1)}${raw}` : raw
+    const first = held?.line ?? n
+    held = undefined
+    if (continues(text) && !text.trimStart().startsWith('#')) {
+      held = {line: first, text}
+      continue
+    }
     const trimmed = text.trim()
     if (trimmed === '' || trimmed.startsWith('#')) continue
-    yield {line: n, text: trimmed}
+    const quote = openQuote(trimmed)
+    yield quote ? {line: first, text: trimmed, error: `unterminated ${quote} quote: close it (a line is one command; end a line with \\ to go on)`} : {line: first, text: trimmed}
   }
+  if (held) yield {line: held.line, text: held.text, error: 'the last line ends with \\ and nothing follows: remove the backslash'}
 }
 
 /**
@@ -58,7 +100,7 @@ export async function* commandLines(input: string | Readable): AsyncGenerator<{l
  * directly: no process per line). Each line's outcome is reported as it ends; the result counts
  * the lines and those that failed.
  */
-export async function runLines(lines: AsyncIterable<{line: number; text: string}>, opts: {jobs: number; signal?: AbortSignal;
+export async function runLines(lines: AsyncIterable<{line: number; text: string; error?: string}>, opts: {jobs: number; signal?: AbortSignal;
   execute: (cmd: CommandLine) => Promise<LineOutcome>; onOutcome: (cmd: {line: number; text: string}, outcome: LineOutcome) => void}): Promise<{lines: number; failed: number}> {
   let count = 0
   let failed = 0
@@ -69,6 +111,7 @@ export async function runLines(lines: AsyncIterable<{line: number; text: string}
     const p = (async () => {
       let outcome: LineOutcome
       try {
+        if (l.error) throw new S3cError(l.error, ExitCode.usage)
         outcome = await opts.execute({line: l.line, argv: splitLine(l.text)})
       } catch (error) {
         outcome = {ok: false, lines: [`error: ${errorMessage(error)}`]}

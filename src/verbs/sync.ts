@@ -12,7 +12,7 @@ import {fsPath} from '../local/fs-path.js'
 import {S3Storage} from '../s3/storage.js'
 import {onlyInDestination, treeFiles, type StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
-import {folderPrefix, parseLocation, type Location, type LocalPath, type S3Url} from '../base/location.js'
+import {folderPrefix, overlapError, parseLocation, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
 import {mergeByKey} from '../base/keys.js'
@@ -97,8 +97,8 @@ export function decideSyncCopy(src: StorageEntry, there: StorageEntry | undefine
 async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSummary> {
   const srcBase = folderPrefix(src.key)
   const dstBase = folderPrefix(dst.key)
-  if (src.bucket === dst.bucket && (dstBase.startsWith(srcBase) || srcBase.startsWith(dstBase)))
-    throw new S3cError(`sync ${src.url} ${dst.url}: one lies inside the other; give folders apart`, ExitCode.usage)
+  const overlap = overlapError('sync', {bucket: src.bucket, base: srcBase, url: src.url}, {bucket: dst.bucket, base: dstBase, url: dst.url}, opts.exclude)
+  if (overlap) throw overlap
   const filter = {include: opts.include, exclude: opts.exclude}
   const settings = opts.settings ?? {}
   const copyThreshold = Math.min(opts.copyThreshold ?? copyDefaults.copyThreshold, 5 * GiB)
@@ -182,7 +182,13 @@ export async function syncDelete(opts: SyncDeleteOptions): Promise<{deleted: num
   /** What to delete, by its key or path, on a connection. */
   async function* extra(s3: S3Storage): AsyncGenerator<string> {
     const dest = treeAt(dst, s3)
-    for await (const {rel} of onlyInDestination(treeAt(source, s3, {followSymlinks: opts.followSymlinks}), dest, filter)) {
+    const from = treeAt(source, s3, {followSymlinks: opts.followSymlinks})
+    // An S3 prefix that lists nothing is taken for a mistake, as rclone takes a missing source (a
+    // missing local folder is refused above; an empty one is a source that holds nothing).
+    const emptySource = source.type === 's3'
+      ? () => new S3cError(`sync --delete: ${from.label} lists nothing, so every file of ${dest.label} would be deleted: check the source (s3c ls ${from.label}); nothing was deleted`, ExitCode.usage)
+      : undefined
+    for await (const {rel} of onlyInDestination(from, dest, filter, {emptySource})) {
       const name = dest.locate(rel)
       if (!only || only.has(name)) yield name
     }

@@ -1,5 +1,5 @@
 import {stat} from 'node:fs/promises'
-import {basename, resolve} from 'node:path'
+import {basename, join, resolve} from 'node:path'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {contentTypeOf} from '../base/content-type.js'
 import {partSizeFor} from '../s3/limits.js'
@@ -14,7 +14,7 @@ import type {CompareMode, CopyConditions, CopySettings, Flow, UploadPartJob, Wor
 import {folderPrefix, joinKey} from '../base/location.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
 import {RESERVED_PREFIX} from '../s3/storage.js'
-import type {StorageEntry} from '../base/storage.js'
+import {atLeastOne, type StorageEntry} from '../base/storage.js'
 import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
 import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
 import type {LocalStat, StateEntry} from '../state/state.js'
@@ -124,7 +124,10 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       if (keyFilter(opts)(single.entry.rel) && (!only || only.has(single.key))) yield {e: single.entry, key: single.key}
       return
     }
-    for await (const e of walkLocal(root, opts)) {
+    // cp of a local wildcard: one that matches nothing is refused, as ls and rm refuse it.
+    const noMatch = opts.pattern !== undefined && !opts.only
+      ? () => new S3cError(`no file matches ${join(root, opts.pattern!)}: check the wildcard`, ExitCode.usage) : undefined
+    for await (const e of atLeastOne(walkLocal(root, opts), noMatch)) {
       const rel = opts.flatten && !e.dir ? e.rel.slice(e.rel.lastIndexOf('/') + 1) : e.rel
       const key = joinKey(prefix, e.dir ? `${rel}/` : rel)
       if (only && !only.has(key)) continue

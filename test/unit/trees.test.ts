@@ -25,6 +25,17 @@ describe('trees and the sync planners, in memory', function () {
       assert.deepEqual(out.map(f => f.rel), ['a', 'b/c'])
     })
 
+    it('with emptySource, a source that has no name at all is that error before anything is yielded', async function () {
+      const seen: string[] = []
+      await assert.rejects(async () => {
+        for await (const f of onlyInDestination(memoryTree('src/', {}), memoryTree('dst/', {'a': 1}), {}, {emptySource: () => new Error('lists nothing')})) seen.push(f.rel)
+      }, /lists nothing/)
+      assert.deepEqual(seen, [])
+      // A source with names but none in common is not empty.
+      const out = await collect(onlyInDestination(memoryTree('src/', {'z': 1}), memoryTree('dst/', {'a': 1}), {}, {emptySource: () => new Error('lists nothing')}))
+      assert.deepEqual(out.map(f => f.rel), ['a'])
+    })
+
     it('only names the filters select are deleted; the source\'s names count unfiltered', async function () {
       const src = memoryTree('src/', {'keep.tmp': 1})
       const dst = memoryTree('dst/', {'keep.tmp': 1, 'x.tmp': 1, 'x.txt': 1})
