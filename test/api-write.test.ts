@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
@@ -7,6 +7,7 @@ import {Readable} from 'node:stream'
 import {harness, newBucket} from './harness/hooks.js'
 import {getObject, listKeys, putObject} from './harness/objects.js'
 import {seededBytes} from './harness/tree.js'
+import {startProxy} from './harness/proxy.js'
 
 const MiB = 1024 * 1024
 
@@ -36,6 +37,31 @@ describe('library API: writeFile, createWriteStream, copy, move, sync', function
     await pipeline(Readable.from(chunks), api.createWriteStream(join(dir, 'big.bin')))
     assert.ok(readFileSync(join(dir, 'big.bin')).equals(big))
     await assert.rejects(api.writeFile(`s3://${bucket}/`, 'x'), /names no object/)
+  })
+
+  it('createWriteStream destroyed before it ends, without an error: the multipart upload is aborted at once, a local temporary file removed', async function () {
+    const bucket = await newBucket('apid')
+    const proxy = await startProxy(harness().s3.endpoint)
+    try {
+      const out = api.createWriteStream(`s3://${bucket}/half.bin`, {partSize: 5 * MiB, endpointUrl: proxy.endpoint})
+      out.write(seededBytes(5, 6 * MiB))
+      for (let i = 0; i < 200 && proxy.count('PUT', q => q.query.includes('partNumber')) === 0; i++) await new Promise(r => setTimeout(r, 50))
+      assert.equal(proxy.count('PUT', q => q.query.includes('partNumber')), 1)
+      out.destroy()
+      await new Promise(r => out.once('close', r))
+      assert.equal(proxy.count('DELETE', q => q.query.includes('uploadId')), 1, 'aborted when destroy() is done')
+      assert.equal((await listKeys(bucket)).size, 0)
+    } finally {
+      await proxy.stop()
+    }
+    const dir = mkdtempSync(join(tmpdir(), 's3c-apid-'))
+    dirs.push(dir)
+    const local = api.createWriteStream(join(dir, 'half.bin'))
+    local.write(Buffer.alloc(1024))
+    await new Promise(r => setTimeout(r, 100))
+    local.destroy()
+    await new Promise(r => local.once('close', r))
+    assert.deepEqual(readdirSync(dir), [])
   })
 
   it('copy, move and sync return the summary the CLI prints with --json', async function () {

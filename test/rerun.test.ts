@@ -279,6 +279,23 @@ describe('re-runs with the sync state', function () {
     assert.deepEqual(await getObject(bucket, 'p/d1/s0/f1.txt'), Buffer.alloc(Number(before.size), 0x43))
   })
 
+  it('a multipart file (no SHA-256 recorded) rewritten in place with its mtime put back is sent again, never skipped by the time rule', async function () {
+    const src = mk('ctime-mp')
+    const file = join(src, 'big.bin')
+    writeFileSync(file, Buffer.alloc(6 * 1024 * 1024, 0x41))
+    writeFileSync(join(src, 'small.txt'), 'small')
+    const bucket = await newBucket('ctimemp')
+    const args = ['upload', src, `s3://${bucket}/p`, '--multipart-threshold', '5MiB', '--part-size', '5MiB']
+    assert.equal((await runCli(args)).code, 0)
+    const before = statSync(file, {bigint: true})
+    writeFileSync(file, Buffer.alloc(6 * 1024 * 1024, 0x42))
+    utimesSync(file, new Date(), utimesValue(before.mtimeNs))
+    const up = await runCli([...args, '--json'])
+    assert.equal(up.code, 0, up.stderr)
+    assert.equal(summaryOf(up.stdout).filesDone, 1)
+    assert.deepEqual(await getObject(bucket, 'p/big.bin'), Buffer.alloc(6 * 1024 * 1024, 0x42))
+  })
+
   it('a listing out of S3 key order (fauxqs sorts by localeCompare): one warning, then sizes and HEAD checks as before the state, every file accounted for', async function () {
     const src = mk('order')
     // fauxqs lists a/doc.txt before a#b.txt ('#' sorts after '/' in localeCompare, before it in bytes).

@@ -127,7 +127,9 @@ function localWriteStream(path: string): Writable {
     },
     async destroy(error, done) {
       await fh?.close().catch(() => undefined)
-      if (error) await unlink(tmp).catch(() => undefined)
+      // Destroyed before it ended, with or without an error: nothing half-written stays (after
+      // 'finish' the temporary name is gone already).
+      await unlink(tmp).catch(() => undefined)
       done(error)
     },
   })
@@ -160,7 +162,15 @@ export function createWriteStream(url: string, opts: WriteOptions = {}): Writabl
       p.then(() => cb(), error => cb(error as Error))
     },
     destroy(error, cb) {
-      if (error) feed.destroy(error)
+      // Destroyed before 'finish', with or without an error: the upload is aborted now, not left
+      // waiting for bytes that will never come (after 'finish' the object exists: nothing to do).
+      if (!feed.writableFinished) {
+        feed.destroy(error ?? new S3cError(`the stream to ${url} was destroyed before it ended: nothing was stored`, ExitCode.usage))
+        if (done) {
+          done.then(() => cb(error), () => cb(error))
+          return
+        }
+      }
       cb(error)
     },
   })

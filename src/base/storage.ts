@@ -187,6 +187,7 @@ export async function* onlyInDestination(source: Tree, dest: Tree, filter: WalkF
     if (unread.some(p => m.key.startsWith(p))) continue
     if (await source.absent(m.key)) yield m.dest
   }
+  if (opts.emptySource && names === 0) throw opts.emptySource()
 }
 
 /**

@@ -107,9 +107,10 @@ function decideSameSize(t: Required<Pick<SyncTuple, 'local' | 'remote'>> & SyncT
     return direction === 'upload' ? decision('transfer', 'local changed') : decision('check', 'local changed')
   }
   if (file === 'replaced') {
-    // Same size and mtime but another file: what the time rule would miss; the recorded digest
-    // (when there is one) tells by content, without a request.
-    return state.sha256 ? decision('compare', 'local replaced', state.sha256) : decision('check', 'local replaced')
+    // Same size and mtime but another file: what the time rule would miss (its check would skip
+    // it). The recorded digest, when there is one, tells by content without a request; without
+    // one the file moves again: a change the state can see is never skipped.
+    return state.sha256 ? decision('compare', 'local replaced', state.sha256) : decision('transfer', 'local replaced')
   }
   return decision('skip', 'unchanged')
 }

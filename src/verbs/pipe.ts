@@ -1,4 +1,4 @@
-import type {Readable} from 'node:stream'
+import {addAbortSignal, Readable} from 'node:stream'
 import {ExitCode, S3cError, fatalToUserError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
 import {contentTypeOf} from '../base/content-type.js'
@@ -79,6 +79,9 @@ export async function pipeToS3(input: Readable | AsyncIterable<Buffer | string>,
     while (inFlight.size >= concurrency) await Promise.race(inFlight)
     if (failure) throw failure
   }
+  // Ctrl-C while the input is idle: the input is destroyed with the abort, so the loop below ends
+  // at once and the upload is aborted, instead of waiting for a byte that may never come.
+  if (opts.signal && input instanceof Readable) addAbortSignal(opts.signal, input)
   try {
     for await (const chunk of input) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
