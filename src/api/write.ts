@@ -6,7 +6,7 @@ import {transferDefaults} from '../run/defaults.js'
 import type {TransferOptions} from '../run/session.js'
 import type {RunSummary} from '../run/stats.js'
 import type {CopySettings} from '../jobs/types.js'
-import type {ObjectSettings} from '../base/storage.js'
+import {checkObjectSettings, type ObjectSettings} from '../base/storage.js'
 import {resolveS3Config, type S3Config} from '../s3/config.js'
 import {parseLocation, parseS3Url} from '../base/location.js'
 import {cp} from '../verbs/cp.js'
@@ -83,8 +83,10 @@ async function transferOf(o: ConnectOptions & {dryRun?: boolean; redisUrl?: stri
 }
 
 function settingsOf(o: {contentType?: string; metadata?: Record<string, string>; storageClass?: string; sse?: string; sseKmsKeyId?: string; acl?: string}): CopySettings {
-  return {replace: o.metadata !== undefined || o.contentType !== undefined, contentType: o.contentType, metadata: o.metadata, storageClass: o.storageClass,
+  const settings = {replace: o.metadata !== undefined || o.contentType !== undefined, contentType: o.contentType, metadata: o.metadata, storageClass: o.storageClass,
     sse: o.sse, sseKmsKeyId: o.sseKmsKeyId, acl: o.acl}
+  checkObjectSettings(settings)
+  return settings
 }
 
 function objectOf(url: string): {bucket: string; key: string} {

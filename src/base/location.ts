@@ -65,9 +65,12 @@ export function parseS3(url: string, what = 'an S3 URL'): S3Url {
   const m = /^s3:\/\/([^/]*)\/?(.*)$/i.exec(url)
   if (!m || !m[1]) throw new S3cError(`"${url}" is not ${what}: write it as s3://bucket/prefix`, ExitCode.usage)
   const bucket = m[1]
-  const key = m[2]
-  if (!key) return {type: 's3', url, bucket, key, kind: 'bucket'}
-  if (hasWildcard(key)) return {type: 's3', url, bucket, key, kind: 'wildcard', pattern: keyPattern(key)}
+  const raw = m[2]
+  if (!raw) return {type: 's3', url, bucket, key: raw, kind: 'bucket'}
+  if (hasWildcard(raw)) return {type: 's3', url, bucket, key: raw, kind: 'wildcard', pattern: keyPattern(raw)}
+  // A backslash escapes only where a wildcard character could be meant (`what\?.txt` names the
+  // key "what?.txt"); elsewhere it is part of the key (`a\b.txt`), as keys may hold any byte.
+  const key = /[*?[]/.test(raw) ? literalPrefix(raw) : raw
   return {type: 's3', url, bucket, key, kind: key.endsWith('/') ? 'prefix' : 'key'}
 }
 

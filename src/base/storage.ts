@@ -147,10 +147,18 @@ export interface Tree {
   locate(rel: string): string
 }
 
-/** The files of a tree that the filter selects, in key order. */
-export async function* treeFiles(tree: Tree, filter: WalkFilter = {}): AsyncGenerator<{rel: string; entry: StorageEntry}> {
+/**
+ * The files of a tree that the filter selects, in key order. A selected name that holds data but
+ * is no file to transfer (an S3 key ending with '/') goes to `passed`, so the run can count it
+ * skipped with its reason instead of losing sight of it.
+ */
+export async function* treeFiles(tree: Tree, filter: WalkFilter = {}, passed?: (rel: string, entry: StorageEntry, reason: string) => void): AsyncGenerator<{rel: string; entry: StorageEntry}> {
   const selected = keyFilter(filter)
-  for await (const n of tree.names(filter)) if (n.entry && selected(n.rel)) yield {rel: n.rel, entry: n.entry}
+  for await (const n of tree.names(filter)) {
+    if (!n.entry || !selected(n.rel)) continue
+    if (!n.other) yield {rel: n.rel, entry: n.entry}
+    else passed?.(n.rel, n.entry, n.other.reason)
+  }
 }
 
 /**
@@ -202,4 +210,26 @@ export async function* atLeastOne<T>(items: AsyncIterable<T>, none: (() => Error
     yield item
   }
   if (n === 0 && none) throw none()
+}
+
+/**
+ * Settings a new object gets travel as HTTP headers, which carry visible ASCII only: a value
+ * outside it (`--metadata owner=Zoë`, a content type with a non-ASCII name) would be refused by
+ * the server as a bad signature, or mangled. Refused here, in one line naming the header, by
+ * every way settings come in (cp/pipe flags, the library's options) and again where they become
+ * headers (src/s3/storage.ts).
+ */
+export function checkObjectSettings(o: ObjectSettings & {cacheControl?: string; contentEncoding?: string; contentDisposition?: string; contentLanguage?: string}): void {
+  const visible = /^[\t\x20-\x7e]*$/
+  const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+  for (const [k, v] of Object.entries(o.metadata ?? {})) {
+    if (!token.test(k)) throw new S3cError(`metadata key "${k}" cannot be a header name (x-amz-meta-${k}): use letters, digits and - _ .`, ExitCode.usage)
+    if (!visible.test(v)) throw new S3cError(`metadata "${k}" holds characters that are not ASCII (x-amz-meta-${k.toLowerCase()}): S3 takes ASCII there; encode the value (e.g. percent-encoding)`, ExitCode.usage)
+  }
+  const headers: [string, string | undefined][] = [['content-type', o.contentType], ['cache-control', o.cacheControl], ['content-encoding', o.contentEncoding],
+    ['content-disposition', o.contentDisposition], ['content-language', o.contentLanguage], ['x-amz-storage-class', o.storageClass], ['x-amz-acl', o.acl],
+    ['x-amz-server-side-encryption-aws-kms-key-id', o.sseKmsKeyId]]
+  for (const [name, v] of headers) {
+    if (v !== undefined && !visible.test(v)) throw new S3cError(`${name} "${v}" holds characters that are not ASCII: HTTP headers carry ASCII; encode the value`, ExitCode.usage)
+  }
 }

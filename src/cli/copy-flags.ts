@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {ExitCode, S3cError} from '../base/errors.js'
+import {checkObjectSettings} from '../base/storage.js'
 import {parseSize} from '../base/units.js'
 import {transferDefaults} from '../run/defaults.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'
@@ -67,10 +68,12 @@ export function copySettings(flags: Pick<CopyFlagValues, 'sse' | 'sse-kms-key-id
     throw new S3cError(`--sse "${sse}" is not a server-side encryption: use AES256 or aws:kms`, ExitCode.usage)
   if (flags['sse-kms-key-id'] && !sse?.startsWith('aws:kms')) throw new S3cError('--sse-kms-key-id needs --sse aws:kms', ExitCode.usage)
   const metadata = parseMetadata(flags.metadata)
-  return {
+  const settings: CopySettings = {
     replace: metadata !== undefined || flags['content-type'] !== undefined, metadata, contentType: flags['content-type'],
     storageClass: flags['storage-class'], sse, sseKmsKeyId: flags['sse-kms-key-id'], acl: flags.acl,
   }
+  checkObjectSettings(settings)
+  return settings
 }
 
 export function copyConditions(flags: CopyFlagValues): CopyConditions | undefined {

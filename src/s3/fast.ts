@@ -277,8 +277,9 @@ export class FastS3 {
   }
 
   /** Where a request for the object goes, and how it is signed: for presigned URLs (src/s3/presign.ts). */
-  signingTarget(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string; region: string; credentials: Provider<AwsCredentialIdentity>} {
-    return {...this.target(bucket, key), region: this.opts.region, credentials: this.opts.credentials}
+  signingTarget(bucket: string, key: string): {origin: string; hostname: string; port?: number; protocol: string; path: string; region: string;
+    credentials: Provider<AwsCredentialIdentity>; anonymous: boolean} {
+    return {...this.target(bucket, key), region: this.opts.region, credentials: this.opts.credentials, anonymous: this.opts.anonymous === true}
   }
 
   /** Closes the sockets of the answers read whole (node:http's agent belongs to the connection: src/s3/client.ts closes it). */

@@ -13,6 +13,8 @@ export async function presignGetUrl(fast: FastS3, bucket: string, key: string, e
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS)
     throw new S3cError(`a presigned URL expires after 1 second to 7 days, not ${expiresInSeconds} s: give e.g. --expire 1h`, ExitCode.usage)
   const t = fast.signingTarget(bucket, key)
+  // A presigned URL is a signature: asked for with --no-sign-request, it would be signed anyway with whatever keys are found.
+  if (t.anonymous) throw new S3cError('presign signs with your keys, and --no-sign-request says not to sign: drop --no-sign-request (a public object needs no presigned URL)', ExitCode.usage)
   const {SignatureV4} = await import('@smithy/signature-v4')
   const signer = new SignatureV4({service: 's3', region: t.region, credentials: t.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false})
   const host = t.port ? `${t.hostname}:${t.port}` : t.hostname

@@ -4,7 +4,7 @@ import type {Command} from '@smithy/types'
 import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
 import {
-  SourceChangedError, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type StorageEntry,
+  SourceChangedError, checkObjectSettings, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type StorageEntry,
   type ObjectSettings,
 } from '../base/storage.js'
 import {createS3, type S3Handle, type SdkModule} from './client.js'
@@ -96,6 +96,7 @@ export function decodeListedKey(key: string, encoding: string | undefined): stri
 
 /** The SDK fields of the settings every new object may get (encryption, ACL, stored headers). */
 function objectSettings(o: CreateOptions) {
+  checkObjectSettings(o)
   return {
     ServerSideEncryption: o.sse as ServerSideEncryption | undefined, SSEKMSKeyId: o.sseKmsKeyId, ACL: o.acl as ObjectCannedACL | undefined,
     CacheControl: o.cacheControl, ContentEncoding: o.contentEncoding, ContentDisposition: o.contentDisposition, ContentLanguage: o.contentLanguage,
@@ -108,6 +109,7 @@ function objectSettings(o: CreateOptions) {
  * mapping for upload, pipe and copy.
  */
 export function objectHeaders(o: CreateOptions): Headers {
+  checkObjectSettings(o)
   const h: Headers = {}
   if (o.contentType) h['content-type'] = o.contentType
   for (const [k, v] of Object.entries(o.metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] = v

@@ -10,8 +10,11 @@ export function s3Tree(s3: S3Storage, bucket: string, prefix: string): Tree {
     async* names(): AsyncGenerator<TreeName> {
       for await (const o of s3.listObjects(bucket, base)) {
         const rel = o.key.slice(base.length)
-        // Folder markers ("dir/" keys, 0 bytes) are how consoles show folders, not files.
-        if (rel !== '' && !rel.endsWith('/')) yield {rel, entry: o}
+        if (rel === '') continue
+        // Folder markers ("dir/" keys, 0 bytes) are how consoles show folders, not files; one
+        // that holds data is a name no file can have: passed over, and said so.
+        if (!rel.endsWith('/')) yield {rel, entry: o}
+        else if (o.size > 0) yield {rel, entry: o, other: {reason: 'key ends with "/" and holds data', failed: false, folder: false}}
       }
     },
     absent: async rel => !(await s3.head(bucket, base + rel)),

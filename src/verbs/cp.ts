@@ -10,7 +10,7 @@ import type {CopyConditions, CopyPartJob, CopySettings, Work} from '../jobs/type
 import {copyUnchanged, skippedByConditions} from '../jobs/copy.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {CreateOptions} from '../s3/storage.js'
-import {atLeastOne, treeFiles} from '../base/storage.js'
+import {atLeastOne, treeFiles, type StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
 import {folderPrefix, joinKey, overlapError, localRoot, parseLocation, s3Root, type S3Url} from '../base/location.js'
 
@@ -181,7 +181,11 @@ async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): 
     if (overlap) throw overlap
     let matched = 0
     const none = wild ? () => new S3cError(`no object matches ${src.url}: check the wildcard`, ExitCode.usage) : undefined
-    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket: src.bucket, key: base}, run.s3), filter), none)) {
+    const passed = (_rel: string, o: StorageEntry, reason: string) => {
+      run.stats.seen(o.size)
+      run.stats.record({key: o.key, path: `s3://${src.bucket}/${o.key}`, bytes: o.size, status: 'skipped', reason})
+    }
+    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket: src.bucket, key: base}, run.s3), filter, passed), none)) {
       matched++
       yield {srcKey: o.key, key: destKeyOf(dst.key, rel, flatten), size: o.size, etag: o.etag}
     }

@@ -14,7 +14,7 @@ import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../base/location.js'
-import {atLeastOne, treeFiles} from '../base/storage.js'
+import {atLeastOne, treeFiles, type StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
 import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
@@ -84,7 +84,11 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       if (selected(rel)) yield {o: single.object, rel, path: single.path}
       return
     }
-    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts), noMatch)) {
+    const passed = (rel: string, o: StorageEntry, reason: string) => {
+      run.stats.seen(o.size)
+      run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'skipped', reason})
+    }
+    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts, passed), noMatch)) {
       yield {o, rel, path: localPathFor(root, opts.flatten ? rel.slice(rel.lastIndexOf('/') + 1) : rel)}
     }
   }

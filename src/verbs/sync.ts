@@ -121,7 +121,10 @@ async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSu
     const dest = treeAt(dst, run.s3)
     // Loose: a name the destination lists out of order is copied again, never skipped unseen.
     const merged = mergeByKey<{src: {rel: string; entry: StorageEntry}; dst: {rel: string; entry: StorageEntry}}>({
-      src: {items: treeFiles(source, filter), key: f => f.rel, label: source.label},
+      src: {items: treeFiles(source, filter, (_rel, o, reason) => {
+        run.stats.seen(o.size)
+        run.stats.record({key: o.key, path: `s3://${src.bucket}/${o.key}`, bytes: o.size, status: 'skipped', reason})
+      }), key: f => f.rel, label: source.label},
       dst: {items: treeFiles(dest), key: f => f.rel, label: dest.label},
     }, {order: 'loose'})
     for await (const m of merged) {

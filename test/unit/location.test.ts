@@ -38,3 +38,12 @@ describe('locations: one parser for every argument', function () {
     })
   })
 })
+
+describe('locations: backslashes', function () {
+  it('escape only where a wildcard character could be meant; elsewhere they are part of the key', function () {
+    assert.deepEqual([parseS3('s3://b/a\\b.txt').key, parseS3('s3://b/a\\b.txt').kind], ['a\\b.txt', 'key'])
+    assert.deepEqual([parseS3('s3://b/what\\?.txt').key, parseS3('s3://b/what\\?.txt').kind], ['what?.txt', 'key'])
+    assert.equal(parseS3('s3://b/x\\*/').kind, 'prefix')
+    assert.equal(parseS3('s3://b/logs\\\\/*.gz').kind, 'wildcard')
+  })
+})
