@@ -8,77 +8,17 @@ import type {Runner} from './runner.js'
 import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
 import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
+import type {PlanOptions, RunOptions} from './options.js'
+export type {PlanOptions, RunOptions} from './options.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import type {S3Location} from '../base/location.js'
-import type {CopyConditions, CopySettings, FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
-
-/**
- * What a run needs, whatever its verb plans: the connection, how many requests at once, where
- * jobs run (this process or Redis), how it reports, and how it is stopped.
- */
-export interface RunOptions {
-  s3: S3Config
-  /** Requests in flight (s3concurrent's thread_count). */
-  threadCount: number
-  /** Retries per request after the first attempt. */
-  maxRetry: number
-  dryRun: boolean
-  /** Called with one line per planned transfer in a dry run. */
-  onPlan?: (line: string) => void
-  /** Called with a line for the user that is not a result (e.g. "nothing under s3://…"); stderr in the CLI. */
-  onNotice?: (line: string) => void
-  /** Counters the caller may watch (progress); created when absent. */
-  stats?: RunStats
-  /** Run the jobs on BullMQ workers through this Redis instead of in this process. */
-  redisUrl?: string
-  /** Names the run in Redis (`s3c status`); a new one when absent. */
-  runId?: string
-  /** With redisUrl: return once all jobs are enqueued. */
-  detach?: boolean
-  /** Told the run id once the run is open (BullMQ runs), and whether it resumes an earlier try. */
-  onRunId?: (runId: string, resumed: boolean) => void
-  /** Aborting it (Ctrl-C) stops the run: nothing new starts, unfinished files are cleaned up. */
-  signal?: AbortSignal
-  /**
-   * `s3c retry`: only these keys (the run's failed files, or failed archives of tar create);
-   * everything else was counted in an earlier try and is neither sent nor counted again.
-   */
-  only?: string[]
-  /** `s3c retry`: only the failed work again (`failed`, with `only`/a selection) or the whole command (`all`). */
-  retrying?: 'failed' | 'all'
-  /** Upload, download: read and write the sync state (default true; --no-state, S3C_NO_STATE=1: false). */
-  state?: boolean
-  /** Upload, download: where sync states live (`s3://bucket/prefix/`); default `.s3c/state/` in the data's bucket. */
-  stateUrl?: string
-}
-
-/** What shapes one verb's plan: where, which names, and the rules that decide each file. */
-export interface PlanOptions {
-  location: S3Location
-  /** Files at or above this size move in parts. */
-  multipartThreshold: number
-  partSize: number
-  force: boolean
-  checksum: boolean
-  include?: string[]
-  exclude?: string[]
-  /** cp/mv/sync: the source's own wildcard, matched against relative names (with include/exclude). */
-  pattern?: string
-  /** cp/mv --flatten: every file keeps only its base name. */
-  flatten?: boolean
-  /** cp -n / --if-size-differ / --if-source-newer: decided against the destination (instead of the size + time rule). */
-  conditions?: CopyConditions
-  /** mv: remove each source once its destination holds it. */
-  removeSource?: boolean
-  /** sync --size-only: a counterpart of the same size is unchanged. */
-  sizeOnly?: boolean
-}
+import type {CopySettings, FileOutcome, JobData, JobResult, Work} from '../jobs/types.js'
 
 /**
  * A transfer verb's options: the run's and its plan's (the plan-shaping ones, and the run's
  * thread count and retries, are what a run stores for a retry: stored-command.ts).
  */
-export interface TransferOptions extends RunOptions, PlanOptions, CommonStoredOptions {}
+export interface TransferOptions extends RunOptions, PlanOptions {}
 
 export {transferDefaults} from './defaults.js'
 

@@ -1,27 +1,11 @@
-import type {S3Location} from '../base/location.js'
+import type {PlanOptions, RunOptions} from './options.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'
 
-/** The options every verb keeps for a retry: those that shape the plan (never credentials or endpoints). */
-export interface CommonStoredOptions {
-  location: S3Location
-  /** Requests in flight (s3concurrent's thread_count). */
-  threadCount: number
-  /** Retries per request after the first attempt. */
-  maxRetry: number
-  /** Files at or above this size move in parts. */
-  multipartThreshold: number
-  partSize: number
-  force: boolean
-  checksum: boolean
-  include?: string[]
-  exclude?: string[]
-  /** Upload, download: read and write the sync state (default true). */
-  state?: boolean
-  /** Upload, download: where sync states live. */
-  stateUrl?: string
-}
+/** The options every verb keeps for a retry: those that shape the plan, and the run's pace (never credentials or endpoints). */
+export type CommonStoredOptions = Pick<RunOptions, 'threadCount' | 'maxRetry' | 'state' | 'stateUrl'> &
+  Pick<PlanOptions, 'location' | 'multipartThreshold' | 'partSize' | 'force' | 'checksum' | 'include' | 'exclude'>
 
 /**
  * What `s3c retry` needs to run a command again: its verb and its own plan-shaping options, as
