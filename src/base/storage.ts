@@ -1,7 +1,6 @@
 import type {Readable} from 'node:stream'
 import {ExitCode, S3cError} from './errors.js'
 import {keyFilter, type WalkFilter} from './filter.js'
-import {mergeByKey} from './keys.js'
 
 /*
  * The storage interfaces: what verbs need from where bytes live, whether an S3 prefix
@@ -159,57 +158,6 @@ export async function* treeFiles(tree: Tree, filter: WalkFilter = {}, passed?: (
     if (!n.other) yield {rel: n.rel, entry: n.entry}
     else passed?.(n.rel, n.entry, n.other.reason)
   }
-}
-
-/**
- * sync --delete's decision, for every direction: the destination's files (that the filter
- * selects) for which the source has no name at all, in key order. One merge of the two trees;
- * a name that looks absent is confirmed by `source.absent` before it is yielded (a listing out
- * of byte order can make a name the source has look missing), and nothing under a source folder
- * that could not be read is yielded (what it holds is unknown). With `emptySource`, a source
- * that has no name at all is that error before anything is yielded: a mistyped prefix lists
- * nothing, and would otherwise name the whole destination.
- */
-export async function* onlyInDestination(source: Tree, dest: Tree, filter: WalkFilter = {},
-  opts: {emptySource?: () => Error} = {}): AsyncGenerator<{rel: string; entry: StorageEntry}> {
-  const unread: string[] = []
-  let names = 0
-  let sourceRead = false
-  async function* sourceNames(): AsyncGenerator<TreeName> {
-    for await (const n of source.names(filter)) {
-      if (n.other?.folder && n.other.failed) unread.push(`${n.rel}/`)
-      names++
-      yield n
-    }
-    sourceRead = true
-  }
-  const merged = mergeByKey<{source: TreeName; dest: {rel: string; entry: StorageEntry}}>({
-    source: {items: sourceNames(), key: n => n.rel, label: source.label},
-    dest: {items: treeFiles(dest, filter), key: n => n.rel, label: dest.label},
-  }, {order: 'loose'})
-  for await (const m of merged) {
-    // The merge reads every input's first item before it yields: an empty source is known here,
-    // before anything is deleted.
-    if (opts.emptySource && sourceRead && names === 0) throw opts.emptySource()
-    if (!m.dest || m.source) continue
-    if (unread.some(p => m.key.startsWith(p))) continue
-    if (await source.absent(m.key)) yield m.dest
-  }
-  if (opts.emptySource && names === 0) throw opts.emptySource()
-}
-
-/**
- * A wildcard source's names, refused when there is none (`none()`, thrown once the listing is
- * over): cp/mv/upload/download of a wildcard that matches nothing fail in one line, as ls and rm
- * do, instead of ending with exit 0 having done nothing.
- */
-export async function* atLeastOne<T>(items: AsyncIterable<T>, none: (() => Error) | undefined): AsyncGenerator<T> {
-  let n = 0
-  for await (const item of items) {
-    n++
-    yield item
-  }
-  if (n === 0 && none) throw none()
 }
 
 /**

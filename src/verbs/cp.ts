@@ -10,7 +10,8 @@ import type {CopyConditions, CopyPartJob, CopySettings, Work} from '../jobs/type
 import {copyUnchanged, skippedByConditions} from '../jobs/copy.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {CreateOptions} from '../s3/storage.js'
-import {atLeastOne, treeFiles, type StorageEntry} from '../base/storage.js'
+import {atLeastOne} from '../base/plans.js'
+import {treeFiles, type StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
 import {folderPrefix, joinKey, overlapError, localRoot, parseLocation, s3Root, type S3Url} from '../base/location.js'
 

@@ -10,12 +10,11 @@ import {RunStats, type RunSummary} from '../run/stats.js'
 import type {CopySettings, DeleteObjectsJob, Work} from '../jobs/types.js'
 import {fsPath} from '../local/fs-path.js'
 import {S3Storage} from '../s3/storage.js'
-import {onlyInDestination, treeFiles, type StorageEntry} from '../base/storage.js'
+import {onlyInDestination, planTreeCopy} from '../base/plans.js'
 import {treeAt} from '../storage/open.js'
 import {folderPrefix, overlapError, parseLocation, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
-import {mergeByKey} from '../base/keys.js'
 
 export interface SyncOptions extends Omit<TransferOptions, 'location'> {
   source: string
@@ -83,16 +82,6 @@ async function withS3<T>(opts: SyncDeleteOptions, fn: (s3: S3Storage) => Promise
   }
 }
 
-/**
- * sync S3→S3's rule for one object and what the destination holds under its name: copy it,
- * skip it (same size and the same ETag, or --size-only), or check it (same size: the copy job's
- * time rule decides).
- */
-export function decideSyncCopy(src: StorageEntry, there: StorageEntry | undefined, opts: {force?: boolean; sizeOnly?: boolean}): 'copy' | 'check' | 'skip' {
-  if (!there || there.size !== src.size || opts.force) return 'copy'
-  return opts.sizeOnly || (src.etag !== undefined && src.etag === there.etag) ? 'skip' : 'check'
-}
-
 /** S3→S3: the source's objects copied server-side where the destination lacks them or holds another version (size, then the time rule in the job). */
 async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSummary> {
   const srcBase = folderPrefix(src.key)
@@ -117,28 +106,17 @@ async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSu
   async function* plan(): AsyncGenerator<Work> {
     await run.s3.checkBucket(src.bucket, srcBase)
     if (dst.bucket !== src.bucket) await run.s3.checkBucket(dst.bucket, dstBase)
-    const source = treeAt(src, run.s3)
     const dest = treeAt(dst, run.s3)
-    // Loose: a name the destination lists out of order is copied again, never skipped unseen.
-    const merged = mergeByKey<{src: {rel: string; entry: StorageEntry}; dst: {rel: string; entry: StorageEntry}}>({
-      src: {items: treeFiles(source, filter, (_rel, o, reason) => {
-        run.stats.seen(o.size)
-        run.stats.record({key: o.key, path: `s3://${src.bucket}/${o.key}`, bytes: o.size, status: 'skipped', reason})
-      }), key: f => f.rel, label: source.label},
-      dst: {items: treeFiles(dest), key: f => f.rel, label: dest.label},
-    }, {order: 'loose'})
-    for await (const m of merged) {
-      if (!m.src) continue
-      const o = m.src.entry
-      const key = dest.locate(m.key)
+    for await (const d of planTreeCopy(treeAt(src, run.s3), dest, {filter, force: opts.force, sizeOnly: opts.sizeOnly})) {
+      const o = d.entry
+      const key = dest.locate(d.rel)
       if (only && !only.has(key)) continue
       run.stats.seen(o.size)
-      const action = decideSyncCopy(o, m.dst?.entry, opts)
-      if (action === 'skip') {
-        run.stats.record({key, path: `s3://${src.bucket}/${o.key}`, bytes: o.size, status: 'skipped'})
+      if (d.action === 'skip') {
+        run.stats.record({key, path: `s3://${src.bucket}/${o.key}`, bytes: o.size, status: 'skipped', ...(d.reason === 'unchanged' ? {} : {reason: d.reason})})
         continue
       }
-      const item: CopyItem = {srcKey: o.key, key, size: o.size, etag: o.etag, compare: action === 'check' || undefined}
+      const item: CopyItem = {srcKey: o.key, key, size: o.size, etag: o.etag, compare: d.action === 'check' || undefined}
       if (opts.dryRun) {
         opts.onPlan?.(`${item.compare ? 'check' : 'copy'} s3://${src.bucket}/${o.key} -> s3://${dst.bucket}/${key} (${o.size} bytes)`)
         continue

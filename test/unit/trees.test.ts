@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {mergeByKey} from '../../src/base/keys.js'
-import {onlyInDestination, treeFiles} from '../../src/base/storage.js'
-import {decideSyncCopy} from '../../src/verbs/sync.js'
+import {decideSyncCopy, onlyInDestination, planTreeCopy} from '../../src/base/plans.js'
+import {treeFiles} from '../../src/base/storage.js'
 import {memoryTree} from './memory-tree.js'
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -76,6 +76,28 @@ describe('trees and the sync planners, in memory', function () {
       assert.equal(decideSyncCopy(o, {...o, etag: '"f"'}, {sizeOnly: true}), 'skip')
       assert.equal(decideSyncCopy(o, {...o, etag: '"f"'}, {}), 'check')
       assert.equal(decideSyncCopy({...o, etag: undefined}, {...o, etag: undefined}, {}), 'check')
+    })
+  })
+
+  describe('planTreeCopy (sync S3→S3\'s plan)', function () {
+    it('decides each selected source file against the destination\'s, in key order, skips with reasons', async function () {
+      const src = memoryTree('s/', {'a': {size: 1, etag: '"1"'}, 'b': {size: 2, etag: '"2"'}, 'c': {size: 3, etag: '"3"'}, 'x.tmp': 1},
+        {others: [{rel: 'm/', entry: {key: 's/m/', size: 5, lastModifiedMs: 0}, other: {reason: 'key ends with "/" and holds data', failed: false, folder: false}}]})
+      const dst = memoryTree('d/', {'a': {size: 1, etag: '"1"'}, 'b': {size: 2, etag: '"other"'}, 'c': {size: 4}, 'z': 1})
+      const out = await collect(planTreeCopy(src, dst, {filter: {exclude: ['*.tmp']}}))
+      assert.deepEqual(out.map(d => [d.rel, d.action, d.reason]), [
+        ['a', 'skip', 'unchanged'], ['b', 'check', undefined], ['c', 'copy', undefined], ['m/', 'skip', 'key ends with "/" and holds data'],
+      ])
+      const forced = await collect(planTreeCopy(src, dst, {force: true}))
+      assert.deepEqual(forced.filter(d => d.action !== 'skip').map(d => d.rel), ['a', 'b', 'c', 'x.tmp'])
+    })
+
+    it('a destination listed out of order never hides a difference: an unpaired name is copied', async function () {
+      const src = memoryTree('s/', {'w': {size: 1, etag: '"w"'}, 'Ü': {size: 1, etag: '"u"'}})
+      const dst = memoryTree('d/', {'Ü': {size: 1, etag: '"u"'}, 'w': {size: 1, etag: '"w"'}}, {unordered: true})
+      const out = await collect(planTreeCopy(src, dst, {}))
+      assert.ok(out.every(d => d.action === 'skip' || d.action === 'copy'))
+      assert.deepEqual(out.map(d => d.rel).sort(), ['w', 'Ü'])
     })
   })
 
