@@ -64,6 +64,16 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     assert.deepEqual([...(await listKeys(bucket)).keys()], [], 'nothing uploaded')
   })
 
+  it('a worker given a --root that does not exist, or a job key file it cannot read, stops at once with one line (exit 2)', async function () {
+    const env = {REDIS_URL: harness().redis.url}
+    const noRoot = await runCliWithin(['worker', '--root', '/no/such/folder'], {env}, 30_000)
+    assert.equal(noRoot.code, 2, noRoot.stderr)
+    assert.match(noRoot.stderr, /^s3c: --root \/no\/such\/folder: no such folder: create it or name another\n$/)
+    const noKey = await runCliWithin(['worker', '--root', scratch('trust-root')], {env: {...env, S3C_JOB_KEY_FILE: '/no/such/key'}}, 30_000)
+    assert.equal(noKey.code, 2, noKey.stderr)
+    assert.match(noKey.stderr, /^s3c: cannot read the job key file S3C_JOB_KEY_FILE=\/no\/such\/key \(ENOENT\): fix the path or unset it\n$/)
+  })
+
   it('a download rewritten to write outside --root: refused, nothing written', async function () {
     const bucket = await newBucket('forgedown')
     await putObject(bucket, 'd/a.txt', Buffer.from('theirs'))
