@@ -30,7 +30,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
   const rewrite = (id: string, data: Envelope) => redis.hset(`bull:s3c:${id}`, 'data', JSON.stringify(data))
 
   /** Enqueues `args` detached, lets `forge` rewrite its jobs, runs one worker until the run is done, and returns the run's status. */
-  async function forgedRun(args: string[], forge: (data: Envelope) => void, workerArgs: string[], env: Record<string, string> = {}) {
+  async function forgedRun(args: string[], forge: (data: Envelope) => void, workerArgs: string[], env: Record<string, string> = {}, forgeMore?: (id: string) => Promise<void>) {
     const redisEnv = {REDIS_URL: harness().redis.url, ...env}
     const up = await runCli([...args, '--detach'], {env: redisEnv})
     assert.equal(up.code, 0, up.stderr)
@@ -38,6 +38,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     for (const j of await jobsOf(runId)) {
       forge(j.data)
       await rewrite(j.id, j.data)
+      await forgeMore?.(j.id)
     }
     const worker = spawnCli(['worker', '--concurrency', '2', '--stalled-seconds', '2', ...workerArgs], {env: {AWS_ENDPOINT_URL: harness().s3.endpoint, ...redisEnv}})
     try {
@@ -62,6 +63,29 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     assert.deepEqual([s.filesDone, s.filesFailed], [0, 1])
     assert.match(s.failures[0].error, /^refused: .*id_rsa is outside this worker's folders: start the worker with --root/)
     assert.deepEqual([...(await listKeys(bucket)).keys()], [], 'nothing uploaded')
+  })
+
+  it('a part of a large file rewritten to read outside --root: the part is refused, nothing stored, the file failed', async function () {
+    const src = scratch('trust-big')
+    writeFileSync(join(src, 'big.bin'), Buffer.alloc(6 << 20, 7))
+    const secret = join(scratch('trust-big-secret'), 'secret.bin')
+    writeFileSync(secret, Buffer.alloc(6 << 20, 1))
+    const bucket = await newBucket('forgepart')
+    let parts = 0
+    const s = await forgedRun(['upload', src, `s3://${bucket}/b`, '--multipart-threshold', '5MiB', '--part-size', '5MiB'], () => undefined, ['--root', src], {}, async parent => {
+      // A flow's children are not in the run's set: they hang under the parent's dependencies.
+      for (const child of await redis.smembers(`bull:s3c:${parent}:dependencies`)) {
+        const data = JSON.parse((await redis.hget(child, 'data'))!) as Envelope
+        assert.equal(data.job.kind, 'upload-part')
+        data.job.path = secret
+        await redis.hset(child, 'data', JSON.stringify(data))
+        parts++
+      }
+    })
+    assert.equal(parts, 2)
+    assert.equal(s.filesFailed, 1)
+    assert.match(s.failures[0].error, /secret\.bin is outside this worker's folders/)
+    assert.deepEqual([...(await listKeys(bucket)).keys()], [], 'nothing completed')
   })
 
   it('a worker given a --root that does not exist, or a job key file it cannot read, stops at once with one line (exit 2)', async function () {
