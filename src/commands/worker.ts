@@ -28,9 +28,10 @@ export default class Worker extends S3cCommand {
   async run(): Promise<JsonResult> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
-    // Listening from the start: a signal while Redis does not answer ends the wait.
     // Checked before Redis: a missing folder or an unreadable job key file is a usage error at once.
     const roots = workerRoots(flags.root ?? [process.cwd()])
+    const key = jobKey()
+    // Listening from the start: a signal while Redis does not answer ends the wait.
     const stopping = new AbortController()
     const onSignal = () => stopping.abort()
     process.once('SIGINT', onSignal)
@@ -38,7 +39,7 @@ export default class Worker extends S3cCommand {
     // What this worker did, for the --json object at the end.
     const done = {jobs: 0, filesDone: 0, filesSkipped: 0, filesFailed: 0}
     const worker = await startWorker({
-      redisUrl: flags.redis, concurrency: flags.concurrency, roots, jobKey: jobKey(), s3: await s3Options(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
+      redisUrl: flags.redis, concurrency: flags.concurrency, roots, jobKey: key, s3: await s3Options(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
       signal: stopping.signal, onWarning: line => this.logProblem(line),
       onJob: (_job, result) => {
         done.jobs++
