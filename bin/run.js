@@ -16,9 +16,12 @@ const growth = /heap-growing-percent/
 if (!process.execArgv.some(a => growth.test(a)) && !growth.test(process.env.NODE_OPTIONS ?? '')) (await import('node:v8')).default.setFlagsFromString('--heap-growing-percent=20')
 // The CLI: dist/bundle/cli.cjs (scripts/bundle.js, built by `npm run build`), compiled with a V8
 // code cache kept beside it (docs/DESIGN.md, "Start-up"): a run parses and compiles only what the
-// last run that wrote the cache did not. The cache belongs to one Node version and set of flags
-// (V8 refuses any other; then it is written again, replacing the file whole); a folder that cannot
-// be written just means no cache. S3C_CODE_CACHE=0 turns it off.
+// last run that wrote the cache did not. The cache belongs to one bundle (the SHA-256 of its
+// content, which scripts/bundle.js writes on its first line: V8 itself checks only the source's
+// length, and would run the code a cache of another bundle holds), one Node version and set of
+// flags (V8 refuses any other; then it is written again, replacing the file whole); a bundle
+// without that line gets no cache; a folder that cannot be written just means no cache.
+// S3C_CODE_CACHE=0 turns it off.
 import {closeSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
 import {dirname} from 'node:path'
@@ -26,13 +29,15 @@ import {Script} from 'node:vm'
 const bundle = realpathSync(new URL('../dist/bundle/cli.cjs', import.meta.url))
 // cli.cjs's import() calls come here (a vm.Script has no module loader of its own).
 globalThis[Symbol.for('s3c.import')] = specifier => import(specifier)
+const source = readFileSync(bundle, 'utf8')
+const content = /^\/\/ s3c-bundle ([0-9a-f]{64})\n/.exec(source)?.[1]
 let hash = 0x811c9dc5
 for (const c of `${process.version} ${process.arch} ${process.execArgv.join(' ')}`) hash = Math.imul(hash ^ c.charCodeAt(0), 0x01000193) >>> 0
-const cacheFile = `${bundle}.${hash.toString(16)}.cache`
-const useCache = process.env.S3C_CODE_CACHE !== '0'
+const cacheFile = `${bundle}.${content?.slice(0, 16)}-${hash.toString(16)}.cache`
+const useCache = process.env.S3C_CODE_CACHE !== '0' && content !== undefined
 let cached
 if (useCache) try { cached = readFileSync(cacheFile) } catch {}
-const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), {filename: bundle, cachedData: cached})
+const script = new Script(Module.wrap(source), {filename: bundle, cachedData: cached})
 if (useCache && (!cached || script.cachedDataRejected)) {
   process.once('exit', () => {
     const temporary = `${cacheFile}.${process.pid}`

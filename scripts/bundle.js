@@ -13,6 +13,7 @@
 // The library (dist/src/index.js) is not bundled: a project importing s3c bundles it its own way.
 // dist/bundle/meta.json (esbuild's metafiles) says which modules each file holds and how each
 // module imports the others (test/startup.test.ts).
+import {createHash} from 'node:crypto'
 import {readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -114,6 +115,9 @@ const preamble = `const __s3cModuleUrl = require('node:url').pathToFileURL(__fil
 const __s3cImport = specifier => (globalThis[Symbol.for('s3c.import')] ?? (s => import(s)))(/^\\.\\.?\\//.test(specifier) ? new URL(specifier, __s3cModuleUrl).href : specifier);
 `
 code = code.replace(/^("use strict";\n)?/, m => m + preamble)
+// The first line names the content (SHA-256 of the rest): bin/run.js keys the V8 code cache by it,
+// so a cache made for another bundle is never used (V8 checks only the source's length).
+code = `// s3c-bundle ${createHash('sha256').update(code).digest('hex')}\n${code}`
 writeFileSync(join(out, 'cli.cjs'), code)
 
 const rel = p => relative(root, p)

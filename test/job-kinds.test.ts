@@ -4,6 +4,7 @@ import {jobKinds, kindOf} from '../src/jobs/registry.js'
 import type {JobData} from '../src/jobs/types.js'
 import {jobIdFor} from '../src/run/envelope.js'
 import {filesOfJob} from '../src/run/runner.js'
+import {isUnder, refusalOf, signEnvelope} from '../src/run/trust.js'
 
 /*
  * One job of every kind, with the id it gets and the files it reports when it fails as a whole.
@@ -90,5 +91,38 @@ describe('job kinds', function () {
 
   it('the files a job that failed as a whole reports', function () {
     assert.deepEqual(Object.fromEntries(sampleJobs.map(j => [j.kind, filesOfJob(j)])), FILES)
+  })
+
+  it('every kind declares the local paths its jobs touch; a worker refuses a job with one outside its folders', function () {
+    for (const k of jobKinds) assert.equal(typeof k.localPaths, 'function', `${k.kind} has no localPaths`)
+    assert.deepEqual(Object.fromEntries(sampleJobs.map(j => [j.kind, kindOf(j).localPaths(j)])), {
+      'upload-files': ['/l/a', '/l/b'], 'upload-part': ['/l/big'], 'complete-upload': ['/l/big'],
+      'download-files': ['/d', '/d/a', '/d/b'], 'download-range': ['/d', '/d/.big.tmp'], 'finish-download': ['/d', '/d/.big.tmp', '/d/big'],
+      'tar-part': ['/l/m'], 'complete-tar': [], 'extract-members': ['/d', '/d/m', '/d/n'], 'tar-copy': [], 'tar-temp': ['/l/m'],
+      'copy-members': [], 'copy-object': [], 'copy-part': [], 'complete-copy': [], 'delete-objects': [],
+    })
+    const env = (job: JobData) => ({runId: 'r', maxRetry: 0, top: true, job})
+    for (const j of sampleJobs) assert.equal(refusalOf(env(j), ['/l', '/d'], undefined), undefined, j.kind)
+    const refused = sampleJobs.filter(j => refusalOf(env(j), ['/l'], undefined)).map(j => j.kind)
+    assert.deepEqual(refused, ['download-files', 'download-range', 'finish-download', 'extract-members'])
+    assert.match(refusalOf(env(sampleJobs[0]), ['/d'], undefined)!, /^refused: \/l\/a is outside this worker's folders/)
+    assert.match(refusalOf({job: {kind: 'run-shell'}}, ['/'], undefined)!, /^refused: unknown job kind run-shell/)
+    assert.match(refusalOf({job: {kind: 'upload-files'}}, ['/'], undefined)!, /^refused: a upload-files job without the fields/)
+    assert.match(refusalOf({job: {kind: 'upload-part', path: 'relative'}}, ['/'], undefined)!, /not an absolute path/)
+  })
+
+  it('the path rule is by name: .. cannot climb out, a sibling with the same prefix is outside', function () {
+    assert.ok(isUnder('/d', '/d') && isUnder('/d/a/b', '/d') && isUnder('/d/./a', '/d'))
+    assert.ok(!isUnder('/d/../etc/passwd', '/d') && !isUnder('/dd/a', '/d') && !isUnder('/', '/d'))
+  })
+
+  it('a job key signs the whole envelope: any change, or no signature, is refused', function () {
+    const key = Buffer.from('k')
+    const signed = signEnvelope({runId: 'r', maxRetry: 0, top: true, job: sampleJobs[0]}, key)
+    assert.equal(refusalOf(signed, ['/l'], key), undefined)
+    assert.equal(refusalOf(JSON.parse(JSON.stringify(signed)), ['/l'], key), undefined, 'survives JSON')
+    assert.match(refusalOf({...signed, maxRetry: 5}, ['/l'], key)!, /does not match its signature/)
+    assert.match(refusalOf({...signed, sig: undefined}, ['/l'], key)!, /not signed/)
+    assert.match(refusalOf(signed, ['/l'], Buffer.from('other'))!, /does not match its signature/)
   })
 })

@@ -3,6 +3,8 @@ import {appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
+import {once} from 'node:events'
+import {createGzip} from 'node:zlib'
 import {DeleteObjectCommand} from '@aws-sdk/client-s3'
 import {Redis} from 'ioredis'
 import {runCli, spawnCli, type CliOptions} from './harness/cli.js'
@@ -241,6 +243,20 @@ describe('re-runs with the sync state', function () {
       body[Math.floor(body.length / 2)] ^= 0x55
       await putObject(bucket, key, body)
       await rerunChecks(/sync state not used/)
+    })
+
+    it('one line of 600 MB (a crafted state object): one warning, HEAD checks, then a fresh state', async function () {
+      // Read whole, the line took ~650 MB and crashed every later run with a stack trace.
+      const gz = createGzip()
+      const parts: Buffer[] = []
+      gz.on('data', (c: Buffer) => parts.push(c))
+      gz.write('{"format":1,"local":"')
+      const chunk = Buffer.alloc(1 << 20, 0x61)
+      for (let i = 0; i < 600; i++) if (!gz.write(chunk)) await once(gz, 'drain')
+      gz.end()
+      await once(gz, 'end')
+      await putObject(bucket, await stateKey(), Buffer.concat(parts))
+      await rerunChecks(/sync state not used: a line is longer than 65536 bytes; every same-size file is checked with a HEAD this run/)
     })
 
     it('the same download state lost: HEAD checks, then a fresh state', async function () {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative, sep} from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -130,5 +131,35 @@ describe('start-up', function () {
     assert.match(version(), /^s3c\//)
     assert.ok(readFileSync(join(bundleDir, cache)).length > 100_000, 'written again')
     assert.deepEqual(caches(), [cache])
+  })
+
+  it('the code cache belongs to one bundle: a cache made for another bundle of the same length is never used', function () {
+    // A copy of the package, so that the project's own bundle and cache stay as they are.
+    const dir = mkdtempSync(join(tmpdir(), 's3c-cache-'))
+    try {
+      mkdirSync(join(dir, 'bin'))
+      for (const f of ['package.json', 'oclif.manifest.json', 'bin/run.js']) cpSync(join(projectRoot, f), join(dir, f))
+      cpSync(join(projectRoot, 'dist/bundle'), join(dir, 'dist/bundle'), {recursive: true, filter: f => !f.endsWith('.cache')})
+      symlinkSync(join(projectRoot, 'node_modules'), join(dir, 'node_modules'))
+      const cli = join(dir, 'dist/bundle/cli.cjs')
+      const built = readFileSync(cli, 'utf8')
+      const header = /^\/\/ s3c-bundle [0-9a-f]{64}\n/.exec(built)
+      assert.ok(header, 'the bundle names its content on its first line')
+      // Another build of the same length (an upgrade that keeps it): its version line says NODE-.
+      const body = built.slice(header[0].length).replace('node-${process.version}', 'NODE-${process.version}')
+      assert.notEqual(body, built.slice(header[0].length))
+      const other = `// s3c-bundle ${createHash('sha256').update(body).digest('hex')}\n${body}`
+      assert.equal(other.length, built.length)
+      const version = () => execFileSync(process.execPath, [join(dir, 'bin/run.js'), '--version'], {encoding: 'utf8'})
+      writeFileSync(cli, other)
+      assert.match(version(), / NODE-v/)
+      assert.match(version(), / NODE-v/, 'from its own cache')
+      writeFileSync(cli, built)
+      assert.match(version(), / node-v/, 'the other bundle\'s cache was not used')
+      assert.match(version(), / node-v/)
+      assert.equal(readdirSync(join(dir, 'dist/bundle')).filter(f => f.endsWith('.cache')).length, 2, 'a cache per bundle')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

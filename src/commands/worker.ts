@@ -6,10 +6,12 @@ import {s3Options} from '../cli/options.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {redactUrl} from '../run/redis.js'
 import {startWorker} from '../run/worker.js'
+import {jobKey, workerRoots} from '../run/trust.js'
 
 export default class Worker extends S3cCommand {
   static summary = 'Run s3c jobs from Redis (BullMQ); start as many as you like, on any machine.'
   static description = 'Workers upload and download with their own S3 settings (flags and environment) and need the local paths the run names (the same machine or a shared file system). ' +
+    'A worker acts only on paths under its --root folders, and with a job key (S3C_JOB_KEY or S3C_JOB_KEY_FILE) only on jobs signed with it (README, "Safety"). ' +
     'SIGTERM or Ctrl-C: stop taking jobs, finish the ones in hand (at most --grace-seconds), exit. With Redis unreachable it exits at once with code 3: ' +
     'the jobs in hand return to the queue once their locks lapse.'
   static examples = [
@@ -19,12 +21,16 @@ export default class Worker extends S3cCommand {
   static flags = {
     concurrency: Flags.integer({char: 'c', description: 'jobs in hand at once', default: 16, min: 1}),
     'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
+    root: Flags.string({description: 'a folder whose files jobs may read, write or delete (repeatable; default: the working folder); a job naming a path outside is refused', multiple: true}),
     'grace-seconds': Flags.integer({description: 'on SIGTERM, how long to wait for the jobs in hand before exiting anyway (keep it below your supervisor\'s kill timeout)', default: 30, min: 0}),
   }
 
   async run(): Promise<JsonResult> {
     const {flags} = await this.parse(Worker)
     if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    // Checked before Redis: a missing folder or an unreadable job key file is a usage error at once.
+    const roots = workerRoots(flags.root ?? [process.cwd()])
+    const key = jobKey()
     // Listening from the start: a signal while Redis does not answer ends the wait.
     const stopping = new AbortController()
     const onSignal = () => stopping.abort()
@@ -33,7 +39,7 @@ export default class Worker extends S3cCommand {
     // What this worker did, for the --json object at the end.
     const done = {jobs: 0, filesDone: 0, filesSkipped: 0, filesFailed: 0}
     const worker = await startWorker({
-      redisUrl: flags.redis, concurrency: flags.concurrency, s3: await s3Options(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
+      redisUrl: flags.redis, concurrency: flags.concurrency, roots, jobKey: key, s3: await s3Options(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
       signal: stopping.signal, onWarning: line => this.logProblem(line),
       onJob: (_job, result) => {
         done.jobs++

@@ -202,12 +202,14 @@ export const copyObjectKind: JobKindDefinition<CopyObjectJob> = {
   files: job => job.files.map(f => ({key: f.key, path: url(job.srcBucket, f.srcKey), bytes: f.size})),
   // Jobs of one run differ only in their files; the source bucket is checked too.
   batchKey: job => `${job.bucket}\n${job.srcBucket}`,
+  localPaths: () => [],
 }
 
 export const copyPartKind: JobKindDefinition<CopyPartJob> = {
   kind: 'copy-part',
   handler: copyPart,
   idKeys: job => `${job.key}\n${job.uploadId}\n${job.partNumber}`,
+  localPaths: () => [],
 }
 
 export const completeCopyKind: JobKindDefinition<CompleteCopyJob> = {
@@ -216,4 +218,5 @@ export const completeCopyKind: JobKindDefinition<CompleteCopyJob> = {
   parent: true,
   idKeys: job => job.key,
   files: job => [{key: job.key, path: url(job.srcBucket, job.srcKey), bytes: job.size}],
+  localPaths: () => [],
 }

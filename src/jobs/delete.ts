@@ -36,4 +36,5 @@ export const deleteObjectsKind: JobKindDefinition<DeleteObjectsJob> = {
   handler: deleteObjects,
   idKeys: job => `${job.bucket}\n${job.keys.join('\n')}`,
   files: job => job.keys.map(key => ({key, path: `s3://${job.bucket}/${key}`, bytes: 0})),
+  localPaths: () => [],
 }

@@ -250,12 +250,14 @@ export const downloadFilesKind: JobKindDefinition<DownloadFilesJob> = {
   kind: 'download-files',
   handler: downloadFiles,
   ...smallFiles<DownloadFilesJob>(),
+  localPaths: job => [job.root, ...job.files.map(f => f.path)],
 }
 
 export const downloadRangeKind: JobKindDefinition<DownloadRangeJob> = {
   kind: 'download-range',
   handler: downloadRange,
   idKeys: job => `${sourceName(job.source)}\n${job.offset}`,
+  localPaths: job => [job.root, job.tmpPath, ...(isLocalSource(job.source) ? [job.source.path] : [])],
 }
 
 export const finishDownloadKind: JobKindDefinition<FinishDownloadJob> = {
@@ -264,4 +266,5 @@ export const finishDownloadKind: JobKindDefinition<FinishDownloadJob> = {
   parent: true,
   idKeys: job => job.key,
   files: job => [{key: job.key, path: job.path, bytes: job.size}],
+  localPaths: job => [job.root, job.tmpPath, job.path],
 }

@@ -92,6 +92,12 @@ export interface JobKindDefinition<J extends {kind: string}> {
   idKeys(job: J): string
   /** The files the job is about, reported failed when it fails as a whole; none for a child (its parent reports). */
   files?(job: J): JobFile[]
+  /**
+   * Every local path the job reads, writes or deletes (files, folders, temporary files, local
+   * sources); [] for a kind that touches no local file. A worker refuses a job naming one outside
+   * its --root folders (run/trust.ts): required, so a new kind cannot forget it.
+   */
+  localPaths(job: J): string[]
   /** A flow's parent: it runs after its children and is told their outcome. */
   parent?: boolean
   /**
@@ -105,10 +111,11 @@ export interface JobKindDefinition<J extends {kind: string}> {
  * What upload-files and download-files share: a bucket's small files, named by their keys, one
  * job's files being the same whichever way they go. Jobs of one run differ only in their files.
  */
-export function smallFiles<J extends {kind: string; bucket: string; files: {key: string; path: string; size: number}[]}>(): Pick<JobKindDefinition<J>, 'idKeys' | 'files' | 'batchKey'> {
+export function smallFiles<J extends {kind: string; bucket: string; files: {key: string; path: string; size: number}[]}>(): Pick<JobKindDefinition<J>, 'idKeys' | 'files' | 'batchKey' | 'localPaths'> {
   return {
     idKeys: job => job.files.map(f => f.key).join('\n'),
     files: job => job.files.map(f => ({key: f.key, path: f.path, bytes: f.size})),
+    localPaths: job => job.files.map(f => f.path),
     batchKey: job => job.bucket,
   }
 }

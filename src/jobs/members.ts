@@ -1,4 +1,4 @@
-import {sourceName} from '../base/storage.js'
+import {isLocalSource, sourceName, type SourceRef} from '../base/storage.js'
 import {onFirstJob, type JobKindDefinition} from './kind.js'
 import type {CopyMembersJob, ExtractMembersJob} from './extract.js'
 
@@ -8,6 +8,8 @@ import type {CopyMembersJob, ExtractMembersJob} from './extract.js'
  * for the first such job, never at start.
  */
 
+const localSource = (ref: SourceRef) => (isLocalSource(ref) ? [ref.path] : [])
+
 // The job types live with their handlers (extract.ts), imported only when a job comes.
 export type {CopyMembersJob, ExtractMembersJob} from './extract.js'
 
@@ -16,6 +18,7 @@ export const extractMembersKind: JobKindDefinition<ExtractMembersJob> = {
   handler: onFirstJob(async () => (await import('./extract.js')).extractMembers),
   idKeys: job => `${sourceName(job.source)}\n${job.start}`,
   files: job => job.members.map(m => ({key: m.name, path: m.path, bytes: m.size})),
+  localPaths: job => [job.root, ...job.members.map(m => m.path), ...localSource(job.source)],
 }
 
 export const copyMembersKind: JobKindDefinition<CopyMembersJob> = {
@@ -23,4 +26,5 @@ export const copyMembersKind: JobKindDefinition<CopyMembersJob> = {
   handler: onFirstJob(async () => (await import('./extract.js')).copyMembers),
   idKeys: job => job.members.map(m => m.destKey).join('\n'),
   files: job => job.members.map(m => ({key: m.destKey, path: m.name, bytes: m.size})),
+  localPaths: () => [],
 }

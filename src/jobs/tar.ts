@@ -1,6 +1,10 @@
 import type {CompleteTarJob, TarPartJob} from './tar-part.js'
 import type {TarCopyJob, TarTempJob} from './tar-copy.js'
 import {onFirstJob, type JobKindDefinition} from './kind.js'
+import type {PartMember} from '../tar/layout.js'
+
+/** The local files a part's members are read from. */
+const memberPaths = (members: PartMember[]) => members.flatMap(m => (m.source && 'path' in m.source ? [m.source.path] : []))
 
 /*
  * The kinds that write a tar (bundle, tar create): tar-part, tar-copy and tar-temp are its parts
@@ -16,18 +20,21 @@ export const tarPartKind: JobKindDefinition<TarPartJob> = {
   kind: 'tar-part',
   handler: onFirstJob(async () => (await import('./tar-part.js')).tarPart),
   idKeys: job => `${job.key}\n${job.offset}`,
+  localPaths: job => memberPaths(job.members),
 }
 
 export const tarCopyKind: JobKindDefinition<TarCopyJob> = {
   kind: 'tar-copy',
   handler: onFirstJob(async () => (await import('./tar-copy.js')).tarCopy),
   idKeys: job => `${job.key}\n${job.uploadId}\n${job.firstPart}`,
+  localPaths: () => [],
 }
 
 export const tarTempKind: JobKindDefinition<TarTempJob> = {
   kind: 'tar-temp',
   handler: onFirstJob(async () => (await import('./tar-copy.js')).tarTemp),
   idKeys: job => `${job.key}\n${job.uploadId}\n${job.firstPart}`,
+  localPaths: job => memberPaths(job.members),
 }
 
 export const completeTarKind: JobKindDefinition<CompleteTarJob> = {
@@ -36,4 +43,6 @@ export const completeTarKind: JobKindDefinition<CompleteTarJob> = {
   parent: true,
   idKeys: job => job.key,
   files: job => [{key: job.key, path: job.source, bytes: job.size}],
+  // source only names the archive's input in messages: nothing local is read.
+  localPaths: () => [],
 }

@@ -203,6 +203,7 @@ export const uploadPartKind: JobKindDefinition<UploadPartJob> = {
   kind: 'upload-part',
   handler: uploadPart,
   idKeys: job => `${job.key}\n${job.offset}`,
+  localPaths: job => [job.path],
 }
 
 export const completeUploadKind: JobKindDefinition<CompleteUploadJob> = {
@@ -211,4 +212,5 @@ export const completeUploadKind: JobKindDefinition<CompleteUploadJob> = {
   parent: true,
   idKeys: job => job.key,
   files: job => [{key: job.key, path: job.path, bytes: job.size}],
+  localPaths: job => [job.path],
 }

@@ -11,6 +11,7 @@ import type {FileOutcome, JobData, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
 import {parseFileRecord, readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
+import {signCommand, signEnvelope} from './trust.js'
 import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
 
 export interface BullMQRunnerOptions {
@@ -177,7 +178,10 @@ export class BullMQRunner implements Runner {
       const {runId, resumed} = await claimRun(redis, pointer, opts.runId)
       lock = {key: runLockKey(runId), value: await takeLock(redis, runId)}
       const now = Date.now()
-      if (!resumed) await redis.multi().hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running', createdAt: now}).zadd(RUNS_KEY, now, runId).exec()
+      // With a job key the stored command is signed (s3c retry checks it); without, an old signature goes.
+      const commandSig = signCommand(opts.command)
+      const stored = {description: opts.description, command: opts.command, ...(commandSig && {commandSig})}
+      if (!resumed) await redis.multi().hset(runKey(runId), {...stored, status: 'running', createdAt: now}).zadd(RUNS_KEY, now, runId).exec()
       opts.onRunId?.(runId, resumed)
       // The earlier try's queued jobs finish first; the walk that follows then sees their files in
       // S3 and skips them, so no file goes twice even though batches may be cut differently.
@@ -188,8 +192,8 @@ export class BullMQRunner implements Runner {
         }
       }
       const tx = redis.multi()
-        .hset(runKey(runId), {description: opts.description, command: opts.command, status: 'running'})
-        .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued', 'outcomes')
+        .hset(runKey(runId), {...stored, status: 'running'})
+        .hdel(runKey(runId), 'fatal', 'finishedAt', 'enqueued', 'outcomes', ...(commandSig ? [] : ['commandSig']))
         .hincrby(runKey(runId), 'try', 1)
         // Outcomes an earlier try's jobs reported are not this try's: its files are planned again.
         .del(runOutcomesKey(runId))
@@ -210,7 +214,7 @@ export class BullMQRunner implements Runner {
   }
 
   private envelope(job: JobData, top: boolean): JobEnvelope {
-    return {runId: this.opts.runId, try: this.opts.runTry, maxRetry: this.opts.maxRetry, top, job, ...(this.onFile && top && {outcomes: true})}
+    return signEnvelope<JobEnvelope>({runId: this.opts.runId, try: this.opts.runTry, maxRetry: this.opts.maxRetry, top, job, ...(this.onFile && top && {outcomes: true})})
   }
 
   /**

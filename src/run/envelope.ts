@@ -20,6 +20,8 @@ export interface JobEnvelope {
    */
   outcomes?: boolean
   job: JobData
+  /** With a job key: HMAC-SHA256 of the rest of the envelope (run/trust.ts); workers holding the key refuse a job without a valid one. */
+  sig?: string
 }
 
 /**

@@ -2,6 +2,7 @@ import type {Redis} from 'ioredis'
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {StoredCommand} from './stored-command.js'
 import {readCounters, readFailures} from './counters.js'
+import {checkStoredCommand} from './trust.js'
 
 export interface RetryPlan {
   command: StoredCommand
@@ -27,6 +28,8 @@ export async function planRetry(redis: Redis, runId: string): Promise<RetryPlan>
     command = undefined
   }
   if (!command?.verb) throw new S3cError(`run "${runId}" was stored by an older s3c (no command verb to replay): run its command again`, ExitCode.usage)
+  // Anyone who can write to Redis can change what a retry runs: with a job key, only what an s3c holding it stored.
+  checkStoredCommand(runId, command, c.commandSig === undefined ? undefined : String(c.commandSig))
   const stopped = !!c.fatal || c.status === 'failed' || c.status === 'interrupted'
   if (c.jobsFinished < c.jobsAdded && !stopped) throw new S3cError(`run "${runId}" is still running (${c.jobsAdded - c.jobsFinished} jobs pending): wait for it, see s3c status`, ExitCode.usage)
   if (c.filesFailed === 0 && !stopped) throw new S3cError(`run "${runId}" has no failed files: nothing to retry`, ExitCode.usage)

@@ -8,12 +8,17 @@ import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
+import {refusalOf} from './trust.js'
 import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runJobsKey, runKey} from './redis.js'
 
 export interface WorkerOptions {
   redisUrl: string
   concurrency: number
   s3: S3Config
+  /** The folders the worker's jobs may name local paths under (absolute; trust.ts workerRoots). */
+  roots: string[]
+  /** The shared secret jobs must be signed with (trust.ts jobKey); none: jobs are not checked for a signature. */
+  jobKey?: Buffer
   /** How soon the jobs of a worker that died return to the queue (lock lifetime ≈ 2×). */
   stalledSeconds?: number
   /** Called once per finished job (for logs). */
@@ -94,6 +99,19 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
     // A job of an earlier try (resumed or retried since): that try's work was planned again.
     if (runTry !== Number(currentTry ?? 0)) return {}
+    // Redis is outside input: a job naming a path outside --root, or unsigned with a job key, is refused unread.
+    const refusal = refusalOf(job.data, opts.roots, opts.jobKey)
+    if (refusal) {
+      if (!top) throw new UnrecoverableError(refusal)
+      let files: JobResult['files'] = []
+      try {
+        files = failedOutcomes(data, refusal)
+      } catch {} // a job too malformed to name its files: counted as a job, no file
+      const result = {files}
+      await recordResult(redis, runId, runTry, job.id!, result, job.data.outcomes === true)
+      opts.onJob?.(data, result)
+      return result
+    }
     const ctx: JobContext = {
       // Each job carries its run's --max-retry.
       s3: s3.with({retry: retryPolicy(maxRetry)}),

@@ -17,7 +17,6 @@ import {once} from 'node:events'
 import {createReadStream, createWriteStream} from 'node:fs'
 import {mkdir, rename, rm, stat} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
-import {createInterface} from 'node:readline'
 import {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGunzip, createGzip, type Gzip} from 'node:zlib'
@@ -213,17 +212,58 @@ export class StateWriter {
   }
 }
 
+/** What a state may hold, uncompressed: its longest line, and its whole. */
+export interface StateLimits {
+  lineBytes: number
+  totalBytes: number
+}
+
+/**
+ * A state is outside input (anyone who can write to its bucket may change it): a line is an entry
+ * (a key of at most 1,024 bytes and a few short fields) or the header (a folder's path), far
+ * below 64 KiB; 16 GiB is some 80 million entries. Past either, the state is rejected as damaged
+ * instead of taking the run's memory (one long line) or its time (a gzip bomb).
+ */
+export const STATE_LIMITS: StateLimits = {lineBytes: 64 * 1024, totalBytes: 16 * 1024 ** 3}
+
+/** The lines of a byte stream (UTF-8, split at \n), never holding more than one line of `limits.lineBytes`. */
+async function* boundedLines(source: AsyncIterable<Buffer>, limits: StateLimits): AsyncGenerator<string> {
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  let total = 0
+  const tooLong = () => new StateRejected(`a line is longer than ${limits.lineBytes} bytes`)
+  for await (const chunk of source) {
+    total += chunk.length
+    if (total > limits.totalBytes) throw new StateRejected(`it holds more than ${limits.totalBytes} bytes uncompressed`)
+    let start = 0
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, nl)
+      if (pendingBytes + piece.length > limits.lineBytes) throw tooLong()
+      yield (pendingBytes ? Buffer.concat([...pending, piece]) : piece).toString('utf8')
+      pending = []
+      pendingBytes = 0
+      start = nl + 1
+    }
+    if (start < chunk.length) {
+      if (pendingBytes + chunk.length - start > limits.lineBytes) throw tooLong()
+      pending.push(chunk.subarray(start))
+      pendingBytes += chunk.length - start
+    }
+  }
+  if (pendingBytes) yield Buffer.concat(pending).toString('utf8')
+}
+
 /**
  * Reads a state from its gzipped bytes: the header first (checked against `expect`), then the
  * entries one by one, and throws StateRejected at the first sign of damage, including at the
  * end (missing or wrong trailer). Entries come out before the trailer is checked: use
  * `verifyState` first (loadState does) when entries are acted on.
  */
-export async function* readState(body: Readable, expect: StateIdentity): AsyncGenerator<StateEntry> {
+export async function* readState(body: Readable, expect: StateIdentity, limits: StateLimits = STATE_LIMITS): AsyncGenerator<StateEntry> {
   const gunzip = createGunzip()
   const source = body.pipe(gunzip)
   body.on('error', error => gunzip.destroy(error))
-  const lines = createInterface({input: source, crlfDelay: Infinity})
+  const lines = boundedLines(source, limits)
   const hash = createHash('sha256')
   let header: StateHeader | undefined
   let trailer: Trailer | undefined
@@ -263,7 +303,7 @@ export async function* readState(body: Readable, expect: StateIdentity): AsyncGe
     if (error instanceof StateRejected) throw error
     throw new StateRejected(`cannot read it (${(error as Error).message})`)
   } finally {
-    lines.close()
+    await lines.return(undefined)
     source.destroy()
   }
   if (!header) throw new StateRejected('it is empty')
@@ -273,9 +313,9 @@ export async function* readState(body: Readable, expect: StateIdentity): AsyncGe
 }
 
 /** Reads a whole state without keeping it: resolves with the entry count, or throws StateRejected. */
-export async function verifyState(body: Readable, expect: StateIdentity): Promise<number> {
+export async function verifyState(body: Readable, expect: StateIdentity, limits: StateLimits = STATE_LIMITS): Promise<number> {
   let n = 0
-  for await (const _ of readState(body, expect)) n++
+  for await (const _ of readState(body, expect, limits)) n++
   return n
 }
 

@@ -1,4 +1,5 @@
 import {spawn, type ChildProcess} from 'node:child_process'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {harness} from './hooks.js'
 import {projectRoot} from './servers.js'
@@ -42,9 +43,18 @@ export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
   return env as NodeJS.ProcessEnv
 }
 
+/**
+ * A worker acts only on paths under its --root folders (default: its working folder): the tests'
+ * workers get the system's temporary folder (scratch folders are there) and their working folder,
+ * unless a test names its own.
+ */
+function workerRoots(args: string[], opts: CliOptions): string[] {
+  return args[0] === 'worker' && !args.includes('--root') ? ['--root', tmpdir(), '--root', opts.cwd ?? projectRoot] : []
+}
+
 /** Like runCli, with the child process at hand (to send it signals). */
 export function spawnCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
-  const argv = [process.execPath, join(projectRoot, 'bin', 'run.js'), ...args]
+  const argv = [process.execPath, join(projectRoot, 'bin', 'run.js'), ...args, ...workerRoots(args, opts)]
   if (opts.noFileOverride) argv.unshift('setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--')
   const child = spawn(argv[0], argv.slice(1), {cwd: opts.cwd ?? projectRoot, env: cliEnv(opts), stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe']})
   if (opts.input) child.stdin!.end(opts.input)

@@ -139,12 +139,21 @@ describe('sync state: format, writer, reader, rejection as a whole', function ()
       ['not gzip at all', () => Buffer.from('hello\n'), /cannot read/],
       ['an empty object', () => Buffer.alloc(0), /cannot read|empty/],
       ['an empty gzip', () => gzipSync(Buffer.alloc(0)), /empty/],
+      // Outside input: one long line is cut at the bound, never read whole (it took 650 MB and crashed).
+      ['an entry line of 4 MiB', () => edit(good, l => l.map((x, i) => (i === 2 ? x.replace('"key":"', `"key":"${'k'.repeat(4 << 20)}`) : x))), /a line is longer than 65536 bytes/],
+      ['a header line of 4 MiB without a newline', () => gzipSync(`{"format":1,"x":"${'x'.repeat(4 << 20)}`), /a line is longer than 65536 bytes/],
     ]
     for (const [name, make, why] of cases) {
       it(name, async function () {
         await assert.rejects(readAll(make()), (e: unknown) => e instanceof StateRejected && why.test(e.message))
       })
     }
+
+    it('the whole is bounded too: a state larger than the limit is rejected, one just within is read', async function () {
+      const size = gunzipSync(good).length
+      assert.equal(await verifyState(Readable.from([good]), id, {lineBytes: 64 * 1024, totalBytes: size}), entries.length)
+      await assert.rejects(verifyState(Readable.from([good]), id, {lineBytes: 64 * 1024, totalBytes: size - 1}), /sync state not used: it holds more than \d+ bytes uncompressed/)
+    })
 
     it("another folder's, prefix's, bucket's or direction's state", async function () {
       for (const other of [{...id, local: '/data/other'}, {...id, prefix: 'mirror2/'}, {...id, bucket: 'c'}, {...id, direction: 'download' as const}]) {
