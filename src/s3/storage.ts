@@ -13,6 +13,7 @@ import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers}
 import {presignGetUrl} from './presign.js'
 import type {ListV2Page} from './listing-xml.js'
 import {DEFAULT_LIST_CONCURRENCY, listInOrder, type ListingStats, type PageAnswer, type PageRequest} from './list.js'
+import {verifyBody, verifyStream, type BodyExpect} from './verify.js'
 
 export type {Headers}
 
@@ -65,6 +66,8 @@ export interface MultipartUpload {
 export interface ObjectBody {
   body: Buffer
   headers: Headers
+  /** The stored SHA-256 (hex) the body was checked against, when it had one (src/s3/verify.ts). */
+  sha256?: string
 }
 
 /** What a multipart upload is created with. */
@@ -229,15 +232,24 @@ export class S3Storage {
   }
 
   /**
-   * A small object, whole. `check` sees each answer inside the retry: a body it refuses (a
-   * digest that does not match, thrown as BadDigest) is fetched again.
+   * Every GET read whole goes through here: its body verified (src/s3/verify.ts: the lengths,
+   * `expect`'s listed size, a whole object's digest), inside the caller's retry, so a body
+   * refused is fetched again.
    */
-  async get(bucket: string, key: string, check?: (res: ObjectBody) => void): Promise<ObjectBody> {
-    return this.retried(async () => {
-      const r = await this.handle.fast.request('GET', bucket, key)
-      check?.(r)
-      return r
-    })
+  private async getWhole(bucket: string, key: string, headers: Headers, expect?: BodyExpect): Promise<FastResponse & {sha256?: string}> {
+    const r = await this.handle.fast.request('GET', bucket, key, headers)
+    return {...r, sha256: verifyBody(`s3://${bucket}/${key}`, r, expect)}
+  }
+
+  /** Every streamed GET goes through here: the stream errors at its end when its body fails the same checks (src/s3/verify.ts). */
+  private async getStream(bucket: string, key: string, headers: Headers, expect?: BodyExpect): Promise<{headers: Headers; body: Readable}> {
+    const r = await this.handle.fast.stream(bucket, key, headers, this.signal)
+    return {headers: r.headers, body: verifyStream(`s3://${bucket}/${key}`, r.status, r.headers, r.body, expect)}
+  }
+
+  /** A small object, whole and verified; `expect.size` is its listed size. A body refused is fetched again, then fails. */
+  async get(bucket: string, key: string, expect?: BodyExpect): Promise<ObjectBody> {
+    return this.retried(() => this.getWhole(bucket, key, {}, expect))
   }
 
   /**
@@ -250,7 +262,7 @@ export class S3Storage {
     if (ref.etag) headers['if-match'] = ref.etag
     try {
       return await this.retried(async () => {
-        const r = await this.handle.fast.request('GET', ref.bucket, ref.key, headers)
+        const r = await this.getWhole(ref.bucket, ref.key, headers)
         if (!opts.partial && r.body.length !== length) throw Object.assign(new Error(`short read of s3://${ref.bucket}/${ref.key}: ${r.body.length} of ${length} bytes`), {name: 'IncompleteBody'})
         return r
       })
@@ -266,7 +278,7 @@ export class S3Storage {
     const headers: Headers = {range: `bytes=${offset}-${offset + length - 1}`}
     if (ref.etag) headers['if-match'] = ref.etag
     try {
-      return (await this.retried(() => this.handle.fast.stream(ref.bucket, ref.key, headers, this.signal))).body
+      return (await this.retried(() => this.getStream(ref.bucket, ref.key, headers))).body
     } catch (error) {
       if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
       throw error
@@ -375,7 +387,7 @@ export class S3Storage {
   /** A whole object as a stream (a sync state), or undefined when it does not exist. */
   async stream(bucket: string, key: string): Promise<Readable | undefined> {
     try {
-      return (await this.retried(() => this.handle.fast.stream(bucket, key, {}, this.signal))).body
+      return (await this.retried(() => this.getStream(bucket, key, {}))).body
     } catch (error) {
       if (statusOf(error instanceof FatalError ? error.original : error) === 404) return undefined
       throw error
@@ -551,7 +563,7 @@ export class S3Storage {
    * a stream once the answer's headers have come; retried until then.
    */
   async streamObject(bucket: string, key: string, range?: string): Promise<{headers: Headers; body: Readable}> {
-    return this.retried(() => this.handle.fast.stream(bucket, key, range ? {range} : {}, this.signal))
+    return this.retried(() => this.getStream(bucket, key, range ? {range} : {}))
   }
 
   /** Every version and delete marker under `prefix` (ListObjectVersions), in key order, newest first per key. */
