@@ -133,8 +133,19 @@ const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadI
 /** How long a bucket check's first page may stand for the first page of the listing that follows it. */
 const PROBE_FRESH_MS = 5_000
 
-/** A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. */
-function toPageAnswer(page: ListV2Page): PageAnswer {
+/**
+ * A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. Every page of every
+ * listing (the bucket check's, `list`'s, the ordered parallel listing's: src/s3/list.ts) comes
+ * through here, so here a listing that would never end, or would end early, is refused: a
+ * truncated page without a token, or a token the server was just sent given back again. One
+ * line naming the answer, exit 3; not retried (the server answers the same again).
+ */
+function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, sent?: string): PageAnswer {
+  const where = `ListObjectsV2 of s3://${bucket}/${prefix}`
+  if (page.isTruncated && !page.nextContinuationToken)
+    throw new S3cError(`${where} answered IsTruncated=true without a NextContinuationToken: the server's listing cannot be followed to its end`, ExitCode.fatal)
+  if (page.isTruncated && sent !== undefined && page.nextContinuationToken === sent)
+    throw new S3cError(`${where} answered the NextContinuationToken it was sent (${JSON.stringify(sent.slice(0, 60))}) again: the server's listing would never end`, ExitCode.fatal)
   return {
     entries: page.contents.map(o => ({
       key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
@@ -211,7 +222,7 @@ export class S3Storage {
     try {
       const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry))
       // A whole first page: the listing that usually follows starts from it instead of asking again.
-      this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page), at: performance.now()})
+      this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page, bucket, prefix), at: performance.now()})
       if (this.probes.size > 4) this.probes.delete(this.probes.keys().next().value!)
       return {empty: (page.keyCount ?? page.contents.length) === 0}
     } catch (error) {
@@ -358,7 +369,7 @@ export class S3Storage {
     // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
     return toPageAnswer(await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
       prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter, maxKeys: req.maxKeys,
-    }, this.signal)))
+    }, this.signal)), bucket, req.prefix, req.token)
   }
 
   /**
