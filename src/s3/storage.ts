@@ -137,15 +137,16 @@ const PROBE_FRESH_MS = 5_000
  * A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. Every page of every
  * listing (the bucket check's, `list`'s, the ordered parallel listing's: src/s3/list.ts) comes
  * through here, so here a listing that would never end, or would end early, is refused: a
- * truncated page without a token, or a token the server was just sent given back again. One
- * line naming the answer, exit 3; not retried (the server answers the same again).
+ * truncated page without a token, or a token this listing already followed (`followed`) given
+ * again. One line naming the answer, exit 3; not retried (the server answers the same again).
  */
-function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, sent?: string): PageAnswer {
+function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed?: ReadonlySet<string>): PageAnswer {
   const where = `ListObjectsV2 of s3://${bucket}/${prefix}`
   if (page.isTruncated && !page.nextContinuationToken)
     throw new S3cError(`${where} answered IsTruncated=true without a NextContinuationToken: the server's listing cannot be followed to its end`, ExitCode.fatal)
-  if (page.isTruncated && sent !== undefined && page.nextContinuationToken === sent)
-    throw new S3cError(`${where} answered the NextContinuationToken it was sent (${JSON.stringify(sent.slice(0, 60))}) again: the server's listing would never end`, ExitCode.fatal)
+  const next = page.nextContinuationToken
+  if (page.isTruncated && next && followed?.has(next))
+    throw new S3cError(`${where} answered a NextContinuationToken it was sent before (${JSON.stringify(next.slice(0, 60))}): the server's listing would never end`, ExitCode.fatal)
   return {
     entries: page.contents.map(o => ({
       key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
@@ -170,6 +171,12 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, sent?: s
 export class S3Storage {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
   private readonly probes = new Map<string, {page: PageAnswer; at: number}>()
+  /**
+   * The tokens each listing in progress has followed, by the token it is to send next: a token
+   * that comes back within one listing is a loop (toPageAnswer). A listing given up leaves its
+   * entry, so the oldest go beyond a bound.
+   */
+  private readonly followed = new Map<string, Set<string>>()
 
   /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
   constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
@@ -358,8 +365,27 @@ export class S3Storage {
     } while (token)
   }
 
+  /** The tokens followed before `token` in its listing, `token` included (none for a listing's first page). */
+  private follow(token: string | undefined): Set<string> {
+    const chain = (token && this.followed.get(token)) || new Set<string>()
+    if (token) {
+      this.followed.delete(token)
+      chain.add(token)
+    }
+    return chain
+  }
+
   /** One ListObjectsV2 request; a listing's first page may be the one checkBucket just read. */
   private async listPage(bucket: string, req: PageRequest): Promise<PageAnswer> {
+    const {followed, ...answer} = await this.fetchPage(bucket, req)
+    if (answer.next) {
+      this.followed.set(answer.next, followed ?? new Set())
+      if (this.followed.size > 10_000) this.followed.delete(this.followed.keys().next().value!)
+    }
+    return answer
+  }
+
+  private async fetchPage(bucket: string, req: PageRequest): Promise<PageAnswer & {followed?: Set<string>}> {
     if (!req.token && !req.startAfter && !req.delimiter) {
       const probed = this.probes.get(`${bucket}\0${req.prefix}`)
       this.probes.delete(`${bucket}\0${req.prefix}`)
@@ -367,9 +393,11 @@ export class S3Storage {
       if (probed && performance.now() - probed.at < PROBE_FRESH_MS) return probed.page
     }
     // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
-    return toPageAnswer(await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
+    const followed = this.follow(req.token)
+    const page = await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
       prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter, maxKeys: req.maxKeys,
-    }, this.signal)), bucket, req.prefix, req.token)
+    }, this.signal))
+    return {...toPageAnswer(page, bucket, req.prefix, followed), followed}
   }
 
   /**

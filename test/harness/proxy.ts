@@ -73,9 +73,10 @@ export interface FaultOptions {
  * sends a wrong Content-Length (one byte short) before the right one, then the body; 'altered'
  * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2):
  * 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
- * 'no-token' says IsTruncated=true without a token.
+ * 'token-cycle' gives tokens A, B, A, B… (each page the first page again); 'no-token' says
+ * IsTruncated=true without a token.
  */
-export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'no-token'
+export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token'
 
 /** Writes an answer by hand on the socket (node:http would refuse a lie), then closes the connection. */
 function writeRaw(socket: import('node:net').Socket, status: number, rawHeaders: string[], lengths: number[], body: Buffer, cut: boolean): void {
@@ -92,8 +93,9 @@ function writeRaw(socket: import('node:net').Socket, status: number, rawHeaders:
 /** The answer rewritten as `lie` says (rec.status set), on the request's socket. */
 function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage, body: Buffer, socket: import('node:net').Socket): void {
   const status = up.statusCode ?? 502
-  if (lie === 'repeat-token' || lie === 'no-token') {
-    const token = lie === 'repeat-token' ? '<NextContinuationToken>same-token-again</NextContinuationToken>' : ''
+  if (lie === 'repeat-token' || lie === 'token-cycle' || lie === 'no-token') {
+    const next = lie === 'repeat-token' ? 'same-token-again' : lie === 'token-cycle' ? (rec.query.includes('continuation-token=A') ? 'B' : 'A') : undefined
+    const token = next ? `<NextContinuationToken>${next}</NextContinuationToken>` : ''
     const xml = body.toString('utf8').replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
     const out = Buffer.from(xml, 'utf8')
     rec.responseBytes += out.length
@@ -285,7 +287,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     }
     const lie = faults.lie?.(rec)
     // A looping listing answers its first page again, whatever token it is sent (the server under test would refuse ours).
-    const path = lie === 'repeat-token' ? url.replace(/&continuation-token=[^&]*|continuation-token=[^&]*&?/, '') : url
+    const path = lie === 'repeat-token' || lie === 'token-cycle' ? url.replace(/&continuation-token=[^&]*|continuation-token=[^&]*&?/, '') : url
     const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path, headers: req.headers, agent}, up => {
       rec.status = up.statusCode
       const length = Number(up.headers['content-length'] ?? 0)
