@@ -156,5 +156,7 @@ export function verifyStream(label: string, status: number, headers: Headers, bo
   body.once('close', () => {
     if (!body.readableEnded && !out.destroyed) out.destroy(cutShort(label, got))
   })
+  // A reader that stops early (destroys the stream) frees the connection too.
+  out.once('close', () => { if (!body.readableEnded && !body.destroyed) body.destroy() })
   return body.pipe(out)
 }
