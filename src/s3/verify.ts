@@ -88,6 +88,7 @@ function digestOf(headers: Headers): Digest | undefined {
 export function contentLength(headers: Headers, label: string): number | undefined {
   const text = headers['content-length']
   if (text === undefined) return undefined
+  if (!text.includes(',')) return Number(text)
   const values = [...new Set(String(text).split(',').map(v => v.trim()))]
   if (values.length > 1) throw new BodyMismatch('IncompleteBody', `${label}: the server sent ${values.length} different Content-Length headers (${values.join(', ')}); fetched again, then failed`)
   return Number(values[0])
