@@ -1,5 +1,6 @@
 import {lastModifiedTime, parseMtime, type FileTime} from '../base/times.js'
 import type {Headers} from '../s3/storage.js'
+import {etagDigest, META_SHA256} from '../s3/verify.js'
 
 /**
  * What s3c stores in object metadata. `mtime` uses rclone's format (src/base/times.ts) so rclone
@@ -7,7 +8,7 @@ import type {Headers} from '../s3/storage.js'
  * object's content (whose ETag is no MD5), written with --checksum so rclone can check it too.
  */
 export const META_MTIME = 'mtime'
-export const META_SHA256 = 's3c-sha256'
+export {META_SHA256}
 export const META_MD5 = 'md5chksum'
 
 export {formatMtime, parseMtime} from '../base/times.js'
@@ -49,15 +50,10 @@ export function objectDigests(headers: Headers): ObjectDigests {
     const hex = Buffer.from(md5b64, 'base64').toString('hex')
     if (hex.length === 32) out.md5 = hex
   }
-  const encrypted = headers['x-amz-server-side-encryption'] === 'aws:kms' || headers['x-amz-server-side-encryption'] === 'aws:kms:dsse' ||
-    headers['x-amz-server-side-encryption-customer-algorithm'] !== undefined
-  const etag = (headers.etag ?? '').replace(/"/g, '').toLowerCase()
-  if (!encrypted) {
-    const single = /^[0-9a-f]{32}$/.exec(etag)
-    const multi = /^([0-9a-f]{32})-(\d+)$/.exec(etag)
-    if (single) out.md5 ??= etag
-    else if (multi) out.multipart = {md5: multi[1], parts: Number(multi[2])}
-  }
+  // The ETag's rule (an MD5 only for a single-part object, never under SSE-KMS or SSE-C) is src/s3/verify.ts's.
+  const etag = etagDigest(headers)
+  if (etag.md5) out.md5 ??= etag.md5
+  if (etag.multipart) out.multipart = etag.multipart
   return out
 }
 

@@ -246,11 +246,11 @@ export class FastS3 {
   }
 
   /** A GET whose body is handed over as a stream once the answer's headers have come (a large range). */
-  async stream(bucket: string, key: string, headers: Headers, signal?: AbortSignal): Promise<{headers: Headers; body: Readable}> {
+  async stream(bucket: string, key: string, headers: Headers, signal?: AbortSignal): Promise<{status: number; headers: Headers; body: Readable}> {
     const res = await this.send('GET', bucket, key, headers, undefined, undefined, signal)
     const status = res.statusCode ?? 0
     if (status >= 300) throw errorFromResponse(status, (await readAll(res)).toString('utf8'))
-    return {headers: res.headers as Record<string, string>, body: res}
+    return {status, headers: res.headers as Record<string, string>, body: res}
   }
 
   /**

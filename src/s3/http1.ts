@@ -1,4 +1,5 @@
 import net from 'node:net'
+import {contentLength} from './verify.js'
 
 /**
  * HTTP/1.1 for the fast path's requests whose answers are read whole (src/s3/fast.ts: small GET,
@@ -50,6 +51,7 @@ const CRLF2 = Buffer.from('\r\n\r\n')
 
 interface Pending {
   method: string
+  path: string
   resolve: (a: Http1Answer) => void
   reject: (e: unknown) => void
   /** Set once a byte of the answer came: a failure before it on a reused socket may be a socket the server had closed. */
@@ -195,7 +197,8 @@ class Connection {
     if (noBody) this.mode = {kind: 'length', left: 0}
     else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) this.mode = {kind: 'chunked', left: 0, trailer: false}
     else if (headers['content-length'] !== undefined) {
-      const length = Number(headers['content-length'].split(',')[0])
+      // Two different lengths: no one can tell where the body ends (src/s3/verify.ts refuses it, and it is retried).
+      const length = contentLength(headers, `${this.pending!.method} ${this.pending!.path}`)!
       if (!Number.isSafeInteger(length) || length < 0) throw netError(`a bad Content-Length ${JSON.stringify(headers['content-length'])}`, 'EPROTO')
       this.mode = {kind: 'length', left: length}
     } else {
@@ -225,7 +228,9 @@ class Connection {
   private onClose(): void {
     this.closed = true
     if (this.pending && this.mode?.kind === 'close') return this.finish()
-    this.fail(netError('socket hang up', 'ECONNRESET'))
+    // A body cut short says so (a connection error, retried as one).
+    const cut = this.mode?.kind === 'length' ? `the connection closed ${this.mode.left} bytes before the end of the body its Content-Length says` : undefined
+    this.fail(netError(cut ?? 'socket hang up', 'ECONNRESET'))
     this.pool.forget(this)
   }
 
@@ -269,7 +274,7 @@ export class Http1Pool {
       signal?.throwIfAborted()
       const connection = await this.acquire()
       try {
-        return await this.exchange(connection, method, head, body, signal)
+        return await this.exchange(connection, method, path, head, body, signal)
       } catch (error) {
         const e = error as {stale?: boolean}
         if (!e.stale || attempt > 0) throw error
@@ -277,14 +282,14 @@ export class Http1Pool {
     }
   }
 
-  private exchange(c: Connection, method: string, head: string, body: Buffer | undefined, signal?: AbortSignal): Promise<Http1Answer> {
+  private exchange(c: Connection, method: string, path: string, head: string, body: Buffer | undefined, signal?: AbortSignal): Promise<Http1Answer> {
     const reused = c.socket.bytesWritten > 0
     return new Promise<Http1Answer>((resolve, reject) => {
       const onAbort = () => c.socket.destroy(signal!.reason instanceof Error ? signal!.reason : Object.assign(new Error('The operation was aborted'), {name: 'AbortError', code: 'ABORT_ERR'}))
       signal?.addEventListener('abort', onAbort, {once: true})
       const done = () => signal?.removeEventListener('abort', onAbort)
       const pending: Pending = {
-        method, reused, answered: false,
+        method, path, reused, answered: false,
         resolve: a => { done(); resolve(a) },
         reject: e => {
           done()

@@ -13,6 +13,7 @@ import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers}
 import {presignGetUrl} from './presign.js'
 import type {ListV2Page} from './listing-xml.js'
 import {DEFAULT_LIST_CONCURRENCY, listInOrder, type ListingStats, type PageAnswer, type PageRequest} from './list.js'
+import {verifyBody, verifyStream, type BodyExpect} from './verify.js'
 
 export type {Headers}
 
@@ -65,6 +66,8 @@ export interface MultipartUpload {
 export interface ObjectBody {
   body: Buffer
   headers: Headers
+  /** The stored SHA-256 (hex) the body was checked against, when it had one (src/s3/verify.ts). */
+  sha256?: string
 }
 
 /** What a multipart upload is created with. */
@@ -132,8 +135,20 @@ const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadI
 /** How long a bucket check's first page may stand for the first page of the listing that follows it. */
 const PROBE_FRESH_MS = 5_000
 
-/** A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. */
-function toPageAnswer(page: ListV2Page): PageAnswer {
+/**
+ * A ListObjectsV2 answer as the listing uses it: keys decoded, times parsed. Every page of every
+ * listing (the bucket check's, `list`'s, the ordered parallel listing's: src/s3/list.ts) comes
+ * through here, so here a listing that would never end, or would end early, is refused: a
+ * truncated page without a token, or a token this listing already followed (`followed`) given
+ * again. One line naming the answer, exit 3; not retried (the server answers the same again).
+ */
+function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed?: ReadonlySet<string>): PageAnswer {
+  const where = `ListObjectsV2 of s3://${bucket}/${prefix}`
+  if (page.isTruncated && !page.nextContinuationToken)
+    throw new S3cError(`${where} answered IsTruncated=true without a NextContinuationToken: the server's listing cannot be followed to its end`, ExitCode.fatal)
+  const next = page.nextContinuationToken
+  if (page.isTruncated && next && followed?.has(next))
+    throw new S3cError(`${where} answered a NextContinuationToken it was sent before (${JSON.stringify(next.slice(0, 60))}): the server's listing would never end`, ExitCode.fatal)
   return {
     entries: page.contents.map(o => ({
       key: decodeListedKey(o.key, page.encodingType), size: o.size, lastModifiedMs: o.lastModified ? Date.parse(o.lastModified) : 0, etag: o.etag,
@@ -158,6 +173,12 @@ function toPageAnswer(page: ListV2Page): PageAnswer {
 export class S3Storage {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
   private readonly probes = new Map<string, {page: PageAnswer; at: number}>()
+  /**
+   * The tokens each listing in progress has followed, by the token it is to send next: a token
+   * that comes back within one listing is a loop (toPageAnswer). A listing given up leaves its
+   * entry, so the oldest go beyond a bound.
+   */
+  private readonly followed = new Map<string, Set<string>>()
 
   /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
   constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
@@ -210,7 +231,7 @@ export class S3Storage {
     try {
       const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry))
       // A whole first page: the listing that usually follows starts from it instead of asking again.
-      this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page), at: performance.now()})
+      this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page, bucket, prefix), at: performance.now()})
       if (this.probes.size > 4) this.probes.delete(this.probes.keys().next().value!)
       return {empty: (page.keyCount ?? page.contents.length) === 0}
     } catch (error) {
@@ -231,15 +252,24 @@ export class S3Storage {
   }
 
   /**
-   * A small object, whole. `check` sees each answer inside the retry: a body it refuses (a
-   * digest that does not match, thrown as BadDigest) is fetched again.
+   * Every GET read whole goes through here: its body verified (src/s3/verify.ts: the lengths,
+   * `expect`'s listed size, a whole object's digest), inside the caller's retry, so a body
+   * refused is fetched again.
    */
-  async get(bucket: string, key: string, check?: (res: ObjectBody) => void): Promise<ObjectBody> {
-    return this.retried(async () => {
-      const r = await this.handle.fast.request('GET', bucket, key)
-      check?.(r)
-      return r
-    })
+  private async getWhole(bucket: string, key: string, headers: Headers, expect?: BodyExpect): Promise<FastResponse & {sha256?: string}> {
+    const r = await this.handle.fast.request('GET', bucket, key, headers)
+    return {...r, sha256: verifyBody(`s3://${bucket}/${key}`, r, expect)}
+  }
+
+  /** Every streamed GET goes through here: the stream errors at its end when its body fails the same checks (src/s3/verify.ts). */
+  private async getStream(bucket: string, key: string, headers: Headers, expect?: BodyExpect): Promise<{headers: Headers; body: Readable}> {
+    const r = await this.handle.fast.stream(bucket, key, headers, this.signal)
+    return {headers: r.headers, body: verifyStream(`s3://${bucket}/${key}`, r.status, r.headers, r.body, expect)}
+  }
+
+  /** A small object, whole and verified; `expect.size` is its listed size. A body refused is fetched again, then fails. */
+  async get(bucket: string, key: string, expect?: BodyExpect): Promise<ObjectBody> {
+    return this.retried(() => this.getWhole(bucket, key, {}, expect))
   }
 
   /**
@@ -252,7 +282,7 @@ export class S3Storage {
     if (ref.etag) headers['if-match'] = ref.etag
     try {
       return await this.retried(async () => {
-        const r = await this.handle.fast.request('GET', ref.bucket, ref.key, headers)
+        const r = await this.getWhole(ref.bucket, ref.key, headers)
         if (!opts.partial && r.body.length !== length) throw Object.assign(new Error(`short read of s3://${ref.bucket}/${ref.key}: ${r.body.length} of ${length} bytes`), {name: 'IncompleteBody'})
         return r
       })
@@ -268,7 +298,7 @@ export class S3Storage {
     const headers: Headers = {range: `bytes=${offset}-${offset + length - 1}`}
     if (ref.etag) headers['if-match'] = ref.etag
     try {
-      return (await this.retried(() => this.handle.fast.stream(ref.bucket, ref.key, headers, this.signal))).body
+      return (await this.retried(() => this.getStream(ref.bucket, ref.key, headers))).body
     } catch (error) {
       if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
       throw error
@@ -337,8 +367,27 @@ export class S3Storage {
     } while (token)
   }
 
+  /** The tokens followed before `token` in its listing, `token` included (none for a listing's first page). */
+  private follow(token: string | undefined): Set<string> {
+    const chain = (token && this.followed.get(token)) || new Set<string>()
+    if (token) {
+      this.followed.delete(token)
+      chain.add(token)
+    }
+    return chain
+  }
+
   /** One ListObjectsV2 request; a listing's first page may be the one checkBucket just read. */
   private async listPage(bucket: string, req: PageRequest): Promise<PageAnswer> {
+    const {followed, ...answer} = await this.fetchPage(bucket, req)
+    if (answer.next) {
+      this.followed.set(answer.next, followed ?? new Set())
+      if (this.followed.size > 10_000) this.followed.delete(this.followed.keys().next().value!)
+    }
+    return answer
+  }
+
+  private async fetchPage(bucket: string, req: PageRequest): Promise<PageAnswer & {followed?: Set<string>}> {
     if (!req.token && !req.startAfter && !req.delimiter) {
       const probed = this.probes.get(`${bucket}\0${req.prefix}`)
       this.probes.delete(`${bucket}\0${req.prefix}`)
@@ -346,9 +395,11 @@ export class S3Storage {
       if (probed && performance.now() - probed.at < PROBE_FRESH_MS) return probed.page
     }
     // On the fast path (src/s3/listing-xml.ts): the SDK's deserializer was most of a listing's CPU.
-    return toPageAnswer(await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
+    const followed = this.follow(req.token)
+    const page = await this.retried(() => this.handle.fast.listObjectsV2(bucket, {
       prefix: req.prefix || undefined, continuationToken: req.token, delimiter: req.delimiter, startAfter: req.startAfter, maxKeys: req.maxKeys,
-    }, this.signal)))
+    }, this.signal))
+    return {...toPageAnswer(page, bucket, req.prefix, followed), followed}
   }
 
   /**
@@ -377,7 +428,7 @@ export class S3Storage {
   /** A whole object as a stream (a sync state), or undefined when it does not exist. */
   async stream(bucket: string, key: string): Promise<Readable | undefined> {
     try {
-      return (await this.retried(() => this.handle.fast.stream(bucket, key, {}, this.signal))).body
+      return (await this.retried(() => this.getStream(bucket, key, {}))).body
     } catch (error) {
       if (statusOf(error instanceof FatalError ? error.original : error) === 404) return undefined
       throw error
@@ -553,7 +604,7 @@ export class S3Storage {
    * a stream once the answer's headers have come; retried until then.
    */
   async streamObject(bucket: string, key: string, range?: string): Promise<{headers: Headers; body: Readable}> {
-    return this.retried(() => this.handle.fast.stream(bucket, key, range ? {range} : {}, this.signal))
+    return this.retried(() => this.getStream(bucket, key, range ? {range} : {}))
   }
 
   /** Every version and delete marker under `prefix` (ListObjectVersions), in key order, newest first per key. */

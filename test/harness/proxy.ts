@@ -59,7 +59,62 @@ export interface FaultOptions {
   /** Requests that match get 200 with an S3 error as the body (CopyObject's way to fail after the status), the first `errorBody200Times` (1). */
   errorBody200?: (r: RecordedRequest) => boolean
   errorBody200Times?: number
+  /**
+   * A misbehaving server: answers to requests that match are forwarded, then rewritten as the
+   * lie says, every time (see Lie).
+   */
+  lie?: (r: RecordedRequest) => Lie | undefined
   seed?: number
+}
+
+/**
+ * What a misbehaving server does to an answer. Bodies: 'short' sends the full Content-Length,
+ * half the body, then closes; 'zero' says Content-Length: 0 and sends nothing; 'two-lengths'
+ * sends a wrong Content-Length (one byte short) before the right one, then the body; 'altered'
+ * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2):
+ * 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
+ * 'token-cycle' gives tokens A, B, A, B… (each page the first page again); 'no-token' says
+ * IsTruncated=true without a token.
+ */
+export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token'
+
+/** Writes an answer by hand on the socket (node:http would refuse a lie), then closes the connection. */
+function writeRaw(socket: import('node:net').Socket, status: number, rawHeaders: string[], lengths: number[], body: Buffer, cut: boolean): void {
+  let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (/^(content-length|transfer-encoding|connection|keep-alive)$/i.test(rawHeaders[i])) continue
+    head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`
+  }
+  for (const l of lengths) head += `Content-Length: ${l}\r\n`
+  head += 'Connection: close\r\n\r\n'
+  socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]), () => (cut ? socket.destroy() : socket.end()))
+}
+
+/** The answer rewritten as `lie` says (rec.status set), on the request's socket. */
+function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage, body: Buffer, socket: import('node:net').Socket): void {
+  const status = up.statusCode ?? 502
+  if (lie === 'repeat-token' || lie === 'token-cycle' || lie === 'no-token') {
+    const next = lie === 'repeat-token' ? 'same-token-again' : lie === 'token-cycle' ? (rec.query.includes('continuation-token=A') ? 'B' : 'A') : undefined
+    const token = next ? `<NextContinuationToken>${next}</NextContinuationToken>` : ''
+    const xml = body.toString('utf8').replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
+    const out = Buffer.from(xml, 'utf8')
+    rec.responseBytes += out.length
+    return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
+  }
+  if (lie === 'short') {
+    const half = body.subarray(0, Math.floor(body.length / 2))
+    rec.responseBytes += half.length
+    return writeRaw(socket, status, up.rawHeaders, [body.length], half, true)
+  }
+  if (lie === 'zero') return writeRaw(socket, status, up.rawHeaders, [0], Buffer.alloc(0), false)
+  if (lie === 'two-lengths') {
+    rec.responseBytes += body.length
+    return writeRaw(socket, status, up.rawHeaders, [Math.max(0, body.length - 1), body.length], body, false)
+  }
+  const altered = Buffer.from(body)
+  if (altered.length > 0) altered[altered.length >> 1] ^= 0xff
+  rec.responseBytes += altered.length
+  writeRaw(socket, status, up.rawHeaders, [altered.length], altered, false)
 }
 
 export interface ProxyOptions extends FaultOptions {
@@ -78,7 +133,7 @@ export interface Proxy {
   reset(): void
   setFaults(faults: FaultOptions): void
   /** Faults injected so far, by kind. */
-  injected: {500: number; 503: number; drop: number; cut: number; errorBody: number}
+  injected: {500: number; 503: number; drop: number; cut: number; errorBody: number; lies: number}
   /** Requests waiting in hold right now. */
   held(): number
   /** Requests stalled so far (FaultOptions.stall). */
@@ -154,7 +209,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let faults: FaultOptions = opts
   let random = mulberry32(opts.seed ?? 42)
   const requests: RecordedRequest[] = []
-  const injected = {500: 0, 503: 0, drop: 0, cut: 0, errorBody: 0}
+  const injected = {500: 0, 503: 0, drop: 0, cut: 0, errorBody: 0, lies: 0}
   const holding: {rec: RecordedRequest; release: () => void}[] = []
   const rehold = () => {
     for (const h of holding.splice(0)) {
@@ -230,9 +285,19 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       res.end(req.method === 'HEAD' ? undefined : errorXml(status === 500 ? 'InternalError' : 'SlowDown', 'injected failure'))
       return
     }
-    const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers, agent}, up => {
+    const lie = faults.lie?.(rec)
+    // A looping listing answers its first page again, whatever token it is sent (the server under test would refuse ours).
+    const path = lie === 'repeat-token' || lie === 'token-cycle' ? url.replace(/&continuation-token=[^&]*|continuation-token=[^&]*&?/, '') : url
+    const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path, headers: req.headers, agent}, up => {
       rec.status = up.statusCode
       const length = Number(up.headers['content-length'] ?? 0)
+      if (lie && (up.statusCode ?? 0) < 300) {
+        injected.lies++
+        const body: Buffer[] = []
+        up.on('data', (chunk: Buffer) => body.push(chunk))
+        up.on('end', () => answerWithLie(lie, rec, up, Buffer.concat(body), req.socket))
+        return
+      }
       if (faults.cutBody?.(rec) && length > 1 && injected.cut < (faults.cutBodyTimes ?? 1)) {
         injected.cut++
         const body: Buffer[] = []
