@@ -216,7 +216,10 @@ export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, ch
       return {files: [failed(ref, children.failures[0])]}
     }
     const meta = children?.results.find(r => r.meta)?.meta ?? {}
-    if (job.verify && meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
+    // The ranges' lengths were checked as they came; the whole content is checked wherever its
+    // digest is known (s3c's stored SHA-256: every upload with --checksum, every single-part one),
+    // with or without --checksum: a range has no digest of its own.
+    if (meta[META_SHA256] && meta[META_SHA256] !== (await sha256File(job.tmpPath)))
       throw new ChecksumMismatch(job.key)
     if (job.crc !== undefined && job.crc !== (job.sparse ? await crc32FileRuns(job.tmpPath, job.sparse) : await crc32File(job.tmpPath)))
       throw new Error(`content of ${job.path} does not match the CRC-32 in the index`)
@@ -226,7 +229,7 @@ export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, ch
     await utimes(fsPath(job.tmpPath), new Date(), utimesValue(mtimeNs))
     await renameIntoPlace(job.root, job.tmpPath, job.path)
     // The ranges were pinned to job.etag (If-Match); the digest counts only when it was checked.
-    const sha256 = job.verify && meta[META_SHA256] ? meta[META_SHA256] : undefined
+    const sha256 = meta[META_SHA256] || undefined
     const state: FileSyncInfo = {etag: job.etag, mtime: meta[META_MTIME], sha256, local: await syncStatOf(job.path)}
     const done: FileOutcome = {key: job.key, path: job.path, bytes: job.size, status: 'done', state}
     return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, [done]) : [done]}
