@@ -142,6 +142,20 @@ const PROBE_FRESH_MS = 5_000
  * truncated page without a token, or a token this listing already followed (`followed`) given
  * again. One line naming the answer, exit 3; not retried (the server answers the same again).
  */
+/**
+ * The same rule for the listings that page by markers (ListObjectVersions, ListMultipartUploads):
+ * a truncated page must say where to go on, and never to a place this listing was already.
+ * Returns the markers as one text (`seen` keeps them), or undefined at the end.
+ */
+export function nextMarkers(where: string, truncated: boolean | undefined, markers: (string | undefined)[], seen: Set<string>): string | undefined {
+  if (!truncated) return undefined
+  if (markers.every(m => !m)) throw new S3cError(`${where} answered IsTruncated=true without a next marker: the server's listing cannot be followed to its end`, ExitCode.fatal)
+  const at = JSON.stringify(markers)
+  if (seen.has(at)) throw new S3cError(`${where} answered next markers it was sent before (${at.slice(0, 80)}): the server's listing would never end`, ExitCode.fatal)
+  seen.add(at)
+  return at
+}
+
 function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed?: ReadonlySet<string>): PageAnswer {
   const where = `ListObjectsV2 of s3://${bucket}/${prefix}`
   if (page.isTruncated && !page.nextContinuationToken)
@@ -442,6 +456,7 @@ export class S3Storage {
    */
   async listMultipartUploads(bucket: string, prefix: string): Promise<MultipartUpload[] | undefined> {
     const out: MultipartUpload[] = []
+    const seen = new Set<string>()
     let keyMarker: string | undefined
     let uploadIdMarker: string | undefined
     for (;;) {
@@ -457,10 +472,9 @@ export class S3Storage {
       }
       if (page.Bucket === undefined) return undefined
       for (const u of page.Uploads ?? []) if (u.Key && u.UploadId) out.push({key: u.Key, uploadId: u.UploadId, initiated: u.Initiated})
-      if (!page.IsTruncated) return out
+      if (!nextMarkers(`ListMultipartUploads of s3://${bucket}/${prefix}`, page.IsTruncated, [page.NextKeyMarker, page.NextUploadIdMarker], seen)) return out
       keyMarker = page.NextKeyMarker
       uploadIdMarker = page.NextUploadIdMarker
-      if (!keyMarker && !uploadIdMarker) return out
     }
   }
 
@@ -609,6 +623,7 @@ export class S3Storage {
 
   /** Every version and delete marker under `prefix` (ListObjectVersions), in key order, newest first per key. */
   async* listVersions(bucket: string, prefix: string): AsyncGenerator<ObjectVersion[]> {
+    const seen = new Set<string>()
     let keyMarker: string | undefined
     let versionIdMarker: string | undefined
     for (;;) {
@@ -623,10 +638,9 @@ export class S3Storage {
           size: 0, lastModifiedMs: v.LastModified?.getTime() ?? 0})),
       ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : b.lastModifiedMs - a.lastModifiedMs))
       yield versions
-      if (!page.IsTruncated) return
+      if (!nextMarkers(`ListObjectVersions of s3://${bucket}/${prefix}`, page.IsTruncated, [page.NextKeyMarker, page.NextVersionIdMarker], seen)) return
       keyMarker = page.NextKeyMarker
       versionIdMarker = page.NextVersionIdMarker
-      if (!keyMarker && !versionIdMarker) return
     }
   }
 
