@@ -103,6 +103,22 @@ describe('verified bodies and listings against a misbehaving server', function (
     })
   }
 
+  it('an x-amz-checksum-sha256 the server sends is checked: a wrong one fails the GET even where the ETag would pass, a right one passes', async function () {
+    const dst = mk('checksum')
+    lieOn('b.bin', 'checksum-wrong')
+    const bad = await runCli(['download', `s3://${bucket}/plain`, dst, '--max-retry', '1'], {env: env()})
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr)
+    assert.match(bad.stderr, /x-amz-checksum-sha256|BadDigest|does not match/)
+    assert.equal(existsSync(join(dst, 'b.bin')), false)
+    const {s3} = harness()
+    const conn = {endpoint: proxy.endpoint, region: s3.region, credentials: {accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey}, maxRetry: 0}
+    await assert.rejects(s3c.readFile(`s3://${bucket}/plain/b.bin`, conn), /x-amz-checksum-sha256|BadDigest|does not match/)
+    lieOn('b.bin', 'checksum-right')
+    const ok = await runCli(['download', `s3://${bucket}/plain`, dst], {env: env()})
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.ok(readFileSync(join(dst, 'b.bin')).equals(small))
+  })
+
   it('download: an object without s3c\'s SHA-256 whose bytes differ is caught by its ETag (MD5)', async function () {
     lieOn('b.bin', 'altered')
     const dst = mk('plain')

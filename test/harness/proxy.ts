@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {SignatureV4} from '@smithy/signature-v4'
@@ -74,9 +75,11 @@ export interface FaultOptions {
  * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2):
  * 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
  * 'token-cycle' gives tokens A, B, A, B… (each page the first page again); 'no-token' says
- * IsTruncated=true without a token.
+ * IsTruncated=true without a token. Checksums (for a server that sends them, which fauxqs does
+ * not): 'checksum-right' adds the body's true `x-amz-checksum-sha256`, 'checksum-wrong' one of
+ * other bytes, the body itself unchanged.
  */
-export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token'
+export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token' | 'checksum-right' | 'checksum-wrong'
 
 /** Writes an answer by hand on the socket (node:http would refuse a lie), then closes the connection. */
 function writeRaw(socket: import('node:net').Socket, status: number, rawHeaders: string[], lengths: number[], body: Buffer, cut: boolean): void {
@@ -107,6 +110,11 @@ function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage,
     return writeRaw(socket, status, up.rawHeaders, [body.length], half, true)
   }
   if (lie === 'zero') return writeRaw(socket, status, up.rawHeaders, [0], Buffer.alloc(0), false)
+  if (lie === 'checksum-right' || lie === 'checksum-wrong') {
+    const sum = createHash('sha256').update(lie === 'checksum-right' ? body : Buffer.concat([body, Buffer.from('x')])).digest('base64')
+    rec.responseBytes += body.length
+    return writeRaw(socket, status, [...up.rawHeaders, 'x-amz-checksum-sha256', sum], [body.length], body, false)
+  }
   if (lie === 'two-lengths') {
     rec.responseBytes += body.length
     return writeRaw(socket, status, up.rawHeaders, [Math.max(0, body.length - 1), body.length], body, false)
