@@ -40,6 +40,9 @@ export interface SyncSummary extends RunSummary {
 function syncSide(arg: string, verb: string): S3Url | LocalPath {
   const loc: Location = parseLocation(arg)
   if (loc.type === 'stdio') throw new S3cError(`${verb} needs a folder or an s3:// prefix, not "-"`, ExitCode.usage)
+  // A wildcard taken as a literal prefix lists nothing: sync would copy nothing, exit 0.
+  if ((loc.type === 's3' && loc.kind === 'wildcard') || (loc.type === 'local' && loc.wildcard))
+    throw new S3cError(`${verb} takes folders, not a wildcard ("${arg}"): give the folder and select names with --include '…'`, ExitCode.usage)
   return loc
 }
 
