@@ -8,6 +8,39 @@ import {treeFiles, type StorageEntry, type Tree, type TreeName} from './storage.
  * in-memory trees (test/unit/memory-tree.ts).
  */
 
+/** cp's conditions (-n, --if-size-differ, --if-source-newer), for every direction. */
+export interface CopyConditions {
+  /** -n: never overwrite. */
+  noClobber?: boolean
+  /** Copy only when the sizes differ. */
+  ifSizeDiffer?: boolean
+  /** Copy only when the source is newer than the destination. */
+  ifSourceNewer?: boolean
+}
+
+/** One side of a copy as the conditions see it: its size and its time (ms: an object's Last-Modified, a file's mtime). */
+export interface SideFacts {
+  size: number
+  mtimeMs?: number
+}
+
+/** The conditions that are set, or undefined when none is (no HEAD, no stat is spent on them). */
+export function activeConditions(c: CopyConditions | undefined): CopyConditions | undefined {
+  return c && (c.noClobber || c.ifSizeDiffer || c.ifSourceNewer) ? c : undefined
+}
+
+/**
+ * cp's conditions against what the destination holds (a listing, a HEAD, an lstat): true when
+ * the copy is to be skipped ("exists"). Nothing there: never skipped. One rule for upload,
+ * download and S3→S3 copies, in-process and on workers.
+ */
+export function keptByConditions(c: CopyConditions | undefined, source: SideFacts, dest: SideFacts | undefined): boolean {
+  if (!c || !dest) return false
+  if (c.noClobber) return true
+  if (c.ifSizeDiffer && dest.size === source.size) return true
+  return !!c.ifSourceNewer && source.mtimeMs !== undefined && dest.mtimeMs !== undefined && dest.mtimeMs >= source.mtimeMs
+}
+
 /** One source file and what to do with it. */
 export interface CopyDecision {
   rel: string

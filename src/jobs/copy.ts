@@ -1,4 +1,5 @@
 import {statusOf} from '../base/errors.js'
+import {activeConditions, keptByConditions, type CopyConditions, type SideFacts} from '../base/plans.js'
 import {sameTime} from '../base/times.js'
 import type {CopySource, Headers} from '../s3/storage.js'
 import {abortUpload, multipartEtag} from './upload.js'
@@ -11,15 +12,7 @@ import {objectTime, storedMtime} from './metadata.js'
  * is copied (cp's conditions, sync's time rule) and mv's delete of the source live here.
  */
 
-/** cp's conditions, checked against the destination object (a HEAD) before copying. */
-export interface CopyConditions {
-  /** -n: never overwrite. */
-  noClobber?: boolean
-  /** Copy only when the sizes differ. */
-  ifSizeDiffer?: boolean
-  /** Copy only when the source is newer than the destination (Last-Modified). */
-  ifSourceNewer?: boolean
-}
+export type {CopyConditions}
 
 /** One object copied server-side. */
 export interface CopyFileRef {
@@ -76,13 +69,22 @@ export interface CompleteCopyJob {
 
 const url = (bucket: string, key: string) => `s3://${bucket}/${key}`
 
-/** cp -n / --if-size-differ / --if-source-newer against the destination's HEAD: true when the copy is to be skipped. */
-export function skippedByConditions(c: CopyConditions, dest: Headers | undefined, src: {size: number; lastModifiedMs?: number}): boolean {
-  if (!dest) return false
-  if (c.noClobber) return true
-  if (c.ifSizeDiffer && Number(dest['content-length']) === src.size) return true
-  if (c.ifSourceNewer && src.lastModifiedMs !== undefined && dest['last-modified'] && Date.parse(dest['last-modified']) >= src.lastModifiedMs) return true
-  return false
+/** What a HEAD says of an object, as cp's conditions see it (src/base/plans.ts). */
+export function headFacts(h: Headers | undefined): SideFacts | undefined {
+  if (!h) return undefined
+  const modified = h['last-modified'] ? Date.parse(h['last-modified']) : Number.NaN
+  return {size: Number(h['content-length'] ?? 0), mtimeMs: Number.isFinite(modified) ? modified : undefined}
+}
+
+/**
+ * S3→S3 cp's conditions before a copy: the destination's HEAD, and the source's when its time
+ * matters (--if-source-newer against an existing object). True when the copy is skipped.
+ */
+export async function skippedByConditions(s3: JobContext['s3'], c: CopyConditions | undefined, src: {bucket: string; key: string; size: number}, dest: {bucket: string; key: string}): Promise<boolean> {
+  if (!activeConditions(c)) return false
+  const there = headFacts(await s3.head(dest.bucket, dest.key))
+  const srcTime = there && c!.ifSourceNewer ? headFacts(await s3.head(src.bucket, src.key))?.mtimeMs : undefined
+  return keptByConditions(c, {size: src.size, mtimeMs: srcTime}, there)
 }
 
 /**
@@ -109,12 +111,7 @@ async function copyOne(job: CopyObjectJob, f: CopyFileRef, ctx: JobContext): Pro
   const ref = {key: f.key, path: url(job.srcBucket, f.srcKey), size: f.size}
   const skipped: FileOutcome = {key: f.key, path: ref.path, bytes: f.size, status: 'skipped'}
   try {
-    if (job.conditions && Object.values(job.conditions).some(Boolean)) {
-      const dest = await ctx.s3.head(job.bucket, f.key)
-      const src = job.conditions.ifSourceNewer && dest ? await ctx.s3.head(job.srcBucket, f.srcKey) : undefined
-      const lastModifiedMs = src?.['last-modified'] ? Date.parse(src['last-modified']) : undefined
-      if (skippedByConditions(job.conditions, dest, {size: f.size, lastModifiedMs})) return {...skipped, reason: 'exists'}
-    }
+    if (await skippedByConditions(ctx.s3, job.conditions, {bucket: job.srcBucket, key: f.srcKey, size: f.size}, {bucket: job.bucket, key: f.key})) return {...skipped, reason: 'exists'}
     if (f.compare) {
       const [src, dest] = await Promise.all([ctx.s3.head(job.srcBucket, f.srcKey), ctx.s3.head(job.bucket, f.key)])
       if (src && dest && copyUnchanged(src, dest, job.exactTimestamps === true)) return skipped

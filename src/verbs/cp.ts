@@ -104,14 +104,9 @@ export async function copyWork(run: RunContext, o: {srcBucket: string; bucket: s
       exactTimestamps: o.exactTimestamps, removeSource: o.removeSource}
   }
   // Decided here, before a multipart upload starts.
-  if (o.conditions && Object.values(o.conditions).some(Boolean)) {
-    const dest = await run.s3.head(o.bucket, item.key)
-    const srcHead = dest && o.conditions.ifSourceNewer ? await run.s3.head(o.srcBucket, item.srcKey) : undefined
-    const lastModifiedMs = srcHead?.['last-modified'] ? Date.parse(srcHead['last-modified']) : undefined
-    if (skippedByConditions(o.conditions, dest, {size: item.size, lastModifiedMs})) {
-      run.stats.record({key: item.key, path: `s3://${o.srcBucket}/${item.srcKey}`, bytes: item.size, status: 'skipped', reason: 'exists'})
-      return undefined
-    }
+  if (await skippedByConditions(run.s3, o.conditions, {bucket: o.srcBucket, key: item.srcKey, size: item.size}, {bucket: o.bucket, key: item.key})) {
+    run.stats.record({key: item.key, path: `s3://${o.srcBucket}/${item.srcKey}`, bytes: item.size, status: 'skipped', reason: 'exists'})
+    return undefined
   }
   if (item.compare) {
     const [a, b] = await Promise.all([run.s3.head(o.srcBucket, item.srcKey), run.s3.head(o.bucket, item.key)])

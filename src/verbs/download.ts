@@ -14,7 +14,7 @@ import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../base/location.js'
-import {atLeastOne} from '../base/plans.js'
+import {activeConditions, atLeastOne, keptByConditions} from '../base/plans.js'
 import {treeFiles, type StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
@@ -76,7 +76,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   // cp of a wildcard: one that matches nothing is refused, as ls and rm refuse it.
   const noMatch = opts.pattern !== undefined && !opts.only
     ? () => new S3cError(`no object matches s3://${bucket}/${listPrefix}${opts.pattern}: check the wildcard`, ExitCode.usage) : undefined
-  const conditions = opts.conditions && Object.values(opts.conditions).some(Boolean) ? opts.conditions : undefined
+  const conditions = activeConditions(opts.conditions)
 
   /** Each object with the local path it goes to (undefined: it cannot be written under the target). */
   async function* objects(): AsyncGenerator<{o: RemoteEntry; rel: string; path: string | undefined}> {
@@ -152,9 +152,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
           const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
           if (conditions && st?.isFile()) {
             // cp -n / --if-size-differ / --if-source-newer, against the file there.
-            const skip = conditions.noClobber || (conditions.ifSizeDiffer && Number(st.size) === o.size) ||
-              (conditions.ifSourceNewer && Number(st.mtimeNs / 1_000_000n) >= o.lastModifiedMs)
-            if (skip) {
+            if (keptByConditions(conditions, {size: o.size, mtimeMs: o.lastModifiedMs}, {size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n)})) {
               run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped', reason: 'exists'})
               continue
             }

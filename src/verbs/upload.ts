@@ -10,11 +10,12 @@ import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../run/stats.js'
 import {fileDigests, remoteCheck} from '../jobs/compare.js'
 import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
-import type {CompareMode, CopyConditions, CopySettings, Flow, UploadPartJob, Work} from '../jobs/types.js'
+import type {CompareMode, CopySettings, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../base/location.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
 import {RESERVED_PREFIX} from '../s3/storage.js'
-import {atLeastOne} from '../base/plans.js'
+import {activeConditions, atLeastOne, keptByConditions} from '../base/plans.js'
+import {headFacts} from '../jobs/copy.js'
 import type {StorageEntry} from '../base/storage.js'
 import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
 import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
@@ -39,14 +40,6 @@ export async function checkLocalFolder(folder: string): Promise<string> {
   if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage)
   if (!st.isDirectory()) throw new S3cError(`"${folder}" is a file, not a folder: give the folder that holds the files to upload`, ExitCode.usage)
   return abs
-}
-
-/** cp's conditions for a local file against its object (size and Last-Modified): true when it is not to be copied. */
-function skippedByCondition(c: CopyConditions, remote: {size: number; lastModifiedMs?: number} | undefined, e: {size: number; mtimeNs: string}): boolean {
-  if (!remote) return false
-  if (c.noClobber) return true
-  if (c.ifSizeDiffer && remote.size === e.size) return true
-  return !!c.ifSourceNewer && remote.lastModifiedMs !== undefined && remote.lastModifiedMs >= Number(BigInt(e.mtimeNs) / 1_000_000n)
 }
 
 async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry, pending: {key: string; uploadId: string}[]): Promise<Flow> {
@@ -138,7 +131,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       else yield {e, key}
     }
   }
-  const conditions = opts.conditions && Object.values(opts.conditions).some(Boolean) ? opts.conditions : undefined
+  const conditions = activeConditions(opts.conditions)
   const remoteTimes = conditions?.ifSourceNewer ? new Map<string, number>() : undefined
 
   async function* plan(): AsyncGenerator<Work> {
@@ -170,11 +163,10 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       const remote = t.remote && listedObject(t.remote)
       const remoteSize = t.fallback ? fallbackSizes?.get(key) : t.remote?.size
       if (conditions) {
-        const h = single && !remoteEmpty ? await run.s3.head(bucket, key) : undefined
         const there = single
-          ? h && {size: Number(h['content-length'] ?? 0), lastModifiedMs: h['last-modified'] ? Date.parse(h['last-modified']) : undefined}
-          : remoteSize !== undefined ? {size: remoteSize, lastModifiedMs: t.fallback ? remoteTimes?.get(key) : t.remote?.lastModifiedMs} : undefined
-        if (skippedByCondition(conditions, there, e)) {
+          ? (remoteEmpty ? undefined : headFacts(await run.s3.head(bucket, key)))
+          : remoteSize !== undefined ? {size: remoteSize, mtimeMs: t.fallback ? remoteTimes?.get(key) : t.remote?.lastModifiedMs} : undefined
+        if (keptByConditions(conditions, {size: e.size, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n)}, there)) {
           run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped', reason: 'exists'})
           continue
         }
