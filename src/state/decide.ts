@@ -6,6 +6,7 @@
  * one it recorded, by size and mtime, and inode and ctime when known), and into a transfer when
  * something is known to have changed since. Everything else stays a check, today's behaviour.
  */
+import {keptByConditions, type CopyConditions} from '../base/plans.js'
 import {normalizeEtag, type LocalStat, type StateEntry} from './state.js'
 
 /** An object as a listing gives it. */
@@ -48,6 +49,8 @@ export type Reason =
   | 'unchanged'         // both sides are what was recorded
   | 'checksum'          // --checksum without a recorded digest of this object: today's content check
   | 'checksum (state)'  // --checksum: the object is the one recorded, compare the local file with the recorded SHA-256
+  | 'exists'            // cp's conditions (-n, --if-size-differ, --if-source-newer) keep what the destination holds
+  | 'same size'         // --size-only: the destination has the source's size
 
 export interface Decision {
   /**
@@ -132,6 +135,31 @@ export function decideDownload(t: SyncTuple, opts: DecideOptions = {}): Decision
   if (t.remote.size !== t.local.size) return decision('transfer', 'size differs')
   return decideSameSize({...t, local: t.local, remote: t.remote}, opts, 'download')
 }
+
+/** The whole rule for one file of an upload or a download: the state's decision, after cp's conditions and --size-only. */
+export interface FileRule extends DecideOptions {
+  conditions?: CopyConditions
+  sizeOnly?: boolean
+}
+
+/**
+ * One file of an upload or a download, decided from the merged tuple alone: cp's conditions
+ * against what the destination holds (`exists`), --size-only (`same size`), then the state's
+ * rule (decideUpload, decideDownload). Both skips say nothing about the pair being in sync: they
+ * record no state entry.
+ */
+export function decideFile(direction: 'upload' | 'download', t: SyncTuple, rule: FileRule = {}): Decision {
+  const file = t.local && {size: t.local.size, mtimeMs: Number(BigInt(t.local.mtimeNs) / 1_000_000n)}
+  const object = t.remote && {size: t.remote.size, mtimeMs: t.remote.lastModifiedMs}
+  const [source, dest] = direction === 'upload' ? [file, object] : [object, file]
+  if (!source) return decision('none', 'no source')
+  if (keptByConditions(rule.conditions, source, dest)) return decision('skip', 'exists')
+  if (rule.sizeOnly && !rule.force && dest?.size === source.size) return decision('skip', 'same size')
+  return direction === 'upload' ? decideUpload(t, rule) : decideDownload(t, rule)
+}
+
+/** A skip that only the user's flags decided (conditions, --size-only): the pair is not known to be in sync. */
+export const skippedByFlags = (d: Decision): boolean => d.action === 'skip' && (d.reason === 'exists' || d.reason === 'same size')
 
 /** What is known of an object once a pair is in sync (after a transfer, a check or a skip). */
 export interface SyncedObject {

@@ -14,11 +14,11 @@ import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../base/location.js'
-import {activeConditions, atLeastOne, keptByConditions} from '../base/plans.js'
+import {activeConditions, atLeastOne} from '../base/plans.js'
 import {treeFiles, type StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
 import {fsPath, isFaithfulName} from '../local/fs-path.js'
-import {carriedEntry, decideDownload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
+import {carriedEntry, decideFile, listedObject, skippedByFlags, syncedEntry, type Decision} from '../state/decide.js'
 import {joinSync, type SyncSession} from '../state/session.js'
 import {localStatOf, type LocalStat, type StateEntry} from '../state/state.js'
 import {openSyncSession} from './sync-session.js'
@@ -77,6 +77,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const noMatch = opts.pattern !== undefined && !opts.only
     ? () => new S3cError(`no object matches s3://${bucket}/${listPrefix}${opts.pattern}: check the wildcard`, ExitCode.usage) : undefined
   const conditions = activeConditions(opts.conditions)
+  const rule = {force: opts.force, checksum: opts.checksum, sizeOnly: opts.sizeOnly, conditions}
 
   /** Each object with the local path it goes to (undefined: it cannot be written under the target). */
   async function* objects(): AsyncGenerator<{o: RemoteEntry; rel: string; path: string | undefined}> {
@@ -150,26 +151,19 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
           // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
           // lstat: a symlink at the file's place is replaced, never compared or followed.
           const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
-          if (conditions && st?.isFile()) {
-            // cp -n / --if-size-differ / --if-source-newer, against the file there.
-            if (keptByConditions(conditions, {size: o.size, mtimeMs: o.lastModifiedMs}, {size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n)})) {
-              run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped', reason: 'exists'})
-              continue
-            }
-          }
-          if (!opts.force && st?.isFile()) local = localStatOf(st)
+          if (st?.isFile()) local = localStatOf(st)
         }
       } catch (error) {
         run.stats.record(failed({key: o.key, path, size: o.size}, error))
         continue
       }
       const remote = listedObject(o)
-      if (opts.sizeOnly && !opts.force && local?.size === o.size) {
-        run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
+      // Without a state to merge (--no-state, a fallback, one object) this is today's rule: same size is checked.
+      const d: Decision = decideFile('download', {local, remote, state: t.state}, rule)
+      if (skippedByFlags(d)) {
+        run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped', ...(d.reason === 'exists' ? {reason: 'exists'} : {})})
         continue
       }
-      // Without a state to merge (--no-state, a fallback, one object) this is today's rule: same size is checked.
-      const d: Decision = decideDownload({local, remote, state: t.state}, {force: opts.force, checksum: opts.checksum})
       if (opts.dryRun) {
         opts.onPlan?.(`${d.action === 'transfer' ? 'download' : d.action} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
         continue

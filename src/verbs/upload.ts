@@ -14,10 +14,9 @@ import type {CompareMode, CopySettings, Flow, UploadPartJob, Work} from '../jobs
 import {folderPrefix, joinKey} from '../base/location.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
 import {RESERVED_PREFIX} from '../s3/storage.js'
-import {activeConditions, atLeastOne, keptByConditions} from '../base/plans.js'
-import {headFacts} from '../jobs/copy.js'
+import {activeConditions, atLeastOne} from '../base/plans.js'
 import type {StorageEntry} from '../base/storage.js'
-import {carriedEntry, decideUpload, listedObject, syncedEntry, type Decision} from '../state/decide.js'
+import {carriedEntry, decideFile, listedObject, skippedByFlags, syncedEntry, type Decision, type ListedObject} from '../state/decide.js'
 import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
 import type {LocalStat, StateEntry} from '../state/state.js'
 import {openSyncSession} from './sync-session.js'
@@ -95,8 +94,8 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   const listPrefix = single ? single.key : folderPrefix(prefix)
   let remoteEmpty = false
   let sync: SyncSession | undefined
-  // Only when the server lists out of S3 key order: the listing's sizes by key (see joinSync).
-  let fallbackSizes: Map<string, number> | undefined
+  // Only when the server lists out of S3 key order: the listing by key (see joinSync).
+  let fallback: Map<string, ListedObject> | undefined
   // s3c retry: the failed files only.
   const only = opts.only && new Set(opts.only)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
@@ -132,7 +131,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     }
   }
   const conditions = activeConditions(opts.conditions)
-  const remoteTimes = conditions?.ifSourceNewer ? new Map<string, number>() : undefined
+  const rule = {force: opts.force, checksum: opts.checksum, sizeOnly: opts.sizeOnly, conditions}
 
   async function* plan(): AsyncGenerator<Work> {
     const {empty} = await run.s3.checkBucket(bucket, listPrefix)
@@ -147,12 +146,9 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     }, 'local', async error => {
       opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
       sync?.stopWriting('the listing could not be merged with it')
-      // A server that lists in another order: the sizes of the whole listing, as before the state existed.
-      fallbackSizes = new Map()
-      for await (const o of run.s3.listObjects(bucket, listPrefix)) {
-        fallbackSizes.set(o.key, o.size)
-        remoteTimes?.set(o.key, o.lastModifiedMs)
-      }
+      // A server that lists in another order: the whole listing, as before the state existed.
+      fallback = new Map()
+      for await (const o of run.s3.listObjects(bucket, listPrefix)) fallback.set(o.key, listedObject(o))
     })
     for await (const t of tuples) {
       // An object (or a state entry) without a local file: nothing to send, and no entry.
@@ -160,24 +156,16 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       const {e, key} = t.local
       run.stats.seen(e.size)
       const local: LocalStat = {size: e.size, mtimeNs: e.mtimeNs, ino: e.ino, ctimeNs: e.ctimeNs}
-      const remote = t.remote && listedObject(t.remote)
-      const remoteSize = t.fallback ? fallbackSizes?.get(key) : t.remote?.size
-      if (conditions) {
-        const there = single
-          ? (remoteEmpty ? undefined : headFacts(await run.s3.head(bucket, key)))
-          : remoteSize !== undefined ? {size: remoteSize, mtimeMs: t.fallback ? remoteTimes?.get(key) : t.remote?.lastModifiedMs} : undefined
-        if (keptByConditions(conditions, {size: e.size, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n)}, there)) {
-          run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped', reason: 'exists'})
-          continue
-        }
-      }
-      if (opts.sizeOnly && !single && remoteSize === e.size && !opts.force) {
-        run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+      // One file: nothing listed; its HEAD tells what is there when the conditions need it, else the job checks.
+      const head = single && conditions && !remoteEmpty ? await run.s3.head(bucket, key) : undefined
+      const remote = single ? head && listedObject({size: Number(head['content-length'] ?? 0), etag: head.etag, lastModifiedMs: Date.parse(head['last-modified'] ?? '')})
+        : t.fallback ? fallback?.get(key) : t.remote && listedObject(t.remote)
+      const d: Decision = single && !remoteEmpty && !conditions && !opts.force ? {action: 'check', reason: 'no state'}
+        : decideFile('upload', {local, remote, state: t.fallback ? undefined : t.state}, rule)
+      if (skippedByFlags(d)) {
+        run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped', ...(d.reason === 'exists' ? {reason: 'exists'} : {})})
         continue
       }
-      const d: Decision = single ? (remoteEmpty || opts.force ? {action: 'transfer', reason: 'new'} : {action: 'check', reason: 'no state'})
-        : t.fallback ? (fallbackSizes?.get(key) === e.size ? {action: 'check', reason: 'no state'} : {action: 'transfer', reason: 'new'})
-        : decideUpload({local, remote, state: t.state}, {force: opts.force, checksum: opts.checksum})
       if (opts.dryRun) {
         opts.onPlan?.(`${d.action === 'transfer' ? 'upload' : d.action} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
         continue

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {carriedEntry, decideDownload, decideUpload, syncedEntry, type Decision, type ListedObject, type SyncTuple} from '../../src/state/decide.js'
+import {carriedEntry, decideDownload, decideFile, decideUpload, skippedByFlags, syncedEntry, type Decision, type ListedObject, type SyncTuple} from '../../src/state/decide.js'
 import type {LocalStat, StateEntry} from '../../src/state/state.js'
 
 const ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
@@ -117,5 +117,36 @@ describe('sync decisions: skip, transfer or check from the listing, the local st
       // The carried entry decides the next run the same way.
       assert.equal(decideUpload({local: local(), remote: remote(), state: e}).action, 'skip')
     })
+  })
+})
+
+describe('decideFile: cp\'s conditions and --size-only before the state, both directions', function () {
+  // The file's mtime is 1,700,000,000,123 ms; the object's Last-Modified LM is the same instant.
+  const older = remote({lastModifiedMs: LM - 1})
+  const newer = remote({lastModifiedMs: LM + 1})
+
+  it('-n keeps what exists, in each direction; nothing there: the state rule', function () {
+    assert.deepEqual(d(decideFile('upload', {local: local(), remote: remote({size: 5})}, {conditions: {noClobber: true}})), ['skip', 'exists'])
+    assert.deepEqual(d(decideFile('download', {local: local({size: 5}), remote: remote()}, {conditions: {noClobber: true}})), ['skip', 'exists'])
+    assert.deepEqual(d(decideFile('upload', {local: local()}, {conditions: {noClobber: true}})), ['transfer', 'new'])
+    assert.deepEqual(d(decideFile('download', {remote: remote()}, {conditions: {noClobber: true}})), ['transfer', 'new'])
+  })
+
+  it('--if-source-newer compares the source\'s time with the destination\'s, each way round', function () {
+    const c = {conditions: {ifSourceNewer: true}}
+    // upload: the local file is the source
+    assert.deepEqual(d(decideFile('upload', {local: local(), remote: older}, c)), ['check', 'no state'])
+    assert.deepEqual(d(decideFile('upload', {local: local(), remote: newer}, c)), ['skip', 'exists'])
+    // download: the object is the source
+    assert.deepEqual(d(decideFile('download', {local: local(), remote: older}, c)), ['skip', 'exists'])
+    assert.deepEqual(d(decideFile('download', {local: local(), remote: newer}, c)), ['check', 'no state'])
+  })
+
+  it('conditions hold even with --force; --size-only does not', function () {
+    assert.deepEqual(d(decideFile('upload', {local: local(), remote: remote()}, {force: true, conditions: {ifSizeDiffer: true}})), ['skip', 'exists'])
+    assert.deepEqual(d(decideFile('upload', {local: local(), remote: remote()}, {force: true, sizeOnly: true})), ['transfer', 'forced'])
+    assert.deepEqual(d(decideFile('download', {local: local(), remote: remote({etag: OTHER})}, {sizeOnly: true})), ['skip', 'same size'])
+    assert.ok(skippedByFlags(decideFile('download', {local: local(), remote: remote()}, {sizeOnly: true})))
+    assert.ok(!skippedByFlags(decideFile('download', {local: local(), remote: remote(), state: state()}, {})))
   })
 })
