@@ -26,7 +26,7 @@ export interface ConnectOptions {
   pathStyle?: boolean
   /** Retries per request (--max-retry). */
   maxRetry?: number
-  /** Requests in flight (--thread-count). */
+  /** Requests in flight, fixed (--thread-count); absent: found by measuring, as the CLI does. */
   threadCount?: number
   /** An S3 configuration already resolved (resolveS3Config): the options above are then not read. */
   s3?: S3Config
@@ -76,7 +76,7 @@ async function s3Of(o: ConnectOptions): Promise<S3Config> {
 async function transferOf(o: ConnectOptions & {dryRun?: boolean; redisUrl?: string; include?: string[]; exclude?: string[]; onPlan?: (l: string) => void;
   checksum?: boolean; force?: boolean}): Promise<Omit<TransferOptions, 'location'>> {
   return {
-    s3: await s3Of(o), threadCount: o.threadCount ?? transferDefaults.threadCount, maxRetry: o.maxRetry ?? transferDefaults.maxRetry,
+    s3: await s3Of(o), threadCount: o.threadCount ?? transferDefaults.threadCount, adaptive: o.threadCount === undefined, maxRetry: o.maxRetry ?? transferDefaults.maxRetry,
     multipartThreshold: transferDefaults.multipartThreshold, partSize: transferDefaults.partSize, force: o.force ?? false, checksum: o.checksum ?? false,
     dryRun: o.dryRun ?? false, include: o.include, exclude: o.exclude, redisUrl: o.redisUrl, onPlan: o.onPlan, signal: o.signal,
   }

@@ -76,6 +76,14 @@ export function statusOf(err: unknown): number | undefined {
   return (err as ServiceErrorLike)?.$metadata?.httpStatusCode
 }
 
+const THROTTLE_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ServiceUnavailable'])
+
+/** The server asks the client to send less (503 SlowDown, 429): the adaptive limit halves (src/run/adaptive.ts). */
+export function isThrottling(err: unknown): boolean {
+  const status = statusOf(err)
+  return status === 503 || status === 429 || THROTTLE_NAMES.has((err as ServiceErrorLike)?.name ?? '')
+}
+
 function codeOf(err: unknown): string | undefined {
   let e = err as ServiceErrorLike | undefined
   for (let depth = 0; e && depth < 4; depth++) {

@@ -11,7 +11,7 @@ export interface S3FlagValues extends S3ConfigFlags {
 
 /** A run's flags (baseFlags of RunCommand) and the transfer flags a command may add (cli/flags.ts). */
 export interface RunFlagValues extends S3FlagValues {
-  'thread-count': number
+  'thread-count'?: number
   redis?: string
   'run-id'?: string
   detach?: boolean
@@ -43,8 +43,9 @@ export async function readOptions(flags: S3FlagValues, sockets = 4): Promise<{s3
 export async function runOptions(flags: RunFlagValues, location: S3Location): Promise<TransferOptions> {
   return {
     location,
-    s3: await s3Options(flags, flags['thread-count']),
-    threadCount: flags['thread-count'], maxRetry: flags['max-retry'],
+    s3: await s3Options(flags, flags['thread-count'] ?? transferDefaults.threadCount),
+    // No --thread-count: the limit moves with the link (src/run/adaptive.ts), from the default.
+    threadCount: flags['thread-count'] ?? transferDefaults.threadCount, adaptive: flags['thread-count'] === undefined, maxRetry: flags['max-retry'],
     multipartThreshold: flags['multipart-threshold'] ?? transferDefaults.multipartThreshold,
     partSize: flags['part-size'] ?? transferDefaults.partSize,
     include: flags.include, exclude: flags.exclude,

@@ -6,7 +6,10 @@ const MiB = 1024 * 1024
  * handler) only to print --help or cat one object would cost start-up time.
  */
 export const transferDefaults = {
+  /** Where the limit starts; without --thread-count it moves with the link (src/run/adaptive.ts), up to adaptiveMax. */
   threadCount: 32,
+  /** The most requests in flight a run goes to by itself: sockets, and memory for parts (8 MiB each: 1 GiB). */
+  adaptiveMax: 128,
   maxRetry: 10,
   multipartThreshold: 8 * MiB,
   partSize: 8 * MiB,

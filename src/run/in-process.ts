@@ -3,6 +3,7 @@ import type {ChildrenOutcome, Flow, JobData, JobResult, Work} from '../jobs/type
 import {isFlow} from '../jobs/types.js'
 import type {Handlers, JobContext} from '../jobs/handlers.js'
 import {failedOutcomes, type Runner} from './runner.js'
+import type {AdaptiveLimit} from './adaptive.js'
 
 interface FlowState {
   parent: JobData
@@ -19,7 +20,10 @@ interface QueuedJob {
 }
 
 export interface InProcessRunnerOptions {
+  /** Jobs in flight at most; with `limit`, the most the limit may reach. */
   concurrency: number
+  /** A limit that moves with the measured rate (src/run/adaptive.ts); absent: `concurrency`, fixed. */
+  limit?: AdaptiveLimit
   /** Jobs waiting before add() blocks; keeps memory flat however large the walk. */
   maxQueued?: number
   onResult: (result: JobResult, job: JobData) => void
@@ -72,7 +76,8 @@ export class InProcessRunner implements Runner {
   }
 
   private pump(): void {
-    while (!this.fatal && this.active < this.opts.concurrency && this.queued > 0) {
+    const slots = this.opts.limit?.limit ?? this.opts.concurrency
+    while (!this.fatal && this.active < slots && this.queued > 0) {
       const job = this.take()
       this.active++
       void this.run(job)
@@ -88,6 +93,7 @@ export class InProcessRunner implements Runner {
   }
 
   private async run(job: QueuedJob): Promise<void> {
+    const started = this.opts.limit ? performance.now() : 0
     try {
       const handler = this.handlers[job.data.kind] as (j: JobData, c: JobContext, ch?: ChildrenOutcome) => Promise<JobResult>
       const result = await handler(job.data, this.ctx, job.children)
@@ -107,6 +113,7 @@ export class InProcessRunner implements Runner {
         this.queue.splice(this.head, 0, {data: job.flow.parent, children: job.flow.outcome})
       }
       this.active--
+      this.opts.limit?.finished(performance.now() - started, this.queued > 0)
       this.pump()
     }
   }

@@ -9,8 +9,13 @@ import type {RunStats} from './stats.js'
  */
 export interface RunOptions {
   s3: S3Config
-  /** Requests in flight (s3concurrent's thread_count). */
+  /** Requests in flight (s3concurrent's thread_count): fixed, or with `adaptive` where the limit starts. */
   threadCount: number
+  /**
+   * The user fixed no thread count: the run measures and moves the limit from `threadCount` up
+   * while the rate grows with it, and down when the server throttles (src/run/adaptive.ts).
+   */
+  adaptive?: boolean
   /** Retries per request after the first attempt. */
   maxRetry: number
   dryRun: boolean

@@ -4,6 +4,8 @@ import {retryPolicy, type RetryPolicy} from '../base/retry.js'
 import {S3Storage} from '../s3/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {InProcessRunner} from './in-process.js'
+import {AdaptiveLimit} from './adaptive.js'
+import {transferDefaults} from './defaults.js'
 import type {Runner} from './runner.js'
 import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
@@ -62,10 +64,18 @@ export async function openRun(opts: TransferOptions, description: string, comman
   if (opts.signal?.aborted) throw interruptedError()
   opts.signal?.addEventListener('abort', onSignal, {once: true})
   const retry = retryPolicy(opts.maxRetry)
-  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.threadCount)}, retry, controller.signal, opts.threadCount)
+  // In this process, without --thread-count: a limit that moves with the link. Workers size their own.
+  const limit = opts.adaptive && !opts.redisUrl
+    ? new AdaptiveLimit({start: opts.threadCount, min: 4, max: Math.max(opts.threadCount, transferDefaults.adaptiveMax)}) : undefined
+  const most = limit ? Math.max(opts.threadCount, transferDefaults.adaptiveMax) : opts.threadCount
+  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, most)}, retry, controller.signal, opts.threadCount)
+  if (limit) s3.onThrottle(() => limit.throttled())
   const ctx: JobContext = {
     s3, signal: controller.signal,
-    onBytes: n => { stats.bytesDone += n },
+    onBytes: n => {
+      stats.bytesDone += n
+      limit?.moved(n)
+    },
     abort: reason => controller.abort(reason),
   }
   // Set by collectOutcomes once the planner knows what to do with outcomes.
@@ -85,7 +95,8 @@ export async function openRun(opts: TransferOptions, description: string, comman
         detach: opts.detach, onRunId: opts.onRunId})
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')
-      runner = new InProcessRunner(handlers, ctx, {concurrency: opts.threadCount, onResult})
+      runner = new InProcessRunner(handlers, ctx, {concurrency: most, limit, onResult})
+      if (limit) stats.concurrency = limit
     }
   } catch (error) {
     opts.signal?.removeEventListener('abort', onSignal)

@@ -24,6 +24,8 @@ export class RunStats {
   readonly skippedBy: Record<string, number> = {}
   /** The skips that are not 'unchanged' (links, loops, …), named, up to MAX_LISTED_SKIPS. */
   readonly skips: {key: string; path: string; reason: string}[] = []
+  /** An in-process run without --thread-count: its moving limit (src/run/adaptive.ts). */
+  concurrency?: {readonly limit: number; readonly peak: number}
 
   seen(bytes: number): void {
     this.filesSeen++
@@ -81,6 +83,8 @@ export interface RunSummary {
   skippedBy: Record<string, number>
   /** The skipped files other than unchanged ones, named (at most MAX_LISTED_SKIPS). */
   skips: {key: string; path: string; reason: string}[]
+  /** Requests in flight the run found by itself (no --thread-count): the highest limit, and the last. */
+  concurrency?: {peak: number; last: number}
 }
 
 export function summarize(stats: RunStats): RunSummary {
@@ -91,5 +95,6 @@ export function summarize(stats: RunStats): RunSummary {
     filesDone: stats.totalDone, filesSkipped: stats.totalSkipped, filesFailed: stats.totalFailed,
     bytes: stats.totalBytes, seconds: Math.round(stats.seconds * 1000) / 1000, failures: stats.failures,
     skippedBy, skips: stats.skips,
+    ...(stats.concurrency ? {concurrency: {peak: stats.concurrency.peak, last: stats.concurrency.limit}} : {}),
   }
 }

@@ -4,7 +4,7 @@ import type {TarRef} from '../s3ci/ref.js'
 import type {CopyConditions, CopySettings} from '../jobs/types.js'
 
 /** The options every verb keeps for a retry: those that shape the plan, and the run's pace (never credentials or endpoints). */
-export type CommonStoredOptions = Pick<RunOptions, 'threadCount' | 'maxRetry' | 'state' | 'stateUrl'> &
+export type CommonStoredOptions = Pick<RunOptions, 'threadCount' | 'adaptive' | 'maxRetry' | 'state' | 'stateUrl'> &
   Pick<PlanOptions, 'location' | 'multipartThreshold' | 'partSize' | 'force' | 'checksum' | 'include' | 'exclude'>
 
 /**
@@ -27,5 +27,5 @@ export type StoredCommand =
 
 export function commonStoredOptions(o: CommonStoredOptions): CommonStoredOptions {
   return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
-    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, force: o.force, state: o.state, stateUrl: o.stateUrl}
+    include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, adaptive: o.adaptive, force: o.force, state: o.state, stateUrl: o.stateUrl}
 }

@@ -1,7 +1,7 @@
 import {Readable} from 'node:stream'
 import type {ObjectCannedACL, ServerSideEncryption, StorageClass, BucketLocationConstraint, ServiceInputTypes, ServiceOutputTypes} from '@aws-sdk/client-s3'
 import type {Command} from '@smithy/types'
-import {ExitCode, FatalError, S3cError, fatalToUserError, statusOf} from '../base/errors.js'
+import {ExitCode, FatalError, S3cError, fatalToUserError, isThrottling, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
 import {
   SourceChangedError, checkObjectSettings, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type StorageEntry,
@@ -193,10 +193,19 @@ export class S3Storage {
    * entry, so the oldest go beyond a bound.
    */
   private readonly followed = new Map<string, Set<string>>()
+  /** Told when the server says to slow down (503 SlowDown, 429): the run's adaptive limit listens. Shared by every view made with `with`. */
+  private readonly throttleListeners: (() => void)[]
 
   /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
   constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
-    readonly listConcurrency = DEFAULT_LIST_CONCURRENCY) {}
+    readonly listConcurrency = DEFAULT_LIST_CONCURRENCY, listeners: (() => void)[] = []) {
+    this.throttleListeners = listeners
+  }
+
+  /** Calls `fn` each time a request is answered "slow down" (before it is retried). */
+  onThrottle(fn: () => void): void {
+    this.throttleListeners.push(fn)
+  }
 
   /** One connection (the one client factory, src/s3/client.ts) with this retry policy. */
   static async open(config: S3Config, retry: RetryPolicy, signal?: AbortSignal, listConcurrency?: number): Promise<S3Storage> {
@@ -205,12 +214,12 @@ export class S3Storage {
 
   /** The same connection with another retry policy (a worker's job carries its run's --max-retry), signal or listing concurrency. */
   with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number}): S3Storage {
-    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal, opts.listConcurrency ?? this.listConcurrency)
+    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal, opts.listConcurrency ?? this.listConcurrency, this.throttleListeners)
   }
 
   /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
   withoutSignal(): S3Storage {
-    return new S3Storage(this.handle, this.retry, undefined, this.listConcurrency)
+    return new S3Storage(this.handle, this.retry, undefined, this.listConcurrency, this.throttleListeners)
   }
 
   /** Where requests go, for messages (never contains secrets). */
@@ -232,7 +241,12 @@ export class S3Storage {
   }
 
   private retried<T>(fn: () => Promise<T>, abortable = true): Promise<T> {
-    return withRetry(fn, this.retry, abortable ? this.signal : undefined)
+    const listeners = this.throttleListeners
+    const attempt = listeners.length === 0 ? fn : () => fn().catch((error: unknown) => {
+      if (isThrottling(error)) for (const l of listeners) l()
+      throw error
+    })
+    return withRetry(attempt, this.retry, abortable ? this.signal : undefined)
   }
 
   // ---------------------------------------------------------------- buckets

@@ -1,3 +1,4 @@
+import {transferDefaults} from '../run/defaults.js'
 import {statSync} from 'node:fs'
 import {type FileHandle} from 'node:fs/promises'
 import {basename, dirname, resolve} from 'node:path'
@@ -19,7 +20,6 @@ import {LocalPathError, makeSymlinkSafely, usableTarget, withTempFile} from '../
 import {describeOther} from './members.js'
 import {withReader, type ReadOptions} from './list-files.js'
 
-const MiB = 1024 * 1024
 
 export interface SingleOptions extends ReadOptions {
   member: string
@@ -274,7 +274,7 @@ function resolveOut(out: string | undefined, member: string): string {
 }
 
 function transferBase(o: ReadOptions): TransferOptions {
-  return {location: tarLocation(o.ref), s3: o.s3, threadCount: 32, maxRetry: o.maxRetry, multipartThreshold: 8 * MiB, partSize: 8 * MiB,
-    force: false, checksum: false, dryRun: false}
+  return {location: tarLocation(o.ref), s3: o.s3, threadCount: transferDefaults.threadCount, maxRetry: o.maxRetry,
+    multipartThreshold: transferDefaults.multipartThreshold, partSize: transferDefaults.partSize, force: false, checksum: false, dryRun: false}
 }
 

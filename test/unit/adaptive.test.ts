@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict'
+import {AdaptiveLimit} from '../../src/run/adaptive.js'
+
+/**
+ * A server model on a fake clock: `inFlight` requests each take `latencyMs`, and the server (or
+ * the client's CPU) completes at most `capacity` per second. Each completion is reported to the
+ * limit as it happens; the limit's value is read back before the next one, as the runner does.
+ */
+function simulate(limit: AdaptiveLimit, model: (t: number) => {latencyMs: number; capacity: number; throttle?: boolean}, durationMs: number, clock: {t: number}): void {
+  while (clock.t < durationMs) {
+    const m = model(clock.t)
+    const rate = Math.min(limit.limit / m.latencyMs, m.capacity / 1000) // per ms
+    clock.t += 1 / rate
+    if (m.throttle) limit.throttled()
+    limit.finished(m.latencyMs, true)
+  }
+}
+
+describe('adaptive concurrency (src/run/adaptive.ts)', function () {
+  const make = (clock: {t: number}, start = 32) => new AdaptiveLimit({start, min: 4, max: 128, windowMs: 500, now: () => clock.t})
+
+  it('through 30 ms of distance, grows while the rate grows, up to what the link carries', function () {
+    const clock = {t: 0}
+    const limit = make(clock)
+    // 4,000 requests/s: 120 in flight at 30 ms.
+    simulate(limit, () => ({latencyMs: 30, capacity: 4000}), 20_000, clock)
+    assert.ok(limit.limit >= 108, `limit ${limit.limit}: ${JSON.stringify(limit.history.slice(0, 8))}`)
+    assert.ok(limit.history.some(h => h.change === 'up'))
+  })
+
+  it('bound by the CPU (loopback): a step up that does not pay goes back; the limit stays at the start', function () {
+    const clock = {t: 0}
+    const limit = make(clock)
+    simulate(limit, () => ({latencyMs: 1, capacity: 1500}), 30_000, clock)
+    assert.equal(limit.peak, 48)
+    assert.ok(limit.history.filter(h => h.change === 'back').length >= 2)
+    // Most of the time at the start value: probes are short.
+    const at32 = limit.history.filter(h => h.limit === 32).length
+    assert.ok(at32 > limit.history.length * 0.8, `${at32} of ${limit.history.length} windows at 32`)
+  })
+
+  it('a throttled server (503 SlowDown) halves the limit at once, once per window, then holds', function () {
+    const clock = {t: 0}
+    const limit = make(clock, 64)
+    simulate(limit, () => ({latencyMs: 30, capacity: 10_000}), 1100, clock)
+    const before = limit.limit
+    assert.ok(before > 64, 'grew first')
+    limit.throttled()
+    assert.equal(limit.limit, Math.floor(before / 2))
+    limit.throttled()
+    assert.equal(limit.limit, Math.floor(before / 2), 'a second 503 in the same window changes nothing')
+    simulate(limit, () => ({latencyMs: 30, capacity: 10_000}), 3000, clock)
+    assert.equal(limit.limit, Math.floor(before / 2), 'held for a few windows after')
+    simulate(limit, () => ({latencyMs: 30, capacity: 10_000, throttle: true}), 60_000, clock)
+    assert.equal(limit.limit, 4, 'never below min')
+  })
+
+  it('a server that slows down (slower answers, less done at the same limit) is eased off', function () {
+    const clock = {t: 0}
+    const limit = make(clock, 128)
+    // At max from the start: kept; then the server's answers take 3× as long and it completes a third as much.
+    simulate(limit, t => (t < 5000 ? {latencyMs: 30, capacity: 100_000} : {latencyMs: 90, capacity: 1400}), 8000, clock)
+    assert.ok(limit.history.some(h => h.change === 'slower'), JSON.stringify(limit.history))
+    assert.ok(limit.limit < 128)
+  })
+
+  it('windows where the runner lacks work change nothing', function () {
+    const clock = {t: 0}
+    const limit = make(clock)
+    for (let i = 0; i < 10_000; i++) {
+      clock.t += 1
+      limit.finished(30, false)
+    }
+    assert.equal(limit.limit, 32)
+    assert.ok(limit.history.every(h => h.change === 'idle'))
+  })
+
+  it('stays within [min, max], and a start outside is brought in', function () {
+    assert.equal(new AdaptiveLimit({start: 500, min: 4, max: 128}).limit, 128)
+    assert.equal(new AdaptiveLimit({start: 1, min: 4, max: 128}).limit, 4)
+  })
+})
