@@ -27,6 +27,7 @@ import {mulberry32, startProxy, type Proxy} from '../test/harness/proxy.js'
 import {projectRoot as root, startS3} from '../test/harness/servers.js'
 import {awsCli, RCLONE, clientEnvs, createBucket, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
 import {writeBenchSection} from './report.js'
+import {countFiles, makeTree} from './trees.js'
 import {countByKind, type Counts} from './requests.js'
 import {formatSeconds as fmtS, median, timed, type Timed} from './timing.js'
 
@@ -55,29 +56,6 @@ const n = (v: number) => v.toLocaleString('en-US')
 const mib = (bytes: number | undefined) => (bytes === undefined ? '?' : `${(bytes / MiB).toFixed(0)} MiB`)
 
 // ---------------------------------------------------------------- trees
-
-/** `files` files of `size(i)` bytes in folders of `perFolder`, named so the walk and the listing agree on order. */
-function makeTree(dir: string, files: number, perFolder: number, size: (i: number) => number): void {
-  const payload = randomBytes(64 * 1024)
-  for (let i = 0; i < files; i++) {
-    const folder = join(dir, `d${String(Math.floor(i / perFolder)).padStart(4, '0')}`)
-    if (i % perFolder === 0) mkdirSync(folder, {recursive: true})
-    // Distinct content per file (the first 8 bytes carry the index): no tool can dedupe.
-    const s = size(i)
-    const buf = Buffer.alloc(s)
-    payload.copy(buf, 0, (i * 8) % 4096, (i * 8) % 4096 + s)
-    if (s >= 8) buf.writeBigUInt64BE(BigInt(i), 0)
-    writeFileSync(join(folder, `f${String(i % perFolder).padStart(5, '0')}.bin`), buf)
-  }
-}
-
-function countFiles(dir: string): number {
-  try {
-    return readdirSync(dir, {recursive: true, withFileTypes: true}).filter(e => e.isFile()).length
-  } catch {
-    return 0
-  }
-}
 
 // ---------------------------------------------------------------- commands
 
