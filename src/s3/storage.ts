@@ -424,9 +424,12 @@ export class S3Storage implements S3Store {
     return {etag: res.headers.etag}
   }
 
-  /** A small object in one PUT, with the settings as headers (objectHeaders). */
+  /**
+   * A small object in one PUT, with the settings as headers (objectHeaders); without a content
+   * type it is S3's own default, said explicitly (fauxqs refuses an empty body that has none).
+   */
   async write(bucket: string, key: string, body: Buffer, settings: CreateOptions = {}): Promise<{etag?: string}> {
-    return this.put(bucket, key, body, {headers: objectHeaders(settings)})
+    return this.put(bucket, key, body, {headers: objectHeaders({...settings, contentType: settings.contentType ?? 'binary/octet-stream'})})
   }
 
   /** A stream of unknown length into one object: one PUT, or a multipart upload with parts in flight (src/s3/upload-stream.ts). */
