@@ -54,7 +54,7 @@ export interface ListPage {
 /**
  * Where a job reads an object's (or a tar's) bytes, pinned to one version: an S3 object with
  * If-Match of its ETag, or a local file (a local tar), whose size and modification time (µs)
- * stand for the ETag. Jobs are JSON, so this is plain data; `openSource` (src/local/storage.ts)
+ * stand for the ETag. Jobs are JSON, so this is plain data; `openSourceRef` (src/storage/open.ts)
  * opens it.
  */
 export type SourceRef = S3SourceRef | LocalSourceRef

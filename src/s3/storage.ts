@@ -110,7 +110,8 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed
  * cleaning up is what a stopped run must still do.
  *
  * The methods take the bucket: a run may read from several (a tar create manifest) and write to
- * another. `bucket(name)` gives the same operations as the storage interface (src/base/storage.ts).
+ * another. It implements S3Store (src/base/storage.ts), the core ObjectStore every backend has plus
+ * what S3 alone does; nothing above src/storage/ names this class (src/storage/open.ts opens it).
  */
 export class S3Storage implements S3Store {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */

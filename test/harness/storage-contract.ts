@@ -3,6 +3,7 @@ import {Readable} from 'node:stream'
 import {ExitCode, S3cError} from '../../src/base/errors.js'
 import {compareKeys} from '../../src/base/keys.js'
 import {SourceChangedError, type ListOptions, type ObjectStore} from '../../src/base/storage.js'
+import {collect, readAll} from './collect.js'
 
 /**
  * The one storage contract: the same cases against every implementation of ObjectStore
@@ -26,18 +27,6 @@ export interface ContractSubject {
 const KEYS = ['A.txt', 'a-b.txt', 'a/b.txt', 'a/c/d.txt', 'a0.txt', 'b.txt', 'z~.txt', 'é.txt']
 
 const bodyOf = (key: string) => Buffer.from(`body of ${key}\n`)
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of it) out.push(x)
-  return out
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
-}
 
 export function storageContract(name: string, subject: () => ContractSubject): void {
   describe(`storage contract: ${name}`, function () {
