@@ -9,7 +9,8 @@ import {
 /**
  * An in-memory storage backend for the unit tier: a Tree (src/base/storage.ts) over a map of
  * names, listed in key order, or in the order given (`unordered`, as a server that sorts by
- * locale lists). It is also the recipe CONTRIBUTING.md gives for a new backend: names, absent, locate.
+ * locale lists). With memoryStore below, it is the recipe CONTRIBUTING.md gives for a new
+ * backend ("Adding a storage backend"): a Tree (names, absent, locate) and an ObjectStore.
  */
 export function memoryTree(label: string, files: Record<string, number | {size: number; etag?: string}>, opts: {unordered?: boolean; others?: TreeName[]} = {}): Tree & {absentCalls: string[]} {
   const entries: TreeName[] = Object.entries(files).map(([rel, v]) => {
