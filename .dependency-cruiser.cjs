@@ -28,6 +28,13 @@ const MAP = [
 const LIBRARY = ['index.ts', 'api']
 const CLI = ['commands', 'hooks', 'cli', 'dashboard']
 
+/**
+ * The storage backends' implementations: S3Storage and the S3 tree, the local store, the local
+ * tree and range source. Only src/storage/open.ts (and what sits below verbs/ and beside the
+ * backends: runners, handlers, the state, the index) imports them.
+ */
+const BACKENDS = '^src/(s3/(storage|tree|upload-stream)|local/(store|storage|tree))[.]ts$'
+
 const esc = s => s.replace(/[.]/g, '\\.')
 /** src/index.ts is a file; every other entry is a folder under src/. */
 const pathOf = entry => entry.endsWith('.ts') ? `^src/${esc(entry)}$` : `^src/${entry}/`
@@ -59,6 +66,15 @@ module.exports = {
       severity: 'error',
       from: {path: '^src/'},
       to: {path: '^src/commands/'},
+    },
+    {
+      name: 'storage-through-open',
+      comment: 'Verbs, commands, the CLI and the library reach storage through the interfaces of src/base/storage.ts '
+        + '(ObjectStore, S3Store, Tree), got from src/storage/open.ts (openStore, openS3/withS3, treeAt, openSourceRef): '
+        + 'never a backend itself (docs/DESIGN.md, "One core"; CONTRIBUTING.md, "Adding a storage backend")',
+      severity: 'error',
+      from: {path: '^src/(index[.]ts$|api/|commands/|hooks/|cli/|dashboard/|verbs/)'},
+      to: {path: BACKENDS},
     },
     {
       name: 'on-the-map',

@@ -10,18 +10,7 @@ import {startProxy} from './harness/proxy.js'
 import {putObjects} from './harness/verbs.js'
 // The package as another project imports it: the built entry point.
 import * as s3c from '../src/index.js'
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of it) out.push(x)
-  return out
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
-}
+import {collect, readAll} from './harness/collect.js'
 
 describe('library API, read side (s3:// URLs and local paths alike)', function () {
   let bucket: string

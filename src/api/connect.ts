@@ -1,7 +1,7 @@
 import {transferDefaults} from '../run/defaults.js'
 import {resolveS3Config, type S3Config} from '../s3/config.js'
-import {openS3, withS3 as withConnection} from '../s3/connect.js'
-import type {S3Storage} from '../s3/storage.js'
+import {openS3, withS3 as withConnection} from '../storage/open.js'
+import type {S3Store} from '../base/storage.js'
 
 /**
  * How the library reaches S3: the CLI's configuration (environment, AWS_PROFILE, ~/.aws files;
@@ -36,11 +36,11 @@ export async function resolveConnection(opts: ConnectOptions = {}, sockets = tra
 }
 
 /** Opens one connection for one call (closed by `withS3`). */
-export async function connect(opts: ConnectOptions = {}, sockets = transferDefaults.threadCount): Promise<S3Storage> {
+export async function connect(opts: ConnectOptions = {}, sockets = transferDefaults.threadCount): Promise<S3Store> {
   return openS3({s3: await resolveConnection(opts, sockets), maxRetry: opts.maxRetry, signal: opts.signal})
 }
 
 /** Runs `fn` on a connection and closes it after. */
-export async function withS3<T>(opts: ConnectOptions, fn: (s3: S3Storage) => Promise<T>, sockets = transferDefaults.threadCount): Promise<T> {
+export async function withS3<T>(opts: ConnectOptions, fn: (s3: S3Store) => Promise<T>, sockets = transferDefaults.threadCount): Promise<T> {
   return withConnection({s3: await resolveConnection(opts, sockets), maxRetry: opts.maxRetry, signal: opts.signal}, fn)
 }

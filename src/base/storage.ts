@@ -1,6 +1,7 @@
 import type {Readable} from 'node:stream'
 import {ExitCode, S3cError} from './errors.js'
 import {keyFilter, type WalkFilter} from './filter.js'
+import type {RetryPolicy} from './retry.js'
 
 /*
  * The storage interfaces: what verbs need from where bytes live, whether an S3 prefix
@@ -53,7 +54,7 @@ export interface ListPage {
 /**
  * Where a job reads an object's (or a tar's) bytes, pinned to one version: an S3 object with
  * If-Match of its ETag, or a local file (a local tar), whose size and modification time (µs)
- * stand for the ETag. Jobs are JSON, so this is plain data; `openSource` (src/local/storage.ts)
+ * stand for the ETag. Jobs are JSON, so this is plain data; `openSourceRef` (src/storage/open.ts)
  * opens it.
  */
 export type SourceRef = S3SourceRef | LocalSourceRef
@@ -111,6 +112,200 @@ export class SourceChangedError extends S3cError {
   constructor(readonly label: string, readonly local: boolean) {
     super(`${label} changed while it was being read: run the command again`, local ? ExitCode.usage : ExitCode.fatal)
   }
+}
+
+/** What S3's parallel listing did (src/s3/list.ts): tests and benchmarks count it. */
+export interface ListingStats {
+  /** Ranges listed besides the first (key ranges and folders). */
+  ranges: number
+  /** Delimiter pages asked to find where to split. */
+  delimiterPages: number
+  /** One-key requests asking where a key range ends, after its full first page. */
+  endChecks: number
+  /** Set when a page came out of byte order after the split: the rest was listed sequentially. */
+  fellBack: boolean
+}
+
+/** An object's answer headers, lower-case names (S3's HEAD and GET). */
+export type Headers = Record<string, string>
+
+/** A multipart upload in progress. */
+export interface MultipartTarget {
+  bucket: string
+  key: string
+  uploadId: string
+}
+
+/** What CompleteMultipartUpload needs of each part. */
+export interface CompletedPart {
+  PartNumber: number
+  ETag: string
+}
+
+/** An S3 object (or a range of it) that is copied server-side. */
+export interface CopySource {
+  bucket: string
+  key: string
+  etag?: string
+  /** Byte range [start, end) of the object; the whole object when absent. */
+  start?: number
+  end?: number
+}
+
+/** A bucket as ListBuckets gives it. */
+export interface BucketInfo {
+  name: string
+  created?: Date
+}
+
+/** One version of an object, or a delete marker (ListObjectVersions). */
+export interface ObjectVersion extends StorageEntry {
+  versionId: string
+  isLatest: boolean
+  deleteMarker: boolean
+}
+
+export interface MultipartUpload {
+  key: string
+  uploadId: string
+  initiated?: Date
+}
+
+/** A whole small object: its bytes and the answer's headers (lower-case names). */
+export interface ObjectBody {
+  body: Buffer
+  headers: Headers
+  /** The stored SHA-256 (hex) the body was checked against, when it had one (src/s3/verify.ts). */
+  sha256?: string
+}
+
+/** What a multipart upload is created with. */
+export interface CreateOptions extends ObjectSettings {
+  /** The other headers an object keeps (a copy made in parts carries its source's). */
+  cacheControl?: string
+  contentEncoding?: string
+  contentDisposition?: string
+  contentLanguage?: string
+}
+
+/**
+ * What a server-side copy (CopyObject) is made with. Without `replace` the copy keeps the
+ * source's metadata and content type (MetadataDirective COPY); with it, it gets these.
+ */
+export interface CopyOptions extends CreateOptions {
+  replace?: boolean
+  /** Copy only this version of the source (If-Match its ETag). */
+  etag?: string
+}
+
+/** s3c's own keys at the bucket root (sync states: src/state/s3-storage.ts); listings of user data leave them out. */
+export const RESERVED_PREFIX = '.s3c/'
+
+/** An object (or file) by where it is: the bucket (or the local store's folder) and the key under it. */
+export interface ObjectAt {
+  bucket: string
+  key: string
+}
+
+/** What a streamed write is given besides its body. */
+export interface StreamWriteOptions {
+  settings?: CreateOptions
+  /** The first parts' size (S3: ≥ 5 MiB; doubles every 1,000 parts). Backends that write in one piece ignore it. */
+  partSize?: number
+  /** Parts in flight at once (S3). */
+  concurrency?: number
+  /** Bytes read from the body so far (progress). */
+  onBytes?: (n: number) => void
+}
+
+/**
+ * The one storage interface: what every backend does, addressed like S3 — a root (an S3
+ * bucket; for the local store, a folder) holding '/'-separated keys, listed in S3's byte order
+ * (UTF-8, `compareKeys`). Implementations: S3Storage (src/s3/storage.ts), the local store
+ * (src/local/store.ts), the in-memory one of the unit tests (test/unit/memory-tree.ts); all
+ * pass the same contract (test/harness/storage-contract.ts). Got from src/storage/open.ts,
+ * never constructed by a verb, a command or the library.
+ */
+export interface ObjectStore {
+  /** The objects under `prefix` (and with a delimiter, the folders one level down), a page at a time, from `startAfter` on. */
+  list(root: string, prefix: string, opts?: ListOptions): AsyncIterable<ListPage>
+  /** Every object under `prefix`, recursively, in key order (S3: listed in parallel, in the order of a sequential listing). */
+  listObjects(root: string, prefix: string): AsyncIterable<StorageEntry>
+  /** The object at `key`, or undefined when there is none (S3: HEAD; local: lstat, and only a regular file is an object). */
+  stat(root: string, key: string): Promise<StorageEntry | undefined>
+  /** The object as a range source pinned to the version there now (read a range, or stream one); a missing key is S3cError, exit 2. */
+  openSource(root: string, key: string): Promise<RangeSource>
+  /** A small object in one piece, replacing any at `key` at once (S3: one PUT; local: a temporary name, then rename). */
+  write(root: string, key: string, body: Buffer, settings?: CreateOptions): Promise<{etag?: string}>
+  /**
+   * A body of unknown length into one object, replaced at once when the body ends without error
+   * and not at all otherwise (S3: one PUT when it fits the first part, else a multipart upload
+   * aborted on failure). Resolves with the bytes written and the parts sent (0: one piece).
+   */
+  writeStream(root: string, key: string, body: AsyncIterable<Buffer | string>, opts?: StreamWriteOptions): Promise<{bytes: number; parts: number}>
+  /** A server-side copy (S3: CopyObject, metadata kept unless `replace`; local: copyFile) — where the backend has one. */
+  copy?(from: ObjectAt, to: ObjectAt, opts?: CopyOptions): Promise<void>
+  /** Removes keys (a missing key is no failure). Resolves with the keys that could not be removed. */
+  deleteMany(root: string, keys: string[]): Promise<{key: string; error: string}[]>
+  /** Lets go of connections or handles (every view of an S3 connection shares them). */
+  close(): Promise<void>
+}
+
+/**
+ * What S3 has beyond the core and the S3 verbs need: buckets, objects with their headers (the
+ * fast path's answers as they come), versions, presigned URLs, incomplete uploads, and the
+ * multipart primitives the transfer handlers (upload, copy, tar) drive themselves. S3Storage
+ * (src/s3/storage.ts) is the implementation; `openS3`/`withS3` (src/storage/open.ts) give it.
+ */
+export interface S3Store extends ObjectStore {
+  /** Where requests go, for messages (never contains secrets). */
+  readonly endpointLabel: string
+  /** The same connection with another retry policy, signal or listing concurrency. */
+  with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number}): S3Store
+  /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
+  withoutSignal(): S3Store
+  /** Calls `fn` each time a request is answered "slow down" (503 SlowDown, 429), before it is retried: the run's adaptive limit. */
+  onThrottle(fn: () => void): void
+
+  // buckets
+  /** Checks the bucket answers before any work starts (few retries); tells whether anything is under the prefix. */
+  checkBucket(bucket: string, prefix: string): Promise<{empty: boolean}>
+  listBuckets(): Promise<BucketInfo[]>
+  bucketExists(bucket: string): Promise<boolean>
+  createBucket(bucket: string, locationConstraint?: string): Promise<void>
+  deleteBucket(bucket: string): Promise<void>
+
+  // objects with their headers
+  /** The object's headers (HEAD), or undefined when it does not exist. */
+  head(bucket: string, key: string): Promise<Headers | undefined>
+  /** A small object, whole and verified; `expect.size` is its listed size. */
+  get(bucket: string, key: string, expect?: {size?: number}): Promise<ObjectBody>
+  /** Exactly `length` bytes at `offset` (fewer only when `partial`), If-Match the ref's ETag. */
+  getRange(ref: S3SourceRef, offset: number, length: number, opts?: {partial?: boolean}): Promise<{headers: Headers; body: Buffer}>
+  /** The whole object, or one range (`range`: the Range header's value), as a stream once its headers have come. */
+  streamObject(bucket: string, key: string, range?: string): Promise<{headers: Headers; body: Readable}>
+  /** A whole object as a stream, or undefined when it does not exist. */
+  stream(bucket: string, key: string): Promise<Readable | undefined>
+  /** An object as a range source; with its ETag and size known nothing is sent until the first read. */
+  source(ref: S3SourceRef & {size?: number}): RangeSource
+  /** A small object in one PUT with these headers; `sha256` (hex) of the body when the caller has it. */
+  put(bucket: string, key: string, body: Buffer, opts?: {headers?: Headers; sha256?: string}): Promise<{etag?: string}>
+  copy(from: ObjectAt, to: ObjectAt, opts?: CopyOptions): Promise<void>
+
+  // listings S3 alone has
+  /** listObjects a page at a time (a caller checks a page's order before using it); `stats` counts the parallel listing's requests. */
+  listObjectPages(bucket: string, prefix: string, stats?: ListingStats, opts?: {sequentialPages?: number}): AsyncIterable<StorageEntry[]>
+  listVersions(bucket: string, prefix: string): AsyncIterable<ObjectVersion[]>
+  /** The incomplete multipart uploads under a prefix, or undefined when the server does not list them. */
+  listMultipartUploads(bucket: string, prefix: string): Promise<MultipartUpload[] | undefined>
+  presignGet(bucket: string, key: string, expiresInSeconds: number): Promise<string>
+
+  // multipart, driven part by part by the transfer handlers
+  createMultipart(bucket: string, key: string, opts?: CreateOptions): Promise<string>
+  uploadPart(target: MultipartTarget, partNumber: number, body: Buffer): Promise<CompletedPart>
+  copyPart(target: MultipartTarget, partNumber: number, src: CopySource): Promise<CompletedPart>
+  completeMultipart(target: MultipartTarget, parts: CompletedPart[]): Promise<{etag: string}>
+  abortMultipart(target: MultipartTarget): Promise<void>
 }
 
 /**

@@ -5,7 +5,7 @@ import {S3Command} from '../cli/base.js'
 import {readOptions} from '../cli/options.js'
 import {createHash} from 'node:crypto'
 import type {JsonResult} from '../cli/output.js'
-import {withS3} from '../s3/connect.js'
+import {withS3} from '../storage/open.js'
 import {parseObjectUrl} from '../verbs/expand.js'
 import {openObject, parseRange} from '../verbs/cat.js'
 

@@ -3,7 +3,7 @@ import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {readOptions} from '../cli/options.js'
 import {formatBytes} from '../base/units.js'
-import {withS3} from '../s3/connect.js'
+import {withS3} from '../storage/open.js'
 import {diskUsage} from '../verbs/du.js'
 
 export default class Du extends S3Command {

@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import {S3Command} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {readOptions} from '../cli/options.js'
-import {withS3} from '../s3/connect.js'
+import {withS3} from '../storage/open.js'
 import {parseObjectUrl} from '../verbs/expand.js'
 import {statObject} from '../verbs/stat.js'
 

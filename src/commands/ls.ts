@@ -4,7 +4,7 @@ import {S3Command} from '../cli/base.js'
 import {readOptions} from '../cli/options.js'
 import {writeStdout} from '../cli/stdout.js'
 import {formatBytes} from '../base/units.js'
-import {withS3} from '../s3/connect.js'
+import {withS3} from '../storage/open.js'
 import {classCode, listBuckets, listUrl, lsDate, type LsEntry} from '../verbs/ls.js'
 
 export default class Ls extends S3Command {

@@ -3,7 +3,7 @@ import {RunCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {runOptions} from '../cli/options.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {withS3} from '../s3/connect.js'
+import {withS3} from '../storage/open.js'
 import {bucketOfUrl, removeBucket} from '../verbs/buckets.js'
 import {rm} from '../verbs/rm.js'
 

@@ -2,7 +2,7 @@ import {createHash, type Hash} from 'node:crypto'
 import {createReadStream, constants} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
 import {lastModifiedTime, sameTime, utimesValue, type FileTime} from '../base/times.js'
-import type {Headers, S3Storage} from '../s3/storage.js'
+import type {Headers, S3Store} from '../base/storage.js'
 import {META_MTIME, META_SHA256, hasDigest, objectDigests, objectTime, storedMtime} from './metadata.js'
 import type {CompareMode, FileSyncInfo} from './kind.js'
 import type {LocalStat} from '../state/state.js'
@@ -134,12 +134,12 @@ export async function syncStatOf(path: string): Promise<LocalStat | undefined> {
 }
 
 /** Upload side: true when the object already holds this file (same size, and same time or content). */
-export async function remoteUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
+export async function remoteUnchanged(s3: S3Store, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<boolean> {
   return (await remoteCheck(s3, bucket, f, mode, sha256)).same
 }
 
 /** remoteUnchanged, with what the sync state records of the object when it holds the file. */
-export async function remoteCheck(s3: S3Storage, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<{same: boolean; state?: FileSyncInfo}> {
+export async function remoteCheck(s3: S3Store, bucket: string, f: {key: string; path: string; size: number; mtimeNs: string}, mode: CompareMode, sha256?: string): Promise<{same: boolean; state?: FileSyncInfo}> {
   const h = await s3.head(bucket, f.key)
   if (!h) return {same: false}
   const verdict = uploadVerdict(h, f, mode)
@@ -154,12 +154,12 @@ export async function remoteCheck(s3: S3Storage, bucket: string, f: {key: string
  * Last-Modified as the time): hashing the local file costs less than fetching it again, and the
  * file then gets the object's time, so the next run decides by time alone.
  */
-export async function localUnchanged(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
+export async function localUnchanged(s3: S3Store, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<boolean> {
   return (await localCheck(s3, bucket, f, mode)).same
 }
 
 /** localUnchanged, with what the sync state records when the file matches (the object's HEAD, the file's lstat after). */
-export async function localCheck(s3: S3Storage, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<{same: boolean; state?: FileSyncInfo}> {
+export async function localCheck(s3: S3Store, bucket: string, f: {key: string; path: string; lastModifiedMs?: number}, mode: CompareMode): Promise<{same: boolean; state?: FileSyncInfo}> {
   const h = await s3.head(bucket, f.key)
   if (!h) return {same: false}
   const local = await lstat(fsPath(f.path), {bigint: true}).catch(() => undefined)

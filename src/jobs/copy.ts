@@ -1,7 +1,7 @@
 import {statusOf} from '../base/errors.js'
 import {activeConditions, keptByConditions, type CopyConditions, type SideFacts} from '../base/plans.js'
 import {sameTime} from '../base/times.js'
-import type {CopySource, Headers} from '../s3/storage.js'
+import type {CopySource, Headers} from '../base/storage.js'
 import {abortUpload, multipartEtag} from './upload.js'
 import {failed, type ChildrenOutcome, type CopySettings, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult} from './kind.js'
 import {objectTime, storedMtime} from './metadata.js'

@@ -4,8 +4,7 @@
  * import this, never types.ts or registry.ts, so the registry can list them without a circle.
  */
 import {describeError, FatalError} from '../base/errors.js'
-import type {ObjectSettings} from '../base/storage.js'
-import type {CompletedPart, S3Storage} from '../s3/storage.js'
+import type {ObjectSettings, CompletedPart, S3Store} from '../base/storage.js'
 import type {LocalStat} from '../state/state.js'
 import type {PartMember} from '../tar/layout.js'
 
@@ -62,7 +61,7 @@ export interface ChildrenOutcome {
 /** What a handler may use. Handlers know nothing about who runs them. */
 export interface JobContext {
   /** S3, with the run's retry policy (--max-retry) and its signal. */
-  s3: S3Storage
+  s3: S3Store
   signal?: AbortSignal
   /** Live byte progress. */
   onBytes(n: number): void

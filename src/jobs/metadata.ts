@@ -1,5 +1,5 @@
 import {lastModifiedTime, parseMtime, type FileTime} from '../base/times.js'
-import type {Headers} from '../s3/storage.js'
+import type {Headers} from '../base/storage.js'
 import {etagDigest, META_SHA256} from '../s3/verify.js'
 
 /**

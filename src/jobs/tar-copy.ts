@@ -1,5 +1,5 @@
 import {MIN_PART, splitRanges} from '../s3/limits.js'
-import type {CompletedPart, MultipartTarget} from '../s3/storage.js'
+import type {CompletedPart, MultipartTarget} from '../base/storage.js'
 import {buildTarRange, deleteTemporary} from './tar-part.js'
 import {abortUpload} from './upload.js'
 import type {PartMember} from '../tar/layout.js'

@@ -4,13 +4,11 @@ import {Readable} from 'node:stream'
 import {MiB} from '../base/units.js'
 import {fsPath} from './fs-path.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {SourceChangedError, isLocalSource, sourceName, type RangeSource, type SourceRef} from '../base/storage.js'
-import type {S3Storage} from '../s3/storage.js'
+import {SourceChangedError, type RangeSource} from '../base/storage.js'
 
 /*
- * The local side of the storage interface (src/base/storage.ts): a local file as a range
- * source, pinned by its size and mtime, and the dispatcher that opens a job's source, local or
- * in S3 (src/s3/storage.ts).
+ * A local file as a range source (src/base/storage.ts), pinned by its size and mtime; the
+ * dispatcher that opens a job's source, local or in S3, is openSourceRef (src/storage/open.ts).
  */
 
 /**
@@ -75,13 +73,6 @@ export async function preadFully(fh: FileHandle, offset: number, length: number)
     done += bytesRead
   }
   return buf.subarray(0, done)
-}
-
-/** A source from job data: the version the planner saw (a local file that changed since fails its reads). */
-export async function openSourceRef(ref: SourceRef, s3: S3Storage | undefined): Promise<RangeSource> {
-  if (isLocalSource(ref)) return localSource(ref.path, {expect: {size: ref.size, mtimeUs: ref.mtimeUs}})
-  if (!s3) throw new Error(`${sourceName(ref)}: an S3 source needs an S3 connection`)
-  return s3.source(ref)
 }
 
 /** Bytes [offset, offset+length) of a local file; fails when the file is shorter now (it changed since the walk). */

@@ -1,7 +1,7 @@
 import {setMaxListeners} from 'node:events'
 import {ExitCode, FatalError, fatalToUserError, S3cError} from '../base/errors.js'
 import {retryPolicy, type RetryPolicy} from '../base/retry.js'
-import {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {InProcessRunner} from './in-process.js'
 import {AdaptiveLimit} from './adaptive.js'
@@ -11,6 +11,7 @@ import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
 import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
 import type {PlanOptions, RunOptions} from './options.js'
+import {openStore} from '../storage/open.js'
 export type {PlanOptions, RunOptions} from './options.js'
 import {handlers, type JobContext} from '../jobs/handlers.js'
 import type {S3Location} from '../base/location.js'
@@ -26,7 +27,7 @@ export {transferDefaults} from './defaults.js'
 
 export interface RunContext {
   /** S3 with the run's retry policy and signal. */
-  s3: S3Storage
+  s3: S3Store
   stats: RunStats
   runner: Runner
   retry: RetryPolicy
@@ -68,7 +69,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
   const limit = opts.adaptive && !opts.redisUrl
     ? new AdaptiveLimit({start: opts.threadCount, min: 4, max: Math.max(opts.threadCount, transferDefaults.adaptiveMax)}) : undefined
   const most = limit ? Math.max(opts.threadCount, transferDefaults.adaptiveMax) : opts.threadCount
-  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, most)}, retry, controller.signal, opts.threadCount)
+  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, most)}, retry, controller.signal, opts.threadCount)
   if (limit) s3.onThrottle(() => limit.throttled())
   const ctx: JobContext = {
     s3, signal: controller.signal,

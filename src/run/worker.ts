@@ -4,12 +4,13 @@ import {failedOutcomes} from './runner.js'
 import {retryPolicy} from '../base/retry.js'
 import {kindOf} from '../jobs/registry.js'
 import type {ChildrenOutcome, JobContext, JobData, JobResult} from '../jobs/types.js'
-import {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
 import {refusalOf} from './trust.js'
 import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runJobsKey, runKey} from './redis.js'
+import {openStore} from '../storage/open.js'
 
 export interface WorkerOptions {
   redisUrl: string
@@ -67,7 +68,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     redis.disconnect()
     throw error
   }
-  const s3 = await S3Storage.open({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)}, retryPolicy(0))
+  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)}, retryPolicy(0))
   let active = 0
 
   // Live byte counts go to Redis twice a second, not once per file.

@@ -5,6 +5,9 @@ export const MIN_PART = 5 * MiB
 /** S3's most parts in one multipart upload. */
 export const MAX_PARTS = 10_000
 
+/** A streamed write's first parts' size and parts in flight (pipe's defaults: src/s3/upload-stream.ts). */
+export const streamDefaults = {partSize: 8 * MiB, concurrency: 4}
+
 /** Part size for a file: the requested size, grown so the file fits in S3's 10,000 parts. */
 export function partSizeFor(size: number, requested: number): number {
   const min = Math.ceil(size / MAX_PARTS / MiB) * MiB

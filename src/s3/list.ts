@@ -1,4 +1,4 @@
-import type {StorageEntry} from '../base/storage.js'
+import type {ListingStats, StorageEntry} from '../base/storage.js'
 import {compareKeys} from '../base/keys.js'
 
 /**
@@ -59,16 +59,7 @@ export interface ListingOptions {
   sequentialPages?: number
 }
 
-export interface ListingStats {
-  /** Ranges listed besides the first (key ranges and folders). */
-  ranges: number
-  /** Delimiter pages asked to find where to split. */
-  delimiterPages: number
-  /** One-key requests asking where a key range ends, after its full first page. */
-  endChecks: number
-  /** Set when a page came out of byte order after the split: the rest was listed sequentially. */
-  fellBack: boolean
-}
+export type {ListingStats}
 
 /**
  * Pages the listing reads one after another before it splits: a listing of up to 10,000 keys

@@ -3,10 +3,7 @@ import type {ObjectCannedACL, ServerSideEncryption, StorageClass, BucketLocation
 import type {Command} from '@smithy/types'
 import {ExitCode, FatalError, S3cError, fatalToUserError, isThrottling, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
-import {
-  SourceChangedError, checkObjectSettings, type ListOptions, type ListPage, type RangeSource, type S3SourceRef, type SourceStat, type StorageEntry,
-  type ObjectSettings,
-} from '../base/storage.js'
+import {RESERVED_PREFIX, SourceChangedError, checkObjectSettings, type BucketInfo, type CompletedPart, type CopyOptions, type CopySource, type CreateOptions, type ListOptions, type ListPage, type MultipartTarget, type MultipartUpload, type ObjectAt, type ObjectBody, type ObjectVersion, type RangeSource, type S3SourceRef, type S3Store, type SourceStat, type StorageEntry, type StreamWriteOptions} from '../base/storage.js'
 import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
@@ -14,80 +11,14 @@ import {presignGetUrl} from './presign.js'
 import type {ListV2Page} from './listing-xml.js'
 import {DEFAULT_LIST_CONCURRENCY, listInOrder, type ListingStats, type PageAnswer, type PageRequest} from './list.js'
 import {verifyBody, verifyStream, type BodyExpect} from './verify.js'
+import {uploadStream} from './upload-stream.js'
 
 export type {Headers}
+export type {BucketInfo, CompletedPart, CopyOptions, CopySource, CreateOptions, MultipartTarget, MultipartUpload, ObjectBody, ObjectVersion}
+export {RESERVED_PREFIX}
 
 const EMPTY_BODY = Buffer.alloc(0)
 export {sha256Hex}
-
-/** A multipart upload in progress. */
-export interface MultipartTarget {
-  bucket: string
-  key: string
-  uploadId: string
-}
-
-/** What CompleteMultipartUpload needs of each part. */
-export interface CompletedPart {
-  PartNumber: number
-  ETag: string
-}
-
-/** An S3 object (or a range of it) that is copied server-side. */
-export interface CopySource {
-  bucket: string
-  key: string
-  etag?: string
-  /** Byte range [start, end) of the object; the whole object when absent. */
-  start?: number
-  end?: number
-}
-
-/** A bucket as ListBuckets gives it. */
-export interface BucketInfo {
-  name: string
-  created?: Date
-}
-
-/** One version of an object, or a delete marker (ListObjectVersions). */
-export interface ObjectVersion extends StorageEntry {
-  versionId: string
-  isLatest: boolean
-  deleteMarker: boolean
-}
-
-export interface MultipartUpload {
-  key: string
-  uploadId: string
-  initiated?: Date
-}
-
-/** A whole small object: its bytes and the answer's headers (lower-case names). */
-export interface ObjectBody {
-  body: Buffer
-  headers: Headers
-  /** The stored SHA-256 (hex) the body was checked against, when it had one (src/s3/verify.ts). */
-  sha256?: string
-}
-
-/** What a multipart upload is created with. */
-export interface CreateOptions extends ObjectSettings {
-  /** The other headers an object keeps (a copy made in parts carries its source's). */
-  cacheControl?: string
-  contentEncoding?: string
-  contentDisposition?: string
-  contentLanguage?: string
-}
-
-/**
- * What a server-side copy (CopyObject) is made with. Without `replace` the copy keeps the
- * source's metadata and content type (MetadataDirective COPY); with it, it gets these.
- */
-export interface CopyOptions extends CreateOptions {
-  replace?: boolean
-  /** Copy only this version of the source (If-Match its ETag). */
-  etag?: string
-}
 
 /**
  * A key as a listing asked with encoding-type=url gives it: form-encoded ('+' is a space). A
@@ -126,9 +57,6 @@ export function objectHeaders(o: CreateOptions): Headers {
   if (o.contentLanguage) h['content-language'] = o.contentLanguage
   return h
 }
-
-/** s3c's own keys at the bucket root (sync states: src/state/s3-storage.ts); listings of user data leave them out. */
-export const RESERVED_PREFIX = '.s3c/'
 
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
 
@@ -182,9 +110,10 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed
  * cleaning up is what a stopped run must still do.
  *
  * The methods take the bucket: a run may read from several (a tar create manifest) and write to
- * another. `bucket(name)` gives the same operations as the storage interface (src/base/storage.ts).
+ * another. It implements S3Store (src/base/storage.ts), the core ObjectStore every backend has plus
+ * what S3 alone does; nothing above src/storage/ names this class (src/storage/open.ts opens it).
  */
-export class S3Storage {
+export class S3Storage implements S3Store {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
   private readonly probes = new Map<string, {page: PageAnswer; at: number}>()
   /**
@@ -277,6 +206,15 @@ export class S3Storage {
       if (statusOf(error) === 404) return undefined
       throw error
     }
+  }
+
+  /** The object as a listing would give it (a HEAD), or undefined when it does not exist. */
+  async stat(bucket: string, key: string): Promise<StorageEntry | undefined> {
+    const h = await this.head(bucket, key)
+    if (!h) return undefined
+    const modified = h['last-modified'] ? Date.parse(h['last-modified']) : 0
+    return {key, size: Number(h['content-length'] ?? 0), lastModifiedMs: Number.isNaN(modified) ? 0 : modified, etag: h.etag,
+      storageClass: h['x-amz-storage-class'] ?? 'STANDARD'}
   }
 
   /**
@@ -501,6 +439,19 @@ export class S3Storage {
     return {etag: res.headers.etag}
   }
 
+  /**
+   * A small object in one PUT, with the settings as headers (objectHeaders); without a content
+   * type it is S3's own default, said explicitly (fauxqs refuses an empty body that has none).
+   */
+  async write(bucket: string, key: string, body: Buffer, settings: CreateOptions = {}): Promise<{etag?: string}> {
+    return this.put(bucket, key, body, {headers: objectHeaders({...settings, contentType: settings.contentType ?? 'binary/octet-stream'})})
+  }
+
+  /** A stream of unknown length into one object: one PUT, or a multipart upload with parts in flight (src/s3/upload-stream.ts). */
+  async writeStream(bucket: string, key: string, body: AsyncIterable<Buffer | string>, opts: StreamWriteOptions = {}): Promise<{bytes: number; parts: number}> {
+    return uploadStream(this, this.signal, bucket, key, body, objectHeaders(opts.settings ?? {}), opts)
+  }
+
   /** Starts a multipart upload; never cancelled by the signal (its id must be known to be aborted). */
   async createMultipart(bucket: string, key: string, opts: CreateOptions = {}): Promise<string> {
     const created = await this.retried(() => this.send(m => new m.CreateMultipartUploadCommand({
@@ -558,7 +509,7 @@ export class S3Storage {
    * A whole object copied server-side (CopyObject, up to 5 GiB): metadata kept unless
    * `opts.replace` (then the content type and metadata given), If-Match `opts.etag`.
    */
-  async copy(from: {bucket: string; key: string}, to: {bucket: string; key: string}, opts: CopyOptions = {}): Promise<void> {
+  async copy(from: ObjectAt, to: ObjectAt, opts: CopyOptions = {}): Promise<void> {
     const replace = opts.replace === true
     // Without REPLACE the copy keeps the source's content type, metadata and stored headers: none may be sent.
     const headers: Headers = objectHeaders(replace ? opts : {storageClass: opts.storageClass, sse: opts.sse, sseKmsKeyId: opts.sseKmsKeyId, acl: opts.acl})
@@ -662,9 +613,4 @@ export class S3Storage {
   presignGet(bucket: string, key: string, expiresInSeconds: number): Promise<string> {
     return presignGetUrl(this.handle.fast, bucket, key, expiresInSeconds)
   }
-}
-
-/** Streams the objects under `prefix` (the library's listing; s3c itself uses S3Storage.listObjects). */
-export async function* walkS3(s3: S3Handle, bucket: string, prefix: string, retry: RetryPolicy, signal?: AbortSignal): AsyncGenerator<StorageEntry> {
-  yield* new S3Storage(s3, retry, signal).listObjects(bucket, prefix)
 }

@@ -1,9 +1,8 @@
-import type {Tree, TreeName} from '../base/storage.js'
+import type {S3Store, Tree, TreeName} from '../base/storage.js'
 import {folderPrefix} from '../base/location.js'
-import type {S3Storage} from './storage.js'
 
 /** The objects under a prefix as a Tree (src/base/storage.ts): names relative to `prefix` ('' or ending with '/'). */
-export function s3Tree(s3: S3Storage, bucket: string, prefix: string): Tree {
+export function s3Tree(s3: S3Store, bucket: string, prefix: string): Tree {
   const base = folderPrefix(prefix)
   return {
     label: `s3://${bucket}/${base}`,

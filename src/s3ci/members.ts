@@ -1,7 +1,6 @@
 import {TOC_NAME} from '../tar/toc.js'
 import {S3cError} from '../base/errors.js'
-import {SourceChangedError, type RangeSource, type SourceRef} from '../base/storage.js'
-import {S3Storage} from '../s3/storage.js'
+import {SourceChangedError, type RangeSource, type SourceRef, type S3Store} from '../base/storage.js'
 import {type IndexedMember} from '../s3ci/format.js'
 import {IndexReader} from '../s3ci/reader.js'
 import {isLocalTar, type TarRef} from '../s3ci/ref.js'
@@ -41,7 +40,7 @@ async function scanFirst(src: RangeSource): Promise<IndexedMember | undefined> {
  * The members of an archive, in S3 or local: from its s3c index; else from its TOC (an s3tar
  * archive); else by scanning its headers (any tar). `s3` is not needed for a local tar.
  */
-export async function archiveMembers(s3: S3Storage | undefined, ref: TarRef): Promise<ArchiveMembers> {
+export async function archiveMembers(s3: S3Store | undefined, ref: TarRef): Promise<ArchiveMembers> {
   const reader = new IndexReader(s3, ref, false)
   try {
     let fromIndex: {members: IndexedMember[]; size: number} | undefined

@@ -2,8 +2,7 @@ import {createHash} from 'node:crypto'
 import {readFile, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {ExitCode, FatalError, fatalToUserError, S3cError, statusOf} from '../base/errors.js'
-import {SourceChangedError, type RangeSource} from '../base/storage.js'
-import type {S3Storage} from '../s3/storage.js'
+import {SourceChangedError, type RangeSource, type S3Store} from '../base/storage.js'
 import {writeFileSafely} from '../local/safe-path.js'
 import {
   FIRST_READ, INDEX_SUFFIX, IndexFormatError, RECORD_SIZE, findInTable, nameHash, parseCollisions, parseHeader, parseList, tableWindow,
@@ -43,7 +42,7 @@ export class IndexReader {
   private readonly useCache: boolean
 
   /** `s3` may be absent for a local tar: nothing is sent then. */
-  constructor(private readonly s3: S3Storage | undefined, readonly ref: TarRef, useCache = true) {
+  constructor(private readonly s3: S3Store | undefined, readonly ref: TarRef, useCache = true) {
     this.useCache = useCache && !isLocalTar(ref)
   }
 

@@ -1,7 +1,6 @@
 /** The sync state kept in S3: the StateStorage (state.ts) that runs use. */
 import type {Readable} from 'node:stream'
-import type {S3Storage} from '../s3/storage.js'
-import {RESERVED_PREFIX} from '../s3/storage.js'
+import {type S3Store, RESERVED_PREFIX} from '../base/storage.js'
 import type {StateStorage} from './state.js'
 
 /** Where sync states go by default: `.s3c/state/` at the data bucket's root (docs/DESIGN-state.md, "Where it lives"). */
@@ -16,10 +15,10 @@ const STATE_PART = 5 * 1024 * 1024
  * multipart upload of 8 MiB parts sent while the body is still being written, completed only
  * when the body ends without error and aborted otherwise. Either way the object is replaced at
  * once (PUT, CompleteMultipartUpload), so readers see the old state or the new one, never a mix.
- * Hand-written rather than @aws-sdk/lib-storage's Upload: every request goes through S3Storage
+ * Hand-written rather than @aws-sdk/lib-storage's Upload: every request goes through the S3 store
  * (one retry policy, one signal), and the loop is twenty lines.
  */
-export function s3StateStorage(s3: S3Storage, bucket: string, prefix = STATE_PREFIX, partSize = STATE_PART): StateStorage {
+export function s3StateStorage(s3: S3Store, bucket: string, prefix = STATE_PREFIX, partSize = STATE_PART): StateStorage {
   return {
     get: name => s3.stream(bucket, prefix + name),
     async put(name: string, body: Readable): Promise<void> {

@@ -1,6 +1,6 @@
 import {parseLocation} from '../base/location.js'
 import {ExitCode, FatalError, S3cError} from '../base/errors.js'
-import type {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {userError} from './expand.js'
 import {removeObjects, type RemoveSummary} from './rm.js'
 
@@ -23,7 +23,7 @@ export function bucketOfUrl(url: string, verb: string): string {
  * owns (AWS's us-east-1 would answer 200 to a second CreateBucket: a HEAD first tells).
  * `region` is sent as LocationConstraint only to AWS outside us-east-1 (custom servers often refuse it).
  */
-export async function makeBucket(s3: S3Storage, bucket: string, opts: {locationConstraint?: string} = {}): Promise<void> {
+export async function makeBucket(s3: S3Store, bucket: string, opts: {locationConstraint?: string} = {}): Promise<void> {
   checkName(bucket)
   const exists = (): S3cError => new S3cError(`bucket "${bucket}" already exists at ${s3.endpointLabel}: choose another name`, ExitCode.usage)
   try {
@@ -49,7 +49,7 @@ export interface RemoveBucketResult {
  * server lists them), then removes the bucket. Object versions of a versioned bucket are not
  * deleted: S3 then refuses the bucket, and that answer is the one line.
  */
-export async function removeBucket(s3: S3Storage, bucket: string, opts: {force?: boolean; threadCount?: number
+export async function removeBucket(s3: S3Store, bucket: string, opts: {force?: boolean; threadCount?: number
   /** How the objects are deleted (`rm 's3://bucket/*'`): in-process on `s3` unless given (the CLI: a run, on workers with --redis). */
   empty?: () => Promise<RemoveSummary>} = {}): Promise<RemoveBucketResult> {
   const result: RemoveBucketResult = {objectsDeleted: 0}

@@ -1,6 +1,6 @@
 import type {Readable} from 'node:stream'
 import {ExitCode, FatalError, S3cError, statusOf} from '../base/errors.js'
-import type {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {missingObjectError, userError} from './expand.js'
 
 /** A byte range: [start, end] inclusive (HTTP's), `end` absent for "to the end"; or the last `suffix` bytes. */
@@ -34,7 +34,7 @@ export function rangeHeader(r: ByteRange): string {
  * The object (or a range of it) as a stream: one GET, retried until its answer's headers come.
  * A missing bucket or key, and a range that starts beyond the end, are one line, exit 2.
  */
-export async function openObject(s3: S3Storage, bucket: string, key: string, range?: ByteRange): Promise<Readable> {
+export async function openObject(s3: S3Store, bucket: string, key: string, range?: ByteRange): Promise<Readable> {
   try {
     return (await s3.streamObject(bucket, key, range ? rangeHeader(range) : undefined)).body
   } catch (error) {

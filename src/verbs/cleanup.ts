@@ -1,8 +1,9 @@
 import {fatalToUserError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
-import {S3Storage, type MultipartUpload} from '../s3/storage.js'
+import type {S3Store, MultipartUpload} from '../base/storage.js'
 import type {S3Config} from '../s3/config.js'
 import type {S3Location} from '../base/location.js'
+import {openStore} from '../storage/open.js'
 
 /** s3c's temporary objects: a tar's staged TOC (`ARCHIVE.s3c-toc-…`) and its padded temporary objects (`ARCHIVE.s3c-tmp-…`). */
 export const isTemporaryKey = (key: string) => /\.s3c-(toc|tmp)-/.test(key)
@@ -13,7 +14,7 @@ export const isTemporaryKey = (key: string) => /\.s3c-(toc|tmp)-/.test(key)
  * temporary objects) are aborted and its temporary objects deleted. Best effort: a server that
  * cannot list uploads only loses the first half.
  */
-export async function cleanupArchiveLeftovers(s3: S3Storage, bucket: string, archiveKey: string): Promise<void> {
+export async function cleanupArchiveLeftovers(s3: S3Store, bucket: string, archiveKey: string): Promise<void> {
   const uploads = await s3.listMultipartUploads(bucket, archiveKey).catch(() => undefined)
   await abortAll(s3, bucket, (uploads ?? []).filter(u => u.key === archiveKey || (u.key.startsWith(archiveKey) && isTemporaryKey(u.key)))).catch(() => undefined)
   const temporary: string[] = []
@@ -22,7 +23,7 @@ export async function cleanupArchiveLeftovers(s3: S3Storage, bucket: string, arc
   await s3.deleteMany(bucket, temporary).catch(() => undefined)
 }
 
-async function abortAll(s3: S3Storage, bucket: string, uploads: MultipartUpload[]): Promise<void> {
+async function abortAll(s3: S3Store, bucket: string, uploads: MultipartUpload[]): Promise<void> {
   await Promise.all(uploads.map(u => s3.abortMultipart({bucket, key: u.key, uploadId: u.uploadId})))
 }
 
@@ -49,7 +50,7 @@ export interface CleanupResult {
  * incomplete upload under the prefix goes (`olderThanMs` spares recent ones).
  */
 export async function cleanup(opts: CleanupOptions): Promise<CleanupResult> {
-  const s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
+  const s3 = await openStore(opts.s3, retryPolicy(opts.maxRetry))
   const {bucket, prefix} = opts.location
   try {
     await s3.checkBucket(bucket, prefix)

@@ -1,5 +1,5 @@
 import {parseS3} from '../base/location.js'
-import type {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {matchingObjects, noMatchError} from './expand.js'
 
 export interface DuGroup {
@@ -21,7 +21,7 @@ export interface DuResult {
  * the object `name` and everything under `name/`; wildcards as ls. Nothing found (but in a
  * bucket's root) is an error, exit 2, as for ls.
  */
-export async function diskUsage(s3: S3Storage, url: string): Promise<DuResult> {
+export async function diskUsage(s3: S3Store, url: string): Promise<DuResult> {
   const p = parseS3(url)
   const groups = new Map<string, DuGroup>()
   let count = 0

@@ -1,6 +1,5 @@
 import {ExitCode, FatalError, S3cError, fatalToUserError} from '../base/errors.js'
-import type {StorageEntry} from '../base/storage.js'
-import type {S3Storage} from '../s3/storage.js'
+import type {StorageEntry, S3Store} from '../base/storage.js'
 import {parseS3, type S3Url} from '../base/location.js'
 
 /*
@@ -24,7 +23,7 @@ export function parseObjectUrl(url: string, verb: string): {bucket: string; key:
  * The one-line error of a read verb: a missing bucket is bad input here (exit 2: the user named
  * it), everything else S3 refused is exit 3 as for every command.
  */
-export function userError(error: unknown, bucket: string, s3: S3Storage): S3cError {
+export function userError(error: unknown, bucket: string, s3: S3Store): S3cError {
   const original = error instanceof FatalError ? error.original : error
   if (original instanceof S3cError) return original
   if ((original as Error)?.name === 'NoSuchBucket')
@@ -33,7 +32,7 @@ export function userError(error: unknown, bucket: string, s3: S3Storage): S3cErr
 }
 
 /** The bucket is missing, or the key is: which one, as one line (a HEAD's 404 does not tell). */
-export async function missingObjectError(s3: S3Storage, bucket: string, key: string): Promise<S3cError> {
+export async function missingObjectError(s3: S3Store, bucket: string, key: string): Promise<S3cError> {
   if (!await s3.bucketExists(bucket).catch(() => true))
     return new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage)
   return new S3cError(`s3://${bucket}/${key} does not exist: check the key (s3c ls s3://${bucket}/${key.slice(0, key.lastIndexOf('/') + 1)})`, ExitCode.usage)
@@ -44,7 +43,7 @@ export async function missingObjectError(s3: S3Storage, bucket: string, key: str
  * decides whether it is taken as it is (rm: S3 deletes idempotently) or as the object plus
  * everything under `key/` (du)).
  */
-export async function* matchingObjects(s3: S3Storage, p: S3Url, plainKey: 'asKey' | 'objectOrFolder'): AsyncGenerator<StorageEntry> {
+export async function* matchingObjects(s3: S3Store, p: S3Url, plainKey: 'asKey' | 'objectOrFolder'): AsyncGenerator<StorageEntry> {
   try {
     switch (p.kind) {
       case 'bucket':

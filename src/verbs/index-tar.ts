@@ -1,14 +1,13 @@
 import {dirname, resolve} from 'node:path'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
-import {SourceChangedError, type RangeSource} from '../base/storage.js'
-import {S3Storage} from '../s3/storage.js'
+import {SourceChangedError, type RangeSource, type S3Store} from '../base/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {INDEX_CONTENT_TYPE, INDEX_SUFFIX, buildIndex} from '../s3ci/format.js'
 import {isLocalTar, type TarRef} from '../s3ci/ref.js'
-import {localSource} from '../local/storage.js'
 import {scanTar} from '../tar/scan.js'
 import {writeFileSafely} from '../local/safe-path.js'
+import {localSource, openStore} from '../storage/open.js'
 
 
 export interface IndexResult {
@@ -24,11 +23,11 @@ export interface IndexResult {
  * or local (FILE.s3ci), reading headers rather than member data where members are large.
  */
 export async function indexTar(opts: {target: string; s3: S3Config; maxRetry: number; ref?: TarRef}): Promise<IndexResult> {
-  let s3: S3Storage | undefined
+  let s3: S3Store | undefined
   let src: RangeSource
   const ref = opts.ref && !isLocalTar(opts.ref) ? opts.ref : undefined
   if (ref) {
-    s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
+    s3 = await openStore(opts.s3, retryPolicy(opts.maxRetry))
     src = await s3.openSource(ref.bucket, ref.tarKey).catch(async error => {
       await s3!.close()
       throw error

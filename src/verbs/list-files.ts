@@ -1,10 +1,11 @@
 import {selectPrefix} from './members.js'
 import {retryPolicy} from '../base/retry.js'
-import {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import type {S3Config} from '../s3/config.js'
 import {type IndexedMember} from '../s3ci/format.js'
 import {IndexReader} from '../s3ci/reader.js'
 import {isLocalTar, type TarRef} from '../s3ci/ref.js'
+import {openStore} from '../storage/open.js'
 
 
 /* `s3c list-files`: an archive's members from its index. */
@@ -20,7 +21,7 @@ export interface ReadOptions {
 
 /** An index reader for the tar (and the S3 connection an S3 tar needs; none for a local tar). */
 export async function withReader<T>(opts: ReadOptions, fn: (reader: IndexReader) => Promise<T>): Promise<T> {
-  const s3 = isLocalTar(opts.ref) ? undefined : await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
+  const s3 = isLocalTar(opts.ref) ? undefined : await openStore(opts.s3, retryPolicy(opts.maxRetry))
   const reader = new IndexReader(s3, opts.ref, opts.cache ?? true)
   try {
     return await fn(reader)

@@ -1,6 +1,6 @@
 import {parseS3} from '../base/location.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import type {BucketInfo, S3Storage} from '../s3/storage.js'
+import type {BucketInfo, S3Store} from '../base/storage.js'
 import {noMatchError, userError} from './expand.js'
 
 /** One line of `s3c ls`: a folder (common prefix) or an object (one version of it with --all-versions). */
@@ -33,7 +33,7 @@ export interface LsOptions {
 }
 
 /** The buckets (ls without an argument). */
-export async function listBuckets(s3: S3Storage): Promise<BucketInfo[]> {
+export async function listBuckets(s3: S3Store): Promise<BucketInfo[]> {
   try {
     return await s3.listBuckets()
   } catch (error) {
@@ -48,7 +48,7 @@ export async function listBuckets(s3: S3Storage): Promise<BucketInfo[]> {
  * text before the first wildcard and keeps what matches. Names are relative to the last "/"
  * before the listing starts. Nothing found (but in a bucket's root) is an error: exit 2.
  */
-export async function* listUrl(s3: S3Storage, url: string, opts: LsOptions = {}): AsyncGenerator<LsEntry[]> {
+export async function* listUrl(s3: S3Store, url: string, opts: LsOptions = {}): AsyncGenerator<LsEntry[]> {
   const p = parseS3(url)
   const prefix = p.kind === 'wildcard' ? p.pattern!.listPrefix : p.key
   const base = prefix.slice(0, prefix.lastIndexOf('/') + 1)

@@ -1,6 +1,6 @@
 import {ExitCode, S3cError} from '../base/errors.js'
 import {MAX_PRESIGN_SECONDS} from '../s3/presign.js'
-import type {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {parseObjectUrl} from './expand.js'
 
 const UNIT_SECONDS: Record<string, number> = {s: 1, m: 60, h: 3600, d: 86400}
@@ -17,7 +17,7 @@ export function parseExpiry(text: string): number {
 }
 
 /** `s3c presign s3://b/key`: a GET URL anyone can use until it expires. Nothing is sent to S3. */
-export async function presignUrl(s3: S3Storage, url: string, expiresInSeconds: number): Promise<string> {
+export async function presignUrl(s3: S3Store, url: string, expiresInSeconds: number): Promise<string> {
   const {bucket, key} = parseObjectUrl(url, 'presign')
   return s3.presignGet(bucket, key, expiresInSeconds)
 }

@@ -8,8 +8,9 @@ import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/se
 import {RunStats, summarize, type RunSummary} from '../run/stats.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {transferDefaults} from '../run/defaults.js'
-import {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {matchingObjects, userError} from './expand.js'
+import {openStore} from '../storage/open.js'
 
 /** S3's DeleteObjects limit. */
 export const DELETE_BATCH = 1000
@@ -60,7 +61,7 @@ interface PlanState {
  * one are 10 requests, not 10,000). `only` (a retry) keeps the s3:// URLs that failed; an argument
  * that matches nothing is then no error (what it named is gone).
  */
-async function* deleteJobs(s3: S3Storage, parsed: S3Url[], state: PlanState,
+async function* deleteJobs(s3: S3Store, parsed: S3Url[], state: PlanState,
   o: {dryRun?: boolean; only?: Set<string>; onKey?: (url: string) => void}): AsyncGenerator<DeleteObjectsJob> {
   // A Set: a key two arguments name goes once per request (a DeleteObjects lists each key once).
   let batch: {bucket: string; keys: Set<string>} | undefined
@@ -107,7 +108,7 @@ function removeSummary(run: RunSummary, state: PlanState, dryRun: boolean): Remo
  * of them in flight; a request that fails for good fails its keys (exit 1), a refusal of the
  * whole run (403, …) stops it. `rm()` below is the same as a run (--redis: on workers).
  */
-export async function removeObjects(s3: S3Storage, urls: string[], opts: RemoveOptions = {}): Promise<RemoveSummary> {
+export async function removeObjects(s3: S3Store, urls: string[], opts: RemoveOptions = {}): Promise<RemoveSummary> {
   const parsed = parseArguments(urls)
   const state: PlanState = {unmatched: [], requests: 0, keys: 0}
   const stats = new RunStats()
@@ -148,7 +149,7 @@ export interface RmOptions extends Omit<TransferOptions, 'location'> {
 export async function rm(opts: RmOptions): Promise<{summary: RemoveSummary; run: RunSummary}> {
   const parsed = parseArguments(opts.urls)
   if (opts.dryRun) {
-    const s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry), opts.signal)
+    const s3 = await openStore(opts.s3, retryPolicy(opts.maxRetry), opts.signal)
     try {
       const summary = await removeObjects(s3, opts.urls, {dryRun: true, onRemoved: opts.onRemoved})
       return {summary, run: summarize(opts.stats ?? new RunStats())}

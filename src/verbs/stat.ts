@@ -1,5 +1,5 @@
 import {formatSeconds, lastModifiedTime, parseMtime} from '../base/times.js'
-import type {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {missingObjectError, userError} from './expand.js'
 
 /** What `s3c head` / `stat` tell of an object (and the library's stat of an s3:// URL). */
@@ -25,7 +25,7 @@ export interface ObjectInfo {
 }
 
 /** One HEAD; a missing key or bucket is one line, exit 2. */
-export async function statObject(s3: S3Storage, bucket: string, key: string): Promise<ObjectInfo> {
+export async function statObject(s3: S3Store, bucket: string, key: string): Promise<ObjectInfo> {
   let h
   try {
     h = await s3.head(bucket, key)

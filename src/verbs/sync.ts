@@ -9,9 +9,9 @@ import {checkLocalFolder, upload} from '../verbs/upload.js'
 import {RunStats, type RunSummary} from '../run/stats.js'
 import type {CopySettings, DeleteObjectsJob, Work} from '../jobs/types.js'
 import {fsPath} from '../local/fs-path.js'
-import {S3Storage} from '../s3/storage.js'
+import type {S3Store} from '../base/storage.js'
 import {onlyInDestination, planTreeCopy} from '../base/plans.js'
-import {treeAt} from '../storage/open.js'
+import {openStore, treeAt} from '../storage/open.js'
 import {folderPrefix, overlapError, parseLocation, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
@@ -74,8 +74,8 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
 }
 
 /** A connection for the --delete pass (the run's closed with the run). */
-async function withS3<T>(opts: SyncDeleteOptions, fn: (s3: S3Storage) => Promise<T>): Promise<T> {
-  const s3 = await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry), opts.signal, opts.threadCount)
+async function withS3<T>(opts: SyncDeleteOptions, fn: (s3: S3Store) => Promise<T>): Promise<T> {
+  const s3 = await openStore(opts.s3, retryPolicy(opts.maxRetry), opts.signal, opts.threadCount)
   try {
     return await fn(s3)
   } catch (error) {
@@ -164,7 +164,7 @@ export async function syncDelete(opts: SyncDeleteOptions): Promise<{deleted: num
   const root = src.type === 'local' ? await checkLocalFolder(src.path) : undefined
   const source: S3Url | LocalPath = src.type === 'local' ? {...src, path: root!} : src
   /** What to delete, by its key or path, on a connection. */
-  async function* extra(s3: S3Storage): AsyncGenerator<string> {
+  async function* extra(s3: S3Store): AsyncGenerator<string> {
     const dest = treeAt(dst, s3)
     const from = treeAt(source, s3, {followSymlinks: opts.followSymlinks})
     // An S3 prefix that lists nothing is taken for a mistake, as rclone takes a missing source (a

@@ -11,7 +11,7 @@ import type {TarFormat} from '../tar/header.js'
 import {countRequests, planArchive, type RequestCounts} from '../tar/plan.js'
 import {layoutTar, type MemberInput} from '../tar/layout.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
-import type {Headers, S3Storage} from '../s3/storage.js'
+import type {Headers, S3Store} from '../base/storage.js'
 import {objectTime} from '../jobs/metadata.js'
 import {parseCsv} from '../base/csv.js'
 import {TOC_NAME, tocText} from '../tar/toc.js'
@@ -54,7 +54,7 @@ interface SourceObject {
   headed?: boolean
 }
 
-async function readManifest(s3: S3Storage, opts: TarCreateOptions): Promise<SourceObject[]> {
+async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<SourceObject[]> {
   const where = opts.manifest!
   let text: string
   if (parseLocation(where).type === 's3') {
@@ -95,7 +95,7 @@ async function readManifest(s3: S3Storage, opts: TarCreateOptions): Promise<Sour
  * HEADs every object, `threads` at a time, and gives each its time by the time rule (its mtime
  * metadata, else Last-Modified); `check` sees each answer (undefined: the object is gone).
  */
-async function headObjects(s3: S3Storage, objects: SourceObject[], threads: number, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
+async function headObjects(s3: S3Store, objects: SourceObject[], threads: number, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < objects.length) {

@@ -1,18 +1,18 @@
 import {ExitCode, S3cError} from '../base/errors.js'
 import {retryPolicy} from '../base/retry.js'
-import {isLocalSource} from '../base/storage.js'
+import {isLocalSource, type S3Store} from '../base/storage.js'
 import {downloadAll} from './download-all.js'
 import {MemberBatches, describeOther, lastOfEachName, selectMembers} from './members.js'
 import {memberRelPath} from '../local/safe-path.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type TransferOptions} from '../run/session.js'
 import type {RunSummary} from '../run/stats.js'
-import {S3Storage} from '../s3/storage.js'
 import {folderPrefix, joinKey, parseLocation, parseS3Url} from '../base/location.js'
 import {storedSize} from '../s3ci/format.js'
 import {isLocalTar, type TarRef} from '../s3ci/ref.js'
 import {MIN_PART, maxCopyRange} from '../s3/limits.js'
 import type {CopyMembersJob, Work} from '../jobs/types.js'
+import {openStore} from '../storage/open.js'
 
 import {archiveMembers, type ArchiveMembers} from '../s3ci/members.js'
 export interface TarExtractOptions extends TransferOptions {
@@ -35,7 +35,7 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   // Members of a local tar would be uploaded one PUT each (no ranged copies out of a local file).
   if (isLocalTar(ref) && parseLocation(opts.dest).type === 's3')
     throw new S3cError(`${ref.label} is a local tar: s3c tar extract writes it to a local folder (-C DIR); to put its files in S3, extract them and s3c upload DIR ${opts.dest}`, ExitCode.usage)
-  const s3 = isLocalTar(ref) ? undefined : await S3Storage.open(opts.s3, retryPolicy(opts.maxRetry))
+  const s3 = isLocalTar(ref) ? undefined : await openStore(opts.s3, retryPolicy(opts.maxRetry))
   let listed: ArchiveMembers
   try {
     listed = await archiveMembers(s3, ref)
