@@ -1,3 +1,4 @@
+import {fatalToUserError} from '../base/errors.js'
 import {resolve} from 'node:path'
 import type {LocalPath, S3Url} from '../base/location.js'
 import {retryPolicy, type RetryPolicy} from '../base/retry.js'
@@ -43,18 +44,23 @@ export interface Connection {
   maxRetry?: number
   /** Stops the requests of the call. */
   signal?: AbortSignal
+  /** Listing requests in flight at most (a run's --thread-count; default: the store's own). */
+  listConcurrency?: number
 }
 
 /** Opens one connection for one call (closed by `withS3`). */
 export async function openS3(c: Connection): Promise<S3Store> {
-  return openStore(c.s3, retryPolicy(c.maxRetry ?? 10), c.signal)
+  return openStore(c.s3, retryPolicy(c.maxRetry ?? 10), c.signal, c.listConcurrency)
 }
 
 /** Runs `fn` on a connection and closes it after: the commands of one request or a few (ls, cat, mb…) and the library. */
-export async function withS3<T>(c: Connection, fn: (s3: S3Store) => Promise<T>): Promise<T> {
+export async function withS3<T>(c: Connection, fn: (s3: S3Store) => Promise<T>, opts: {userErrors?: boolean} = {}): Promise<T> {
   const s3 = await openS3(c)
   try {
     return await fn(s3)
+  } catch (error) {
+    // userErrors: an S3 error becomes the one-line message naming the endpoint, as a run's are.
+    throw opts.userErrors ? fatalToUserError(error, {endpoint: s3.endpointLabel}) : error
   } finally {
     await s3.close()
   }

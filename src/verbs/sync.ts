@@ -1,6 +1,5 @@
 import {unlink} from 'node:fs/promises'
-import {ExitCode, S3cError, describeError, fatalToUserError} from '../base/errors.js'
-import {retryPolicy} from '../base/retry.js'
+import {ExitCode, S3cError, describeError} from '../base/errors.js'
 import {GiB} from '../base/units.js'
 import {download} from '../verbs/download.js'
 import {commonStoredOptions} from '../run/stored-command.js'
@@ -11,7 +10,7 @@ import type {CopySettings, DeleteObjectsJob, Work} from '../jobs/types.js'
 import {fsPath} from '../local/fs-path.js'
 import type {S3Store} from '../base/storage.js'
 import {onlyInDestination, planTreeCopy} from '../base/plans.js'
-import {openStore, treeAt} from '../storage/open.js'
+import {treeAt, withS3} from '../storage/open.js'
 import {folderPrefix, overlapError, parseLocation, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
@@ -74,16 +73,8 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
 }
 
 /** A connection for the --delete pass (the run's closed with the run). */
-async function withS3<T>(opts: SyncDeleteOptions, fn: (s3: S3Store) => Promise<T>): Promise<T> {
-  const s3 = await openStore(opts.s3, retryPolicy(opts.maxRetry), opts.signal, opts.threadCount)
-  try {
-    return await fn(s3)
-  } catch (error) {
-    throw fatalToUserError(error, {endpoint: s3.endpointLabel})
-  } finally {
-    await s3.close()
-  }
-}
+/** The connection of sync --delete's pass: the run's retries, signal and listing concurrency. */
+const connectionOf = (opts: SyncDeleteOptions) => ({s3: opts.s3, maxRetry: opts.maxRetry, signal: opts.signal, listConcurrency: opts.threadCount})
 
 /** S3→S3: the source's objects copied server-side where the destination lacks them or holds another version (size, then the time rule in the job). */
 async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSummary> {
@@ -177,10 +168,10 @@ export async function syncDelete(opts: SyncDeleteOptions): Promise<{deleted: num
       if (!only || only.has(name)) yield name
     }
   }
-  if (dst.type === 'local') return withS3(opts, s3 => deleteLocal(opts, extra(s3)))
+  if (dst.type === 'local') return withS3(connectionOf(opts), s3 => deleteLocal(opts, extra(s3)), {userErrors: true})
   const bucket = dst.bucket
   if (opts.dryRun) {
-    return withS3({...opts, signal: opts.signal}, async s3 => {
+    return withS3(connectionOf(opts), async s3 => {
       let deleted = 0
       for await (const key of extra(s3)) {
         opts.onPlan?.(`delete s3://${bucket}/${key}`)
