@@ -6,6 +6,7 @@ import {GiB, MiB} from '../base/units.js'
 import type {CopySettings} from '../jobs/types.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import type {S3Config} from '../s3/config.js'
+import {readableStdin} from '../local/stdin.js'
 import {S3Storage, objectHeaders, type CompletedPart, type MultipartTarget} from '../s3/storage.js'
 
 export interface PipeOptions {
@@ -33,6 +34,14 @@ export const pipeDefaults = {partSize: 8 * MiB, concurrency: 4}
 /** Part n's size: the first size, doubled after every 1,000 parts (at most 5 GiB). */
 function partSizeAt(first: number, partNumber: number): number {
   return Math.min(5 * GiB, first * 2 ** Math.floor((partNumber - 1) / 1000))
+}
+
+/**
+ * Standard input into one object (`s3c pipe`, `s3c cp - s3://b/key`), checked readable first
+ * (local/stdin.ts: a closed input or a folder is refused, not stored as 0 bytes).
+ */
+export function pipeStdin(target: {bucket: string; key: string}, opts: PipeOptions): Promise<PipeResult> {
+  return pipeToS3(readableStdin('the bytes to store'), target, opts)
 }
 
 /**
