@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
 import {join} from 'node:path'
 import {cliEnv, runCli, spawnCli, type CliResult} from './harness/cli.js'
@@ -58,6 +58,15 @@ const positions: {name: string; args: (a: string, b: string) => string[]; kept: 
 
 describe('flags where people put them', function () {
   describe('a repeatable flag takes one value per occurrence, in any position', function () {
+    it('the repeatable flags are the ones tried here (a new one is added to this file)', function () {
+      const manifest = JSON.parse(readFileSync(join(projectRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {flags: Record<string, {multiple?: boolean}>}>}
+      const repeatable = Object.entries(manifest.commands).flatMap(([id, c]) => Object.entries(c.flags).filter(([, f]) => f.multiple).map(([name]) => `${id} --${name}`))
+      assert.deepEqual(repeatable.sort(), [
+        'bundle --exclude', 'bundle --include', 'cp --exclude', 'cp --include', 'cp --metadata', 'dashboard --allowed-host', 'download --exclude', 'download --include',
+        'mv --exclude', 'mv --include', 'mv --metadata', 'pipe --metadata', 'sync --exclude', 'sync --include', 'upload --exclude', 'upload --include', 'worker --root',
+      ])
+    })
+
     for (const verb of ['upload', 'sync', 'cp', 'mv', 'bundle'] as const) {
       it(`${verb}: --exclude / --include before, between and after the arguments, repeated, with =`, async function () {
         const bucket = await newBucket(`fl${verb.slice(0, 3)}`)
