@@ -320,6 +320,12 @@ describe('flags where people put them', function () {
         [['download', `s3://${bucket}/`, '-'], /^s3c: download takes a folder and an s3:\/\/ prefix, not "-": .*s3c cp s3:\/\/BUCKET\/KEY -/],
       ]
       for (const [args, message] of cases) assert.match(refused(await runCli(args, {input: Buffer.from('x')}), args.join(' ')), message)
+      // A line of s3c run calls the verb, which has no standard input of its own to give.
+      const lines = join(dir, 'lines.txt')
+      writeFileSync(lines, `cp - s3://${bucket}/k\n`)
+      const run = await runCli(['run', lines])
+      assert.notEqual(run.code, 0, run.stderr)
+      assert.match(run.stdout + run.stderr, /only as a command of its own/)
       assert.equal((await getObject(bucket, 'k')).toString(), 'kept')
       assert.equal(existsSync(join(dir, 'x')) || existsSync(join(projectRoot, '-')), false, 'no file named -')
     })

@@ -53,7 +53,10 @@ export async function cp(opts: CopyOptions): Promise<RunSummary> {
   const dst = parseLocation(opts.destination)
   const verb = opts.verb ?? 'cp'
   // The command line streams "-" itself (commands/cp.ts); a program has its own streams.
-  if (stdioCopy(opts)) throw new S3cError('copy() does not read or write "-": in a program, pipe process.stdin into createWriteStream(url), or createReadStream(url) into process.stdout', ExitCode.usage)
+  if (stdioCopy(opts)) {
+    throw new S3cError(`${verb} reads or writes "-" (standard input or output) only as a command of its own (s3c cp - s3://BUCKET/KEY), not as a line of s3c run or a library call: ` +
+      'in a program, pipe process.stdin into createWriteStream(url), or createReadStream(url) into process.stdout', ExitCode.usage)
+  }
   if (src.type === 'local' && dst.type === 'local') throw new S3cError(`${verb} needs an s3:// URL on at least one side ("${opts.source}" and "${opts.destination}" are both local): use the shell's ${verb} for local files`, ExitCode.usage)
   const common = {...opts, force: true, removeSource: opts.removeSource}
   if (src.type === 'local' && dst.type === 's3') {
