@@ -49,6 +49,9 @@ export interface StdStream {
 
 export type Location = S3Url | LocalPath | StdStream
 
+/** What to use for `-` where a verb takes folders or prefixes (sync, upload, download, mv). */
+export const STDIO_INSTEAD = 'for standard input or output use s3c cp - s3://BUCKET/KEY or s3c cp s3://BUCKET/KEY -'
+
 function isS3Url(s: string): boolean {
   return /^s3:\/\//i.test(s)
 }

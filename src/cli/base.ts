@@ -3,7 +3,7 @@ import {formatBytes} from '../base/units.js'
 import type {TransferOptions} from '../run/session.js'
 import {ProgressReporter} from '../run/progress.js'
 import {RunStats, summarize, type RunSummary} from '../run/stats.js'
-import {parseLocation, resolveLocation} from '../base/location.js'
+import {parseLocation, resolveLocation, STDIO_INSTEAD} from '../base/location.js'
 import type {Redis} from 'ioredis'
 import {checkRedis, connectRedis} from '../run/redis.js'
 import {OutputCommand, type JsonResult} from './output.js'
@@ -24,6 +24,7 @@ export abstract class S3cCommand extends OutputCommand {
     run: (opts: TransferOptions & {localFolder: string}) => Promise<RunSummary>,
   ): Promise<JsonResult> {
     const given = positional.filter((a): a is string => a !== undefined)
+    if (given.some(a => parseLocation(a).type === 'stdio')) throw new S3cError(`${label} takes a folder and an s3:// prefix, not "-": ${STDIO_INSTEAD}`, ExitCode.usage)
     const url = given.find(a => parseLocation(a).type === 's3')
     const locals = given.filter(a => parseLocation(a).type !== 's3')
     if (locals.length > 1) throw new S3cError(`give one local folder and one s3:// URL, got "${locals.join('" and "')}"`)

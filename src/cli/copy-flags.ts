@@ -7,6 +7,7 @@ import type {CopyConditions, CopySettings} from '../jobs/types.js'
 import {parseLocation, parseS3Url} from '../base/location.js'
 import {copyDefaults, type CopyOptions} from '../verbs/cp.js'
 import type {SyncOptions} from '../verbs/sync.js'
+import {repeatable} from './flags.js'
 import {runOptions, type RunFlagValues} from './options.js'
 
 const size = Flags.custom<number>({parse: async input => parseSize(input)})
@@ -15,15 +16,15 @@ const FILTER_RULE = 'wildcard on the name under the source folder or the wildcar
 
 /** The flags of cp and mv (and of their lines in `s3c run`). */
 export const copyFlags = {
-  include: Flags.string({description: `only names matching this ${FILTER_RULE}`, multiple: true}),
-  exclude: Flags.string({description: `skip names matching this ${FILTER_RULE}`, multiple: true}),
+  include: repeatable(`only names matching this ${FILTER_RULE}`),
+  exclude: repeatable(`skip names matching this ${FILTER_RULE}`),
   'no-clobber': Flags.boolean({char: 'n', description: 'do not overwrite a destination that exists'}),
   'if-size-differ': Flags.boolean({description: 'copy only when the destination\'s size differs'}),
   'if-source-newer': Flags.boolean({description: 'copy only when the source is newer than the destination'}),
   flatten: Flags.boolean({description: 'keep only the base name of each file (folders are not recreated)'}),
   'storage-class': Flags.string({description: 'storage class of the new objects (STANDARD_IA, GLACIER_IR, …)'}),
   'content-type': Flags.string({description: 'content type of the new objects (S3→S3: replaces the source\'s metadata)'}),
-  metadata: Flags.string({description: 'metadata key=value of the new objects, repeatable (S3→S3: replaces the source\'s metadata)', multiple: true}),
+  metadata: repeatable('metadata key=value of the new objects, repeatable (S3→S3: replaces the source\'s metadata)'),
   sse: Flags.string({description: 'server-side encryption: AES256 or aws:kms'}),
   'sse-kms-key-id': Flags.string({description: 'the KMS key of --sse aws:kms'}),
   acl: Flags.string({description: 'canned ACL of the new objects (private, public-read, bucket-owner-full-control, …)'}),

@@ -8,6 +8,15 @@ const size = Flags.custom<number>({
   parse: async input => parseSize(input),
 })
 
+/**
+ * A flag given once per value (`--exclude a --exclude b`), in any position: one value per
+ * occurrence, so `sync --exclude '*.tmp' SRC DST` leaves SRC and DST to the arguments (oclif's
+ * plain `multiple` takes every word after the flag as a value). Every repeatable flag is one of these.
+ */
+export function repeatable(description: string) {
+  return Flags.string({description, multiple: true, multipleNonGreedy: true})
+}
+
 /** How to reach S3: the same flags on every command that talks to S3 (baseFlags of S3Command and RunCommand, cli/base.ts). */
 export const s3Flags = {
   'endpoint-url': Flags.string({description: 'S3 endpoint (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL, the profile\'s s3 endpoint_url / services / endpoint_url, AWS)', helpGroup: 'S3'}),
@@ -61,8 +70,8 @@ export const transferFlags = {
   'local-folder': Flags.string({char: 'l', description: 'local folder (default: the current directory)'}),
   'multipart-threshold': size({description: 'files at or above this size move in parallel parts', default: transferDefaults.multipartThreshold}),
   'part-size': size({description: 'part size for large files (grown to fit 10,000 parts)', default: transferDefaults.partSize}),
-  include: Flags.string({description: 'only names matching this wildcard (repeatable; * matches across /, ? one character: *.log is every .log file)', multiple: true}),
-  exclude: Flags.string({description: 'skip names matching this wildcard (repeatable; * matches across /; dir/* skips a whole folder unread)', multiple: true}),
+  include: repeatable('only names matching this wildcard (repeatable; * matches across /, ? one character: *.log is every .log file)'),
+  exclude: repeatable('skip names matching this wildcard (repeatable; * matches across /; dir/* skips a whole folder unread)'),
   force: Flags.boolean({description: 'transfer every file, even unchanged ones'}),
   checksum: Flags.boolean({description: 'compare content (sha256) instead of size and modification time'}),
   'dry-run': Flags.boolean({description: 'print what would be transferred; send no writes'}),

@@ -7,6 +7,12 @@ import {unknownCommandMessage} from './suggest.js'
  */
 export default class S3cHelp extends Help {
   async showHelp(argv: string[]): Promise<void> {
+    // `s3c --endpoint-url URL ls --help`: the help of ls (global flags may come first, cli/globals.ts).
+    if (argv[0]?.startsWith('-') && !['--help', '-h'].includes(argv[0])) {
+      const {globalsAfterVerb} = await import('./globals.js')
+      const moved = globalsAfterVerb(argv, this.config.commands)
+      if ('id' in moved) argv = [...moved.id.split(':'), ...moved.argv]
+    }
     try {
       await super.showHelp(argv)
     } catch (error) {

@@ -1,23 +1,10 @@
-import {pipeline} from 'node:stream/promises'
-import {Writable} from 'node:stream'
 import {Args, Flags} from '@oclif/core'
 import {S3Command} from '../cli/base.js'
 import {readOptions} from '../cli/options.js'
-import {createHash} from 'node:crypto'
 import type {JsonResult} from '../cli/output.js'
-import {withS3} from '../storage/open.js'
+import {objectToStdout} from '../cli/object-stdout.js'
 import {parseObjectUrl} from '../verbs/expand.js'
-import {openObject, parseRange} from '../verbs/cat.js'
-
-/** process.stdout cannot be ended; this forwards to it and leaves it open. */
-function stdoutSink(): Writable {
-  return new Writable({
-    write(chunk, _enc, done) {
-      if (process.stdout.write(chunk)) done()
-      else process.stdout.once('drain', () => done())
-    },
-  })
-}
+import {parseRange} from '../verbs/cat.js'
 
 export default class Cat extends S3Command {
   static summary = 'Write an object (or a byte range of it) to standard output.'
@@ -40,18 +27,7 @@ export default class Cat extends S3Command {
     const opts = await readOptions(flags, 2)
     // stdout carries either the data or, with --json, the one object (the bytes' count and SHA-256,
     // the data read and not written); -q reads and drops the data, as grep -q: the exit code tells.
-    const digest = createHash('sha256')
-    let bytes = 0
-    const counter = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        digest.update(chunk)
-        bytes += chunk.length
-        done()
-      },
-    })
-    await withS3({s3: opts.s3, maxRetry: opts.maxRetry}, async s3 => {
-      await pipeline(await openObject(s3, bucket, key, range), this.jsonEnabled() || this.quiet ? counter : stdoutSink())
-    })
-    return this.jsonEnabled() ? {url: args.url, bytes, sha256: digest.digest('hex'), ...(flags.range ? {range: flags.range} : {})} : undefined
+    const {bytes, sha256} = await objectToStdout(opts, {bucket, key}, {range, drop: this.jsonEnabled() || this.quiet})
+    return this.jsonEnabled() ? {url: args.url, bytes, sha256, ...(flags.range ? {range: flags.range} : {})} : undefined
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {RedisCommand} from '../cli/base.js'
+import {repeatable} from '../cli/flags.js'
 import {S3cError} from '../base/errors.js'
 import {parseAuth} from '../dashboard/auth.js'
 import {startDashboard} from '../dashboard/server.js'
@@ -19,7 +20,7 @@ export default class Dashboard extends RedisCommand {
     auth: Flags.string({description: 'require HTTP basic auth as user:password', env: 'S3C_DASHBOARD_AUTH'}),
     'read-only': Flags.boolean({description: 'hide bull-board\'s actions (retry, clean, pause…) and refuse every non-GET request to it'}),
     runs: Flags.integer({description: 'how many recent runs to show and export', default: 20, min: 1}),
-    'allowed-host': Flags.string({description: 'another name the dashboard answers to in the Host header, e.g. a reverse proxy\'s (name, or name:port; repeatable)', multiple: true}),
+    'allowed-host': repeatable('another name the dashboard answers to in the Host header, e.g. a reverse proxy\'s (name, or name:port; repeatable)'),
   }
 
   async run(): Promise<void> {

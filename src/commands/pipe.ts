@@ -6,8 +6,7 @@ import {copyFlags, copySettings} from '../cli/copy-flags.js'
 import type {JsonResult} from '../cli/output.js'
 import {s3Options} from '../cli/options.js'
 import {parseLocation, parseS3Url} from '../base/location.js'
-import {pipeDefaults, pipeToS3} from '../verbs/pipe.js'
-import {readableStdin} from '../local/stdin.js'
+import {pipeDefaults, pipeStdin} from '../verbs/pipe.js'
 
 const size = Flags.custom<number>({parse: async input => parseSize(input)})
 
@@ -30,7 +29,7 @@ export default class Pipe extends S3Command {
     if (parseLocation(args.destination).type !== 's3') throw new S3cError(`pipe writes to S3: give s3://bucket/key, not "${args.destination}"`, ExitCode.usage)
     const {bucket, prefix: key} = parseS3Url(args.destination)
     if (!key || key.endsWith('/')) throw new S3cError(`pipe needs the object's key: s3://${bucket}/${key}NAME`, ExitCode.usage)
-    const result = await pipeToS3(readableStdin('the bytes to store'), {bucket, key}, {
+    const result = await pipeStdin({bucket, key}, {
       s3: await s3Options(flags, flags.concurrency), maxRetry: flags['max-retry'], partSize: flags['part-size'], concurrency: flags.concurrency,
       settings: copySettings(flags), signal: this.cancelOnSignals(),
     })

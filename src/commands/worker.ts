@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {baseFlagSets} from '../cli/flags.js'
+import {baseFlagSets, repeatable} from '../cli/flags.js'
 import {s3Options} from '../cli/options.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {redactUrl} from '../run/redis.js'
@@ -21,7 +21,7 @@ export default class Worker extends S3cCommand {
   static flags = {
     concurrency: Flags.integer({char: 'c', description: 'jobs in hand at once', default: 16, min: 1}),
     'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
-    root: Flags.string({description: 'a folder whose files jobs may read, write or delete (repeatable; default: the working folder); a job naming a path outside is refused', multiple: true}),
+    root: repeatable('a folder whose files jobs may read, write or delete (repeatable; default: the working folder); a job naming a path outside is refused'),
     'grace-seconds': Flags.integer({description: 'on SIGTERM, how long to wait for the jobs in hand before exiting anyway (keep it below your supervisor\'s kill timeout)', default: 30, min: 0}),
   }
 

@@ -12,7 +12,7 @@ import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import {type CreateOptions, treeFiles, type StorageEntry} from '../base/storage.js'
 import {atLeastOne} from '../base/plans.js'
 import {treeAt} from '../storage/open.js'
-import {folderPrefix, joinKey, overlapError, localRoot, parseLocation, s3Root, type S3Url} from '../base/location.js'
+import {folderPrefix, joinKey, overlapError, localRoot, parseLocation, s3Root, STDIO_INSTEAD, type S3Url} from '../base/location.js'
 
 export const copyDefaults = {
   /** Objects above this size are copied in parts (UploadPartCopy); CopyObject takes at most 5 GiB. */
@@ -51,8 +51,11 @@ export async function cp(opts: CopyOptions): Promise<RunSummary> {
   const src = parseLocation(opts.source)
   const dst = parseLocation(opts.destination)
   const verb = opts.verb ?? 'cp'
-  if (src.type === 'stdio' || dst.type === 'stdio')
-    throw new S3cError(`${verb} does not read or write "-" yet: use s3c cat s3://BUCKET/KEY to write an object to standard output, s3c pipe s3://BUCKET/KEY to store standard input`, ExitCode.usage)
+  // The command line streams "-" itself (commands/cp.ts); a program has its own streams.
+  if (stdioCopy(opts)) {
+    throw new S3cError(`${verb} reads or writes "-" (standard input or output) only as a command of its own (s3c cp - s3://BUCKET/KEY), not as a line of s3c run or a library call: ` +
+      'in a program, pipe process.stdin into createWriteStream(url), or createReadStream(url) into process.stdout', ExitCode.usage)
+  }
   if (src.type === 'local' && dst.type === 'local') throw new S3cError(`${verb} needs an s3:// URL on at least one side ("${opts.source}" and "${opts.destination}" are both local): use the shell's ${verb} for local files`, ExitCode.usage)
   const common = {...opts, force: true, removeSource: opts.removeSource}
   if (src.type === 'local' && dst.type === 's3') {
@@ -66,6 +69,33 @@ export async function cp(opts: CopyOptions): Promise<RunSummary> {
   }
   if (src.type === 's3' && dst.type === 's3') return copyS3(opts, src, dst, verb)
   throw new Error('unreachable')
+}
+
+/** An object and standard input or output: `cp - s3://b/key` stores the stream, `cp s3://b/key -` writes the object out. */
+export type StdioCopy = {from: 'stdin'; to: {bucket: string; key: string}} | {from: {bucket: string; key: string}; to: 'stdout'}
+
+/**
+ * `-` in cp is standard input or output, as in `aws s3 cp`: one object streamed (pipe's upload,
+ * cat's verified GET). Undefined when neither side is `-`. mv, `-` on both sides, a local path,
+ * a prefix or a wildcard on the other side, and the flags that select or skip files are refused
+ * in one line saying what to use.
+ */
+export function stdioCopy(opts: CopyOptions): StdioCopy | undefined {
+  const src = parseLocation(opts.source)
+  const dst = parseLocation(opts.destination)
+  const verb = opts.verb ?? 'cp'
+  if (src.type !== 'stdio' && dst.type !== 'stdio') return undefined
+  if (opts.removeSource || verb !== 'cp') throw new S3cError(`${verb} does not read or write "-": ${STDIO_INSTEAD} (then s3c rm the object)`, ExitCode.usage)
+  if (src.type === 'stdio' && dst.type === 'stdio') throw new S3cError('cp cannot copy "-" to "-": give s3://BUCKET/KEY on one side', ExitCode.usage)
+  const other = src.type === 'stdio' ? dst : src
+  if (other.type !== 's3') throw new S3cError(`cp with "-" needs s3://BUCKET/KEY on the other side, not "${other.type === 'local' ? other.path : '-'}": use the shell for local files`, ExitCode.usage)
+  if (other.kind !== 'key') throw new S3cError(`cp with "-" streams one object: give its key (s3://${other.bucket}/${other.kind === 'bucket' ? '' : other.key}NAME), not ${other.kind === 'wildcard' ? 'a wildcard' : `a ${other.kind}`}`, ExitCode.usage)
+  const c = opts.conditions ?? {}
+  const unused = [[opts.include?.length, '--include'], [opts.exclude?.length, '--exclude'], [opts.flatten, '--flatten'], [c.noClobber, '--no-clobber'],
+    [c.ifSizeDiffer, '--if-size-differ'], [c.ifSourceNewer, '--if-source-newer'], [opts.dryRun, '--dry-run']].find(([given]) => given)
+  if (unused) throw new S3cError(`${unused[1]} does not apply to cp with "-": one stream is copied as it comes`, ExitCode.usage)
+  const object = {bucket: other.bucket, key: other.key}
+  return src.type === 'stdio' ? {from: 'stdin', to: object} : {from: object, to: 'stdout'}
 }
 
 /** What a copy in parts is created with: the source's type and metadata (COPY), or the ones given (REPLACE), and the new object's settings. */

@@ -5,6 +5,7 @@ import {contentTypeOf} from '../base/content-type.js'
 import type {CopySettings} from '../jobs/types.js'
 import {MIN_PART, streamDefaults} from '../s3/limits.js'
 import type {S3Config} from '../s3/config.js'
+import {readableStdin} from '../local/stdin.js'
 import {openStore} from '../storage/open.js'
 
 export interface PipeOptions {
@@ -29,6 +30,14 @@ export interface PipeResult {
 
 /** The first parts' size and the parts in flight (the S3 store's streamed write: src/s3/upload-stream.ts). */
 export const pipeDefaults = streamDefaults
+
+/**
+ * Standard input into one object (`s3c pipe`, `s3c cp - s3://b/key`), checked readable first
+ * (local/stdin.ts: a closed input or a folder is refused, not stored as 0 bytes).
+ */
+export function pipeStdin(target: {bucket: string; key: string}, opts: PipeOptions): Promise<PipeResult> {
+  return pipeToS3(readableStdin('the bytes to store'), target, opts)
+}
 
 /**
  * A stream of unknown length into one object: the store's streamed write (S3: parts cut as

@@ -11,7 +11,7 @@ import {fsPath} from '../local/fs-path.js'
 import type {S3Store} from '../base/storage.js'
 import {onlyInDestination, planTreeCopy} from '../base/plans.js'
 import {treeAt, withS3} from '../storage/open.js'
-import {folderPrefix, overlapError, parseLocation, type Location, type LocalPath, type S3Url} from '../base/location.js'
+import {folderPrefix, overlapError, parseLocation, STDIO_INSTEAD, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
 
@@ -38,7 +38,7 @@ export interface SyncSummary extends RunSummary {
 /** A side of a sync: a folder or a prefix (a wildcard or `-` is refused in one line). */
 function syncSide(arg: string, verb: string): S3Url | LocalPath {
   const loc: Location = parseLocation(arg)
-  if (loc.type === 'stdio') throw new S3cError(`${verb} needs a folder or an s3:// prefix, not "-"`, ExitCode.usage)
+  if (loc.type === 'stdio') throw new S3cError(`${verb} needs a folder or an s3:// prefix, not "-": ${STDIO_INSTEAD}`, ExitCode.usage)
   // A wildcard taken as a literal prefix lists nothing: sync would copy nothing, exit 0.
   if ((loc.type === 's3' && loc.kind === 'wildcard') || (loc.type === 'local' && loc.wildcard))
     throw new S3cError(`${verb} takes folders, not a wildcard ("${arg}"): give the folder and select names with --include '…'`, ExitCode.usage)
