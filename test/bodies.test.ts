@@ -198,6 +198,19 @@ describe('verified bodies and listings against a misbehaving server', function (
     }
   })
 
+  for (const [lie, token] of [['repeat-token', 'same-token-again'], ['token-cycle', 'A']] as const) {
+    it(`ls of the buckets: a ListBuckets answer '${lie}' is one line naming it, exit 3`, async function () {
+      proxy.setFaults({lie: r => (r.method === 'GET' && r.path === '/' ? lie : undefined)})
+      proxy.reset()
+      const r = await runBounded(['ls'])
+      assert.equal(r.killed, false, 'ls did not end')
+      assert.equal(r.code, 3, r.stdout + r.stderr)
+      assert.match(r.stderr, new RegExp(`^s3c.*ListBuckets at .* answered next markers it was sent before \\(\\["${token}"\\]\\)`))
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+      assert.ok(proxy.count('GET', q => q.path === '/') <= 3)
+    })
+  }
+
   it('a truncated listing without a token is an error naming the answer (ls, download, rm)', async function () {
     proxy.setFaults({lie: r => (isList(r) ? 'no-token' : undefined)})
     const dst = mk('notoken')

@@ -580,11 +580,13 @@ export class S3Storage {
   /** The buckets the credentials own (ListBuckets), by name. */
   async listBuckets(): Promise<BucketInfo[]> {
     const out: BucketInfo[] = []
+    const seen = new Set<string>()
     let token: string | undefined
     do {
       const page = await this.retried(() => this.send(m => new m.ListBucketsCommand({ContinuationToken: token}), {abortSignal: this.signal}))
       for (const b of page.Buckets ?? []) if (b.Name) out.push({name: b.Name, created: b.CreationDate})
-      token = page.ContinuationToken
+      // The page guard of the marker listings: a token that comes back would page forever.
+      token = nextMarkers(`ListBuckets at ${this.endpointLabel}`, !!page.ContinuationToken, [page.ContinuationToken], seen) ? page.ContinuationToken : undefined
     } while (token)
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }

@@ -73,8 +73,8 @@ export interface FaultOptions {
  * What a misbehaving server does to an answer. Bodies: 'short' sends the full Content-Length,
  * half the body, then closes; 'zero' says Content-Length: 0 and sends nothing; 'two-lengths'
  * sends a wrong Content-Length (one byte short) before the right one, then the body; 'altered'
- * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2):
- * 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
+ * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2, and
+ * ListBuckets by its ContinuationToken): 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
  * 'token-cycle' gives tokens A, B, A, B… (each page the first page again); 'no-token' says
  * IsTruncated=true without a token. Checksums (for a server that sends them, which fauxqs does
  * not): 'checksum-right' adds the body's true `x-amz-checksum-sha256`, 'checksum-wrong' one of
@@ -127,7 +127,11 @@ function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage,
   if (lie === 'repeat-token' || lie === 'token-cycle' || lie === 'no-token') {
     const next = lie === 'repeat-token' ? 'same-token-again' : lie === 'token-cycle' ? (rec.query.includes('continuation-token=A') ? 'B' : 'A') : undefined
     const token = next ? `<NextContinuationToken>${next}</NextContinuationToken>` : ''
-    const xml = body.toString('utf8').replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
+    let xml = body.toString('utf8')
+    // ListBuckets pages by a ContinuationToken alone (no IsTruncated).
+    if (xml.includes('</ListAllMyBucketsResult>'))
+      xml = xml.replace(/<ContinuationToken>[^<]*<\/ContinuationToken>/, '').replace('</ListAllMyBucketsResult>', `${next ? `<ContinuationToken>${next}</ContinuationToken>` : ''}</ListAllMyBucketsResult>`)
+    else xml = xml.replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
     const out = Buffer.from(xml, 'utf8')
     rec.responseBytes += out.length
     return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
