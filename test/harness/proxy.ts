@@ -81,6 +81,8 @@ export interface FaultOptions {
  * other bytes, the body itself unchanged.
  */
 export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token' | 'checksum-right' | 'checksum-wrong' | MarkerLie
+  /** ListObjectsV2 with its objects in localeCompare order of their keys, as fauxqs lists, instead of S3's byte order. */
+  | 'locale-order'
 
 /**
  * Lies of the listings that page by markers (ListObjectVersions, ListMultipartUploads): every page
@@ -133,6 +135,15 @@ function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage,
       xml = xml.replace(/<ContinuationToken>[^<]*<\/ContinuationToken>/, '').replace('</ListAllMyBucketsResult>', `${next ? `<ContinuationToken>${next}</ContinuationToken>` : ''}</ListAllMyBucketsResult>`)
     else xml = xml.replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
     const out = Buffer.from(xml, 'utf8')
+    rec.responseBytes += out.length
+    return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
+  }
+  if (lie === 'locale-order') {
+    const blocks = body.toString('utf8').match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []
+    const keyOf = (b: string) => decodeURIComponent((/<Key>([^<]*)<\/Key>/.exec(b)?.[1] ?? '').replace(/\+/g, ' '))
+    const sorted = [...blocks].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))
+    let i = 0
+    const out = Buffer.from(body.toString('utf8').replace(/<Contents>[\s\S]*?<\/Contents>/g, () => sorted[i++]), 'utf8')
     rec.responseBytes += out.length
     return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
   }
