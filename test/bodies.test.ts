@@ -153,6 +153,22 @@ describe('verified bodies and listings against a misbehaving server', function (
     })
   }
 
+  it('download of a large object without a digest: a range answered with other bytes of its length (Content-Range moved) fails the file; cat --range too', async function () {
+    proxy.setFaults({lie: r => (getOf('big.bin')(r) && r.range ? 'shifted-range' : undefined)})
+    const dst = mk('shifted')
+    const r = await runCli(['download', `s3://${bucket}/large`, dst, '--max-retry', '1', '--part-size', '5MiB'], {env: env()})
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stderr, /asked for the bytes from \d+, the server answered 206 with Content-Range "bytes \d+-/)
+    assert.deepEqual(readdirSync(dst).filter(n => !n.startsWith('.')), [])
+    const cat = await runCli(['cat', `s3://${bucket}/large/big.bin`, '--range', 'bytes=100-199', '--max-retry', '1'], {env: env()})
+    assert.notEqual(cat.code, 0, `exit 0 with ${cat.stdoutBytes.length} bytes`)
+    assert.match(cat.stderr, /asked for the bytes from 100/)
+    proxy.setFaults({})
+    const ok = await runCli(['download', `s3://${bucket}/large`, dst, '--part-size', '5MiB'], {env: env()})
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.ok(readFileSync(join(dst, 'big.bin')).equals(big))
+  })
+
   it('mv S3→local of a large object: a range cut short keeps the source', async function () {
     lieOn('big.bin', 'zero')
     const dst = mk('mvbig')

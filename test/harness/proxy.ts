@@ -83,6 +83,11 @@ export interface FaultOptions {
 export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token' | 'checksum-right' | 'checksum-wrong' | MarkerLie
   /** ListObjectsV2 with its objects in localeCompare order of their keys, as fauxqs lists, instead of S3's byte order. */
   | 'locale-order'
+  /**
+   * A ranged GET answered with other bytes of the same length: the Range is moved by one byte (down,
+   * or up from 0) before it is sent, and the answer (its Content-Range saying so) is passed on.
+   */
+  | 'shifted-range'
 
 /**
  * Lies of the listings that page by markers (ListObjectVersions, ListMultipartUploads): every page
@@ -137,6 +142,10 @@ function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage,
     const out = Buffer.from(xml, 'utf8')
     rec.responseBytes += out.length
     return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
+  }
+  if (lie === 'shifted-range') {
+    rec.responseBytes += body.length
+    return writeRaw(socket, status, up.rawHeaders, [body.length], body, false)
   }
   if (lie === 'locale-order') {
     const blocks = body.toString('utf8').match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []
@@ -266,26 +275,35 @@ async function checkSignature(req: http.IncomingMessage, auth: NonNullable<Proxy
   return ok ? undefined : 'SignatureDoesNotMatch'
 }
 
+/** `bytes=A-B` moved by one byte: down, or up when A is 0 (same length, other bytes). */
+function shifted(range: string | undefined): string | undefined {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '')
+  if (!m) return undefined
+  const d = Number(m[1]) > 0 ? -1 : 1
+  return `bytes=${Number(m[1]) + d}-${Number(m[2]) + d}`
+}
+
 function environmentKeys(): ProxyOptions['resign'] {
   const {AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: region} = process.env
   return accessKeyId && secretAccessKey ? {accessKeyId, secretAccessKey, region: region || 'us-east-1'} : undefined
 }
 
 /**
- * A request sent to `url` (path and query, as the proxy changed it) instead of the one the client
- * signed: the same signed headers, signed again by s3c's signer (src/s3/sigv4.ts), and the query
+ * A request sent to `url` (path and query, as the proxy changed it), with `changes` to its headers,
+ * instead of the one the client signed: the same signed headers, signed again by s3c's signer (src/s3/sigv4.ts), and the query
  * in the canonical form that signature covers. Unsigned requests stay unsigned.
  */
-function resigned(req: http.IncomingMessage, url: string, keys: ProxyOptions['resign']): {path: string; headers: http.OutgoingHttpHeaders} {
+function resigned(req: http.IncomingMessage, url: string, keys: ProxyOptions['resign'], changes: Record<string, string> = {}): {path: string; headers: http.OutgoingHttpHeaders} {
   const names = /SignedHeaders=([^,]+)/.exec(req.headers.authorization ?? '')?.[1].split(';')
-  if (!keys || !names) return {path: url, headers: req.headers}
+  if (!keys || !names) return {path: url, headers: {...req.headers, ...changes}}
   const qi = url.indexOf('?')
   const path = qi < 0 ? url : url.slice(0, qi)
   const query = parseQuery(qi < 0 ? '' : url.slice(qi + 1))
   const signedHeaders: Record<string, string> = {}
-  for (const name of names) if (name !== 'x-amz-date' && req.headers[name] !== undefined) signedHeaders[name] = String(req.headers[name])
+  const given: http.IncomingHttpHeaders = {...req.headers, ...changes}
+  for (const name of names) if (name !== 'x-amz-date' && given[name] !== undefined) signedHeaders[name] = String(given[name])
   const signed = new SigV4Signer(keys.region).sign({method: req.method ?? 'GET', path, query, headers: signedHeaders}, keys)
-  const headers: http.OutgoingHttpHeaders = {...req.headers}
+  const headers: http.OutgoingHttpHeaders = {...given}
   delete headers['x-amz-date']
   const q = canonicalQuery(query)
   return {path: q ? `${path}?${q}` : path, headers: {...headers, ...signed}}
@@ -377,7 +395,8 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     const lie = faults.lie?.(rec)
     // A looping listing answers its first page again, whatever token it is sent (the server under test would refuse ours).
     const changed = lie === 'repeat-token' || lie === 'token-cycle' ? url.replace(/&continuation-token=[^&]*|continuation-token=[^&]*&?/, '') : url
-    const {path, headers} = changed === url ? {path: url, headers: req.headers} : resigned(req, changed, resignKeys)
+    const range = lie === 'shifted-range' ? shifted(req.headers.range) : undefined
+    const {path, headers} = changed === url && !range ? {path: url, headers: req.headers} : resigned(req, changed, resignKeys, range ? {range} : {})
     const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path, headers, agent}, up => {
       rec.status = up.statusCode
       const length = Number(up.headers['content-length'] ?? 0)
