@@ -174,4 +174,42 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     assert.equal(unsigned.code, 2, unsigned.stderr)
     assert.match(unsigned.stderr, /its stored command is not signed, and this s3c has a job key/)
   })
+  it('s3c retry without a job key: a stored command rewritten to name a folder outside --root (default: the working folder) is refused in one line, nothing read', async function () {
+    const src = scratch('trust-rroot')
+    mkdirSync(join(src, 'd'))
+    writeFileSync(join(src, 'd', 'a.txt'), 'mine')
+    const secret = scratch('trust-rroot-secret')
+    writeFileSync(join(secret, 'id_rsa'), 'PRIVATE KEY')
+    const bucket = await newBucket('forgeroot')
+    const env = {REDIS_URL: harness().redis.url}
+    const up = await runCli(['upload', src, `s3://${bucket}/r`, '--detach'], {env})
+    assert.equal(up.code, 0, up.stderr)
+    const runId = up.stdout.trim()
+    const key = `s3c:run:${runId}`
+    // Untouched, the command's folder is under --root, and under the working folder by default: the paths pass (the run is only still running).
+    for (const opts of [{args: ['--root', src]}, {args: [], cwd: src, ownRoots: true}]) {
+      const fine = await runCliWithin(['retry', runId, ...opts.args], {env, cwd: opts.cwd, ownRoots: opts.ownRoots})
+      assert.match(fine.stderr, /is still running/)
+    }
+    const command = JSON.parse((await redis.hget(key, 'command'))!)
+    command.options.localFolder = secret
+    await redis.hset(key, 'command', JSON.stringify(command))
+    const refused = new RegExp(`^s3c: run "${runId}": its stored command names ${secret}, outside the folders this retry may act in: run s3c retry with --root naming a folder that holds it\n$`)
+    for (const opts of [{args: ['--root', src]}, {args: [], cwd: src, ownRoots: true}]) {
+      const r = await runCliWithin(['retry', runId, ...opts.args], {env, cwd: opts.cwd, ownRoots: opts.ownRoots})
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, refused)
+    }
+    // A download folder, a local sync --delete destination: every place a stored command names is checked, whatever its verb.
+    for (const forged of [{verb: 'download', options: {...command.options, localFolder: join(secret, 'into')}},
+      {verb: 'sync-delete', options: {...command.options, localFolder: undefined, source: `s3://${bucket}/r`, destination: secret}},
+      {verb: 'copy', options: {...command.options, localFolder: undefined, source: join(secret, 'id_rsa'), destination: `s3://${bucket}/x`}}]) {
+      await redis.hset(key, 'command', JSON.stringify(forged))
+      const r = await runCliWithin(['retry', runId, '--root', src], {env})
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, /its stored command names .*, outside the folders this retry may act in: run s3c retry with --root/)
+    }
+    assert.deepEqual([...(await listKeys(bucket)).keys()], [], 'nothing uploaded')
+    assert.ok(existsSync(join(secret, 'id_rsa')))
+  })
 })

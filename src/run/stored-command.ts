@@ -1,3 +1,4 @@
+import {parseLocation} from '../base/location.js'
 import type {PlanOptions, RunOptions} from './options.js'
 import type {TarFormat} from '../tar/header.js'
 import type {TarRef} from '../s3ci/ref.js'
@@ -28,4 +29,24 @@ export type StoredCommand =
 export function commonStoredOptions(o: CommonStoredOptions): CommonStoredOptions {
   return {location: o.location, multipartThreshold: o.multipartThreshold, partSize: o.partSize, checksum: o.checksum,
     include: o.include, exclude: o.exclude, maxRetry: o.maxRetry, threadCount: o.threadCount, adaptive: o.adaptive, force: o.force, state: o.state, stateUrl: o.stateUrl}
+}
+
+/**
+ * Every local path a stored command names, for the root rule `s3c retry` keeps (src/run/trust.ts,
+ * checkStoredPaths). The command comes from Redis, so its shape is not trusted: every field that
+ * can name a place is looked at whatever the verb, as the verb's function is given them all.
+ */
+export function storedLocalPaths(command: StoredCommand): unknown[] {
+  const o = (command.options ?? {}) as Record<string, unknown>
+  const paths: unknown[] = []
+  if (o.localFolder !== undefined) paths.push(o.localFolder)
+  const places = [o.source, o.destination, o.dest, o.archive, o.manifest, ...(Array.isArray(o.urls) ? o.urls : o.urls === undefined ? [] : [o.urls])]
+  for (const p of places) {
+    if (p === undefined) continue
+    if (typeof p !== 'string') paths.push(p)
+    else if (parseLocation(p).type === 'local') paths.push(p)
+  }
+  const ref = o.ref as {kind?: unknown; path?: unknown; indexPath?: unknown} | undefined
+  if (ref && typeof ref === 'object' && ref.kind === 'local') paths.push(ref.path, ref.indexPath)
+  return paths
 }

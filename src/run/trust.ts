@@ -74,7 +74,7 @@ export function checkStoredCommand(runId: string, command: unknown, signature: s
   if (!sameSignature(command, signature, key)) throw new S3cError(`run "${runId}": its stored command does not match its signature (changed in Redis, or signed with another job key): refused; run the command again yourself`, ExitCode.usage)
 }
 
-/** The folders a worker acts in: each as given (absolute) and as its real path, so either spelling in a job matches. */
+/** The folders a worker (or s3c retry) acts in: each as given (absolute) and as its real path, so either spelling in a job matches. */
 export function workerRoots(dirs: string[]): string[] {
   const roots = new Set<string>()
   for (const d of dirs) {
@@ -115,9 +115,32 @@ export function refusalOf<E extends {job?: unknown; sig?: unknown}>(envelope: E,
   } catch {
     return `refused: a ${kind.kind} job without the fields its kind has`
   }
+  const bad = firstOutside(paths, roots)
+  if (!bad) return undefined
+  return bad.absolute ? `refused: ${bad.path} is outside this worker's folders: start the worker with --root naming a folder that holds it` : `refused: ${bad.path} is not an absolute path`
+}
+
+/**
+ * The root rule, one for workers (a job's local paths) and `s3c retry` (a stored command's): the
+ * first of `paths` that is not an absolute path under one of `roots` (workerRoots), or undefined.
+ */
+export function firstOutside(paths: readonly unknown[], roots: string[]): {path: string; absolute: boolean} | undefined {
   for (const p of paths) {
-    if (typeof p !== 'string' || !isAbsolute(p)) return `refused: ${String(p)} is not an absolute path`
-    if (!roots.some(r => isUnder(p, r))) return `refused: ${p} is outside this worker's folders: start the worker with --root naming a folder that holds it`
+    if (typeof p !== 'string' || !isAbsolute(p)) return {path: String(p), absolute: false}
+    if (!roots.some(r => isUnder(p, r))) return {path: p, absolute: true}
   }
   return undefined
+}
+
+/**
+ * Refuses (one line, exit 2) a stored command naming a local path outside the folders `s3c retry`
+ * was given (--root; default: the working folder): without a job key, whoever can write to Redis
+ * chooses the command, so a retry acts where a worker would, and nowhere else.
+ */
+export function checkStoredPaths(runId: string, paths: readonly unknown[], roots: string[]): void {
+  const bad = firstOutside(paths, roots)
+  if (!bad) return
+  throw new S3cError(bad.absolute
+    ? `run "${runId}": its stored command names ${bad.path}, outside the folders this retry may act in: run s3c retry with --root naming a folder that holds it`
+    : `run "${runId}": its stored command names ${bad.path}, which is not an absolute path: refused; run the command again yourself`, ExitCode.usage)
 }

@@ -248,7 +248,7 @@ export class S3Storage implements S3Store {
     if (ref.etag) headers['if-match'] = ref.etag
     try {
       return await this.retried(async () => {
-        const r = await this.getWhole(ref.bucket, ref.key, headers)
+        const r = await this.getWhole(ref.bucket, ref.key, headers, {rangeStart: offset})
         if (!opts.partial && r.body.length !== length) throw Object.assign(new Error(`short read of s3://${ref.bucket}/${ref.key}: ${r.body.length} of ${length} bytes`), {name: 'IncompleteBody'})
         return r
       })
@@ -264,7 +264,7 @@ export class S3Storage implements S3Store {
     const headers: Headers = {range: `bytes=${offset}-${offset + length - 1}`}
     if (ref.etag) headers['if-match'] = ref.etag
     try {
-      return (await this.retried(() => this.getStream(ref.bucket, ref.key, headers))).body
+      return (await this.retried(() => this.getStream(ref.bucket, ref.key, headers, {rangeStart: offset}))).body
     } catch (error) {
       if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
       throw error
@@ -545,11 +545,13 @@ export class S3Storage implements S3Store {
   /** The buckets the credentials own (ListBuckets), by name. */
   async listBuckets(): Promise<BucketInfo[]> {
     const out: BucketInfo[] = []
+    const seen = new Set<string>()
     let token: string | undefined
     do {
       const page = await this.retried(() => this.send(m => new m.ListBucketsCommand({ContinuationToken: token}), {abortSignal: this.signal}))
       for (const b of page.Buckets ?? []) if (b.Name) out.push({name: b.Name, created: b.CreationDate})
-      token = page.ContinuationToken
+      // The page guard of the marker listings: a token that comes back would page forever.
+      token = nextMarkers(`ListBuckets at ${this.endpointLabel}`, !!page.ContinuationToken, [page.ContinuationToken], seen) ? page.ContinuationToken : undefined
     } while (token)
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
@@ -583,7 +585,9 @@ export class S3Storage implements S3Store {
    * a stream once the answer's headers have come; retried until then.
    */
   async streamObject(bucket: string, key: string, range?: string): Promise<{headers: Headers; body: Readable}> {
-    return this.retried(() => this.getStream(bucket, key, range ? {range} : {}))
+    // A suffix range (bytes=-N) does not say where its bytes start: only its length is checked.
+    const start = range ? /^bytes=(\d+)-/.exec(range)?.[1] : undefined
+    return this.retried(() => this.getStream(bucket, key, range ? {range} : {}, start === undefined ? {} : {rangeStart: Number(start)}))
   }
 
   /** Every version and delete marker under `prefix` (ListObjectVersions), in key order, newest first per key. */

@@ -6,7 +6,8 @@ import {crc32} from 'node:zlib'
  * Verified bodies (docs/DESIGN.md): the one rule every GET's answer passes, whole or streamed.
  * S3Storage's two GET primitives (`getWhole`, `getStream`, src/s3/storage.ts) call it, so no
  * verb, handler or library call can skip it. A body must hold the bytes its Content-Length
- * says and, when the caller listed the object, the listed size; a whole object (200, not a
+ * says and, when the caller listed the object, the listed size; a range must start where it was
+ * asked to (Content-Range); a whole object (200, not a
  * range) must match the strongest digest its answer carries: s3c's stored SHA-256, an
  * `x-amz-checksum-*` the server returns, else the MD5 a single-part ETag is (never under
  * SSE-KMS or SSE-C, where the ETag is no MD5). A mismatch throws IncompleteBody or BadDigest,
@@ -32,6 +33,23 @@ export function etagDigest(headers: Headers): {md5?: string; multipart?: {md5: s
 export interface BodyExpect {
   /** Its size as listed: a whole object's body must have it. */
   size?: number
+  /** The first byte a ranged GET asked for: the answer's bytes must start there. */
+  rangeStart?: number
+}
+
+/**
+ * A ranged GET's answer must hold the bytes asked for: a 206 whose Content-Range starts where
+ * the request's Range did, or a whole object (200, a server that ignores Range) when the range
+ * starts at 0. Other bytes of the right length would be written as the range's (no digest
+ * covers a range).
+ */
+function checkRange(label: string, status: number, headers: Headers, expect: BodyExpect): void {
+  if (expect.rangeStart === undefined) return
+  if (status === 200 && expect.rangeStart === 0) return
+  const cr = headers['content-range'] ?? ''
+  const start = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(cr.trim())?.[1]
+  if (status !== 206 || start === undefined || Number(start) !== expect.rangeStart)
+    throw new BodyMismatch('IncompleteBody', `${label}: asked for the bytes from ${expect.rangeStart}, the server answered ${status} with Content-Range ${JSON.stringify(cr)}`)
 }
 
 /** A body refused: named as S3's own errors so the retry policy fetches it again. */
@@ -115,6 +133,7 @@ function mismatch(label: string, d: Digest): BodyMismatch {
  * (for the sync state), else undefined.
  */
 export function verifyBody(label: string, a: {status: number; headers: Headers; body: Buffer}, expect: BodyExpect = {}): string | undefined {
+  checkRange(label, a.status, a.headers, expect)
   const whole = a.status === 200
   checkLength(label, a.body.length, contentLength(a.headers, label), whole, expect)
   const d = whole ? digestOf(a.headers) : undefined
@@ -130,6 +149,7 @@ export function verifyBody(label: string, a: {status: number; headers: Headers; 
  * (or a body cut short) errors the stream at its end, so a reader never sees a clean end.
  */
 export function verifyStream(label: string, status: number, headers: Headers, body: Readable, expect: BodyExpect = {}): Readable {
+  checkRange(label, status, headers, expect)
   const whole = status === 200
   const answered = contentLength(headers, label)
   const d = whole ? digestOf(headers) : undefined

@@ -46,7 +46,7 @@ export interface RemoveBucketResult {
 /**
  * `s3c rb s3://b`: refuses a bucket that holds objects (exit 2). With `force` it first deletes
  * every object (DeleteObjects of 1,000) and aborts the incomplete multipart uploads (where the
- * server lists them), then removes the bucket. Object versions of a versioned bucket are not
+ * server lists them; listed first, so a listing that fails deletes nothing), then removes the bucket. Object versions of a versioned bucket are not
  * deleted: S3 then refuses the bucket, and that answer is the one line.
  */
 export async function removeBucket(s3: S3Store, bucket: string, opts: {force?: boolean; threadCount?: number
@@ -59,11 +59,12 @@ export async function removeBucket(s3: S3Store, bucket: string, opts: {force?: b
       const {empty} = await s3.checkBucket(bucket, '')
       if (!empty) throw new S3cError(`bucket "${bucket}" is not empty: remove its objects first (s3c rm 's3://${bucket}/*'), or use rb --force`, ExitCode.usage)
     } else {
+      // Listed before anything is deleted: a listing the server cannot finish (nextMarkers) stops rb with every object in place.
+      const uploads = await s3.listMultipartUploads(bucket, '')
       const summary = await (opts.empty ?? (() => removeObjects(s3, [`s3://${bucket}/*`], {threadCount: opts.threadCount})))()
       if (summary.failed > 0)
         throw new S3cError(`bucket "${bucket}" kept ${summary.failed} objects it could not delete (first: ${summary.failures[0]?.url}: ${summary.failures[0]?.error})`, ExitCode.filesFailed)
       result.objectsDeleted = summary.removed
-      const uploads = await s3.listMultipartUploads(bucket, '')
       if (uploads) {
         for (const u of uploads) await s3.abortMultipart({bucket, key: u.key, uploadId: u.uploadId})
         result.uploadsAborted = uploads.length

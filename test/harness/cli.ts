@@ -22,6 +22,8 @@ export interface CliOptions {
   noFileOverride?: boolean
   /** Bytes for the CLI's stdin (else stdin is closed). */
   input?: Buffer
+  /** A worker or retry without --root keeps its own default (its working folder) instead of the harness's folders. */
+  ownRoots?: boolean
 }
 
 /** Runs the real CLI (bin/run.js) as a child process against the harness' servers. */
@@ -44,12 +46,12 @@ export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
 }
 
 /**
- * A worker acts only on paths under its --root folders (default: its working folder): the tests'
- * workers get the system's temporary folder (scratch folders are there) and their working folder,
- * unless a test names its own.
+ * A worker, and s3c retry, act only on paths under their --root folders (default: the working
+ * folder): the tests' workers and retries get the system's temporary folder (scratch folders are
+ * there) and their working folder, unless a test names its own.
  */
 function workerRoots(args: string[], opts: CliOptions): string[] {
-  return args[0] === 'worker' && !args.includes('--root') ? ['--root', tmpdir(), '--root', opts.cwd ?? projectRoot] : []
+  return (args[0] === 'worker' || args[0] === 'retry') && !args.includes('--root') && !opts.ownRoots ? ['--root', tmpdir(), '--root', opts.cwd ?? projectRoot] : []
 }
 
 /** Like runCli, with the child process at hand (to send it signals). */

@@ -3,6 +3,7 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {SignatureV4} from '@smithy/signature-v4'
 import {NodeSha256} from '../../src/s3/fast.js'
+import {SigV4Signer, canonicalQuery} from '../../src/s3/sigv4.js'
 
 /**
  * A loopback HTTP proxy in front of the S3 server under test. It counts the requests clients
@@ -72,14 +73,32 @@ export interface FaultOptions {
  * What a misbehaving server does to an answer. Bodies: 'short' sends the full Content-Length,
  * half the body, then closes; 'zero' says Content-Length: 0 and sends nothing; 'two-lengths'
  * sends a wrong Content-Length (one byte short) before the right one, then the body; 'altered'
- * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2):
- * 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
+ * sends the body with one byte changed (same length, same headers). Listings (ListObjectsV2, and
+ * ListBuckets by its ContinuationToken): 'repeat-token' says IsTruncated=true with the same NextContinuationToken on every page;
  * 'token-cycle' gives tokens A, B, A, B… (each page the first page again); 'no-token' says
  * IsTruncated=true without a token. Checksums (for a server that sends them, which fauxqs does
  * not): 'checksum-right' adds the body's true `x-amz-checksum-sha256`, 'checksum-wrong' one of
  * other bytes, the body itself unchanged.
  */
-export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token' | 'checksum-right' | 'checksum-wrong'
+export type Lie = 'short' | 'zero' | 'two-lengths' | 'altered' | 'repeat-token' | 'token-cycle' | 'no-token' | 'checksum-right' | 'checksum-wrong' | MarkerLie
+  /** ListObjectsV2 with its objects in localeCompare order of their keys, as fauxqs lists, instead of S3's byte order. */
+  | 'locale-order'
+  /**
+   * A ranged GET answered with other bytes of the same length: the Range is moved by one byte (down,
+   * or up from 0) before it is sent, and the answer (its Content-Range saying so) is passed on.
+   */
+  | 'shifted-range'
+
+/**
+ * Lies of the listings that page by markers (ListObjectVersions, ListMultipartUploads): every page
+ * says IsTruncated=true, with 'repeat-marker' the same NextKeyMarker each time, with
+ * 'marker-cycle' A, B, A…, with 'no-marker' none (the id markers are dropped, so the client sends
+ * a key marker alone: a valid request, answered by the server under test). A server that does
+ * not list uploads (fauxqs answers ListMultipartUploads with an object listing) is played as one
+ * that does, with none: the lie is what is tested.
+ */
+export type MarkerLie = 'repeat-marker' | 'marker-cycle' | 'no-marker'
+const MARKER_LIES: readonly Lie[] = ['repeat-marker', 'marker-cycle', 'no-marker']
 
 /** Writes an answer by hand on the socket (node:http would refuse a lie), then closes the connection. */
 function writeRaw(socket: import('node:net').Socket, status: number, rawHeaders: string[], lengths: number[], body: Buffer, cut: boolean): void {
@@ -93,14 +112,47 @@ function writeRaw(socket: import('node:net').Socket, status: number, rawHeaders:
   socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]), () => (cut ? socket.destroy() : socket.end()))
 }
 
+/** A ListObjectVersions or ListMultipartUploads answer rewritten as `lie` says. */
+function markerLie(lie: MarkerLie, rec: RecordedRequest, xml: string): string {
+  const bucket = rec.path.split('/')[1] ?? ''
+  if (/(^|&)uploads(=|&|$)/.test(rec.query) && !xml.includes('<ListMultipartUploadsResult'))
+    xml = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${bucket}</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`
+  const sent = parseQuery(rec.query)['key-marker']
+  const next = lie === 'repeat-marker' ? 'same-marker-again' : lie === 'marker-cycle' ? (sent === 'A' ? 'B' : 'A') : undefined
+  return xml.replace(/<(Next(?:Key|VersionId|UploadId)Marker)>[^<]*<\/\1>|<Next(?:Key|VersionId|UploadId)Marker\/>/g, '')
+    .replace(/<IsTruncated>(true|false)<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${next ? `<NextKeyMarker>${next}</NextKeyMarker>` : ''}`)
+}
+
 /** The answer rewritten as `lie` says (rec.status set), on the request's socket. */
 function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage, body: Buffer, socket: import('node:net').Socket): void {
   const status = up.statusCode ?? 502
+  if (MARKER_LIES.includes(lie)) {
+    const out = Buffer.from(markerLie(lie as MarkerLie, rec, body.toString('utf8')), 'utf8')
+    rec.responseBytes += out.length
+    return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
+  }
   if (lie === 'repeat-token' || lie === 'token-cycle' || lie === 'no-token') {
     const next = lie === 'repeat-token' ? 'same-token-again' : lie === 'token-cycle' ? (rec.query.includes('continuation-token=A') ? 'B' : 'A') : undefined
     const token = next ? `<NextContinuationToken>${next}</NextContinuationToken>` : ''
-    const xml = body.toString('utf8').replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
+    let xml = body.toString('utf8')
+    // ListBuckets pages by a ContinuationToken alone (no IsTruncated).
+    if (xml.includes('</ListAllMyBucketsResult>'))
+      xml = xml.replace(/<ContinuationToken>[^<]*<\/ContinuationToken>/, '').replace('</ListAllMyBucketsResult>', `${next ? `<ContinuationToken>${next}</ContinuationToken>` : ''}</ListAllMyBucketsResult>`)
+    else xml = xml.replace(/<IsTruncated>false<\/IsTruncated>/, `<IsTruncated>true</IsTruncated>${token}`)
     const out = Buffer.from(xml, 'utf8')
+    rec.responseBytes += out.length
+    return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
+  }
+  if (lie === 'shifted-range') {
+    rec.responseBytes += body.length
+    return writeRaw(socket, status, up.rawHeaders, [body.length], body, false)
+  }
+  if (lie === 'locale-order') {
+    const blocks = body.toString('utf8').match(/<Contents>[\s\S]*?<\/Contents>/g) ?? []
+    const keyOf = (b: string) => decodeURIComponent((/<Key>([^<]*)<\/Key>/.exec(b)?.[1] ?? '').replace(/\+/g, ' '))
+    const sorted = [...blocks].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))
+    let i = 0
+    const out = Buffer.from(body.toString('utf8').replace(/<Contents>[\s\S]*?<\/Contents>/g, () => sorted[i++]), 'utf8')
     rec.responseBytes += out.length
     return writeRaw(socket, status, up.rawHeaders, [out.length], out, false)
   }
@@ -127,6 +179,13 @@ function answerWithLie(lie: Lie, rec: RecordedRequest, up: http.IncomingMessage,
 
 export interface ProxyOptions extends FaultOptions {
   auth?: {accessKeyId: string; secretAccessKey: string; region: string}
+  /**
+   * The keys a request the proxy changes (a looping listing's token dropped) is signed again
+   * with, so that a server checking signatures answers it: by default the environment's
+   * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION); without any, the changed request goes
+   * with its old signature (fauxqs checks none).
+   */
+  resign?: {accessKeyId: string; secretAccessKey: string; region: string}
   /**
    * Awaited before a request is forwarded: lets a test act at an exact point of a run (e.g.
    * change a local file when the client asks for a given key), with no timing involved.
@@ -182,6 +241,16 @@ function decodePath(raw: string): string {
   }
 }
 
+/** A query as sent (`a=1&b`), decoded: what SigV4 signs, by name. */
+function parseQuery(raw: string): Record<string, string> {
+  const query: Record<string, string> = {}
+  for (const pair of raw.split('&').filter(Boolean)) {
+    const eq = pair.indexOf('=')
+    query[decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq))] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1))
+  }
+  return query
+}
+
 /** Recomputes the request's SigV4 signature with the known secret; returns an S3 error code or undefined. */
 async function checkSignature(req: http.IncomingMessage, auth: NonNullable<ProxyOptions['auth']>): Promise<string | undefined> {
   const header = req.headers.authorization ?? ''
@@ -192,12 +261,7 @@ async function checkSignature(req: http.IncomingMessage, auth: NonNullable<Proxy
   const url = req.url ?? '/'
   const qi = url.indexOf('?')
   const path = qi < 0 ? url : url.slice(0, qi)
-  const query: Record<string, string> = {}
-  if (qi >= 0) for (const pair of url.slice(qi + 1).split('&').filter(Boolean)) {
-    const eq = pair.indexOf('=')
-    const k = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq))
-    query[k] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1))
-  }
+  const query = parseQuery(qi < 0 ? '' : url.slice(qi + 1))
   const headers: Record<string, string> = {}
   for (const name of signedHeaders.split(';')) headers[name] = String(req.headers[name] ?? '')
   const date = headers['x-amz-date'] ?? String(req.headers['x-amz-date'] ?? '')
@@ -211,8 +275,43 @@ async function checkSignature(req: http.IncomingMessage, auth: NonNullable<Proxy
   return ok ? undefined : 'SignatureDoesNotMatch'
 }
 
+/** `bytes=A-B` moved by one byte: down, or up when A is 0 (same length, other bytes). */
+function shifted(range: string | undefined): string | undefined {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '')
+  if (!m) return undefined
+  const d = Number(m[1]) > 0 ? -1 : 1
+  return `bytes=${Number(m[1]) + d}-${Number(m[2]) + d}`
+}
+
+function environmentKeys(): ProxyOptions['resign'] {
+  const {AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: region} = process.env
+  return accessKeyId && secretAccessKey ? {accessKeyId, secretAccessKey, region: region || 'us-east-1'} : undefined
+}
+
+/**
+ * A request sent to `url` (path and query, as the proxy changed it), with `changes` to its headers,
+ * instead of the one the client signed: the same signed headers, signed again by s3c's signer (src/s3/sigv4.ts), and the query
+ * in the canonical form that signature covers. Unsigned requests stay unsigned.
+ */
+function resigned(req: http.IncomingMessage, url: string, keys: ProxyOptions['resign'], changes: Record<string, string> = {}): {path: string; headers: http.OutgoingHttpHeaders} {
+  const names = /SignedHeaders=([^,]+)/.exec(req.headers.authorization ?? '')?.[1].split(';')
+  if (!keys || !names) return {path: url, headers: {...req.headers, ...changes}}
+  const qi = url.indexOf('?')
+  const path = qi < 0 ? url : url.slice(0, qi)
+  const query = parseQuery(qi < 0 ? '' : url.slice(qi + 1))
+  const signedHeaders: Record<string, string> = {}
+  const given: http.IncomingHttpHeaders = {...req.headers, ...changes}
+  for (const name of names) if (name !== 'x-amz-date' && given[name] !== undefined) signedHeaders[name] = String(given[name])
+  const signed = new SigV4Signer(keys.region).sign({method: req.method ?? 'GET', path, query, headers: signedHeaders}, keys)
+  const headers: http.OutgoingHttpHeaders = {...given}
+  delete headers['x-amz-date']
+  const q = canonicalQuery(query)
+  return {path: q ? `${path}?${q}` : path, headers: {...headers, ...signed}}
+}
+
 export async function startProxy(target: string, opts: ProxyOptions = {}): Promise<Proxy> {
   const t = new URL(target)
+  const resignKeys = opts.resign ?? environmentKeys()
   const agent = new http.Agent({keepAlive: true, maxSockets: 256})
   let faults: FaultOptions = opts
   let random = mulberry32(opts.seed ?? 42)
@@ -295,8 +394,10 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     }
     const lie = faults.lie?.(rec)
     // A looping listing answers its first page again, whatever token it is sent (the server under test would refuse ours).
-    const path = lie === 'repeat-token' || lie === 'token-cycle' ? url.replace(/&continuation-token=[^&]*|continuation-token=[^&]*&?/, '') : url
-    const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path, headers: req.headers, agent}, up => {
+    const changed = lie === 'repeat-token' || lie === 'token-cycle' ? url.replace(/&continuation-token=[^&]*|continuation-token=[^&]*&?/, '') : url
+    const range = lie === 'shifted-range' ? shifted(req.headers.range) : undefined
+    const {path, headers} = changed === url && !range ? {path: url, headers: req.headers} : resigned(req, changed, resignKeys, range ? {range} : {})
+    const upstream = http.request({host: t.hostname, port: t.port, method: req.method, path, headers, agent}, up => {
       rec.status = up.statusCode
       const length = Number(up.headers['content-length'] ?? 0)
       if (lie && (up.statusCode ?? 0) < 300) {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {scratchDirs} from '../harness/scratch.js'
-import {canonicalJson, checkStoredCommand, jobKey, signCommand, workerRoots} from '../../src/run/trust.js'
+import {canonicalJson, checkStoredCommand, checkStoredPaths, firstOutside, jobKey, signCommand, workerRoots} from '../../src/run/trust.js'
+import {storedLocalPaths, type StoredCommand} from '../../src/run/stored-command.js'
 
 /* The job key and the stored command's signature (src/run/trust.ts); the worker's checks are in test/job-kinds.test.ts and test/trust.test.ts. */
 
@@ -42,5 +43,29 @@ describe('the job key', function () {
     const dir = scratch('roots')
     assert.deepEqual(workerRoots([dir, `${dir}/.`]), [dir])
     assert.throws(() => workerRoots([join(dir, 'nope')]), /--root .*nope: no such folder: create it or name another/)
+  })
+})
+
+describe('the root rule of s3c retry (one rule with the workers\')', function () {
+  const base = {threadCount: 4, maxRetry: 1, location: {bucket: 'b', prefix: ''}, multipartThreshold: 1, partSize: 1, checksum: false, force: false}
+
+  it('names every local place a stored command holds, whatever its verb; S3 URLs are not local', function () {
+    assert.deepEqual(storedLocalPaths({verb: 'upload', options: {...base, localFolder: '/data/up'}}), ['/data/up'])
+    assert.deepEqual(storedLocalPaths({verb: 'sync-delete', options: {...base, source: 's3://b/p', destination: '/data/mirror'}}), ['/data/mirror'])
+    assert.deepEqual(storedLocalPaths({verb: 'rm', options: {...base, urls: ['s3://b/x', '/etc/passwd']}}), ['/etc/passwd'])
+    assert.deepEqual(storedLocalPaths({verb: 'tar-extract', options: {...base, ref: {kind: 'local', path: '/t/a.tar', indexPath: '/t/a.tar.s3ci', label: 'a.tar'}, dest: 's3://b/out/'}}),
+      ['/t/a.tar', '/t/a.tar.s3ci'])
+    // Forged: a field another verb uses, or a value that is not text, is still looked at.
+    const forged = {verb: 'copy', options: {...base, localFolder: '/root', source: 7, destination: 's3://b/x'}} as unknown as StoredCommand
+    assert.deepEqual(storedLocalPaths(forged), ['/root', 7])
+  })
+
+  it('firstOutside: the first path not absolute or not under a root, by name after ".."', function () {
+    assert.equal(firstOutside(['/data/a', '/data/b/c'], ['/data']), undefined)
+    assert.deepEqual(firstOutside(['/data/a', '/data/../etc/passwd'], ['/data']), {path: '/data/../etc/passwd', absolute: true})
+    assert.deepEqual(firstOutside(['rel/a'], ['/data']), {path: 'rel/a', absolute: false})
+    assert.deepEqual(firstOutside([7], ['/data']), {path: '7', absolute: false})
+    assert.throws(() => checkStoredPaths('r1', ['/etc'], ['/data']),
+      /^S3cError: run "r1": its stored command names \/etc, outside the folders this retry may act in: run s3c retry with --root naming a folder that holds it$/)
   })
 })
