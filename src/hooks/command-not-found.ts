@@ -8,7 +8,7 @@ import {unknownCommandMessage} from '../cli/suggest.js'
 const hook: Hook<'command_not_found'> = async function ({config, id, argv}) {
   const message = unknownCommandMessage(id, config.commands)
   process.stderr.write(`s3c: ${message}\n`)
-  if ((argv ?? []).includes('--json')) process.stdout.write(JSON.stringify({error: message, exitCode: 2}) + '\n')
+  if ((argv ?? []).includes('--json')) process.stdout.write(JSON.stringify({error: message, code: 'InvalidArgument', exitCode: 2}) + '\n')
   process.exitCode = 2
 }
 
