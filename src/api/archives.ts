@@ -38,12 +38,7 @@ export function listMembers<O extends ArchiveOptions = ArchiveOptions>(bundleOrT
  * the stream's 'error'). Returned at once; failures come as 'error'.
  */
 export function openMember<O extends ArchiveOptions = ArchiveOptions>(bundleOrTarUrl: string, name: string, options?: Exact<O, ArchiveOptions>): Readable {
-  let opts: ArchiveOptions
-  try {
-    opts = checkOptions('openMember', options, ARCHIVE_KEYS)
-  } catch (error) {
-    throw libraryError(error)
-  }
+  const opts = checkOptions('openMember', options, ARCHIVE_KEYS)
   const out = new PassThrough()
   // downloadSingle ends the stream it writes into: a Writable that forwards to `out` and ends it.
   const sink = new Writable({

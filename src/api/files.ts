@@ -159,19 +159,13 @@ async function prefixEmpty(s3: Parameters<Parameters<typeof withS3>[1]>[0], buck
  * with `recursive` every object / file under it. An s3:// URL is a folder whether or not it
  * ends with "/". A folder with nothing in it (but a bucket) is NotFound, as a missing local folder is ENOENT.
  */
-export async function* list<O extends ListOptions = ListOptions>(url: string, options?: Exact<O, ListOptions>): AsyncGenerator<FileEntry> {
-  let opts: ListOptions
-  try {
-    opts = checkOptions('list', options, LIST_KEYS)
-  } catch (error) {
-    throw libraryError(error)
-  }
+export function list<O extends ListOptions = ListOptions>(url: string, options?: Exact<O, ListOptions>): AsyncGenerator<FileEntry> {
+  return rejecting(() => listOf(url, checkOptions('list', options, LIST_KEYS)))
+}
+
+async function* listOf(url: string, opts: ListOptions): AsyncGenerator<FileEntry> {
   if (parseLocation(url).type !== 's3') {
-    try {
-      yield* localList(url, opts.recursive ?? false)
-    } catch (error) {
-      throw libraryError(error)
-    }
+    yield* localList(url, opts.recursive ?? false)
     return
   }
   const p = parseS3(url)
@@ -186,24 +180,27 @@ export async function* list<O extends ListOptions = ListOptions>(url: string, op
  * key (or path); listed from the text before the first wildcard, as `s3c ls` lists it. Nothing
  * matched: nothing yielded.
  */
-export async function* glob<O extends ConnectOptions = ConnectOptions>(pattern: string, options?: Exact<O, ConnectOptions>): AsyncGenerator<FileEntry> {
-  let opts: ConnectOptions
-  try {
-    opts = checkOptions('glob', options, CONNECT_KEYS)
-  } catch (error) {
-    throw libraryError(error)
-  }
+export function glob<O extends ConnectOptions = ConnectOptions>(pattern: string, options?: Exact<O, ConnectOptions>): AsyncGenerator<FileEntry> {
+  return rejecting(() => globOf(pattern, checkOptions('glob', options, CONNECT_KEYS)))
+}
+
+async function* globOf(pattern: string, opts: ConnectOptions): AsyncGenerator<FileEntry> {
   if (parseLocation(pattern).type !== 's3') {
-    try {
-      yield* localGlob(pattern)
-    } catch (error) {
-      throw libraryError(error)
-    }
+    yield* localGlob(pattern)
     return
   }
   const p = parseS3(pattern)
   // A pattern without a wildcard names one object: as a wildcard that matches only that key.
   yield* lsEntries(p.kind === 'wildcard' ? pattern : `s3://${p.bucket}/${literal(p.key)}`, opts, 'empty')
+}
+
+/** The entries `make` yields (it runs when the iteration starts), every failure a libraryError. */
+async function* rejecting<T>(make: () => AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* make()
+  } catch (error) {
+    throw libraryError(error)
+  }
 }
 
 /** The whole object or file. */
@@ -231,12 +228,7 @@ async function readFileOf(url: string, opts: ConnectOptions): Promise<Buffer> {
  * bad options throw here, as node:fs's do.
  */
 export function createReadStream<O extends ReadStreamOptions = ReadStreamOptions>(url: string, options?: Exact<O, ReadStreamOptions>): Readable {
-  let opts: ReadStreamOptions
-  try {
-    opts = checkOptions('createReadStream', options, READ_STREAM_KEYS)
-  } catch (error) {
-    throw libraryError(error)
-  }
+  const opts = checkOptions('createReadStream', options, READ_STREAM_KEYS)
   const out = new PassThrough()
   void (async () => {
     const {start, end} = opts

@@ -5,7 +5,7 @@ import {openS3} from '../s3/connect.js'
 import type {RemoveSummary} from '../verbs/rm.js'
 import type {SyncSummary} from '../verbs/sync.js'
 import {ARCHIVE_KEYS, listMembers, openMember, type ArchiveOptions, type IndexedMember} from './archives.js'
-import {CONNECT_KEYS, SHARED, WHERE, checkOptions, libraryCall, libraryError, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
+import {CONNECT_KEYS, SHARED, WHERE, checkOptions, libraryCall, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
 import {LIST_KEYS, READ_STREAM_KEYS, REMOVE_KEYS, createReadStream, exists, glob, isDir, list, readFile, remove, stat,
   type FileEntry, type ListOptions, type ReadStreamOptions, type RemoveOptions, type StatResult} from './files.js'
 import {COPY_KEYS, SYNC_KEYS, WRITE_KEYS, copy, createWriteStream, move, sync, writeFile, type CopyApiOptions, type SyncApiOptions, type WriteOptions} from './write.js'
@@ -56,32 +56,24 @@ export async function connect<O extends ConnectOptions = ConnectOptions>(options
       const own = checkOptions(fn, call as object | undefined, callKeys(keys)) as ConnectOptions
       return {s3, maxRetry: opts.maxRetry, signal: own.signal ?? opts.signal, threadCount: opts.threadCount, ...own, [SHARED]: storage} as T
     }
-    /** A promise-returning call: its option errors reject. */
+    /** A promise-returning call: its option errors reject (a stream's or a generator's throw, as the function's own do). */
     const later = <T>(run: () => Promise<T>): Promise<T> => libraryCall(run)
-    /** A stream- or generator-returning call: its option errors throw, as the function's own do. */
-    const now = <T>(run: () => T): T => {
-      try {
-        return run()
-      } catch (error) {
-        throw libraryError(error)
-      }
-    }
     return {
       stat: (url, o) => later(() => stat(url, withConnection('stat', CONNECT_KEYS, o))),
       exists: (url, o) => later(() => exists(url, withConnection('exists', CONNECT_KEYS, o))),
       isDir: (url, o) => later(() => isDir(url, withConnection('isDir', CONNECT_KEYS, o))),
-      list: (url, o) => now(() => list(url, withConnection<ListOptions>('list', LIST_KEYS, o))),
-      glob: (pattern, o) => now(() => glob(pattern, withConnection('glob', CONNECT_KEYS, o))),
+      list: (url, o) => list(url, withConnection<ListOptions>('list', LIST_KEYS, o)),
+      glob: (pattern, o) => glob(pattern, withConnection('glob', CONNECT_KEYS, o)),
       readFile: (url, o) => later(() => readFile(url, withConnection('readFile', CONNECT_KEYS, o))),
-      createReadStream: (url, o) => now(() => createReadStream(url, withConnection<ReadStreamOptions>('createReadStream', READ_STREAM_KEYS, o))),
+      createReadStream: (url, o) => createReadStream(url, withConnection<ReadStreamOptions>('createReadStream', READ_STREAM_KEYS, o)),
       remove: (urls, o) => later(() => remove(urls, withConnection<RemoveOptions>('remove', REMOVE_KEYS, o))),
       writeFile: (url, data, o) => later(() => writeFile(url, data, withConnection<WriteOptions>('writeFile', WRITE_KEYS, o))),
-      createWriteStream: (url, o) => now(() => createWriteStream(url, withConnection<WriteOptions>('createWriteStream', WRITE_KEYS, o))),
+      createWriteStream: (url, o) => createWriteStream(url, withConnection<WriteOptions>('createWriteStream', WRITE_KEYS, o)),
       copy: (src, dst, o) => later(() => copy(src, dst, withConnection<CopyApiOptions>('copy', COPY_KEYS, o))),
       move: (src, dst, o) => later(() => move(src, dst, withConnection<CopyApiOptions>('move', COPY_KEYS, o))),
       sync: (src, dst, o) => later(() => sync(src, dst, withConnection<SyncApiOptions>('sync', SYNC_KEYS, o))),
       listMembers: (ref, o) => later(() => listMembers(ref, withConnection<ArchiveOptions>('listMembers', ARCHIVE_KEYS, o))),
-      openMember: (ref, name, o) => now(() => openMember(ref, name, withConnection<ArchiveOptions>('openMember', ARCHIVE_KEYS, o))),
+      openMember: (ref, name, o) => openMember(ref, name, withConnection<ArchiveOptions>('openMember', ARCHIVE_KEYS, o)),
       async close() {
         if (closed) return
         closed = true

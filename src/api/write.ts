@@ -1,5 +1,6 @@
-import {unlinkSync} from 'node:fs'
-import {mkdir, open, rename, unlink} from 'node:fs/promises'
+import {close as closeCb, mkdirSync, openSync, unlinkSync, write as writeCb} from 'node:fs'
+import {rename, unlink} from 'node:fs/promises'
+import {promisify} from 'node:util'
 import {dirname, resolve} from 'node:path'
 import {PassThrough, Readable, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -16,6 +17,9 @@ import {pipeToS3} from '../verbs/pipe.js'
 import {sync as syncVerb, type SyncSummary} from '../verbs/sync.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {CONNECT_KEYS, checkOptions, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
+
+const write = promisify(writeCb)
+const close = promisify(closeCb)
 
 /*
  * The write side of the library: local paths and s3:// URLs alike, connected by the options of
@@ -92,12 +96,19 @@ function objectOf(url: string): {bucket: string; key: string} {
 function localWriteStream(path: string): Writable {
   const abs = resolve(path)
   const tmp = `${abs}.s3c-tmp-${randomBytes(6).toString('hex')}`
-  let fh: Awaited<ReturnType<typeof open>> | undefined
+  let fd: number | undefined
+  const closeFd = async () => {
+    const open = fd
+    fd = undefined
+    if (open !== undefined) await close(open)
+  }
   return new Writable({
-    async construct(done) {
+    construct(done) {
+      // Opened at once, not after an await: a destroy() always finds the file there to remove,
+      // so a pipeline() that rejects (it does not wait for destroy) leaves no temporary file.
       try {
-        await mkdir(dirname(abs), {recursive: true})
-        fh = await open(tmp, 'w')
+        mkdirSync(dirname(abs), {recursive: true})
+        fd = openSync(tmp, 'w')
         done()
       } catch (error) {
         done(libraryError(error))
@@ -105,7 +116,7 @@ function localWriteStream(path: string): Writable {
     },
     async write(chunk: Buffer, _enc, done) {
       try {
-        await fh!.write(chunk)
+        for (let at = 0; at < chunk.length;) at += (await write(fd!, chunk, at, chunk.length - at)).bytesWritten
         done()
       } catch (error) {
         done(libraryError(error))
@@ -113,7 +124,7 @@ function localWriteStream(path: string): Writable {
     },
     async final(done) {
       try {
-        await fh!.close()
+        await closeFd()
         await rename(tmp, abs)
         done()
       } catch (error) {
@@ -131,7 +142,7 @@ function localWriteStream(path: string): Writable {
       } catch {
         // not there, or a system that cannot remove an open file: after closing it
       }
-      await fh?.close().catch(() => undefined)
+      await closeFd().catch(() => undefined)
       if (!gone) await unlink(tmp).catch(() => undefined)
       done(error)
     },
@@ -145,15 +156,9 @@ function localWriteStream(path: string): Writable {
  * pipeline() into it rejects. Bad options throw here, as node:fs's do.
  */
 export function createWriteStream<O extends WriteOptions = WriteOptions>(url: string, options?: Exact<O, WriteOptions>): Writable {
-  let opts: WriteOptions
-  let target: {bucket: string; key: string}
-  try {
-    opts = checkOptions('createWriteStream', options, WRITE_KEYS)
-    if (parseLocation(url).type !== 's3') return localWriteStream(url)
-    target = objectOf(url)
-  } catch (error) {
-    throw libraryError(error)
-  }
+  const opts = checkOptions('createWriteStream', options, WRITE_KEYS)
+  if (parseLocation(url).type !== 's3') return localWriteStream(url)
+  const target = objectOf(url)
   const feed = new PassThrough({highWaterMark: 1 << 20})
   let done: Promise<unknown> | undefined
   let failure: Error | undefined
