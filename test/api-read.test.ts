@@ -32,7 +32,7 @@ describe('library API, read side (s3:// URLs and local paths alike)', function (
 
   it('the entry exports the documented library and nothing else (README "Library"; runners, handlers, S3Storage are internal)', function () {
     assert.deepEqual(Object.keys(s3c).sort(), [
-      'ExitCode', 'S3cError', 'copy', 'createReadStream', 'createWriteStream', 'download', 'glob', 'list', 'listMembers', 'move',
+      'ExitCode', 'S3cError', 'connect', 'copy', 'createReadStream', 'createWriteStream', 'download', 'exists', 'glob', 'isDir', 'list', 'listMembers', 'move',
       'openMember', 'parseS3Url', 'readFile', 'remove', 'resolveS3Config', 'stat', 'sync', 'transferDefaults', 'upload', 'writeFile',
     ])
   })
@@ -52,18 +52,19 @@ describe('library API, read side (s3:// URLs and local paths alike)', function (
     await assert.rejects(s3c.stat(join(local, 'nope')), (e: Error & {exitCode?: number}) => e.exitCode === 2)
   })
 
-  it('list: one level (folders as entries ending in "/") or recursive, the same shape for S3 and local', async function () {
+  it('list: one level (folders as entries ending in "/") or recursive, the same shape and names for S3 and local', async function () {
     const s3Level = (await collect(s3c.list(`s3://${bucket}/docs`, conn()))).map(e => `${e.name}${e.isDirectory ? ' (dir)' : ''}`)
-    assert.deepEqual(s3Level, ['docs/sub/ (dir)', 'docs/a.txt', 'docs/c.md'])
+    assert.deepEqual(s3Level, ['sub/ (dir)', 'a.txt', 'c.md'])
     const localLevel = (await collect(s3c.list(join(local, 'docs')))).map(e => `${e.name}${e.isDirectory ? ' (dir)' : ''}`)
     assert.deepEqual(localLevel, ['a.txt', 'c.md', 'sub/ (dir)'])
-    assert.deepEqual((await collect(s3c.list(`s3://${bucket}/docs/`, {...conn(), recursive: true}))).map(e => e.name), ['docs/a.txt', 'docs/c.md', 'docs/sub/b.txt'])
+    assert.deepEqual((await collect(s3c.list(`s3://${bucket}/docs/`, {...conn(), recursive: true}))).map(e => [e.name, e.key]),
+      [['a.txt', 'docs/a.txt'], ['c.md', 'docs/c.md'], ['sub/b.txt', 'docs/sub/b.txt']])
     assert.deepEqual((await collect(s3c.list(join(local, 'docs'), {recursive: true}))).map(e => e.name), ['a.txt', 'c.md', 'sub/b.txt'])
   })
 
   it('glob: the one wildcard rule (* crosses "/") on keys and local paths', async function () {
     assert.deepEqual((await collect(s3c.glob(`s3://${bucket}/docs/*.txt`, conn()))).map(e => e.url), [`s3://${bucket}/docs/a.txt`, `s3://${bucket}/docs/sub/b.txt`])
-    assert.deepEqual((await collect(s3c.glob(`s3://${bucket}/docs/?.md`, conn()))).map(e => e.name), ['docs/c.md'])
+    assert.deepEqual((await collect(s3c.glob(`s3://${bucket}/docs/?.md`, conn()))).map(e => [e.name, e.key]), [['c.md', 'docs/c.md']])
     assert.deepEqual((await collect(s3c.glob(`${local}/docs/*.txt`))).map(e => e.url), [join(local, 'docs/a.txt'), join(local, 'docs/sub/b.txt')])
     assert.deepEqual(await collect(s3c.glob(`s3://${bucket}/docs/*.zip`, conn())), [])
   })

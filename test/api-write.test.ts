@@ -43,7 +43,7 @@ describe('library API: writeFile, createWriteStream, copy, move, sync', function
     const bucket = await newBucket('apid')
     const proxy = await startProxy(harness().s3.endpoint)
     try {
-      const out = api.createWriteStream(`s3://${bucket}/half.bin`, {partSize: 5 * MiB, endpointUrl: proxy.endpoint})
+      const out = api.createWriteStream(`s3://${bucket}/half.bin`, {partSize: 5 * MiB, endpoint: proxy.endpoint})
       out.write(seededBytes(5, 6 * MiB))
       // Waited for by the event, not a fixed time: on a loaded machine the first part can take long to leave.
       const parts = () => proxy.count('PUT', q => q.query.includes('partNumber') && q.status !== undefined)

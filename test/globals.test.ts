@@ -216,7 +216,7 @@ describe('unknown commands and flags; help, version, completion', function () {
     assert.equal(oneLine(await runCli(['xyzzyplugh'])), 's3c: unknown command "xyzzyplugh"; see s3c help')
     const json = await runCli(['uplod', '--json'])
     assert.equal(json.code, 2)
-    assert.deepEqual(JSON.parse(json.stdout), {error: 'unknown command "uplod" (did you mean upload?); see s3c help', exitCode: 2})
+    assert.deepEqual(JSON.parse(json.stdout), {error: 'unknown command "uplod" (did you mean upload?); see s3c help', code: 'InvalidArgument', exitCode: 2})
   })
 
   it('s3c help with an unknown command is the same one line, exit 2 (not oclif\'s "Command lss not found")', async function () {

@@ -73,7 +73,7 @@ describe('s3c ls', function () {
       assert.equal(r.stdout, '')
     }
     const j = await runCli(['ls', `s3://${bucket}/nothing/`, '--json'])
-    assert.deepEqual(ndjson(j.stdout), [{command: 'ls', error: `no object matches s3://${bucket}/nothing/: check the prefix or wildcard (s3c ls shows what is there)`, exitCode: 2}])
+    assert.deepEqual(ndjson(j.stdout), [{command: 'ls', error: `no object matches s3://${bucket}/nothing/: check the prefix or wildcard (s3c ls shows what is there)`, code: 'NotFound', exitCode: 2}])
     // An empty bucket's root is no error: it holds nothing.
     const empty = await newBucket('ls-empty')
     const r = await runCli(['ls', `s3://${empty}`])

@@ -338,7 +338,7 @@ describe('--json and -q on every command', function () {
     const flag = await runCli(['upload', src, `s3://${bucket}/x`, '--no-such-flag', '--json'])
     assert.equal(flag.code, 2)
     const flagError = oneJsonObject(flag.stdout)
-    assert.deepEqual({...flagError, error: undefined}, {command: 'upload', error: undefined, exitCode: 2})
+    assert.deepEqual({...flagError, error: undefined}, {command: 'upload', error: undefined, code: 'InvalidArgument', exitCode: 2})
     assert.match(String(flagError.error), /^unknown flag --no-such-flag( \(did you mean [^)]+\?\)|; see s3c upload --help)$/)
     assert.equal(flag.stderr, `s3c upload: ${flagError.error}\n`)
     const tooMany = await runCli(['list-files', 'a', 'b', 'c', '--json'])

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {harness, newBucket} from './harness/hooks.js'
@@ -14,7 +14,7 @@ import {projectRoot} from './harness/servers.js'
  */
 
 /** The file-level names of the library API (issue 13); each is exercised when the package exports it. */
-const API_NAMES = ['readFile', 'writeFile', 'createReadStream', 'createWriteStream', 'stat', 'list', 'glob', 'copy', 'move', 'remove', 'sync', 'openMember', 'listMembers']
+const API_NAMES = ['readFile', 'writeFile', 'createReadStream', 'createWriteStream', 'stat', 'exists', 'isDir', 'list', 'glob', 'copy', 'move', 'remove', 'sync', 'openMember', 'listMembers', 'connect']
 
 const USE_MJS = `
 import * as s3c from 's3c'
@@ -53,6 +53,10 @@ if (typeof s3c.list === 'function') {
   for await (const entry of s3c.list(url('lib/'), {recursive: true})) seen.push(JSON.stringify(entry))
   out.list = seen.join('\\n')
 }
+if (typeof s3c.exists === 'function') {
+  out.exists = [await s3c.exists(url('lib/a.txt')), await s3c.exists(url('lib/none.txt'))]
+  out.missingCode = await s3c.readFile(url('lib/none.txt')).catch(e => e.code)
+}
 if (typeof s3c.copy === 'function') {
   await s3c.copy(url('lib/a.txt'), url('api/copied.txt'))
   out.copied = true
@@ -61,7 +65,7 @@ console.log(JSON.stringify(out))
 `
 
 const USE_TS = `
-import {upload, resolveS3Config, parseS3Url, transferDefaults, type RunSummary, type S3Config, type UploadOptions} from 's3c'
+import {upload, resolveS3Config, parseS3Url, transferDefaults, stat, writeFile, connect, S3cError, type ErrorCode, type RunSummary, type S3Config, type UploadOptions} from 's3c'
 
 async function main(): Promise<number> {
   const s3: S3Config = await resolveS3Config({'endpoint-url': 'http://127.0.0.1:9000', 'no-sign-request': true, log: 'debug'}, 8)
@@ -69,7 +73,19 @@ async function main(): Promise<number> {
   const summary: RunSummary = await upload(options)
   // @ts-expect-error: a summary's counts are numbers (were the types missing or any, this directive would be the error)
   const wrong: string = summary.filesDone
-  return summary.filesFailed + wrong.length
+  // One options shape for every function, exact: a misspelled option in a variable is an error too (issue 23).
+  const conn = {endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', pathStyle: true}
+  const misspelled = {endpointUrl: 'http://127.0.0.1:9000', region: 'us-east-1'}
+  await stat('s3://bucket/key', conn)
+  await writeFile('s3://bucket/key', 'x', conn)
+  // @ts-expect-error: endpointUrl is not an option (endpoint is)
+  await stat('s3://bucket/key', misspelled)
+  // @ts-expect-error: the write functions take the same options
+  await writeFile('s3://bucket/key', 'x', misspelled)
+  const c = await connect(conn)
+  const code: ErrorCode | undefined = (await c.exists('s3://bucket/key').catch((e: S3cError) => e.code)) === true ? undefined : 'NotFound'
+  await c.close()
+  return summary.filesFailed + wrong.length + (code ? 1 : 0)
 }
 void main
 `
@@ -125,17 +141,23 @@ describe('the npm package', function () {
     if (has('stat')) assert.equal(out.statSize, 'hello from a plain .mjs file\n'.length)
     if (has('list')) assert.match(String(out.list), /sub\/b\.txt/)
     if (has('copy')) assert.equal(out.copied, true)
+    if (has('exists')) assert.deepEqual([out.exists, out.missingCode], [[true, false], 'NotFound'])
   })
 
-  it('TypeScript type-checks a file using the declarations (tsc --noEmit, strict)', function () {
+  it('TypeScript type-checks a file using the declarations (tsc --noEmit, strict), and the README\'s library examples as written', function () {
     writeFileSync(join(project, 'use.ts'), USE_TS)
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8')
+    const library = readme.slice(readme.indexOf('\n## Library\n'), readme.indexOf('\n## ', readme.indexOf('\n## Library\n') + 1))
+    const examples = [...library.matchAll(/```ts\n([\s\S]*?)```/g)].map(m => m[1])
+    assert.ok(examples.length > 0, 'the README\'s Library section has TypeScript examples')
+    examples.forEach((code, i) => writeFileSync(join(project, `readme-${i}.ts`), code))
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
         target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true,
         // Node's own types from this project (a consumer has @types/node of its own).
         typeRoots: [join(projectRoot, 'node_modules', '@types')], types: ['node'],
       },
-      files: ['use.ts'],
+      files: ['use.ts', ...examples.map((_, i) => `readme-${i}.ts`)],
     }))
     const tsc = join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc')
     try {

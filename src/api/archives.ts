@@ -3,7 +3,7 @@ import {downloadSingle} from '../verbs/download-single.js'
 import {listFiles} from '../verbs/list-files.js'
 import type {IndexedMember} from '../s3ci/format.js'
 import {resolveTarRef} from '../s3ci/ref.js'
-import {resolveConnection, type ConnectOptions} from './connect.js'
+import {CONNECT_KEYS, checkOptions, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
 
 /*
  * Bundles and indexed tars from the library: the same readers as `s3c list-files` and
@@ -21,10 +21,15 @@ export interface ArchiveOptions extends ConnectOptions {
 
 export type {IndexedMember}
 
+export const ARCHIVE_KEYS = optionKeys<ArchiveOptions>()(...CONNECT_KEYS as (keyof ConnectOptions)[], 'bucket', 'prefix', 'cache')
+
 /** The members of a bundle or indexed tar, from its index alone (the tar is not read). */
-export async function listMembers(bundleOrTarUrl: string, opts: ArchiveOptions = {}): Promise<IndexedMember[]> {
-  const ref = resolveTarRef(bundleOrTarUrl, {bucket: opts.bucket, prefix: opts.prefix})
-  return listFiles({s3: await resolveConnection(opts, 4), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache})
+export function listMembers<O extends ArchiveOptions = ArchiveOptions>(bundleOrTarUrl: string, options?: Exact<O, ArchiveOptions>): Promise<IndexedMember[]> {
+  return libraryCall(async () => {
+    const opts = checkOptions('listMembers', options, ARCHIVE_KEYS)
+    const ref = resolveTarRef(bundleOrTarUrl, {bucket: opts.bucket, prefix: opts.prefix})
+    return listFiles({s3: await resolveConnection(opts, 4), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache})
+  })
 }
 
 /**
@@ -32,7 +37,8 @@ export async function listMembers(bundleOrTarUrl: string, opts: ArchiveOptions =
  * when not (the index's front, then the member), its CRC-32 checked at the end (a mismatch is
  * the stream's 'error'). Returned at once; failures come as 'error'.
  */
-export function openMember(bundleOrTarUrl: string, name: string, opts: ArchiveOptions = {}): Readable {
+export function openMember<O extends ArchiveOptions = ArchiveOptions>(bundleOrTarUrl: string, name: string, options?: Exact<O, ArchiveOptions>): Readable {
+  const opts = checkOptions('openMember', options, ARCHIVE_KEYS)
   const out = new PassThrough()
   // downloadSingle ends the stream it writes into: a Writable that forwards to `out` and ends it.
   const sink = new Writable({
@@ -48,6 +54,6 @@ export function openMember(bundleOrTarUrl: string, name: string, opts: ArchiveOp
   void (async () => {
     const ref = resolveTarRef(bundleOrTarUrl, {bucket: opts.bucket, prefix: opts.prefix})
     await downloadSingle({s3: await resolveConnection(opts, 8), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache, member: name, stdout: sink})
-  })().catch(error => out.destroy(error as Error))
+  })().catch(error => out.destroy(libraryError(error)))
   return out
 }

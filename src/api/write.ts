@@ -1,37 +1,30 @@
-import {mkdir, open, rename, unlink} from 'node:fs/promises'
+import {close as closeCb, mkdirSync, openSync, unlinkSync, write as writeCb} from 'node:fs'
+import {rename, unlink} from 'node:fs/promises'
+import {promisify} from 'node:util'
 import {dirname, resolve} from 'node:path'
 import {PassThrough, Readable, Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
 import {randomBytes} from 'node:crypto'
 import {transferDefaults} from '../run/defaults.js'
 import type {TransferOptions} from '../run/session.js'
 import type {RunSummary} from '../run/stats.js'
 import type {CopySettings} from '../jobs/types.js'
 import {checkObjectSettings, type ObjectSettings} from '../base/storage.js'
-import {resolveS3Config, type S3Config} from '../s3/config.js'
 import {parseLocation, parseS3Url} from '../base/location.js'
 import {cp} from '../verbs/cp.js'
 import {mv} from '../verbs/mv.js'
 import {pipeToS3} from '../verbs/pipe.js'
 import {sync as syncVerb, type SyncSummary} from '../verbs/sync.js'
 import {ExitCode, S3cError} from '../base/errors.js'
+import {CONNECT_KEYS, checkOptions, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
 
-/**
- * The write side of the library: local paths and s3:// URLs alike. Configuration as the CLI's:
- * the environment and the AWS profile files, or these options (the CLI's flags by other names).
+const write = promisify(writeCb)
+const close = promisify(closeCb)
+
+/*
+ * The write side of the library: local paths and s3:// URLs alike, connected by the options of
+ * src/api/connect.ts (else the CLI's configuration).
  */
-export interface ConnectOptions {
-  endpointUrl?: string
-  region?: string
-  profile?: string
-  pathStyle?: boolean
-  /** Retries per request (--max-retry). */
-  maxRetry?: number
-  /** Requests in flight, fixed (--thread-count); absent: found by measuring, as the CLI does. */
-  threadCount?: number
-  /** An S3 configuration already resolved (resolveS3Config): the options above are then not read. */
-  s3?: S3Config
-  signal?: AbortSignal
-}
 
 export interface WriteOptions extends ConnectOptions {
   contentType?: string
@@ -69,9 +62,13 @@ export interface SyncApiOptions extends ConnectOptions {
   onPlan?: (line: string) => void
 }
 
-async function s3Of(o: ConnectOptions): Promise<S3Config> {
-  return o.s3 ?? resolveS3Config({'endpoint-url': o.endpointUrl, region: o.region, profile: o.profile, 'path-style': o.pathStyle}, o.threadCount ?? transferDefaults.threadCount)
-}
+export const WRITE_KEYS = optionKeys<WriteOptions>()(...CONNECT_KEYS as (keyof ConnectOptions)[], 'contentType', 'metadata', 'storageClass', 'partSize')
+export const COPY_KEYS = optionKeys<CopyApiOptions>()(...CONNECT_KEYS as (keyof ConnectOptions)[], 'contentType', 'metadata', 'storageClass', 'sse', 'sseKmsKeyId', 'acl',
+  'include', 'exclude', 'flatten', 'noClobber', 'ifSizeDiffer', 'ifSourceNewer', 'dryRun', 'redisUrl', 'onPlan')
+export const SYNC_KEYS = optionKeys<SyncApiOptions>()(...CONNECT_KEYS as (keyof ConnectOptions)[], 'include', 'exclude', 'delete', 'sizeOnly', 'exactTimestamps', 'checksum',
+  'force', 'dryRun', 'storageClass', 'redisUrl', 'onPlan')
+
+const s3Of = (o: ConnectOptions) => resolveConnection(o, o.threadCount ?? transferDefaults.threadCount)
 
 async function transferOf(o: ConnectOptions & {dryRun?: boolean; redisUrl?: string; include?: string[]; exclude?: string[]; onPlan?: (l: string) => void;
   checksum?: boolean; force?: boolean}): Promise<Omit<TransferOptions, 'location'>> {
@@ -99,39 +96,54 @@ function objectOf(url: string): {bucket: string; key: string} {
 function localWriteStream(path: string): Writable {
   const abs = resolve(path)
   const tmp = `${abs}.s3c-tmp-${randomBytes(6).toString('hex')}`
-  let fh: Awaited<ReturnType<typeof open>> | undefined
+  let fd: number | undefined
+  const closeFd = async () => {
+    const open = fd
+    fd = undefined
+    if (open !== undefined) await close(open)
+  }
   return new Writable({
-    async construct(done) {
+    construct(done) {
+      // Opened at once, not after an await: a destroy() always finds the file there to remove,
+      // so a pipeline() that rejects (it does not wait for destroy) leaves no temporary file.
       try {
-        await mkdir(dirname(abs), {recursive: true})
-        fh = await open(tmp, 'w')
+        mkdirSync(dirname(abs), {recursive: true})
+        fd = openSync(tmp, 'w')
         done()
       } catch (error) {
-        done(error as Error)
+        done(libraryError(error))
       }
     },
     async write(chunk: Buffer, _enc, done) {
       try {
-        await fh!.write(chunk)
+        for (let at = 0; at < chunk.length;) at += (await write(fd!, chunk, at, chunk.length - at)).bytesWritten
         done()
       } catch (error) {
-        done(error as Error)
+        done(libraryError(error))
       }
     },
     async final(done) {
       try {
-        await fh!.close()
+        await closeFd()
         await rename(tmp, abs)
         done()
       } catch (error) {
-        done(error as Error)
+        done(libraryError(error))
       }
     },
     async destroy(error, done) {
-      await fh?.close().catch(() => undefined)
       // Destroyed before it ended, with or without an error: nothing half-written stays (after
-      // 'finish' the temporary name is gone already).
-      await unlink(tmp).catch(() => undefined)
+      // 'finish' the temporary name is gone already). Removed at once, before the file is closed:
+      // a pipeline() rejects without waiting for this, and whoever it tells looks at the folder.
+      let gone = false
+      try {
+        unlinkSync(tmp)
+        gone = true
+      } catch {
+        // not there, or a system that cannot remove an open file: after closing it
+      }
+      await closeFd().catch(() => undefined)
+      if (!gone) await unlink(tmp).catch(() => undefined)
       done(error)
     },
   })
@@ -140,23 +152,39 @@ function localWriteStream(path: string): Writable {
 /**
  * A stream into a file or an object. To S3 it is `s3c pipe`'s machinery: parts cut as bytes come,
  * a few in flight, one PUT when the whole stream is small; 'finish' is emitted once the object
- * exists, and an error (or destroy) aborts the upload.
+ * exists. A failure (or destroy) aborts the upload and is the stream's 'error' at once, so a
+ * pipeline() into it rejects. Bad options throw here, as node:fs's do.
  */
-export function createWriteStream(url: string, opts: WriteOptions = {}): Writable {
+export function createWriteStream<O extends WriteOptions = WriteOptions>(url: string, options?: Exact<O, WriteOptions>): Writable {
+  const opts = checkOptions('createWriteStream', options, WRITE_KEYS)
   if (parseLocation(url).type !== 's3') return localWriteStream(url)
   const target = objectOf(url)
   const feed = new PassThrough({highWaterMark: 1 << 20})
   let done: Promise<unknown> | undefined
+  let failure: Error | undefined
   const start = () => done ??= (async () => pipeToS3(feed, target, {
     s3: await s3Of(opts), maxRetry: opts.maxRetry ?? transferDefaults.maxRetry, partSize: opts.partSize, signal: opts.signal,
     settings: {contentType: opts.contentType, metadata: opts.metadata, storageClass: opts.storageClass},
-  }))()
-  return new Writable({
+  }))().catch(error => {
+    // The upload failed (and was aborted): the writer learns it now, not from a 'drain' of the
+    // feed that nobody reads any more (a pipeline() would never settle).
+    failure ??= libraryError(error)
+    feed.destroy()
+    out.destroy(failure)
+    throw failure
+  })
+  const out = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      const p = start()
-      p.catch(() => undefined)
-      if (feed.write(chunk)) cb()
-      else feed.once('drain', () => cb())
+      start().catch(() => undefined)
+      if (failure) return cb(failure)
+      if (feed.write(chunk)) return cb()
+      const go = () => {
+        feed.off('drain', go)
+        feed.off('close', go)
+        cb(failure)
+      }
+      feed.on('drain', go)
+      feed.on('close', go)
     },
     final(cb) {
       const p = start()
@@ -167,7 +195,7 @@ export function createWriteStream(url: string, opts: WriteOptions = {}): Writabl
       // Destroyed before 'finish', with or without an error: the upload is aborted now, not left
       // waiting for bytes that will never come (after 'finish' the object exists: nothing to do).
       if (!feed.writableFinished) {
-        feed.destroy(error ?? new S3cError(`the stream to ${url} was destroyed before it ended: nothing was stored`, ExitCode.usage))
+        feed.destroy(error ?? new S3cError(`the stream to ${url} was destroyed before it ended: nothing was stored`, ExitCode.usage, 'Aborted'))
         if (done) {
           done.then(() => cb(error), () => cb(error))
           return
@@ -176,33 +204,40 @@ export function createWriteStream(url: string, opts: WriteOptions = {}): Writabl
       cb(error)
     },
   })
+  return out
 }
 
 /** Writes a whole file or object (to S3: one PUT, or a multipart upload when large). */
-export async function writeFile(url: string, data: Buffer | Uint8Array | string, opts: WriteOptions = {}): Promise<void> {
-  const body = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  const stream = createWriteStream(url, opts)
-  await new Promise<void>((resolvePromise, reject) => {
-    stream.once('error', reject)
-    stream.once('finish', () => resolvePromise())
-    Readable.from([body]).pipe(stream)
+export function writeFile<O extends WriteOptions = WriteOptions>(url: string, data: Buffer | Uint8Array | string, options?: Exact<O, WriteOptions>): Promise<void> {
+  return libraryCall(async () => {
+    const body = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    await pipeline(Readable.from([body]), createWriteStream(url, checkOptions('writeFile', options, WRITE_KEYS) as WriteOptions))
   })
 }
 
 /** `s3c cp` as a function: the same summary as `cp --json`. */
-export async function copy(src: string, dst: string, opts: CopyApiOptions = {}): Promise<RunSummary> {
-  return cp({...await transferOf(opts), source: src, destination: dst, settings: settingsOf(opts), flatten: opts.flatten,
-    conditions: {noClobber: opts.noClobber, ifSizeDiffer: opts.ifSizeDiffer, ifSourceNewer: opts.ifSourceNewer}})
+export function copy<O extends CopyApiOptions = CopyApiOptions>(src: string, dst: string, options?: Exact<O, CopyApiOptions>): Promise<RunSummary> {
+  return libraryCall(async () => {
+    const opts = checkOptions('copy', options, COPY_KEYS)
+    return cp({...await transferOf(opts), source: src, destination: dst, settings: settingsOf(opts), flatten: opts.flatten,
+      conditions: {noClobber: opts.noClobber, ifSizeDiffer: opts.ifSizeDiffer, ifSourceNewer: opts.ifSourceNewer}})
+  })
 }
 
 /** `s3c mv` as a function: each source removed once its copy is complete. */
-export async function move(src: string, dst: string, opts: CopyApiOptions = {}): Promise<RunSummary> {
-  return mv({...await transferOf(opts), source: src, destination: dst, settings: settingsOf(opts), flatten: opts.flatten,
-    conditions: {noClobber: opts.noClobber, ifSizeDiffer: opts.ifSizeDiffer, ifSourceNewer: opts.ifSourceNewer}})
+export function move<O extends CopyApiOptions = CopyApiOptions>(src: string, dst: string, options?: Exact<O, CopyApiOptions>): Promise<RunSummary> {
+  return libraryCall(async () => {
+    const opts = checkOptions('move', options, COPY_KEYS)
+    return mv({...await transferOf(opts), source: src, destination: dst, settings: settingsOf(opts), flatten: opts.flatten,
+      conditions: {noClobber: opts.noClobber, ifSizeDiffer: opts.ifSizeDiffer, ifSourceNewer: opts.ifSourceNewer}})
+  })
 }
 
 /** `s3c sync` as a function: the same summary as `sync --json` (with `deleted`). */
-export async function sync(src: string, dst: string, opts: SyncApiOptions = {}): Promise<SyncSummary> {
-  return syncVerb({...await transferOf(opts), source: src, destination: dst, delete: opts.delete, sizeOnly: opts.sizeOnly,
-    exactTimestamps: opts.exactTimestamps, storageClass: opts.storageClass})
+export function sync<O extends SyncApiOptions = SyncApiOptions>(src: string, dst: string, options?: Exact<O, SyncApiOptions>): Promise<SyncSummary> {
+  return libraryCall(async () => {
+    const opts = checkOptions('sync', options, SYNC_KEYS)
+    return syncVerb({...await transferOf(opts), source: src, destination: dst, delete: opts.delete, sizeOnly: opts.sizeOnly,
+      exactTimestamps: opts.exactTimestamps, storageClass: opts.storageClass})
+  })
 }

@@ -10,11 +10,47 @@ export const ExitCode = {
   interrupted: 130,
 } as const
 
-/** An error meant for the user: one line, says what is wrong and what to do. */
+/**
+ * What went wrong, for a program to test (README "Error codes"): stable across versions, unlike
+ * the message. S3's answers by their meaning; a local path's by node:fs's errno code.
+ */
+export const ERROR_CODES = [
+  /** Bad input: an argument, an option, a flag (exit 2). */
+  'InvalidArgument',
+  /** No such object, prefix, member or run. */
+  'NotFound',
+  'NoSuchBucket',
+  /** S3 refused the credentials or the request (403, an unknown key, a wrong secret, an expired token). */
+  'AccessDenied',
+  /** No credentials were found for the profile. */
+  'NoCredentials',
+  /** The endpoint (or Redis) cannot be reached: refused, no such host, TLS failure. */
+  'Unreachable',
+  /** Stopped by the signal, Ctrl-C, or a stream destroyed before it ended. */
+  'Aborted',
+  /** S3 refused otherwise, or kept failing through the retries. */
+  'S3Error',
+  /** Local paths, as node:fs names them. */
+  'ENOENT', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EACCES', 'EPERM', 'ENOSPC', 'EROFS',
+  /** Anything else (a file changed while it was read, …). */
+  'Failed',
+] as const
+export type ErrorCode = typeof ERROR_CODES[number]
+
+function codeForExit(exitCode: number): ErrorCode {
+  return exitCode === ExitCode.usage ? 'InvalidArgument' : exitCode === ExitCode.interrupted ? 'Aborted' : exitCode === ExitCode.fatal ? 'S3Error' : 'Failed'
+}
+
+/**
+ * An error meant for the user: one line, says what is wrong and what to do; `code` says what
+ * went wrong for a program (ERROR_CODES), `exitCode` what the CLI exits with.
+ */
 export class S3cError extends Error {
-  constructor(message: string, readonly exitCode: number = ExitCode.usage) {
+  readonly code: ErrorCode
+  constructor(message: string, readonly exitCode: number = ExitCode.usage, code?: ErrorCode) {
     super(message)
     this.name = 'S3cError'
+    this.code = code ?? codeForExit(exitCode)
   }
 }
 
@@ -69,6 +105,8 @@ const TLS_REASONS: Record<string, string> = {
 }
 
 const LOCAL_CODES = new Set(['EACCES', 'EPERM', 'ENOENT', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EEXIST', 'ENOSPC', 'EROFS', 'ENAMETOOLONG'])
+const DENIED_NAMES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AllAccessDisabled', 'ExpiredToken', 'InvalidToken',
+  'TokenRefreshRequired', 'AccountProblem', 'InvalidClientTokenId', 'UnrecognizedClientException'])
 
 export type ErrorClass = 'retry' | 'fatal' | 'file'
 
@@ -163,9 +201,26 @@ export function exitCodeOf(err: unknown): number {
   return original instanceof S3cError ? original.exitCode : ExitCode.fatal
 }
 
+/** The code (ERROR_CODES) of any failure: an S3cError's own, else by what S3, the network or node:fs said. */
+export function errorCodeOf(err: unknown): ErrorCode {
+  const original = err instanceof FatalError ? err.original : err
+  if (original instanceof S3cError) return original.code
+  const name = (original as ServiceErrorLike)?.name ?? ''
+  const status = statusOf(original)
+  const code = codeOf(original)
+  if (name === 'NoSuchBucket') return 'NoSuchBucket'
+  if (DENIED_NAMES.has(name) || status === 403) return 'AccessDenied'
+  if (name === 'CredentialsProviderError') return 'NoCredentials'
+  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return 'NotFound'
+  if (name === 'AbortError') return 'Aborted'
+  if (code && !status && ((ERROR_CODES as readonly string[]).includes(code))) return code as ErrorCode
+  if (code && !status && (TLS_REASONS[code] || NETWORK_CODES.has(code))) return 'Unreachable'
+  return status !== undefined ? 'S3Error' : 'Failed'
+}
+
 /** Turns any failure that stops a run into a one-line S3cError with the right exit code. */
 export function fatalToUserError(error: unknown, ctx: {bucket?: string; endpoint?: string}): S3cError {
   const original = error instanceof FatalError ? error.original : error
   if (original instanceof S3cError) return original
-  return new S3cError(describeError(original, ctx), ExitCode.fatal)
+  return new S3cError(describeError(original, ctx), ExitCode.fatal, errorCodeOf(original))
 }

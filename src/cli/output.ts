@@ -1,5 +1,5 @@
 import {Command, Flags, type Interfaces, ux} from '@oclif/core'
-import {errorMessage} from '../base/errors.js'
+import {errorCodeOf, errorMessage} from '../base/errors.js'
 import {didYouMeanFlag} from './suggest.js'
 
 /** `--json` and `-q`: declared here once, for every command (oclif's baseFlags). */
@@ -116,7 +116,7 @@ export abstract class OutputCommand extends Command {
   }
 
   protected toErrorJson(err: Error & {oclif?: unknown}): JsonResult {
-    return {command: this.commandName, error: errorLine(err), exitCode: Number(process.exitCode ?? 1), ...this.partialResult}
+    return {command: this.commandName, error: errorLine(err), code: err.oclif ? 'InvalidArgument' : errorCodeOf(err), exitCode: Number(process.exitCode ?? 1), ...this.partialResult}
   }
 
   /** Only oclif's own errors (flags, arguments) come here; S3cCommand.catch handles the others. */

@@ -18,7 +18,7 @@ const hook: Hook<'command_not_found'> = async function ({config, id, argv}) {
     message = unknownCommandMessage(id, config.commands)
   }
   process.stderr.write(`s3c: ${message}\n`)
-  if ((argv ?? []).includes('--json') || id === '--json') process.stdout.write(JSON.stringify({error: message, exitCode: 2}) + '\n')
+  if ((argv ?? []).includes('--json') || id === '--json') process.stdout.write(JSON.stringify({error: message, code: 'InvalidArgument', exitCode: 2}) + '\n')
   process.exitCode = 2
 }
 

@@ -17,7 +17,13 @@ import {isProblem, walkLocal} from './walk.js'
 export interface FileEntry {
   /** The s3:// URL or the local path. */
   url: string
-  /** The key (S3) or the path relative to the listed folder (local); with '/' at the end for a folder. */
+  /** The whole key (S3: a folder's ends with '/') or the path (local). */
+  key: string
+  /**
+   * The key or path relative to the folder listed, as `s3c ls --json` names it: the last part in a
+   * one-level listing and for stat (a folder's ends with '/'), the path under the folder for a
+   * recursive listing, under the wildcard's folder for glob.
+   */
   name: string
   size: number
   lastModified: Date
@@ -27,7 +33,7 @@ export interface FileEntry {
 }
 
 function missing(path: string): S3cError {
-  return new S3cError(`${path} does not exist`, ExitCode.usage)
+  return new S3cError(`${path} does not exist`, ExitCode.usage, 'ENOENT')
 }
 
 export async function localStat(path: string): Promise<FileEntry> {
@@ -35,17 +41,18 @@ export async function localStat(path: string): Promise<FileEntry> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path)
     throw error
   })
-  return {url: path, name: path, size: st.isDirectory() ? 0 : st.size, lastModified: st.mtime, isDirectory: st.isDirectory()}
+  const last = path.replace(/\/+$/, '').split('/').pop() || path
+  return {url: path, key: path, name: st.isDirectory() ? `${last}/` : last, size: st.isDirectory() ? 0 : st.size, lastModified: st.mtime, isDirectory: st.isDirectory()}
 }
 
 /** A folder's entries: one level (folders end with '/'), or every file under it (recursive, in S3's byte order). */
 export async function* localList(path: string, recursive: boolean): AsyncGenerator<FileEntry> {
   const root = path.replace(/\/+$/, '') || '/'
-  if (!(await localStat(root)).isDirectory) throw new S3cError(`${path} is not a folder: give a folder to list`, ExitCode.usage)
+  if (!(await localStat(root)).isDirectory) throw new S3cError(`${path} is not a folder: give a folder to list`, ExitCode.usage, 'ENOTDIR')
   if (recursive) {
     for await (const e of walkLocal(root)) {
       if (isProblem(e) || e.type !== 'file') continue
-      yield {url: join(root, e.rel), name: e.rel, size: e.size, lastModified: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)), isDirectory: false}
+      yield {url: join(root, e.rel), key: join(root, e.rel), name: e.rel, size: e.size, lastModified: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)), isDirectory: false}
     }
     return
   }
@@ -54,7 +61,7 @@ export async function* localList(path: string, recursive: boolean): AsyncGenerat
     const full = join(root, d.name)
     const st = await fsStat(full).catch(() => undefined)
     if (!st) continue
-    yield {url: full, name: st.isDirectory() ? `${d.name}/` : d.name, size: st.isDirectory() ? 0 : st.size, lastModified: st.mtime, isDirectory: st.isDirectory()}
+    yield {url: full, key: full, name: st.isDirectory() ? `${d.name}/` : d.name, size: st.isDirectory() ? 0 : st.size, lastModified: st.mtime, isDirectory: st.isDirectory()}
   }
 }
 
@@ -68,7 +75,7 @@ export async function* localGlob(pattern: string): AsyncGenerator<FileEntry> {
   for await (const e of walkLocal(root)) {
     if (isProblem(e) || e.type !== 'file') continue
     const full = root === '.' && !pattern.startsWith('./') ? e.rel : join(root, e.rel)
-    if (matches(full)) yield {url: full, name: full, size: e.size, lastModified: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)), isDirectory: false}
+    if (matches(full)) yield {url: full, key: full, name: e.rel, size: e.size, lastModified: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)), isDirectory: false}
   }
 }
 
@@ -98,7 +105,7 @@ export async function localRemove(path: string, opts: {recursive?: boolean} = {}
   })
   if (!st) return 'missing'
   if (st.isDirectory()) {
-    if (!opts.recursive) throw new S3cError(`${path} is a folder: pass {recursive: true} to remove it with what it holds`, ExitCode.usage)
+    if (!opts.recursive) throw new S3cError(`${path} is a folder: pass {recursive: true} to remove it with what it holds`, ExitCode.usage, 'EISDIR')
     const cwd = process.cwd()
     if (abs === '/' || abs === homedir() || cwd === abs || cwd.startsWith(`${abs}/`))
       throw new S3cError(`${path} is ${abs === '/' ? 'the root folder' : abs === homedir() ? 'the home folder' : 'the current folder or holds it'}: s3c does not remove it`, ExitCode.usage)

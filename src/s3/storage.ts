@@ -292,7 +292,7 @@ export class S3Storage implements S3Store {
         if (!head) {
           // A HEAD's 404 has no body to tell a missing bucket (exit 3) from a missing key (exit 2): one listing does.
           await this.checkBucket(ref.bucket, '')
-          throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage)
+          throw new S3cError(`${label} does not exist: check the bucket and key`, ExitCode.usage, 'NotFound')
         }
         known = {size: Number(head['content-length'] ?? 0), etag: ref.etag ?? head.etag ?? ''}
         pinned = {...pinned, etag: known.etag || undefined}

@@ -86,7 +86,7 @@ export class IndexReader {
       const original = error instanceof FatalError ? error.original : error
       // A missing bucket is a 404 too, but S3 refusing the run (exit 3), not a missing index.
       if ((statusOf(original) === 404 && (original as Error).name !== 'NoSuchBucket') || (original as Error).name === 'NoSuchKey')
-        throw new S3cError(`${this.ref.label} has no index (s3://${bucket}/${indexKey} not found): check the name, or index a tar with s3c index`, ExitCode.usage)
+        throw new S3cError(`${this.ref.label} has no index (s3://${bucket}/${indexKey} not found): check the name, or index a tar with s3c index`, ExitCode.usage, 'NotFound')
       if (statusOf(original) === 416) throw new S3cError(`the index of ${this.ref.label} is empty or corrupt: rebuild it with s3c index`, ExitCode.usage)
       throw fatalToUserError(error, {bucket, endpoint: this.s3?.endpointLabel})
     }

@@ -66,7 +66,7 @@ export function resolveTarRef(arg: string, loc: {bucket?: string; prefix?: strin
   const path = resolve(home ? join(homedir(), label.slice(1)) : label)
   if (/^(\.{1,2}\/|\/)/.test(label) || home || isFile(path) || isFile(path + INDEX_SUFFIX)) {
     const st = statSync(path, {throwIfNoEntry: false})
-    if (!st) throw new S3cError(`${label} does not exist: give the path of a tar file`, ExitCode.usage)
+    if (!st) throw new S3cError(`${label} does not exist: give the path of a tar file`, ExitCode.usage, 'ENOENT')
     if (!st.isFile()) throw new S3cError(`"${label}" is not a file: give a .tar file`, ExitCode.usage)
     return {kind: 'local', path, indexPath: path + INDEX_SUFFIX, label}
   }

@@ -54,7 +54,7 @@ export async function removeBucket(s3: S3Store, bucket: string, opts: {force?: b
   empty?: () => Promise<RemoveSummary>} = {}): Promise<RemoveBucketResult> {
   const result: RemoveBucketResult = {objectsDeleted: 0}
   try {
-    if (!await s3.bucketExists(bucket)) throw new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage)
+    if (!await s3.bucketExists(bucket)) throw new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage, 'NoSuchBucket')
     if (!opts.force) {
       const {empty} = await s3.checkBucket(bucket, '')
       if (!empty) throw new S3cError(`bucket "${bucket}" is not empty: remove its objects first (s3c rm 's3://${bucket}/*'), or use rb --force`, ExitCode.usage)

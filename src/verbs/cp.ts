@@ -197,7 +197,7 @@ async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): 
     // A key without a trailing '/' and nothing under key/: that one object.
     if (!wild && empty && src.key !== '' && !src.key.endsWith('/')) {
       const h = await run.s3.head(src.bucket, src.key)
-      if (!h) throw new S3cError(`${src.url} does not exist: check the key (nothing under ${src.url}/ either)`, ExitCode.usage)
+      if (!h) throw new S3cError(`${src.url} does not exist: check the key (nothing under ${src.url}/ either)`, ExitCode.usage, 'NotFound')
       const name = src.key.slice(src.key.lastIndexOf('/') + 1)
       if (!selected(name)) return
       yield {srcKey: src.key, key: intoFolder ? joinKey(dst.key, name) : dst.key, size: Number(h['content-length'] ?? 0), etag: h.etag}

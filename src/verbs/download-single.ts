@@ -191,7 +191,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
   return withReader(opts, async reader => {
     for (let attempt = 0; ; attempt++) {
       const found = await reader.lookup(opts.member)
-      if (!found) throw new S3cError(`"${opts.member}" is not in ${opts.ref.label}: see s3c list-files`, ExitCode.usage)
+      if (!found) throw new S3cError(`"${opts.member}" is not in ${opts.ref.label}: see s3c list-files`, ExitCode.usage, 'NotFound')
       // No request in S3; a local tar that is not the version indexed is refused here.
       const tar = await reader.openTar()
       const {record} = found
@@ -225,7 +225,7 @@ export async function downloadSingle(opts: SingleOptions): Promise<SingleResult>
         if (m.type === 'hardlink') {
           // The file of that name as it stood when the link was extracted: the last one before it.
           const linked = all[lastIndexOf(all, at, x => normalizeName(x.name) === normalizeName(m.linkname ?? '') && x.type === 'file')]
-          if (!linked) throw new S3cError(`"${opts.member}" is a hard link to "${m.linkname}", which is not in ${opts.ref.label}`, ExitCode.usage)
+          if (!linked) throw new S3cError(`"${opts.member}" is a hard link to "${m.linkname}", which is not in ${opts.ref.label}`, ExitCode.usage, 'NotFound')
           file = {...linked, name: m.name}
         } else if (m.type === 'file') {
           file = m

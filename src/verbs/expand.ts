@@ -27,15 +27,15 @@ export function userError(error: unknown, bucket: string, s3: S3Store): S3cError
   const original = error instanceof FatalError ? error.original : error
   if (original instanceof S3cError) return original
   if ((original as Error)?.name === 'NoSuchBucket')
-    return new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage)
+    return new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage, 'NoSuchBucket')
   return fatalToUserError(error, {bucket, endpoint: s3.endpointLabel})
 }
 
 /** The bucket is missing, or the key is: which one, as one line (a HEAD's 404 does not tell). */
 export async function missingObjectError(s3: S3Store, bucket: string, key: string): Promise<S3cError> {
   if (!await s3.bucketExists(bucket).catch(() => true))
-    return new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage)
-  return new S3cError(`s3://${bucket}/${key} does not exist: check the key (s3c ls s3://${bucket}/${key.slice(0, key.lastIndexOf('/') + 1)})`, ExitCode.usage)
+    return new S3cError(`bucket "${bucket}" does not exist at ${s3.endpointLabel}: check the name (s3c ls lists the buckets)`, ExitCode.usage, 'NoSuchBucket')
+  return new S3cError(`s3://${bucket}/${key} does not exist: check the key (s3c ls s3://${bucket}/${key.slice(0, key.lastIndexOf('/') + 1)})`, ExitCode.usage, 'NotFound')
 }
 
 /**
@@ -67,5 +67,5 @@ export async function* matchingObjects(s3: S3Store, p: S3Url, plainKey: 'asKey' 
 
 /** One line for an argument that matched nothing (exit 2). */
 export function noMatchError(url: string): S3cError {
-  return new S3cError(`no object matches ${url}: check the prefix or wildcard (s3c ls shows what is there)`, ExitCode.usage)
+  return new S3cError(`no object matches ${url}: check the prefix or wildcard (s3c ls shows what is there)`, ExitCode.usage, 'NotFound')
 }

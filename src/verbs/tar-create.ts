@@ -62,7 +62,7 @@ async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<Source
     try {
       text = (await s3.get(bucket, key)).body.toString('utf8')
     } catch (error) {
-      if (statusOf(error instanceof FatalError ? error.original : error) === 404) throw new S3cError(`manifest ${where} does not exist`, ExitCode.usage)
+      if (statusOf(error instanceof FatalError ? error.original : error) === 404) throw new S3cError(`manifest ${where} does not exist`, ExitCode.usage, 'NotFound')
       throw error
     }
   } else {
@@ -81,7 +81,7 @@ async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<Source
   if (out.length === 0) throw new S3cError(`manifest ${where} lists no objects`, ExitCode.usage)
   // Every object must exist with the size the manifest gives: checked before anything is written.
   await headObjects(s3, out, opts.threadCount, (o, head) => {
-    if (!head) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage)
+    if (!head) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} does not exist`, ExitCode.usage, 'NotFound')
     const size = Number(head['content-length'])
     if (size !== o.size) throw new S3cError(`manifest ${where}: s3://${o.bucket}/${o.key} is ${size} bytes, the manifest says ${o.size}`, ExitCode.usage)
     if (o.etag && head.etag && o.etag.replace(/"/g, '') !== head.etag.replace(/"/g, ''))

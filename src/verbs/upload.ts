@@ -35,7 +35,7 @@ export async function checkLocalFolder(folder: string): Promise<string> {
   if (hasConvertedBytes(abs))
     throw new S3cError(`local folder "${folder}" holds characters of U+F780–U+F7FF, which s3c uses to spell bytes that are not UTF-8: give the folder another way (e.g. its parent)`, ExitCode.usage)
   const st = await stat(abs).catch(() => undefined)
-  if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage)
+  if (!st) throw new S3cError(`local folder "${folder}" does not exist: check --local-folder or the DIR argument`, ExitCode.usage, 'ENOENT')
   if (!st.isDirectory()) throw new S3cError(`"${folder}" is a file, not a folder: give the folder that holds the files to upload`, ExitCode.usage)
   return abs
 }
