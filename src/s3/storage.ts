@@ -127,9 +127,6 @@ export function objectHeaders(o: CreateOptions): Headers {
   return h
 }
 
-/** s3c's own keys at the bucket root (sync states: src/state/s3-storage.ts); listings of user data leave them out. */
-export const RESERVED_PREFIX = '.s3c/'
-
 const targetOf = (t: MultipartTarget) => ({Bucket: t.bucket, Key: t.key, UploadId: t.uploadId})
 
 /** How long a bucket check's first page may stand for the first page of the listing that follows it. */
@@ -416,11 +413,7 @@ export class S3Storage {
     return {...toPageAnswer(page, bucket, req.prefix, followed), followed}
   }
 
-  /**
-   * Every object under `prefix`, in key order (the pages of `list`, flattened). The sync states
-   * under `.s3c/` at the bucket root (docs/DESIGN-state.md) are not user data: a listing whose
-   * prefix reaches them without asking for them (`''`, `.s3c`) leaves them out.
-   */
+  /** Every object under `prefix`, in key order (the pages of `list`, flattened). */
   async* listObjects(bucket: string, prefix: string): AsyncGenerator<StorageEntry> {
     for await (const entries of this.listObjectPages(bucket, prefix)) yield* entries
   }
@@ -434,9 +427,7 @@ export class S3Storage {
    * for time, at a few requests more).
    */
   async* listObjectPages(bucket: string, prefix: string, stats?: ListingStats, opts: {sequentialPages?: number} = {}): AsyncGenerator<StorageEntry[]> {
-    const hide = RESERVED_PREFIX.startsWith(prefix) && !prefix.startsWith(RESERVED_PREFIX)
-    const pages = listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats, sequentialPages: opts.sequentialPages})
-    for await (const entries of pages) yield hide ? entries.filter(e => !e.key.startsWith(RESERVED_PREFIX)) : entries
+    yield* listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats, sequentialPages: opts.sequentialPages})
   }
 
   /** A whole object as a stream (a sync state), or undefined when it does not exist. */
