@@ -8,6 +8,7 @@ import {parseLocation, parseS3Url} from '../base/location.js'
 import {copyDefaults, type CopyOptions} from '../verbs/cp.js'
 import type {SyncOptions} from '../verbs/sync.js'
 import {runOptions, type RunFlagValues} from './options.js'
+import {stateFlags} from './flags.js'
 
 const size = Flags.custom<number>({parse: async input => parseSize(input)})
 
@@ -105,6 +106,8 @@ export const syncFlags = {
   'storage-class': copyFlags['storage-class'], sse: copyFlags.sse, 'sse-kms-key-id': copyFlags['sse-kms-key-id'], acl: copyFlags.acl,
   'multipart-threshold': copyFlags['multipart-threshold'], 'part-size': copyFlags['part-size'],
   'copy-threshold': copyFlags['copy-threshold'], 'copy-part-size': copyFlags['copy-part-size'],
+  // local↔S3: where the sync state lives, as for upload and download.
+  ...stateFlags,
 }
 
 export interface SyncFlagValues extends CopyFlagValues {
