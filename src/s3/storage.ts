@@ -551,14 +551,14 @@ export class S3Storage {
   }
 
   /**
-   * Deletes keys, 1,000 a request (DeleteObjects), also after Ctrl-C. Resolves with the keys S3
+   * Deletes keys (or given versions of them), 1,000 a request (DeleteObjects), also after Ctrl-C. Resolves with the keys S3
    * could not delete; rejects when a request fails for good.
    */
-  async deleteMany(bucket: string, keys: string[]): Promise<{key: string; error: string}[]> {
-    const batches: string[][] = []
+  async deleteMany(bucket: string, keys: (string | {key: string; versionId: string})[]): Promise<{key: string; error: string}[]> {
+    const batches: (string | {key: string; versionId: string})[][] = []
     for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000))
     const settled = await Promise.allSettled(batches.map(batch => this.retried(() => this.send(m => new m.DeleteObjectsCommand({
-      Bucket: bucket, Delete: {Objects: batch.map(Key => ({Key})), Quiet: true},
+      Bucket: bucket, Delete: {Objects: batch.map(k => (typeof k === 'string' ? {Key: k} : {Key: k.key, VersionId: k.versionId})), Quiet: true},
     })), false)))
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
     if (refused) throw refused.reason
