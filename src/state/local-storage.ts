@@ -7,7 +7,7 @@
 import {createReadStream, createWriteStream} from 'node:fs'
 import {mkdir, open, readdir, rename, rm, stat, utimes, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
-import {isAbsolute, join} from 'node:path'
+import {isAbsolute, join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {ExitCode, S3cError} from '../base/errors.js'
@@ -32,7 +32,7 @@ const STALE_TMP_MS = 24 * 3600 * 1000
  * directory rules: a relative XDG_STATE_HOME is ignored), else `~/.local/state/s3c/sync`.
  */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.S3C_STATE_DIR) return env.S3C_STATE_DIR
+  if (env.S3C_STATE_DIR) return resolve(env.S3C_STATE_DIR)
   const xdg = env.XDG_STATE_HOME
   return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state'), 's3c', 'sync')
 }
