@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand} from '@aws-sdk/client-s3'
 import {runCli} from './harness/cli.js'
-import {harness, newBucket} from './harness/hooks.js'
+import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {listKeys} from './harness/objects.js'
 import {startProxy} from './harness/proxy.js'
 import {putObjects} from './harness/verbs.js'
+import {makeTree} from './harness/tree.js'
 
 describe('s3c mb and rb', function () {
   it('mb makes a bucket and refuses an existing one with one line (exit 2); rb removes an empty one', async function () {
@@ -45,5 +50,88 @@ describe('s3c mb and rb', function () {
     const gone = await runCli(['rb', `s3://${bucket}`])
     assert.equal(gone.code, 2)
     assert.match(gone.stderr, /does not exist/)
+  })
+
+  /** A bucket's existence, as `s3c ls` reports it (exit 2: no such bucket). */
+  const gone = async (bucket: string) => (await runCli(['ls', `s3://${bucket}`])).code === 2
+
+  it('after upload, download, sync and cp of folders with default flags the bucket holds only the user\'s objects, and rb --force removes it', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 's3c-rb-'))
+    try {
+      makeTree(join(dir, 'src'), {files: 30, depth: 2})
+      const bucket = await newBucket('rbsynced')
+      for (const args of [['upload', join(dir, 'src'), `s3://${bucket}/up`], ['download', `s3://${bucket}/up`, join(dir, 'down')],
+        ['sync', join(dir, 'src'), `s3://${bucket}/synced`], ['cp', join(dir, 'src'), `s3://${bucket}/copied/`]]) {
+        const r = await runCli(args)
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+        assert.equal(r.stderr.match(/warn|AccessDenied/gi), null, r.stderr)
+      }
+      const keys = [...(await listKeys(bucket)).keys()]
+      assert.equal(keys.length, 90)
+      assert.deepEqual(keys.filter(k => !/^(up|synced|copied)\//.test(k)), [], 'nothing but what the user asked for')
+      const r = await runCli(['rb', `s3://${bucket}`, '--force', '--json'])
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).objectsDeleted, 90)
+      assert.ok(await gone(bucket))
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('rb --force aborts an unfinished multipart upload (skipped where the server does not list them)', async function () {
+    const bucket = await newBucket('rbmp')
+    const c = s3Client()
+    try {
+      await putObjects(bucket, {'a.txt': 'a'})
+      const mp = await c.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: 'unfinished.bin'}))
+      await c.send(new UploadPartCommand({Bucket: bucket, Key: 'unfinished.bin', UploadId: mp.UploadId, PartNumber: 1, Body: Buffer.alloc(1024)}))
+      // fauxqs has no ListMultipartUploads (it answers with an object listing): nobody can find the upload to abort it there.
+      const listed = await c.send(new ListMultipartUploadsCommand({Bucket: bucket})).catch(() => undefined)
+      if (!listed?.Uploads?.some(u => u.UploadId === mp.UploadId)) {
+        await c.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: 'unfinished.bin', UploadId: mp.UploadId}))
+        this.skip()
+      }
+      const r = await runCli(['rb', `s3://${bucket}`, '--force', '--json'])
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).uploadsAborted, 1)
+      assert.ok(await gone(bucket))
+    } finally {
+      c.destroy()
+    }
+  })
+
+  it("rm 's3://b/*' then rb: the bucket is empty and goes (keys under .s3c/ are the user's like any other)", async function () {
+    const bucket = await newBucket('rmrb')
+    await putObjects(bucket, {'a.txt': 'a', 'deep/b.txt': 'b', '.s3c/state/x.ndjson.gz': 'left by an older s3c', '.s3c/mine': 'mine'})
+    const rm = await runCli(['rm', `s3://${bucket}/*`])
+    assert.equal(rm.code, 0, rm.stderr)
+    assert.equal((await listKeys(bucket)).size, 0)
+    const rb = await runCli(['rb', `s3://${bucket}`])
+    assert.equal(rb.code, 0, rb.stderr)
+    assert.ok(await gone(bucket))
+  })
+
+  it('rb --force on a versioned bucket deletes every version and delete marker (skipped where the server has no versioning)', async function () {
+    const bucket = await newBucket('rbver')
+    const c = s3Client()
+    try {
+      try {
+        await c.send(new PutBucketVersioningCommand({Bucket: bucket, VersioningConfiguration: {Status: 'Enabled'}}))
+      } catch {
+        this.skip()
+      }
+      for (const body of ['one', 'two', 'three']) await c.send(new PutObjectCommand({Bucket: bucket, Key: 'v.txt', Body: body}))
+      await c.send(new PutObjectCommand({Bucket: bucket, Key: 'gone.txt', Body: 'x'}))
+      await c.send(new DeleteObjectCommand({Bucket: bucket, Key: 'gone.txt'}))
+      const versions = await runCli(['ls', `s3://${bucket}`, '--all-versions'])
+      // A server that accepts the call but keeps no versions (fauxqs) has nothing to test here.
+      if (versions.code !== 0 || !/delete marker/.test(versions.stdout)) this.skip()
+    } finally {
+      c.destroy()
+    }
+    const r = await runCli(['rb', `s3://${bucket}`, '--force', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.ok(JSON.parse(r.stdout).versionsDeleted >= 4)
+    assert.ok(await gone(bucket))
   })
 })

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
@@ -11,14 +11,10 @@ import {compareTrees, makeTree} from './harness/tree.js'
 
 const MiB = 1024 * 1024
 
-
-/** The sync state s3c writes at the end of a run (docs/DESIGN-state.md), not a file of the tree. */
-const isState = (path: string) => path.includes('/.s3c/')
-
-/** PUTs per object key of the tree (single PUTs and multipart parts apart; the sync state's apart). */
+/** PUTs per object key of the tree (single PUTs and multipart parts apart). */
 function putsPerKey(proxy: Proxy): Map<string, number> {
   const counts = new Map<string, number>()
-  for (const r of proxy.requests) if (r.method === 'PUT' && !r.query.includes('uploadId') && !isState(r.path)) counts.set(r.path, (counts.get(r.path) ?? 0) + 1)
+  for (const r of proxy.requests) if (r.method === 'PUT' && !r.query.includes('uploadId')) counts.set(r.path, (counts.get(r.path) ?? 0) + 1)
   return counts
 }
 
@@ -34,18 +30,21 @@ describe('distributed runs on BullMQ', function () {
    * the job to the other worker, and the file is sent twice (the cause of rare "one PUT per small
    * file" failures under load). Exactly-once assertions run with the normal detection.
    */
-  function startWorker(endpoint: string, stalledSeconds = 15) {
-    return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', String(stalledSeconds)], {env: {AWS_ENDPOINT_URL: endpoint, REDIS_URL: harness().redis.url}})
+  function startWorker(endpoint: string, stalledSeconds = 15, env: Record<string, string> = {}) {
+    return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', String(stalledSeconds)], {env: {AWS_ENDPOINT_URL: endpoint, REDIS_URL: harness().redis.url, ...env}})
   }
 
-  it('two workers and the enqueuing CLI move a 3,000-file tree; each file is uploaded once', async function () {
+  it('two workers and the enqueuing CLI move a 3,000-file tree; each file is uploaded once; the CLI writes the sync state in its own folder', async function () {
     const src = mk('bq')
     makeTree(src, {files: 3000, depth: 8, big: [{rel: 'big/twenty.bin', size: 20 * MiB}]})
     const bucket = await newBucket('bq')
     const proxy = await startProxy(harness().s3.endpoint)
-    const workers = [startWorker(proxy.endpoint), startWorker(proxy.endpoint)]
+    // As if on other machines: the workers' state folder is not the CLI's.
+    const cliStates = mk('bq-cli-states')
+    const workerStates = join(mk('bq-worker-home'), 'states')
+    const workers = [startWorker(proxy.endpoint, 15, {S3C_STATE_DIR: workerStates}), startWorker(proxy.endpoint, 15, {S3C_STATE_DIR: workerStates})]
     try {
-      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})
+      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url, S3C_STATE_DIR: cliStates}})
       assert.equal(up.code, 0, up.stderr)
       const summary = JSON.parse(up.stdout)
       assert.equal(summary.filesDone, 3001)
@@ -53,7 +52,12 @@ describe('distributed runs on BullMQ', function () {
       assert.equal(puts.size, 3000)
       assert.ok([...puts.values()].every(n => n === 1), 'one PUT per small file')
       assert.equal(proxy.count('PUT', r => r.query.includes('uploadId')), 3, '20 MiB in 8 MiB parts, each sent once')
-      assert.equal(proxy.count('PUT', r => isState(r.path)), 1, 'the workers\' outcomes made the sync state')
+      assert.equal(proxy.requests.filter(r => r.path.includes('/.s3c/')).length, 0, 'no state in the bucket')
+      const states = readdirSync(cliStates).filter(n => n.endsWith('.ndjson.gz'))
+      assert.equal(states.length, 1, 'the workers\' outcomes made the sync state, in the folder of the CLI that collected them')
+      const about = JSON.parse(readFileSync(join(cliStates, states[0].replace('.ndjson.gz', '.json')), 'utf8'))
+      assert.deepEqual([about.bucket, about.prefix, about.direction, about.local], [bucket, 't/', 'upload', src])
+      assert.ok(!existsSync(workerStates), 'workers write no state')
     } finally {
       for (const w of workers) w.child.kill('SIGTERM')
       await Promise.all(workers.map(w => w.done))

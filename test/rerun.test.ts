@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
-import {appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {once} from 'node:events'
 import {createGzip} from 'node:zlib'
-import {DeleteObjectCommand} from '@aws-sdk/client-s3'
 import {Redis} from 'ioredis'
-import {runCli, spawnCli, type CliOptions} from './harness/cli.js'
-import {harness, newBucket, s3Client} from './harness/hooks.js'
+import {runCli as cli, spawnCli as spawn, type CliOptions} from './harness/cli.js'
+import {harness, newBucket, testStateDir} from './harness/hooks.js'
 import {getObject, listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {compareTrees, seededBytes} from './harness/tree.js'
@@ -27,20 +26,37 @@ const MiB = 1024 * 1024
  * request counts through the proxy, never times.
  */
 
-const isState = (r: RecordedRequest) => r.path.includes('/.s3c/')
+/** Requests of a state kept in S3 (--state-url s3://…/states/ in these tests): none by default. */
+const isState = (r: RecordedRequest) => r.path.includes('/states/')
 const isList = (r: RecordedRequest) => r.method === 'GET' && r.query.includes('list-type')
 const counts = (proxy: Proxy) => ({
   head: proxy.count('HEAD'),
   list: proxy.count('GET', isList),
   dataGet: proxy.count('GET', r => !isList(r) && !isState(r)),
   dataPut: proxy.count('PUT', r => !isState(r)) + proxy.count('POST', r => !isState(r)),
-  stateGet: proxy.count('GET', r => !isList(r) && isState(r)),
-  statePut: proxy.count('PUT', isState) + proxy.count('POST', isState),
+  /** Every request that writes or deletes, in any bucket. */
+  writes: proxy.count('PUT') + proxy.count('POST') + proxy.count('DELETE'),
 })
+
+/** A state on this machine (src/state/local-storage.ts): its file and what its side file says it belongs to. */
+interface LocalState {
+  path: string
+  mtimeMs: number
+  about: {endpoint: string; bucket: string; prefix: string; direction: string; local: string}
+}
+
+/** The states in `dir` (the tests' XDG state folder unless given) of one bucket, newest first. */
+function localStates(bucket: string, dir = testStateDir): LocalState[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter(n => n.endsWith('.ndjson.gz')).map(n => {
+    const about = JSON.parse(readFileSync(join(dir, n.replace('.ndjson.gz', '.json')), 'utf8'))
+    return {path: join(dir, n), mtimeMs: statSync(join(dir, n)).mtimeMs, about}
+  }).filter(st => st.about.bucket === bucket).sort((a, b) => b.mtimeMs - a.mtimeMs)
+}
 
 /**
  * A no-change re-run through `proxy`: every one of `n` files skipped, no HEAD, no PUT or GET of
- * data (the state's own requests aside). Returns the run's request counts.
+ * data, nothing written to S3 (the state is read and written on this machine). Returns the run's request counts.
  */
 async function assertQuietRerun(proxy: Proxy, args: string[], opts: CliOptions, n: number): Promise<ReturnType<typeof counts> & {stderr: string}> {
   proxy.reset()
@@ -51,6 +67,7 @@ async function assertQuietRerun(proxy: Proxy, args: string[], opts: CliOptions, 
   assert.equal(c.head, 0, 'no HEAD: every file is in the state')
   assert.equal(c.dataPut, 0, 'no PUT of data')
   assert.equal(c.dataGet, 0, 'no GET of data')
+  assert.equal(c.writes, 0, 'nothing written to S3')
   return {...c, stderr: r.stderr}
 }
 
@@ -75,22 +92,28 @@ function makeTree(root: string, spec: {files: number; depth?: number; big?: {rel
   return rels
 }
 
+/** The keys `upload DIR s3://b/prefix` makes of a folder's files, sorted. */
+function makeTreeKeys(root: string, prefix: string): string[] {
+  return (readdirSync(root, {recursive: true}) as string[]).filter(rel => statSync(join(root, rel)).isFile()).map(rel => prefix + rel.split('\\').join('/')).sort()
+}
+
 function summaryOf(stdout: string): {filesDone: number; filesSkipped: number; filesFailed: number; skippedBy?: Record<string, number>} {
   return JSON.parse(stdout.trim().split('\n').pop()!)
 }
 
-async function stateKeys(bucket: string): Promise<string[]> {
-  return [...(await listKeys(bucket, '.s3c/')).keys()]
+/** The paths of the local states of one bucket. */
+function stateKeys(bucket: string): string[] {
+  return localStates(bucket).map(st => st.path)
 }
 
-async function deleteObject(bucket: string, key: string): Promise<void> {
-  const c = s3Client()
-  try {
-    await c.send(new DeleteObjectCommand({Bucket: bucket, Key: key}))
-  } finally {
-    c.destroy()
-  }
-}
+/**
+ * The state is keyed by the endpoint too: every CLI of this file talks to S3 through the proxy
+ * (set in beforeEach), the runs that prepare a test like the ones it measures.
+ */
+const viaProxy = {env: {AWS_ENDPOINT_URL: '' as string}}
+const withProxy = (opts: CliOptions = {}): CliOptions => ({...opts, env: {...viaProxy.env, ...opts.env}})
+const runCli = (args: string[], opts?: CliOptions) => cli(args, withProxy(opts))
+const spawnCli = (args: string[], opts?: CliOptions) => spawn(args, withProxy(opts))
 
 describe('re-runs with the sync state', function () {
   const dirs: string[] = []
@@ -99,7 +122,6 @@ describe('re-runs with the sync state', function () {
   let proxy: Proxy
   before(async () => { proxy = await startProxy(harness().s3.endpoint) })
   after(async () => { await proxy.stop() })
-  const viaProxy = {env: {AWS_ENDPOINT_URL: '' as string}}
   beforeEach(() => { viaProxy.env.AWS_ENDPOINT_URL = proxy.endpoint; proxy.reset() })
 
   describe('1,200 files and a 20 MiB file (multipart)', function () {
@@ -119,11 +141,13 @@ describe('re-runs with the sync state', function () {
       const down = await runCli(['download', `s3://${bucket}/m`, dst, '--json'])
       assert.equal(down.code, 0, down.stderr)
       assert.equal(summaryOf(down.stdout).filesDone, N)
-      assert.equal((await stateKeys(bucket)).length, 2, 'one state per direction')
+      assert.equal(stateKeys(bucket).length, 2, 'one state per direction')
+      assert.deepEqual([...(await listKeys(bucket)).keys()].filter(k => !k.startsWith('m/')), [], 'nothing in the bucket but the data')
     })
 
-    it('a no-change re-run sends no HEAD and no PUT/GET of data, in both directions: only listings and the state\'s own GET and PUT', async function () {
-      // Upload again: ⌈1201/1000⌉ listing pages and the bucket check are the only LISTs; the state is read once and written once.
+    it('a no-change re-run sends no HEAD and no PUT/GET of data, in both directions: only listings (the state is on this machine)', async function () {
+      // Upload again: ⌈1201/1000⌉ listing pages and the bucket check are the only LISTs; the state is read and written locally.
+      const before = localStates(bucket).find(st => st.about.direction === 'upload')!
       const up = await runCli(['upload', src, `s3://${bucket}/m`, '--json'], viaProxy)
       assert.equal(up.code, 0, up.stderr)
       assert.equal(summaryOf(up.stdout).filesSkipped, N)
@@ -133,8 +157,12 @@ describe('re-runs with the sync state', function () {
       assert.equal(c.dataPut, 0, 'no PUT of data')
       assert.equal(c.dataGet, 0, 'no GET of data')
       assert.ok(c.list <= Math.ceil(N / 1000) + 3, `${c.list} LISTs`)
-      assert.equal(c.stateGet, 1, 'the state is read once')
-      assert.equal(c.statePut, 1, 'the new state is one PUT (small)')
+      assert.equal(c.writes, 0, 'nothing written to S3')
+      assert.equal(proxy.requests.length, c.list, 'listings only')
+      const after = localStates(bucket).find(st => st.about.direction === 'upload')!
+      assert.equal(after.path, before.path)
+      assert.ok(after.mtimeMs >= before.mtimeMs, 'the state was written again')
+      assert.deepEqual({...after.about, written: undefined}, {endpoint: proxy.endpoint, bucket, prefix: 'm/', direction: 'upload', local: src, written: undefined})
 
       proxy.reset()
       const down = await runCli(['download', `s3://${bucket}/m`, dst, '--json'], viaProxy)
@@ -146,8 +174,8 @@ describe('re-runs with the sync state', function () {
       assert.equal(c.dataGet, 0, 'no GET of data')
       assert.equal(c.dataPut, 0, 'no PUT of data')
       assert.ok(c.list <= Math.ceil(N / 1000) + 3, `${c.list} LISTs`)
-      assert.equal(c.stateGet, 1)
-      assert.equal(c.statePut, 1)
+      assert.equal(c.writes, 0, 'a download writes nothing to S3')
+      assert.equal(proxy.requests.length, c.list, 'listings only')
       assert.deepEqual(compareTrees(src, dst), [])
     })
 
@@ -201,8 +229,8 @@ describe('re-runs with the sync state', function () {
       assert.equal((await runCli(['upload', src, `s3://${bucket}/p`])).code, 0)
     })
 
-    async function stateKey(): Promise<string> {
-      const keys = await stateKeys(bucket)
+    function stateKey(): string {
+      const keys = stateKeys(bucket)
       assert.equal(keys.length, 1)
       return keys[0]
     }
@@ -226,26 +254,26 @@ describe('re-runs with the sync state', function () {
     }
 
     it('deleted: HEAD checks, then a fresh state', async function () {
-      await deleteObject(bucket, await stateKey())
+      rmSync(stateKey())
       await rerunChecks(undefined)
     })
 
     it('truncated: one warning, HEAD checks, then a fresh state', async function () {
-      const key = await stateKey()
-      const body = await getObject(bucket, key)
-      await putObject(bucket, key, body.subarray(0, Math.floor(body.length / 2)))
+      const key = stateKey()
+      const body = readFileSync(key)
+      writeFileSync(key, body.subarray(0, Math.floor(body.length / 2)))
       await rerunChecks(/sync state not used: .*; every same-size file is checked with a HEAD this run/)
     })
 
     it('a byte flipped: one warning, HEAD checks, then a fresh state', async function () {
-      const key = await stateKey()
-      const body = Buffer.from(await getObject(bucket, key))
+      const key = stateKey()
+      const body = readFileSync(key)
       body[Math.floor(body.length / 2)] ^= 0x55
-      await putObject(bucket, key, body)
+      writeFileSync(key, body)
       await rerunChecks(/sync state not used/)
     })
 
-    it('one line of 600 MB (a crafted state object): one warning, HEAD checks, then a fresh state', async function () {
+    it('one line of 600 MB (a crafted state file): one warning, HEAD checks, then a fresh state', async function () {
       // Read whole, the line took ~650 MB and crashed every later run with a stack trace.
       const gz = createGzip()
       const parts: Buffer[] = []
@@ -255,17 +283,17 @@ describe('re-runs with the sync state', function () {
       for (let i = 0; i < 600; i++) if (!gz.write(chunk)) await once(gz, 'drain')
       gz.end()
       await once(gz, 'end')
-      await putObject(bucket, await stateKey(), Buffer.concat(parts))
+      writeFileSync(stateKey(), Buffer.concat(parts))
       await rerunChecks(/sync state not used: a line is longer than 65536 bytes; every same-size file is checked with a HEAD this run/)
     })
 
     it('the same download state lost: HEAD checks, then a fresh state', async function () {
       const dst = mk('lost-dst')
-      const upState = await stateKey()
+      const upState = stateKey()
       assert.equal((await runCli(['download', `s3://${bucket}/p`, dst])).code, 0)
-      const downState = (await stateKeys(bucket)).filter(k => k !== upState)
+      const downState = stateKeys(bucket).filter(k => k !== upState)
       assert.equal(downState.length, 1)
-      await deleteObject(bucket, downState[0])
+      rmSync(downState[0])
       proxy.reset()
       const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], viaProxy)
       assert.equal(down.code, 0, down.stderr)
@@ -284,6 +312,7 @@ describe('re-runs with the sync state', function () {
     const file = join(src, 'd1', 's0', 'f1.txt')
     const bucket = await newBucket('ctime')
     assert.equal((await runCli(['upload', src, `s3://${bucket}/p`])).code, 0)
+    proxy.reset()
     const before = statSync(file, {bigint: true})
     writeFileSync(file, Buffer.alloc(Number(before.size), 0x43))
     utimesSync(file, new Date(), utimesValue(before.mtimeNs))
@@ -324,6 +353,8 @@ describe('re-runs with the sync state', function () {
     assert.equal((await runCli(['upload', src, `s3://${bucket}/p`])).code, 0)
     const t = statSync(join(src, 'b.txt')).mtime
     utimesSync(join(src, 'b.txt'), t, new Date(t.getTime() + 5000))
+    const stored = readFileSync(stateKeys(bucket)[0])
+    proxy.reset()
     // fauxqs lists so itself; AWS, Ceph RGW and MinIO list in S3 key order: the proxy answers as fauxqs does.
     proxy.setFaults({lie: r => (isList(r) ? 'locale-order' : undefined)})
     const up = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], viaProxy).finally(() => proxy.setFaults({}))
@@ -338,8 +369,8 @@ describe('re-runs with the sync state', function () {
     assert.equal(summaryOf(up.stdout).filesSkipped, rels.length - 1)
     assert.equal(proxy.count('HEAD'), rels.length, 'every same-size file checked, as before the state')
     for (const rel of rels) assert.deepEqual(await getObject(bucket, `p/${rel}`), readFileSync(join(src, rel)), rel)
-    assert.equal(counts(proxy).statePut, 0, 'no state from a run that could not merge; the old one stays')
-    assert.equal((await stateKeys(bucket)).length, 1)
+    assert.equal(stateKeys(bucket).length, 1)
+    assert.deepEqual(readFileSync(stateKeys(bucket)[0]), stored, 'no state from a run that could not merge; the old one stays')
   })
 
   describe('--redis runs on two workers: the outcomes come back through Redis and the state is written', function () {
@@ -373,13 +404,14 @@ describe('re-runs with the sync state', function () {
       const up = await runCli(['upload', src, `s3://${bucket}/p`, '--json'], redisEnv())
       assert.equal(up.code, 0, up.stderr)
       assert.equal(summaryOf(up.stdout).filesDone, N)
-      assert.equal(counts(proxy).statePut, 1, 'a --redis run writes the state')
-      assert.equal((await stateKeys(bucket)).length, 1)
+      assert.equal(stateKeys(bucket).length, 1, 'a --redis run writes the state, on the machine of the CLI that collects the results')
+      assert.deepEqual(proxy.requests.filter(r => r.path.includes('/.s3c/')), [], 'no state in the bucket')
       await assertNoOutcomeList(up.stderr)
 
       await assertQuietRerun(proxy, ['upload', src, `s3://${bucket}/p`, '--json'], viaProxy, N)
+      const written = statSync(stateKeys(bucket)[0]).mtimeMs
       const viaRedis = await assertQuietRerun(proxy, ['upload', src, `s3://${bucket}/p`, '--json'], redisEnv(), N)
-      assert.equal(viaRedis.statePut, 1)
+      assert.ok(statSync(stateKeys(bucket)[0]).mtimeMs >= written, 'the --redis re-run wrote the state again')
       await assertNoOutcomeList(viaRedis.stderr)
 
       // A touched file is sent again by the workers, and its new entry comes back through Redis.
@@ -402,14 +434,13 @@ describe('re-runs with the sync state', function () {
       const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], redisEnv())
       assert.equal(down.code, 0, down.stderr)
       assert.equal(summaryOf(down.stdout).filesDone, N)
-      assert.equal(counts(proxy).statePut, 1, 'a --redis run writes the state')
-      assert.equal((await stateKeys(bucket)).length, 2, 'one state per direction')
+      assert.equal(counts(proxy).writes, 0, 'a download writes nothing to S3')
+      assert.equal(stateKeys(bucket).length, 2, 'a --redis run writes the state: one per direction')
       await assertNoOutcomeList(down.stderr)
       assert.deepEqual(compareTrees(src, dst), [])
 
       await assertQuietRerun(proxy, ['download', `s3://${bucket}/p`, dst, '--json'], viaProxy, N)
       const viaRedis = await assertQuietRerun(proxy, ['download', `s3://${bucket}/p`, dst, '--json'], redisEnv(), N)
-      assert.equal(viaRedis.statePut, 1)
       await assertNoOutcomeList(viaRedis.stderr)
       assert.deepEqual(compareTrees(src, dst), [])
     })
@@ -424,6 +455,7 @@ describe('re-runs with the sync state', function () {
       writeFileSync(victim, Buffer.alloc(statSync(victim).size, 0x44))
       const t = statSync(victim).mtime
       utimesSync(victim, t, new Date(t.getTime() + 5000))
+      const stored = readFileSync(stateKeys(b)[0])
       proxy.reset()
       proxy.setFaults({alwaysFail: (path, r) => r.method === 'PUT' && path === `/${b}/p/${names[3]}`})
       let failed
@@ -434,7 +466,8 @@ describe('re-runs with the sync state', function () {
       }
       assert.equal(failed.code, 1, failed.stderr)
       assert.equal(summaryOf(failed.stdout).filesFailed, 1)
-      assert.equal(counts(proxy).statePut, 1, 'the state of the files that made it is written')
+      assert.equal(stateKeys(b).length, 1)
+      assert.notDeepEqual(readFileSync(stateKeys(b)[0]), stored, 'the state of the files that made it is written')
       await assertNoOutcomeList(failed.stderr)
       proxy.reset()
       const next = await runCli(['upload', dir, `s3://${b}/p`, '--json'], viaProxy)
@@ -472,7 +505,7 @@ describe('re-runs with the sync state', function () {
       }
       assert.equal(again.code, 0, again.stderr)
       assert.match(again.stderr, /resuming run/)
-      assert.equal(counts(proxy).statePut, 1, 'the resumed try wrote the state')
+      assert.equal(stateKeys(b).length, 1, 'the resumed try wrote the state')
       await assertNoOutcomeList(again.stderr)
       await assertQuietRerun(proxy, args, viaProxy, n)
     })
@@ -482,6 +515,7 @@ describe('re-runs with the sync state', function () {
       const names = makeTree(dir, {files: 40})
       const b = await newBucket('redisdetach')
       assert.equal((await runCli(['upload', dir, `s3://${b}/p`])).code, 0)
+      const stored = readFileSync(stateKeys(b)[0])
       const touched = join(dir, names[2])
       const t = statSync(touched).mtime
       utimesSync(touched, t, new Date(t.getTime() + 5000))
@@ -497,69 +531,157 @@ describe('re-runs with the sync state', function () {
       const c = counts(proxy)
       assert.equal(c.head, 0, 'decided from the state')
       assert.equal(c.dataPut, 1)
-      assert.equal(c.statePut, 0, 'a detached run writes no state')
-      assert.equal((await stateKeys(b)).length, 1, 'the state of the in-process run stays')
+      assert.equal(c.writes, 1, 'the one file, and no state in S3')
+      assert.deepEqual(stateKeys(b).map(k => readFileSync(k)), [stored], 'a detached run writes no state: the in-process run\'s stays')
       assert.equal(await redis.exists(`s3c:run:${runId}:state`), 0, 'no outcomes pushed for a detached run')
     })
   })
 
-  it('--no-state behaves as before (a HEAD per same-size file) and writes no .s3c/', async function () {
+  it('--no-state behaves as before (a HEAD per same-size file) and reads or writes no state anywhere', async function () {
     const src = mk('nostate')
     const N = makeTree(src, {files: 30, depth: 2}).length
     const bucket = await newBucket('nostate')
     assert.equal((await runCli(['upload', src, `s3://${bucket}/p`, '--no-state'])).code, 0)
-    const up = await runCli(['upload', src, `s3://${bucket}/p`, '--no-state', '--json'], viaProxy)
+    proxy.reset()
+    const up = await runCli(['upload', src, `s3://${bucket}/p`, '--no-state', '--json'])
     assert.equal(up.code, 0, up.stderr)
     assert.equal(summaryOf(up.stdout).filesSkipped, N)
     assert.equal(proxy.count('HEAD'), N)
-    assert.equal(proxy.count('GET', isState) + proxy.count('PUT', isState), 0)
     const dst = mk('nostate-dst')
     assert.equal((await runCli(['download', `s3://${bucket}/p`, dst, '--no-state'])).code, 0)
     proxy.reset()
-    const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], {env: {...viaProxy.env, S3C_NO_STATE: '1'}})
+    const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], {env: {S3C_NO_STATE: '1'}})
     assert.equal(down.code, 0, down.stderr)
     assert.equal(summaryOf(down.stdout).filesSkipped, N)
     assert.equal(proxy.count('HEAD'), N)
-    assert.equal(proxy.count('GET', isState) + proxy.count('PUT', isState), 0)
-    assert.deepEqual(await stateKeys(bucket), [])
+    assert.deepEqual(stateKeys(bucket), [])
+    assert.deepEqual([...(await listKeys(bucket)).keys()].filter(k => !k.startsWith('p/')), [])
   })
 
-  it('--state-url keeps the states in another bucket', async function () {
+  it('by default nothing but the data goes into the bucket, and a download from a bucket the user may only read sends no write and prints no warning', async function () {
+    const src = mk('readonly')
+    const N = makeTree(src, {files: 25, depth: 1}).length
+    const bucket = await newBucket('readonly')
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`])).code, 0)
+    assert.deepEqual([...(await listKeys(bucket)).keys()].sort(), makeTreeKeys(src, 'p/'), 'only the user\'s objects')
+    const dst = mk('readonly-dst')
+    proxy.reset()
+    // Every write answered 403 AccessDenied, as a read-only or public bucket answers it.
+    proxy.setFaults({deny: r => r.method !== 'GET' && r.method !== 'HEAD'})
+    try {
+      for (let i = 0; i < 2; i++) {
+        const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json'])
+        assert.equal(down.code, 0, down.stderr)
+        assert.equal(down.stderr, '', 'no warning')
+        assert.equal(summaryOf(down.stdout)[i === 0 ? 'filesDone' : 'filesSkipped'], N)
+      }
+    } finally {
+      proxy.setFaults({})
+    }
+    assert.equal(counts(proxy).writes, 0, 'no PUT, POST or DELETE sent')
+    assert.equal(proxy.count('HEAD'), 0, 'the second download decided from the state on this machine')
+    assert.deepEqual(compareTrees(src, dst), [])
+  })
+
+  it('--state-dir, S3C_STATE_DIR and XDG_STATE_HOME choose the folder; two local folders syncing the same prefix get two states', async function () {
+    const src = mk('home')
+    const N = makeTree(src, {files: 15, depth: 1}).length
+    const bucket = await newBucket('home')
+    const xdg = mk('xdg')
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`], {env: {XDG_STATE_HOME: xdg}})).code, 0)
+    assert.equal(localStates(bucket, join(xdg, 's3c', 'sync')).length, 1, 'in $XDG_STATE_HOME/s3c/sync')
+    assert.deepEqual(stateKeys(bucket), [], 'not in the default folder')
+    const byEnv = mk('by-env')
+    const byFlag = mk('by-flag')
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`], {env: {S3C_STATE_DIR: byEnv, XDG_STATE_HOME: xdg}})).code, 0)
+    assert.equal(localStates(bucket, byEnv).length, 1, 'S3C_STATE_DIR before XDG_STATE_HOME')
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`, '--state-dir', byFlag], {env: {S3C_STATE_DIR: byEnv}})).code, 0)
+    assert.equal(localStates(bucket, byFlag).length, 1, '--state-dir before S3C_STATE_DIR')
+    proxy.reset()
+    const again = await runCli(['upload', src, `s3://${bucket}/p`, '--state-dir', byFlag, '--json'])
+    assert.equal(summaryOf(again.stdout).filesSkipped, N)
+    assert.equal(proxy.count('HEAD'), 0, 'the state in --state-dir is used')
+    const both = await runCli(['upload', src, `s3://${bucket}/p`, '--state-dir', byFlag, '--state-url', `s3://${bucket}/states/`])
+    assert.equal(both.code, 2)
+    assert.match(both.stderr, /--state-url and --state-dir name two places for the sync state: give one/)
+    // Two folders, one prefix: a state each, named by the folder too.
+    const one = mk('same-a')
+    const two = mk('same-b')
+    for (const dst of [one, two]) assert.equal((await runCli(['download', `s3://${bucket}/p`, dst], {env: {XDG_STATE_HOME: xdg}})).code, 0)
+    const downs = localStates(bucket, join(xdg, 's3c', 'sync')).filter(st => st.about.direction === 'download')
+    assert.deepEqual(downs.map(st => st.about.local).sort(), [one, two].sort())
+    for (const dst of [one, two]) {
+      proxy.reset()
+      const r = await runCli(['download', `s3://${bucket}/p`, dst, '--json'], {env: {XDG_STATE_HOME: xdg}})
+      assert.equal(summaryOf(r.stdout).filesSkipped, N)
+      assert.equal(proxy.count('HEAD'), 0, `${dst}: its own state`)
+    }
+  })
+
+  it('the folder keeps at most S3C_STATE_MAX_COUNT states: the least recently used is dropped', async function () {
+    const dir = mk('capped')
+    const env = {S3C_STATE_DIR: dir, S3C_STATE_MAX_COUNT: '2'}
+    const src = mk('capped-src')
+    makeTree(src, {files: 5})
+    const bucket = await newBucket('capped')
+    for (const p of ['a', 'b']) assert.equal((await runCli(['upload', src, `s3://${bucket}/${p}`], {env})).code, 0)
+    // Used since: a's state is read again by a dry run (it writes none), so b's is the least recently used.
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/a`, '--dry-run'], {env})).code, 0)
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/c`], {env})).code, 0)
+    assert.deepEqual(localStates(bucket, dir).map(st => st.about.prefix).sort(), ['a/', 'c/'])
+    assert.deepEqual(readdirSync(dir).length, 4, 'each state with its side file, nothing else')
+  })
+
+  it('--state-url keeps the states in S3 (another bucket, or under a prefix of the data\'s own that its listings leave out)', async function () {
     const src = mk('stateurl')
     const N = makeTree(src, {files: 20, depth: 1}).length
     const bucket = await newBucket('data')
     const states = await newBucket('states')
-    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`, '--state-url', `s3://${states}/kept`])).code, 0)
-    assert.deepEqual(await stateKeys(bucket), [])
-    assert.equal([...(await listKeys(states, 'kept/')).keys()].length, 1)
-    const up = await runCli(['upload', src, `s3://${bucket}/p`, '--state-url', `s3://${states}/kept/`, '--json'], viaProxy)
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`, '--state-url', `s3://${states}/states`])).code, 0)
+    assert.deepEqual(stateKeys(bucket), [], 'none on this machine')
+    assert.equal([...(await listKeys(states, 'states/')).keys()].length, 1)
+    proxy.reset()
+    const up = await runCli(['upload', src, `s3://${bucket}/p`, '--state-url', `s3://${states}/states/`, '--json'])
     assert.equal(up.code, 0, up.stderr)
     assert.equal(summaryOf(up.stdout).filesSkipped, N)
     assert.equal(proxy.count('HEAD'), 0)
+    assert.equal(proxy.count('GET', r => isState(r) && !isList(r)), 1, 'the state read from S3')
     const bad = await runCli(['upload', src, `s3://${bucket}/p`, '--state-url', 'somewhere'])
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /--state-url "somewhere" is not an S3 URL/)
+
+    // Inside the data's own tree: a download of the tree does not fetch the states, sync --delete keeps them.
+    const inside = ['--state-url', `s3://${bucket}/p/states/`]
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/p`, ...inside])).code, 0)
+    const kept = [...(await listKeys(bucket, 'p/states/')).keys()]
+    assert.equal(kept.length, 1)
+    const dst = mk('stateurl-dst')
+    const down = await runCli(['download', `s3://${bucket}/p`, dst, '--json', ...inside])
+    assert.equal(down.code, 0, down.stderr)
+    assert.equal(summaryOf(down.stdout).filesDone, N)
+    assert.deepEqual(compareTrees(src, dst), [], 'the states were not downloaded')
+    const synced = await runCli(['sync', src, `s3://${bucket}/p`, '--delete', ...inside])
+    assert.equal(synced.code, 0, synced.stderr)
+    assert.deepEqual([...(await listKeys(bucket, 'p/states/')).keys()].length, 2, 'the upload and download states stay')
   })
 
-  it('a bucket-root download does not download .s3c/, and a local .s3c/ is not uploaded to the bucket root', async function () {
+  it('.s3c/ is an ordinary name: a local .s3c/ folder is uploaded to a bucket root and downloaded back', async function () {
     const src = mk('root')
     makeTree(src, {files: 10, depth: 1})
     mkdirSync(join(src, '.s3c'))
-    writeFileSync(join(src, '.s3c', 'mine.txt'), 'not for the bucket root')
+    writeFileSync(join(src, '.s3c', 'mine.txt'), 'the user\'s own')
     const bucket = await newBucket('root')
     const up = await runCli(['upload', src, `s3://${bucket}`, '--json'])
     assert.equal(up.code, 0, up.stderr)
-    assert.equal(summaryOf(up.stdout).skippedBy?.['reserved for s3c state'], 1)
-    const reserved = await stateKeys(bucket)
-    assert.equal(reserved.filter(k => k.startsWith('.s3c/state/')).length, 1, 'the upload state')
-    assert.ok(!reserved.includes('.s3c/mine.txt'))
+    assert.equal(summaryOf(up.stdout).filesDone, 11)
+    assert.deepEqual([...(await listKeys(bucket, '.s3c/')).keys()], ['.s3c/mine.txt'])
     const dst = mk('root-dst')
     const down = await runCli(['download', `s3://${bucket}`, dst, '--json'])
     assert.equal(down.code, 0, down.stderr)
-    assert.equal(summaryOf(down.stdout).filesDone, 10)
-    assert.ok(!existsSync(join(dst, '.s3c')), 'no .s3c/ downloaded')
-    rmSync(join(src, '.s3c'), {recursive: true})
+    assert.equal(summaryOf(down.stdout).filesDone, 11)
     assert.deepEqual(compareTrees(src, dst), [])
+    const ls = await runCli(['ls', `s3://${bucket}`])
+    assert.match(ls.stdout, /\.s3c\//)
   })
 
   describe('the S3 state storage', function () {
@@ -583,13 +705,13 @@ describe('re-runs with the sync state', function () {
 
     it('a state above the part size goes up in parts, completed only at the end; one below is one PUT', async function () {
       proxy.reset()
-      const storage = s3StateStorage(s3, bucket, '.s3c/state/', 5 * MiB)
+      const storage = s3StateStorage(s3, bucket, 'states/', 5 * MiB)
       const big = random(12 * MiB)
       await storage.put('big', Readable.from([big.subarray(0, 6 * MiB), big.subarray(6 * MiB)]))
       // Parts of exactly the part size, the last one smaller: one part's buffer is all a state costs.
       const partBytes = proxy.requests.filter(r => r.method === 'PUT' && r.query.includes('partNumber')).map(r => r.requestBytes)
       assert.deepEqual(partBytes, [5 * MiB, 5 * MiB, 2 * MiB], 'two chunks of 6 MiB: parts of 5, 5 and 2 MiB')
-      assert.deepEqual(await getObject(bucket, '.s3c/state/big'), big)
+      assert.deepEqual(await getObject(bucket, 'states/big'), big)
       proxy.reset()
       await storage.put('small', Readable.from([Buffer.from('abc')]))
       assert.equal(proxy.count('PUT'), 1)
@@ -602,7 +724,7 @@ describe('re-runs with the sync state', function () {
     })
 
     it('a body that fails mid-way aborts the upload: the old state stays', async function () {
-      const storage = s3StateStorage(s3, bucket, '.s3c/state/', 5 * MiB)
+      const storage = s3StateStorage(s3, bucket, 'states/', 5 * MiB)
       await storage.put('kept', Readable.from([Buffer.from('old state')]))
       proxy.reset()
       async function* failing() {
@@ -611,7 +733,7 @@ describe('re-runs with the sync state', function () {
       }
       await assert.rejects(storage.put('kept', Readable.from(failing())), /writer gave up/)
       assert.equal(proxy.count('DELETE', r => r.query.includes('uploadId')), 1, 'the multipart upload is aborted')
-      assert.equal((await getObject(bucket, '.s3c/state/kept')).toString(), 'old state')
+      assert.equal((await getObject(bucket, 'states/kept')).toString(), 'old state')
     })
   })
 })

@@ -198,8 +198,6 @@ export interface CopyOptions extends CreateOptions {
   etag?: string
 }
 
-/** s3c's own keys at the bucket root (sync states: src/state/s3-storage.ts); listings of user data leave them out. */
-export const RESERVED_PREFIX = '.s3c/'
 
 /** An object (or file) by where it is: the bucket (or the local store's folder) and the key under it. */
 export interface ObjectAt {
@@ -264,6 +262,8 @@ export interface S3Store extends ObjectStore {
   with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number}): S3Store
   /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
   withoutSignal(): S3Store
+  /** As every store's, and object versions by id too (rb --force of a versioned bucket). */
+  deleteMany(bucket: string, keys: (string | {key: string; versionId: string})[]): Promise<{key: string; error: string}[]>
   /** Calls `fn` each time a request is answered "slow down" (503 SlowDown, 429), before it is retried: the run's adaptive limit. */
   onThrottle(fn: () => void): void
 

@@ -9,6 +9,7 @@ import {copyDefaults, type CopyOptions} from '../verbs/cp.js'
 import type {SyncOptions} from '../verbs/sync.js'
 import {repeatable} from './flags.js'
 import {runOptions, type RunFlagValues} from './options.js'
+import {stateFlags} from './flags.js'
 
 const size = Flags.custom<number>({parse: async input => parseSize(input)})
 
@@ -106,6 +107,8 @@ export const syncFlags = {
   'storage-class': copyFlags['storage-class'], sse: copyFlags.sse, 'sse-kms-key-id': copyFlags['sse-kms-key-id'], acl: copyFlags.acl,
   'multipart-threshold': copyFlags['multipart-threshold'], 'part-size': copyFlags['part-size'],
   'copy-threshold': copyFlags['copy-threshold'], 'copy-part-size': copyFlags['copy-part-size'],
+  // local↔S3: where the sync state lives, as for upload and download.
+  ...stateFlags,
 }
 
 export interface SyncFlagValues extends CopyFlagValues {

@@ -79,9 +79,10 @@ export const transferFlags = {
 
 /** Upload and download: the sync state that lets a re-run decide from the listing alone (docs/DESIGN-state.md). */
 export const stateFlags = {
-  state: Flags.boolean({description: 'read and write the sync state in s3://BUCKET/.s3c/state/ (--no-state, or S3C_NO_STATE=1: neither; every same-size file is checked with a HEAD)',
+  state: Flags.boolean({description: 'read and write the sync state on this machine (--no-state, or S3C_NO_STATE=1: neither; every same-size file is checked with a HEAD)',
     default: true, allowNo: true}),
-  'state-url': Flags.string({description: 'keep sync states under this s3://bucket/prefix/ instead of .s3c/state/ in the data\'s bucket'}),
+  'state-dir': Flags.string({description: 'keep sync states in this folder (default: S3C_STATE_DIR, else $XDG_STATE_HOME/s3c/sync, else ~/.local/state/s3c/sync)'}),
+  'state-url': Flags.string({description: 'keep sync states under this s3://bucket/prefix/ instead (shared by every machine)'}),
 }
 
 /** What every command reading a bundle or indexed tar takes besides the S3 flags. */

@@ -1,3 +1,4 @@
+import {resolve} from 'node:path'
 import type {TransferOptions} from '../run/session.js'
 import {transferDefaults} from '../run/defaults.js'
 import {resolveS3Config, type S3Config, type S3ConfigFlags} from '../s3/config.js'
@@ -24,6 +25,7 @@ export interface RunFlagValues extends S3FlagValues {
   'dry-run'?: boolean
   state?: boolean
   'state-url'?: string
+  'state-dir'?: string
 }
 
 /** How to reach S3, from the S3 flags, the profile and the environment (`sockets`: connections to keep). */
@@ -51,13 +53,14 @@ export async function runOptions(flags: RunFlagValues, location: S3Location): Pr
     include: flags.include, exclude: flags.exclude,
     force: flags.force ?? false, checksum: flags.checksum ?? false, dryRun: flags['dry-run'] ?? false,
     redisUrl: flags.redis, runId: flags['run-id'], detach: flags.detach ?? false,
-    state: flags.state !== false && !/^(1|true|yes)$/i.test(process.env.S3C_NO_STATE ?? ''), stateUrl: stateUrl(flags['state-url']),
+    state: flags.state !== false && !/^(1|true|yes)$/i.test(process.env.S3C_NO_STATE ?? ''), stateUrl: stateUrl(flags['state-url'], flags['state-dir']), stateDir: flags['state-dir'] ? resolve(flags['state-dir']) : undefined,
   }
 }
 
-/** --state-url, checked: an s3:// URL of a bucket (and prefix). */
-function stateUrl(url: string | undefined): string | undefined {
+/** --state-url, checked: an s3:// URL of a bucket (and prefix), not given with --state-dir. */
+function stateUrl(url: string | undefined, dir: string | undefined): string | undefined {
   if (url === undefined) return undefined
+  if (dir !== undefined) throw new S3cError('--state-url and --state-dir name two places for the sync state: give one', ExitCode.usage)
   if (parseLocation(url).type !== 's3' || !parseS3Url(url).bucket) throw new S3cError(`--state-url "${url}" is not an S3 URL: write it as s3://bucket/prefix/`, ExitCode.usage)
   return url
 }

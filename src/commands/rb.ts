@@ -10,11 +10,11 @@ import {rm} from '../verbs/rm.js'
 export default class Rb extends RunCommand {
   static summary = 'Remove a bucket; one that holds objects is refused (exit 2) unless --force.'
   static description = '--force first deletes every object (DeleteObjects of 1,000 keys; with --redis on `s3c worker` processes) and aborts the incomplete multipart uploads ' +
-    '(where the server lists them), then removes the bucket. Versions of a versioned bucket are not deleted.'
+    '(where the server lists them), then removes the bucket; on a versioned bucket it also deletes every older version and delete marker.'
   static examples = ['<%= config.bin %> rb s3://old-bucket', '<%= config.bin %> rb s3://scratch-bucket --force']
   static args = {url: Args.string({description: 's3://bucket', required: true})}
   static flags = {
-    force: Flags.boolean({description: 'delete every object (and abort incomplete uploads) first'}),
+    force: Flags.boolean({description: 'delete every object, version and delete marker (and abort incomplete uploads) first'}),
   }
 
   async run(): Promise<JsonResult> {
@@ -29,7 +29,7 @@ export default class Rb extends RunCommand {
       empty: async () => (await rm({...o, urls: [url], label: 'rb --force'})).summary,
     }))
     const {result: res, runId} = flags.force ? await this.executeRun('rb', opts, {}, remove) : {result: await remove(opts), runId: undefined}
-    const emptied = flags.force ? ` (${res.objectsDeleted} objects deleted${res.uploadsAborted !== undefined ? `, ${res.uploadsAborted} multipart uploads aborted` : ''})` : ''
+    const emptied = flags.force ? ` (${res.objectsDeleted} objects deleted${res.versionsDeleted ? `, ${res.versionsDeleted} older versions and delete markers` : ''}${res.uploadsAborted !== undefined ? `, ${res.uploadsAborted} multipart uploads aborted` : ''})` : ''
     this.log(`rb s3://${bucket}${emptied}`)
     return {bucket, ...res, ...(runId ? {runId} : {})}
   }

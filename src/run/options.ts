@@ -44,8 +44,10 @@ export interface RunOptions {
   retrying?: 'failed' | 'all'
   /** Upload, download: read and write the sync state (default true; --no-state, S3C_NO_STATE=1: false). */
   state?: boolean
-  /** Upload, download: where sync states live (`s3://bucket/prefix/`); default `.s3c/state/` in the data's bucket. */
+  /** Upload, download: keep sync states in S3 under this `s3://bucket/prefix/` (shared by every machine) instead of stateDir. */
   stateUrl?: string
+  /** Upload, download: the local folder of sync states; default S3C_STATE_DIR, else the XDG state folder (src/state/local-storage.ts). */
+  stateDir?: string
 }
 
 /** What shapes one verb's plan: where, which names, and the rules that decide each file. */

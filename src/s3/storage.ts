@@ -3,7 +3,7 @@ import type {ObjectCannedACL, ServerSideEncryption, StorageClass, BucketLocation
 import type {Command} from '@smithy/types'
 import {ExitCode, FatalError, S3cError, fatalToUserError, isThrottling, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
-import {RESERVED_PREFIX, SourceChangedError, checkObjectSettings, type BucketInfo, type CompletedPart, type CopyOptions, type CopySource, type CreateOptions, type ListOptions, type ListPage, type MultipartTarget, type MultipartUpload, type ObjectAt, type ObjectBody, type ObjectVersion, type RangeSource, type S3SourceRef, type S3Store, type SourceStat, type StorageEntry, type StreamWriteOptions} from '../base/storage.js'
+import {SourceChangedError, checkObjectSettings, type BucketInfo, type CompletedPart, type CopyOptions, type CopySource, type CreateOptions, type ListOptions, type ListPage, type MultipartTarget, type MultipartUpload, type ObjectAt, type ObjectBody, type ObjectVersion, type RangeSource, type S3SourceRef, type S3Store, type SourceStat, type StorageEntry, type StreamWriteOptions} from '../base/storage.js'
 import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
@@ -15,7 +15,6 @@ import {uploadStream} from './upload-stream.js'
 
 export type {Headers}
 export type {BucketInfo, CompletedPart, CopyOptions, CopySource, CreateOptions, MultipartTarget, MultipartUpload, ObjectBody, ObjectVersion}
-export {RESERVED_PREFIX}
 
 const EMPTY_BODY = Buffer.alloc(0)
 export {sha256Hex}
@@ -368,11 +367,7 @@ export class S3Storage implements S3Store {
     return {...toPageAnswer(page, bucket, req.prefix, followed), followed}
   }
 
-  /**
-   * Every object under `prefix`, in key order (the pages of `list`, flattened). The sync states
-   * under `.s3c/` at the bucket root (docs/DESIGN-state.md) are not user data: a listing whose
-   * prefix reaches them without asking for them (`''`, `.s3c`) leaves them out.
-   */
+  /** Every object under `prefix`, in key order (the pages of `list`, flattened). */
   async* listObjects(bucket: string, prefix: string): AsyncGenerator<StorageEntry> {
     for await (const entries of this.listObjectPages(bucket, prefix)) yield* entries
   }
@@ -386,9 +381,7 @@ export class S3Storage implements S3Store {
    * for time, at a few requests more).
    */
   async* listObjectPages(bucket: string, prefix: string, stats?: ListingStats, opts: {sequentialPages?: number} = {}): AsyncGenerator<StorageEntry[]> {
-    const hide = RESERVED_PREFIX.startsWith(prefix) && !prefix.startsWith(RESERVED_PREFIX)
-    const pages = listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats, sequentialPages: opts.sequentialPages})
-    for await (const entries of pages) yield hide ? entries.filter(e => !e.key.startsWith(RESERVED_PREFIX)) : entries
+    yield* listInOrder(req => this.listPage(bucket, req), prefix, {concurrency: this.listConcurrency, stats, sequentialPages: opts.sequentialPages})
   }
 
   /** A whole object as a stream (a sync state), or undefined when it does not exist. */
@@ -525,14 +518,14 @@ export class S3Storage implements S3Store {
   }
 
   /**
-   * Deletes keys, 1,000 a request (DeleteObjects), also after Ctrl-C. Resolves with the keys S3
+   * Deletes keys (or given versions of them), 1,000 a request (DeleteObjects), also after Ctrl-C. Resolves with the keys S3
    * could not delete; rejects when a request fails for good.
    */
-  async deleteMany(bucket: string, keys: string[]): Promise<{key: string; error: string}[]> {
-    const batches: string[][] = []
+  async deleteMany(bucket: string, keys: (string | {key: string; versionId: string})[]): Promise<{key: string; error: string}[]> {
+    const batches: (string | {key: string; versionId: string})[][] = []
     for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000))
     const settled = await Promise.allSettled(batches.map(batch => this.retried(() => this.send(m => new m.DeleteObjectsCommand({
-      Bucket: bucket, Delete: {Objects: batch.map(Key => ({Key})), Quiet: true},
+      Bucket: bucket, Delete: {Objects: batch.map(k => (typeof k === 'string' ? {Key: k} : {Key: k.key, VersionId: k.versionId})), Quiet: true},
     })), false)))
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
     if (refused) throw refused.reason

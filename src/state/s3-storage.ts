@@ -1,16 +1,13 @@
-/** The sync state kept in S3: the StateStorage (state.ts) that runs use. */
+/** The sync state kept in S3 (--state-url, shared by every machine): the StateStorage (state.ts) such runs use. */
 import type {Readable} from 'node:stream'
-import {type S3Store, RESERVED_PREFIX} from '../base/storage.js'
+import {type S3Store} from '../base/storage.js'
 import type {StateStorage} from './state.js'
-
-/** Where sync states go by default: `.s3c/state/` at the data bucket's root (docs/DESIGN-state.md, "Where it lives"). */
-export const STATE_PREFIX = `${RESERVED_PREFIX}state/`
 
 /** Part size of a state's multipart upload (S3's smallest): a state below it is one PUT. */
 const STATE_PART = 5 * 1024 * 1024
 
 /**
- * Sync states in a bucket, under `prefix`. `get` streams the object (undefined when there is
+ * Sync states in a bucket, under `prefix` ('' or ending with '/'). `get` streams the object (undefined when there is
  * none); `put` streams the body into the object: one PUT when it ends below 8 MiB, else a
  * multipart upload of 8 MiB parts sent while the body is still being written, completed only
  * when the body ends without error and aborted otherwise. Either way the object is replaced at
@@ -18,7 +15,7 @@ const STATE_PART = 5 * 1024 * 1024
  * Hand-written rather than @aws-sdk/lib-storage's Upload: every request goes through the S3 store
  * (one retry policy, one signal), and the loop is twenty lines.
  */
-export function s3StateStorage(s3: S3Store, bucket: string, prefix = STATE_PREFIX, partSize = STATE_PART): StateStorage {
+export function s3StateStorage(s3: S3Store, bucket: string, prefix: string, partSize = STATE_PART): StateStorage {
   return {
     get: name => s3.stream(bucket, prefix + name),
     async put(name: string, body: Readable): Promise<void> {

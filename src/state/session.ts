@@ -10,7 +10,7 @@ import {describeError} from '../base/errors.js'
 import {carriedEntry, syncedEntry, type ListedObject} from './decide.js'
 import {compareKeys, mergeByKey, MergeOrderError, type Joined, type MergeInput} from '../base/keys.js'
 import {ReorderBuffer} from './reorder.js'
-import {loadState, stateName, StateWriter, type LoadedState, type LocalStat, type StateEntry, type StateIdentity, type StateStorage} from './state.js'
+import {loadState, STATE_FORMAT, stateName, StateWriter, type LoadedState, type LocalStat, type StateEntry, type StateIdentity, type StateStorage} from './state.js'
 
 export interface SyncSessionOptions {
   storage: StateStorage
@@ -73,7 +73,8 @@ export class SyncSession {
     }
     if (opts.write) {
       const {identity, storage} = opts
-      s.writer = new StateWriter({...identity, written: new Date().toISOString()}, body => storage.put(stateName(identity), body))
+      const header = {...identity, written: new Date().toISOString()}
+      s.writer = new StateWriter(header, body => storage.put(stateName(identity), body, {format: STATE_FORMAT, ...header}))
       s.buffer = new ReorderBuffer<StateEntry>({capacity: opts.capacity, overflow: 'forfeit', sink: e => s.writer!.write(e)})
     }
     return s

@@ -15,8 +15,8 @@
 import {createHash, type Hash} from 'node:crypto'
 import {once} from 'node:events'
 import {createReadStream, createWriteStream} from 'node:fs'
-import {mkdir, rename, rm, stat} from 'node:fs/promises'
-import {dirname, join} from 'node:path'
+import {mkdir, rm} from 'node:fs/promises'
+import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGunzip, createGzip, type Gzip} from 'node:zlib'
@@ -26,8 +26,10 @@ export const STATE_FORMAT = 1
 
 export type Direction = 'upload' | 'download'
 
-/** Whose state it is: a state is only used by the same direction, bucket, prefix and local folder. */
+/** Whose state it is: a state is only used by the same endpoint, direction, bucket, prefix and local folder. */
 export interface StateIdentity {
+  /** The S3 endpoint (`stateEndpoint`): the same bucket name on two servers is two buckets. */
+  endpoint: string
   direction: Direction
   bucket: string
   /** The listed prefix ('' or ending with '/'; one object's key for a single file). */
@@ -102,11 +104,16 @@ export function normalizeEtag(etag: string | undefined): string | undefined {
 
 /** The name of a state in its storage: a hash of its identity (no paths or prefixes in key names). */
 export function stateId(id: StateIdentity): string {
-  return createHash('sha256').update(JSON.stringify([STATE_FORMAT, id.direction, id.bucket, id.prefix, id.local])).digest('hex')
+  return createHash('sha256').update(JSON.stringify([STATE_FORMAT, id.endpoint, id.direction, id.bucket, id.prefix, id.local])).digest('hex')
+}
+
+/** The endpoint as a state's identity names it: the URL without a trailing slash, `aws` for AWS's own. */
+export function stateEndpoint(endpoint: string | undefined): string {
+  return endpoint ? endpoint.replace(/\/+$/, '') : 'aws'
 }
 
 function sameIdentity(a: StateIdentity, b: StateIdentity): boolean {
-  return a.direction === b.direction && a.bucket === b.bucket && a.prefix === b.prefix && a.local === b.local
+  return a.endpoint === b.endpoint && a.direction === b.direction && a.bucket === b.bucket && a.prefix === b.prefix && a.local === b.local
 }
 
 const isDecimal = (v: unknown) => typeof v === 'string' && /^-?\d+$/.test(v)
@@ -163,7 +170,7 @@ export class StateWriter {
     })
     // Observed here; the error reaches the caller through write/finish.
     this.sunk.catch(() => undefined)
-    const h: StateHeader = {format: STATE_FORMAT, direction: header.direction, bucket: header.bucket, prefix: header.prefix, local: header.local, written: header.written}
+    const h: StateHeader = {format: STATE_FORMAT, endpoint: header.endpoint, direction: header.direction, bucket: header.bucket, prefix: header.prefix, local: header.local, written: header.written}
     this.gzip.write(JSON.stringify(h) + '\n')
   }
 
@@ -281,7 +288,7 @@ export async function* readState(body: Readable, expect: StateIdentity, limits: 
       if (!header) {
         const h = v as StateHeader
         if (h?.format !== STATE_FORMAT) throw new StateRejected(`format ${JSON.stringify(h?.format)} is not ${STATE_FORMAT}`)
-        if (!sameIdentity(h, expect)) throw new StateRejected('it belongs to another direction, bucket, prefix or local folder')
+        if (!sameIdentity(h, expect)) throw new StateRejected('it belongs to another endpoint, direction, bucket, prefix or local folder')
         header = h
         continue
       }
@@ -323,38 +330,21 @@ export async function verifyState(body: Readable, expect: StateIdentity, limits:
  * Where states are kept, by name. `get` gives the bytes (undefined when there is none); `put`
  * stores a new one, replacing the old only once complete and only if `body` ends without error
  * (an S3 PUT or CompleteMultipartUpload is such an atomic replace; a failed one stores nothing).
+ * `about`: the state's header, for a storage that labels what it keeps (local-storage.ts).
  */
 export interface StateStorage {
   get(name: string): Promise<Readable | undefined>
-  put(name: string, body: Readable): Promise<void>
-}
-
-/** States in a local folder (tests; a local cache): written to a temp name, then renamed. */
-export function folderStorage(dir: string): StateStorage {
-  return {
-    async get(name) {
-      const path = join(dir, name)
-      if (!(await stat(path).catch(() => undefined))) return undefined
-      return createReadStream(path)
-    },
-    async put(name, body) {
-      const path = join(dir, name)
-      await mkdir(dirname(path), {recursive: true})
-      const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`
-      try {
-        await pipeline(body, createWriteStream(tmp))
-        await rename(tmp, path)
-      } catch (error) {
-        await rm(tmp, {force: true})
-        throw error
-      }
-    },
-  }
+  put(name: string, body: Readable, about?: StateHeader): Promise<void>
 }
 
 /** The name a state has in its storage (see docs/DESIGN-state.md, "Where"). */
 export function stateName(id: StateIdentity): string {
   return `${stateId(id)}.ndjson.gz`
+}
+
+/** Whether a name is a state's (`stateName`'s shape). */
+export function isStateName(name: string): boolean {
+  return /^[0-9a-f]{64}\.ndjson\.gz$/.test(name)
 }
 
 /** A state that passed verification, read again as a stream as often as needed. */

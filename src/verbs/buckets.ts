@@ -39,6 +39,8 @@ export async function makeBucket(s3: S3Store, bucket: string, opts: {locationCon
 export interface RemoveBucketResult {
   /** Objects deleted first (--force). */
   objectsDeleted: number
+  /** Older versions and delete markers deleted (--force on a bucket with versioning; absent when there were none). */
+  versionsDeleted?: number
   /** Multipart uploads aborted first (--force); undefined when the server does not list them. */
   uploadsAborted?: number
 }
@@ -46,8 +48,10 @@ export interface RemoveBucketResult {
 /**
  * `s3c rb s3://b`: refuses a bucket that holds objects (exit 2). With `force` it first deletes
  * every object (DeleteObjects of 1,000) and aborts the incomplete multipart uploads (where the
- * server lists them; listed first, so a listing that fails deletes nothing), then removes the bucket. Object versions of a versioned bucket are not
- * deleted: S3 then refuses the bucket, and that answer is the one line.
+ * server lists them; listed first, so a listing that fails deletes nothing), then removes the
+ * bucket; when the server still finds it not empty (versioning: older versions and delete
+ * markers), it deletes every version and marker (ListObjectVersions, DeleteObjects with version
+ * ids) and removes it then. Whatever the bucket holds, `--force` removes it.
  */
 export async function removeBucket(s3: S3Store, bucket: string, opts: {force?: boolean; threadCount?: number
   /** How the objects are deleted (`rm 's3://bucket/*'`): in-process on `s3` unless given (the CLI: a run, on workers with --redis). */
@@ -70,11 +74,36 @@ export async function removeBucket(s3: S3Store, bucket: string, opts: {force?: b
         result.uploadsAborted = uploads.length
       }
     }
-    await s3.deleteBucket(bucket)
+    await s3.deleteBucket(bucket).catch(async (error: unknown) => {
+      if (!opts.force || ((error instanceof FatalError ? error.original : error) as Error)?.name !== 'BucketNotEmpty') throw error
+      result.versionsDeleted = await deleteVersions(s3, bucket)
+      await s3.deleteBucket(bucket)
+    })
   } catch (error) {
     const name = ((error instanceof FatalError ? error.original : error) as Error)?.name
     if (name === 'BucketNotEmpty') throw new S3cError(`bucket "${bucket}" is not empty (object versions or uploads remain): delete them first`, ExitCode.usage)
     throw userError(error, bucket, s3)
   }
   return result
+}
+
+/** Every version and delete marker of a bucket, deleted 1,000 a request: what a versioned bucket keeps after its objects are deleted. */
+async function deleteVersions(s3: S3Store, bucket: string): Promise<number> {
+  let deleted = 0
+  let previous: string | undefined
+  for (;;) {
+    // Listed again from the start after each page's deletes: the markers move as versions go.
+    let page: {key: string; versionId: string}[] = []
+    for await (const versions of s3.listVersions(bucket, '')) {
+      page = versions.map(v => ({key: v.key, versionId: v.versionId}))
+      break
+    }
+    if (page.length === 0) return deleted
+    const first = `${page[0].key}\0${page[0].versionId}`
+    if (first === previous) throw new S3cError(`bucket "${bucket}": ${page[0].key} (version ${page[0].versionId}) is listed again after its delete`, ExitCode.filesFailed)
+    previous = first
+    const failed = await s3.deleteMany(bucket, page)
+    if (failed.length > 0) throw new S3cError(`bucket "${bucket}" kept versions it could not delete (first: ${failed[0].key}: ${failed[0].error})`, ExitCode.filesFailed)
+    deleted += page.length
+  }
 }

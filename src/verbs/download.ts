@@ -21,7 +21,7 @@ import {fsPath, isFaithfulName} from '../local/fs-path.js'
 import {carriedEntry, decideFile, listedObject, skippedByFlags, syncedEntry, type Decision} from '../state/decide.js'
 import {joinSync, type SyncSession} from '../state/session.js'
 import {localStatOf, type LocalStat, type StateEntry} from '../state/state.js'
-import {openSyncSession} from './sync-session.js'
+import {openSyncSession, stateKeyTest} from './sync-session.js'
 
 export interface DownloadOptions extends TransferOptions {
   localFolder: string
@@ -90,7 +90,10 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       run.stats.seen(o.size)
       run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'skipped', reason})
     }
+    // --state-url in the data's bucket: its states are s3c's, not the data.
+    const isState = stateKeyTest(opts, bucket)
     for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts, passed), noMatch)) {
+      if (isState?.(o.key)) continue
       yield {o, rel, path: localPathFor(root, opts.flatten ? rel.slice(rel.lastIndexOf('/') + 1) : rel)}
     }
   }

@@ -14,6 +14,7 @@ import {treeAt, withS3} from '../storage/open.js'
 import {folderPrefix, overlapError, parseLocation, STDIO_INSTEAD, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
+import {stateKeyTest} from './sync-session.js'
 
 export interface SyncOptions extends Omit<TransferOptions, 'location'> {
   source: string
@@ -163,9 +164,11 @@ export async function syncDelete(opts: SyncDeleteOptions): Promise<{deleted: num
     const emptySource = source.type === 's3'
       ? () => new S3cError(`sync --delete: ${from.label} lists nothing, so every file of ${dest.label} would be deleted: check the source (s3c ls ${from.label}); nothing was deleted`, ExitCode.usage)
       : undefined
+    // --state-url inside the destination: its states are s3c's, not extra files.
+    const isState = dst.type === 's3' ? stateKeyTest(opts, dst.bucket) : undefined
     for await (const {rel} of onlyInDestination(from, dest, filter, {emptySource})) {
       const name = dest.locate(rel)
-      if (!only || only.has(name)) yield name
+      if ((!only || only.has(name)) && !isState?.(name)) yield name
     }
   }
   if (dst.type === 'local') return withS3(connectionOf(opts), s3 => deleteLocal(opts, extra(s3)), {userErrors: true})

@@ -13,12 +13,12 @@ import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.j
 import type {CompareMode, CopySettings, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../base/location.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
-import {RESERVED_PREFIX, type StorageEntry} from '../base/storage.js'
 import {activeConditions, atLeastOne} from '../base/plans.js'
+import type {StorageEntry} from '../base/storage.js'
 import {carriedEntry, decideFile, listedObject, skippedByFlags, syncedEntry, type Decision, type ListedObject} from '../state/decide.js'
 import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
 import type {LocalStat, StateEntry} from '../state/state.js'
-import {openSyncSession} from './sync-session.js'
+import {openSyncSession, stateKeyTest} from './sync-session.js'
 
 export interface UploadOptions extends TransferOptions {
   /** A folder, or one file (then the prefix is its key, or the folder it goes into when it ends with '/'). */
@@ -104,8 +104,8 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     await sync?.abort()
     await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket, ...m}).catch(() => undefined)))
   }
-  // The sync states live under .s3c/ at the bucket root: a local folder of that name is not uploaded there.
-  const reserved = folderPrefix(prefix) === '' ? RESERVED_PREFIX : undefined
+  // --state-url in the data's bucket: a local file is not uploaded over a state, and the listing leaves the states out.
+  const isState = stateKeyTest(opts, bucket)
 
   /**
    * The regular files to upload, in key order; what the walk met but will not upload (problems,
@@ -125,7 +125,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       if (only && !only.has(key)) continue
       if (isProblem(e)) recordProblem(run, key, e)
       else if (e.type === 'symlink') recordProblem(run, key, {...e, type: 'skipped', reason: 'symlink', dir: false})
-      else if (reserved && key.startsWith(reserved)) recordProblem(run, key, {...e, type: 'skipped', reason: 'reserved for s3c state', dir: false})
+      else if (isState?.(key)) recordProblem(run, key, {...e, type: 'skipped', reason: 'reserved for s3c state', dir: false})
       else yield {e, key}
     }
   }

@@ -1,3 +1,6 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
 import {retryPolicy} from '../../src/base/retry.js'
 import {S3Storage} from '../../src/s3/storage.js'
@@ -5,6 +8,12 @@ import {startRedis, startS3, type RedisEnv, type S3Env} from './servers.js'
 import {startAuthGate, type AuthGate} from './proxy.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+// Sync states go to the machine's XDG state folder: the tests' (and their CLIs') to one of their own, not the user's.
+export const testStateHome = mkdtempSync(join(tmpdir(), 's3c-test-xdg-state-'))
+process.env.XDG_STATE_HOME = testStateHome
+delete process.env.S3C_STATE_DIR
+/** The folder the tests' sync states are in (src/state/local-storage.ts). */
+export const testStateDir = join(testStateHome, 's3c', 'sync')
 
 interface Harness {
   s3: S3Env
@@ -62,5 +71,6 @@ export const mochaHooks = {
   async afterAll() {
     await gate?.stop()
     if (current) await Promise.all([current.s3.stop(), current.redis.stop()])
+    rmSync(testStateHome, {recursive: true, force: true})
   },
 }

@@ -22,10 +22,7 @@ export async function putObject(bucket: string, key: string, body: Buffer): Prom
   }
 }
 
-/**
- * Key → size of every object under prefix. s3c's sync states (`.s3c/` at the bucket root) are
- * left out unless the prefix asks for them, as s3c's own listings do (test/rerun.test.ts checks them).
- */
+/** Key → size of every object under prefix: all of them (s3c writes nothing into a bucket but what it was asked to). */
 export async function listKeys(bucket: string, prefix = ''): Promise<Map<string, number>> {
   const c = s3Client()
   const out = new Map<string, number>()
@@ -33,7 +30,7 @@ export async function listKeys(bucket: string, prefix = ''): Promise<Map<string,
     let token: string | undefined
     do {
       const res = await c.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix, ContinuationToken: token}))
-      for (const o of res.Contents ?? []) if (prefix.startsWith('.s3c/') || !o.Key!.startsWith('.s3c/')) out.set(o.Key!, o.Size ?? 0)
+      for (const o of res.Contents ?? []) out.set(o.Key!, o.Size ?? 0)
       token = res.IsTruncated ? res.NextContinuationToken : undefined
     } while (token)
   } finally {

@@ -7,11 +7,12 @@ import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {gunzipSync, gzipSync} from 'node:zlib'
 import {
-  StateOrderError, StateRejected, StateWriter, folderStorage, loadState, normalizeEtag, readState, stateId, stateName, verifyState,
+  StateOrderError, StateRejected, StateWriter, isStateName, loadState, normalizeEtag, readState, stateId, stateName, verifyState,
   type StateEntry, type StateIdentity, type StateStorage,
 } from '../../src/state/state.js'
+import {folderStorage} from '../../src/state/local-storage.js'
 
-const id: StateIdentity = {direction: 'upload', bucket: 'b', prefix: 'mirror/', local: '/data/mirror'}
+const id: StateIdentity = {endpoint: 'http://127.0.0.1:9000', direction: 'upload', bucket: 'b', prefix: 'mirror/', local: '/data/mirror'}
 
 function entry(key: string, i = 0): StateEntry {
   return {key, size: 10 + i, etag: 'd41d8cd98f00b204e9800998ecf8427e', lastModifiedMs: 1_700_000_000_000 + i, mtime: '1700000000.123456789',
@@ -155,9 +156,9 @@ describe('sync state: format, writer, reader, rejection as a whole', function ()
       await assert.rejects(verifyState(Readable.from([good]), id, {lineBytes: 64 * 1024, totalBytes: size - 1}), /sync state not used: it holds more than \d+ bytes uncompressed/)
     })
 
-    it("another folder's, prefix's, bucket's or direction's state", async function () {
-      for (const other of [{...id, local: '/data/other'}, {...id, prefix: 'mirror2/'}, {...id, bucket: 'c'}, {...id, direction: 'download' as const}]) {
-        await assert.rejects(readAll(good, other), /another direction, bucket, prefix or local folder/)
+    it("another folder's, prefix's, bucket's, direction's or endpoint's state", async function () {
+      for (const other of [{...id, local: '/data/other'}, {...id, prefix: 'mirror2/'}, {...id, bucket: 'c'}, {...id, direction: 'download' as const}, {...id, endpoint: 'aws'}]) {
+        await assert.rejects(readAll(good, other), /another endpoint, direction, bucket, prefix or local folder/)
         assert.notEqual(stateId(other), stateId(id))
       }
     })
@@ -208,7 +209,7 @@ describe('sync state: format, writer, reader, rejection as a whole', function ()
       // Waits for the sink's cleanup itself (a fixed 20 ms was not always enough under load).
       await second.settled()
       assert.deepEqual(readFileSync(join(dir, stateName(id))), before)
-      assert.deepEqual(readdirSync(dir), [stateName(id)], 'no temporary file left')
+      assert.deepEqual(readdirSync(dir).filter(n => n.includes('.tmp-')), [], 'no temporary file left')
       const loaded = (await loadState(store, id, mk()))!
       assert.equal(loaded.entries, entries.length)
       await loaded.dispose()
@@ -246,6 +247,8 @@ describe('sync state: format, writer, reader, rejection as a whole', function ()
 
   it('a state is named by a hash of its identity only', function () {
     assert.match(stateName(id), /^[0-9a-f]{64}\.ndjson\.gz$/)
+    assert.ok(isStateName(stateName(id)))
+    assert.ok(!isStateName(`x${stateName(id)}`))
     assert.equal(stateName(id), stateName({...id}))
   })
 })
