@@ -50,6 +50,34 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     return JSON.parse((await runCli(['status', runId, '--json'], {env: redisEnv})).stdout) as {filesDone: number; filesFailed: number; failures: {path: string; error: string}[]}
   }
 
+  it('a job already recorded done (its worker died before BullMQ heard), or of a run Redis no longer holds, is dropped unrun', async function () {
+    // The cause of a rare extra batch of PUTs in distributed.test.ts: a killed worker's job, done
+    // and counted, handed on by the stall check after its run ended, ran again in the next test.
+    const src = scratch('trust-done')
+    writeFileSync(join(src, 'a.txt'), 'once')
+    const redisEnv = {REDIS_URL: harness().redis.url}
+    const runs: {runId: string; jobId: string; bucket: string}[] = []
+    for (const forge of ['done', 'gone'] as const) {
+      const bucket = await newBucket(`drop${forge}`)
+      const up = await runCli(['upload', src, `s3://${bucket}/p`, '--detach'], {env: redisEnv})
+      assert.equal(up.code, 0, up.stderr)
+      const runId = up.stdout.trim()
+      const [job] = await jobsOf(runId)
+      if (forge === 'done') await redis.sadd(`s3c:run:${runId}:done`, job.id)
+      else await redis.del(`s3c:run:${runId}`)
+      runs.push({runId, jobId: job.id, bucket})
+    }
+    const worker = spawnCli(['worker', '--concurrency', '2', '--root', src], {env: {AWS_ENDPOINT_URL: harness().s3.endpoint, ...redisEnv}})
+    try {
+      // Completed jobs are removed (removeOnComplete): gone from Redis means the worker finished with it.
+      await waitFor(async () => (await Promise.all(runs.map(r => redis.exists(`bull:s3c:${r.jobId}`)))).every(n => n === 0))
+    } finally {
+      worker.child.kill('SIGTERM')
+      await worker.done
+    }
+    for (const r of runs) assert.deepEqual([...(await listKeys(r.bucket)).keys()], [], `nothing uploaded (${r.runId})`)
+  })
+
   it('an upload rewritten to read a file outside the worker\'s --root: refused, the object not written', async function () {
     const src = scratch('trust-src')
     writeFileSync(join(src, 'a.txt'), 'mine')

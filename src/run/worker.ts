@@ -9,7 +9,7 @@ import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
 import {refusalOf} from './trust.js'
-import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runJobsKey, runKey} from './redis.js'
+import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runJobsKey, runKey} from './redis.js'
 import {openStore} from '../storage/open.js'
 
 export interface WorkerOptions {
@@ -92,12 +92,18 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   async function run(job: Job<JobEnvelope>): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
     const runTry = job.data.try ?? 0
-    const [fatal, currentTry] = await redis.hmget(runKey(runId), 'fatal', 'try')
+    const replies = await redis.multi().hmget(runKey(runId), 'fatal', 'try').exists(runKey(runId)).sismember(runDoneKey(runId), job.id!).exec()
+    const [fatal, currentTry] = (replies?.[0]?.[1] ?? []) as (string | null)[]
+    const known = replies?.[1]?.[1] === 1
     // A stopped run's jobs are dropped, not run; a later try of the run adds them again.
     if (fatal) {
       if (top) await redis.srem(runJobsKey(runId), job.id!)
       return {}
     }
+    // A job of a run Redis no longer holds (expired, removed): nobody waits for it, and its
+    // files may have changed since; a job already recorded done (its worker died after the work,
+    // before BullMQ heard, and the stall check handed it on, maybe after the run ended): done once.
+    if (!known || (top && replies?.[2]?.[1] === 1)) return {}
     // A job of an earlier try (resumed or retried since): that try's work was planned again.
     if (runTry !== Number(currentTry ?? 0)) return {}
     // Redis is outside input: a job naming a path outside --root, or unsigned with a job key, is refused unread.
