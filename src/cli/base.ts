@@ -5,7 +5,7 @@ import {ProgressReporter} from '../run/progress.js'
 import {RunStats, summarize, type RunSummary} from '../run/stats.js'
 import {parseLocation, resolveLocation} from '../base/location.js'
 import type {Redis} from 'ioredis'
-import {checkRedis, connectRedis} from '../run/redis.js'
+import {checkRedis, connectRedis, noRedisError} from '../run/redis.js'
 import {OutputCommand, type JsonResult} from './output.js'
 import {baseFlagSets} from './flags.js'
 import {runOptions, type RunFlagValues} from './options.js'
@@ -104,7 +104,7 @@ export abstract class S3cCommand extends OutputCommand {
 
   /** Opens the run's Redis (checked for noeviction) for one command and closes it after. */
   protected async withRedis<T>(url: string | undefined, fn: (redis: Redis) => Promise<T>): Promise<T> {
-    if (!url) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    if (!url) throw noRedisError()
     const redis = connectRedis(url)
     try {
       await checkRedis(redis, url)
@@ -164,7 +164,7 @@ export abstract class S3cCommand extends OutputCommand {
   }
 }
 
-/** Commands that read the runs in Redis: --redis (REDIS_URL) with the output flags. */
+/** Commands that read the runs in Redis: --redis (S3C_REDIS_URL) with the output flags. */
 export abstract class RedisCommand extends S3cCommand {
   static baseFlags = baseFlagSets.redis
 }
