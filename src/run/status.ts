@@ -1,4 +1,5 @@
 import type {Redis} from 'ioredis'
+import type {Queue} from 'bullmq'
 import {readCounters, readFailures} from './counters.js'
 import {RUNS_KEY} from './redis.js'
 
@@ -43,4 +44,14 @@ export async function recentRuns(redis: Redis, count: number): Promise<RunStatus
   const ids = await redis.zrevrange(RUNS_KEY, 0, count - 1)
   const all = await Promise.all(ids.map(id => runStatus(redis, id)))
   return all.filter((s): s is RunStatus => s !== undefined)
+}
+
+/**
+ * `s3c worker` processes connected to the queue now (BullMQ's count of its workers' named
+ * connections, CLIENT LIST), or undefined where Redis does not tell (CLIENT disabled).
+ */
+export async function workersConnected(queue: Queue): Promise<number | undefined> {
+  const workers = await queue.getWorkers()
+  // BullMQ answers one nameless entry when CLIENT LIST is refused.
+  return workers.some(w => w.id === undefined) ? undefined : workers.length
 }
