@@ -65,7 +65,7 @@ export abstract class S3cCommand extends OutputCommand {
         this.log(String(runId))
         return {command: label, runId}
       }
-      return {command: label, ...fields(), ...this.report(label, summary, this.jsonEnabled())}
+      return {command: label, ...fields(), ...this.report(label, summary, this.jsonEnabled(), flags['dry-run'])}
     } catch (error) {
       this.partialResult = {command: label, ...fields(), ...summarize(stats)}
       throw error
@@ -136,7 +136,20 @@ export abstract class S3cCommand extends OutputCommand {
   }
 
   /** Prints the final summary (text unless --json or -q) and the failed files; failed files make the exit code 1. */
-  protected report(label: string, summary: RunSummary, json: boolean): JsonResult {
+  protected report(label: string, summary: RunSummary, json: boolean, dryRun = false): JsonResult {
+    // The verbs that count their plan (upload, download, cp, mv, sync); bundle and tar print their own.
+    const planned = dryRun ? summary.planned : undefined
+    if (planned) {
+      // As rm --dry-run: the plan named only what would change; one line sums it up.
+      if (!json) {
+        const acts = Object.entries(planned).map(([action, n]) => `${action} ${n}`).join(', ') || 'change nothing'
+        const bytes = summary.plannedBytes ? ` (${formatBytes(summary.plannedBytes)})` : ''
+        this.log(`${label} (dry run): would ${acts}${bytes}; ${summary.filesSkipped} unchanged`)
+      }
+      for (const f of summary.failures.slice(0, 50)) this.logProblem(`failed: ${f.key}: ${f.error}`)
+      if (summary.filesFailed > 0) process.exitCode = ExitCode.filesFailed
+      return {command: label, ...summary, dryRun: true, planned, plannedBytes: summary.plannedBytes ?? 0}
+    }
     if (!json) {
       const rate = summary.seconds > 0 ? `, ${formatBytes(Math.round(summary.bytes / summary.seconds))}/s` : ''
       // Reasons are spelled out once something other than unchanged files was skipped.

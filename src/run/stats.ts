@@ -25,6 +25,18 @@ export class RunStats {
   /** The skips that are not 'unchanged' (links, loops, …), named, up to MAX_LISTED_SKIPS. */
   readonly skips: {key: string; path: string; reason: string}[] = []
 
+  /** A dry run's changes by action (upload, download, copy, check, delete…), and their bytes. */
+  readonly planned: Record<string, number> = {}
+  plannedBytes = 0
+  /** Set by a planner that counts its dry run's changes (upload, download, cp, sync): the summary then holds them. */
+  planning = false
+
+  /** One change a dry run would make (unchanged files are recorded as skipped, as in a run). */
+  plan(action: string, bytes: number): void {
+    this.planned[action] = (this.planned[action] ?? 0) + 1
+    this.plannedBytes += bytes
+  }
+
   seen(bytes: number): void {
     this.filesSeen++
     this.bytesSeen += bytes
@@ -81,6 +93,9 @@ export interface RunSummary {
   skippedBy: Record<string, number>
   /** The skipped files other than unchanged ones, named (at most MAX_LISTED_SKIPS). */
   skips: {key: string; path: string; reason: string}[]
+  /** A dry run: what it would do, by action (empty: nothing would change), and the bytes. */
+  planned?: Record<string, number>
+  plannedBytes?: number
 }
 
 export function summarize(stats: RunStats): RunSummary {
@@ -91,5 +106,6 @@ export function summarize(stats: RunStats): RunSummary {
     filesDone: stats.totalDone, filesSkipped: stats.totalSkipped, filesFailed: stats.totalFailed,
     bytes: stats.totalBytes, seconds: Math.round(stats.seconds * 1000) / 1000, failures: stats.failures,
     skippedBy, skips: stats.skips,
+    ...(stats.planning ? {planned: {...stats.planned}, plannedBytes: stats.plannedBytes} : {}),
   }
 }
