@@ -173,6 +173,7 @@ describe('distributed runs on BullMQ', function () {
     assert.match(runId, /^\d{8}-[0-9a-f]{8}$/)
     const pending = JSON.parse((await runCli(['status', runId, '--json'], {env})).stdout)
     assert.equal(pending.state, 'running', 'nothing runs without a worker')
+    assert.equal(pending.workers, 0, 'and none is connected')
     assert.equal(pending.filesDone, 0)
     const worker = startWorker(harness().s3.endpoint)
     try {

@@ -1,7 +1,7 @@
 import type {Redis} from 'ioredis'
 import type {Queue} from 'bullmq'
 import {readCounters, readFailures} from './counters.js'
-import {RUNS_KEY} from './redis.js'
+import {QUEUE_NAME, RUNS_KEY} from './redis.js'
 
 export interface RunStatus {
   runId: string
@@ -54,4 +54,18 @@ export async function workersConnected(queue: Queue): Promise<number | undefined
   const workers = await queue.getWorkers()
   // BullMQ answers one nameless entry when CLIENT LIST is refused.
   return workers.some(w => w.id === undefined) ? undefined : workers.length
+}
+
+/** workersConnected on a connection of the caller's (status, runs): BullMQ loaded for it, the connection left open. */
+export async function workersOn(redis: Redis): Promise<number | undefined> {
+  const {Queue} = await import('bullmq')
+  const queue = new Queue(QUEUE_NAME, {connection: redis})
+  queue.on('error', () => undefined)
+  try {
+    return await workersConnected(queue)
+  } catch {
+    return undefined
+  } finally {
+    await queue.close().catch(() => undefined)
+  }
 }
