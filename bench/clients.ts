@@ -25,7 +25,7 @@ export const REMOTE = 's'
 /** The caller's environment without what would send a client elsewhere (a Redis, another endpoint, a profile). */
 function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_PAGER: ''}
-  for (const k of ['REDIS_URL', 'AWS_ENDPOINT_URL_S3', 'S3_ENDPOINT_URL', 'S3C_BUCKET', 'AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE'])
+  for (const k of ['S3C_REDIS_URL', 'AWS_ENDPOINT_URL_S3', 'S3_ENDPOINT_URL', 'S3C_BUCKET', 'AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE'])
     delete env[k]
   return env
 }

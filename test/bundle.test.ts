@@ -105,7 +105,7 @@ describe('indexed bundles', function () {
     })
 
     it('runs the tar-part jobs on a BullMQ worker with the same result', async function () {
-      const worker = spawnCli(['worker', '--concurrency', '8'], {env: {REDIS_URL: harness().redis.url}})
+      const worker = spawnCli(['worker', '--concurrency', '8'], {env: {S3C_REDIS_URL: harness().redis.url}})
       try {
         const res = await runCli(['bundle', src, 'viaredis', '--bucket', bucket, '--part-size', '5MiB', '--redis', harness().redis.url], {env: env()})
         assert.equal(res.code, 0, res.stderr)

@@ -246,7 +246,7 @@ describe('S3→S3 copies on BullMQ workers', function () {
     const other = await newBucket('cpbqo')
     assert.equal((await runCli(['upload', src, `s3://${bucket}/t`])).code, 0)
     const proxy = await startProxy(harness().s3.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     const worker = () => spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env})
     const doomed = worker()
     const survivor = worker()

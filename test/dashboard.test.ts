@@ -10,6 +10,7 @@ import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {projectRoot} from './harness/servers.js'
 import {makeTree} from './harness/tree.js'
+import {waitFor} from './harness/wait.js'
 import {chromiumTool, findTool} from './harness/tools.js'
 
 const ARTIFACTS = join(projectRoot, 'test-artifacts')
@@ -87,7 +88,7 @@ describe('s3c dashboard', function () {
     dirs.push(src)
     makeTree(src, {files: FILES, depth: 3})
     const bucket = await newBucket('dash')
-    const env = {REDIS_URL: harness().redis.url}
+    const env = {S3C_REDIS_URL: harness().redis.url}
     const worker = spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env})
     try {
       const up = await runCli(['upload', src, `s3://${bucket}/d`, '--json', '--quiet'], {env})
@@ -179,6 +180,28 @@ describe('s3c dashboard', function () {
 
     const runs = await (await fetch(dash!.url + 'api/runs', {headers: basic('user', 'secret')})).json() as {runId: string; filesDone: number}[]
     assert.equal(runs.find(x => x.runId === runId)?.filesDone, FILES)
+  })
+
+  it('shows how many workers are connected: on the page and as s3c_workers in /metrics', async function () {
+    const headers = basic('user', 'secret')
+    const workers = async () => {
+      const m = Number(/^s3c_workers (\d+)$/m.exec(await (await fetch(dash!.url + 'metrics', {headers})).text())?.[1])
+      const page = Number(/<span id="workers">(\d+)<\/span>/.exec(await (await fetch(dash!.url, {headers})).text())?.[1])
+      return {m, page}
+    }
+    // The before hook's worker has stopped: its connection goes with it.
+    await waitFor(async () => (await workers()).m === 0)
+    assert.deepEqual(await workers(), {m: 0, page: 0})
+    const env = {S3C_REDIS_URL: harness().redis.url}
+    const started = [0, 1].map(() => spawnCli(['worker', '--concurrency', '4'], {env}))
+    try {
+      await waitFor(async () => (await workers()).m === 2)
+      assert.deepEqual(await workers(), {m: 2, page: 2})
+    } finally {
+      for (const w of started) w.child.kill('SIGTERM')
+      await Promise.all(started.map(w => w.done))
+    }
+    await waitFor(async () => (await workers()).m === 0)
   })
 
   it('a writable dashboard lets bull-board pause the queue, but not from another origin', async function () {

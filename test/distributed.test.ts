@@ -31,7 +31,7 @@ describe('distributed runs on BullMQ', function () {
    * file" failures under load). Exactly-once assertions run with the normal detection.
    */
   function startWorker(endpoint: string, stalledSeconds = 15, env: Record<string, string> = {}) {
-    return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', String(stalledSeconds)], {env: {AWS_ENDPOINT_URL: endpoint, REDIS_URL: harness().redis.url, ...env}})
+    return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', String(stalledSeconds)], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url, ...env}})
   }
 
   it('two workers and the enqueuing CLI move a 3,000-file tree; each file is uploaded once; the CLI writes the sync state in its own folder', async function () {
@@ -44,7 +44,7 @@ describe('distributed runs on BullMQ', function () {
     const workerStates = join(mk('bq-worker-home'), 'states')
     const workers = [startWorker(proxy.endpoint, 15, {S3C_STATE_DIR: workerStates}), startWorker(proxy.endpoint, 15, {S3C_STATE_DIR: workerStates})]
     try {
-      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url, S3C_STATE_DIR: cliStates}})
+      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url, S3C_STATE_DIR: cliStates}})
       assert.equal(up.code, 0, up.stderr)
       const summary = JSON.parse(up.stdout)
       assert.equal(summary.filesDone, 3001)
@@ -76,7 +76,7 @@ describe('distributed runs on BullMQ', function () {
     const doomed = startWorker(proxy.endpoint, 2)
     const survivor = startWorker(proxy.endpoint, 2)
     try {
-      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})
+      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}})
       await waitFor(() => proxy.count('PUT') >= 300)
       doomed.child.kill('SIGKILL')
       const r = await run.done
@@ -104,7 +104,7 @@ describe('distributed runs on BullMQ', function () {
     let putsSeen = 0
     const proxy = await startProxy(harness().s3.endpoint, {onRequest: async r => { if (r.method === 'PUT' && ++putsSeen > 200) await gate }})
     const args = ['upload', src, `s3://${bucket}/r`, '--json']
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     const worker = startWorker(proxy.endpoint)
     try {
       const first = spawnCli(args, {env})
@@ -142,7 +142,7 @@ describe('distributed runs on BullMQ', function () {
     writeFileSync(join(src, 'flaky file.txt'), 'arrives on the second try')
     const bucket = await newBucket('retry')
     const proxy = await startProxy(harness().s3.endpoint, {alwaysFail: p => p.includes('flaky file')})
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     const worker = startWorker(proxy.endpoint)
     try {
       const first = await runCli(['upload', src, `s3://${bucket}/y`, '--max-retry', '1'], {env})
@@ -170,13 +170,14 @@ describe('distributed runs on BullMQ', function () {
     const src = mk('detach')
     makeTree(src, {files: 300, depth: 4})
     const bucket = await newBucket('detach')
-    const env = {REDIS_URL: harness().redis.url}
+    const env = {S3C_REDIS_URL: harness().redis.url}
     const up = await runCli(['upload', src, `s3://${bucket}/d`, '--detach'], {env})
     assert.equal(up.code, 0, up.stderr)
     const runId = up.stdout.trim()
     assert.match(runId, /^\d{8}-[0-9a-f]{8}$/)
     const pending = JSON.parse((await runCli(['status', runId, '--json'], {env})).stdout)
     assert.equal(pending.state, 'running', 'nothing runs without a worker')
+    assert.equal(pending.workers, 0, 'and none is connected')
     assert.equal(pending.filesDone, 0)
     const worker = startWorker(harness().s3.endpoint)
     try {
@@ -192,6 +193,47 @@ describe('distributed runs on BullMQ', function () {
     const unknown = await runCli(['status', 'no-such-run'], {env})
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /no run "no-such-run" in this Redis/)
+  })
+
+  it('REDIS_URL alone is ignored: the run is in-process (only --redis or S3C_REDIS_URL make it distributed)', async function () {
+    const src = mk('envr')
+    makeTree(src, {files: 5, depth: 1})
+    const bucket = await newBucket('envr')
+    // A Redis that would refuse the run had it been used.
+    const r = await runCli(['upload', src, `s3://${bucket}/e`, '--json'], {env: {REDIS_URL: 'redis://127.0.0.1:1'}})
+    assert.equal(r.code, 0, r.stderr)
+    const summary = JSON.parse(r.stdout)
+    assert.equal(summary.filesDone, 5)
+    assert.equal(summary.runId, undefined, 'no run in Redis')
+    const worker = await runCli(['worker'], {env: {REDIS_URL: harness().redis.url}})
+    assert.equal(worker.code, 2)
+    assert.equal(worker.stderr, 's3c: no Redis given: pass --redis redis://host:6379 or set S3C_REDIS_URL\n')
+  })
+
+  it('a run no worker takes says so once, keeps waiting, and finishes when a worker comes', async function () {
+    const src = mk('nowork')
+    makeTree(src, {files: 40, depth: 2})
+    const bucket = await newBucket('nowork')
+    const url = harness().redis.url
+    const run = spawnCli(['upload', src, `s3://${bucket}/w`, '--json', '--redis', url], {env: {S3C_WORKER_WAIT_MS: '300'}})
+    let err = ''
+    run.child.stderr!.on('data', d => { err += d })
+    const line = `s3c: waiting for a worker: start one with \`s3c worker --redis ${url}\``
+    let worker: ReturnType<typeof startWorker> | undefined
+    try {
+      await waitFor(() => err.includes(line) || run.child.exitCode !== null, 60_000)
+      assert.ok(err.includes(line), err)
+      worker = startWorker(harness().s3.endpoint)
+      const r = await run.done
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).filesDone, 40)
+      assert.equal(r.stderr.split('\n').filter(l => l.includes('waiting for a worker')).length, 1, r.stderr)
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGTERM')
+      await run.done
+      worker?.child.kill('SIGTERM')
+      await worker?.done
+    }
   })
 
   it('refuses a Redis whose maxmemory-policy may evict jobs', async function () {
@@ -211,7 +253,7 @@ describe('distributed runs on BullMQ', function () {
     for (const args of [['upload', mk('nr'), 's3://whatever/x'], ['runs'], ['status', 'no-such-run']]) {
       const r = await runCli([...args, '--redis', 'redis://:hunter2@127.0.0.1:1'])
       assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`)
-      assert.equal(r.stderr.trim(), 's3c: cannot reach Redis at redis://***@127.0.0.1:1 (ECONNREFUSED): check --redis / REDIS_URL and that the server is running')
+      assert.equal(r.stderr.trim(), 's3c: cannot reach Redis at redis://***@127.0.0.1:1 (ECONNREFUSED): check --redis / S3C_REDIS_URL and that the server is running')
     }
   })
 })

@@ -224,7 +224,7 @@ describe('local writes never leave the destination', function () {
     })
 
     it('download and download-all on a BullMQ worker (--redis): the check holds in the job handlers', async function () {
-      const worker = spawnCli(['worker', '--concurrency', '8'], {env: {REDIS_URL: harness().redis.url}})
+      const worker = spawnCli(['worker', '--concurrency', '8'], {env: {S3C_REDIS_URL: harness().redis.url}})
       try {
         const w = withExistingLinks('exdlr')
         assertExistingLinksHeld(w, await runCli(['download', `s3://${bucket}/${prefix}`, w.dest, '--multipart-threshold', '1MiB', '--redis', harness().redis.url]), `${prefix}/`)
@@ -279,7 +279,7 @@ describe('local writes never leave the destination', function () {
     })
 
     it('download and download-all on a BullMQ worker (--redis)', async function () {
-      const worker = spawnCli(['worker', '--concurrency', '8'], {env: {REDIS_URL: harness().redis.url}})
+      const worker = spawnCli(['worker', '--concurrency', '8'], {env: {S3C_REDIS_URL: harness().redis.url}})
       try {
         const dest = blockedDest('blkdlr')
         assertOnlyBlockedFailed(dest, await runCli(['download', `s3://${bucket2}/p`, dest, '--multipart-threshold', '1MiB', '--redis', harness().redis.url]), 'p/')

@@ -124,7 +124,7 @@ describe('local tars: index, list-files, download-single, download-all, tar list
 
   it('download-all of a local tar on BullMQ workers: the workers read the tar from its path', async function () {
     const redisUrl = harness().redis.url
-    const worker = spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env: {AWS_ENDPOINT_URL: deadEndpoint, REDIS_URL: redisUrl}})
+    const worker = spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env: {AWS_ENDPOINT_URL: deadEndpoint, S3C_REDIS_URL: redisUrl}})
     try {
       const out = mk('lbq')
       const r = await run(['download-all', join(work, 'x.tar'), out, '--part-size', '5MiB', '--multipart-threshold', '5MiB', '--redis', redisUrl, '--json'])
@@ -140,8 +140,8 @@ describe('local tars: index, list-files, download-single, download-all, tar list
     // Each large member is a flow whose parent job needs an id of its own (it once was the tar's key for all of them).
     const redisUrl = harness().redis.url
     const bucket = await newBucket('lbq')
-    const s3env = {AWS_ENDPOINT_URL: harness().s3.endpoint, REDIS_URL: redisUrl}
-    assert.equal((await run(['upload', join(work, 'x.tar'), `s3://${bucket}/x.tar`, '-q'], {env: {...s3env, REDIS_URL: undefined}})).code, 0)
+    const s3env = {AWS_ENDPOINT_URL: harness().s3.endpoint, S3C_REDIS_URL: redisUrl}
+    assert.equal((await run(['upload', join(work, 'x.tar'), `s3://${bucket}/x.tar`, '-q'], {env: {...s3env, S3C_REDIS_URL: undefined}})).code, 0)
     assert.equal((await run(['index', `s3://${bucket}/x.tar`], {env: s3env})).code, 0)
     const worker = spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env: s3env})
     try {

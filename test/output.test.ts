@@ -67,7 +67,7 @@ describe('--json and -q on every command', function () {
   const missing = `s3c-missing-${process.pid}`
   const FILES = 12
   const cache = () => ({S3C_CACHE_DIR: mk('cache')})
-  const redisEnv = () => ({REDIS_URL: harness().redis.url})
+  const redisEnv = () => ({S3C_REDIS_URL: harness().redis.url})
   /** Runs of `upload --redis` with one failed file each, for `retry` to send again. */
   const failedRuns = new Map<string, string>()
   /** Empty buckets for `rb` to remove (one for the --json run, one for -q). */
@@ -75,7 +75,7 @@ describe('--json and -q on every command', function () {
 
   /** A worker for the distributed runs `retry` needs (the `worker` case runs its own). */
   async function withWorker<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
-    const worker = spawnCli(['worker', '--stalled-seconds', '2'], {env: {AWS_ENDPOINT_URL: endpoint, REDIS_URL: harness().redis.url}})
+    const worker = spawnCli(['worker', '--stalled-seconds', '2'], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url}})
     try {
       return await fn()
     } finally {
@@ -268,7 +268,7 @@ describe('--json and -q on every command', function () {
       ok: () => ['dashboard'], check: j => assert.match(String(j.url), /^http:\/\/127\.0\.0\.1:\d+\/$/),
       fail: () => ['dashboard'], failCode: 2, env: redisEnv, failEnv: () => ({}),
       async run(args, env) {
-        if (!env.REDIS_URL) return runCli(args, {env})
+        if (!env.S3C_REDIS_URL) return runCli(args, {env})
         const port = await freePort()
         const d = spawnCli([...args, '--port', String(port)], {env})
         let exited = false
@@ -282,7 +282,7 @@ describe('--json and -q on every command', function () {
       ok: () => ['worker', '--stalled-seconds', '2'], check: j => assert.equal(j.filesDone, 2),
       fail: () => ['worker'], failCode: 2, env: redisEnv, failEnv: () => ({}),
       async run(args, env) {
-        if (!env.REDIS_URL) return runCli(args, {env})
+        if (!env.S3C_REDIS_URL) return runCli(args, {env})
         // The worker under test is the only one: the upload ends once it has run the jobs.
         const w = spawnCli(args, {env})
         const tree = mk('wsrc')

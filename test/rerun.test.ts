@@ -377,14 +377,14 @@ describe('re-runs with the sync state', function () {
     let redis: Redis
     let workers: ReturnType<typeof spawnCli>[] = []
     // Normal stall detection (15 s): a 2 s one lets a busy worker's job go twice under load (see distributed.test.ts).
-    const startWorkers = () => { workers = [0, 1].map(() => spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '15'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}})) }
+    const startWorkers = () => { workers = [0, 1].map(() => spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '15'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}})) }
     before(() => { redis = new Redis(harness().redis.url); startWorkers() })
     after(async () => {
       for (const w of workers) w.child.kill('SIGTERM')
       await Promise.all(workers.map(w => w.done))
       redis.disconnect()
     })
-    const redisEnv = () => ({env: {...viaProxy.env, REDIS_URL: harness().redis.url}})
+    const redisEnv = () => ({env: {...viaProxy.env, S3C_REDIS_URL: harness().redis.url}})
     /** The run's list of outcomes must be gone once the run ended. */
     async function assertNoOutcomeList(stderr: string) {
       const runId = runIdOf(stderr)
@@ -519,7 +519,7 @@ describe('re-runs with the sync state', function () {
       const touched = join(dir, names[2])
       const t = statSync(touched).mtime
       utimesSync(touched, t, new Date(t.getTime() + 5000))
-      const env = {env: {...viaProxy.env, REDIS_URL: harness().redis.url}}
+      const env = {env: {...viaProxy.env, S3C_REDIS_URL: harness().redis.url}}
       proxy.reset()
       const detached = await runCli(['upload', dir, `s3://${b}/p`, '--detach'], env)
       assert.equal(detached.code, 0, detached.stderr)

@@ -32,7 +32,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
   async function setup(faults: Parameters<typeof startProxy>[1]) {
     const proxy = await startProxy(harness().s3.endpoint, faults)
     const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url, S3C_CACHE_DIR: mk('cache')}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url, S3C_CACHE_DIR: mk('cache')}
     return {
       proxy, env,
       async stop() {
@@ -254,7 +254,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
         command: JSON.stringify({kind: 'upload', localFolder: '', options: {location: {bucket: 'no-such-bucket-for-retry', prefix: ''}, multipartThreshold: 8 << 20, partSize: 8 << 20, checksum: false, maxRetry: 0, threadCount: 4}}),
       })
       const cwd = emptyCwd()
-      const r = await runCliWithin(['retry', runId], {env: {REDIS_URL: harness().redis.url}, cwd})
+      const r = await runCliWithin(['retry', runId], {env: {S3C_REDIS_URL: harness().redis.url}, cwd})
       assert.equal(r.code, 2, r.stderr)
       assert.equal(r.stdout, '')
       assert.match(r.stderr, /^s3c: run "20200101-0bad0bad" was stored by an older s3c .*: run its command again\n$/)

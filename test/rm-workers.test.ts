@@ -29,7 +29,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     await putObjects(bucket, {...keysOf(4000, 'many/'), ...keysOf(500, 'logs/', '.gz'), ...keysOf(20, 'logs/', '.log'), 'manyx': 'not under many/', 'keep/a': 'a'})
     // Every DeleteObjects waits until released: with one job in hand per worker, both hold one when two are held.
     const proxy = await startProxy(harness().s3.endpoint, {hold: isDeleteObjects})
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     const worker = () => spawnCli(['worker', '--concurrency', '1', '--stalled-seconds', '2'], {env})
     const doomed = worker()
     const survivor = worker()
@@ -63,7 +63,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     let deletes = 0
     const proxy = await startProxy(harness().s3.endpoint, {alwaysFail: (_p, r) => isDeleteObjects(r) && ++deletes === 2})
     const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     try {
       const first = await runCliWithin(['rm', `s3://${bucket}/k/`, '--max-retry', '0', '--json'], {env})
       assert.equal(first.code, 1, first.stderr)
@@ -97,7 +97,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     await putObjects(bucket, keysOf(2500, 'o/'))
     const proxy = await startProxy(harness().s3.endpoint)
     const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     try {
       const detached = await runCliWithin(['rb', `s3://${bucket}`, '--force', '--detach'], {env})
       assert.equal(detached.code, 2)
@@ -128,7 +128,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     await putObjects(other, {...keysOf(1500, 'dst/extra-'), 'dst/keep.log': 'excluded', 'outside': 'not under dst/'})
     const proxy = await startProxy(harness().s3.endpoint)
     const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     const folder = mkdtempSync(join(tmpdir(), 's3c-syncbq-'))
     dirs.push(folder)
     try {

@@ -31,7 +31,7 @@ function freePort(): Promise<number> {
 const errorLines = (stderr: string) => stderr.split('\n').filter(l => l.startsWith('s3c: ') && !l.startsWith('s3c: stopping'))
 
 async function runState(runId: string): Promise<string> {
-  const r = await runCli(['status', runId, '--json'], {env: {REDIS_URL: harness().redis.url}})
+  const r = await runCli(['status', runId, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
   assert.equal(r.code, 0, r.stderr)
   return JSON.parse(r.stdout).state
 }
@@ -88,7 +88,7 @@ describe('run bookkeeping', function () {
       it(`${title}: exits with its code, the run is failed, the same command starts a new run`, async function () {
         const c = await prepare()
         try {
-          const env = {REDIS_URL: harness().redis.url, ...c.env}
+          const env = {S3C_REDIS_URL: harness().redis.url, ...c.env}
           const first = await runCliWithin(c.args, {env})
           assert.equal(first.timedOut, false, `still running after 60 s: ${first.stderr}`)
           assert.equal(first.code, c.code, first.stderr)
@@ -111,7 +111,7 @@ describe('run bookkeeping', function () {
       const src = mk('sig')
       makeTree(src, {files: 20, depth: 1})
       const bucket = await newBucket('sig')
-      const env = {REDIS_URL: harness().redis.url}
+      const env = {S3C_REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/s`]
       // No worker: the detached run's jobs stay queued, and the same command resumes it and waits for them.
       const first = await runCliWithin([...args, '--detach'], {env})
@@ -153,7 +153,7 @@ describe('run bookkeeping', function () {
       const r = await runCliWithin(['worker', '--redis', `redis://127.0.0.1:${port}`], {}, 30_000)
       assert.equal(r.timedOut, false, `still running: ${r.stderr}`)
       assert.equal(r.code, 3)
-      assert.deepEqual(r.stderr.trim().split('\n'), [`s3c: cannot reach Redis at redis://127.0.0.1:${port} (ECONNREFUSED): check --redis / REDIS_URL and that the server is running`])
+      assert.deepEqual(r.stderr.trim().split('\n'), [`s3c: cannot reach Redis at redis://127.0.0.1:${port} (ECONNREFUSED): check --redis / S3C_REDIS_URL and that the server is running`])
     })
 
     it('Redis that never answers: SIGTERM ends the worker, one line, exit 3', async function () {
@@ -202,7 +202,7 @@ describe('run bookkeeping', function () {
       makeTree(src, {files: 3, depth: 0})
       const bucket = await newBucket('grace')
       const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT'})
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
       const w = startWorker(proxy.endpoint, ['--grace-seconds', '1'])
       let runId = ''
       try {
@@ -240,7 +240,7 @@ describe('run bookkeeping', function () {
       const bucket = await newBucket('cres')
       // One PUT hangs until the second try is under way: the run cannot finish before the kill.
       const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`})
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/r`, '--json']
       const worker = startWorker(proxy.endpoint)
       try {
@@ -273,7 +273,7 @@ describe('run bookkeeping', function () {
       const bucket = await newBucket('ccon')
       // One PUT hangs until the second command has been seen: the first run cannot finish before.
       const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`})
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, REDIS_URL: harness().redis.url}
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/c`, '--json']
       const worker = startWorker(proxy.endpoint)
       try {

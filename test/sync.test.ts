@@ -106,4 +106,44 @@ describe('sync', function () {
     for (const rel of gone) assert.ok(!existsSync(join(dst, rel)), rel)
     assert.ok(existsSync(join(dst, 'keep.tmp')))
   })
+
+  it('--dry-run names only what would change (no skip lines) and sums it up in one line; --json holds the same', async function () {
+    const src = mk('syncdry')
+    makeTree(src, {files: 20, depth: 2})
+    const bucket = await newBucket('syncdry')
+    const proxy = await startProxy(harness().s3.endpoint)
+    try {
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint}
+      // The same endpoint as the dry runs: the sync state it leaves is theirs.
+      assert.equal((await runCli(['sync', src, `s3://${bucket}/t/`], {env})).code, 0)
+      // One new file; on the other side one object the source lacks.
+      writeFileSync(join(src, 'new.txt'), 'new')
+      await putObject(bucket, 't/extra.txt', Buffer.from('extra'))
+      proxy.reset()
+      for (const [from, to, verb] of [[src, `s3://${bucket}/t/`, 'upload'], [`s3://${bucket}/t/`, mk('syncdrydst'), 'download'], [`s3://${bucket}/t/`, `s3://${bucket}/u/`, 'copy']] as const) {
+        const r = await runCli(['sync', from, to, '--delete', '--dry-run'], {env})
+        assert.equal(r.code, 0, r.stderr)
+        const lines = r.stdout.trim().split('\n')
+        assert.ok(lines.every(l => !l.startsWith('skip')), r.stdout)
+        const plan = lines.slice(0, -1)
+        // check: same size, no sync state to tell: the run decides with a request (a change, maybe).
+        assert.ok(plan.every(l => new RegExp(`^(${verb}|check|delete) `).test(l)), r.stdout)
+        const j = JSON.parse((await runCli(['sync', from, to, '--delete', '--dry-run', '--json'], {env})).stdout)
+        assert.deepEqual(j.plan, plan, 'the same plan in --json')
+        assert.equal(j.dryRun, true)
+        const n = (action: string) => plan.filter(l => l.startsWith(`${action} `)).length
+        const counts = Object.fromEntries(['check', verb, 'delete'].map(a => [a, n(a)] as const).filter(([, c]) => c > 0))
+        assert.deepEqual(j.planned, counts)
+        assert.equal(n('check') + n(verb) + j.filesSkipped, 21, 'every file of the source is planned or counted unchanged')
+        const acts = Object.entries(j.planned as Record<string, number>).map(([a, c]) => `${a} ${c}`).join(', ')
+        assert.match(lines.at(-1)!, new RegExp(`^sync \\(dry run\\): would ${acts} \\(.+\\); ${j.filesSkipped} unchanged$`))
+        if (verb === 'upload') {
+          assert.deepEqual(plan.filter(l => !l.startsWith('check ')).map(l => l.split(' ')[1]), ['new.txt', `s3://${bucket}/t/extra.txt`])
+        }
+      }
+      assert.equal(proxy.count('PUT') + proxy.count('POST') + proxy.count('DELETE'), 0, 'a dry run writes nothing')
+    } finally {
+      await proxy.stop()
+    }
+  })
 })

@@ -389,7 +389,7 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
     })
 
     it('runs on BullMQ workers (--redis, two worker processes): tar create in auto and copy mode, tar extract to S3', async function () {
-      const redis = {REDIS_URL: harness().redis.url}
+      const redis = {S3C_REDIS_URL: harness().redis.url}
       const workers = [1, 2].map(() => spawnCli(['worker', '--concurrency', '4'], {env: {...redis, AWS_ENDPOINT_URL: proxy.endpoint}}))
       try {
         for (const mode of ['auto', 'copy']) {

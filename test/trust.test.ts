@@ -31,7 +31,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
 
   /** Enqueues `args` detached, lets `forge` rewrite its jobs, runs one worker until the run is done, and returns the run's status. */
   async function forgedRun(args: string[], forge: (data: Envelope) => void, workerArgs: string[], env: Record<string, string> = {}, forgeMore?: (id: string) => Promise<void>) {
-    const redisEnv = {REDIS_URL: harness().redis.url, ...env}
+    const redisEnv = {S3C_REDIS_URL: harness().redis.url, ...env}
     const up = await runCli([...args, '--detach'], {env: redisEnv})
     assert.equal(up.code, 0, up.stderr)
     const runId = up.stdout.trim()
@@ -55,7 +55,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     // and counted, handed on by the stall check after its run ended, ran again in the next test.
     const src = scratch('trust-done')
     writeFileSync(join(src, 'a.txt'), 'once')
-    const redisEnv = {REDIS_URL: harness().redis.url}
+    const redisEnv = {S3C_REDIS_URL: harness().redis.url}
     const runs: {runId: string; jobId: string; bucket: string}[] = []
     for (const forge of ['done', 'gone'] as const) {
       const bucket = await newBucket(`drop${forge}`)
@@ -117,7 +117,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
   })
 
   it('a worker given a --root that does not exist, or a job key file it cannot read, stops at once with one line (exit 2)', async function () {
-    const env = {REDIS_URL: harness().redis.url}
+    const env = {S3C_REDIS_URL: harness().redis.url}
     const noRoot = await runCliWithin(['worker', '--root', '/no/such/folder'], {env}, 30_000)
     assert.equal(noRoot.code, 2, noRoot.stderr)
     assert.match(noRoot.stderr, /^s3c: --root \/no\/such\/folder: no such folder: create it or name another\n$/)
@@ -182,7 +182,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     mkdirSync(join(src, 'd'))
     writeFileSync(join(src, 'd', 'a.txt'), 'mine')
     const bucket = await newBucket('forgeretry')
-    const env = {REDIS_URL: harness().redis.url, S3C_JOB_KEY: KEY}
+    const env = {S3C_REDIS_URL: harness().redis.url, S3C_JOB_KEY: KEY}
     const up = await runCli(['upload', src, `s3://${bucket}/r`, '--detach'], {env})
     assert.equal(up.code, 0, up.stderr)
     const runId = up.stdout.trim()
@@ -209,7 +209,7 @@ describe('forged jobs and stored commands (Redis is outside input)', function ()
     const secret = scratch('trust-rroot-secret')
     writeFileSync(join(secret, 'id_rsa'), 'PRIVATE KEY')
     const bucket = await newBucket('forgeroot')
-    const env = {REDIS_URL: harness().redis.url}
+    const env = {S3C_REDIS_URL: harness().redis.url}
     const up = await runCli(['upload', src, `s3://${bucket}/r`, '--detach'], {env})
     assert.equal(up.code, 0, up.stderr)
     const runId = up.stdout.trim()

@@ -197,7 +197,7 @@ describe('the local walk: every file ends done, skipped or failed', function () 
       writeFileSync(join(src, 'secret.txt'), 'cannot be read')
       chmodSync(join(src, 'secret.txt'), 0o000)
       const bucket = await newBucket('unreadq')
-      const env = {REDIS_URL: harness().redis.url}
+      const env = {S3C_REDIS_URL: harness().redis.url}
       const worker = spawnCli(['worker', '--concurrency', '8', '--stalled-seconds', '2'], {env, noFileOverride: asRoot})
       try {
         const r = await runCli(['upload', src, `s3://${bucket}/q`, '--json'], {env, noFileOverride: asRoot})

@@ -86,6 +86,8 @@ const NETWORK_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH',
   'ENETUNREACH', 'ECONNABORTED',
 ])
+/** Failures to reach the endpoint at all: the name does not resolve, nothing listens, no route. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
 /** TLS failures, by what the user can do about them; all doom every request (fatal). */
 const TLS_REASONS: Record<string, string> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed / not trusted: set AWS_CA_BUNDLE or use http://',
@@ -152,6 +154,19 @@ export function classifyError(err: unknown): ErrorClass {
   return 'retry'
 }
 
+/**
+ * A failure that brought no answer from the server: it could not be reached (refused, no such
+ * name, no route) or closed the connection before answering. Once an endpoint has answered such
+ * a failure is transient; before, it is a wrong endpoint (the retry policy, src/base/retry.ts).
+ */
+export function noAnswer(err: unknown): 'unreachable' | 'closed' | undefined {
+  if (statusOf(err) !== undefined) return undefined
+  const code = codeOf(err)
+  if (code && UNREACHABLE_CODES.has(code)) return 'unreachable'
+  if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up|other side closed/i.test((err as Error)?.message ?? '')) return 'closed'
+  return undefined
+}
+
 /** A one-line, human explanation of a failure (never includes secrets). */
 export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: string} = {}): string {
   if (err instanceof S3cError) return err.message
@@ -177,7 +192,7 @@ export function describeError(err: unknown, ctx: {bucket?: string; endpoint?: st
   if (name === 'AccessDenied' || status === 403)
     return `access denied${ctx.bucket ? ` to bucket "${ctx.bucket}"` : ''}${where}: check the credentials and the bucket policy`
   if (code && TLS_REASONS[code] && !status) return `TLS to ${ctx.endpoint ?? 'the S3 endpoint'} failed: ${TLS_REASONS[code]}`
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH')
+  if (code && UNREACHABLE_CODES.has(code))
     return `cannot reach the S3 endpoint${where || ' (AWS default)'} (${code}): check --endpoint-url / AWS_ENDPOINT_URL / the profile's endpoint_url and that the server is running`
   if (code && LOCAL_CODES.has(code) && !status) {
     const what = ({EACCES: 'permission denied', EPERM: 'operation not permitted', ENOENT: 'no such file or directory',

@@ -5,7 +5,7 @@ import {ProgressReporter} from '../run/progress.js'
 import {RunStats, summarize, type RunSummary} from '../run/stats.js'
 import {parseLocation, resolveLocation, STDIO_INSTEAD} from '../base/location.js'
 import type {Redis} from 'ioredis'
-import {checkRedis, connectRedis} from '../run/redis.js'
+import {checkRedis, connectRedis, noRedisError} from '../run/redis.js'
 import {OutputCommand, type JsonResult} from './output.js'
 import {baseFlagSets} from './flags.js'
 import {runOptions, type RunFlagValues} from './options.js'
@@ -66,7 +66,7 @@ export abstract class S3cCommand extends OutputCommand {
         this.log(String(runId))
         return {command: label, runId}
       }
-      return {command: label, ...fields(), ...this.report(label, summary, this.jsonEnabled())}
+      return {command: label, ...fields(), ...this.report(label, summary, this.jsonEnabled(), flags['dry-run'])}
     } catch (error) {
       this.partialResult = {command: label, ...fields(), ...summarize(stats)}
       throw error
@@ -105,7 +105,7 @@ export abstract class S3cCommand extends OutputCommand {
 
   /** Opens the run's Redis (checked for noeviction) for one command and closes it after. */
   protected async withRedis<T>(url: string | undefined, fn: (redis: Redis) => Promise<T>): Promise<T> {
-    if (!url) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    if (!url) throw noRedisError()
     const redis = connectRedis(url)
     try {
       await checkRedis(redis, url)
@@ -137,7 +137,20 @@ export abstract class S3cCommand extends OutputCommand {
   }
 
   /** Prints the final summary (text unless --json or -q) and the failed files; failed files make the exit code 1. */
-  protected report(label: string, summary: RunSummary, json: boolean): JsonResult {
+  protected report(label: string, summary: RunSummary, json: boolean, dryRun = false): JsonResult {
+    // The verbs that count their plan (upload, download, cp, mv, sync); bundle and tar print their own.
+    const planned = dryRun ? summary.planned : undefined
+    if (planned) {
+      // As rm --dry-run: the plan named only what would change; one line sums it up.
+      if (!json) {
+        const acts = Object.entries(planned).map(([action, n]) => `${action} ${n}`).join(', ') || 'change nothing'
+        const bytes = summary.plannedBytes ? ` (${formatBytes(summary.plannedBytes)})` : ''
+        this.log(`${label} (dry run): would ${acts}${bytes}; ${summary.filesSkipped} unchanged`)
+      }
+      for (const f of summary.failures.slice(0, 50)) this.logProblem(`failed: ${f.key}: ${f.error}`)
+      if (summary.filesFailed > 0) process.exitCode = ExitCode.filesFailed
+      return {command: label, ...summary, dryRun: true, planned, plannedBytes: summary.plannedBytes ?? 0}
+    }
     if (!json) {
       const rate = summary.seconds > 0 ? `, ${formatBytes(Math.round(summary.bytes / summary.seconds))}/s` : ''
       // Reasons are spelled out once something other than unchanged files was skipped.
@@ -165,7 +178,7 @@ export abstract class S3cCommand extends OutputCommand {
   }
 }
 
-/** Commands that read the runs in Redis: --redis (REDIS_URL) with the output flags. */
+/** Commands that read the runs in Redis: --redis (S3C_REDIS_URL) with the output flags. */
 export abstract class RedisCommand extends S3cCommand {
   static baseFlags = baseFlagSets.redis
 }

@@ -3,6 +3,7 @@ import {parseSize} from '../base/units.js'
 import {LOG_LEVELS, REQUEST_PAYERS} from '../s3/config.js'
 import {transferDefaults} from '../run/defaults.js'
 import {outputFlags} from './output.js'
+import {REDIS_ENV} from '../run/redis.js'
 
 const size = Flags.custom<number>({
   parse: async input => parseSize(input),
@@ -35,12 +36,12 @@ export const retryFlags = {
 
 /** The Redis that holds the runs (status, runs, retry, worker, dashboard). */
 export const redisFlags = {
-  redis: Flags.string({description: 'Redis URL', env: 'REDIS_URL', helpGroup: 'DISTRIBUTED'}),
+  redis: Flags.string({description: `Redis URL (else ${REDIS_ENV})`, env: REDIS_ENV, helpGroup: 'DISTRIBUTED'}),
 }
 
 /** A run's flags: where its jobs run (in this process, or on BullMQ workers through Redis) and how many at once. */
 export const runFlags = {
-  redis: Flags.string({description: 'run the jobs on BullMQ workers (`s3c worker`) through this Redis', env: 'REDIS_URL', helpGroup: 'DISTRIBUTED'}),
+  redis: Flags.string({description: `run the jobs on BullMQ workers (\`s3c worker\`) through this Redis (else ${REDIS_ENV})`, env: REDIS_ENV, helpGroup: 'DISTRIBUTED'}),
   'run-id': Flags.string({description: 'name of the run in Redis (default: a new id)', helpGroup: 'DISTRIBUTED'}),
   detach: Flags.boolean({description: 'with --redis: print the run id once everything is enqueued and return (see s3c status)', helpGroup: 'DISTRIBUTED'}),
   'thread-count': Flags.integer({char: 't', description: `requests in flight, fixed (default: found by measuring, from ${transferDefaults.threadCount} up to ${transferDefaults.adaptiveMax}: more while the rate grows, fewer when the server throttles)`, min: 1, max: 1024}),

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {RedisCommand} from '../cli/base.js'
 import {repeatable} from '../cli/flags.js'
 import {S3cError} from '../base/errors.js'
+import {noRedisError} from '../run/redis.js'
 import {parseAuth} from '../dashboard/auth.js'
 import {startDashboard} from '../dashboard/server.js'
 
@@ -25,7 +26,7 @@ export default class Dashboard extends RedisCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Dashboard)
-    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    if (!flags.redis) throw noRedisError()
     const auth = flags.auth === undefined ? undefined : parseAuth(flags.auth)
     const dashboard = await startDashboard({
       redisUrl: flags.redis, port: flags.port, host: flags.host, auth, readOnly: flags['read-only'], runs: flags.runs, allowedHosts: flags['allowed-host'],

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {RedisCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {recentRuns} from '../run/status.js'
+import {recentRuns, workersOn} from '../run/status.js'
 
 export default class Runs extends RedisCommand {
   static summary = 'List recent distributed runs, newest first.'
@@ -17,7 +17,8 @@ export default class Runs extends RedisCommand {
       for (const s of runs) {
         this.log(`${s.runId}  ${s.state.padEnd(9)} ${s.filesDone} done ${s.filesSkipped} skipped ${s.filesFailed} failed  ${s.createdAt}  ${s.description}`)
       }
-      return {runs: runs.map(({failures: _failures, ...rest}) => rest)}
+      const workers = await workersOn(redis)
+      return {runs: runs.map(({failures: _failures, ...rest}) => rest), ...(workers !== undefined && {workers})}
     })
   }
 }

@@ -3,7 +3,7 @@ import {RedisCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {formatBytes} from '../base/units.js'
-import {runStatus} from '../run/status.js'
+import {runStatus, workersOn} from '../run/status.js'
 
 export default class Status extends RedisCommand {
   static summary = 'Show the progress of a distributed run (files done / failed / pending, bytes, rate).'
@@ -22,7 +22,9 @@ export default class Status extends RedisCommand {
         `${formatBytes(s.bytes)} at ${formatBytes(s.bytesPerSecond)}/s; started ${s.createdAt}`)
       if (s.fatal) this.log(`  stopped: ${s.fatal}`)
       for (const f of s.failures.slice(0, 20)) this.log(`  failed: ${f.key}: ${f.error}`)
-      return {...s}
+      const workers = await workersOn(redis)
+      if (workers !== undefined && (s.state === 'running' || s.state === 'enqueuing')) this.log(`  ${workers} worker${workers === 1 ? '' : 's'} connected`)
+      return {...s, ...(workers !== undefined && {workers})}
     })
   }
 }

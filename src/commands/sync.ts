@@ -28,7 +28,8 @@ export default class Sync extends RunCommand {
       deleted = summary.deleted
       return summary
     })
-    if (flags.delete) this.log(`sync: ${deleted} ${flags['dry-run'] ? 'to delete' : 'deleted'}`)
+    // A dry run's deletes are in its summary line.
+    if (flags.delete && !flags['dry-run']) this.log(`sync: ${deleted} deleted`)
     return result
   }
 }

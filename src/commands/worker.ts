@@ -4,7 +4,7 @@ import type {JsonResult} from '../cli/output.js'
 import {baseFlagSets, repeatable} from '../cli/flags.js'
 import {s3Options} from '../cli/options.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {redactUrl} from '../run/redis.js'
+import {noRedisError, redactUrl} from '../run/redis.js'
 import {startWorker} from '../run/worker.js'
 import {jobKey, workerRoots} from '../run/trust.js'
 
@@ -15,7 +15,7 @@ export default class Worker extends S3cCommand {
     'SIGTERM or Ctrl-C: stop taking jobs, finish the ones in hand (at most --grace-seconds), exit. With Redis unreachable it exits at once with code 3: ' +
     'the jobs in hand return to the queue once their locks lapse.'
   static examples = [
-    'REDIS_URL=redis://127.0.0.1:6379 <%= config.bin %> worker --concurrency 32',
+    'S3C_REDIS_URL=redis://127.0.0.1:6379 <%= config.bin %> worker --concurrency 32',
   ]
   static baseFlags = baseFlagSets.s3Redis
   static flags = {
@@ -27,7 +27,7 @@ export default class Worker extends S3cCommand {
 
   async run(): Promise<JsonResult> {
     const {flags} = await this.parse(Worker)
-    if (!flags.redis) throw new S3cError('no Redis given: pass --redis redis://host:6379 or set REDIS_URL')
+    if (!flags.redis) throw noRedisError()
     // Checked before Redis: a missing folder or an unreadable job key file is a usage error at once.
     const roots = workerRoots(flags.root ?? [process.cwd()])
     const key = jobKey()

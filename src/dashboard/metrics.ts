@@ -8,7 +8,7 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
 /** The Prometheus text exposition (format 0.0.4) of the queue's job counts and the recent runs' counters. */
-export function renderMetrics(counts: Record<string, number>, paused: boolean, runs: RunStatus[]): string {
+export function renderMetrics(counts: Record<string, number>, paused: boolean, runs: RunStatus[], workers?: number): string {
   const out: string[] = []
   const family = (name: string, help: string, samples: [labels: string, value: number][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
@@ -17,6 +17,8 @@ export function renderMetrics(counts: Record<string, number>, paused: boolean, r
   family('s3c_queue_jobs', 'Jobs in the s3c BullMQ queue, by state.',
     QUEUE_STATES.map(s => [`state="${s}"`, counts[s] ?? 0]))
   out.push('# HELP s3c_queue_paused 1 while the s3c queue is paused (workers take no jobs).', '# TYPE s3c_queue_paused gauge', `s3c_queue_paused ${paused ? 1 : 0}`)
+  // Left out where Redis does not tell (CLIENT LIST refused): absent, not 0.
+  if (workers !== undefined) out.push('# HELP s3c_workers s3c worker processes connected to the queue now.', '# TYPE s3c_workers gauge', `s3c_workers ${workers}`)
   const perRun = (name: string, help: string, value: (r: RunStatus) => number) =>
     family(name, help, runs.map(r => [`run="${label(r.runId)}"`, value(r)]))
   family('s3c_run_info', 'A recent run: its state and description (value always 1).',

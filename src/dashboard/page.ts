@@ -4,7 +4,7 @@ import type {RunStatus} from '../run/status.js'
 const esc = (s: string) => s.replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'})[c]!)
 
 /** The runs page: plain server-rendered HTML that reloads itself every 2 s. */
-export function renderRunsPage(runs: RunStatus[], counts: Record<string, number>, opts: {readOnly: boolean}): string {
+export function renderRunsPage(runs: RunStatus[], counts: Record<string, number>, opts: {readOnly: boolean; workers?: number}): string {
   const rows = runs.map(r => `
       <tr data-run="${esc(r.runId)}" class="state-${r.state}">
         <td class="run-id"><code>${esc(r.runId)}</code></td>
@@ -43,7 +43,7 @@ export function renderRunsPage(runs: RunStatus[], counts: Record<string, number>
     <a href="metrics">metrics</a>
     ${opts.readOnly ? '<span>read-only</span>' : ''}
   </header>
-  <p>queue <code>s3c</code>: <span id="queue-counts">${queue}</span></p>
+  <p>queue <code>s3c</code>: <span id="queue-counts">${queue}</span> · workers connected: <span id="workers">${opts.workers ?? 'unknown'}</span></p>
   <table id="runs">
     <thead><tr><th>run</th><th>state</th><th class="num">done</th><th class="num">skipped</th><th class="num">failed</th>
       <th class="num">jobs pending</th><th class="num">bytes</th><th class="num">rate</th><th>started</th><th>what</th></tr></thead>

@@ -8,7 +8,7 @@ import {Queue} from 'bullmq'
 import express, {type ErrorRequestHandler, type RequestHandler} from 'express'
 import {ExitCode, S3cError} from '../base/errors.js'
 import {QUEUE_NAME, checkRedis, connectRedis, redactUrl} from '../run/redis.js'
-import {recentRuns} from '../run/status.js'
+import {recentRuns, workersConnected} from '../run/status.js'
 import {basicAuth, type BasicAuth} from './auth.js'
 import {METRICS_CONTENT_TYPE, QUEUE_STATES, renderMetrics} from './metrics.js'
 import {renderRunsPage} from './page.js'
@@ -136,6 +136,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   })
 
   const jobCounts = async () => (await queue.getJobCounts(...QUEUE_STATES)) as Record<string, number>
+  const workers = () => workersConnected(queue)
 
   const app = express()
   app.disable('x-powered-by')
@@ -160,19 +161,19 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.use(QUEUES_PATH, board.getRouter())
 
   app.get('/', async (_req, res) => {
-    const [runs, counts] = await Promise.all([recentRuns(redis, limit), jobCounts()])
-    res.set('Cache-Control', 'no-store').type('html').send(renderRunsPage(runs, counts, {readOnly}))
+    const [runs, counts, n] = await Promise.all([recentRuns(redis, limit), jobCounts(), workers()])
+    res.set('Cache-Control', 'no-store').type('html').send(renderRunsPage(runs, counts, {readOnly, workers: n}))
   })
   app.get('/api/runs', async (_req, res) => {
     const runs = await recentRuns(redis, limit)
     res.set('Cache-Control', 'no-store').json(runs.map(({failures, ...r}) => ({...r, failures: failures.slice(0, 20), failuresTotal: failures.length})))
   })
   app.get('/metrics', async (_req, res) => {
-    const [runs, counts, paused] = await Promise.all([recentRuns(redis, limit), jobCounts(), queue.isPaused()])
+    const [runs, counts, paused, n] = await Promise.all([recentRuns(redis, limit), jobCounts(), queue.isPaused(), workers()])
     // Not res.send(): express would rewrite the type as "text/plain; charset=utf-8; version=0.0.4".
     res.status(200).setHeader('Cache-Control', 'no-store')
     res.setHeader('Content-Type', METRICS_CONTENT_TYPE)
-    res.end(renderMetrics(counts, paused, runs))
+    res.end(renderMetrics(counts, paused, runs, n))
   })
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
     const message = String((error as Error)?.message ?? error).split('\n')[0]

@@ -12,7 +12,8 @@ import {isFlow} from '../jobs/types.js'
 import {parseFileRecord, readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
 import {signCommand, signEnvelope} from './trust.js'
-import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
+import {workersConnected} from './status.js'
+import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, redactUrl, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
 
 export interface BullMQRunnerOptions {
   redisUrl: string
@@ -32,6 +33,8 @@ export interface BullMQRunnerOptions {
   maxPending?: number
   /** Return once everything is enqueued; `s3c status RUN_ID` follows the run. */
   detach?: boolean
+  /** One line for the user (stderr in the CLI): no worker has been seen for a while. */
+  onNotice?: (line: string) => void
 }
 
 /** A job of a kind with a batch key: such a kind has files (JobKindDefinition.batchKey). */
@@ -127,6 +130,16 @@ async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer)
 }
 
+/**
+ * How long a run may see no worker before it says so (S3C_WORKER_WAIT_MS, default 4 s): long
+ * enough for workers started with the run to connect, short enough that a forgotten worker is
+ * not taken for a hang.
+ */
+export function workerWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.S3C_WORKER_WAIT_MS)
+  return env.S3C_WORKER_WAIT_MS && Number.isFinite(n) && n >= 0 ? n : 4000
+}
+
 /** Sends the run's jobs to BullMQ; any number of `s3c worker` processes run them. */
 export class BullMQRunner implements Runner {
   private readonly queue: Queue
@@ -145,6 +158,7 @@ export class BullMQRunner implements Runner {
   private outcomeTimer?: NodeJS.Timeout
   /** The pops in flight, one after another. */
   private popping: Promise<void> = Promise.resolve()
+  private workerTimer?: NodeJS.Timeout
 
   /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
   private readonly connection: Redis
@@ -159,6 +173,35 @@ export class BullMQRunner implements Runner {
       void redis.eval(REFRESH_LOCK, 1, runLockKey(opts.runId), lock, LOCK_TTL_MS).catch(() => undefined)
     }, LOCK_TTL_MS / 3)
     this.heartbeat.unref()
+    this.watchWorkers()
+  }
+
+  /**
+   * A run no worker takes would wait at 0% with no word: once no worker has been seen for
+   * workerWaitMs(), one line says what to start (and again if every worker goes later). The run
+   * keeps waiting: the user may start one. Workers are counted by BullMQ (its named connections).
+   */
+  private watchWorkers(): void {
+    const wait = workerWaitMs()
+    let lastSeen = performance.now()
+    let told = false
+    let checking = false
+    this.workerTimer = setInterval(() => {
+      if (checking) return
+      checking = true
+      void workersConnected(this.queue).then(n => {
+        // Unknown (a Redis without CLIENT LIST): nothing can be said.
+        if (n === undefined) return clearInterval(this.workerTimer)
+        if (n > 0) {
+          lastSeen = performance.now()
+          told = false
+        } else if (!told && performance.now() - lastSeen >= wait) {
+          told = true
+          this.opts.onNotice?.(`waiting for a worker: start one with \`s3c worker --redis ${redactUrl(this.opts.redisUrl)}\``)
+        }
+      }, () => undefined).finally(() => { checking = false })
+    }, Math.max(50, Math.min(1000, wait / 2)))
+    this.workerTimer.unref()
   }
 
   /**
@@ -429,6 +472,7 @@ export class BullMQRunner implements Runner {
     this.closed = true
     clearInterval(this.heartbeat)
     clearInterval(this.outcomeTimer)
+    clearInterval(this.workerTimer)
     await atMost(this.redis.eval(RELEASE_LOCK, 1, runLockKey(this.opts.runId), this.lock), 5000)
     await atMost(Promise.allSettled([this.queue.close(), this.flows.close()]), 5000)
     this.connection.disconnect()

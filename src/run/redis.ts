@@ -4,6 +4,15 @@ import {ExitCode, S3cError} from '../base/errors.js'
 
 const require = createRequire(import.meta.url)
 
+/**
+ * s3c's own variable for --redis. Not REDIS_URL: a shell that exports it for another program
+ * would turn every run into a distributed one, waiting for workers nobody started.
+ */
+export const REDIS_ENV = 'S3C_REDIS_URL'
+
+/** What a command that needs Redis says without one. */
+export const noRedisError = () => new S3cError(`no Redis given: pass --redis redis://host:6379 or set ${REDIS_ENV}`)
+
 /** The one BullMQ queue all s3c jobs go through; the job name is the job kind. */
 export const QUEUE_NAME = 's3c'
 
@@ -40,7 +49,7 @@ export function connectRedis(url: string, opts: {failFast?: boolean} = {}): Redi
 export const redactUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@')
 
 export const unreachable = (url: string, why: string) =>
-  new S3cError(`cannot reach Redis at ${redactUrl(url)} (${why}): check --redis / REDIS_URL and that the server is running`, ExitCode.fatal)
+  new S3cError(`cannot reach Redis at ${redactUrl(url)} (${why}): check --redis / ${REDIS_ENV} and that the server is running`, ExitCode.fatal)
 
 /**
  * Waits for the connection to be ready: a refused or failing connection is one clear error at

@@ -93,9 +93,9 @@ export async function openRun(opts: TransferOptions, description: string, comman
       const {BullMQRunner} = await import('./bullmq.js')
       runner = await BullMQRunner.open({redisUrl: opts.redisUrl, runId: opts.runId, maxRetry: opts.maxRetry, stats, description,
         command: JSON.stringify(command), retrying: opts.retrying, signal: controller.signal,
-        detach: opts.detach, onRunId: opts.onRunId})
+        detach: opts.detach, onRunId: opts.onRunId, onNotice: opts.onNotice})
     } else {
-      if (opts.detach) throw new S3cError('--detach needs --redis (or REDIS_URL): an in-process run cannot outlive the command')
+      if (opts.detach) throw new S3cError('--detach needs --redis (or S3C_REDIS_URL): an in-process run cannot outlive the command')
       runner = new InProcessRunner(handlers, ctx, {concurrency: most, limit, onResult})
       if (limit) stats.concurrency = limit
     }

@@ -27,6 +27,18 @@ export class RunStats {
   /** An in-process run without --thread-count: its moving limit (src/run/adaptive.ts). */
   concurrency?: {readonly limit: number; readonly peak: number}
 
+  /** A dry run's changes by action (upload, download, copy, check, delete…), and their bytes. */
+  readonly planned: Record<string, number> = {}
+  plannedBytes = 0
+  /** Set by a planner that counts its dry run's changes (upload, download, cp, sync): the summary then holds them. */
+  planning = false
+
+  /** One change a dry run would make (unchanged files are recorded as skipped, as in a run). */
+  plan(action: string, bytes: number): void {
+    this.planned[action] = (this.planned[action] ?? 0) + 1
+    this.plannedBytes += bytes
+  }
+
   seen(bytes: number): void {
     this.filesSeen++
     this.bytesSeen += bytes
@@ -85,6 +97,9 @@ export interface RunSummary {
   skips: {key: string; path: string; reason: string}[]
   /** Requests in flight the run found by itself (no --thread-count): the highest limit, and the last. */
   concurrency?: {peak: number; last: number}
+  /** A dry run: what it would do, by action (empty: nothing would change), and the bytes. */
+  planned?: Record<string, number>
+  plannedBytes?: number
 }
 
 export function summarize(stats: RunStats): RunSummary {
@@ -96,5 +111,6 @@ export function summarize(stats: RunStats): RunSummary {
     bytes: stats.totalBytes, seconds: Math.round(stats.seconds * 1000) / 1000, failures: stats.failures,
     skippedBy, skips: stats.skips,
     ...(stats.concurrency ? {concurrency: {peak: stats.concurrency.peak, last: stats.concurrency.limit}} : {}),
+    ...(stats.planning ? {planned: {...stats.planned}, plannedBytes: stats.plannedBytes} : {}),
   }
 }

@@ -1,6 +1,7 @@
 import type {Redis} from 'ioredis'
+import type {Queue} from 'bullmq'
 import {readCounters, readFailures} from './counters.js'
-import {RUNS_KEY} from './redis.js'
+import {QUEUE_NAME, RUNS_KEY} from './redis.js'
 
 export interface RunStatus {
   runId: string
@@ -43,4 +44,28 @@ export async function recentRuns(redis: Redis, count: number): Promise<RunStatus
   const ids = await redis.zrevrange(RUNS_KEY, 0, count - 1)
   const all = await Promise.all(ids.map(id => runStatus(redis, id)))
   return all.filter((s): s is RunStatus => s !== undefined)
+}
+
+/**
+ * `s3c worker` processes connected to the queue now (BullMQ's count of its workers' named
+ * connections, CLIENT LIST), or undefined where Redis does not tell (CLIENT disabled).
+ */
+export async function workersConnected(queue: Queue): Promise<number | undefined> {
+  const workers = await queue.getWorkers()
+  // BullMQ answers one nameless entry when CLIENT LIST is refused.
+  return workers.some(w => w.id === undefined) ? undefined : workers.length
+}
+
+/** workersConnected on a connection of the caller's (status, runs): BullMQ loaded for it, the connection left open. */
+export async function workersOn(redis: Redis): Promise<number | undefined> {
+  const {Queue} = await import('bullmq')
+  const queue = new Queue(QUEUE_NAME, {connection: redis})
+  queue.on('error', () => undefined)
+  try {
+    return await workersConnected(queue)
+  } catch {
+    return undefined
+  } finally {
+    await queue.close().catch(() => undefined)
+  }
 }

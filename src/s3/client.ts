@@ -3,6 +3,7 @@ import type http from 'node:http'
 import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
 import type {AwsCredentialIdentity, AwsCredentialIdentityProvider, FinalizeHandler, FinalizeHandlerArguments, MetadataBearer} from '@smithy/types'
 import {ExitCode, S3cError} from '../base/errors.js'
+import type {Contact} from '../base/retry.js'
 import type {S3Config} from './config.js'
 import {FastS3} from './fast.js'
 import {redactedQuery, requestLog, type RequestLog} from './log.js'
@@ -24,6 +25,8 @@ export interface S3Handle {
   fast: FastS3
   /** Where requests go, for messages (never contains secrets). */
   endpointLabel: string
+  /** Whether the endpoint has answered yet: the retry policy's rule for a dead endpoint (src/base/retry.ts). */
+  contact: Contact
   close(): Promise<void>
 }
 
@@ -203,6 +206,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
     sdk: () => (sdk ??= makeSdk()),
     fast,
     endpointLabel: endpoint.origin,
+    contact: {endpoint: endpoint.origin, answered: false},
     async close() {
       client?.destroy()
       await fast.close()

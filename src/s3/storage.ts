@@ -174,7 +174,7 @@ export class S3Storage implements S3Store {
       if (isThrottling(error)) for (const l of listeners) l()
       throw error
     })
-    return withRetry(attempt, this.retry, abortable ? this.signal : undefined)
+    return withRetry(attempt, this.retry, abortable ? this.signal : undefined, this.handle.contact)
   }
 
   // ---------------------------------------------------------------- buckets
@@ -185,7 +185,7 @@ export class S3Storage implements S3Store {
    */
   async checkBucket(bucket: string, prefix: string): Promise<{empty: boolean}> {
     try {
-      const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry))
+      const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry), undefined, this.handle.contact)
       // A whole first page: the listing that usually follows starts from it instead of asking again.
       this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page, bucket, prefix), at: performance.now()})
       if (this.probes.size > 4) this.probes.delete(this.probes.keys().next().value!)
@@ -552,7 +552,7 @@ export class S3Storage implements S3Store {
   /** True when the bucket exists (HeadBucket: 404 is no, 403 and the rest are errors). */
   async bucketExists(bucket: string): Promise<boolean> {
     try {
-      await withRetry(() => this.send(m => new m.HeadBucketCommand({Bucket: bucket})), probePolicy(this.retry))
+      await withRetry(() => this.send(m => new m.HeadBucketCommand({Bucket: bucket})), probePolicy(this.retry), undefined, this.handle.contact)
       return true
     } catch (error) {
       const original = error instanceof FatalError ? error.original : error

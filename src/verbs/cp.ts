@@ -184,6 +184,7 @@ async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): 
     ...commonStoredOptions({...opts, location: {bucket: src.bucket, prefix: src.key}}), source: opts.source, destination: opts.destination, settings,
     conditions: opts.conditions, flatten, removeSource: opts.removeSource, copyThreshold, copyPartSize, label: verb,
   }})
+  if (opts.dryRun) run.stats.planning = true
   const multiparts: {key: string; uploadId: string}[] = []
   const cleanup = async () => {
     await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket: dst.bucket, ...m}).catch(() => undefined)))
@@ -229,6 +230,7 @@ async function copyS3(opts: CopyOptions, src: S3Url, dst: S3Url, verb: string): 
       }
       run.stats.seen(item.size)
       if (opts.dryRun) {
+        run.stats.plan(verb, item.size)
         opts.onPlan?.(`${verb} s3://${src.bucket}/${item.srcKey} -> s3://${dst.bucket}/${item.key} (${item.size} bytes)`)
         continue
       }

@@ -58,6 +58,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const listPrefix = folderPrefix(prefix)
   const run = await openRun(opts, `download s3://${bucket}/${prefix} ${root}`,
     {verb: 'download', options: {...commonStoredOptions(opts), localFolder: root}})
+  if (opts.dryRun) run.stats.planning = true
   // s3c retry: the failed files only.
   const only = opts.only && new Set(opts.only)
   let single: {object: RemoteEntry; path: string | undefined} | undefined
@@ -168,7 +169,13 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         continue
       }
       if (opts.dryRun) {
-        opts.onPlan?.(`${d.action === 'transfer' ? 'download' : d.action} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
+        // Only what would change is named; an unchanged file is counted, as a run counts it.
+        if (d.action === 'skip') run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped'})
+        else {
+          const action = d.action === 'transfer' ? 'download' : d.action
+          run.stats.plan(action, o.size)
+          opts.onPlan?.(`${action} s3://${bucket}/${o.key} -> ${path} (${o.size} bytes)`)
+        }
         continue
       }
       const skip = async (entry: StateEntry | undefined) => {

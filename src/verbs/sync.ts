@@ -92,6 +92,7 @@ async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSu
     ...commonStoredOptions({...opts, location}), source: src.url, destination: dst.url.endsWith('/') ? dst.url : `${dst.url}/`, settings, flatten: false,
     copyThreshold, copyPartSize, label: 'sync',
   }})
+  if (opts.dryRun) run.stats.planning = true
   const multiparts: {key: string; uploadId: string}[] = []
   const cleanup = async () => {
     await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket: dst.bucket, ...m}).catch(() => undefined)))
@@ -113,6 +114,7 @@ async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSu
       }
       const item: CopyItem = {srcKey: o.key, key, size: o.size, etag: o.etag, compare: d.action === 'check' || undefined}
       if (opts.dryRun) {
+        run.stats.plan(item.compare ? 'check' : 'copy', o.size)
         opts.onPlan?.(`${item.compare ? 'check' : 'copy'} s3://${src.bucket}/${o.key} -> s3://${dst.bucket}/${key} (${o.size} bytes)`)
         continue
       }
@@ -129,7 +131,8 @@ async function withDeletes(opts: SyncOptions, summary: RunSummary): Promise<Sync
   if (!opts.delete) return {...summary, deleted: 0}
   // The delete pass is a run of its own (its counts are not the copies'); with --run-id it is that id plus "-delete".
   const {deleted, run} = await syncDelete({...opts, stats: new RunStats(), runId: opts.runId === undefined ? undefined : `${opts.runId}-delete`})
-  return {...summary, filesFailed: summary.filesFailed + run.filesFailed, failures: [...summary.failures, ...run.failures], deleted}
+  const planned = opts.dryRun && deleted > 0 ? {planned: {...summary.planned, delete: deleted}, plannedBytes: summary.plannedBytes ?? 0} : {}
+  return {...summary, ...planned, filesFailed: summary.filesFailed + run.filesFailed, failures: [...summary.failures, ...run.failures], deleted}
 }
 
 /** sync --delete's pass alone (also what `s3c retry` of that run calls). */

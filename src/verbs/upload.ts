@@ -90,6 +90,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   // `s3c retry` runs the command again with the same link policy.
   const run = await openRun(opts, `upload ${root} s3://${bucket}/${prefix}${opts.followSymlinks ? ' --follow-symlinks' : ''}`,
     {verb: 'upload', options: {...commonStoredOptions(opts), localFolder: root, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks}})
+  if (opts.dryRun) run.stats.planning = true
   const listPrefix = single ? single.key : folderPrefix(prefix)
   let remoteEmpty = false
   let sync: SyncSession | undefined
@@ -166,7 +167,13 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
         continue
       }
       if (opts.dryRun) {
-        opts.onPlan?.(`${d.action === 'transfer' ? 'upload' : d.action} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
+        // Only what would change is named; an unchanged file is counted, as a run counts it.
+        if (d.action === 'skip') run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+        else {
+          const action = d.action === 'transfer' ? 'upload' : d.action
+          run.stats.plan(action, e.size)
+          opts.onPlan?.(`${action} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
+        }
         continue
       }
       const skip = async (entry: StateEntry | undefined) => {

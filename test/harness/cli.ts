@@ -38,7 +38,7 @@ export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
     ...process.env,
     AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
     AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_ENDPOINT_URL_S3: undefined, REDIS_URL: undefined, S3_ENDPOINT_URL: undefined, S3C_BUCKET: undefined, AWS_PROFILE: undefined,
+    AWS_ENDPOINT_URL_S3: undefined, S3C_REDIS_URL: undefined, S3_ENDPOINT_URL: undefined, S3C_BUCKET: undefined, AWS_PROFILE: undefined,
     ...opts.env,
   }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]

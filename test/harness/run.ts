@@ -23,7 +23,7 @@ export async function within(p: {child: ChildProcess; done: Promise<CliResult>},
 
 /** `s3c worker` against the harness' Redis, its S3 requests to `endpoint`. */
 export function startWorker(endpoint: string, extra: string[] = []) {
-  return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', '2', ...extra], {env: {AWS_ENDPOINT_URL: endpoint, REDIS_URL: harness().redis.url}})
+  return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', '2', ...extra], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url}})
 }
 
 /** The run id a command printed on stderr ("run ID" or "resuming run ID"). */

@@ -25,16 +25,16 @@ async function freePort(): Promise<number> {
   return mod.freePort()
 }
 
-/** A real redis-server on a free loopback port, or REDIS_URL when set. */
+/** A real redis-server on a free loopback port, or S3C_TEST_REDIS_URL when set. */
 export async function startRedis(): Promise<RedisEnv> {
-  if (process.env.REDIS_URL) return {url: process.env.REDIS_URL, stop: async () => undefined}
+  if (process.env.S3C_TEST_REDIS_URL) return {url: process.env.S3C_TEST_REDIS_URL, stop: async () => undefined}
   return startLocalRedis()
 }
 
 /** A redis-server of our own on a free loopback port (also for tests that need one configured otherwise); ready when it returns. */
 export async function startLocalRedis(maxmemoryPolicy = 'noeviction'): Promise<RedisEnv> {
   if (spawnSync('redis-server', ['--version']).error)
-    throw new Error('redis-server is not installed: apt-get install -y redis-server (or set REDIS_URL)')
+    throw new Error('redis-server is not installed: apt-get install -y redis-server (or set S3C_TEST_REDIS_URL)')
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--maxmemory-policy', maxmemoryPolicy], {stdio: 'ignore'})

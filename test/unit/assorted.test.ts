@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import assert from 'node:assert/strict'
-import {FatalError, classifyError, describeError} from '../../src/base/errors.js'
+import {FatalError, S3cError, classifyError, describeError} from '../../src/base/errors.js'
 import {withRetry} from '../../src/base/retry.js'
 import {parseSize} from '../../src/base/units.js'
 import {localPathFor} from '../../src/verbs/download.js'
@@ -201,6 +201,37 @@ describe('units', function () {
     let hCalls = 0
     await assert.rejects(withRetry(async () => { hCalls++; h.abort(new Error('stopped meanwhile')); throw busy() }, policy, h.signal), /stopped meanwhile/)
     assert.equal(hCalls, 1)
+  })
+
+  it('withRetry: an endpoint that never answered gets 2 short retries and one fatal line; once it answered, the whole policy', async function () {
+    const policy = {retries: 5, minTimeoutMs: 1, maxTimeoutMs: 2}
+    const failing = (error: () => Error) => {
+      let calls = 0
+      return {fn: async (): Promise<string> => { calls++; throw error() }, calls: () => calls}
+    }
+    const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), {code: 'ECONNREFUSED'})
+    const noName = () => Object.assign(new Error('getaddrinfo ENOTFOUND nonexistent.invalid'), {code: 'ENOTFOUND'})
+    const hangUp = () => Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'})
+    for (const [make, message] of [[refused, /^cannot reach the S3 endpoint at http:\/\/h:9 \(ECONNREFUSED\): check --endpoint-url/],
+      [noName, /^cannot reach the S3 endpoint at http:\/\/h:9 \(ENOTFOUND\)/],
+      [hangUp, /^the S3 endpoint at http:\/\/h:9 closed the connection without answering \(ECONNRESET\)/]] as const) {
+      const contact = {endpoint: 'http://h:9', answered: false}
+      const f = failing(make)
+      await assert.rejects(withRetry(f.fn, policy, undefined, contact), (err: unknown) =>
+        err instanceof FatalError && err.original instanceof S3cError && message.test(err.original.message))
+      assert.equal(f.calls(), 3, `${make().code}: the first attempt and 2 retries`)
+      // The same failure once the endpoint has answered (a 404 is an answer): transient, the whole policy, not fatal.
+      const g = failing(make)
+      await assert.rejects(withRetry(async () => { throw new S3HttpError('NoSuchKey', 'gone', 404) }, policy, undefined, contact), /gone/)
+      assert.equal(contact.answered, true)
+      await assert.rejects(withRetry(g.fn, policy, undefined, contact), (err: unknown) => !(err instanceof FatalError))
+      assert.equal(g.calls(), 6)
+    }
+    // Other failures keep their retries before any answer: a 503 is an answer.
+    const contact = {endpoint: 'http://h:9', answered: false}
+    const busy = failing(() => new S3HttpError('SlowDown', 'slow down', 503))
+    await assert.rejects(withRetry(busy.fn, policy, undefined, contact), /slow down/)
+    assert.equal(busy.calls(), 6)
   })
 
   it('safe folders: a symlink or a file on the way is refused, DEST itself may be a symlink', function () {
