@@ -63,7 +63,7 @@ describe('flags where people put them', function () {
       const repeatable = Object.entries(manifest.commands).flatMap(([id, c]) => Object.entries(c.flags).filter(([, f]) => f.multiple).map(([name]) => `${id} --${name}`))
       assert.deepEqual(repeatable.sort(), [
         'bundle --exclude', 'bundle --include', 'cp --exclude', 'cp --include', 'cp --metadata', 'dashboard --allowed-host', 'download --exclude', 'download --include',
-        'mv --exclude', 'mv --include', 'mv --metadata', 'pipe --metadata', 'sync --exclude', 'sync --include', 'upload --exclude', 'upload --include', 'worker --root',
+        'mv --exclude', 'mv --include', 'mv --metadata', 'pipe --metadata', 'retry --root', 'sync --exclude', 'sync --include', 'upload --exclude', 'upload --include', 'worker --root',
       ])
     })
 
@@ -128,8 +128,13 @@ describe('flags where people put them', function () {
       }
     })
 
-    it('worker --root and dashboard --allowed-host take one value each: a word after the value is an argument, refused', async function () {
+    it('worker --root, retry --root and dashboard --allowed-host take one value each: a word after the value is an argument, refused', async function () {
       const redis = harness().redis.url
+      // retry's run id after --root is its argument, not a second folder: the run is looked up (and not found).
+      const retry = await runCli(['retry', '--root', scratch('flags-root'), '20990101-00000000', '--redis', redis])
+      assert.equal(retry.code, 2, retry.stderr)
+      assert.match(retry.stderr, /20990101-00000000/)
+      assert.doesNotMatch(retry.stderr, /Missing 1 required arg/)
       assert.match(refused(await runCli(['worker', '--root', scratch('flags-root'), 'extra', '--redis', redis]), 'worker'), /extra/)
       assert.match(refused(await runCli(['worker', '--root=/no/such/folder', '--root', scratch('flags-root'), '--redis', redis]), 'worker'), /\/no\/such\/folder/)
       assert.match(refused(await runCli(['dashboard', '--allowed-host', 'dash.example.com', 'extra', '--redis', redis]), 'dashboard'), /extra/)
@@ -218,7 +223,7 @@ describe('flags where people put them', function () {
       assert.match(refused(await runCli(['--log']), 'log alone'), /--log needs a value/)
       const json = await runCli(['--json', '--dry-run', 'ls'])
       assert.equal(json.code, 2)
-      assert.deepEqual(JSON.parse(json.stdout), {error: '--dry-run is not a flag of ls: see s3c ls --help', exitCode: 2})
+      assert.deepEqual(JSON.parse(json.stdout), {error: '--dry-run is not a flag of ls: see s3c ls --help', code: 'InvalidArgument', exitCode: 2})
     })
   })
 

@@ -95,7 +95,9 @@ describe('upload and download (mirror)', function () {
       try {
         const dry = await runCli(['upload', src, `s3://${bucket}/dry`, '--dry-run'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
         assert.equal(dry.code, 0, dry.stderr)
-        assert.equal(dry.stdout.split('\n').filter(l => l.startsWith('upload ')).length, 2001)
+        // One line per file that would move, then the summary line (README, --dry-run).
+        assert.equal(dry.stdout.split('\n').filter(l => /^upload .* -> s3:\/\//.test(l)).length, 2001)
+        assert.match(dry.stdout, /^upload \(dry run\): would upload 2001 .*; 0 unchanged$/m)
         // No write at all: a dry run writes no sync state either.
         assert.equal(proxy.count('PUT') + proxy.count('POST'), 0)
         const forced = await runCli(['upload', src, `s3://${bucket}/tree`, '--force', '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})

@@ -160,7 +160,7 @@ export function classifyError(err: unknown): ErrorClass {
  * a failure is transient; before, it is a wrong endpoint (the retry policy, src/base/retry.ts).
  */
 export function noAnswer(err: unknown): 'unreachable' | 'closed' | undefined {
-  if (statusOf(err) !== undefined) return undefined
+  if (statusOf(err) !== undefined || (err as {answered?: boolean})?.answered) return undefined
   const code = codeOf(err)
   if (code && UNREACHABLE_CODES.has(code)) return 'unreachable'
   if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up|other side closed/i.test((err as Error)?.message ?? '')) return 'closed'

@@ -66,7 +66,7 @@ export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, si
       contact.answered = true
       return value
     } catch (error) {
-      if (statusOf(error) !== undefined) contact.answered = true
+      if (statusOf(error) !== undefined || (error as {answered?: boolean})?.answered) contact.answered = true
       throw error
     }
   } : fn

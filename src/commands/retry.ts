@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {S3cCommand} from '../cli/base.js'
 import type {JsonResult} from '../cli/output.js'
-import {baseFlagSets, runFlags} from '../cli/flags.js'
+import {baseFlagSets, repeatable, runFlags} from '../cli/flags.js'
 import {s3Options} from '../cli/options.js'
 import {replayOf} from '../verbs/retry.js'
 import {planRetry} from '../run/retry-plan.js'
@@ -18,7 +18,7 @@ export default class Retry extends S3cCommand {
   static baseFlags = baseFlagSets.s3Redis
   static flags = {
     detach: runFlags.detach,
-    root: Flags.string({description: 'a folder whose files the retried command may read, write or delete (repeatable; default: the working folder); a stored command naming a path outside is refused', multiple: true}),
+    root: repeatable('a folder whose files the retried command may read, write or delete (repeatable; default: the working folder); a stored command naming a path outside is refused'),
   }
 
   async run(): Promise<JsonResult> {

@@ -295,6 +295,8 @@ export class Http1Pool {
           done()
           // A kept-alive socket that fails before a byte of the answer: the server closed it while idle (a race every client meets); tried once more on a new socket.
           if (pending.reused && !pending.answered && !signal?.aborted && typeof e === 'object' && e !== null) Object.assign(e, {stale: true})
+          // After the answer's headers (a body cut short): the endpoint did answer (base/retry.ts Contact).
+          if (pending.answered && typeof e === 'object' && e !== null) Object.assign(e, {answered: true})
           reject(e)
         },
       }
