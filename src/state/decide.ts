@@ -149,12 +149,15 @@ export interface FileRule extends DecideOptions {
  * record no state entry.
  */
 export function decideFile(direction: 'upload' | 'download', t: SyncTuple, rule: FileRule = {}): Decision {
-  const file = t.local && {size: t.local.size, mtimeMs: Number(BigInt(t.local.mtimeNs) / 1_000_000n)}
-  const object = t.remote && {size: t.remote.size, mtimeMs: t.remote.lastModifiedMs}
-  const [source, dest] = direction === 'upload' ? [file, object] : [object, file]
-  if (!source) return decision('none', 'no source')
-  if (keptByConditions(rule.conditions, source, dest)) return decision('skip', 'exists')
-  if (rule.sizeOnly && !rule.force && dest?.size === source.size) return decision('skip', 'same size')
+  // The hot path (no conditions, no --size-only) goes straight to the state's rule: no time parsed per file.
+  if (rule.conditions || rule.sizeOnly) {
+    const file = t.local && {size: t.local.size, mtimeMs: rule.conditions?.ifSourceNewer ? Number(BigInt(t.local.mtimeNs) / 1_000_000n) : undefined}
+    const object = t.remote && {size: t.remote.size, mtimeMs: t.remote.lastModifiedMs}
+    const [source, dest] = direction === 'upload' ? [file, object] : [object, file]
+    if (!source) return decision('none', 'no source')
+    if (keptByConditions(rule.conditions, source, dest)) return decision('skip', 'exists')
+    if (rule.sizeOnly && !rule.force && dest?.size === source.size) return decision('skip', 'same size')
+  }
   return direction === 'upload' ? decideUpload(t, rule) : decideDownload(t, rule)
 }
 
