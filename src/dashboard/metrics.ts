@@ -27,7 +27,9 @@ export function renderMetrics(counts: Record<string, number>, paused: boolean, r
   perRun('s3c_run_files_skipped', 'Files the run skipped (unchanged).', r => r.filesSkipped)
   perRun('s3c_run_files_failed', 'Files that failed after all retries.', r => r.filesFailed)
   perRun('s3c_run_bytes', 'Bytes transferred by the run.', r => r.bytes)
-  perRun('s3c_run_bytes_per_second', 'Average rate of the run so far.', r => r.bytesPerSecond)
+  perRun('s3c_run_files_found', 'Files the walk found (so far, while s3c_run_walk_done is 0).', r => r.filesFound)
+  perRun('s3c_run_walk_done', '1 once the walk has ended (every job is queued).', r => (r.walkDone ? 1 : 0))
+  perRun('s3c_run_bytes_per_second', 'Average rate while the run ran: from its first job started to its end (or now).', r => r.bytesPerSecond)
   perRun('s3c_run_jobs_pending', 'Top-level jobs of the run not finished yet.', r => r.jobsPending)
   perRun('s3c_run_created_timestamp_seconds', 'When the run started (Unix time).', r => Math.floor(Date.parse(r.createdAt) / 1000))
   return out.join('\n') + '\n'

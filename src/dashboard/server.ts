@@ -12,6 +12,7 @@ import {recentRuns, workersConnected} from '../run/status.js'
 import {basicAuth, type BasicAuth} from './auth.js'
 import {METRICS_CONTENT_TYPE, QUEUE_STATES, renderMetrics} from './metrics.js'
 import {renderRunsPage} from './page.js'
+import {RunRates} from './rates.js'
 
 export interface DashboardOptions {
   redisUrl: string
@@ -137,6 +138,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   const jobCounts = async () => (await queue.getJobCounts(...QUEUE_STATES)) as Record<string, number>
   const workers = () => workersConnected(queue)
+  const rates = new RunRates()
+  /** The recent runs, each read also a sample of the running ones' counters (the current rate). */
+  const readRuns = async () => {
+    const runs = await recentRuns(redis, limit)
+    rates.sample(runs, Date.now())
+    return runs
+  }
 
   const app = express()
   app.disable('x-powered-by')
@@ -161,15 +169,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.use(QUEUES_PATH, board.getRouter())
 
   app.get('/', async (_req, res) => {
-    const [runs, counts, n] = await Promise.all([recentRuns(redis, limit), jobCounts(), workers()])
-    res.set('Cache-Control', 'no-store').type('html').send(renderRunsPage(runs, counts, {readOnly, workers: n}))
+    const [runs, counts, n] = await Promise.all([readRuns(), jobCounts(), workers()])
+    res.set('Cache-Control', 'no-store').type('html').send(renderRunsPage(runs, counts, {readOnly, workers: n, views: rates.views(runs, Date.now())}))
   })
   app.get('/api/runs', async (_req, res) => {
-    const runs = await recentRuns(redis, limit)
-    res.set('Cache-Control', 'no-store').json(runs.map(({failures, ...r}) => ({...r, failures: failures.slice(0, 20), failuresTotal: failures.length})))
+    const runs = await readRuns()
+    const views = rates.views(runs, Date.now())
+    res.set('Cache-Control', 'no-store').json(runs.map(({failures, ...r}) => ({...r, failures: failures.slice(0, 20), failuresTotal: failures.length, progress: views.get(r.runId)})))
   })
   app.get('/metrics', async (_req, res) => {
-    const [runs, counts, paused, n] = await Promise.all([recentRuns(redis, limit), jobCounts(), queue.isPaused(), workers()])
+    const [runs, counts, paused, n] = await Promise.all([readRuns(), jobCounts(), queue.isPaused(), workers()])
     // Not res.send(): express would rewrite the type as "text/plain; charset=utf-8; version=0.0.4".
     res.status(200).setHeader('Cache-Control', 'no-store')
     res.setHeader('Content-Type', METRICS_CONTENT_TYPE)

@@ -35,6 +35,8 @@ export interface BullMQRunnerOptions {
   detach?: boolean
   /** One line for the user (stderr in the CLI): no worker has been seen for a while. */
   onNotice?: (line: string) => void
+  /** A retry: of the failed files only, the run keeps the first walk's total (filesFound); of all, it counts afresh. */
+  retrying?: 'failed' | 'all'
 }
 
 /** A job of a kind with a batch key: such a kind has files (JobKindDefinition.batchKey). */
@@ -318,7 +320,7 @@ export class BullMQRunner implements Runner {
           opts: {...this.jobOpts(c), ignoreDependencyOnFailure: true, attempts: this.opts.maxRetry > 0 ? 3 : 1, backoff: {type: 'exponential', delay: 500}},
         })),
       })
-      await this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!)
+      await Promise.all([this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!), this.noteFound()])
     } else {
       const batchKey = kindOf(work).batchKey?.(work)
       if (batchKey === undefined) this.push(work)
@@ -364,8 +366,18 @@ export class BullMQRunner implements Runner {
     // Into the queue first, then into the run's set: a kill in between leaves a queued job that
     // the next try adds again under the same id (a no-op), never a counted job that is missing.
     if (jobs.length) await this.queue.addBulk(jobs)
-    await this.redis.sadd(runJobsKey(this.opts.runId), ...ids)
+    await Promise.all([this.redis.sadd(runJobsKey(this.opts.runId), ...ids), this.noteFound()])
     this.unfinished += jobs.length
+  }
+
+  /**
+   * What the walk found so far, for the runs page's share (done ÷ found once the walk is done):
+   * written as jobs go to Redis and with \`enqueued\` at the end. A retry of the failed files walks
+   * only those: the run keeps its first walk's total, as it keeps its counts.
+   */
+  private noteFound(): Promise<unknown> {
+    if (this.opts.retrying === 'failed') return Promise.resolve()
+    return this.redis.hset(runKey(this.opts.runId), 'filesFound', this.opts.stats.filesSeen)
   }
 
   /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */
@@ -417,7 +429,7 @@ export class BullMQRunner implements Runner {
         await this.flushBatch()
         await this.flushBulk()
         await this.flushPlannerOutcomes()
-        await this.redis.hset(runKey(this.opts.runId), 'enqueued', 1)
+        await Promise.all([this.noteFound(), this.redis.hset(runKey(this.opts.runId), 'enqueued', 1)])
       }
       if (this.opts.detach && !this.fatal) return
       for (;;) {

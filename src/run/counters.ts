@@ -121,11 +121,33 @@ export async function readFailures(redis: Redis, runId: string): Promise<{key: s
 }
 
 /**
+ * The run's \`startedAt\`: when its first job of the current try began on a worker, set once
+ * (HSETNX-like) and only for a live run of that try, so a stale or dropped job marks nothing and
+ * a removed run is not recreated. The runs page measures elapsed time and a finished run's
+ * average rate from it, not from when the run was queued.
+ * KEYS: run hash. ARGV: try, now.
+ */
+const START_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'try') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'startedAt') == 1 then return 0 end
+local fatal = redis.call('HGET', KEYS[1], 'fatal')
+if fatal and fatal ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'startedAt', ARGV[2])
+return 1
+`
+
+/** Adds "this job has started" (START_SCRIPT) to a transaction a worker sends as a job begins: no extra round trip. */
+export function markStarted<T extends ChainableCommander>(tx: T, runId: string, runTry: number, now = Date.now()): T {
+  tx.eval(START_SCRIPT, 1, runKey(runId), String(runTry), now)
+  return tx
+}
+
+/**
  * Makes the run ready for its retry (in the transaction that starts the new try): the failures
  * go (the retry counts the failed files again) and every job may be added again; a whole rerun
  * (`all`) counts everything afresh.
  */
 export function resetForRetry(tx: ChainableCommander, runId: string, all: boolean): void {
   tx.del(runFailuresKey(runId), runDoneKey(runId), runJobsKey(runId)).hset(runKey(runId), 'filesFailed', 0)
-  if (all) tx.hset(runKey(runId), {filesDone: 0, filesSkipped: 0, bytes: 0, bytesLive: 0})
+  // Counted afresh: timed afresh too (a retry of the failed files keeps the first start, as it keeps the counts).
+  if (all) tx.hset(runKey(runId), {filesDone: 0, filesSkipped: 0, bytes: 0, bytesLive: 0}).hdel(runKey(runId), 'startedAt', 'filesFound')
 }

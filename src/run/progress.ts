@@ -33,6 +33,16 @@ export class MovingRate implements Rate {
     while (this.samples.length > 1 && this.samples[1].at <= atMs - this.windowMs) this.samples.shift()
   }
 
+  /** Two samples apart in time: the rate is a measurement (before that it reads 0, which is not one). */
+  get measured(): boolean {
+    return this.samples.length >= 2 && this.samples[this.samples.length - 1].at > this.samples[0].at
+  }
+
+  /** When the newest sample was taken (undefined before the first). */
+  get lastSampleAt(): number | undefined {
+    return this.samples[this.samples.length - 1]?.at
+  }
+
   private per(key: 'bytes' | 'files'): number {
     if (this.samples.length < 2) return 0
     const first = this.samples[0]
@@ -67,6 +77,14 @@ export interface ProgressNumbers {
 const count = (n: number) => n.toLocaleString('en-US')
 
 /**
+ * `part` of `whole` in whole percent, rounded down (99.6% is not 100% yet) and at most 100;
+ * nothing to do (`whole` 0) is 100%. Multiplied before dividing: 29/100 is 29, not 28.999….
+ */
+export function percentOf(part: number, whole: number): number {
+  return whole > 0 ? Math.min(100, Math.max(0, Math.floor((part * 100) / whole))) : 100
+}
+
+/**
  * While the walk runs the totals are only what was found so far: `done / found+`, no percentage,
  * no ETA (both would be of a total that is still growing). Afterwards the percentage is of the
  * bytes (of the files when there are no bytes), and the ETA is the longer of the bytes left and
@@ -80,8 +98,7 @@ export function progressNumbers(c: ProgressCounts, rate: Rate): ProgressNumbers 
     bytesPerSecond: rate.bytesPerSecond, filesPerSecond: rate.filesPerSecond,
   }
   if (!c.walkDone) return n
-  const fraction = c.bytesSeen > 0 ? c.bytesDone / c.bytesSeen : c.filesSeen > 0 ? c.filesHandled / c.filesSeen : 1
-  n.percent = Math.min(100, Math.floor(fraction * 100))
+  n.percent = c.bytesSeen > 0 ? percentOf(c.bytesDone, c.bytesSeen) : percentOf(c.filesHandled, c.filesSeen)
   const bytesLeft = Math.max(0, c.bytesSeen - c.bytesDone)
   const filesLeft = Math.max(0, c.filesSeen - c.filesHandled)
   const waits: number[] = []
@@ -90,6 +107,70 @@ export function progressNumbers(c: ProgressCounts, rate: Rate): ProgressNumbers 
   const stalled = (bytesLeft > 0 && rate.bytesPerSecond <= 0) || (filesLeft > 0 && rate.filesPerSecond <= 0)
   if (!stalled) n.etaSeconds = Math.round(Math.max(0, ...waits))
   return n
+}
+
+/** A run as Redis holds it (RunStatus), reduced to what the runs page computes with. Times in ms. */
+export interface RunFigures {
+  /** done, failed or interrupted: nothing moves any more. */
+  finished: boolean
+  /** The walk has ended (the run is fully enqueued): filesFound is the run's total. */
+  walkDone: boolean
+  /** Done, skipped and failed files. */
+  filesHandled: number
+  /** Files the walk found (so far, while it runs). */
+  filesFound: number
+  bytes: number
+  /** When the run's first job started on a worker (undefined: none has yet). */
+  startedAt?: number
+  /** When a finished run ended. */
+  endedAt?: number
+}
+
+/** What the runs page shows of a run (src/dashboard/page.ts); docs/DESIGN.md, "Dashboard", says what each means. */
+export interface RunView {
+  /** handled ÷ found, whole percent rounded down; only once the walk is done (before, the total is still growing). */
+  percent?: number
+  /** Files left ÷ the current files rate, whole seconds; only while running, once the walk is done, at a rate above 0. */
+  etaSeconds?: number
+  /** First job started → now, or → the end for a finished run; undefined while no job has started. */
+  elapsedSeconds?: number
+  /** Running: the current rate (undefined until measured); finished: the average while it ran. */
+  rate?: Rate
+  rateKind?: 'current' | 'average'
+}
+
+/**
+ * The average while a run ran: from its first job started to its end, not from when it was
+ * queued (a run that waited an hour for a worker did not move slowly). Undefined before any job
+ * started; a span under a millisecond counts as one.
+ */
+export function averageRate(files: number, bytes: number, startedAt: number | undefined, endedAt: number): Rate | undefined {
+  if (startedAt === undefined) return undefined
+  const seconds = Math.max(0.001, (endedAt - startedAt) / 1000)
+  return {filesPerSecond: files / seconds, bytesPerSecond: bytes / seconds}
+}
+
+/** The runs page's numbers for one run at `now`, given its current rate (MovingRate) if measured. */
+export function runView(f: RunFigures, now: number, current?: Rate): RunView {
+  const end = f.finished ? f.endedAt ?? now : now
+  const v: RunView = {}
+  if (f.walkDone) v.percent = percentOf(f.filesHandled, f.filesFound)
+  if (f.startedAt !== undefined) v.elapsedSeconds = Math.max(0, (end - f.startedAt) / 1000)
+  if (f.finished) {
+    v.rate = averageRate(f.filesHandled, f.bytes, f.startedAt, end)
+    if (v.rate) v.rateKind = 'average'
+    return v
+  }
+  if (current) {
+    v.rate = current
+    v.rateKind = 'current'
+  }
+  if (f.walkDone) {
+    const left = Math.max(0, f.filesFound - f.filesHandled)
+    if (left === 0) v.etaSeconds = 0
+    else if (current && current.filesPerSecond > 0) v.etaSeconds = Math.round(left / current.filesPerSecond)
+  }
+  return v
 }
 
 /** 12s, 3m05s, 1h32m. */

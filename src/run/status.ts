@@ -1,6 +1,7 @@
 import type {Redis} from 'ioredis'
 import type {Queue} from 'bullmq'
 import {readCounters, readFailures} from './counters.js'
+import {averageRate} from './progress.js'
 import {QUEUE_NAME, RUNS_KEY} from './redis.js'
 
 export interface RunStatus {
@@ -13,8 +14,18 @@ export interface RunStatus {
   filesFailed: number
   jobsPending: number
   bytes: number
+  /** Files the walk found: so far while `walkDone` is false, the run's total after. */
+  filesFound: number
+  /** The walk has ended and every job is queued. */
+  walkDone: boolean
+  /** The average while the run ran: from its first job started to its end (or now); 0 before any job started. */
   bytesPerSecond: number
+  /** When the run was queued (its command started). */
   createdAt: string
+  /** When its first job started on a worker; absent while none has. */
+  startedAt?: string
+  /** When it ended (done, failed, interrupted); absent while it runs. */
+  finishedAt?: string
   fatal?: string
   failures: {key: string; path: string; error: string}[]
 }
@@ -24,18 +35,25 @@ export async function runStatus(redis: Redis, runId: string): Promise<RunStatus 
   const c = await readCounters(redis, runId)
   if (!c.createdAt) return undefined
   const created = Number(c.createdAt)
-  const finished = c.jobsFinished >= c.jobsAdded && Number(c.enqueued ?? 0) === 1
+  const walkDone = Number(c.enqueued ?? 0) === 1
+  const finished = c.jobsFinished >= c.jobsAdded && walkDone
   const state = c.status === 'interrupted' ? 'interrupted' : c.fatal || c.status === 'failed' ? 'failed'
-    : finished ? 'done' : Number(c.enqueued ?? 0) === 1 ? 'running' : 'enqueuing'
+    : finished ? 'done' : walkDone ? 'running' : 'enqueuing'
   // A detached run has no finishedAt: its last finished job marks the end.
-  const end = Number(c.finishedAt ?? (state === 'done' ? c.updatedAt ?? Date.now() : Date.now()))
+  const finishedAt = c.finishedAt ?? (state === 'done' ? c.updatedAt : undefined)
+  const startedAt = c.startedAt === undefined ? undefined : Number(c.startedAt)
   const bytes = Math.max(c.bytes, Number(c.bytesLive ?? 0))
+  const files = c.filesDone + c.filesSkipped + c.filesFailed
+  const iso = (t: number | string | undefined) => (t === undefined ? undefined : new Date(Number(t)).toISOString())
   return {
     runId, description: String(c.description ?? ''), state,
     filesDone: c.filesDone, filesSkipped: c.filesSkipped, filesFailed: c.filesFailed,
     jobsPending: Math.max(0, c.jobsAdded - c.jobsFinished), bytes,
-    bytesPerSecond: Math.round(bytes / Math.max(0.001, (end - created) / 1000)),
-    createdAt: new Date(created).toISOString(), fatal: c.fatal, failures: await readFailures(redis, runId),
+    filesFound: Number(c.filesFound ?? 0), walkDone,
+    bytesPerSecond: Math.round(averageRate(files, bytes, startedAt, Number(finishedAt ?? Date.now()))?.bytesPerSecond ?? 0),
+    createdAt: new Date(created).toISOString(),
+    ...(startedAt !== undefined && {startedAt: iso(startedAt)}), ...(finishedAt !== undefined && {finishedAt: iso(finishedAt)}),
+    fatal: c.fatal, failures: await readFailures(redis, runId),
   }
 }
 

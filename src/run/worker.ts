@@ -6,7 +6,7 @@ import {kindOf} from '../jobs/registry.js'
 import type {ChildrenOutcome, JobContext, JobData, JobResult} from '../jobs/types.js'
 import type {S3Store} from '../base/storage.js'
 import type {S3Config} from '../s3/config.js'
-import {recordResult} from './counters.js'
+import {markStarted, recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
 import {refusalOf} from './trust.js'
 import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runJobsKey, runKey} from './redis.js'
@@ -92,7 +92,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   async function run(job: Job<JobEnvelope>): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
     const runTry = job.data.try ?? 0
-    const replies = await redis.multi().hmget(runKey(runId), 'fatal', 'try').exists(runKey(runId)).sismember(runDoneKey(runId), job.id!).exec()
+    // The run's first job to begin marks its startedAt, in the same round trip (markStarted checks the try and fatal itself).
+    const replies = await markStarted(redis.multi().hmget(runKey(runId), 'fatal', 'try').exists(runKey(runId)).sismember(runDoneKey(runId), job.id!), runId, runTry).exec()
     const [fatal, currentTry] = (replies?.[0]?.[1] ?? []) as (string | null)[]
     const known = replies?.[1]?.[1] === 1
     // A stopped run's jobs are dropped, not run; a later try of the run adds them again.
