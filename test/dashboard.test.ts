@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {request} from 'node:http'
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -9,7 +9,8 @@ import {chromium, type Browser} from 'playwright-core'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {projectRoot} from './harness/servers.js'
-import {makeTree} from './harness/tree.js'
+import {startProxy} from './harness/proxy.js'
+import {makeTree, seededBytes} from './harness/tree.js'
 import {waitFor} from './harness/wait.js'
 import {chromiumTool, findTool} from './harness/tools.js'
 
@@ -202,6 +203,130 @@ describe('s3c dashboard', function () {
       await Promise.all(started.map(w => w.done))
     }
     await waitFor(async () => (await workers()).m === 0)
+  })
+
+  it('the runs page in Chromium: a running distributed run shows workers, its share, elapsed time and current rate; finished, 100% and its average rate', async function () {
+    const headers = basic('user', 'secret')
+    // Three files over the multipart threshold: one job each. The third one's parts are held by
+    // the proxy, so the run stops at 2 of 3 files, walk done, for as long as the test looks.
+    const src = mkdtempSync(join(tmpdir(), 's3c-dash-run-'))
+    dirs.push(src)
+    for (const [i, name] of ['a', 'b', 'c'].entries()) writeFileSync(join(src, name), seededBytes(i + 7, 9 * 1024 * 1024))
+    const bucket = await newBucket('dashrun')
+    const held = (r: {method: string; path: string}) => r.method === 'PUT' && r.path === `/${bucket}/run/c`
+    const proxy = await startProxy(harness().s3.endpoint, {hold: held})
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
+    const worker = spawnCli(['worker', '--concurrency', '4'], {env})
+    let upload: Spawned | undefined
+    const context = await (await launch()).newContext({httpCredentials: {username: 'user', password: 'secret'}, viewport: {width: 1400, height: 800}})
+    try {
+      upload = spawnCli(['upload', src, `s3://${bucket}/run/`, '--json', '--quiet'], {env})
+      type ApiRun = {runId: string; description: string; state: string; filesDone: number; filesFound: number; walkDone: boolean; startedAt?: string}
+      const find = async () => ((await (await fetch(dash!.url + 'api/runs', {headers})).json()) as ApiRun[]).find(r => r.description.includes(bucket))
+      await waitFor(async () => proxy.held() > 0 && (await find())?.filesDone === 2, 60_000)
+      const run = (await find())!
+      assert.equal(run.state, 'running')
+      assert.equal(run.walkDone, true)
+      assert.equal(run.filesFound, 3)
+      assert.ok(run.startedAt, 'the first job has started')
+
+      await context.route('**/*', route => (route.request().url().startsWith(new URL(dash!.url).origin) ? route.continue() : route.abort()))
+      const page = await context.newPage()
+      const row = page.locator(`tr[data-run="${run.runId}"]`)
+      // The page reloads itself every 2 s; the current rate needs two samples of the run's counters.
+      await page.goto(dash!.url, {waitUntil: 'domcontentloaded'})
+      await page.locator(`tr[data-run="${run.runId}"] td.rate[data-kind="current"]`).waitFor({timeout: 20_000})
+      assert.equal((await page.locator('#workers').innerText()).trim(), '1')
+      assert.equal((await row.locator('.state').innerText()).trim(), 'running')
+      assert.equal(await row.locator('.progress').getAttribute('data-percent'), '66')
+      assert.match(await row.locator('.progress').innerText(), /^66% \(2 of 3\)$/)
+      const number = (v: string | null) => v !== null && v !== '' && Number.isFinite(Number(v))
+      assert.ok(number(await row.locator('.elapsed').getAttribute('data-seconds')))
+      assert.match(await row.locator('.elapsed').innerText(), /^\d+(s|m\d\ds|h\d\dm)$/)
+      const rate = row.locator('.rate')
+      assert.ok(number(await rate.getAttribute('data-files-per-second')))
+      assert.ok(number(await rate.getAttribute('data-bytes-per-second')))
+      assert.match(await rate.innerText(), /^[\d.]+ files\/s · [\d.]+ (B|KiB|MiB|GiB)\/s$/)
+      // The walk is done: an ETA when files moved in the last ~10 s, else a dash (nothing is made up).
+      const eta = row.locator('.eta')
+      assert.ok(number(await eta.getAttribute('data-seconds')) || (await eta.innerText()).trim() === '—', await eta.innerText())
+      await page.screenshot({path: join(ARTIFACTS, 'dashboard-running.png'), fullPage: true})
+
+      proxy.setFaults({})
+      const up = await upload.done
+      assert.equal(up.code, 0, up.stderr)
+      assert.equal(JSON.parse(up.stdout).runId, run.runId)
+      await page.reload({waitUntil: 'domcontentloaded'})
+      await page.locator(`tr[data-run="${run.runId}"].state-done`).waitFor({timeout: 10_000})
+      assert.equal(await row.locator('.progress').getAttribute('data-percent'), '100')
+      assert.equal(await rate.getAttribute('data-kind'), 'average')
+      assert.ok(Number(await rate.getAttribute('data-files-per-second')) > 0)
+      assert.ok(Number(await rate.getAttribute('data-bytes-per-second')) > 0)
+      assert.match(await rate.innerText(), /^avg [\d.]+ files\/s · [\d.]+ (B|KiB|MiB|GiB)\/s$/)
+      assert.ok(number(await row.locator('.elapsed').getAttribute('data-seconds')))
+      assert.equal((await row.locator('.eta').innerText()).trim(), '')
+      // The before hook's run, finished long before this page was opened: the same.
+      const first = page.locator(`tr[data-run="${runId}"]`)
+      assert.equal(await first.locator('.progress').getAttribute('data-percent'), '100')
+      assert.equal(await first.locator('.rate').getAttribute('data-kind'), 'average')
+      assert.ok(Number(await first.locator('.rate').getAttribute('data-files-per-second')) > 0)
+      await page.screenshot({path: join(ARTIFACTS, 'dashboard-finished.png'), fullPage: true})
+      const metrics = await (await fetch(dash!.url + 'metrics', {headers})).text()
+      assert.match(metrics, new RegExp(`^s3c_run_files_found\\{run="${run.runId}"\\} 3$`, 'm'))
+      assert.match(metrics, new RegExp(`^s3c_run_walk_done\\{run="${run.runId}"\\} 1$`, 'm'))
+    } finally {
+      proxy.setFaults({})
+      await context.close()
+      if (upload && upload.child.exitCode === null) upload.child.kill('SIGTERM')
+      await upload?.done
+      worker.child.kill('SIGTERM')
+      await worker.done
+      await proxy.stop()
+    }
+  })
+
+  it('the runs page in Chromium: while the walk runs, "walk still running" and what it found so far, no share and no ETA', async function () {
+    const headers = basic('user', 'secret')
+    const src = mkdtempSync(join(tmpdir(), 's3c-dash-walk-'))
+    const dst = mkdtempSync(join(tmpdir(), 's3c-dash-walk-dst-'))
+    dirs.push(src, dst)
+    makeTree(src, {files: 3, depth: 1})
+    const bucket = await newBucket('dashwalk')
+    // In-process (no Redis): only the download below is a run on the page.
+    assert.equal((await runCli(['upload', src, `s3://${bucket}/w`, '--quiet'])).code, 0)
+    // The download's walk is its listing of the bucket: held, the walk cannot end.
+    const proxy = await startProxy(harness().s3.endpoint, {hold: r => r.method === 'GET' && /(^|&)list-type=2/.test(r.query) && r.path.startsWith(`/${bucket}`)})
+    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
+    const download = spawnCli(['download', `s3://${bucket}/w/`, dst, '--quiet'], {env})
+    const context = await (await launch()).newContext({httpCredentials: {username: 'user', password: 'secret'}})
+    try {
+      type ApiRun = {runId: string; description: string; state: string; walkDone: boolean}
+      let run: ApiRun | undefined
+      await waitFor(async () => {
+        run = ((await (await fetch(dash!.url + 'api/runs', {headers})).json()) as ApiRun[]).find(r => r.description.includes(bucket))
+        return run !== undefined && proxy.held() > 0
+      }, 60_000)
+      assert.equal(run!.walkDone, false)
+      await context.route('**/*', route => (route.request().url().startsWith(new URL(dash!.url).origin) ? route.continue() : route.abort()))
+      const page = await context.newPage()
+      await page.goto(dash!.url, {waitUntil: 'domcontentloaded'})
+      const row = page.locator(`tr[data-run="${run!.runId}"]`)
+      await row.waitFor({timeout: 10_000})
+      assert.equal((await row.locator('.state').innerText()).trim(), 'enqueuing')
+      assert.match(await row.locator('.progress').innerText(), /^walk still running · \d+ found so far$/)
+      assert.equal(await row.locator('.progress').getAttribute('data-percent'), null)
+      assert.equal((await row.locator('.eta').innerText()).trim(), 'after the walk')
+      // No worker has taken a job of it: nothing has started, so no time and no rate to show.
+      assert.equal((await row.locator('.elapsed').innerText()).trim(), 'not started')
+      await page.screenshot({path: join(ARTIFACTS, 'dashboard-walking.png'), fullPage: true})
+    } finally {
+      await context.close()
+      // Released once stopped: an interrupted CLI waits for a listing in flight (up to 15 s) rather than cut it.
+      download.child.kill('SIGTERM')
+      proxy.setFaults({})
+      await download.done
+      await proxy.stop()
+    }
   })
 
   it('a writable dashboard lets bull-board pause the queue, but not from another origin', async function () {

@@ -130,7 +130,7 @@ export interface RunFigures {
 export interface RunView {
   /** handled ÷ found, whole percent rounded down; only once the walk is done (before, the total is still growing). */
   percent?: number
-  /** Files left ÷ the current files rate, whole seconds; only while running, once the walk is done, at a rate above 0. */
+  /** Files left ÷ the current files rate, whole seconds rounded up; only while running, once the walk is done, at a rate above 0. */
   etaSeconds?: number
   /** First job started → now, or → the end for a finished run; undefined while no job has started. */
   elapsedSeconds?: number
@@ -168,7 +168,8 @@ export function runView(f: RunFigures, now: number, current?: Rate): RunView {
   if (f.walkDone) {
     const left = Math.max(0, f.filesFound - f.filesHandled)
     if (left === 0) v.etaSeconds = 0
-    else if (current && current.filesPerSecond > 0) v.etaSeconds = Math.round(left / current.filesPerSecond)
+    // Rounded up: a file left is never "0s" away.
+    else if (current && current.filesPerSecond > 0) v.etaSeconds = Math.ceil(left / current.filesPerSecond)
   }
   return v
 }

@@ -34,7 +34,8 @@ describe('runs page numbers', function () {
     assert.equal(v.percent, 30)
     assert.equal(v.etaSeconds, 100, '700 files left at 7/s')
     assert.equal(v.elapsedSeconds, 60)
-    assert.equal(runView(running, T0, {filesPerSecond: 3, bytesPerSecond: 0}).etaSeconds, 233, '700/3 rounded')
+    assert.equal(runView(running, T0, {filesPerSecond: 3, bytesPerSecond: 0}).etaSeconds, 234, '700/3 rounded up')
+    assert.equal(runView({...running, filesHandled: 999}, T0, {filesPerSecond: 2.04, bytesPerSecond: 0}).etaSeconds, 1, 'one file left is not 0s away')
   })
 
   it('zero or unmeasured rate: no ETA rather than an endless one; nothing left: ETA 0', function () {
