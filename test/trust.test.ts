@@ -9,7 +9,7 @@ import {runCliWithin} from './harness/run.js'
 import {scratchDirs} from './harness/scratch.js'
 import {waitFor} from './harness/wait.js'
 
-/* A job or stored command rewritten in Redis (README.md, "Safety"): workers act only under --root, and with a job key only on what the key signed. */
+/* A job or stored command rewritten in Redis (docs/USAGE.md, "Safety"): workers act only under --root, and with a job key only on what the key signed. */
 
 const KEY = 'a shared secret for the tests'
 

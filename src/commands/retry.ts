@@ -12,7 +12,7 @@ export default class Retry extends S3cCommand {
   static description = 'Replays the run\'s own command (upload, download, bundle, download-all, tar create, tar extract, cp/mv/sync S3→S3, rm, sync --delete) with its stored options, ' +
     'limited to what failed: upload/download send the failed files (skipped if they arrived meanwhile), download-all and tar extract the failed members, ' +
     'bundle and tar create build the failed archive(s) again, rm deletes the keys that failed. A run that was stopped (fatal error, Ctrl-C) runs whole again. ' +
-    'A stored command naming a local path outside the --root folders is refused (README, "Safety").'
+    'A stored command naming a local path outside the --root folders is refused (docs/USAGE.md, "Safety").'
   static examples = ['<%= config.bin %> retry 20261124-1a2b3c4d --redis redis://127.0.0.1:6379']
   static args = {runId: Args.string({description: 'run id (see s3c runs)', required: true})}
   static baseFlags = baseFlagSets.s3Redis

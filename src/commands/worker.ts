@@ -11,7 +11,7 @@ import {jobKey, workerRoots} from '../run/trust.js'
 export default class Worker extends S3cCommand {
   static summary = 'Run s3c jobs from Redis (BullMQ); start as many as you like, on any machine.'
   static description = 'Workers upload and download with their own S3 settings (flags and environment) and need the local paths the run names (the same machine or a shared file system). ' +
-    'A worker acts only on paths under its --root folders, and with a job key (S3C_JOB_KEY or S3C_JOB_KEY_FILE) only on jobs signed with it (README, "Safety"). ' +
+    'A worker acts only on paths under its --root folders, and with a job key (S3C_JOB_KEY or S3C_JOB_KEY_FILE) only on jobs signed with it (docs/USAGE.md, "Safety"). ' +
     'SIGTERM or Ctrl-C: stop taking jobs, finish the ones in hand (at most --grace-seconds), exit. With Redis unreachable it exits at once with code 3: ' +
     'the jobs in hand return to the queue once their locks lapse.'
   static examples = [

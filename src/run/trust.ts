@@ -5,7 +5,7 @@ import {ExitCode, S3cError} from '../base/errors.js'
 import {findKind} from '../jobs/registry.js'
 
 /*
- * What a worker and `s3c retry` accept from Redis (README.md, "Safety"): whoever can write to
+ * What a worker and `s3c retry` accept from Redis (docs/USAGE.md, "Safety"): whoever can write to
  * Redis can rewrite a job or a stored command, so a worker acts only on local paths under its
  * --root folders, and with a job key (S3C_JOB_KEY or S3C_JOB_KEY_FILE) the CLI signs each job and
  * stored command and workers and retry refuse what they cannot authenticate. Every rule is here.
