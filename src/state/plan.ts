@@ -96,9 +96,10 @@ export interface UploadPlanInput {
   local: {names: AsyncIterable<TreeName> | Iterable<TreeName>; locate(rel: string): string}
   /**
    * The objects under the prefix in key order; 'empty': there are none; 'unlisted': not listed
-   * (--force, or one file without conditions): a file is checked by its job, or sent with --force.
+   * (--force, or one file without conditions): a file is checked by its job, or sent with --force;
+   * `lookup`: the object at a key, asked for each file the plan keeps (one file: its HEAD).
    */
-  remote: AsyncIterable<StorageEntry> | Iterable<StorageEntry> | 'empty' | 'unlisted'
+  remote: AsyncIterable<StorageEntry> | Iterable<StorageEntry> | 'empty' | 'unlisted' | {lookup(key: string): Promise<StorageEntry | undefined>}
   /** The stored state (with a listing only). */
   state?: MergeInput<StateEntry>
   /**
@@ -129,7 +130,8 @@ export async function* planUpload(input: UploadPlanInput, opts: UploadPlanOption
   const rule = ruleOf(opts)
   const selected = keyFilter(opts)
   const {only, isState, single} = opts
-  const listing = typeof input.remote === 'object' ? asAsync(input.remote) : undefined
+  const lookup = typeof input.remote === 'object' && 'lookup' in input.remote ? input.remote.lookup : undefined
+  const listing = typeof input.remote === 'object' && !('lookup' in input.remote) ? asAsync(input.remote) : undefined
 
   async function* localItems(): AsyncGenerator<LocalItem> {
     let names = 0
@@ -168,7 +170,8 @@ export async function* planUpload(input: UploadPlanInput, opts: UploadPlanOption
     }
     // mtimeNs is what every local listing gives; a listing without it (a test's) stands in with its ms.
     const local: LocalStat = {size: e.size, mtimeNs: e.mtimeNs ?? String(BigInt(e.lastModifiedMs) * 1_000_000n), ino: e.ino, ctimeNs: e.ctimeNs}
-    const remote = t.fallback ? byKey?.get(key) : t.remote && listedObject(t.remote)
+    const found = lookup && await lookup(key)
+    const remote = found ? listedObject(found) : t.fallback ? byKey?.get(key) : t.remote && listedObject(t.remote)
     const state = t.fallback ? undefined : t.state
     // Not listed: today's check by the job (a HEAD), unless --force sends it anyway.
     const decision: Decision = input.remote === 'unlisted' && !opts.force ? {action: 'check', reason: 'no state'}

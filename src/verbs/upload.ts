@@ -122,7 +122,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
       : (tree => ({names: tree.names(planOptions), locate: tree.locate}))(treeAt({type: 'local', path: root}, run.s3, {followSymlinks: opts.followSymlinks}))
     // One file: nothing listed; its HEAD tells what is there when the conditions need it, else the job checks.
     const remote = empty ? 'empty' as const
-      : single ? (conditions ? await headListing(run, bucket, single.key) : 'unlisted' as const)
+      : single ? (conditions ? {lookup: (key: string) => headEntry(run, bucket, key)} : 'unlisted' as const)
         : listed ? inKeyOrder(run.s3.listObjectPages(bucket, listPrefix)) : 'unlisted' as const
     const decisions = planUpload({
       local, remote, state: sync?.stateInput(),
@@ -190,8 +190,8 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
   return runWalk(run, opts.location, plan, cleanup, async () => { await sync?.finish() })
 }
 
-/** The one object a HEAD finds at `key`, as a listing of it (empty: none there). */
-async function headListing(run: RunContext, bucket: string, key: string): Promise<StorageEntry[]> {
+/** The object a HEAD finds at `key`, as a listing gives it. */
+async function headEntry(run: RunContext, bucket: string, key: string): Promise<StorageEntry | undefined> {
   const head = await run.s3.head(bucket, key)
-  return head ? [{key, size: Number(head['content-length'] ?? 0), etag: head.etag, lastModifiedMs: Date.parse(head['last-modified'] ?? '')}] : []
+  return head && {key, size: Number(head['content-length'] ?? 0), etag: head.etag, lastModifiedMs: Date.parse(head['last-modified'] ?? '')}
 }

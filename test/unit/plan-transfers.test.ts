@@ -29,7 +29,7 @@ const recorded = (o: StorageEntry, n: TreeName): StateEntry => ({key: o.key, siz
 function upload(names: TreeName[], remote: UploadPlanInput['remote'], opts: Partial<Parameters<typeof planUpload>[1]> = {}, state: StateEntry[] = [], extra: Partial<UploadPlanInput> = {}) {
   return collect(planUpload({
     local: {names: sorted(names, n => n.rel), locate: rel => `/data/${rel}`},
-    remote: Array.isArray(remote) ? sorted(remote, o => o.key) : remote,
+    remote: Array.isArray(remote) ? sorted(remote as StorageEntry[], o => o.key) : remote,
     state: state.length > 0 ? {items: (async function* () { yield* sorted(state, e => e.key) })()} : undefined,
     ...extra,
   }, {prefix: 'p/', ...opts}))
@@ -72,6 +72,19 @@ describe('planUpload and planDownload, in memory', function () {
     it('not listed (one file, no conditions): the job checks; an empty destination: everything is new', async function () {
       assert.deepEqual(brief(await upload([file('a', 4)], 'unlisted')), ['p/a check (no state)'])
       assert.deepEqual(brief(await upload([file('a', 4)], 'empty')), ['p/a transfer (new)'])
+    })
+
+    it('one file with conditions: the object is looked up (a HEAD) only for a file the plan keeps', async function () {
+      const asked: string[] = []
+      const lookup = async (key: string) => {
+        asked.push(key)
+        return object(key, 4)
+      }
+      const one = (opts: Partial<Parameters<typeof planUpload>[1]>) => upload([file('a.txt', 4)], {lookup}, {single: {key: 'p/one'}, conditions: {noClobber: true}, ...opts})
+      assert.deepEqual(brief(await one({})), ['p/one skip (exists)'])
+      assert.deepEqual(brief(await one({exclude: ['*.txt']})), [])
+      assert.deepEqual(brief(await one({only: new Set(['p/other'])})), [])
+      assert.deepEqual(asked, ['p/one'])
     })
 
     it('-n keeps what exists, --if-size-differ keeps the same size, --if-source-newer keeps a newer object', async function () {
