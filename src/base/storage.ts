@@ -33,6 +33,9 @@ export interface StorageEntry {
   etag?: string
   /** Local: the modification time in nanoseconds, as a decimal string (full precision: src/base/times.ts). */
   mtimeNs?: string
+  /** Local: the inode and the change time (ns, decimal), by which the sync state tells a file replaced in place. */
+  ino?: string
+  ctimeNs?: string
   /** S3: the storage class a listing names (STANDARD when the server says none). */
   storageClass?: string
 }

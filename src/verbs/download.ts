@@ -5,8 +5,6 @@ import {ExitCode, S3cError} from '../base/errors.js'
 import {partSizeFor} from '../s3/limits.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type TransferOptions} from '../run/session.js'
-import type {RemoteEntry} from '../local/walk.js'
-import {keyFilter} from '../base/filter.js'
 import type {RunSummary} from '../run/stats.js'
 import {localCheck} from '../jobs/compare.js'
 import {sha256File} from '../jobs/download.js'
@@ -14,12 +12,13 @@ import {failed} from '../jobs/types.js'
 import {createTempFile, ensureSafeDir, localPathFor, usableTarget} from '../local/safe-path.js'
 import type {CompareMode, DownloadRangeJob, Work} from '../jobs/types.js'
 import {folderPrefix} from '../base/location.js'
-import {activeConditions, atLeastOne} from '../base/plans.js'
-import {treeFiles, type StorageEntry} from '../base/storage.js'
+import {activeConditions} from '../base/plans.js'
+import type {StorageEntry} from '../base/storage.js'
 import {treeAt} from '../storage/open.js'
-import {fsPath, isFaithfulName} from '../local/fs-path.js'
-import {carriedEntry, decideFile, listedObject, skippedByFlags, syncedEntry, type Decision} from '../state/decide.js'
-import {joinSync, type SyncSession} from '../state/session.js'
+import {fsPath} from '../local/fs-path.js'
+import {carriedEntry, skippedByFlags, syncedEntry} from '../state/decide.js'
+import {planDownload, transferHints, type DownloadPlanOptions} from '../state/plan.js'
+import type {SyncSession} from '../state/session.js'
 import {localStatOf, type LocalStat, type StateEntry} from '../state/state.js'
 import {openSyncSession, stateKeyTest} from './sync-session.js'
 
@@ -59,9 +58,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
   const run = await openRun(opts, `download s3://${bucket}/${prefix} ${root}`,
     {verb: 'download', options: {...commonStoredOptions(opts), localFolder: root}})
   if (opts.dryRun) run.stats.planning = true
-  // s3c retry: the failed files only.
-  const only = opts.only && new Set(opts.only)
-  let single: {object: RemoteEntry; path: string | undefined} | undefined
+  let single: {object: StorageEntry; path: string | undefined} | undefined
   // The folder every write is checked against: the target, or the one object's folder.
   let writeRoot = root
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
@@ -72,31 +69,15 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     await sync?.abort()
     await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
   }
-
-  const selected = keyFilter(opts)
   // cp of a wildcard: one that matches nothing is refused, as ls and rm refuse it.
   const noMatch = opts.pattern !== undefined && !opts.only
     ? () => new S3cError(`no object matches s3://${bucket}/${listPrefix}${opts.pattern}: check the wildcard`, ExitCode.usage) : undefined
   const conditions = activeConditions(opts.conditions)
-  const rule = {force: opts.force, checksum: opts.checksum, sizeOnly: opts.sizeOnly, conditions}
-
-  /** Each object with the local path it goes to (undefined: it cannot be written under the target). */
-  async function* objects(): AsyncGenerator<{o: RemoteEntry; rel: string; path: string | undefined}> {
-    if (single) {
-      const rel = single.object.key.slice(single.object.key.lastIndexOf('/') + 1)
-      if (selected(rel)) yield {o: single.object, rel, path: single.path}
-      return
-    }
-    const passed = (rel: string, o: StorageEntry, reason: string) => {
-      run.stats.seen(o.size)
-      run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'skipped', reason})
-    }
+  const planOptions: DownloadPlanOptions = {
+    root, force: opts.force, checksum: opts.checksum, sizeOnly: opts.sizeOnly, conditions,
+    include: opts.include, exclude: opts.exclude, pattern: opts.pattern, flatten: opts.flatten, only: opts.only && new Set(opts.only),
     // --state-url in the data's bucket: its states are s3c's, not the data.
-    const isState = stateKeyTest(opts, bucket)
-    for await (const {rel, entry: o} of atLeastOne(treeFiles(treeAt({type: 's3', bucket, key: listPrefix}, run.s3), opts, passed), noMatch)) {
-      if (isState?.(o.key)) continue
-      yield {o, rel, path: localPathFor(root, opts.flatten ? rel.slice(rel.lastIndexOf('/') + 1) : rel)}
-    }
+    isState: stateKeyTest(opts, bucket), noMatch,
   }
 
   async function* plan(): AsyncGenerator<Work> {
@@ -124,46 +105,34 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     if (!opts.dryRun) usableTarget(writeRoot, single ? writeRoot : opts.localFolder, made)
     // One object: its HEAD is all a check costs, no state.
     if (!single) sync = await openSyncSession(run, opts, {direction: 'download', bucket, prefix: listPrefix, local: root}, !opts.force)
-    const tuples = joinSync<never, {o: RemoteEntry; rel: string; path: string | undefined}>({
-      remote: {items: objects(), key: x => x.o.key},
-      state: sync?.stateInput(),
-    }, 'remote', error => {
-      opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
-      sync?.stopWriting('the listing could not be merged with it')
-    })
-    for await (const t of tuples) {
-      // A state entry without an object: nothing to fetch, and no entry.
-      if (!t.remote) continue
-      const {o, rel, path} = t.remote
-      if (only && !only.has(o.key)) continue
-      run.stats.seen(o.size)
-      if (!path) {
-        run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'failed', error: `key "${o.key}" would be written outside ${root}; skipped`})
+    const names = single ? [{rel: single.object.key.slice(single.object.key.lastIndexOf('/') + 1), entry: single.object}]
+      : treeAt({type: 's3', bucket, key: listPrefix}, run.s3).names(planOptions)
+    const localAt = (path: string): LocalStat | undefined => {
+      // Folders are checked (and made) here too, so a symlink or a file in the way fails the
+      // files under it at once, with a line each, and the rest of the run goes on.
+      ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun, made})
+      if ((opts.force && !conditions) || made.has(dirname(path))) return undefined
+      // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
+      // lstat: a symlink at the file's place is replaced, never compared or followed.
+      const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
+      return st?.isFile() ? localStatOf(st) : undefined
+    }
+    const decisions = planDownload({
+      remote: {names}, state: sync?.stateInput(), localAt,
+      fallback: error => {
+        opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
+        sync?.stopWriting('the listing could not be merged with it')
+      },
+    }, {...planOptions, single: single && {path: single.path}})
+    for await (const p of decisions) {
+      run.stats.seen(p.kind === 'problem' ? p.bytes : p.entry.size)
+      if (p.kind === 'problem') {
+        const {key, path, bytes} = p
+        run.stats.record(p.error !== undefined ? failed({key, path, size: bytes}, p.error)
+          : {key, path, bytes, status: p.status, ...(p.status === 'skipped' ? {reason: p.reason} : {error: p.reason})})
         continue
       }
-      if (!isFaithfulName(rel)) {
-        run.stats.record({key: o.key, path: rel, bytes: o.size, status: 'failed',
-          error: 'key holds characters of U+F780–U+F7FF that do not spell bytes that are not UTF-8 (s3c\'s rule for such names), so it has no faithful local name'})
-        continue
-      }
-      let local: LocalStat | undefined
-      try {
-        // Folders are checked (and made) here too, so a symlink or a file in the way fails the
-        // files under it at once, with a line each, and the rest of the run goes on.
-        ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun, made})
-        if ((!opts.force || conditions) && !made.has(dirname(path))) {
-          // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
-          // lstat: a symlink at the file's place is replaced, never compared or followed.
-          const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})
-          if (st?.isFile()) local = localStatOf(st)
-        }
-      } catch (error) {
-        run.stats.record(failed({key: o.key, path, size: o.size}, error))
-        continue
-      }
-      const remote = listedObject(o)
-      // Without a state to merge (--no-state, a fallback, one object) this is today's rule: same size is checked.
-      const d: Decision = decideFile('download', {local, remote, state: t.state}, rule)
+      const {entry: o, path, local, remote, state, decision: d} = p
       if (skippedByFlags(d)) {
         run.stats.record({key: o.key, path, bytes: o.size, status: 'skipped', ...(d.reason === 'exists' ? {reason: 'exists'} : {})})
         continue
@@ -184,11 +153,10 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
       }
       // Unchanged by the state: no request at all.
       if (d.action === 'skip') {
-        await skip(local && t.state && carriedEntry(o.key, remote, t.state, local))
+        await skip(local && state && remote && carriedEntry(o.key, remote, state, local))
         continue
       }
-      const compare = d.action === 'check' ? compareMode : undefined
-      const expectSha256 = d.action === 'compare' ? d.sha256 : undefined
+      const {compare, expectSha256} = transferHints(d, compareMode)
       if (o.size >= opts.multipartThreshold) {
         // Decided here, so a large unchanged file never starts ranged GETs.
         if (compare) {
@@ -200,7 +168,7 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
           }
         }
         if (expectSha256 && local && (await sha256File(path)) === expectSha256) {
-          await skip(t.state && carriedEntry(o.key, remote, t.state, local))
+          await skip(state && remote && carriedEntry(o.key, remote, state, local))
           continue
         }
         // The temp file exists at its final size so range jobs can write into it in any order.
@@ -217,11 +185,11 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
         for (let offset = 0; offset < o.size; offset += partSize) {
           children.push({kind: 'download-range', source: {bucket, key: o.key, etag: o.etag}, root: writeRoot, tmpPath, offset, length: Math.min(partSize, o.size - offset)})
         }
-        await sync?.expect(o.key, {size: o.size, local, remote, state: t.state})
+        await sync?.expect(o.key, {size: o.size, local, remote, state})
         yield {parent: {kind: 'finish-download', bucket, key: o.key, root: writeRoot, tmpPath, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag,
           verify: opts.checksum, removeSource: opts.removeSource}, children}
       } else {
-        await sync?.expect(o.key, {size: o.size, local, remote, state: t.state})
+        await sync?.expect(o.key, {size: o.size, local, remote, state})
         yield {kind: 'download-files', bucket, root: writeRoot, removeSource: opts.removeSource, files: [{key: o.key, path, size: o.size, lastModifiedMs: o.lastModifiedMs, etag: o.etag, compare, expectSha256}]}
       }
     }

@@ -5,19 +5,20 @@ import {contentTypeOf} from '../base/content-type.js'
 import {partSizeFor} from '../s3/limits.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/session.js'
-import {isProblem, walkLocal, type LocalEntry, type LocalProblem} from '../local/walk.js'
-import {keyFilter} from '../base/filter.js'
+import type {LocalProblem} from '../local/walk.js'
 import type {RunSummary} from '../run/stats.js'
 import {fileDigests, remoteCheck} from '../jobs/compare.js'
 import {META_MD5, META_MTIME, META_SHA256, formatMtime} from '../jobs/metadata.js'
 import type {CompareMode, CopySettings, Flow, UploadPartJob, Work} from '../jobs/types.js'
 import {folderPrefix, joinKey} from '../base/location.js'
 import {hasConvertedBytes} from '../local/fs-path.js'
-import {activeConditions, atLeastOne} from '../base/plans.js'
+import {activeConditions} from '../base/plans.js'
 import type {StorageEntry} from '../base/storage.js'
-import {carriedEntry, decideFile, listedObject, skippedByFlags, syncedEntry, type Decision, type ListedObject} from '../state/decide.js'
-import {inKeyOrder, joinSync, type SyncSession} from '../state/session.js'
-import type {LocalStat, StateEntry} from '../state/state.js'
+import {treeAt} from '../storage/open.js'
+import {carriedEntry, skippedByFlags, syncedEntry} from '../state/decide.js'
+import {planUpload, transferHints, type UploadPlanOptions} from '../state/plan.js'
+import {inKeyOrder, type SyncSession} from '../state/session.js'
+import type {StateEntry} from '../state/state.js'
 import {openSyncSession, stateKeyTest} from './sync-session.js'
 
 export interface UploadOptions extends TransferOptions {
@@ -40,7 +41,7 @@ export async function checkLocalFolder(folder: string): Promise<string> {
   return abs
 }
 
-async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: LocalEntry, pending: {key: string; uploadId: string}[]): Promise<Flow> {
+async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, e: {path: string; size: number; mtimeNs: string}, pending: {key: string; uploadId: string}[]): Promise<Flow> {
   const {bucket} = opts.location
   const metadata: Record<string, string> = {[META_MTIME]: formatMtime(e.mtimeNs)}
   // A whole-file checksum must be known before the upload starts; it costs one extra read, so only
@@ -65,13 +66,13 @@ async function multipartFlow(run: RunContext, opts: UploadOptions, key: string, 
 }
 
 /** Records what the walk met but will not upload: skipped with a reason, or failed by name. */
-export function recordProblem(run: RunContext, key: string, p: LocalProblem): void {
+export function recordProblem(run: RunContext, key: string, p: Pick<LocalProblem, 'path' | 'type' | 'reason'> & Partial<LocalProblem>): void {
   run.stats.seen(0)
   run.stats.record({key, path: p.path, bytes: 0, status: p.type, ...(p.type === 'skipped' ? {reason: p.reason} : {error: p.reason})})
 }
 
-/** The one file of `s3c upload FILE s3://bucket/key`, as the walk would give it. */
-async function singleFile(path: string, opts: UploadOptions): Promise<{entry: LocalEntry; key: string} | undefined> {
+/** The one file of `s3c upload FILE s3://bucket/key`, as a listing of the folder would give it. */
+async function singleFile(path: string, opts: UploadOptions): Promise<{rel: string; path: string; entry: StorageEntry; key: string} | undefined> {
   // The user named this file: a symlink is followed, as cp does.
   const st = await stat(path, {bigint: true}).catch(() => undefined)
   if (!st || st.isDirectory()) return undefined
@@ -79,7 +80,7 @@ async function singleFile(path: string, opts: UploadOptions): Promise<{entry: Lo
   const name = basename(path)
   const {prefix} = opts.location
   const key = prefix === '' || prefix.endsWith('/') ? joinKey(prefix, name) : prefix
-  return {entry: {rel: name, path, type: 'file', size: Number(st.size), mtimeNs: String(st.mtimeNs), mode: Number(st.mode)}, key}
+  return {rel: name, path, entry: {key: name, size: Number(st.size), lastModifiedMs: Number(st.mtimeNs / 1_000_000n), mtimeNs: String(st.mtimeNs)}, key}
 }
 
 /** `s3c upload`: walk the local tree once and move every file that changed (or the one file given). */
@@ -92,12 +93,7 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     {verb: 'upload', options: {...commonStoredOptions(opts), localFolder: root, storageClass: opts.storageClass, followSymlinks: opts.followSymlinks}})
   if (opts.dryRun) run.stats.planning = true
   const listPrefix = single ? single.key : folderPrefix(prefix)
-  let remoteEmpty = false
   let sync: SyncSession | undefined
-  // Only when the server lists out of S3 key order: the listing by key (see joinSync).
-  let fallback: Map<string, ListedObject> | undefined
-  // s3c retry: the failed files only.
-  const only = opts.only && new Set(opts.only)
   const compareMode: CompareMode = opts.checksum ? 'checksum' : 'mtime'
   // Started multipart uploads: aborted if the run stops early (an abort of a completed one is a no-op).
   const multiparts: {key: string; uploadId: string}[] = []
@@ -105,109 +101,97 @@ export async function upload(opts: UploadOptions): Promise<RunSummary> {
     await sync?.abort()
     await Promise.all(multiparts.map(m => run.s3.abortMultipart({bucket, ...m}).catch(() => undefined)))
   }
-  // --state-url in the data's bucket: a local file is not uploaded over a state, and the listing leaves the states out.
-  const isState = stateKeyTest(opts, bucket)
-
-  /**
-   * The regular files to upload, in key order; what the walk met but will not upload (problems,
-   * links, the reserved folder) is recorded as it passes, so the merge sees files only.
-   */
-  async function* files(): AsyncGenerator<{e: LocalEntry; key: string}> {
-    if (single) {
-      if (keyFilter(opts)(single.entry.rel) && (!only || only.has(single.key))) yield {e: single.entry, key: single.key}
-      return
-    }
-    // cp of a local wildcard: one that matches nothing is refused, as ls and rm refuse it.
-    const noMatch = opts.pattern !== undefined && !opts.only
-      ? () => new S3cError(`no file matches ${join(root, opts.pattern!)}: check the wildcard`, ExitCode.usage) : undefined
-    for await (const e of atLeastOne(walkLocal(root, opts), noMatch)) {
-      const rel = opts.flatten && !e.dir ? e.rel.slice(e.rel.lastIndexOf('/') + 1) : e.rel
-      const key = joinKey(prefix, e.dir ? `${rel}/` : rel)
-      if (only && !only.has(key)) continue
-      if (isProblem(e)) recordProblem(run, key, e)
-      else if (e.type === 'symlink') recordProblem(run, key, {...e, type: 'skipped', reason: 'symlink', dir: false})
-      else if (isState?.(key)) recordProblem(run, key, {...e, type: 'skipped', reason: 'reserved for s3c state', dir: false})
-      else yield {e, key}
-    }
-  }
   const conditions = activeConditions(opts.conditions)
-  const rule = {force: opts.force, checksum: opts.checksum, sizeOnly: opts.sizeOnly, conditions}
+  const planOptions: UploadPlanOptions = {
+    prefix, single: single && {key: single.key}, force: opts.force, checksum: opts.checksum, sizeOnly: opts.sizeOnly, conditions,
+    include: opts.include, exclude: opts.exclude, pattern: opts.pattern, flatten: opts.flatten, only: opts.only && new Set(opts.only),
+    // --state-url in the data's bucket: a local file is not uploaded over a state, and the listing leaves the states out.
+    isState: stateKeyTest(opts, bucket),
+    // cp of a local wildcard: one that matches nothing is refused, as ls and rm refuse it.
+    noMatch: opts.pattern !== undefined && !opts.only && !single
+      ? () => new S3cError(`no file matches ${join(root, opts.pattern!)}: check the wildcard`, ExitCode.usage) : undefined,
+  }
 
   async function* plan(): AsyncGenerator<Work> {
     const {empty} = await run.s3.checkBucket(bucket, listPrefix)
-    remoteEmpty = empty
     // Only list everything when there is something to compare with (one file: its HEAD tells).
     const listed = !empty && (!opts.force || !!conditions) && !single
     if (!single) sync = await openSyncSession(run, opts, {direction: 'upload', bucket, prefix: listPrefix, local: root}, listed)
-    const tuples = joinSync<{e: LocalEntry; key: string}, StorageEntry>({
-      local: {items: files()},
-      remote: listed ? {items: inKeyOrder(run.s3.listObjectPages(bucket, listPrefix))} : undefined,
-      state: listed ? sync?.stateInput() : undefined,
-    }, 'local', async error => {
-      opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
-      sync?.stopWriting('the listing could not be merged with it')
-      // A server that lists in another order: the whole listing, as before the state existed.
-      fallback = new Map()
-      for await (const o of run.s3.listObjects(bucket, listPrefix)) fallback.set(o.key, listedObject(o))
-    })
-    for await (const t of tuples) {
-      // An object (or a state entry) without a local file: nothing to send, and no entry.
-      if (!t.local) continue
-      const {e, key} = t.local
+    const local = single
+      ? {names: [{rel: single.rel, entry: single.entry}], locate: () => single.path}
+      : (tree => ({names: tree.names(planOptions), locate: tree.locate}))(treeAt({type: 'local', path: root}, run.s3, {followSymlinks: opts.followSymlinks}))
+    // One file: nothing listed; its HEAD tells what is there when the conditions need it, else the job checks.
+    const remote = empty ? 'empty' as const
+      : single ? (conditions ? {lookup: (key: string) => headEntry(run, bucket, key)} : 'unlisted' as const)
+        : listed ? inKeyOrder(run.s3.listObjectPages(bucket, listPrefix)) : 'unlisted' as const
+    const decisions = planUpload({
+      local, remote, state: sync?.stateInput(),
+      fallback: error => {
+        opts.onNotice?.(`${error.message}; comparing by size and HEAD checks for the rest of this run`)
+        sync?.stopWriting('the listing could not be merged with it')
+        // A server that lists in another order: the whole listing, as before the state existed.
+        return run.s3.listObjects(bucket, listPrefix)
+      },
+    }, planOptions)
+    for await (const p of decisions) {
+      if (p.kind === 'problem') {
+        recordProblem(run, p.key, {path: p.path, type: p.status, reason: p.reason ?? ''})
+        continue
+      }
+      const {key, entry: e, path, local, remote, state, decision: d} = p
       run.stats.seen(e.size)
-      const local: LocalStat = {size: e.size, mtimeNs: e.mtimeNs, ino: e.ino, ctimeNs: e.ctimeNs}
-      // One file: nothing listed; its HEAD tells what is there when the conditions need it, else the job checks.
-      const head = single && conditions && !remoteEmpty ? await run.s3.head(bucket, key) : undefined
-      const remote = single ? head && listedObject({size: Number(head['content-length'] ?? 0), etag: head.etag, lastModifiedMs: Date.parse(head['last-modified'] ?? '')})
-        : t.fallback ? fallback?.get(key) : t.remote && listedObject(t.remote)
-      const d: Decision = single && !remoteEmpty && !conditions && !opts.force ? {action: 'check', reason: 'no state'}
-        : decideFile('upload', {local, remote, state: t.fallback ? undefined : t.state}, rule)
       if (skippedByFlags(d)) {
-        run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped', ...(d.reason === 'exists' ? {reason: 'exists'} : {})})
+        run.stats.record({key, path, bytes: e.size, status: 'skipped', ...(d.reason === 'exists' ? {reason: 'exists'} : {})})
         continue
       }
       if (opts.dryRun) {
         // Only what would change is named; an unchanged file is counted, as a run counts it.
-        if (d.action === 'skip') run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+        if (d.action === 'skip') run.stats.record({key, path, bytes: e.size, status: 'skipped'})
         else {
           const action = d.action === 'transfer' ? 'upload' : d.action
           run.stats.plan(action, e.size)
-          opts.onPlan?.(`${action} ${e.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
+          opts.onPlan?.(`${action} ${p.rel} -> s3://${bucket}/${key} (${e.size} bytes)`)
         }
         continue
       }
       const skip = async (entry: StateEntry | undefined) => {
-        run.stats.record({key, path: e.path, bytes: e.size, status: 'skipped'})
+        run.stats.record({key, path, bytes: e.size, status: 'skipped'})
         await sync?.record(key, entry)
       }
       // Unchanged by the state: no request at all.
       if (d.action === 'skip') {
-        await skip(remote && t.state && carriedEntry(key, remote, t.state, local))
+        await skip(remote && state && local && carriedEntry(key, remote, state, local))
         continue
       }
-      const compare = d.action === 'check' ? compareMode : undefined
-      const expectSha256 = d.action === 'compare' ? d.sha256 : undefined
+      const {compare, expectSha256} = transferHints(d, compareMode)
+      const file = {path, size: e.size, mtimeNs: local!.mtimeNs}
       if (e.size >= opts.multipartThreshold) {
         // Decided here, before a multipart upload starts.
         if (compare) {
-          const check = await remoteCheck(run.s3, bucket, {key, ...e}, compare)
+          const check = await remoteCheck(run.s3, bucket, {key, ...file}, compare)
           if (check.same) {
-            await skip(check.state && syncedEntry(key, {size: e.size, ...check.state}, local))
+            await skip(check.state && syncedEntry(key, {size: e.size, ...check.state}, local!))
             continue
           }
         }
-        if (expectSha256 && (await fileDigests(e.path)).sha256 === expectSha256) {
-          await skip(remote && t.state && carriedEntry(key, remote, t.state, local))
+        if (expectSha256 && (await fileDigests(path)).sha256 === expectSha256) {
+          await skip(remote && state && carriedEntry(key, remote, state, local!))
           continue
         }
-        await sync?.expect(key, {size: e.size, local, remote, state: t.state})
-        yield await multipartFlow(run, opts, key, e, multiparts)
+        await sync?.expect(key, {size: e.size, local, remote, state})
+        yield await multipartFlow(run, opts, key, file, multiparts)
       } else {
-        await sync?.expect(key, {size: e.size, local, remote, state: t.state})
+        await sync?.expect(key, {size: e.size, local, remote, state})
         yield {kind: 'upload-files', bucket, storageClass: opts.storageClass, removeSource: opts.removeSource, settings: opts.settings,
-          files: [{path: e.path, key, size: e.size, mtimeNs: e.mtimeNs, compare, expectSha256}]}
+          files: [{path, key, size: e.size, mtimeNs: file.mtimeNs, compare, expectSha256}]}
       }
     }
   }
   return runWalk(run, opts.location, plan, cleanup, async () => { await sync?.finish() })
+}
+
+/** The object a HEAD finds at `key`, as a listing gives it. */
+async function headEntry(run: RunContext, bucket: string, key: string): Promise<StorageEntry | undefined> {
+  const head = await run.s3.head(bucket, key)
+  return head && {key, size: Number(head['content-length'] ?? 0), etag: head.etag, lastModifiedMs: Date.parse(head['last-modified'] ?? '')}
 }
