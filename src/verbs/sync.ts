@@ -75,7 +75,7 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
 
 /** A connection for the --delete pass (the run's closed with the run). */
 /** The connection of sync --delete's pass: the run's retries, signal and listing concurrency. */
-const connectionOf = (opts: SyncDeleteOptions) => ({s3: opts.s3, maxRetry: opts.maxRetry, signal: opts.signal, listConcurrency: opts.threadCount})
+const connectionOf = (opts: SyncDeleteOptions) => ({s3: opts.s3, maxRetry: opts.maxRetry, signal: opts.signal, listConcurrency: opts.threadCount, lent: opts.lent})
 
 /** S3→S3: the source's objects copied server-side where the destination lacks them or holds another version (size, then the time rule in the job). */
 async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSummary> {
