@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand} from '@aws-sdk/client-s3'
@@ -7,8 +8,8 @@ import {runCli} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {listKeys} from './harness/objects.js'
 import {startProxy} from './harness/proxy.js'
+import {awscliTool, findTool} from './harness/tools.js'
 import {putObjects} from './harness/verbs.js'
-import {makeTree} from './harness/tree.js'
 
 describe('s3c mb and rb', function () {
   it('mb makes a bucket and refuses an existing one with one line (exit 2); rb removes an empty one', async function () {
@@ -55,25 +56,60 @@ describe('s3c mb and rb', function () {
   /** A bucket's existence, as `s3c ls` reports it (exit 2: no such bucket). */
   const gone = async (bucket: string) => (await runCli(['ls', `s3://${bucket}`])).code === 2
 
-  it('after upload, download, sync and cp of folders with default flags the bucket holds only the user\'s objects, and rb --force removes it', async function () {
-    const dir = mkdtempSync(join(tmpdir(), 's3c-rb-'))
+  /** `aws s3 ls s3://BUCKET --recursive` with the harness' keys and no config files of the machine: the keys, as awscli lists them. */
+  function awsKeys(bucket: string): string[] {
+    const {s3} = harness()
+    const home = mkdtempSync(join(tmpdir(), 's3c-aws-home-'))
     try {
-      makeTree(join(dir, 'src'), {files: 30, depth: 2})
+      const env: NodeJS.ProcessEnv = {...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region,
+        AWS_REGION: s3.region, AWS_CONFIG_FILE: join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'), HOME: home}
+      for (const k of ['AWS_PROFILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_CA_BUNDLE', 'AWS_SESSION_TOKEN']) delete env[k]
+      const r = spawnSync(findTool(awscliTool), ['--endpoint-url', s3.endpoint, 's3', 'ls', `s3://${bucket}`, '--recursive'], {encoding: 'utf8', env})
+      assert.equal(r.status, 0, `aws s3 ls: ${r.stderr}`)
+      // "2026-01-01 00:00:00       1234 key with spaces": the key is everything after the size.
+      return r.stdout.split('\n').filter(Boolean).map(l => /^\S+ \S+ +\d+ (.*)$/.exec(l)![1])
+    } finally {
+      rmSync(home, {recursive: true, force: true})
+    }
+  }
+
+  it("after upload, download, sync and cp of folders with default flags aws s3 ls --recursive shows only the user's objects, a download from a bucket the user may only read prints nothing, and rb --force removes it", async function () {
+    const dir = mkdtempSync(join(tmpdir(), 's3c-rb-'))
+    const proxy = await startProxy(harness().s3.endpoint)
+    try {
+      // Plain names: fauxqs lists in locale order, which a download's merge would report (a warning of its own) for names of other scripts.
+      for (let i = 0; i < 30; i++) {
+        mkdirSync(join(dir, 'src', `d${i % 3}`, `e${i % 2}`), {recursive: true})
+        writeFileSync(join(dir, 'src', `d${i % 3}`, `e${i % 2}`, `f${i}.txt`), `file ${i}\n`.repeat(i))
+      }
       const bucket = await newBucket('rbsynced')
       for (const args of [['upload', join(dir, 'src'), `s3://${bucket}/up`], ['download', `s3://${bucket}/up`, join(dir, 'down')],
-        ['sync', join(dir, 'src'), `s3://${bucket}/synced`], ['cp', join(dir, 'src'), `s3://${bucket}/copied/`]]) {
+        ['sync', join(dir, 'src'), `s3://${bucket}/synced`], ['sync', `s3://${bucket}/synced`, join(dir, 'synced-down')],
+        ['cp', join(dir, 'src'), `s3://${bucket}/copied/`], ['cp', `s3://${bucket}/copied/`, join(dir, 'copied-down')]]) {
         const r = await runCli(args)
         assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
         assert.equal(r.stderr.match(/warn|AccessDenied/gi), null, r.stderr)
       }
-      const keys = [...(await listKeys(bucket)).keys()]
+      const keys = awsKeys(bucket)
       assert.equal(keys.length, 90)
       assert.deepEqual(keys.filter(k => !/^(up|synced|copied)\//.test(k)), [], 'nothing but what the user asked for')
+      assert.deepEqual(keys.sort(), [...(await listKeys(bucket)).keys()].sort(), 'awscli lists what the server holds')
+      // The bucket as a reader sees it: every write refused (403 AccessDenied), as a read-only or public bucket answers.
+      proxy.setFaults({deny: q => q.method !== 'GET' && q.method !== 'HEAD'})
+      for (const [i, args] of [['download', `s3://${bucket}/up`, join(dir, 'ro-down')], ['download', `s3://${bucket}/up`, join(dir, 'ro-down')],
+        ['sync', `s3://${bucket}/synced`, join(dir, 'ro-sync')], ['cp', `s3://${bucket}/copied/`, join(dir, 'ro-cp')]].entries()) {
+        const r = await runCli(args, {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+        assert.equal(r.code, 0, `${i}: ${args.join(' ')}: ${r.stderr}`)
+        assert.equal(r.stderr, '', `${args.join(' ')} prints no warning`)
+      }
+      assert.equal(proxy.count('PUT') + proxy.count('POST') + proxy.count('DELETE'), 0, 'no write was even tried')
+      assert.ok(proxy.count('GET') > 0)
       const r = await runCli(['rb', `s3://${bucket}`, '--force', '--json'])
       assert.equal(r.code, 0, r.stderr)
       assert.equal(JSON.parse(r.stdout).objectsDeleted, 90)
       assert.ok(await gone(bucket))
     } finally {
+      await proxy.stop()
       rmSync(dir, {recursive: true, force: true})
     }
   })

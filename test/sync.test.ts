@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli} from './harness/cli.js'
@@ -142,6 +142,37 @@ describe('sync', function () {
         }
       }
       assert.equal(proxy.count('PUT') + proxy.count('POST') + proxy.count('DELETE'), 0, 'a dry run writes nothing')
+    } finally {
+      await proxy.stop()
+    }
+  })
+
+  it('after a sync, the same sync --dry-run prints its summary alone, in every direction (an object uploaded in parts, copied whole, included)', async function () {
+    const src = mk('syncagain')
+    // Plain names: fauxqs lists in locale order, which the merge would report for names of other scripts.
+    for (let i = 0; i < 12; i++) {
+      mkdirSync(join(src, `d${i % 3}`), {recursive: true})
+      writeFileSync(join(src, `d${i % 3}`, `f${i}.txt`), 'x'.repeat(i * 10))
+    }
+    // Above the multipart threshold: its ETag is a multipart one, its S3→S3 copy (CopyObject) gets another of the same size.
+    writeFileSync(join(src, 'big.bin'), Buffer.alloc(9 * 1024 * 1024, 7))
+    const bucket = await newBucket('syncagain')
+    const proxy = await startProxy(harness().s3.endpoint)
+    try {
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint}
+      for (const [from, to] of [[src, `s3://${bucket}/p/`], [`s3://${bucket}/p/`, mk('syncagain-dst')], [`s3://${bucket}/p/`, `s3://${bucket}/q/`]]) {
+        const first = await runCli(['sync', from, to], {env})
+        assert.equal(first.code, 0, first.stderr)
+        proxy.reset()
+        const dry = await runCli(['sync', '--dry-run', from, to], {env})
+        assert.equal(dry.code, 0, dry.stderr)
+        assert.equal(dry.stderr, '')
+        assert.equal(dry.stdout, 'sync (dry run): would change nothing; 13 unchanged\n', `${from} -> ${to}`)
+        assert.equal(proxy.count('PUT') + proxy.count('POST') + proxy.count('DELETE'), 0, 'a dry run writes nothing')
+        // And the run agrees: nothing is sent again.
+        const again = await runCli(['sync', from, to, '--json'], {env})
+        assert.deepEqual([JSON.parse(again.stdout).filesDone, JSON.parse(again.stdout).filesSkipped], [0, 13], `${from} -> ${to}`)
+      }
     } finally {
       await proxy.stop()
     }

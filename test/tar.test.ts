@@ -222,10 +222,10 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       }
     })
 
-    it('tar list names every member; --extended gives name,offset,size,etag', async function () {
+    it('tar list names every member but the archive\'s toc.csv; --extended gives name,offset,size,etag', async function () {
       const r = await cli(['tar', 'list', '-f', `s3://${bucket}/archives/all.tar`])
       assert.equal(r.code, 0, r.stderr)
-      assert.deepEqual(r.stdout.split('\n').filter(Boolean).sort(), ['toc.csv', ...sizes.keys()].sort())
+      assert.deepEqual(r.stdout.split('\n').filter(Boolean).sort(), [...sizes.keys()].sort())
       const x = await cli(['tar', 'list', '-f', `s3://${bucket}/archives/all.tar`, '--extended'])
       assert.equal(x.code, 0, x.stderr)
       const line = x.stdout.split('\n').find(l => l.startsWith('big/large 4.bin,'))
@@ -260,7 +260,7 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       assert.equal(whole.code, 0, whole.stderr)
       const back = mk('rs')
       await mirrorPrefix(bucket, 'restored/', back)
-      rmSync(join(back, 'toc.csv'))
+      // Only members: the archive's own toc.csv is not restored as an object.
       assert.deepEqual(compareTrees(src, back), [])
       // Members ≥ 256 KiB are copied inside S3: no GET reads a byte of the 12 MiB one.
       const entry = (await cli(['tar', 'list', '-f', `s3://${bucket}/archives/all.tar`, '--extended'])).stdout.split('\n').find(l => l.startsWith('big/large 4.bin,'))!
@@ -291,7 +291,7 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       const dest = mk('lx')
       const r = await cli(['tar', 'extract', '-f', `s3://${bucket}/archives/all.tar`, '-C', dest])
       assert.equal(r.code, 0, r.stderr)
-      rmSync(join(dest, 'toc.csv'))
+      // Only members, as to S3: no toc.csv.
       assert.deepEqual(compareTrees(src, dest), [])
       for (const rel of [...sizes.keys()].filter((_, i) => i % 50 === 0 || sizes.get(_)! >= 5 * MiB))
         assert.equal(Math.floor(statSync(join(dest, rel)).mtimeMs / 1000), Math.floor(statSync(join(src, rel)).mtimeMs / 1000), rel)
@@ -301,6 +301,18 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       const got = [...hashTree(sub).keys()].sort()
       const want = [...sizes.keys()].filter(k => k === 'big/large 0.bin' || k.startsWith('with space 1/')).sort()
       assert.deepEqual(got, want, '"with space 1" does not match "with space 10…"')
+    })
+
+    it('the archive\'s toc.csv is extracted when named, to S3 and to a folder', async function () {
+      const dest = mk('tocnamed')
+      const r = await cli(['tar', 'extract', '-f', `s3://${bucket}/archives/all.tar`, '-C', dest, 'toc.csv'])
+      assert.equal(r.code, 0, r.stderr)
+      assert.deepEqual([...hashTree(dest).keys()], ['toc.csv'])
+      assert.equal(readFileSync(join(dest, 'toc.csv'), 'utf8').split('\n').filter(Boolean).length, sizes.size)
+      const s3 = await cli(['tar', 'extract', '-f', `s3://${bucket}/archives/all.tar`, '-C', `s3://${bucket}/tocnamed/`, 'toc.csv'])
+      assert.equal(s3.code, 0, s3.stderr)
+      assert.deepEqual([...(await listKeys(bucket, 'tocnamed/')).keys()], ['tocnamed/toc.csv'])
+      assert.ok((await getObject(bucket, 'tocnamed/toc.csv')).equals(readFileSync(join(dest, 'toc.csv'))))
     })
   })
 
@@ -540,5 +552,63 @@ describe('s3c tar create | list | extract (archives built in S3)', function () {
       const [name] = [...sizes].find(([, s]) => s > 1000 && s < MiB)!
       return `/${bucket}/src/${name}`
     }
+  })
+
+  describe("toc.csv: the archive's table of contents is no member; a user's file of that name is", function () {
+    /** Members of `tar list`, and the files `tar extract` restores to a folder and to S3, of one archive. */
+    async function seen(archive: string, s3Dest: string | undefined): Promise<{list: string[]; local: string[]; s3?: string[]}> {
+      const ls = await runCli(['tar', 'list', '-f', archive])
+      assert.equal(ls.code, 0, ls.stderr)
+      const dest = mk('tocx')
+      const x = await runCli(['tar', 'extract', '-f', archive, '-C', dest])
+      assert.equal(x.code, 0, x.stderr)
+      const out: {list: string[]; local: string[]; s3?: string[]} = {list: ls.stdout.split('\n').filter(Boolean).sort(), local: [...hashTree(dest).keys()].sort()}
+      if (s3Dest) {
+        const y = await runCli(['tar', 'extract', '-f', archive, '-C', s3Dest])
+        assert.equal(y.code, 0, y.stderr)
+        const {bucket: b, prefix} = /^s3:\/\/([^/]+)\/(.*)$/.exec(s3Dest)!.slice(1).reduce((o, v, i) => ({...o, [i ? 'prefix' : 'bucket']: v}), {} as {bucket: string; prefix: string})
+        out.s3 = [...(await listKeys(b, prefix)).keys()].map(k => k.slice(prefix.length)).sort()
+      }
+      return out
+    }
+
+    it('an archive of tar create (TOC first): listed and extracted without it, in S3 (index), as a local tar and in S3 without its index (TOC)', async function () {
+      const b = await newBucket('toc')
+      for (const k of ['a.txt', 'd/b.txt', 'toc.csv']) await putObject(b, `src/${k}`, Buffer.from(`object ${k}\n`))
+      const c = await runCli(['tar', 'create', '-f', `s3://${b}/arch.tar`, `s3://${b}/src/`])
+      assert.equal(c.code, 0, c.stderr)
+      // The TOC is first, and the user's object named toc.csv is a member after it.
+      const local = join(mk('toclocal'), 'arch.tar')
+      writeFileSync(local, await getObject(b, 'arch.tar'))
+      const names = execFileSync('tar', ['-tf', local], {encoding: 'utf8'}).trim().split('\n')
+      assert.equal(names[0], 'toc.csv')
+      assert.deepEqual(names.slice(1).sort(), ['a.txt', 'd/b.txt', 'toc.csv'])
+      const want = ['a.txt', 'd/b.txt', 'toc.csv']
+      const fromIndex = await seen(`s3://${b}/arch.tar`, `s3://${b}/x1/`)
+      assert.deepEqual(fromIndex, {list: want, local: want, s3: want})
+      assert.deepEqual(await seen(local, undefined), {list: want, local: want})
+      await copyObject(b, 'arch.tar', 'bare.tar')
+      assert.deepEqual(await seen(`s3://${b}/bare.tar`, `s3://${b}/x2/`), {list: want, local: want, s3: want})
+      // The user's toc.csv, not the archive's: its own bytes.
+      assert.equal((await getObject(b, 'x1/toc.csv')).toString(), 'object toc.csv\n')
+    })
+
+    it('a GNU tar with a file named toc.csv (not a TOC, or not first): listed and extracted like any file', async function () {
+      const dir = mk('gnutoc')
+      mkdirSync(join(dir, 'in', 'd'), {recursive: true})
+      writeFileSync(join(dir, 'in', 'a.txt'), 'a\n')
+      writeFileSync(join(dir, 'in', 'toc.csv'), 'name,offset,size\nx,1,2\n')
+      writeFileSync(join(dir, 'in', 'd', 'toc.csv'), 'a.txt,512,2\n')
+      const b = await newBucket('gnutoc')
+      const want = ['a.txt', 'd/toc.csv', 'toc.csv']
+      for (const [name, order] of [['later.tar', ['a.txt', 'toc.csv', 'd/toc.csv']], ['first.tar', ['toc.csv', 'a.txt', 'd/toc.csv']]] as const) {
+        const tarPath = join(dir, name)
+        execFileSync('tar', ['--format=gnu', '-cf', tarPath, '--no-recursion', '-C', join(dir, 'in'), ...order])
+        await putObject(b, name, readFileSync(tarPath))
+        assert.deepEqual(await seen(`s3://${b}/${name}`, `s3://${b}/${name}.x/`), {list: want, local: want, s3: want}, name)
+        assert.deepEqual(await seen(tarPath, undefined), {list: want, local: want}, `${name}, local`)
+        assert.equal((await getObject(b, `${name}.x/toc.csv`)).toString(), 'name,offset,size\nx,1,2\n')
+      }
+    })
   })
 })

@@ -3,7 +3,7 @@ import {downloadSingle} from '../verbs/download-single.js'
 import {listFiles} from '../verbs/list-files.js'
 import type {IndexedMember} from '../s3ci/format.js'
 import {resolveTarRef} from '../s3ci/ref.js'
-import {CONNECT_KEYS, checkOptions, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
+import {CONNECT_KEYS, checkOptions, lentOf, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
 
 /*
  * Bundles and indexed tars from the library: the same readers as `s3c list-files` and
@@ -28,7 +28,7 @@ export function listMembers<O extends ArchiveOptions = ArchiveOptions>(bundleOrT
   return libraryCall(async () => {
     const opts = checkOptions('listMembers', options, ARCHIVE_KEYS)
     const ref = resolveTarRef(bundleOrTarUrl, {bucket: opts.bucket, prefix: opts.prefix})
-    return listFiles({s3: await resolveConnection(opts, 4), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache})
+    return listFiles({s3: await resolveConnection(opts, 4), lent: lentOf(opts), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache})
   })
 }
 
@@ -53,7 +53,7 @@ export function openMember<O extends ArchiveOptions = ArchiveOptions>(bundleOrTa
   })
   void (async () => {
     const ref = resolveTarRef(bundleOrTarUrl, {bucket: opts.bucket, prefix: opts.prefix})
-    await downloadSingle({s3: await resolveConnection(opts, 8), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache, member: name, stdout: sink})
+    await downloadSingle({s3: await resolveConnection(opts, 8), lent: lentOf(opts), maxRetry: opts.maxRetry ?? 10, ref, cache: opts.cache, member: name, stdout: sink})
   })().catch(error => out.destroy(libraryError(error)))
   return out
 }

@@ -59,9 +59,12 @@ export const CONNECT_KEYS = optionKeys<ConnectOptions>()('endpoint', 'region', '
 
 /** Where a function bound by `connect()` finds its connection: not an option anyone can spell. */
 export const SHARED = Symbol('s3c.connection')
-interface Shared {
+export interface Shared {
   [SHARED]?: S3Store
 }
+
+/** The connection `connect()` lent a call, for the verbs' `lent` option (every S3 request of the call goes through it). */
+export const lentOf = (opts: object): S3Store | undefined => (opts as Shared)[SHARED]
 
 /**
  * The options of a call, checked at run time as the types check them at compile time: an unknown
@@ -99,7 +102,7 @@ function connectionOf(opts: ConnectOptions, s3: S3Config): Connection {
 /** Opens a connection for one call (closed by `withS3`), or lends the one `connect()` opened (closed by its `close()`). */
 export async function openConnection(opts: ConnectOptions & Shared = {}, sockets = transferDefaults.threadCount): Promise<{s3: S3Store; release(): Promise<void>}> {
   const shared = opts[SHARED]
-  if (shared) return {s3: opts.signal ? shared.with({signal: opts.signal}) : shared, release: async () => undefined}
+  if (shared) return {s3: shared.with({signal: opts.signal, lent: true}), release: async () => undefined}
   const s3 = await openS3(connectionOf(opts, await resolveConnection(opts, sockets)))
   return {s3, release: () => s3.close()}
 }

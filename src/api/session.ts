@@ -1,6 +1,7 @@
 import type {Readable, Writable} from 'node:stream'
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {RunSummary} from '../run/stats.js'
+import {transferDefaults} from '../run/defaults.js'
 import {openS3} from '../storage/open.js'
 import type {RemoveSummary} from '../verbs/rm.js'
 import type {SyncSummary} from '../verbs/sync.js'
@@ -40,14 +41,15 @@ const callKeys = (keys: readonly string[]) => keys.filter(k => !(WHERE as readon
 
 /**
  * One connection for many calls: the configuration is resolved once (as every function resolves
- * it: README "Connecting") and the calls that read and remove share one keep-alive pool; writes,
- * copies and archives use the same configuration. Each call takes its own options but not the
- * connection's.
+ * it: README "Connecting") and every call, reads, writes, copies, syncs and archives alike, goes
+ * through its one client and keep-alive pool (src/storage/open.ts, `lent`). Each call takes its
+ * own options but not the connection's. The pool holds as many sockets as a run may use at most
+ * (threadCount, else the adaptive limit's ceiling).
  */
 export async function connect<O extends ConnectOptions = ConnectOptions>(options?: Exact<O, ConnectOptions>): Promise<S3cConnection> {
   return libraryCall(async () => {
     const opts = checkOptions('connect', options, CONNECT_KEYS)
-    const s3 = await resolveConnection(opts, opts.threadCount)
+    const s3 = await resolveConnection(opts, opts.threadCount ?? transferDefaults.adaptiveMax)
     const storage = await openS3({s3, maxRetry: opts.maxRetry, signal: opts.signal})
     let closed = false
     /** A call's options checked as its own, with the connection's added. */

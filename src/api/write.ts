@@ -16,7 +16,7 @@ import {mv} from '../verbs/mv.js'
 import {pipeToS3} from '../verbs/pipe.js'
 import {sync as syncVerb, type SyncSummary} from '../verbs/sync.js'
 import {ExitCode, S3cError} from '../base/errors.js'
-import {CONNECT_KEYS, checkOptions, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
+import {CONNECT_KEYS, checkOptions, lentOf, libraryCall, libraryError, optionKeys, resolveConnection, type ConnectOptions, type Exact} from './connect.js'
 
 const write = promisify(writeCb)
 const close = promisify(closeCb)
@@ -73,7 +73,7 @@ const s3Of = (o: ConnectOptions) => resolveConnection(o, o.threadCount ?? transf
 async function transferOf(o: ConnectOptions & {dryRun?: boolean; redisUrl?: string; include?: string[]; exclude?: string[]; onPlan?: (l: string) => void;
   checksum?: boolean; force?: boolean}): Promise<Omit<TransferOptions, 'location'>> {
   return {
-    s3: await s3Of(o), threadCount: o.threadCount ?? transferDefaults.threadCount, adaptive: o.threadCount === undefined, maxRetry: o.maxRetry ?? transferDefaults.maxRetry,
+    s3: await s3Of(o), lent: lentOf(o), threadCount: o.threadCount ?? transferDefaults.threadCount, adaptive: o.threadCount === undefined, maxRetry: o.maxRetry ?? transferDefaults.maxRetry,
     multipartThreshold: transferDefaults.multipartThreshold, partSize: transferDefaults.partSize, force: o.force ?? false, checksum: o.checksum ?? false,
     dryRun: o.dryRun ?? false, include: o.include, exclude: o.exclude, redisUrl: o.redisUrl, onPlan: o.onPlan, signal: o.signal,
   }
@@ -163,7 +163,7 @@ export function createWriteStream<O extends WriteOptions = WriteOptions>(url: st
   let done: Promise<unknown> | undefined
   let failure: Error | undefined
   const start = () => done ??= (async () => pipeToS3(feed, target, {
-    s3: await s3Of(opts), maxRetry: opts.maxRetry ?? transferDefaults.maxRetry, partSize: opts.partSize, signal: opts.signal,
+    s3: await s3Of(opts), lent: lentOf(opts), maxRetry: opts.maxRetry ?? transferDefaults.maxRetry, partSize: opts.partSize, signal: opts.signal,
     settings: {contentType: opts.contentType, metadata: opts.metadata, storageClass: opts.storageClass},
   }))().catch(error => {
     // The upload failed (and was aborted): the writer learns it now, not from a 'drain' of the

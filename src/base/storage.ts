@@ -261,8 +261,12 @@ export interface ObjectStore {
 export interface S3Store extends ObjectStore {
   /** Where requests go, for messages (never contains secrets). */
   readonly endpointLabel: string
-  /** The same connection with another retry policy, signal or listing concurrency. */
-  with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number}): S3Store
+  /**
+   * The same connection with another retry policy, signal or listing concurrency; `lent`: for one
+   * call on a connection its caller keeps open (the library's connect()): its close() leaves the
+   * connection open, and its slow-downs go to its own onThrottle listeners.
+   */
+  with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number; lent?: boolean}): S3Store
   /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
   withoutSignal(): S3Store
   /** As every store's, and object versions by id too (rb --force of a versioned bucket). */

@@ -107,15 +107,23 @@ export function copyUnchanged(src: Headers, dest: Headers, exact: boolean): bool
   return Number.isFinite(srcModified) && Number.isFinite(destModified) && destModified >= srcModified
 }
 
+/**
+ * sync's check of an object the planner found at the destination with the same size and another
+ * ETag (a multipart copy's ETag is not its source's): both HEADed, then copyUnchanged. The one
+ * decision of the copy job, of the planner of a large copy and of a dry run (which names only what
+ * would change: a check it leaves undecided would be a line for nothing).
+ */
+export async function holdsCopy(s3: JobContext['s3'], src: {bucket: string; key: string}, dest: {bucket: string; key: string}, exact: boolean): Promise<boolean> {
+  const [a, b] = await Promise.all([s3.head(src.bucket, src.key), s3.head(dest.bucket, dest.key)])
+  return !!a && !!b && copyUnchanged(a, b, exact)
+}
+
 async function copyOne(job: CopyObjectJob, f: CopyFileRef, ctx: JobContext): Promise<FileOutcome> {
   const ref = {key: f.key, path: url(job.srcBucket, f.srcKey), size: f.size}
   const skipped: FileOutcome = {key: f.key, path: ref.path, bytes: f.size, status: 'skipped'}
   try {
     if (await skippedByConditions(ctx.s3, job.conditions, {bucket: job.srcBucket, key: f.srcKey, size: f.size}, {bucket: job.bucket, key: f.key})) return {...skipped, reason: 'exists'}
-    if (f.compare) {
-      const [src, dest] = await Promise.all([ctx.s3.head(job.srcBucket, f.srcKey), ctx.s3.head(job.bucket, f.key)])
-      if (src && dest && copyUnchanged(src, dest, job.exactTimestamps === true)) return skipped
-    }
+    if (f.compare && await holdsCopy(ctx.s3, {bucket: job.srcBucket, key: f.srcKey}, {bucket: job.bucket, key: f.key}, job.exactTimestamps === true)) return skipped
     let settings = job.settings
     if (settings.replace && settings.contentType === undefined) {
       // New metadata, same content type: REPLACE would drop it otherwise.

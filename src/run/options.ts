@@ -1,4 +1,5 @@
 import type {S3Location} from '../base/location.js'
+import type {S3Store} from '../base/storage.js'
 import type {CopyConditions} from '../jobs/types.js'
 import type {S3Config} from '../s3/config.js'
 import type {RunStats} from './stats.js'
@@ -9,6 +10,8 @@ import type {RunStats} from './stats.js'
  */
 export interface RunOptions {
   s3: S3Config
+  /** A connection the caller keeps open (the library's connect()): the run uses it instead of opening one (src/storage/open.ts openStore). */
+  lent?: S3Store
   /** Requests in flight (s3concurrent's thread_count): fixed, or with `adaptive` where the limit starts. */
   threadCount: number
   /**

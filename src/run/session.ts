@@ -69,7 +69,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
   const limit = opts.adaptive && !opts.redisUrl
     ? new AdaptiveLimit({start: opts.threadCount, min: 4, max: Math.max(opts.threadCount, transferDefaults.adaptiveMax)}) : undefined
   const most = limit ? Math.max(opts.threadCount, transferDefaults.adaptiveMax) : opts.threadCount
-  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, most)}, retry, controller.signal, opts.threadCount)
+  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, most)}, retry, controller.signal, opts.threadCount, opts.lent)
   if (limit) s3.onThrottle(() => limit.throttled())
   const ctx: JobContext = {
     s3, signal: controller.signal,

@@ -148,6 +148,25 @@ function addGlobalMiddleware(client: S3Client, config: S3Config, log: RequestLog
   }, {relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 's3cRequestLog'})
 }
 
+const SDK_NOTICE = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'
+
+/**
+ * Makes an SDK client without the SDK's notice that its future versions need a newer Node
+ * (printed once per process on Node < 22 when a client is constructed): s3c's users, the CLI's and
+ * the library's, did not choose the SDK and can do nothing about it (issue 23). Only that notice:
+ * the SDK reads the variable in the client's constructor, so it is set for the call alone and the
+ * program's other warnings (process.emitWarning) print as before. A value the user set is kept.
+ */
+export function withoutSdkVersionNotice<T>(make: () => T): T {
+  if (process.env[SDK_NOTICE] !== undefined) return make()
+  process.env[SDK_NOTICE] = 'true'
+  try {
+    return make()
+  } finally {
+    delete process.env[SDK_NOTICE]
+  }
+}
+
 /** The one S3 client factory: the SDK client and the fast path get the same endpoint, region, addressing, credentials and sockets. */
 export async function createS3(config: S3Config): Promise<S3Handle> {
   const region = config.region
@@ -167,7 +186,8 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
   let client: S3Client | undefined
   const makeSdk = async () => {
     const [m, {NodeHttpHandler}] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler')])
-    client = new m.S3Client({
+    const auth = anonymous ? await anonymousAuth() : {}
+    client = withoutSdkVersionNotice(() => new m.S3Client({
       region,
       profile: config.profile,
       endpoint: config.endpoint,
@@ -175,7 +195,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
       ignoreConfiguredEndpointUrls: true,
       forcePathStyle: config.forcePathStyle,
       credentials,
-      ...(anonymous ? await anonymousAuth() : {}),
+      ...auth,
       // One retry policy for the whole tool (src/base/retry.ts): the SDK must not retry on its own.
       maxAttempts: 1,
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -186,7 +206,7 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
         connectionTimeout: 10_000, // CONNECT_TIMEOUT_MS of the fast path
         requestTimeout: 120_000,
       }),
-    })
+    }))
     addGlobalMiddleware(client, config, log)
     return {client, m}
   }

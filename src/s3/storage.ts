@@ -121,12 +121,15 @@ export class S3Storage implements S3Store {
    * entry, so the oldest go beyond a bound.
    */
   private readonly followed = new Map<string, Set<string>>()
-  /** Told when the server says to slow down (503 SlowDown, 429): the run's adaptive limit listens. Shared by every view made with `with`. */
+  /** Told when the server says to slow down (503 SlowDown, 429): the run's adaptive limit listens. Shared by every view made with `with` (a lent view has its own). */
   private readonly throttleListeners: (() => void)[]
 
-  /** `listConcurrency`: listing requests in flight at most (the run's --thread-count). */
+  /**
+   * `listConcurrency`: listing requests in flight at most (the run's --thread-count). `lent`: a
+   * view for a call on a connection its caller keeps (the library's connect()): close() leaves it open.
+   */
   constructor(private readonly handle: S3Handle, readonly retry: RetryPolicy, readonly signal?: AbortSignal,
-    readonly listConcurrency = DEFAULT_LIST_CONCURRENCY, listeners: (() => void)[] = []) {
+    readonly listConcurrency = DEFAULT_LIST_CONCURRENCY, listeners: (() => void)[] = [], private readonly lent = false) {
     this.throttleListeners = listeners
   }
 
@@ -141,13 +144,15 @@ export class S3Storage implements S3Store {
   }
 
   /** The same connection with another retry policy (a worker's job carries its run's --max-retry), signal or listing concurrency. */
-  with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number}): S3Storage {
-    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal, opts.listConcurrency ?? this.listConcurrency, this.throttleListeners)
+  with(opts: {retry?: RetryPolicy; signal?: AbortSignal; listConcurrency?: number; lent?: boolean}): S3Storage {
+    // A lent view's slow-downs go to its own listeners: one call's adaptive limit, not every call's on the connection.
+    return new S3Storage(this.handle, opts.retry ?? this.retry, opts.signal ?? this.signal, opts.listConcurrency ?? this.listConcurrency,
+      opts.lent ? [] : this.throttleListeners, opts.lent || this.lent)
   }
 
   /** The same connection without the signal: for the cleanup after a stop, which must still be sent. */
   withoutSignal(): S3Storage {
-    return new S3Storage(this.handle, this.retry, undefined, this.listConcurrency, this.throttleListeners)
+    return new S3Storage(this.handle, this.retry, undefined, this.listConcurrency, this.throttleListeners, this.lent)
   }
 
   /** Where requests go, for messages (never contains secrets). */
@@ -157,6 +162,7 @@ export class S3Storage implements S3Store {
 
   /** Closes the connection (every view made with `with` shares it). */
   async close(): Promise<void> {
+    if (this.lent) return
     await this.handle.close()
   }
 

@@ -17,15 +17,49 @@ export interface ArchiveMembers {
   from: 'index' | 'toc' | 'scan'
   /** name → ETag of the source object, from a TOC. */
   etags: Map<string, string>
+  /**
+   * The archive's own table of contents (s3tar's toc.csv, which tar create writes too), when it
+   * has one: not among `members`, as s3tar's extract reads it and restores only what it lists.
+   * A member named toc.csv anywhere else, or one that does not describe the archive, is a file
+   * of the user's like any other.
+   */
+  toc?: IndexedMember
 }
 
 
-/** The TOC's rows when the first member is toc.csv (s3tar's archives and ours). */
-async function readToc(src: RangeSource): Promise<string[][] | undefined> {
+/** The TOC's rows, and the member that holds them, when the first member is toc.csv (s3tar's archives and ours). */
+async function readToc(src: RangeSource): Promise<{rows: string[][]; member: IndexedMember} | undefined> {
   const first = await scanFirst(src)
   if (!first || first.name !== TOC_NAME) return undefined
   const data = await src.read(first.dataOffset, first.size)
-  return parseCsv(data.toString('utf8'))
+  return {rows: parseCsv(data.toString('utf8')), member: first}
+}
+
+/** Whether TOC members describe these members: each names one at its offset with its size (a user's file named toc.csv does not). */
+function describes(toc: IndexedMember[], members: IndexedMember[]): boolean {
+  const at = new Map(members.map(m => [m.dataOffset, m]))
+  return toc.length > 0 && toc.every(t => at.get(t.dataOffset)?.name === t.name && at.get(t.dataOffset)?.size === t.size)
+}
+
+/**
+ * Whether TOC rows can be this archive's: each member's data on a block boundary after the TOC's
+ * own, inside the archive, none overlapping. A user's CSV that happens to be named toc.csv and
+ * come first is then read as what it is, a file (the archive is scanned).
+ */
+function plausible(toc: IndexedMember[], own: IndexedMember, size: number): boolean {
+  let end = own.dataOffset + own.size
+  for (const t of [...toc].sort((a, b) => a.dataOffset - b.dataOffset)) {
+    if (t.dataOffset % 512 !== 0 || t.dataOffset < end || t.dataOffset + t.size > size) return false
+    end = t.dataOffset + t.size
+  }
+  return true
+}
+
+/** The members without the archive's TOC (ArchiveMembers.toc), when it has one. */
+function withoutToc(members: IndexedMember[], found: {member: IndexedMember} | undefined, tocMembers: IndexedMember[]): {members: IndexedMember[]; toc?: IndexedMember} {
+  const toc = found && members.find(m => m.name === TOC_NAME && m.dataOffset === found.member.dataOffset)
+  if (!toc || !describes(tocMembers, members)) return {members}
+  return {members: members.filter(m => m !== toc), toc}
 }
 
 async function scanFirst(src: RangeSource): Promise<IndexedMember | undefined> {
@@ -54,22 +88,23 @@ export async function archiveMembers(s3: S3Store | undefined, ref: TarRef): Prom
     const tar = fromIndex ? await reader.openTar()
       : isLocalTar(ref) ? await localSource(ref.path, {label: ref.label}) : await s3!.openSource(ref.bucket, ref.tarKey)
     try {
-      const rows = await readToc(tar).catch(() => undefined)
+      const found = await readToc(tar).catch(() => undefined)
       const etags = new Map<string, string>()
       const tocMembers: IndexedMember[] = []
-      for (const r of rows ?? []) {
+      for (const r of found?.rows ?? []) {
         if (r.length < 3 || !/^\d+$/.test(r[1]) || !/^\d+$/.test(r[2])) continue
         if (r[3]) etags.set(r[0], r[3])
         tocMembers.push({name: r[0], type: 'file', size: Number(r[2]), dataOffset: Number(r[1]), mode: 0o644, mtime: 0})
       }
       const source = await tar.ref()
-      if (fromIndex) return {...fromIndex, source, from: 'index', etags}
+      if (fromIndex) return {...fromIndex, ...withoutToc(fromIndex.members, found, tocMembers), source, from: 'index', etags}
       const {size} = await tar.stat()
-      if (tocMembers.length > 0) return {members: tocMembers, source, size, from: 'toc', etags}
+      // The TOC lists every member but itself.
+      if (found && tocMembers.length > 0 && plausible(tocMembers, found.member, size)) return {members: tocMembers, toc: found.member, source, size, from: 'toc', etags}
       const members = await scanTar(tar).catch(error => {
         throw error instanceof SourceChangedError ? new S3cError(`${ref.label} changed while it was being read: run the command again`, error.exitCode) : error
       })
-      return {members, source, size, from: 'scan', etags}
+      return {...withoutToc(members, found, tocMembers), source, size, from: 'scan', etags}
     } finally {
       if (!fromIndex) await tar.close()
     }

@@ -26,9 +26,12 @@ export function treeAt(loc: Pick<S3Url, 'type' | 'bucket' | 'key'> | Pick<LocalP
 
 /**
  * One S3 connection (the one client factory, src/s3/client.ts) with this retry policy and signal;
- * `listConcurrency`: listing requests in flight at most (the run's --thread-count).
+ * `listConcurrency`: listing requests in flight at most (the run's --thread-count). `lent`: a
+ * connection the caller keeps open (the library's connect()): a view of it is used instead of a
+ * new one (one client, one pool of sockets for every call), and closing the view leaves it open.
  */
-export async function openStore(config: S3Config, retry: RetryPolicy, signal?: AbortSignal, listConcurrency?: number): Promise<S3Store> {
+export async function openStore(config: S3Config, retry: RetryPolicy, signal?: AbortSignal, listConcurrency?: number, lent?: S3Store): Promise<S3Store> {
+  if (lent) return lent.with({retry, signal, listConcurrency, lent: true})
   return S3Storage.open(config, retry, signal, listConcurrency)
 }
 
@@ -46,11 +49,13 @@ export interface Connection {
   signal?: AbortSignal
   /** Listing requests in flight at most (a run's --thread-count; default: the store's own). */
   listConcurrency?: number
+  /** A connection the caller keeps open (the library's connect()): used, never closed (openStore). */
+  lent?: S3Store
 }
 
 /** Opens one connection for one call (closed by `withS3`). */
 export async function openS3(c: Connection): Promise<S3Store> {
-  return openStore(c.s3, retryPolicy(c.maxRetry ?? 10), c.signal, c.listConcurrency)
+  return openStore(c.s3, retryPolicy(c.maxRetry ?? 10), c.signal, c.listConcurrency, c.lent)
 }
 
 /** Runs `fn` on a connection and closes it after: the commands of one request or a few (ls, cat, mb…) and the library. */

@@ -7,7 +7,7 @@ import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/se
 import {upload} from '../verbs/upload.js'
 import type {RunSummary} from '../run/stats.js'
 import type {CopyConditions, CopyPartJob, CopySettings, Work} from '../jobs/types.js'
-import {copyUnchanged, skippedByConditions} from '../jobs/copy.js'
+import {holdsCopy, skippedByConditions} from '../jobs/copy.js'
 import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
 import {type CreateOptions, treeFiles, type StorageEntry} from '../base/storage.js'
 import {atLeastOne} from '../base/plans.js'
@@ -137,12 +137,9 @@ export async function copyWork(run: RunContext, o: {srcBucket: string; bucket: s
     run.stats.record({key: item.key, path: `s3://${o.srcBucket}/${item.srcKey}`, bytes: item.size, status: 'skipped', reason: 'exists'})
     return undefined
   }
-  if (item.compare) {
-    const [a, b] = await Promise.all([run.s3.head(o.srcBucket, item.srcKey), run.s3.head(o.bucket, item.key)])
-    if (a && b && copyUnchanged(a, b, o.exactTimestamps === true)) {
-      run.stats.record({key: item.key, path: `s3://${o.srcBucket}/${item.srcKey}`, bytes: item.size, status: 'skipped'})
-      return undefined
-    }
+  if (item.compare && await holdsCopy(run.s3, {bucket: o.srcBucket, key: item.srcKey}, {bucket: o.bucket, key: item.key}, o.exactTimestamps === true)) {
+    run.stats.record({key: item.key, path: `s3://${o.srcBucket}/${item.srcKey}`, bytes: item.size, status: 'skipped'})
+    return undefined
   }
   const create = await createOptionsFor(run, o.settings, {bucket: o.srcBucket, key: item.srcKey})
   const uploadId = await run.s3.createMultipart(o.bucket, item.key, create)

@@ -274,7 +274,7 @@ function resolveOut(out: string | undefined, member: string): string {
 }
 
 function transferBase(o: ReadOptions): TransferOptions {
-  return {location: tarLocation(o.ref), s3: o.s3, threadCount: transferDefaults.threadCount, maxRetry: o.maxRetry,
+  return {location: tarLocation(o.ref), s3: o.s3, lent: o.lent, threadCount: transferDefaults.threadCount, maxRetry: o.maxRetry,
     multipartThreshold: transferDefaults.multipartThreshold, partSize: transferDefaults.partSize, force: false, checksum: false, dryRun: false}
 }
 

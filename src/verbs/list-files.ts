@@ -12,6 +12,8 @@ import {openStore} from '../storage/open.js'
 
 export interface ReadOptions {
   s3: S3Config
+  /** A connection the caller keeps open (the library's connect()), used instead of a new one. */
+  lent?: S3Store
   ref: TarRef
   maxRetry: number
   /** Use the local index cache (default on). */
@@ -21,7 +23,7 @@ export interface ReadOptions {
 
 /** An index reader for the tar (and the S3 connection an S3 tar needs; none for a local tar). */
 export async function withReader<T>(opts: ReadOptions, fn: (reader: IndexReader) => Promise<T>): Promise<T> {
-  const s3 = isLocalTar(opts.ref) ? undefined : await openStore(opts.s3, retryPolicy(opts.maxRetry))
+  const s3 = isLocalTar(opts.ref) ? undefined : await openStore(opts.s3, retryPolicy(opts.maxRetry), undefined, undefined, opts.lent)
   const reader = new IndexReader(s3, opts.ref, opts.cache ?? true)
   try {
     return await fn(reader)

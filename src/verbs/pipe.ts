@@ -6,10 +6,13 @@ import type {CopySettings} from '../jobs/types.js'
 import {MIN_PART, streamDefaults} from '../s3/limits.js'
 import type {S3Config} from '../s3/config.js'
 import {readableStdin} from '../local/stdin.js'
+import type {S3Store} from '../base/storage.js'
 import {openStore} from '../storage/open.js'
 
 export interface PipeOptions {
   s3: S3Config
+  /** A connection the caller keeps open (the library's connect()), used instead of a new one. */
+  lent?: S3Store
   maxRetry: number
   /** The first parts' size (≥ 5 MiB); it doubles every 1,000 parts, so a stream of any length fits S3's 10,000. */
   partSize?: number
@@ -49,7 +52,7 @@ export async function pipeToS3(input: Readable | AsyncIterable<Buffer | string>,
   const first = opts.partSize ?? pipeDefaults.partSize
   if (first < MIN_PART) throw new S3cError(`--part-size ${first} is below S3's 5 MiB minimum part: give 5MiB or more`, ExitCode.usage)
   const concurrency = Math.max(1, opts.concurrency ?? pipeDefaults.concurrency)
-  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, concurrency)}, retryPolicy(opts.maxRetry), opts.signal)
+  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, concurrency)}, retryPolicy(opts.maxRetry), opts.signal, undefined, opts.lent)
   const url = `s3://${target.bucket}/${target.key}`
   const settings = opts.settings ?? {}
   const contentType = await contentTypeOf(target.key, settings.contentType)

@@ -13,6 +13,7 @@ import {onlyInDestination, planTreeCopy} from '../base/plans.js'
 import {treeAt, withS3} from '../storage/open.js'
 import {folderPrefix, overlapError, parseLocation, STDIO_INSTEAD, type Location, type LocalPath, type S3Url} from '../base/location.js'
 import {copyDefaults, copyWork, type CopyItem} from './cp.js'
+import {holdsCopy} from '../jobs/copy.js'
 import {DELETE_BATCH, keyBacklog} from './rm.js'
 import {stateKeyTest} from './sync-session.js'
 
@@ -75,7 +76,7 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
 
 /** A connection for the --delete pass (the run's closed with the run). */
 /** The connection of sync --delete's pass: the run's retries, signal and listing concurrency. */
-const connectionOf = (opts: SyncDeleteOptions) => ({s3: opts.s3, maxRetry: opts.maxRetry, signal: opts.signal, listConcurrency: opts.threadCount})
+const connectionOf = (opts: SyncDeleteOptions) => ({s3: opts.s3, maxRetry: opts.maxRetry, signal: opts.signal, listConcurrency: opts.threadCount, lent: opts.lent})
 
 /** S3→S3: the source's objects copied server-side where the destination lacks them or holds another version (size, then the time rule in the job). */
 async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSummary> {
@@ -114,8 +115,14 @@ async function syncS3(opts: SyncOptions, src: S3Url, dst: S3Url): Promise<SyncSu
       }
       const item: CopyItem = {srcKey: o.key, key, size: o.size, etag: o.etag, compare: d.action === 'check' || undefined}
       if (opts.dryRun) {
-        run.stats.plan(item.compare ? 'check' : 'copy', o.size)
-        opts.onPlan?.(`${item.compare ? 'check' : 'copy'} s3://${src.bucket}/${o.key} -> s3://${dst.bucket}/${key} (${o.size} bytes)`)
+        // A check decided as the run decides it (two HEADs: reads only): after a sync, an object
+        // copied in parts (its ETag another) is unchanged, not a line; else it would be copied.
+        if (item.compare && await holdsCopy(run.s3, {bucket: src.bucket, key: o.key}, {bucket: dst.bucket, key}, opts.exactTimestamps === true)) {
+          run.stats.record({key, path: `s3://${src.bucket}/${o.key}`, bytes: o.size, status: 'skipped'})
+          continue
+        }
+        run.stats.plan('copy', o.size)
+        opts.onPlan?.(`copy s3://${src.bucket}/${o.key} -> s3://${dst.bucket}/${key} (${o.size} bytes)`)
         continue
       }
       const work = await copyWork(run, {srcBucket: src.bucket, bucket: dst.bucket, item, settings, exactTimestamps: opts.exactTimestamps,

@@ -13,6 +13,7 @@ import {isLocalTar, type TarRef} from '../s3ci/ref.js'
 import {MIN_PART, maxCopyRange} from '../s3/limits.js'
 import type {CopyMembersJob, Work} from '../jobs/types.js'
 import {openStore} from '../storage/open.js'
+import {TOC_NAME} from '../tar/toc.js'
 
 import {archiveMembers, type ArchiveMembers} from '../s3ci/members.js'
 export interface TarExtractOptions extends TransferOptions {
@@ -42,13 +43,15 @@ export async function tarExtract(opts: TarExtractOptions): Promise<RunSummary> {
   } finally {
     await s3?.close()
   }
+  // The archive's toc.csv is no member of the user's (s3tar restores only what it lists): extracted only when named.
+  const all = listed.toc && opts.select?.includes(TOC_NAME) ? [listed.toc, ...listed.members] : listed.members
   // A TOC lists no modes or times: they come from each member's header block.
-  if (parseLocation(opts.dest).type !== 's3') return downloadAll({...opts, dest: opts.dest, preloaded: {members: listed.members, source: listed.source, headers: listed.from === 'toc'}, verb: 'tar-extract'})
+  if (parseLocation(opts.dest).type !== 's3') return downloadAll({...opts, dest: opts.dest, preloaded: {members: all, source: listed.source, headers: listed.from === 'toc'}, verb: 'tar-extract'})
   if (isLocalTar(ref) || isLocalSource(listed.source)) throw new Error('unreachable: a local tar extracted to S3')
 
   const dest = parseS3Url(opts.dest)
   const destPrefix = folderPrefix(dest.prefix)
-  const chosen = lastOfEachName(selectMembers(listed.members, opts.select))
+  const chosen = lastOfEachName(selectMembers(all, opts.select))
   const members = chosen.filter(m => m.type === 'file' || (m.type === 'other' && m.tarType !== 'TapeVolumeHeader'))
   if (opts.select?.length && members.length === 0) throw new S3cError(`nothing named ${opts.select.map(s => `"${s}"`).join(', ')} in ${opts.ref.label}: see s3c tar list`, ExitCode.usage)
   const run = await openRun({...opts, location: dest}, `tar extract ${opts.ref.label} ${opts.dest}`,

@@ -29,6 +29,8 @@ export interface RecordedRequest {
   responseBytes: number
   /** The request's headers as sent (lower-case names): what a client signed, which options it carried. */
   headers: http.IncomingHttpHeaders
+  /** The TCP connection it came on, numbered from 1 in the order the proxy accepted them: which requests shared a keep-alive socket. */
+  connection: number
 }
 
 export interface FaultOptions {
@@ -214,6 +216,8 @@ export interface Proxy {
   inFlight?: (r: RecordedRequest) => boolean
   /** Drops the connections of the requests stalled so far (the client sees a reset and retries). */
   releaseStalled(): void
+  /** TCP connections accepted since the start (not reset): how many sockets the clients opened. */
+  connections(): number
   stop(): Promise<void>
 }
 
@@ -328,12 +332,14 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
   let inFlight = 0
   let maxInFlight = 0
   const stalledSockets: import('node:net').Socket[] = []
+  const connectionIds = new WeakMap<import('node:net').Socket, number>()
+  let connections = 0
 
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/'
     const qi = url.indexOf('?')
     const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodePath(qi < 0 ? url : url.slice(0, qi)), query: qi < 0 ? '' : url.slice(qi + 1),
-      requestBytes: 0, responseBytes: 0, headers: req.headers}
+      requestBytes: 0, responseBytes: 0, headers: req.headers, connection: connectionIds.get(req.socket) ?? 0}
     const copySource = req.headers['x-amz-copy-source']
     if (typeof copySource === 'string') rec.copySource = decodePath(copySource)
     const copyRange = req.headers['x-amz-copy-source-range']
@@ -428,6 +434,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     req.on('data', (chunk: Buffer) => { rec.requestBytes += chunk.length })
     req.pipe(upstream)
   })
+  server.on('connection', socket => connectionIds.set(socket, ++connections))
   server.keepAliveTimeout = 30_000
   // No server-side deadline: a held (or delayed) request's body is read only when it is forwarded, and Node's
   // default requestTimeout (300 s to receive a whole request) would cut a long hold.
@@ -443,6 +450,7 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     stalled: () => stalled,
     maxInFlight: () => maxInFlight,
     releaseStalled: () => { for (const socket of stalledSockets.splice(0)) socket.destroy() },
+    connections: () => connections,
     count: (method, predicate) => requests.filter(r => (!method || r.method === method) && (!predicate || predicate(r))).length,
     reset: () => {
       requests.length = 0
