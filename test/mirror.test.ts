@@ -288,6 +288,31 @@ describe('upload and download (mirror)', function () {
         await proxy.stop()
       }
     })
+
+    it('while the server holds its first listing answer ends that request at once (no 15 s grace)', async function () {
+      const src = mk('intlist')
+      makeTree(src, {files: 3, depth: 0})
+      const bucket = await newBucket('intlist')
+      assert.equal((await runCli(['upload', src, `s3://${bucket}/i`])).code, 0)
+      const proxy = await startProxy(harness().s3.endpoint)
+      proxy.setFaults({hold: r => r.query.includes('list-type')})
+      try {
+        for (const verb of ['download', 'upload'] as const) {
+          const args = verb === 'download' ? [`s3://${bucket}/i`, mk('intlistdst')] : [src, `s3://${bucket}/j`]
+          const before = proxy.count('GET', r => r.query.includes('list-type'))
+          const {child, done} = spawnCli([verb, ...args], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+          await waitFor(() => proxy.count('GET', r => r.query.includes('list-type')) > before && proxy.held() >= 1)
+          child.kill('SIGTERM')
+          const r = await done
+          assert.equal(r.code, 130, r.stderr)
+          // The grace timer's line: the held request was not aborted, the process waited and exited.
+          assert.doesNotMatch(r.stderr, /did not stop within/)
+        }
+      } finally {
+        proxy.setFaults({})
+        await proxy.stop()
+      }
+    })
   })
 
   describe('bad input: a one-line message and a non-zero exit', function () {

@@ -191,12 +191,14 @@ export class S3Storage implements S3Store {
    */
   async checkBucket(bucket: string, prefix: string): Promise<{empty: boolean}> {
     try {
-      const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}), probePolicy(this.retry), undefined, this.handle.contact)
+      // Abortable like every read: a stop (Ctrl-C, SIGTERM) while the server holds this answer ends it at once.
+      const page = await withRetry(() => this.handle.fast.listObjectsV2(bucket, {prefix: prefix || undefined}, this.signal), probePolicy(this.retry), this.signal, this.handle.contact)
       // A whole first page: the listing that usually follows starts from it instead of asking again.
       this.probes.set(`${bucket}\0${prefix}`, {page: toPageAnswer(page, bucket, prefix), at: performance.now()})
       if (this.probes.size > 4) this.probes.delete(this.probes.keys().next().value!)
       return {empty: (page.keyCount ?? page.contents.length) === 0}
     } catch (error) {
+      if (this.signal?.aborted) throw this.signal.reason
       throw fatalToUserError(error, {bucket, endpoint: this.endpointLabel})
     }
   }
@@ -558,7 +560,7 @@ export class S3Storage implements S3Store {
   /** True when the bucket exists (HeadBucket: 404 is no, 403 and the rest are errors). */
   async bucketExists(bucket: string): Promise<boolean> {
     try {
-      await withRetry(() => this.send(m => new m.HeadBucketCommand({Bucket: bucket})), probePolicy(this.retry), undefined, this.handle.contact)
+      await withRetry(() => this.send(m => new m.HeadBucketCommand({Bucket: bucket}), {abortSignal: this.signal}), probePolicy(this.retry), this.signal, this.handle.contact)
       return true
     } catch (error) {
       const original = error instanceof FatalError ? error.original : error
