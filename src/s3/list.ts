@@ -7,6 +7,10 @@ import {compareKeys} from '../base/keys.js'
  * This lists the same keys, in the same order, with up to `concurrency` requests in flight:
  *
  * - The first page is asked as before; a listing that fits in it stays ONE request.
+ * - A first page that lies in a few large folders (PROBE_FOLDERS) sends the split's delimiter
+ *   listing (below) at once, while the reader takes that page: when it shows more folders than the
+ *   sequential start would read, the listing splits after one page, the probe being the split's
+ *   first delimiter page; otherwise it goes on page after page (the probe was one request more).
  * - A range whose listing is still truncated when the reader reaches it is split at the folder
  *   level of its prefix: one delimiter listing after its last key gives the folders and keys that
  *   follow; each folder becomes a range of its own (a Prefix listing, which ends exactly where
