@@ -189,6 +189,75 @@ describe('listing in parallel, in order', function () {
     }
   })
 
+  describe('a listing of large folders', function () {
+    // Folders of 1,000 keys (each its own range): the first page is one folder, so the lister asks
+    // for the folders that follow at once (the probe, src/s3/list.ts) instead of reading pages one
+    // after another. `odd/` holds, in its second folder, two names whose byte order is not a
+    // locale's ("B" < "a").
+    let large: string
+    const folderKeys = (top: string, folders: number) =>
+      Array.from({length: folders * 1000}, (_, i) => `${top}/d${String(Math.floor(i / 1000)).padStart(2, '0')}/k${String(i % 1000).padStart(3, '0')}`)
+    const oddKeys = [...folderKeys('odd', 3), 'odd/d01/B', 'odd/d01/a']
+    // The first LISTs: one page of the top level, then the delimiter listing that splits it (not a second page).
+    const firstTwo = () => proxy.requests.filter(isList).slice(0, 2).map(r => {
+      const q = new URLSearchParams(r.query)
+      return `${q.get('prefix')}${q.has('delimiter') ? ' delimiter' : ''}${q.has('continuation-token') ? ' next page' : ''}`
+    })
+    before(async function () {
+      large = await newBucket('list-large')
+      await putAll(large, [...folderKeys('big', 5), ...oddKeys])
+    })
+
+    it('splits after the first page: more than one request in flight, each key once, in byte order', async function () {
+      proxy.setFaults({latencyMs: 10})
+      const stats = newStats()
+      const got: string[] = []
+      for await (const page of s3.with({listConcurrency: 8}).listObjectPages(large, 'big/', stats, {sequentialPages: 2})) for (const o of page) got.push(o.key)
+      assert.deepEqual(got, folderKeys('big', 5))
+      assert.deepEqual(firstTwo(), ['big/', 'big/ delimiter'], 'one page of the top level, then the folders')
+      assert.equal(stats.delimiterPages, 1, JSON.stringify(stats))
+      assert.ok(proxy.maxInFlight() > 1 && proxy.maxInFlight() <= 8, `${proxy.maxInFlight()} LISTs in flight at most, 8 allowed`)
+      assert.ok(!stats.fellBack)
+      assert.ok(proxy.count('GET', isList) <= pages(got.length) + stats.ranges + stats.endChecks + stats.delimiterPages, JSON.stringify(stats))
+    })
+
+    it('a folder listed out of byte order after the split is still found: the rest is listed sequentially, every key once', async function () {
+      const expected = (await sdkListing(large, 'odd/')).map(e => e[0])
+      assert.equal(expected.length, oddKeys.length)
+      // A server that lists by locale (fauxqs does already; the lie makes any other one do so) inside the folders.
+      proxy.setFaults({lie: r => (isList(r) && /(^|&)prefix=odd%2Fd/.test(r.query) ? 'locale-order' : undefined)})
+      const stats = newStats()
+      const got: string[] = []
+      for await (const page of s3.listObjectPages(large, 'odd/', stats, {sequentialPages: 2})) for (const o of page) got.push(o.key)
+      assert.ok(stats.ranges > 0 && stats.fellBack, `split, then fell back: ${JSON.stringify(stats)}`)
+      assert.deepEqual(got, expected)
+    })
+
+    it('download --dry-run (default flags) and ls with a wildcard split after the first page too', async function () {
+      const env = {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_LIST_SEQUENTIAL_PAGES: '2'}}
+      const keys = folderKeys('big', 5)
+      const root = mkdtempSync(join(tmpdir(), 's3c-list-'))
+      try {
+        proxy.setFaults({latencyMs: 10})
+        const dry = await runCli(['download', `s3://${large}/big/`, join(root, 'none'), '--dry-run'], env)
+        assert.equal(dry.code, 0, dry.stderr)
+        const planned = dry.stdout.split('\n').map(l => /big\/d\d+\/k\d+/.exec(l)?.[0]).filter(k => k !== undefined)
+        assert.deepEqual(planned, keys)
+        assert.deepEqual(firstTwo(), ['big/', 'big/ delimiter'], 'one page of the top level, then the folders')
+        assert.ok(proxy.maxInFlight() > 1, `${proxy.maxInFlight()} LISTs in flight at most`)
+        proxy.reset()
+        const ls = await runCli(['ls', `s3://${large}/big/*`], env)
+        assert.equal(ls.code, 0, ls.stderr)
+        // (ls names a key below the wildcard's folder: d00/k000)
+        assert.deepEqual(ls.stdout.split('\n').map(l => /d\d+\/k\d+$/.exec(l)?.[0]).filter(k => k !== undefined).map(k => `big/${k}`), keys)
+        assert.deepEqual(firstTwo(), ['big/', 'big/ delimiter'])
+        assert.ok(proxy.maxInFlight() > 1, `${proxy.maxInFlight()} LISTs in flight at most`)
+      } finally {
+        rmSync(root, {recursive: true, force: true})
+      }
+    })
+  })
+
   it('download, its no-change re-run and sync of 2,400 files in 48 folders are exact with the listing in parallel', async function () {
     const root = mkdtempSync(join(tmpdir(), 's3c-list-'))
     try {

@@ -47,10 +47,17 @@ export abstract class S3cCommand extends OutputCommand {
     const stats = new RunStats()
     const progress = new ProgressReporter(stats, {label, enabled: !this.quiet && !flags['dry-run']})
     let runId: string | undefined
-    // With --json the plan of a dry run goes into the one object.
+    // With --json the plan of a dry run goes into the one object; without, its lines go out a
+    // thousand at a time (a line per key through this.log was half the CPU of a dry run of 100,000 keys).
     const plan: string[] = []
+    const flushPlan = () => {
+      if (!this.jsonEnabled() && plan.length > 0) process.stdout.write(`${plan.splice(0).join('\n')}\n`)
+    }
     const full: O = {
-      ...opts, stats, signal: this.cancelOnSignals(), onPlan: (line: string) => (this.jsonEnabled() ? plan.push(line) : this.log(line)),
+      ...opts, stats, signal: this.cancelOnSignals(), onPlan: (line: string) => {
+        plan.push(line)
+        if (plan.length >= 1000) flushPlan()
+      },
       onNotice: (line: string) => this.logToStderr(`s3c: ${line}`),
       onRunId: (id: string, resumed: boolean) => {
         runId = id
@@ -61,6 +68,7 @@ export abstract class S3cCommand extends OutputCommand {
     progress.start()
     try {
       const summary = await run(full)
+      flushPlan()
       progress.stop()
       if (flags.detach) {
         this.log(String(runId))
@@ -68,6 +76,7 @@ export abstract class S3cCommand extends OutputCommand {
       }
       return {command: label, ...fields(), ...this.report(label, summary, this.jsonEnabled(), flags['dry-run'])}
     } catch (error) {
+      flushPlan()
       this.partialResult = {command: label, ...fields(), ...summarize(stats)}
       throw error
     } finally {

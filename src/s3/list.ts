@@ -7,6 +7,10 @@ import {compareKeys} from '../base/keys.js'
  * This lists the same keys, in the same order, with up to `concurrency` requests in flight:
  *
  * - The first page is asked as before; a listing that fits in it stays ONE request.
+ * - A first page that lies in a few large folders (PROBE_FOLDERS) sends the split's delimiter
+ *   listing (below) at once, while the reader takes that page: when it shows more folders than the
+ *   sequential start would read, the listing splits after one page, the probe being the split's
+ *   first delimiter page; otherwise it goes on page after page (the probe was one request more).
  * - A range whose listing is still truncated when the reader reaches it is split at the folder
  *   level of its prefix: one delimiter listing after its last key gives the folders and keys that
  *   follow; each folder becomes a range of its own (a Prefix listing, which ends exactly where
@@ -81,6 +85,13 @@ const RANGE_PAGES = 2
 const BUFFERED_PAGES = 16
 /** Ranges started ahead of the one being read, per split. */
 const WINDOW = 64
+/**
+ * A first page whose keys lie in at most this many folders (~300 keys a folder or more) starts
+ * the split's delimiter listing at once (the probe): the sequential start would cover only a few
+ * folders, and the probe tells whether many follow. A first page of smaller folders keeps the
+ * sequential start, so a listing of a few thousand keys costs ⌈N/1000⌉ requests.
+ */
+const PROBE_FOLDERS = 3
 
 /** A page of a range came back out of UTF-8 byte order: the server lists in another order. */
 class OutOfOrder extends Error {}
@@ -320,10 +331,23 @@ class Range {
   }
 }
 
+/** The first range's delimiter listing after its first page, asked while the reader takes that page. */
+interface Probe {
+  prefix: string
+  /** The StartAfter it was asked with (the first page's last key). */
+  after: string
+  /** Keys a folder, from the first page. */
+  perFolder: number
+  answer?: PageAnswer
+  error?: unknown
+  settled: Promise<void>
+}
+
 class Lister {
   readonly slots: Slots
   closed = false
   buffered = 0
+  private probe?: Probe
   private wake?: {promise: Promise<void>; resolve: () => void}
 
   constructor(readonly fetch: FetchPage, readonly concurrency: number, readonly stats: ListingStats,
@@ -363,13 +387,20 @@ class Lister {
         r.wanted = false
         this.buffered--
         this.notify()
+        // The probe goes out while the reader takes the first page (a planner's work on it hides the round trip).
+        if (r.first && r.fetched === 1 && !r.done) this.startProbe(r)
         yield page
         continue
       }
       if (r.error) throw r.error
       if (r.done) return
+      const splittable = this.concurrency > 1 && !r.unordered && r.lastKey !== undefined
+      if (splittable && r.first && this.probe && r.fetched < this.sequentialPages) {
+        await this.probe.settled
+        if (this.probe.error !== undefined) throw this.probe.error
+      }
       // (a range that ends at a key is split only after its end check: most end there)
-      if (this.concurrency > 1 && !r.unordered && r.lastKey !== undefined && r.fetched >= (r.first ? this.sequentialPages : r.spec.until !== undefined ? 2 : 1)) {
+      if (splittable && (r.fetched >= (r.first ? this.sequentialPages : r.spec.until !== undefined ? 2 : 1) || (r.first && this.longAhead()))) {
         r.stopped = true
         this.notify()
         await r.idle()
@@ -382,6 +413,51 @@ class Lister {
       this.notify()
       await this.changed()
     }
+  }
+
+  /**
+   * Sends the probe when the first page shows few, large folders (PROBE_FOLDERS): the delimiter
+   * listing the split would start with, asked now, in parallel with the reader.
+   */
+  private startProbe(r: Range): void {
+    if (this.probe || this.concurrency <= 1 || r.unordered || r.lastKey === undefined) return
+    const level = r.spec.prefix
+    const folders = new Set<string>()
+    for (const k of r.sample) {
+      const f = folderOf(level, k)
+      // A key at the level: the page is not one of large folders (a flat level is cut at guessed keys instead).
+      if (f === undefined) return
+      folders.add(f)
+    }
+    if (folders.size === 0 || folders.size > PROBE_FOLDERS) return
+    const after = r.lastKey
+    const probe: Probe = {prefix: level, after, perFolder: new Estimate(level, r.sample).perFolder, settled: Promise.resolve()}
+    probe.settled = (async () => {
+      await this.slots.acquire(true)
+      try {
+        if (this.closed) return
+        probe.answer = await this.fetch({prefix: level, delimiter: '/', startAfter: after})
+        this.stats.delimiterPages++
+      } catch (error) {
+        probe.error = error
+      } finally {
+        this.slots.release()
+        this.notify()
+      }
+    })()
+    this.probe = probe
+  }
+
+  /**
+   * The probe shows more after the first page than the sequential start would read (at the first
+   * page's keys a folder): the listing is long, and splits now.
+   */
+  private longAhead(): boolean {
+    const p = this.probe
+    if (!p?.answer) return false
+    if (p.answer.next !== undefined) return true
+    const ahead = p.answer.prefixes.length * p.perFolder + p.answer.entries.length
+    return ahead > (this.sequentialPages - 1) * PAGE_KEYS
   }
 
   /** What follows the range's last key, up to its end: the folders and keys at its level, grouped into ranges read in order. */
@@ -436,16 +512,31 @@ class Lister {
   private async* units(level: string, after: string, until: string | undefined): AsyncGenerator<Unit> {
     const current = folderOf(level, after)
     if (current) yield {folder: current, after}
+    // The probe (asked at this level from an earlier key of the same listing) is this listing's first
+    // page: the units up to `after` it holds are passed over below, as a server's rolled-up folder is.
+    const probe = this.probe
+    this.probe = undefined
+    let probed: PageAnswer | undefined
+    if (probe && level === probe.prefix && compareKeys(probe.after, after) <= 0) {
+      await probe.settled
+      if (probe.error !== undefined) throw probe.error
+      probed = probe.answer
+    }
     let token: string | undefined
     do {
-      await this.slots.acquire(true)
       let answer: PageAnswer
-      try {
-        answer = await this.fetch({prefix: level, delimiter: '/', startAfter: token ? undefined : after, token})
-      } finally {
-        this.slots.release()
+      if (probed) {
+        answer = probed
+        probed = undefined
+      } else {
+        await this.slots.acquire(true)
+        try {
+          answer = await this.fetch({prefix: level, delimiter: '/', startAfter: token ? undefined : after, token})
+        } finally {
+          this.slots.release()
+        }
+        this.stats.delimiterPages++
       }
-      this.stats.delimiterPages++
       const page: Unit[] = [...answer.entries.map(entry => ({entry})), ...answer.prefixes.map(folder => ({folder}))]
       page.sort((a, b) => compareKeys(unitKey(a), unitKey(b)))
       for (const u of page) {

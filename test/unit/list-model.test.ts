@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type {StorageEntry} from '../../src/base/storage.js'
 import {compareKeys} from '../../src/base/keys.js'
-import {keyBoundaries, listInOrder, type FetchPage, type ListingStats} from '../../src/s3/list.js'
+import {keyBoundaries, listInOrder, type FetchPage, type ListingStats, type PageRequest} from '../../src/s3/list.js'
 
 /*
  * The ordered parallel listing (src/s3/list.ts) over a model of ListObjectsV2, with no server;
@@ -21,8 +21,10 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
   function model(keys: string[]) {
     const sorted = [...new Set(keys)].sort(compareKeys)
     const counts = {requests: 0, inFlight: 0, maxInFlight: 0}
+    const log: PageRequest[] = []
     const fetch: FetchPage = async req => {
       counts.requests++
+      log.push(req)
       counts.maxInFlight = Math.max(counts.maxInFlight, ++counts.inFlight)
       await new Promise(resolve => setImmediate(resolve))
       counts.inFlight--
@@ -52,7 +54,7 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
       }
       return {entries, prefixes}
     }
-    return {fetch, sorted, counts}
+    return {fetch, sorted, counts, log}
   }
   const shapes: Record<string, () => string[]> = {
     '100 folders of 1,000 keys': () => Array.from({length: 100_000}, (_, i) => `p${String(i % 100).padStart(3, '0')}/k${i}`),
@@ -77,6 +79,38 @@ describe('listing in parallel over a model of ListObjectsV2', function () {
         } else {
           assert.ok(stats.ranges > 1 && m.counts.maxInFlight > 1, `${n} keys: ${JSON.stringify(stats)}, ${m.counts.maxInFlight} in flight`)
           assert.ok(m.counts.requests <= pages(n) + stats.ranges + stats.endChecks + stats.delimiterPages)
+        }
+      }
+    } finally {
+      if (saved !== undefined) process.env.S3C_LIST_SEQUENTIAL_PAGES = saved
+    }
+  })
+
+  it('a first page in few large folders asks the folders that follow at once (the probe): a long listing splits after one page, a short one stays sequential', async function () {
+    const saved = process.env.S3C_LIST_SEQUENTIAL_PAGES
+    delete process.env.S3C_LIST_SEQUENTIAL_PAGES
+    // Folders of 1,000 keys, each folder's keys together: the first page is one folder.
+    const folders = (n: number) => Array.from({length: n * 1000}, (_, i) => `p${String(Math.floor(i / 1000)).padStart(3, '0')}/k${String(i % 1000).padStart(3, '0')}`)
+    try {
+      for (const [n, splits] of [[5, false], [10, false], [30, true], [100, true]] as const) {
+        const m = model(folders(n))
+        const stats = newStats()
+        const keys: string[] = []
+        for await (const page of listInOrder(m.fetch, '', {concurrency: 32, stats})) for (const e of page) keys.push(e.key)
+        assert.ok(keys.length === m.sorted.length && keys.every((k, i) => k === m.sorted[i]), `${n} folders: key for key`)
+        // Pages of the top level's own listing (no delimiter, no folder prefix): read one after another.
+        const topPages = m.log.filter(r => r.prefix === '' && !r.delimiter).length
+        assert.equal(stats.delimiterPages, 1, `${n} folders: ${JSON.stringify(stats)}`)
+        if (splits) {
+          assert.equal(topPages, 1, `${n} folders: the split follows the first page`)
+          assert.ok(m.counts.maxInFlight > Math.min(n, 32) / 2, `${n} folders: ${m.counts.maxInFlight} in flight`)
+          // A page per folder, the probe, and the rest of the first folder after the first page.
+          assert.ok(m.counts.requests <= n + 2, `${n} folders: ${m.counts.requests} requests`)
+        } else {
+          // The probe showed few folders: page after page, one request more than ⌈N/1000⌉.
+          assert.equal(topPages, n)
+          assert.equal(m.counts.requests, n + 1)
+          assert.equal(stats.ranges, 0)
         }
       }
     } finally {
