@@ -82,7 +82,11 @@ export interface SafeDirOptions {
   create?: boolean
   /** Use and fill the per-process cache (default); links are checked without it. */
   cache?: boolean
-  /** Filled with the folders this call made: nothing was in them before (a planner then needs no lstat per file there). */
+  /**
+   * Filled with the folders this call made: nothing was in them before (a planner then needs no
+   * lstat per file there). Without `create`, with `dir` when it is missing (it would be made), and
+   * a later check of the same `dir` returns at once (a dry run into a new folder: no stat per key).
+   */
   made?: Set<string>
 }
 
@@ -97,6 +101,7 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
   // A job queued by an s3c that did not send its destination folder cannot be checked.
   if (!root) throw new LocalPathError('the job names no destination folder (queued by an older s3c?): run the command again')
   if (cache && verifiedDirs.has(dirKey(root, dir))) return
+  if (!create && opts.made?.has(dir)) return
   const rel = relative(root, dir)
   if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new LocalPathError(`${dir} is outside ${root}; skipped`)
   if (!(cache && verifiedDirs.has(dirKey(root, root)))) {
@@ -109,7 +114,10 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
       }
     }
     const st = statSync(fsPath(root), {throwIfNoEntry: false})
-    if (!st) return
+    if (!st) {
+      opts.made?.add(dir)
+      return
+    }
     if (!st.isDirectory()) throw new LocalPathError(`${root} is not a folder`)
     if (cache) verifiedDirs.add(dirKey(root, root))
   }
@@ -119,7 +127,10 @@ export function ensureSafeDir(root: string, dir: string, opts: SafeDirOptions = 
     if (cache && verifiedDirs.has(dirKey(root, at))) continue
     let st = lstatSync(fsPath(at), {throwIfNoEntry: false})
     if (!st) {
-      if (!create) return
+      if (!create) {
+        opts.made?.add(dir)
+        return
+      }
       try {
         mkdirSync(fsPath(at))
         opts.made?.add(at)
