@@ -9,12 +9,19 @@ import type {S3Config} from '../s3/config.js'
 import {recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
 import {refusalOf} from './trust.js'
-import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runJobsKey, runKey} from './redis.js'
+import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runEventsChannel, runJobsKey, runKey} from './redis.js'
 import {openStore} from '../storage/open.js'
+import {AdaptiveLimit} from './adaptive.js'
+import {transferDefaults} from './defaults.js'
+import {RequestSlots} from './slots.js'
 
 export interface WorkerOptions {
   redisUrl: string
-  concurrency: number
+  /**
+   * Requests in flight at most (files or parts being transferred at once); undefined: the
+   * limit moves with the link as an in-process run's does (src/run/adaptive.ts).
+   */
+  concurrency?: number
   s3: S3Config
   /** The folders the worker's jobs may name local paths under (absolute; trust.ts workerRoots). */
   roots: string[]
@@ -44,12 +51,22 @@ export interface RunningWorker {
   redisLost(): string | undefined
   /** Jobs in hand now. */
   active(): number
+  /** The worker's request slots (tests, logs): the limit now and the most in flight so far. */
+  slots: RequestSlots
   /**
    * Stops taking jobs and waits up to `graceMs` for the ones in hand; at once when Redis is
    * gone (they could not report anyway: their locks lapse and they return to the queue).
    */
   close(graceMs?: number): Promise<StopOutcome>
 }
+
+/**
+ * Jobs a worker holds for `slots` requests in flight: one per slot (a part job fills one) and
+ * two ahead. A batch job's files wait for slots inside it, so its files never set the pace; the
+ * planner cuts the last batches of a run small (bullmq.ts) so that prefetching never leaves
+ * another worker idle at the end.
+ */
+export const jobsInHand = (slots: number) => slots + 2
 
 async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
   const [values, failures] = await Promise.all([job.getChildrenValues<JobResult>(), job.getIgnoredChildrenFailures()])
@@ -68,7 +85,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     redis.disconnect()
     throw error
   }
-  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)}, retryPolicy(0))
+  // Without --concurrency the limit moves with the link, as in-process (session.ts).
+  const limit = opts.concurrency ? undefined
+    : new AdaptiveLimit({start: transferDefaults.threadCount, min: 4, max: transferDefaults.adaptiveMax})
+  const slots = new RequestSlots(opts.concurrency ?? 0, limit)
+  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency ?? transferDefaults.adaptiveMax)}, retryPolicy(0))
+  if (limit) s3.onThrottle(() => limit.throttled())
   let active = 0
 
   // Live byte counts go to Redis twice a second, not once per file.
@@ -86,6 +108,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       return await run(job)
     } finally {
       active--
+      // The adaptive limit moved: as many jobs in hand as it can use.
+      if (limit && worker.concurrency !== jobsInHand(limit.limit)) worker.concurrency = jobsInHand(limit.limit)
     }
   }
 
@@ -122,16 +146,22 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     const ctx: JobContext = {
       // Each job carries its run's --max-retry.
       s3: s3.with({retry: retryPolicy(maxRetry)}),
-      onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
+      onBytes: n => {
+        liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n)
+        limit?.moved(n)
+      },
     }
     let result: JobResult
     try {
       const kind = kindOf(data)
-      result = await kind.handler(data, ctx, kind.parent ? await childrenOf(job) : undefined)
+      const children = kind.parent ? await childrenOf(job) : undefined
+      // A batch's files take a slot each (eachFile); any other job takes one for itself.
+      if (kind.batchKey) result = await kind.handler(data, {...ctx, perFile: transfer => slots.run(transfer)}, children)
+      else result = await slots.run(() => kind.handler(data, ctx, children))
     } catch (error) {
       if (error instanceof FatalError) {
         const message = describeError(error.original, {endpoint: s3.endpointLabel})
-        await redis.hset(runKey(runId), 'fatal', message)
+        await redis.multi().hset(runKey(runId), 'fatal', message).publish(runEventsChannel(runId), 'fatal').exec()
         throw new UnrecoverableError(message)
       }
       // A child's failure goes to its parent (after BullMQ's attempts); a top job reports its files.
@@ -146,7 +176,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const connection = connectRedis(opts.redisUrl)
   const worker = new Worker<JobEnvelope, JobResult>(QUEUE_NAME, process, {
     connection,
-    concurrency: opts.concurrency,
+    // Jobs in hand: a few more than the requests in flight, so a slot never waits on Redis for
+    // work; the files of the jobs in hand queue for the slots (RequestSlots).
+    concurrency: jobsInHand(slots.limit),
     // Locks are renewed while a job runs, so long parts keep theirs; a killed worker's locks
     // lapse and the stalled check hands its jobs to others.
     lockDuration: 2 * (opts.stalledSeconds ?? 15) * 1000,
@@ -180,6 +212,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   return {
     redisLost,
     active: () => active,
+    slots,
     close: (graceMs = 30_000) => closing ??= (async () => {
       shuttingDown = true
       clearInterval(flushTimer)
