@@ -301,6 +301,9 @@ export class BullMQRunner implements Runner {
     events.on('error', () => undefined)
     this.events = events
     events.on('message', () => {
+      // One message per job recorded (and one for a fatal error): the count of unfinished jobs
+      // stays current between polls, which correct it.
+      this.unfinished = Math.max(0, this.unfinished - 1)
       this.eventSeen = true
       this.wakeEvent?.()
     })
@@ -441,18 +444,20 @@ export class BullMQRunner implements Runner {
   }
 
   /**
-   * Once the walk has given nothing for SEND_IDLE_MS (a slow listing, or the walk waiting), what
-   * it gave goes to the workers: the held files cut as a tail, and the jobs cut so far.
+   * Once the walk has given nothing for SEND_IDLE_MS (a slow listing, the planner waiting), the
+   * jobs cut so far go to the workers; the held files too, cut as a tail, but only when the
+   * workers could run out of work (fewer unfinished jobs than two per worker): a walk that only
+   * waits for room in Redis must not cut its batches small.
    */
   private sendWhenIdle(): void {
     if (this.sendTimer || this.closed) return
     this.sendTimer = setTimeout(() => {
       this.sendTimer = undefined
-      const idle = performance.now() - this.lastAdd
-      if (idle < SEND_IDLE_MS) return this.sendWhenIdle()
-      this.cutHeld(true)
+      if (performance.now() - this.lastAdd < SEND_IDLE_MS) return this.sendWhenIdle()
+      if (this.unfinished + this.bulk.length < 2 * this.workers) this.cutHeld(true)
       // A failure surfaces at the next add() or drain(), which wait on the same chain.
       void this.send().catch(() => undefined)
+      if (this.heldFirst < this.held.length) this.sendWhenIdle()
     }, SEND_IDLE_MS)
   }
 
@@ -468,11 +473,12 @@ export class BullMQRunner implements Runner {
     const ids = bulk.map(j => j.opts.jobId!)
     const done = await this.redis.smismember(runDoneKey(this.opts.runId), ids)
     const jobs = bulk.filter((_, i) => !done[i])
+    // Counted before they can finish (a worker's event counts one down).
+    this.unfinished += jobs.length
     // Into the queue first, then into the run's set: a kill in between leaves a queued job that
     // the next try adds again under the same id (a no-op), never a counted job that is missing.
     if (jobs.length) await this.queue.addBulk(jobs)
     await this.redis.sadd(runJobsKey(this.opts.runId), ...ids)
-    this.unfinished += jobs.length
   }
 
   /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */

@@ -60,14 +60,6 @@ export interface RunningWorker {
   close(graceMs?: number): Promise<StopOutcome>
 }
 
-/**
- * Jobs a worker holds for `slots` requests in flight: one per slot (a part job fills one) and
- * two ahead. A batch job's files wait for slots inside it, so its files never set the pace; the
- * planner cuts the last batches of a run small (bullmq.ts) so that prefetching never leaves
- * another worker idle at the end.
- */
-export const jobsInHand = (slots: number) => slots + 2
-
 async function childrenOf(job: Job<JobEnvelope>): Promise<ChildrenOutcome> {
   const [values, failures] = await Promise.all([job.getChildrenValues<JobResult>(), job.getIgnoredChildrenFailures()])
   return {results: Object.values(values), failures: Object.values(failures)}
@@ -92,6 +84,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency ?? transferDefaults.adaptiveMax)}, retryPolicy(0))
   if (limit) s3.onThrottle(() => limit.throttled())
   let active = 0
+  // Transfers in hand not started yet (files of the jobs in hand, a part job counts one).
+  let waiting = 0
 
   // Live byte counts go to Redis twice a second, not once per file.
   const liveBytes = new Map<string, number>()
@@ -102,18 +96,40 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   }
   const flushTimer = setInterval(() => void flushBytes(), 500)
 
+  /**
+   * Jobs in hand (BullMQ's concurrency) follow the transfers waiting for a slot: one more job is
+   * taken while fewer are waiting than the slots, none while enough are. So a slot seldom waits on
+   * Redis for work, and a worker never takes more than it can start soon: ten batches of 64 in
+   * one worker's hand would leave the others idle at the end of a run. BullMQ reads it when it
+   * takes a job and when a job finishes, and calls this function in between (synchronously).
+   */
+  const takeMore = () => {
+    const n = Math.max(1, active + (waiting < slots.limit ? 1 : 0))
+    if (worker.concurrency !== n) worker.concurrency = n
+  }
+
   async function process(job: Job<JobEnvelope>): Promise<JobResult> {
+    const transfers = (job.data.job as {files?: unknown[]} | undefined)?.files?.length ?? 1
+    let left = transfers
+    const started = () => {
+      if (left > 0) {
+        left--
+        waiting--
+      }
+    }
     active++
+    waiting += transfers
+    takeMore()
     try {
-      return await run(job)
+      return await run(job, started)
     } finally {
       active--
-      // The adaptive limit moved: as many jobs in hand as it can use.
-      if (limit && worker.concurrency !== jobsInHand(limit.limit)) worker.concurrency = jobsInHand(limit.limit)
+      waiting -= left
+      takeMore()
     }
   }
 
-  async function run(job: Job<JobEnvelope>): Promise<JobResult> {
+  async function run(job: Job<JobEnvelope>, started: () => void): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
     const runTry = job.data.try ?? 0
     const replies = await redis.multi().hmget(runKey(runId), 'fatal', 'try').exists(runKey(runId)).sismember(runDoneKey(runId), job.id!).exec()
@@ -156,8 +172,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const kind = kindOf(data)
       const children = kind.parent ? await childrenOf(job) : undefined
       // A batch's files take a slot each (eachFile); any other job takes one for itself.
-      if (kind.batchKey) result = await kind.handler(data, {...ctx, perFile: transfer => slots.run(transfer)}, children)
-      else result = await slots.run(() => kind.handler(data, ctx, children))
+      const inSlot = <T>(transfer: () => Promise<T>) => slots.run(() => {
+        started()
+        return transfer()
+      })
+      if (kind.batchKey) result = await kind.handler(data, {...ctx, perFile: inSlot}, children)
+      else result = await inSlot(() => kind.handler(data, ctx, children))
     } catch (error) {
       if (error instanceof FatalError) {
         const message = describeError(error.original, {endpoint: s3.endpointLabel})
@@ -176,9 +196,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const connection = connectRedis(opts.redisUrl)
   const worker = new Worker<JobEnvelope, JobResult>(QUEUE_NAME, process, {
     connection,
-    // Jobs in hand: a few more than the requests in flight, so a slot never waits on Redis for
-    // work; the files of the jobs in hand queue for the slots (RequestSlots).
-    concurrency: jobsInHand(slots.limit),
+    // Jobs in hand: see takeMore.
+    concurrency: 1,
     // Locks are renewed while a job runs, so long parts keep theirs; a killed worker's locks
     // lapse and the stalled check hands its jobs to others.
     lockDuration: 2 * (opts.stalledSeconds ?? 15) * 1000,
