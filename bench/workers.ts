@@ -48,6 +48,13 @@ function redisInfo(url: string, field: string): number {
   return Number(new RegExp(`${field}:(\\d+)`).exec(redisCli(url, 'info', 'memory'))?.[1] ?? 0)
 }
 
+/** Redis' own CPU time so far (user + system seconds, INFO cpu). */
+function redisCpu(url: string): number {
+  const info = redisCli(url, 'info', 'cpu')
+  const field = (f: string) => Number(new RegExp(`${f}:([\\d.]+)`).exec(info)?.[1] ?? 0)
+  return field('used_cpu_user') + field('used_cpu_sys')
+}
+
 /** INFO commandstats as calls per command. */
 function commandStats(url: string): Map<string, number> {
   const calls = new Map<string, number>()
@@ -147,10 +154,12 @@ async function redisCost(e: Env): Promise<string[]> {
   return withWorkers(env, e.redisUrl, 2, ['--concurrency', '32'], async () => {
     redisCli(e.redisUrl, 'config', 'resetstat')
     const memBefore = redisInfo(e.redisUrl, 'used_memory')
+    const cpuBefore = redisCpu(e.redisUrl)
     let peak = memBefore
     const sampler = setInterval(() => { peak = Math.max(peak, redisInfo(e.redisUrl, 'used_memory')) }, 100)
     const seconds = await upload(env, tree, ['--redis', e.redisUrl])
     clearInterval(sampler)
+    const cpu = redisCpu(e.redisUrl) - cpuBefore
     const stats = commandStats(e.redisUrl)
     const memAfter = redisInfo(e.redisUrl, 'used_memory')
     // The commands this bench's own sampling sent are not the run's.
@@ -165,10 +174,12 @@ async function redisCost(e: Env): Promise<string[]> {
       `### Redis per file: ${REDIS_FILES.toLocaleString('en-US')} × 4 KiB, 2 workers × \`--concurrency 32\`, loopback`,
       '',
       `- ${seconds.toFixed(2)} s (${Math.round(REDIS_FILES / seconds)} files/s${jobs ? `, ${jobs} jobs` : ''}).`,
+      `- Redis CPU: ${cpu.toFixed(2)} s${jobs ? `, ${(1000 * cpu / jobs).toFixed(2)} ms per job: one Redis core would take ~${Math.round(jobs / cpu)} jobs/s ` +
+        `(~${Math.round(REDIS_FILES / cpu).toLocaleString('en-US')} small files/s in batches like these)` : ''} (the 100 ms sampling of INFO included).`,
       `- Redis commands: ${total.toLocaleString('en-US')} in all, ${(total / REDIS_FILES).toFixed(2)} per file; the most called: ` +
         top.map(([c, n]) => `${c} ${n.toLocaleString('en-US')}`).join(', ') + '.',
       `- Redis used_memory: ${(memBefore / 2 ** 20).toFixed(1)} MiB before, ${(peak / 2 ** 20).toFixed(1)} MiB at the peak (sampled every 100 ms), ` +
-        `${(memAfter / 2 ** 20).toFixed(1)} MiB after: ${((memAfter - memBefore) / REDIS_FILES).toFixed(1)} bytes per file left (the run's hash and job-id sets), ` +
+        `${(memAfter / 2 ** 20).toFixed(1)} MiB after: ${((memAfter - memBefore) / REDIS_FILES).toFixed(1)} bytes per file left (BullMQ's event stream, capped at 10,000 events whatever the run's size, and the run's hash and job-id sets), ` +
         `${((peak - memBefore) / REDIS_FILES).toFixed(0)} bytes per file at the peak.`,
     ]
   })
