@@ -21,8 +21,8 @@ describe('workers: requests in flight and work for every worker', function () {
   const mk = (name: string) => { const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`)); dirs.push(d); return d }
   after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
 
-  function worker(endpoint: string, concurrency: number) {
-    const w = spawnCli(['worker', '--concurrency', String(concurrency), '--json'], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url}})
+  function worker(endpoint: string, concurrency?: number) {
+    const w = spawnCli(['worker', ...(concurrency ? ['--concurrency', String(concurrency)] : []), '--json'], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url}})
     let stderr = ''
     w.child.stderr!.on('data', d => { stderr += d })
     return {...w, ready: () => stderr.includes('s3c worker: ready')}
@@ -48,6 +48,31 @@ describe('workers: requests in flight and work for every worker', function () {
       assert.equal(proxy.count('PUT'), 200)
       // Old workers took 3 jobs of up to 64 files and sent each job's files at once (6 sockets).
       assert.equal(proxy.maxInFlight(), 3, `${proxy.maxInFlight()} PUTs in flight at most`)
+    } finally {
+      w.child.kill('SIGTERM')
+      await w.done
+      await proxy.stop()
+    }
+  })
+
+  it('without --concurrency a worker\'s limit is measured, as in-process: it starts at 32 requests in flight', async function () {
+    const src = mk('adaptive')
+    makeTree(src, {files: 150, depth: 2})
+    const bucket = await newBucket('adaptive')
+    const proxy = await startProxy(harness().s3.endpoint)
+    proxy.inFlight = isPut
+    proxy.setFaults({hold: isPut})
+    const w = worker(proxy.endpoint)
+    try {
+      await waitFor(w.ready)
+      const up = spawnCli(['upload', src, `s3://${bucket}/a`, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
+      await waitFor(() => proxy.held() >= 32)
+      proxy.setFaults({})
+      const r = await up.done
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(proxy.count('PUT'), 150)
+      // 32 at the start (transferDefaults.threadCount), up to 128 (adaptiveMax) if the rate grows with it.
+      assert.ok(proxy.maxInFlight() >= 32 && proxy.maxInFlight() <= 128, `${proxy.maxInFlight()} PUTs in flight at most`)
     } finally {
       w.child.kill('SIGTERM')
       await w.done
