@@ -47,24 +47,36 @@ describe('runners', function () {
     const firstKey = (w: Work | JobData) => ('parent' in w ? keyOf(w.parent) : keyOf(w))
     const filesOf = (j: {job: JobData}) => ('files' in j.job ? j.job.files.map(f => f.key) : [])
 
-    it('merges consecutive small-file jobs up to 64 files, and up to 8 MiB', async function () {
+    it('merges consecutive small-file jobs up to batchFiles files and 8 MiB: the first batches ramp up, the last ones are cut small', async function () {
       const many = Array.from({length: 130}, (_, i) => uploadFiles(`f${String(i).padStart(3, '0')}`))
-      const byCount = await queued(many)
-      assert.deepEqual(byCount.map(j => filesOf(j).length), [64, 64, 2])
-      assert.deepEqual(byCount.flatMap(filesOf), many.map(w => w.files[0].key))
+      // batchFiles 4: the look-ahead (16 batches, 64 files) is passed, so full batches are cut in the middle.
+      const byCount = await queued(many, {batchFiles: 4})
+      const sizes = byCount.map(j => filesOf(j).length)
+      assert.deepEqual(byCount.flatMap(filesOf), many.map(w => w.files[0].key), 'every file once, in order')
+      assert.deepEqual(sizes.slice(0, 4), [1, 2, 4, 4], 'the ramp, then full batches')
+      assert.ok(sizes.every(n => n <= 4), `no batch over 4 files: ${sizes}`)
+      assert.equal(sizes.at(-1), 1, `the tail is cut down to single files: ${sizes}`)
+      for (let i = sizes.indexOf(4); i < sizes.length - 1; i++) assert.ok(sizes[i] >= sizes[i + 1], `from full batches down, sizes never grow: ${sizes}`)
       const MiB = 1 << 20
-      const big = [uploadFiles('a', 3 * MiB), uploadFiles('b', 3 * MiB), uploadFiles('c', 3 * MiB), uploadFiles('d', 1)]
-      const byBytes = await queued(big)
-      assert.deepEqual(byBytes.map(filesOf), [['a', 'b'], ['c', 'd']])
+      // After the ramp and with more than the look-ahead held: a, b (6 MiB) fit one batch; c would pass 8 MiB.
+      const tiny = (n: number, p: string) => Array.from({length: n}, (_, i) => uploadFiles(`${p}${String(i).padStart(3, '0')}`))
+      const big = [...tiny(7, 'a0'), uploadFiles('a', 3 * MiB), uploadFiles('b', 3 * MiB), uploadFiles('c', 3 * MiB), uploadFiles('d', 1), ...tiny(70, 'z')]
+      const byBytes = (await queued(big, {batchFiles: 4})).map(filesOf)
+      assert.deepEqual(byBytes.find(f => f.includes('a')), ['a', 'b'])
+      assert.deepEqual(byBytes.find(f => f.includes('c'))?.slice(0, 2), ['c', 'd'])
     })
 
-    it('a change of kind or bucket flushes the batch; a flow flushes it before the flow', async function () {
+    it('a change of kind or bucket cuts the held files; a flow goes after the files before it', async function () {
       const download = (key: string): Work => ({kind: 'download-files', bucket: 'b', root: '/nowhere', files: [{key, path: `/nowhere/${key}`, size: 1}]} as Work)
-      const jobs = await queued([uploadFiles('a'), uploadFiles('b'), download('c'), uploadFiles('d', 10, 'other'), uploadFiles('e', 10, 'other'),
-        {parent: complete('big'), children: [part('big', 1), part('big', 2)]} as Work, uploadFiles('f', 10, 'other')])
-      assert.deepEqual(jobs.map(j => [j.name, filesOf(j).join(',') || keyOf(j.job)]),
-        [['upload-files', 'a,b'], ['download-files', 'c'], ['upload-files', 'd,e'], ['complete-upload', 'big'], ['upload-files', 'f']])
-      assert.equal(jobs[3].children.length, 2, 'the flow keeps its two children')
+      const group = (p: string, bucket = 'b') => Array.from({length: 12}, (_, i) => uploadFiles(`${p}${String(i).padStart(2, '0')}`, 10, bucket))
+      const work = [...group('a'), download('c'), ...group('d', 'other'), {parent: complete('big'), children: [part('big', 1), part('big', 2)]} as Work, uploadFiles('f', 10, 'other')]
+      const jobs = await queued(work)
+      const kindAndBucket = (j: {name: string; job: JobData}) => `${j.name} ${'bucket' in j.job ? j.job.bucket : ''}`
+      // Each job holds files of one kind and bucket, and the groups come in the order added.
+      const runs = jobs.map(kindAndBucket).filter((k, i, all) => i === 0 || all[i - 1] !== k)
+      assert.deepEqual(runs, ['upload-files b', 'download-files b', 'upload-files other', 'complete-upload b', 'upload-files other'])
+      assert.deepEqual(jobs.flatMap(j => filesOf(j).length ? filesOf(j) : [keyOf(j.job)]), work.map(w => ('parent' in w ? 'big' : keyOf(w))))
+      assert.equal(jobs.find(j => j.name === 'complete-upload')!.children.length, 2, 'the flow keeps its two children')
     })
   })
 })

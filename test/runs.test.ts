@@ -14,6 +14,7 @@ import {startProxy} from './harness/proxy.js'
 import {runCliWithin, runIdOf, startWorker, within} from './harness/run.js'
 import {makeTree, seededBytes} from './harness/tree.js'
 import {waitFor} from './harness/wait.js'
+import {runJobsKey} from '../src/run/redis.js'
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -209,12 +210,16 @@ describe('run bookkeeping', function () {
         const up = await runCliWithin(['upload', src, `s3://${bucket}/g`, '--detach'], {env})
         assert.equal(up.code, 0, up.stderr)
         runId = up.stdout.trim()
-        await waitFor(() => proxy.stalled() > 0, 30_000)
+        // Every file's PUT hangs: every job of the run is in the worker's hand (the first
+        // batches of a run are cut small, so the 3 files may be more than one job).
+        await waitFor(() => proxy.stalled() === 3, 30_000)
+        const redis = new Redis(harness().redis.url)
+        const jobs = await redis.scard(runJobsKey(runId)).finally(() => redis.disconnect())
         w.child.kill('SIGTERM')
         const r = await within(w, 30_000)
         assert.equal(r.timedOut, false, `SIGTERM ignored: ${r.stderr}`)
         assert.equal(r.code, 130, r.stderr)
-        assert.deepEqual(errorLines(r.stderr), ['s3c: stopped after --grace-seconds 1; its 1 jobs in hand return to the queue when their locks lapse'])
+        assert.deepEqual(errorLines(r.stderr), [`s3c: stopped after --grace-seconds 1; its ${jobs} jobs in hand return to the queue when their locks lapse`])
         // Another worker finishes the run once the stopped one's lock lapses.
         proxy.setFaults({})
         proxy.releaseStalled()

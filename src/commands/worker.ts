@@ -7,6 +7,7 @@ import {ExitCode, S3cError} from '../base/errors.js'
 import {noRedisError, redactUrl} from '../run/redis.js'
 import {startWorker} from '../run/worker.js'
 import {jobKey, workerRoots} from '../run/trust.js'
+import {transferDefaults} from '../run/defaults.js'
 
 export default class Worker extends S3cCommand {
   static summary = 'Run s3c jobs from Redis (BullMQ); start as many as you like, on any machine.'
@@ -15,11 +16,13 @@ export default class Worker extends S3cCommand {
     'SIGTERM or Ctrl-C: stop taking jobs, finish the ones in hand (at most --grace-seconds), exit. With Redis unreachable it exits at once with code 3: ' +
     'the jobs in hand return to the queue once their locks lapse.'
   static examples = [
+    'S3C_REDIS_URL=redis://127.0.0.1:6379 <%= config.bin %> worker',
     'S3C_REDIS_URL=redis://127.0.0.1:6379 <%= config.bin %> worker --concurrency 32',
   ]
   static baseFlags = baseFlagSets.s3Redis
   static flags = {
-    concurrency: Flags.integer({char: 'c', description: 'jobs in hand at once', default: 16, min: 1}),
+    concurrency: Flags.integer({char: 'c', min: 1, description: 'requests in flight at once: files or parts being transferred (a batch job\'s files share them; sockets are sized from it). ' +
+      'Default: found by measuring, from 32 up to 128, as an upload or download without --thread-count'}),
     'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
     root: repeatable('a folder whose files jobs may read, write or delete (repeatable; default: the working folder); a job naming a path outside is refused'),
     'grace-seconds': Flags.integer({description: 'on SIGTERM, how long to wait for the jobs in hand before exiting anyway (keep it below your supervisor\'s kill timeout)', default: 30, min: 0}),
@@ -39,7 +42,7 @@ export default class Worker extends S3cCommand {
     // What this worker did, for the --json object at the end.
     const done = {jobs: 0, filesDone: 0, filesSkipped: 0, filesFailed: 0}
     const worker = await startWorker({
-      redisUrl: flags.redis, concurrency: flags.concurrency, roots, jobKey: key, s3: await s3Options(flags, flags.concurrency), stalledSeconds: flags['stalled-seconds'],
+      redisUrl: flags.redis, concurrency: flags.concurrency, roots, jobKey: key, s3: await s3Options(flags, flags.concurrency ?? transferDefaults.threadCount), stalledSeconds: flags['stalled-seconds'],
       signal: stopping.signal, onWarning: line => this.logProblem(line),
       onJob: (_job, result) => {
         done.jobs++
@@ -50,7 +53,7 @@ export default class Worker extends S3cCommand {
         }
       },
     })
-    this.logToStderr(`s3c worker: ready (concurrency ${flags.concurrency})`)
+    this.logToStderr(`s3c worker: ready (${flags.concurrency ? `${flags.concurrency} requests in flight` : `requests in flight found by measuring, from ${transferDefaults.threadCount}`})`)
     if (!stopping.signal.aborted) await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, {once: true}))
     if (!worker.redisLost()) this.logToStderr(`s3c worker: stopping, finishing the ${worker.active()} jobs in hand`)
     const outcome = await worker.close(flags['grace-seconds'] * 1000)

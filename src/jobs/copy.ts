@@ -3,7 +3,7 @@ import {activeConditions, keptByConditions, type CopyConditions, type SideFacts}
 import {sameTime} from '../base/times.js'
 import type {CopySource, Headers} from '../base/storage.js'
 import {abortUpload, multipartEtag} from './upload.js'
-import {failed, type ChildrenOutcome, type CopySettings, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult} from './kind.js'
+import {eachFile, failed, type ChildrenOutcome, type CopySettings, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult} from './kind.js'
 import {objectTime, storedMtime} from './metadata.js'
 
 /*
@@ -167,7 +167,7 @@ async function removeSources(ctx: JobContext, bucket: string, outcomes: FileOutc
 }
 
 export async function copyObjects(job: CopyObjectJob, ctx: JobContext): Promise<JobResult> {
-  const outcomes = await Promise.all(job.files.map(f => copyOne(job, f, ctx)))
+  const outcomes = await eachFile(job.files, ctx, f => copyOne(job, f, ctx))
   if (!job.removeSource) return {files: outcomes}
   const srcOf = new Map(job.files.map(f => [f.key, f.srcKey]))
   return {files: await removeSources(ctx, job.srcBucket, outcomes, o => srcOf.get(o.key)!)}

@@ -12,7 +12,7 @@ import {openSourceRef} from '../storage/open.js'
 import {staleIndexError} from '../s3ci/format.js'
 import {META_MTIME, META_SHA256, objectTime} from './metadata.js'
 import {localCheck, syncStatOf} from './compare.js'
-import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './kind.js'
+import {eachFile, failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type FileSyncInfo, type JobContext, type JobKindDefinition, type JobResult} from './kind.js'
 
 /* The download kinds: download-files (small objects, one GET each), download-range, finish-download (a large object's ranges and their parent). */
 
@@ -156,7 +156,7 @@ async function downloadOne(job: DownloadFilesJob, f: RemoteFileRef, ctx: JobCont
 }
 
 export async function downloadFiles(job: DownloadFilesJob, ctx: JobContext): Promise<JobResult> {
-  const files = job.files.length === 1 ? [await downloadOne(job, job.files[0], ctx)] : await Promise.all(job.files.map(f => downloadOne(job, f, ctx)))
+  const files = await eachFile(job.files, ctx, f => downloadOne(job, f, ctx))
   return {files: job.removeSource ? await removeObjectSources(ctx, job.bucket, files) : files}
 }
 

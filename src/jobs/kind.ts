@@ -67,6 +67,19 @@ export interface JobContext {
   onBytes(n: number): void
   /** Stop the whole run (set by the in-process runner). */
   abort?(reason: unknown): void
+  /**
+   * Runs one file of a batch job in one of the runner's request slots (a worker's
+   * --concurrency, src/run/slots.ts); absent, the job's own slot covers its files. Batch
+   * handlers go through eachFile, which calls it.
+   */
+  perFile?<T>(transfer: () => Promise<T>): Promise<T>
+}
+
+/** A batch job's files, each through ctx.perFile when the runner gives one, at once otherwise. */
+export function eachFile<F, R>(files: F[], ctx: JobContext, one: (f: F) => Promise<R>): Promise<R[]> {
+  const slot = ctx.perFile
+  const run = slot ? (f: F) => slot(() => one(f)) : one
+  return files.length === 1 ? run(files[0]).then(r => [r]) : Promise.all(files.map(run))
 }
 
 export type JobHandler<J> = (job: J, ctx: JobContext, children?: ChildrenOutcome) => Promise<JobResult>

@@ -10,7 +10,7 @@ import type {Headers, MultipartTarget} from '../base/storage.js'
 import {objectHeaders, sha256Hex} from '../s3/storage.js'
 import {META_MTIME, META_SHA256, formatMtime, objectDigests} from './metadata.js'
 import {sameContent, syncInfoOfHead, uploadVerdict} from './compare.js'
-import {failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './kind.js'
+import {eachFile, failed, smallFiles, type ChildrenOutcome, type CompareMode, type FileOutcome, type JobContext, type JobKindDefinition, type JobResult, type CopySettings, type FileSyncInfo} from './kind.js'
 
 /* The upload kinds: upload-files (small files, one PUT each), upload-part, complete-upload (a large file's parts and their parent). */
 
@@ -97,7 +97,7 @@ async function uploadOne(job: UploadFilesJob, f: LocalFileRef, ctx: JobContext):
 }
 
 export async function uploadFiles(job: UploadFilesJob, ctx: JobContext): Promise<JobResult> {
-  const files = job.files.length === 1 ? [await uploadOne(job, job.files[0], ctx)] : await Promise.all(job.files.map(f => uploadOne(job, f, ctx)))
+  const files = await eachFile(job.files, ctx, f => uploadOne(job, f, ctx))
   return {files: job.removeSource ? await Promise.all(files.map(removeLocalSource)) : files}
 }
 

@@ -9,11 +9,12 @@ import type {RunStats} from './stats.js'
 import {kindOf} from '../jobs/registry.js'
 import type {FileOutcome, JobData, Work} from '../jobs/types.js'
 import {isFlow} from '../jobs/types.js'
+import {batchSize} from './batching.js'
 import {parseFileRecord, readCounters, readFailures, recordPlannerOutcomes, resetForRetry} from './counters.js'
 import {jobIdFor, type JobEnvelope} from './envelope.js'
 import {signCommand, signEnvelope} from './trust.js'
 import {workersConnected} from './status.js'
-import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, redactUrl, resumeKey, runDoneKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
+import {QUEUE_NAME, RUNS_KEY, checkRedis, connectRedis, redactUrl, resumeKey, runDoneKey, runJobsKey, runEventsChannel, runKey, runLockKey, runOutcomesKey} from './redis.js'
 
 export interface BullMQRunnerOptions {
   redisUrl: string
@@ -26,7 +27,7 @@ export interface BullMQRunnerOptions {
   description: string
   /** How to run the command again (`s3c retry`): JSON of its verb and options. */
   command: string
-  /** Small files per job: Redis round trips must not dominate. */
+  /** Small files per job at most: Redis round trips must not dominate (batchSizes). */
   batchFiles?: number
   batchBytes?: number
   /** Jobs in Redis not yet finished before add() waits. */
@@ -41,6 +42,15 @@ export interface BullMQRunnerOptions {
 
 /** A job of a kind with a batch key: such a kind has files (JobKindDefinition.batchKey). */
 type FileBatch = Extract<JobData, {files: {size: number}[]}>
+type BatchFile = FileBatch['files'][number]
+
+/** Files held back before batches are cut (files per batch × this): the run's tail is cut small. */
+const LOOKAHEAD_BATCHES = 16
+/** The walk gave nothing for this long: what it gave goes to Redis (workers must not wait on a slow walk). */
+const SEND_IDLE_MS = 20
+/** Jobs wait at most this long to be sent with others (a walk that never pauses). */
+const SEND_MAX_AGE_MS = 100
+
 
 /**
  * A run that ended (done, or failed for a reason other than Ctrl-C), or (detached) is fully
@@ -147,10 +157,26 @@ export class BullMQRunner implements Runner {
   private readonly queue: Queue
   private readonly flows: FlowProducer
   private bulk: {name: string; data: JobEnvelope; opts: JobsOptions}[] = []
-  private batch?: FileBatch
-  /** The batch's kind and batch key: a job with others is not added to it. */
-  private batchKey = ''
-  private batchBytes = 0
+  /** When the oldest job of `bulk` was cut. */
+  private bulkSince = 0
+  /** Small files held back for batches (one kind and batch key), the oldest first, and the job they came in. */
+  private held: BatchFile[] = []
+  private heldFirst = 0
+  private heldJob?: FileBatch
+  /** The held files' kind and batch key: a job with others is not added to them. */
+  private heldKey = ''
+  /** Batch jobs cut so far (the ramp of batchSize). */
+  private batches = 0
+  /** Workers seen connected (batchSize's tail); 4 until counted. */
+  private workers = 4
+  /** Sends to Redis, one after another (a timer may send while the walk adds). */
+  private sending: Promise<void> = Promise.resolve()
+  private sendTimer?: NodeJS.Timeout
+  private lastAdd = 0
+  /** Subscribed to the run's events: a job recorded wakes waitEvent. */
+  private events?: Redis
+  private eventSeen = false
+  private wakeEvent?: () => void
   /** Jobs added since Redis was last asked how many are unfinished. */
   private unfinished = 0
   private fatal?: FatalError
@@ -164,9 +190,13 @@ export class BullMQRunner implements Runner {
 
   /** Used by the queue and the flow producer; BullMQ does not close a connection it was given. */
   private readonly connection: Redis
+  private readonly maxBatch: number
+  private readonly lookahead: number
 
   private constructor(private readonly redis: Redis, private readonly opts: BullMQRunnerOptions, private readonly lock: string, private readonly pointer: string) {
     this.connection = connectRedis(opts.redisUrl, {failFast: true})
+    this.maxBatch = opts.batchFiles ?? 64
+    this.lookahead = this.maxBatch * LOOKAHEAD_BATCHES
     this.queue = new Queue(QUEUE_NAME, {connection: this.connection})
     this.flows = new FlowProducer({connection: this.connection})
     this.queue.on('error', () => undefined)
@@ -188,7 +218,7 @@ export class BullMQRunner implements Runner {
     let lastSeen = performance.now()
     let told = false
     let checking = false
-    this.workerTimer = setInterval(() => {
+    const check = () => {
       if (checking) return
       checking = true
       void workersConnected(this.queue).then(n => {
@@ -197,12 +227,16 @@ export class BullMQRunner implements Runner {
         if (n > 0) {
           lastSeen = performance.now()
           told = false
+          this.workers = n
         } else if (!told && performance.now() - lastSeen >= wait) {
           told = true
           this.opts.onNotice?.(`waiting for a worker: start one with \`s3c worker --redis ${redactUrl(this.opts.redisUrl)}\``)
         }
       }, () => undefined).finally(() => { checking = false })
-    }, Math.max(50, Math.min(1000, wait / 2)))
+    }
+    // Counted at once too: the tail of a short run is cut by it.
+    check()
+    this.workerTimer = setInterval(check, Math.max(50, Math.min(1000, wait / 2)))
     this.workerTimer.unref()
   }
 
@@ -247,6 +281,7 @@ export class BullMQRunner implements Runner {
       const replies = await tx.exec()
       const runTry = Number(replies?.[2]?.[1] ?? 1)
       runner = new BullMQRunner(redis, {...opts, runId, runTry}, lock.value, pointer)
+      await runner.listen()
       return runner
     } catch (error) {
       if (runner) await runner.end(error)
@@ -256,6 +291,41 @@ export class BullMQRunner implements Runner {
       }
       throw error
     }
+  }
+
+  /**
+   * Subscribes to the run's events (a job recorded, a fatal error: counters.ts, worker.ts), so
+   * the end of a run is noticed within a round trip instead of at the next poll. The polls stay,
+   * less often, for what an event could miss (a reconnection).
+   */
+  private async listen(): Promise<void> {
+    const events = this.redis.duplicate()
+    events.on('error', () => undefined)
+    this.events = events
+    events.on('message', () => {
+      // One message per job recorded (and one for a fatal error): the count of unfinished jobs
+      // stays current between polls, which correct it.
+      this.unfinished = Math.max(0, this.unfinished - 1)
+      this.eventSeen = true
+      this.wakeEvent?.()
+    })
+    await events.subscribe(runEventsChannel(this.opts.runId))
+  }
+
+  /** Returns at the run's next event (or one seen since the last call), or after `ms`. */
+  private async waitEvent(ms: number): Promise<void> {
+    if (!this.eventSeen) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(done, ms)
+        function done() {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.wakeEvent = done
+      })
+      this.wakeEvent = undefined
+    }
+    this.eventSeen = false
   }
 
   private envelope(job: JobData, top: boolean): JobEnvelope {
@@ -277,8 +347,8 @@ export class BullMQRunner implements Runner {
       this.popping = this.popping.then(() => this.popOutcomes()).catch(() => undefined)
     }, OUTCOMES_POLL_MS)
     this.outcomeTimer.unref()
-    // Jobs in Redis, the ones waiting to be sent in bulk, and the batch being filled.
-    return (COLLECTING_MAX_PENDING + 200 + 1) * (this.opts.batchFiles ?? 64)
+    // Jobs in Redis, the ones waiting to be sent in bulk, and the files held back for batches.
+    return (COLLECTING_MAX_PENDING + 200 + 1) * this.maxBatch + this.lookahead
   }
 
   /** Hands the outcomes reported so far to onFile, in chunks (the list holds only what was not popped yet). */
@@ -303,9 +373,10 @@ export class BullMQRunner implements Runner {
 
   async add(work: Work): Promise<void> {
     if (this.fatal) throw this.fatal
+    this.lastAdd = performance.now()
     if (isFlow(work)) {
-      await this.flushBatch()
-      await this.flushBulk()
+      this.cutHeld(true)
+      await this.send()
       const parentOpts = this.jobOpts(work.parent)
       // Finished earlier in this try: not again.
       if (await this.redis.sismember(runDoneKey(this.opts.runId), parentOpts.jobId!)) return
@@ -323,51 +394,93 @@ export class BullMQRunner implements Runner {
       await Promise.all([this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!), this.noteFound()])
     } else {
       const batchKey = kindOf(work).batchKey?.(work)
-      if (batchKey === undefined) this.push(work)
-      else await this.addToBatch(work as FileBatch, `${work.kind}\n${batchKey}`)
+      if (batchKey === undefined) {
+        this.cutHeld(true)
+        this.push(work)
+      } else this.hold(work as FileBatch, `${work.kind}\n${batchKey}`)
     }
-    if (this.bulk.length >= 200) await this.flushBulk()
+    if (this.bulk.length >= 200 || (this.bulk.length > 0 && this.lastAdd - this.bulkSince >= SEND_MAX_AGE_MS)) await this.send()
+    else if (this.bulk.length > 0 || this.heldFirst < this.held.length) this.sendWhenIdle()
     await this.waitForRoom()
   }
 
-  /** Consecutive small-file jobs of the same kind and batch key (its bucket, …) become one job. */
-  private async addToBatch(job: FileBatch, key: string): Promise<void> {
-    const bytes = job.files.reduce((n, f) => n + f.size, 0)
-    const b = this.batch
-    if (b && (this.batchKey !== key || b.files.length >= (this.opts.batchFiles ?? 64) ||
-        this.batchBytes + bytes > (this.opts.batchBytes ?? 8 << 20))) await this.flushBatch()
-    if (!this.batch) {
-      this.batch = {...job, files: [...job.files]} as FileBatch
-      this.batchKey = key
-      this.batchBytes = bytes
-    } else {
-      (this.batch.files as unknown[]).push(...job.files)
-      this.batchBytes += bytes
+  /** Consecutive small-file jobs of the same kind and batch key (its bucket, …) are held back, then cut into batch jobs (batchSize). */
+  private hold(job: FileBatch, key: string): void {
+    if (this.heldKey !== key) this.cutHeld(true)
+    if (this.heldFirst === this.held.length) {
+      this.heldJob = job
+      this.heldKey = key
+    }
+    for (const f of job.files) this.held.push(f)
+    this.cutHeld(false)
+  }
+
+  /** Cuts batch jobs from the held files: those beyond the look-ahead, or (`end`) all of them, the last ones small. */
+  private cutHeld(end: boolean): void {
+    const maxBytes = this.opts.batchBytes ?? 8 << 20
+    while (this.heldFirst < this.held.length && (end || this.held.length - this.heldFirst > this.lookahead)) {
+      const size = batchSize({emitted: this.batches, remaining: this.held.length - this.heldFirst, end, workers: this.workers, max: this.maxBatch})
+      const files: BatchFile[] = []
+      let bytes = 0
+      while (this.heldFirst < this.held.length && files.length < size && (files.length === 0 || bytes + this.held[this.heldFirst].size <= maxBytes)) {
+        bytes += this.held[this.heldFirst].size
+        files.push(this.held[this.heldFirst++])
+      }
+      this.push({...this.heldJob!, files} as FileBatch)
+      this.batches++
+    }
+    if (this.heldFirst === this.held.length) {
+      this.held = []
+      this.heldFirst = 0
+      this.heldKey = ''
+      this.heldJob = undefined
+    } else if (this.heldFirst > 4096 && this.heldFirst * 2 > this.held.length) {
+      this.held = this.held.slice(this.heldFirst)
+      this.heldFirst = 0
     }
   }
 
-  private async flushBatch(): Promise<void> {
-    if (!this.batch) return
-    this.push(this.batch)
-    this.batch = undefined
-    this.batchBytes = 0
-  }
-
   private push(job: JobData): void {
+    if (this.bulk.length === 0) this.bulkSince = performance.now()
     this.bulk.push({name: job.kind, data: this.envelope(job, true), opts: this.jobOpts(job)})
   }
 
-  private async flushBulk(): Promise<void> {
-    if (this.bulk.length === 0) return
-    const ids = this.bulk.map(j => j.opts.jobId!)
-    const done = await this.redis.smismember(runDoneKey(this.opts.runId), ids)
-    const jobs = this.bulk.filter((_, i) => !done[i])
+  /**
+   * Once the walk has given nothing for SEND_IDLE_MS (a slow listing, the planner waiting), the
+   * jobs cut so far go to the workers; the held files too, cut as a tail, but only when the
+   * workers could run out of work (fewer unfinished jobs than two per worker): a walk that only
+   * waits for room in Redis must not cut its batches small.
+   */
+  private sendWhenIdle(): void {
+    if (this.sendTimer || this.closed) return
+    this.sendTimer = setTimeout(() => {
+      this.sendTimer = undefined
+      if (performance.now() - this.lastAdd < SEND_IDLE_MS) return this.sendWhenIdle()
+      if (this.unfinished + this.bulk.length < 2 * this.workers) this.cutHeld(true)
+      // A failure surfaces at the next add() or drain(), which wait on the same chain.
+      void this.send().catch(() => undefined)
+      if (this.heldFirst < this.held.length) this.sendWhenIdle()
+    }, SEND_IDLE_MS)
+  }
+
+  /** Sends the jobs cut so far, after the sends before it. */
+  private send(): Promise<void> {
+    const jobs = this.bulk
     this.bulk = []
+    if (jobs.length > 0) this.sending = this.sending.then(() => this.sendBulk(jobs))
+    return this.sending
+  }
+
+  private async sendBulk(bulk: {name: string; data: JobEnvelope; opts: JobsOptions}[]): Promise<void> {
+    const ids = bulk.map(j => j.opts.jobId!)
+    const done = await this.redis.smismember(runDoneKey(this.opts.runId), ids)
+    const jobs = bulk.filter((_, i) => !done[i])
+    // Counted before they can finish (a worker's event counts one down).
+    this.unfinished += jobs.length
     // Into the queue first, then into the run's set: a kill in between leaves a queued job that
     // the next try adds again under the same id (a no-op), never a counted job that is missing.
     if (jobs.length) await this.queue.addBulk(jobs)
     await Promise.all([this.redis.sadd(runJobsKey(this.opts.runId), ...ids), this.noteFound()])
-    this.unfinished += jobs.length
   }
 
   /**
@@ -389,7 +502,7 @@ export class BullMQRunner implements Runner {
       this.unfinished = c.jobsAdded - c.jobsFinished
       if (this.fatal) throw this.fatal
       if (this.unfinished < max) return
-      await sleep(100)
+      await this.waitEvent(500)
     }
   }
 
@@ -425,9 +538,11 @@ export class BullMQRunner implements Runner {
       return
     }
     try {
+      clearTimeout(this.sendTimer)
+      this.sendTimer = undefined
       if (!this.fatal) {
-        await this.flushBatch()
-        await this.flushBulk()
+        this.cutHeld(true)
+        await this.send()
         await this.flushPlannerOutcomes()
         await Promise.all([this.noteFound(), this.redis.hset(runKey(this.opts.runId), 'enqueued', 1)])
       }
@@ -436,7 +551,7 @@ export class BullMQRunner implements Runner {
         const c = await this.poll()
         if (this.fatal) throw this.fatal
         if (c.jobsFinished >= c.jobsAdded) break
-        await sleep(200)
+        await this.waitEvent(500)
       }
       if (this.onFile) {
         // Every job has reported: the last outcomes, then the list and the flag go.
@@ -485,6 +600,9 @@ export class BullMQRunner implements Runner {
     clearInterval(this.heartbeat)
     clearInterval(this.outcomeTimer)
     clearInterval(this.workerTimer)
+    clearTimeout(this.sendTimer)
+    this.wakeEvent?.()
+    this.events?.disconnect()
     await atMost(this.redis.eval(RELEASE_LOCK, 1, runLockKey(this.opts.runId), this.lock), 5000)
     await atMost(Promise.allSettled([this.queue.close(), this.flows.close()]), 5000)
     this.connection.disconnect()

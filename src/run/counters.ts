@@ -1,6 +1,6 @@
 import type {ChainableCommander, Redis} from 'ioredis'
 import type {FileOutcome, JobResult} from '../jobs/types.js'
-import {runDoneKey, runFailuresKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
+import {runDoneKey, runEventsChannel, runFailuresKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from './redis.js'
 
 /** Counters of a run as kept in Redis (the hash fields). */
 export interface RunCounters {
@@ -21,7 +21,8 @@ export interface RunCounters {
  * The files' outcomes (the sync state's records, see FileRecord) go to the run's outcome list in
  * the same step, only while the attached CLI collects them (the run hash's \`outcomes\`, set by
  * it for this try) and lives (its enqueuer lock): a CLI that died leaves no list growing.
- * KEYS: run hash, done set, failures list, outcome list, enqueuer lock.
+ * The run's events channel hears of it (the CLI waiting for the end wakes at once).
+ * KEYS: run hash, done set, failures list, outcome list, enqueuer lock, events channel.
  * ARGV: job id, try, done, skipped, failed, bytes, now, number of failures n, n failure JSONs, outcome records…
  */
 const RECORD_SCRIPT = `
@@ -38,6 +39,7 @@ if #ARGV >= records and redis.call('HGET', KEYS[1], 'outcomes') == '1' and redis
   for i = records, #ARGV, 1000 do redis.call('RPUSH', KEYS[4], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[7])
+redis.call('PUBLISH', KEYS[6], '1')
 return 1
 `
 
@@ -81,7 +83,7 @@ export async function recordResult(redis: Redis, runId: string, runTry: number, 
   const files = result.files ?? []
   const t = tally(files)
   const records = outcomes ? files.map(fileRecord) : []
-  const counted = await redis.eval(RECORD_SCRIPT, 5, runKey(runId), runDoneKey(runId), runFailuresKey(runId), runOutcomesKey(runId), runLockKey(runId),
+  const counted = await redis.eval(RECORD_SCRIPT, 6, runKey(runId), runDoneKey(runId), runFailuresKey(runId), runOutcomesKey(runId), runLockKey(runId), runEventsChannel(runId),
     jobId, String(runTry), t.done, t.skipped, t.failed, t.bytes, Date.now(), t.failures.length, ...t.failures, ...records)
   return counted === 1
 }

@@ -25,6 +25,8 @@ export const runJobsKey = (runId: string) => `s3c:run:${runId}:jobs`
 export const runDoneKey = (runId: string) => `s3c:run:${runId}:done`
 /** File outcomes workers report for the attached CLI's sync state, popped as they come (counters.ts, bullmq.ts). */
 export const runOutcomesKey = (runId: string) => `s3c:run:${runId}:state`
+/** Where workers publish that they recorded a job of the run or stopped it (fatal): the enqueuing CLI waits on it instead of polling. */
+export const runEventsChannel = (runId: string) => `s3c:run:${runId}:events`
 /** The unfinished run a command line belongs to, so running it again resumes it. */
 export const resumeKey = (commandHash: string) => `s3c:resume:${commandHash}`
 /** Held by the one CLI that enqueues a run's jobs (a second one is refused). */

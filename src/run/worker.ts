@@ -9,12 +9,19 @@ import type {S3Config} from '../s3/config.js'
 import {markStarted, recordResult} from './counters.js'
 import type {JobEnvelope} from './envelope.js'
 import {refusalOf} from './trust.js'
-import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runJobsKey, runKey} from './redis.js'
+import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runEventsChannel, runJobsKey, runKey} from './redis.js'
 import {openStore} from '../storage/open.js'
+import {AdaptiveLimit} from './adaptive.js'
+import {transferDefaults} from './defaults.js'
+import {RequestSlots} from './slots.js'
 
 export interface WorkerOptions {
   redisUrl: string
-  concurrency: number
+  /**
+   * Requests in flight at most (files or parts being transferred at once); undefined: the
+   * limit moves with the link as an in-process run's does (src/run/adaptive.ts).
+   */
+  concurrency?: number
   s3: S3Config
   /** The folders the worker's jobs may name local paths under (absolute; trust.ts workerRoots). */
   roots: string[]
@@ -44,6 +51,8 @@ export interface RunningWorker {
   redisLost(): string | undefined
   /** Jobs in hand now. */
   active(): number
+  /** The worker's request slots (tests, logs): the limit now and the most in flight so far. */
+  slots: RequestSlots
   /**
    * Stops taking jobs and waits up to `graceMs` for the ones in hand; at once when Redis is
    * gone (they could not report anyway: their locks lapse and they return to the queue).
@@ -68,8 +77,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     redis.disconnect()
     throw error
   }
-  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency * 2)}, retryPolicy(0))
+  // Without --concurrency the limit moves with the link, as in-process (session.ts).
+  const limit = opts.concurrency ? undefined
+    : new AdaptiveLimit({start: transferDefaults.threadCount, min: 4, max: transferDefaults.adaptiveMax})
+  const slots = new RequestSlots(opts.concurrency ?? 0, limit)
+  const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency ?? transferDefaults.adaptiveMax)}, retryPolicy(0))
+  if (limit) s3.onThrottle(() => limit.throttled())
   let active = 0
+  // Transfers in hand not started yet (files of the jobs in hand, a part job counts one).
+  let waiting = 0
 
   // Live byte counts go to Redis twice a second, not once per file.
   const liveBytes = new Map<string, number>()
@@ -80,16 +96,40 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   }
   const flushTimer = setInterval(() => void flushBytes(), 500)
 
+  /**
+   * Jobs in hand (BullMQ's concurrency) follow the transfers waiting for a slot: one more job is
+   * taken while fewer are waiting than the slots, none while enough are. So a slot seldom waits on
+   * Redis for work, and a worker never takes more than it can start soon: ten batches of 64 in
+   * one worker's hand would leave the others idle at the end of a run. BullMQ reads it when it
+   * takes a job and when a job finishes, and calls this function in between (synchronously).
+   */
+  const takeMore = () => {
+    const n = Math.max(1, active + (waiting < slots.limit ? 1 : 0))
+    if (worker.concurrency !== n) worker.concurrency = n
+  }
+
   async function process(job: Job<JobEnvelope>): Promise<JobResult> {
+    const transfers = (job.data.job as {files?: unknown[]} | undefined)?.files?.length ?? 1
+    let left = transfers
+    const started = () => {
+      if (left > 0) {
+        left--
+        waiting--
+      }
+    }
     active++
+    waiting += transfers
+    takeMore()
     try {
-      return await run(job)
+      return await run(job, started)
     } finally {
       active--
+      waiting -= left
+      takeMore()
     }
   }
 
-  async function run(job: Job<JobEnvelope>): Promise<JobResult> {
+  async function run(job: Job<JobEnvelope>, started: () => void): Promise<JobResult> {
     const {runId, maxRetry, top, job: data} = job.data
     const runTry = job.data.try ?? 0
     // The run's first job to begin marks its startedAt, in the same round trip (markStarted checks the try and fatal itself).
@@ -123,16 +163,26 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     const ctx: JobContext = {
       // Each job carries its run's --max-retry.
       s3: s3.with({retry: retryPolicy(maxRetry)}),
-      onBytes: n => { liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n) },
+      onBytes: n => {
+        liveBytes.set(runId, (liveBytes.get(runId) ?? 0) + n)
+        limit?.moved(n)
+      },
     }
     let result: JobResult
     try {
       const kind = kindOf(data)
-      result = await kind.handler(data, ctx, kind.parent ? await childrenOf(job) : undefined)
+      const children = kind.parent ? await childrenOf(job) : undefined
+      // A batch's files take a slot each (eachFile); any other job takes one for itself.
+      const inSlot = <T>(transfer: () => Promise<T>) => slots.run(() => {
+        started()
+        return transfer()
+      })
+      if (kind.batchKey) result = await kind.handler(data, {...ctx, perFile: inSlot}, children)
+      else result = await inSlot(() => kind.handler(data, ctx, children))
     } catch (error) {
       if (error instanceof FatalError) {
         const message = describeError(error.original, {endpoint: s3.endpointLabel})
-        await redis.hset(runKey(runId), 'fatal', message)
+        await redis.multi().hset(runKey(runId), 'fatal', message).publish(runEventsChannel(runId), 'fatal').exec()
         throw new UnrecoverableError(message)
       }
       // A child's failure goes to its parent (after BullMQ's attempts); a top job reports its files.
@@ -141,13 +191,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
     if (top) await recordResult(redis, runId, runTry, job.id!, result, job.data.outcomes === true)
     opts.onJob?.(data, result)
-    return result
+    // A top job's outcomes are in the run's counters now; returned to BullMQ they would stay in
+    // its event stream (10,000 events, ~13 KB for a batch of 64 files) long after the job left.
+    // A child's result is its parent's input.
+    return top ? {} : result
   }
 
   const connection = connectRedis(opts.redisUrl)
   const worker = new Worker<JobEnvelope, JobResult>(QUEUE_NAME, process, {
     connection,
-    concurrency: opts.concurrency,
+    // Jobs in hand: see takeMore.
+    concurrency: 1,
     // Locks are renewed while a job runs, so long parts keep theirs; a killed worker's locks
     // lapse and the stalled check hands its jobs to others.
     lockDuration: 2 * (opts.stalledSeconds ?? 15) * 1000,
@@ -181,6 +235,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   return {
     redisLost,
     active: () => active,
+    slots,
     close: (graceMs = 30_000) => closing ??= (async () => {
       shuttingDown = true
       clearInterval(flushTimer)
