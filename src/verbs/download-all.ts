@@ -3,7 +3,6 @@ import {stat, unlink} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 import {ExitCode, S3cError, describeError, FatalError} from '../base/errors.js'
 import type {SourceRef} from '../base/storage.js'
-import {partSizeFor} from '../s3/limits.js'
 import {commonStoredOptions} from '../run/stored-command.js'
 import {openRun, runWalk, type RunContext, type TransferOptions} from '../run/session.js'
 import type {RunSummary} from '../run/stats.js'
@@ -14,10 +13,11 @@ import {BLOCK, headerModeAndTime} from '../tar/header.js'
 import {fsPath} from '../local/fs-path.js'
 import {failed} from '../jobs/types.js'
 import {secondsToNs, utimesValue} from '../base/times.js'
-import type {ExtractMembersJob, Work} from '../jobs/types.js'
-import {LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, memberRelPath, symlinkStillInside, usableTarget} from '../local/safe-path.js'
+import type {Work} from '../jobs/types.js'
+import {LocalPathError, createTempFile, ensureSafeDir, makeHardLinkSafely, makeSymlinkSafely, memberPathFor, symlinkStillInside, usableTarget} from '../local/safe-path.js'
 
-import {ARCHIVE_METADATA, MemberBatches, describeOther, selectMembers, lastOfEachName} from './members.js'
+import {selectMembers, lastOfEachName} from './members.js'
+import {decideMembers, planFetches} from './download-all-plan.js'
 import {withReader} from './list-files.js'
 
 export interface AllOptions extends TransferOptions {
@@ -33,23 +33,6 @@ export interface AllOptions extends TransferOptions {
   preloaded?: {members: IndexedMember[]; source: SourceRef; headers?: boolean}
   /** The command the run stores for s3c retry (tar extract to a folder runs as download-all). */
   verb?: 'download-all' | 'tar-extract'
-}
-
-/**
- * How a member's stored bytes [0, stored) map into the file for a range job over
- * [from, from + length) of them: [offset in the range, length, offset in the file] pieces.
- */
-export function scatterOf(runs: [number, number][], from: number, length: number): [number, number, number][] {
-  const out: [number, number, number][] = []
-  let runStart = 0
-  for (const [offset, runLength] of runs) {
-    const a = Math.max(from, runStart)
-    const b = Math.min(from + length, runStart + runLength)
-    if (a < b) out.push([a - from, b - a, offset + (a - runStart)])
-    runStart += runLength
-    if (runStart >= from + length) break
-  }
-  return out
 }
 
 /** Adjacent small members share one ranged GET when the gap between them is at most this. */
@@ -84,83 +67,64 @@ export async function downloadAll(opts: AllOptions): Promise<RunSummary> {
     await Promise.all(tmpPaths.map(p => unlink(fsPath(p)).catch(() => undefined)))
   }
 
-  async function* plan(): AsyncGenerator<Work> {
-    const groups = new MemberBatches<ExtractMembersJob>({maxGap: COALESCE_GAP, maxBytes: opts.partSize, maxMembers: 1000},
-      start => ({kind: 'extract-members', source, root, start: start - (headers ? BLOCK : 0), end: start, members: [], ...(headers ? {headers} : {})}))
-    const flush = function* (): Generator<Work> {
-      const group = groups.flush()
-      if (group) yield group
-    }
-    for (const m of members) {
-      const rel = memberRelPath(m.name)
-      if (rel === '') continue // "./": DEST itself
-      const stored = storedSize(m)
-      const fail = (error: unknown) => run.stats.record(failed({key: m.name, path: rel ? resolve(root, rel) : m.name, size: stored}, error))
-      if (m.type === 'file') run.stats.seen(stored)
-      if (rel === undefined) {
-        fail(`member "${m.name}" would be written outside ${root}; skipped`)
+  const fail = (member: IndexedMember, path: string, error: unknown) => run.stats.record(failed({key: member.name, path, size: storedSize(member)}, error))
+  /** The files to fetch; links and folders are kept for the end, and failures recorded, as the planner decides. */
+  const placed = function* (): Generator<{member: IndexedMember; path: string}> {
+    for (const d of decideMembers(members, root)) {
+      if (d.member.type === 'file') run.stats.seen(storedSize(d.member))
+      if (d.kind === 'fail') {
+        fail(d.member, d.path, d.reason)
         continue
       }
-      const path = resolve(root, rel)
-      if (m.type === 'other') {
-        if (!ARCHIVE_METADATA.has(m.tarType ?? '')) fail(`member "${m.name}" is ${describeOther(m)}: s3c cannot reproduce it; skipped`)
-        continue
-      }
-      if (m.type === 'symlink' || m.type === 'hardlink') {
-        links.push({member: m, path})
+      if (d.kind === 'link') {
+        links.push(d)
         continue
       }
       try {
         // Checked (and made) here as well as in the job handler: the failure is reported at once
         // and the handler, in this process, finds the folder in its cache.
-        ensureSafeDir(root, m.type === 'dir' ? path : dirname(path))
+        ensureSafeDir(root, d.kind === 'folder' ? d.path : dirname(d.path))
       } catch (error) {
-        fail(error)
+        fail(d.member, d.path, error)
         continue
       }
-      if (m.type === 'dir') folders.push({member: m, path})
-      if (m.type !== 'file') continue
-      if (stored >= opts.multipartThreshold) {
-        yield* flush()
-        let mode = m.mode
-        let mtime = m.mtime
-        if (headers) {
-          // One small GET for the header block of a large member: its mode and mtime.
-          try {
-            ({mode, mtime} = headerModeAndTime(await readBlock(run, source, m.dataOffset - BLOCK), m.name))
-          } catch (error) {
-            if (error instanceof FatalError || error instanceof S3cError) throw error
-            fail(error)
-            continue
-          }
-        }
-        let tmpPath: string
+      if (d.kind === 'folder') folders.push(d)
+      else yield d
+    }
+  }
+
+  async function* plan(): AsyncGenerator<Work> {
+    for (const step of planFetches(placed(), {multipartThreshold: opts.multipartThreshold, partSize: opts.partSize, maxGap: COALESCE_GAP, headers})) {
+      if (step.kind === 'group') {
+        yield {kind: 'extract-members', source, root, ...step.group}
+        continue
+      }
+      const {member: m, path} = step
+      let mode = m.mode
+      let mtime = m.mtime
+      if (headers) {
+        // One small GET for the header block of a large member: its mode and mtime.
         try {
-          tmpPath = await createTempFile(root, path, m.size)
+          ({mode, mtime} = headerModeAndTime(await readBlock(run, source, m.dataOffset - BLOCK), m.name))
         } catch (error) {
-          fail(error)
+          if (error instanceof FatalError || error instanceof S3cError) throw error
+          fail(m, path, error)
           continue
         }
-        tmpPaths.push(tmpPath)
-        const partSize = partSizeFor(stored, opts.partSize)
-        const children: Work[] = []
-        for (let at = 0; at < stored; at += partSize) {
-          const length = Math.min(partSize, stored - at)
-          children.push({kind: 'download-range', source, root, tmpPath, offset: m.dataOffset + at, length, base: m.dataOffset,
-            ...(m.sparse ? {scatter: scatterOf(m.sparse, at, length)} : {})})
-        }
-        yield {parent: {kind: 'finish-download', bucket, key: m.name, root, tmpPath, path, size: m.size, lastModifiedMs: mtime * 1000, mtimeNs: String(secondsToNs(mtime)), verify: false, crc: m.crc, mode,
-          ...(m.sparse ? {sparse: m.sparse} : {})}, children: children as never}
+      }
+      let tmpPath: string
+      try {
+        tmpPath = await createTempFile(root, path, m.size)
+      } catch (error) {
+        fail(m, path, error)
         continue
       }
-      const end = m.dataOffset + stored
-      const {job: group, closed} = groups.add(m.dataOffset, end, stored)
-      if (closed) yield closed
-      group.members.push({name: m.name, path, dataOffset: m.dataOffset, size: stored, mode: m.mode, mtime: m.mtime, crc: m.crc,
-        ...(m.sparse ? {sparse: m.sparse, realSize: m.size} : {})})
-      group.end = Math.max(group.end, end)
+      tmpPaths.push(tmpPath)
+      const children: Work[] = step.ranges.map(r => ({kind: 'download-range', source, root, tmpPath, offset: r.offset, length: r.length, base: m.dataOffset,
+        ...(r.scatter ? {scatter: r.scatter} : {})}))
+      yield {parent: {kind: 'finish-download', bucket, key: m.name, root, tmpPath, path, size: m.size, lastModifiedMs: mtime * 1000, mtimeNs: String(secondsToNs(mtime)), verify: false, crc: m.crc, mode,
+        ...(m.sparse ? {sparse: m.sparse} : {})}, children: children as never}
     }
-    yield* flush()
   }
   const summary = await runWalk(run, opts.location, plan, cleanup)
   makeLinks(root, links, summary)

@@ -8,17 +8,16 @@ import type {RunSummary} from '../run/stats.js'
 import type {Work} from '../jobs/types.js'
 import {INDEX_SUFFIX} from '../s3ci/format.js'
 import type {TarFormat} from '../tar/header.js'
-import {countRequests, planArchive, type RequestCounts} from '../tar/plan.js'
-import {layoutTar, type MemberInput} from '../tar/layout.js'
-import {MAX_PARTS, MIN_PART} from '../s3/limits.js'
+import type {RequestCounts} from '../tar/plan.js'
+import {groupBySize, planTarArchive, type ArchiveObject, type TarMode} from '../tar/create-plan.js'
+import {MIN_PART} from '../s3/limits.js'
 import type {Headers, S3Store} from '../base/storage.js'
 import {objectTime} from '../jobs/metadata.js'
 import {parseCsv} from '../base/csv.js'
-import {TOC_NAME, tocText} from '../tar/toc.js'
 import {lastModifiedTime, wholeSeconds} from '../base/times.js'
 import {folderPrefix, parseLocation, parseS3Url} from '../base/location.js'
 
-export type TarMode = 'auto' | 'copy' | 'memory'
+export type {TarMode}
 
 export interface TarCreateOptions extends TransferOptions {
   /** s3://bucket/key.tar of the archive. */
@@ -41,20 +40,7 @@ export interface TarCreateOptions extends TransferOptions {
   onCounts?: (archive: string, counts: RequestCounts, members: number, size: number) => void
 }
 
-
-interface SourceObject {
-  bucket: string
-  key: string
-  name: string
-  size: number
-  etag?: string
-  /** The member's time in whole seconds (src/base/times.ts): mtime metadata, else Last-Modified. */
-  mtime: number
-  /** It was read with a HEAD (counted in the plan). */
-  headed?: boolean
-}
-
-async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<SourceObject[]> {
+async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<ArchiveObject[]> {
   const where = opts.manifest!
   let text: string
   if (parseLocation(where).type === 's3') {
@@ -71,7 +57,7 @@ async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<Source
     })
   }
   const rows = parseCsv(text)
-  const out: SourceObject[] = []
+  const out: ArchiveObject[] = []
   rows.forEach((r, i) => {
     if (i === 0 && r.length >= 3 && !/^\d+$/.test(r[2].trim())) return // a header line
     if (r.length < 3 || !r[0] || !r[1] || !/^\d+$/.test(r[2].trim()))
@@ -95,7 +81,7 @@ async function readManifest(s3: S3Store, opts: TarCreateOptions): Promise<Source
  * HEADs every object, `threads` at a time, and gives each its time by the time rule (its mtime
  * metadata, else Last-Modified); `check` sees each answer (undefined: the object is gone).
  */
-async function headObjects(s3: S3Store, objects: SourceObject[], threads: number, check: (o: SourceObject, head: Headers | undefined) => void): Promise<void> {
+async function headObjects(s3: S3Store, objects: ArchiveObject[], threads: number, check: (o: ArchiveObject, head: Headers | undefined) => void): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < objects.length) {
@@ -147,42 +133,26 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
     await s3.deleteMany(bucket, [...new Set(left)]).catch(() => undefined)
   }
 
-  /** The source objects, grouped into archives (--size-limit: consecutive groups that stay under it; a larger object gets its own). */
-  async function sourceGroups(): Promise<SourceObject[][]> {
-    let objects: SourceObject[]
+  /** The objects to archive: listed under the source (the archive and s3c's own objects left out), or read from the manifest. */
+  async function sourceObjects(): Promise<ArchiveObject[]> {
     await run.s3.checkBucket(bucket, archiveKeyBase)
-    if (sourceLoc) {
-      const listPrefix = folderPrefix(sourceLoc.prefix)
-      objects = []
-      for await (const o of run.s3.listObjects(sourceLoc.bucket, listPrefix)) {
-        const name = o.key.slice(listPrefix.length)
-        if (!name || name.endsWith('/')) continue
-        if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX) || isTemporaryKey(o.key))) continue
-        objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtime: wholeSeconds(lastModifiedTime(o.lastModifiedMs).ns)})
-      }
-      if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
-    } else {
-      objects = await readManifest(run.s3, {...opts, manifest})
+    if (!sourceLoc) return readManifest(run.s3, {...opts, manifest})
+    const listPrefix = folderPrefix(sourceLoc.prefix)
+    const objects: ArchiveObject[] = []
+    for await (const o of run.s3.listObjects(sourceLoc.bucket, listPrefix)) {
+      const name = o.key.slice(listPrefix.length)
+      if (!name || name.endsWith('/')) continue
+      if (sourceLoc.bucket === bucket && (o.key === archiveKeyBase || o.key.endsWith(INDEX_SUFFIX) || isTemporaryKey(o.key))) continue
+      objects.push({bucket: sourceLoc.bucket, key: o.key, name, size: o.size, etag: o.etag, mtime: wholeSeconds(lastModifiedTime(o.lastModifiedMs).ns)})
     }
-    const groups: SourceObject[][] = [[]]
-    let groupBytes = 0
-    for (const o of objects) {
-      const cost = 2048 + Math.ceil(o.size / 512) * 512
-      if (opts.sizeLimit && groups[groups.length - 1].length > 0 && groupBytes + cost > opts.sizeLimit) {
-        groups.push([])
-        groupBytes = 0
-      }
-      groups[groups.length - 1].push(o)
-      groupBytes += cost
-    }
-    return groups
+    if (objects.length === 0) throw new S3cError(`nothing to archive: no objects under ${opts.source}`, ExitCode.usage)
+    return objects
   }
 
-  const copy = (size: number) => opts.mode === 'copy' || (opts.mode === 'auto' && size >= MIN_PART)
   // s3c retry: the failed archives only.
   const only = opts.only && new Set(opts.only)
   async function* plan(): AsyncGenerator<Work> {
-    const groups = await sourceGroups()
+    const groups = groupBySize(await sourceObjects(), opts.sizeLimit)
     for (const [gi, group] of groups.entries()) {
       const key = archiveKey(archiveKeyBase, gi, groups.length)
       if (only && !only.has(key)) continue
@@ -192,54 +162,26 @@ export async function tarCreate(opts: TarCreateOptions): Promise<RunSummary> {
       if (sourceLoc && (opts.mtimeMetadata ?? true)) await headObjects(run.s3, group, opts.threadCount, () => undefined)
       // What an earlier try killed mid-way left for this very archive (uploads, staged TOC, temporary objects).
       if (!opts.dryRun) await cleanupArchiveLeftovers(run.s3, bucket, key)
-      const inputs: MemberInput[] = group.map(o => ({name: o.name, type: 'file', size: o.size, mode: 0o644, mtime: o.mtime,
-        source: {bucket: o.bucket, key: o.key, etag: o.etag}}))
-      let tocKey: string | undefined
-      let layout = layoutTar(inputs, opts.format)
-      if (opts.toc) {
-        // The TOC lists offsets that depend on its own size: lay out until they agree.
-        let toc = ''
-        for (let i = 0; i < 10; i++) {
-          const withToc: MemberInput[] = [{name: TOC_NAME, type: 'file', size: Buffer.byteLength(toc), mode: 0o644, mtime: Math.floor(Date.now() / 1000)}, ...inputs]
-          layout = layoutTar(withToc, opts.format)
-          const next = tocText(layout.members.slice(1).map((m, j) => ({...m, etag: group[j].etag})))
-          if (Buffer.byteLength(next) === Buffer.byteLength(toc)) { toc = next; break }
-          toc = next
-        }
-        tocKey = `${key}.s3c-toc-${Date.now().toString(36)}`
-        if (!opts.dryRun) {
-          await run.s3.put(bucket, tocKey, Buffer.from(toc), {headers: {'content-type': 'text/csv'}})
-          temps.push(tocKey)
-        }
-        layout.members[0].source = {bucket, key: tocKey}
-      }
-      for (const m of layout.members) run.stats.seen(m.size)
       const uploadId = opts.dryRun ? 'dry-run' : await run.s3.createMultipart(bucket, key, {contentType: 'application/x-tar', storageClass: opts.storageClass})
       if (!opts.dryRun) uploads.push({key, uploadId})
-      const tempPrefix = tempPrefixOf(key, uploadId)
-      const padKey = `${tempPrefix}pad`
-      const {jobs, parts} = planArchive(layout, m => m.ordinal > 0 || !opts.toc ? copy(m.size) : false,
-        {bucket, key, uploadId, format: opts.format, partSize: opts.partSize, tempPrefix, padKey})
-      if (parts > MAX_PARTS) throw new S3cError(`${key} would need ${parts} parts (S3 allows ${MAX_PARTS}): split it with --size-limit`, ExitCode.usage)
-      const counts = countRequests(jobs)
-      counts.HeadObject = group.filter(o => o.headed).length
-      const tempKeys = tocKey ? [tocKey] : []
-      if (tocKey) { counts.PutObject++; counts.temporaryObjects++ }
-      // One 5 MiB object of zeros per archive, copied as the padding of its temporary objects.
-      if (jobs.some(j => j.kind === 'tar-temp' && j.padKey && j.steps[0] && !('bytes' in j.steps[0]))) {
-        counts.PutObject++
-        counts.temporaryObjects++
-        tempKeys.push(padKey)
-        if (!opts.dryRun) {
-          await run.s3.put(bucket, padKey, Buffer.alloc(MIN_PART), {headers: {'content-type': 'application/octet-stream'}})
-          temps.push(padKey)
+      const archive = planTarArchive(group, {bucket, key, uploadId, tempPrefix: tempPrefixOf(key, uploadId), format: opts.format, mode: opts.mode,
+        partSize: opts.partSize, toc: opts.toc, now: Date.now()})
+      if (!opts.dryRun) {
+        if (archive.toc) {
+          await run.s3.put(bucket, archive.toc.key, Buffer.from(archive.toc.text), {headers: {'content-type': 'text/csv'}})
+          temps.push(archive.toc.key)
+        }
+        if (archive.padKey) {
+          await run.s3.put(bucket, archive.padKey, Buffer.alloc(MIN_PART), {headers: {'content-type': 'application/octet-stream'}})
+          temps.push(archive.padKey)
         }
       }
-      counts.DeleteObjects += Math.ceil(tempKeys.length / 1000)
-      opts.onCounts?.(`s3://${bucket}/${key}`, counts, layout.members.length, layout.size)
+      const {layout} = archive
+      for (const m of layout.members) run.stats.seen(m.size)
+      opts.onCounts?.(`s3://${bucket}/${key}`, archive.counts, layout.members.length, layout.size)
       if (opts.dryRun) continue
       yield {parent: {kind: 'complete-tar', bucket, key, uploadId, size: layout.size, memberCount: layout.members.length,
-        source: opts.source ?? opts.manifest ?? '', tempKeys}, children: jobs}
+        source: opts.source ?? opts.manifest ?? '', tempKeys: archive.tempKeys}, children: archive.jobs}
     }
   }
   return runWalk(run, {bucket, prefix: ''}, plan, cleanup)

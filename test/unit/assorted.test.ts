@@ -17,7 +17,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ensureSafeDir, linkTargetInside, memberRelPath, writeFileSafely} from '../../src/local/safe-path.js'
 import {readSmall} from '../../src/local/small-io.js'
-import {scatterOf} from '../../src/verbs/download-all.js'
+import {scatterOf} from '../../src/verbs/download-all-plan.js'
 
 describe('units', function () {
   it('resolves the endpoint from flag, then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL', async function () {
