@@ -10,10 +10,18 @@
  * Listing 100,000 keys through +30 ms is bench:scale's section 5; workers at +100 ms are below.
  * Writes the "remote" section of docs/BENCHMARKS.md with the issue's goals (goal vs measured).
  *
- * Env: BENCH_REMOTE_FILES (3000), BENCH_REMOTE_ROUNDS (2), BENCH_REMOTE_LATENCY_MS (30), BENCH_DOC=0.
+ * Section "large" (BENCH_REMOTE_SECTIONS=large): one file of BENCH_REMOTE_LARGE_MIB (1024) up and
+ * down through +30 ms, s3c with default flags against rclone (its defaults, and 16 MiB chunks with 8
+ * streams each way as bench:mirror runs it). fauxqs takes no such file: run it with
+ * S3C_TEST_S3_ENDPOINT at Ceph RGW (keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Writes
+ * the "remote-large" section.
+ *
+ * Env: BENCH_REMOTE_SECTIONS ("small"; "small,large"), BENCH_REMOTE_FILES (3000), BENCH_REMOTE_ROUNDS (2),
+ * BENCH_REMOTE_LATENCY_MS (30), BENCH_REMOTE_LARGE_MIB (1024), BENCH_DOC=0.
  */
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {startProxy} from '../test/harness/proxy.js'
@@ -28,6 +36,8 @@ const FILES = num('BENCH_REMOTE_FILES', 3000)
 const ROUNDS = num('BENCH_REMOTE_ROUNDS', 2)
 const LATENCY_MS = num('BENCH_REMOTE_LATENCY_MS', 30)
 const BUCKET = 'remote'
+const SECTIONS = (process.env.BENCH_REMOTE_SECTIONS ?? 'small').split(',')
+const LARGE_MIB = num('BENCH_REMOTE_LARGE_MIB', 1024)
 
 const t0 = Date.now()
 const log = (s: string) => process.stderr.write(`[bench:remote +${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`)
@@ -61,6 +71,85 @@ interface Row {
 }
 
 async function main(): Promise<void> {
+  if (SECTIONS.includes('small')) await small()
+  if (SECTIONS.includes('large')) await large()
+}
+
+/** One large file up and down at +LATENCY_MS: MiB/s per round, s3c's defaults against rclone's. */
+async function large(): Promise<void> {
+  const loadStart = loadavg()[0].toFixed(1)
+  const work = mkdtempSync(join(tmpdir(), 's3c-bench-remote-large-'))
+  const server = await startS3()
+  const proxy = await startProxy(server.endpoint)
+  const envs = clientEnvs(server, join(work, 'clients'), proxy.endpoint)
+  const src = join(work, 'src')
+  mkdirSync(src)
+  const file = join(src, 'large.bin')
+  const fd = openSync(file, 'w')
+  const chunk = randomBytes(16 << 20)
+  for (let off = 0; off < LARGE_MIB << 20; off += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, (LARGE_MIB << 20) - off))
+  closeSync(fd)
+  const tuned = ['--s3-chunk-size', '16M', '--s3-upload-concurrency', '8', '--multi-thread-streams', '8']
+  const clients: {name: string; cmd: (from: string, to: string) => [string, string[], NodeJS.ProcessEnv]}[] = [
+    {name: 's3c (default flags)', cmd: (from, to) => [s3cBin, [from.startsWith('s3://') ? 'download' : 'upload', from, to, '-q'], envs.s3c]},
+    {name: 'rclone (defaults)', cmd: (from, to) => [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to)], envs.rclone]},
+    {name: 'rclone, 16 MiB chunks, 8 streams each way', cmd: (from, to) => [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to), ...tuned], envs.rclone]},
+  ]
+  const rates = new Map<string, number[]>()
+  const add = (name: string, seconds: number) => {
+    rates.set(name, [...rates.get(name) ?? [], LARGE_MIB / seconds])
+    log(`${name}: ${(LARGE_MIB / seconds).toFixed(0)} MiB/s`)
+  }
+  try {
+    await createBucket(server, BUCKET)
+    proxy.setFaults({latencyMs: LATENCY_MS})
+    let seq = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of clients) {
+        const prefix = `s3://${BUCKET}/large${seq++}/`
+        add(`${c.name}|upload`, (await timed(...spread(c.cmd(src, prefix)))).seconds)
+        const dl = join(work, `dl${seq}`)
+        add(`${c.name}|download`, (await timed(...spread(c.cmd(prefix, dl)))).seconds)
+        const got = statSync(join(dl, 'large.bin'), {throwIfNoEntry: false})?.size
+        if (got !== LARGE_MIB << 20) throw new Error(`${c.name} downloaded ${got} bytes of ${LARGE_MIB << 20}`)
+        rmSync(dl, {recursive: true, force: true})
+      }
+    }
+  } finally {
+    await proxy.stop()
+    await Promise.race([server.stop(), new Promise(resolve => setTimeout(resolve, 5000))])
+    rmSync(work, {recursive: true, force: true})
+  }
+  const med = (k: string) => median(rates.get(k) ?? [Number.NaN])
+  const goal = (dir: string) => {
+    const s = med(`s3c (default flags)|${dir}`)
+    const best = Math.max(med(`rclone (defaults)|${dir}`), med(`rclone, 16 MiB chunks, 8 streams each way|${dir}`))
+    return `| ${dir} | ≥ rclone (its better setting) | ${(s / best).toFixed(2)}× (${s.toFixed(0)} vs ${best.toFixed(0)} MiB/s) | ${s >= best * 0.95 ? 'met' : 'not met'} |`
+  }
+  const body = [
+    '## A large file at distance (`BENCH_REMOTE_SECTIONS=large npm run bench:remote`)',
+    '',
+    `Run ${utcNow()} UTC on ${machine()} (load ${loadStart} at the start); one ${LARGE_MIB} MiB file through the harness's proxy at +${LATENCY_MS} ms ` +
+      `per answer, in front of ${server.local ? 'fauxqs' : server.endpoint}; ${ROUNDS} rounds interleaved, whole processes, every download checked for its size. ` +
+      `${toolVersion(RCLONE, ['version'])}.`,
+    '',
+    '| direction | goal | measured | |',
+    '|---|---|---|---|',
+    goal('upload'),
+    goal('download'),
+    '',
+    '| client | direction | MiB/s per round | median |',
+    '|---|---|---|---|',
+    ...[...rates.entries()].map(([k, v]) => `| ${k.split('|')[0]} | ${k.split('|')[1]} | ${v.map(x => x.toFixed(0)).join(' · ')} | ${median(v).toFixed(0)} |`),
+    '',
+    '"met" allows 5 % for noise. Client, server and proxy share the 2 cores: the proxy copies every byte.',
+  ].join('\n')
+  writeBenchSection('remote-large', body)
+  process.stdout.write(`${body}\n`)
+}
+
+/** Many small files at 0 ms and at +LATENCY_MS (the issue's goals). */
+async function small(): Promise<void> {
   const loadStart = loadavg()[0].toFixed(1)
   execFileSync(process.execPath, [join(root, 'scripts', 'install-tools.js')], {stdio: 'inherit'})
   const work = mkdtempSync(join(tmpdir(), 's3c-bench-remote-'))
