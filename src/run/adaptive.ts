@@ -14,6 +14,13 @@
  * change of the limit then shows in the rate, not only its first round trips). A window where
  * the runner lacked work (slots free with nothing queued) says nothing about the limit and is
  * not counted. Time is read through `now`, so the unit tier drives it deterministically.
+ *
+ * A run starts in "slow start", as TCP does: short windows (three rounds of the limit, at least a
+ * fifth of a window) and steps of ×2, while each step pays at least half of what it could (rate
+ * ×1.5 for limit ×2): a distant server is reached within a few round trips (32 → 64 → 128 in
+ * ~0.25 s at +30 ms), which a short run needs, since a run of a few thousand small files lasts a
+ * few seconds. The first step that pays less, a throttle or a
+ * slow-down ends it: then steps of ×1.5 over whole windows.
  */
 
 export interface AdaptiveOptions {
@@ -33,6 +40,8 @@ const MiB = 1024 * 1024
 const GROWTH = 1.1
 /** Windows a limit is held after going back or down, before it probes up again. */
 const HOLD_WINDOWS = 6
+/** In slow start, a ×2 step must lift the rate this much to stay in it (half the step's promise). */
+const START_GROWTH = 1.5
 
 export class AdaptiveLimit {
   limit: number
@@ -53,6 +62,8 @@ export class AdaptiveLimit {
   private before?: {rate: number; limit: number; latency: number}
   private lastChange: LimitChange = 'hold'
   private hold = 0
+  /** Slow start: half windows, steps of ×2, until a step pays less than START_GROWTH. */
+  private starting = true
   readonly history: {limit: number; rate: number; change: LimitChange}[] = []
 
   constructor(opts: AdaptiveOptions) {
@@ -84,7 +95,7 @@ export class AdaptiveLimit {
     this.busyMs += ms
     if (!waiting) this.starved++
     const elapsed = this.now() - this.windowStart
-    if (elapsed >= this.windowMs && this.done >= this.limit) this.closeWindow(elapsed)
+    if (this.starting ? elapsed >= this.windowMs / 5 && this.done >= 3 * this.limit : elapsed >= this.windowMs && this.done >= this.limit) this.closeWindow(elapsed)
   }
 
   /** The server said to slow down (503 SlowDown, 429): halve the limit, at most once per window. */
@@ -94,6 +105,7 @@ export class AdaptiveLimit {
     this.setLimit(Math.floor(this.limit / 2))
     this.before = undefined
     this.hold = HOLD_WINDOWS
+    this.starting = false
     this.lastChange = 'throttled'
   }
 
@@ -123,6 +135,7 @@ export class AdaptiveLimit {
     }
     const before = this.before
     if (this.lastChange === 'up' && before) {
+      if (this.starting && rate < before.rate * START_GROWTH) this.starting = false
       if (rate >= before.rate * GROWTH) return this.up(rate, latency)
       // Growing did not pay: back to the limit before it (fewer sockets for the same rate).
       this.setLimit(before.limit)
@@ -135,6 +148,7 @@ export class AdaptiveLimit {
       this.setLimit(Math.floor(this.limit * 0.75))
       this.before = undefined
       this.hold = HOLD_WINDOWS
+      this.starting = false
       return (this.lastChange = 'slower')
     }
     if (this.hold > 0) {
@@ -151,7 +165,7 @@ export class AdaptiveLimit {
       return (this.lastChange = 'kept')
     }
     this.before = {rate, limit: this.limit, latency}
-    this.setLimit(Math.ceil(this.limit * 1.5))
+    this.setLimit(Math.ceil(this.limit * (this.starting ? 2 : 1.5)))
     return (this.lastChange = 'up')
   }
 }

@@ -28,11 +28,29 @@ describe('adaptive concurrency (src/run/adaptive.ts)', function () {
     assert.ok(limit.history.some(h => h.change === 'up'))
   })
 
+  it('slow start: a distant server is reached in a few round trips (×2 steps over short windows), then steps of ×1.5', function () {
+    const clock = {t: 0}
+    const limit = make(clock)
+    // 4,000 requests/s at 30 ms: 120 in flight. A run of 3,000 files lasts ~1 s there.
+    simulate(limit, () => ({latencyMs: 30, capacity: 4000}), 400, clock)
+    assert.deepEqual(limit.history.slice(0, 2).map(h => h.limit), [32, 64], JSON.stringify(limit.history))
+    assert.ok(limit.limit >= 120, `limit ${limit.limit} after 400 ms: ${JSON.stringify(limit.history)}`)
+    // A step that pays less than half its promise ends slow start: the next probes are ×1.5.
+    const clock2 = {t: 0}
+    const slow = make(clock2)
+    simulate(slow, () => ({latencyMs: 30, capacity: 1300}), 20_000, clock2)
+    // 32 → 64 paid ×1.22 (1,067 → 1,300/s): still up, but by ×1.5 (96, never 128), then back.
+    assert.equal(slow.peak, 96, JSON.stringify(slow.history.slice(0, 10)))
+    assert.ok(slow.history.some(h => h.change === 'back'))
+  })
+
   it('bound by the CPU (loopback): a step up that does not pay goes back; the limit stays at the start', function () {
     const clock = {t: 0}
     const limit = make(clock)
     simulate(limit, () => ({latencyMs: 1, capacity: 1500}), 30_000, clock)
-    assert.equal(limit.peak, 48)
+    // One slow-start step (×2), then probes of ×1.5 that go back.
+    assert.equal(limit.peak, 64)
+    assert.ok(limit.history.some(h => h.limit === 48), 'probes of ×1.5 after slow start')
     assert.ok(limit.history.filter(h => h.change === 'back').length >= 2)
     // Most of the time at the start value: probes are short.
     const at32 = limit.history.filter(h => h.limit === 32).length
