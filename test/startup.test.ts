@@ -118,29 +118,32 @@ describe('start-up', function () {
   })
 
   it('the code cache: written by the first run beside the bundle, refused and written again when it does not fit', function () {
-    const bundleDir = join(projectRoot, 'dist/bundle')
-    const caches = () => readdirSync(bundleDir).filter(f => f.endsWith('.cache'))
-    for (const f of caches()) rmSync(join(bundleDir, f))
-    const version = () => execFileSync(join(projectRoot, 'bin/run.js'), ['--version'], {encoding: 'utf8'})
-    assert.match(version(), /^s3c\//)
-    const [cache] = caches()
-    assert.ok(cache, 'a cache file')
-    const written = readFileSync(join(bundleDir, cache))
-    assert.ok(written.length > 100_000, `${written.length} bytes`)
-    writeFileSync(join(bundleDir, cache), 'not a code cache')
-    assert.match(version(), /^s3c\//)
-    assert.ok(readFileSync(join(bundleDir, cache)).length > 100_000, 'written again')
-    assert.deepEqual(caches(), [cache])
+    // A copy of the package: every s3c started from the checkout (another suite running at the same
+    // time, a bench) reads and writes the checkout's cache, and would change it under this test.
+    const dir = packageCopy()
+    try {
+      const bundleDir = join(dir, 'dist/bundle')
+      const caches = () => readdirSync(bundleDir).filter(f => f.endsWith('.cache'))
+      assert.deepEqual(caches(), [], 'the copy starts without a cache')
+      const version = () => execFileSync(process.execPath, [join(dir, 'bin/run.js'), '--version'], {encoding: 'utf8'})
+      assert.match(version(), /^s3c\//)
+      const [cache] = caches()
+      assert.ok(cache, 'a cache file')
+      const written = readFileSync(join(bundleDir, cache))
+      assert.ok(written.length > 100_000, `${written.length} bytes`)
+      writeFileSync(join(bundleDir, cache), 'not a code cache')
+      assert.match(version(), /^s3c\//)
+      assert.ok(readFileSync(join(bundleDir, cache)).length > 100_000, 'written again')
+      assert.deepEqual(caches(), [cache])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('the code cache belongs to one bundle: a cache made for another bundle of the same length is never used', function () {
     // A copy of the package, so that the project's own bundle and cache stay as they are.
-    const dir = mkdtempSync(join(tmpdir(), 's3c-cache-'))
+    const dir = packageCopy()
     try {
-      mkdirSync(join(dir, 'bin'))
-      for (const f of ['package.json', 'oclif.manifest.json', 'bin/run.js']) cpSync(join(projectRoot, f), join(dir, f))
-      cpSync(join(projectRoot, 'dist/bundle'), join(dir, 'dist/bundle'), {recursive: true, filter: f => !f.endsWith('.cache')})
-      symlinkSync(join(projectRoot, 'node_modules'), join(dir, 'node_modules'))
       const cli = join(dir, 'dist/bundle/cli.cjs')
       const built = readFileSync(cli, 'utf8')
       const header = /^\/\/ s3c-bundle [0-9a-f]{64}\n/.exec(built)
@@ -163,3 +166,13 @@ describe('start-up', function () {
     }
   })
 })
+
+/** The package's bin, bundle (without its code caches) and manifest in a folder of their own; node_modules linked. */
+function packageCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 's3c-cache-'))
+  mkdirSync(join(dir, 'bin'))
+  for (const f of ['package.json', 'oclif.manifest.json', 'bin/run.js']) cpSync(join(projectRoot, f), join(dir, f))
+  cpSync(join(projectRoot, 'dist/bundle'), join(dir, 'dist/bundle'), {recursive: true, filter: f => !f.endsWith('.cache')})
+  symlinkSync(join(projectRoot, 'node_modules'), join(dir, 'node_modules'))
+  return dir
+}
