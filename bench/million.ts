@@ -7,7 +7,7 @@
  *   2. the same upload again with nothing changed (the sync state: listings only);
  *   3. download of the prefix into an empty folder (every file checked for by count).
  * Recorded: wall time, the CLI's peak RSS (GNU time), each worker's peak RSS over the whole bench
- * (GNU time around each worker), Redis' peak memory (INFO used_memory_peak) and commands.
+ * (the kernel's VmHWM, read before it stops), Redis' peak memory (INFO used_memory_peak) and commands.
  * Writes the "million" section of docs/BENCHMARKS.md (BENCH_DOC=0: not).
  *
  * Env: BENCH_MILLION_FILES (1000000), BENCH_DOC=0.
@@ -17,7 +17,6 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {startRedis, startS3} from '../test/harness/servers.js'
-import {findTool, gnuTimeTool} from '../test/harness/tools.js'
 import {waitFor} from '../test/harness/wait.js'
 import {clientEnvs, createBucket, machine, s3cBin, utcNow} from './clients.js'
 import {writeBenchSection} from './report.js'
@@ -54,15 +53,14 @@ async function main(): Promise<void> {
   const redis = await startRedis()
   const env = {...clientEnvs(s3, join(work, 'clients')).s3c, S3C_REDIS_URL: redis.url, S3C_STATE_DIR: join(work, 'state')}
   await createBucket(s3, 'million')
-  const rssFiles = Array.from({length: WORKERS}, (_, i) => join(work, `worker${i}.rss`))
-  const workers = rssFiles.map(rss => {
-    const child = spawn(findTool(gnuTimeTool), ['-f', '%M', '-o', rss, process.execPath, s3cBin, 'worker', '--root', work],
-      {env, stdio: ['ignore', 'ignore', 'pipe']})
+  const workers = Array.from({length: WORKERS}, () => {
+    const child = spawn(process.execPath, [s3cBin, 'worker', '--root', work], {env, stdio: ['ignore', 'ignore', 'pipe']})
     let stderr = ''
     child.stderr.on('data', d => { stderr += d })
     return {child, ready: () => stderr.includes('s3c worker: ready')}
   })
   const phases: Phase[] = []
+  let workerPeaks: number[] = []
   try {
     await waitFor(() => workers.every(w => w.ready()), 60_000)
     const phase = async (name: string, args: string[], check?: () => void) => {
@@ -86,12 +84,13 @@ async function main(): Promise<void> {
       if (n !== FILES) throw new Error(`download wrote ${n} files of ${FILES}`)
     })
   } finally {
+    // The kernel's high-water mark of each worker's resident set, read before it stops.
+    workerPeaks = workers.map(w => 1024 * Number(/VmHWM:\s*(\d+)/.exec(readFileSync(`/proc/${w.child.pid}/status`, 'utf8'))?.[1] ?? 0))
     for (const w of workers) w.child.kill('SIGTERM')
     await Promise.all(workers.map(w => w.child.exitCode === null ? new Promise(res => w.child.on('close', res)) : undefined))
     await redis.stop()
     await Promise.race([s3.stop(), new Promise(resolve => setTimeout(resolve, 5000))])
   }
-  const workerPeaks = rssFiles.map(f => Number(/(\d+)\s*$/.exec(readFileSync(f, 'utf8'))?.[1] ?? 0) * 1024)
   rmSync(work, {recursive: true, force: true})
   const body = [
     '## A million files, two workers (`npm run bench:million`)',
