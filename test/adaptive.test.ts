@@ -10,9 +10,9 @@ const scratch = scratchDirs()
 
 /*
  * Requests in flight found by measuring (src/run/adaptive.ts), end to end: through a distant
- * server the run goes past its starting 32 when that pays; --thread-count fixes it; a server that
+ * server the run goes past its starting 64 when that pays; --thread-count fixes it; a server that
  * says "slow down" halves it. Counted at the proxy (requests in flight at once), never timed.
- * 200 ms per answer keeps the run far from this machine's CPU limit (32 in flight: 160 files/s),
+ * 200 ms per answer keeps the run far from this machine's CPU limit (64 in flight: 320 files/s),
  * so the first step up always pays, however busy the machine.
  */
 
@@ -36,7 +36,7 @@ describe('adaptive concurrency: requests in flight follow the link', function ()
     await proxy.stop()
   })
 
-  it('without --thread-count, an upload through 200 ms of distance goes past 32 in flight; the summary says how far', async function () {
+  it('without --thread-count, an upload through 200 ms of distance goes past its starting 64 in flight; the summary says how far', async function () {
     const bucket = await newBucket()
     const src = join(root, 'far')
     makeFiles(src, 1500)
@@ -47,8 +47,8 @@ describe('adaptive concurrency: requests in flight follow the link', function ()
     assert.equal(r.code, 0, r.stderr)
     const s = summaryOf(r.stdout)
     assert.equal(s.filesDone, 1500)
-    assert.ok(s.concurrency.peak >= 48, JSON.stringify(s.concurrency))
-    assert.ok(proxy.maxInFlight() > 32, `${proxy.maxInFlight()} PUTs in flight at most`)
+    assert.ok(s.concurrency.peak >= 96, JSON.stringify(s.concurrency))
+    assert.ok(proxy.maxInFlight() > 64, `${proxy.maxInFlight()} PUTs in flight at most`)
     assert.ok(proxy.maxInFlight() <= s.concurrency.peak, `${proxy.maxInFlight()} in flight, limit peaked at ${s.concurrency.peak}`)
   })
 
@@ -71,7 +71,7 @@ describe('adaptive concurrency: requests in flight follow the link', function ()
     const bucket = await newBucket()
     const src = join(root, 'throttled')
     makeFiles(src, 200)
-    // The first file's PUT is throttled every time it is sent (3 tries): the limit goes 32 → 16 at least.
+    // The first file's PUT is throttled every time it is sent (3 tries): the limit goes 64 → 32 at least.
     proxy.setFaults({alwaysFail: (path, req) => req.method === 'PUT' && path.endsWith('/f00000'), alwaysFailStatus: 503})
     proxy.reset()
     const r = await runCli(['upload', src, `s3://${bucket}/throttled`, '--json', '--max-retry', '2'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
@@ -79,6 +79,6 @@ describe('adaptive concurrency: requests in flight follow the link', function ()
     const s = summaryOf(r.stdout)
     assert.equal(s.filesFailed, 1, r.stderr)
     assert.equal(s.filesDone, 199)
-    assert.ok(s.concurrency.last <= 16, JSON.stringify(s.concurrency))
+    assert.ok(s.concurrency.last <= 32, JSON.stringify(s.concurrency))
   })
 })

@@ -55,7 +55,7 @@ describe('workers: requests in flight and work for every worker', function () {
     }
   })
 
-  it('without --concurrency a worker\'s limit is measured, as in-process: it starts at 32 requests in flight', async function () {
+  it('without --concurrency a worker\'s limit is measured, as in-process: it starts at 64 requests in flight', async function () {
     const src = mk('adaptive')
     makeTree(src, {files: 150, depth: 2})
     const bucket = await newBucket('adaptive')
@@ -66,13 +66,13 @@ describe('workers: requests in flight and work for every worker', function () {
     try {
       await waitFor(w.ready)
       const up = spawnCli(['upload', src, `s3://${bucket}/a`, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
-      await waitFor(() => proxy.held() >= 32)
+      await waitFor(() => proxy.held() >= 64)
       proxy.setFaults({})
       const r = await up.done
       assert.equal(r.code, 0, r.stderr)
       assert.equal(proxy.count('PUT'), 150)
-      // 32 at the start (transferDefaults.threadCount), up to 128 (adaptiveMax) if the rate grows with it.
-      assert.ok(proxy.maxInFlight() >= 32 && proxy.maxInFlight() <= 128, `${proxy.maxInFlight()} PUTs in flight at most`)
+      // 64 at the start (transferDefaults.adaptiveStart), up to 128 (adaptiveMax) if the rate grows with it.
+      assert.ok(proxy.maxInFlight() >= 64 && proxy.maxInFlight() <= 128, `${proxy.maxInFlight()} PUTs in flight at most`)
     } finally {
       w.child.kill('SIGTERM')
       await w.done

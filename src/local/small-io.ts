@@ -98,6 +98,20 @@ function enqueue(op: Op): Promise<Result> {
   })
 }
 
+/**
+ * Starts the threads now rather than at the first file: a thread takes ~50–80 ms to load, which
+ * the first files of a run would otherwise wait for (every slot idle at once, at the start, when
+ * a short run can least afford it). A run that touches local files calls it before it lists, so
+ * the start overlaps the listing. Idle threads never keep the process alive.
+ */
+export function startSmallIo(): void {
+  if (inline) return
+  for (let i = 0; i < THREADS; i++) {
+    const w = thread(i)
+    if (waiting[i].size === 0) w.unref()
+  }
+}
+
 /** Writes one small file (temp name, then rename) off the main thread; resolves to its stat in place, or its failure. */
 export function writeSmall(w: SmallWrite): Promise<SmallWriteResult> {
   if (inline) return Promise.resolve(writeSmallSync(w))

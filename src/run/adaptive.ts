@@ -15,16 +15,22 @@
  * the runner lacked work (slots free with nothing queued) says nothing about the limit and is
  * not counted. Time is read through `now`, so the unit tier drives it deterministically.
  *
- * A run starts in "slow start", as TCP does: short windows (three rounds of the limit, at least a
- * fifth of a window) and steps of ×2, while each step pays at least half of what it could (rate
- * ×1.5 for limit ×2): a distant server is reached within a few round trips (32 → 64 → 128 in
- * ~0.25 s at +30 ms), which a short run needs, since a run of a few thousand small files lasts a
- * few seconds. The first step that pays less, a throttle or a
- * slow-down ends it: then steps of ×1.5 over whole windows.
+ * A run starts in "slow start", as TCP does: short windows (two rounds of the limit, at least a
+ * tenth of a window) and steps of ×2, while each step pays at least half of what it could (rate
+ * ×1.5 for limit ×2): a distant server is reached within a few round trips (64 → 128 in ~0.1 s at
+ * +30 ms), which a short run needs, since a run of a few thousand small files lasts a
+ * few seconds. The first step that pays less, a throttle or a slow-down ends it: then steps of
+ * ×1.5 over whole windows. A step that seems not to pay at all when slow start ends is measured
+ * over one more window before it is undone: a short window on a busy machine can read low, and
+ * undoing a doubling holds the smaller limit for seconds, the rest of a short run.
+ *
+ * After each change of the limit, the jobs started before it go on finishing for a round trip:
+ * they measure the old limit. The next window starts when the first job started after the
+ * change finishes ("settled"), so even a short window measures the new limit only.
  */
 
 export interface AdaptiveOptions {
-  /** The first limit (transferDefaults.threadCount). */
+  /** The first limit (transferDefaults.adaptiveStart). */
   start: number
   min: number
   max: number
@@ -33,7 +39,7 @@ export interface AdaptiveOptions {
 }
 
 /** What the limit did at a window's end, for tests and the run's --verbose notes. */
-export type LimitChange = 'up' | 'back' | 'kept' | 'throttled' | 'slower' | 'hold' | 'idle'
+export type LimitChange = 'up' | 'back' | 'kept' | 'throttled' | 'slower' | 'hold' | 'idle' | 'confirm' | 'restored'
 
 const MiB = 1024 * 1024
 /** A rate has grown when it is this much above the last one: below that, noise on a busy machine. */
@@ -62,8 +68,14 @@ export class AdaptiveLimit {
   private before?: {rate: number; limit: number; latency: number}
   private lastChange: LimitChange = 'hold'
   private hold = 0
-  /** Slow start: half windows, steps of ×2, until a step pays less than START_GROWTH. */
+  /** Slow start: short windows, steps of ×2, until a step pays less than START_GROWTH. */
   private starting = true
+  /** When the limit last changed: until a job started after it finishes, finishes are not measured. */
+  private changedAt?: number
+  /** The step up the last 'back' undid: its limit and rate, to check that going back paid. */
+  private undone?: {rate: number; limit: number}
+  /** Slow start's last step read as not paying once: the rate of that window, kept for one more. */
+  private doubt?: number
   readonly history: {limit: number; rate: number; change: LimitChange}[] = []
 
   constructor(opts: AdaptiveOptions) {
@@ -85,23 +97,28 @@ export class AdaptiveLimit {
    * (the limit, not the work at hand, bounded the run).
    */
   finished(ms: number, waiting: boolean): void {
-    if (this.windowStart === undefined) {
-      this.windowStart = this.now()
-      this.units = 0
+    const now = this.now()
+    if (this.windowStart === undefined || (this.changedAt !== undefined && now - ms < this.changedAt)) {
+      // The first finish (connecting and the first listing are no part of any rate), or a job
+      // started before the last change: the window starts from here.
+      this.windowStart = now
+      this.done = this.units = this.starved = this.busyMs = 0
       return
     }
+    this.changedAt = undefined
     this.done++
     this.units++
     this.busyMs += ms
     if (!waiting) this.starved++
-    const elapsed = this.now() - this.windowStart
-    if (this.starting ? elapsed >= this.windowMs / 5 && this.done >= 3 * this.limit : elapsed >= this.windowMs && this.done >= this.limit) this.closeWindow(elapsed)
+    const elapsed = now - this.windowStart
+    if (this.starting ? elapsed >= this.windowMs / 20 && this.done >= this.limit : elapsed >= this.windowMs && this.done >= this.limit) this.closeWindow(elapsed)
   }
 
   /** The server said to slow down (503 SlowDown, 429): halve the limit, at most once per window. */
   throttled(): void {
     if (this.throttledInWindow) return
     this.throttledInWindow = true
+    this.doubt = this.undone = undefined
     this.setLimit(Math.floor(this.limit / 2))
     this.before = undefined
     this.hold = HOLD_WINDOWS
@@ -110,7 +127,9 @@ export class AdaptiveLimit {
   }
 
   private setLimit(n: number): void {
-    this.limit = Math.min(this.max, Math.max(this.min, n))
+    const limit = Math.min(this.max, Math.max(this.min, n))
+    if (limit !== this.limit) this.changedAt = this.now()
+    this.limit = limit
     this.peak = Math.max(this.peak, this.limit)
   }
 
@@ -135,13 +154,30 @@ export class AdaptiveLimit {
     }
     const before = this.before
     if (this.lastChange === 'up' && before) {
+      if (this.starting && rate < before.rate * GROWTH && this.doubt === undefined) {
+        // Slow start's step reads as not paying at all: one more window at this limit before undoing it.
+        this.doubt = rate
+        return 'confirm'
+      }
+      rate = Math.max(rate, this.doubt ?? 0)
+      this.doubt = undefined
       if (this.starting && rate < before.rate * START_GROWTH) this.starting = false
       if (rate >= before.rate * GROWTH) return this.up(rate, latency)
       // Growing did not pay: back to the limit before it (fewer sockets for the same rate).
+      this.undone = {rate, limit: this.limit}
       this.setLimit(before.limit)
       this.before = undefined
       this.hold = HOLD_WINDOWS
       return (this.lastChange = 'back')
+    }
+    const undone = this.undone
+    this.undone = undefined
+    if (this.lastChange === 'back' && undone && rate * GROWTH < undone.rate) {
+      // Going back lost as much as a step up must win: the window that judged the step read low
+      // (a busy moment), so the higher limit again, held.
+      this.setLimit(undone.limit)
+      this.before = {rate: undone.rate, limit: undone.limit, latency}
+      return (this.lastChange = 'restored')
     }
     if (before && rate < before.rate / 1.5 && latency > before.latency * 1.5) {
       // Same limit, slower answers and less done: the server slows down; ease off.
@@ -162,6 +198,8 @@ export class AdaptiveLimit {
   private up(rate: number, latency: number): LimitChange {
     if (this.limit >= this.max) {
       this.before = {rate, limit: this.limit, latency}
+      // Nothing left to ramp to: whole windows from here.
+      this.starting = false
       return (this.lastChange = 'kept')
     }
     this.before = {rate, limit: this.limit, latency}

@@ -6,8 +6,14 @@ const MiB = 1024 * 1024
  * handler) only to print --help or cat one object would cost start-up time.
  */
 export const transferDefaults = {
-  /** Where the limit starts; without --thread-count it moves with the link (src/run/adaptive.ts), up to adaptiveMax. */
+  /** Requests in flight where a count is fixed and the user gave none (rm, sockets of a connection). */
   threadCount: 32,
+  /**
+   * Where the limit starts without --thread-count (it then moves with the link: src/run/adaptive.ts).
+   * 64, not 32: on a near server both run at the CPU's pace, and at +30 ms the first round trips
+   * of a short run are what slow start costs (bench:remote).
+   */
+  adaptiveStart: 64,
   /** The most requests in flight a run goes to by itself: sockets, and memory for parts (8 MiB each: 1 GiB). */
   adaptiveMax: 128,
   maxRetry: 10,

@@ -9,7 +9,8 @@ import {transferDefaults} from './defaults.js'
 import type {Runner} from './runner.js'
 import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
-import type {CommonStoredOptions, StoredCommand} from './stored-command.js'
+import {storedLocalPaths, type CommonStoredOptions, type StoredCommand} from './stored-command.js'
+import {startSmallIo} from '../local/small-io.js'
 import type {PlanOptions, RunOptions} from './options.js'
 import {openStore} from '../storage/open.js'
 export type {PlanOptions, RunOptions} from './options.js'
@@ -67,7 +68,7 @@ export async function openRun(opts: TransferOptions, description: string, comman
   const retry = retryPolicy(opts.maxRetry)
   // In this process, without --thread-count: a limit that moves with the link. Workers size their own.
   const limit = opts.adaptive && !opts.redisUrl
-    ? new AdaptiveLimit({start: opts.threadCount, min: 4, max: Math.max(opts.threadCount, transferDefaults.adaptiveMax)}) : undefined
+    ? new AdaptiveLimit({start: transferDefaults.adaptiveStart, min: 4, max: Math.max(opts.threadCount, transferDefaults.adaptiveMax)}) : undefined
   const most = limit ? Math.max(opts.threadCount, transferDefaults.adaptiveMax) : opts.threadCount
   const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, most)}, retry, controller.signal, opts.threadCount, opts.lent)
   if (limit) s3.onThrottle(() => limit.throttled())
@@ -97,6 +98,8 @@ export async function openRun(opts: TransferOptions, description: string, comman
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or S3C_REDIS_URL): an in-process run cannot outlive the command')
       runner = new InProcessRunner(handlers, ctx, {concurrency: most, limit, onResult})
+      // Files will be read or written here: the file I/O thread loads while the plan lists.
+      if (storedLocalPaths(command).length > 0) startSmallIo()
       if (limit) stats.concurrency = limit
     }
   } catch (error) {

@@ -82,6 +82,62 @@ describe('adaptive concurrency (src/run/adaptive.ts)', function () {
     assert.ok(limit.limit < 128)
   })
 
+  it('after a change, jobs started before it are not measured: the next window starts when the first job started after it finishes', function () {
+    const clock = {t: 0}
+    const limit = make(clock)
+    // 32 in flight at 30 ms until slow start's first window closes (one round, ≥ 25 ms).
+    while (limit.limit === 32) {
+      clock.t += 30 / 32
+      limit.finished(30, true)
+    }
+    const changedAt = clock.t
+    assert.equal(limit.limit, 64)
+    // Thousands of finishes of jobs started before the change, however fast: no window closes.
+    for (let i = 0; i < 5000; i++) {
+      clock.t += 0.01
+      limit.finished(clock.t - changedAt + 1, true)
+    }
+    assert.equal(limit.history.length, 1, JSON.stringify(limit.history))
+    // Jobs started after the change: a window of one round of 64 closes and is measured.
+    for (let i = 0; i < 65; i++) {
+      clock.t += 30 / 64
+      limit.finished(30, true)
+    }
+    assert.equal(limit.history.length, 2, JSON.stringify(limit.history))
+    assert.equal(limit.history[1].limit, 64)
+    assert.ok(Math.abs(limit.history[1].rate - 64 / 0.03) < 100, `rate ${limit.history[1].rate}: the new limit's alone`)
+  })
+
+  it('slow start: a step whose window reads low (a busy moment) gets one more window before it is undone', function () {
+    const clock = {t: 0}
+    const limit = make(clock)
+    // 4,000/s through 30 ms, except a 60 ms stall of the client right after the step to 64.
+    let stalled = false
+    simulate(limit, t => {
+      if (!stalled && limit.limit === 64 && limit.history.length === 1) {
+        stalled = true
+        clock.t += 60
+      }
+      return {latencyMs: 30, capacity: 4000}
+    }, 400, clock)
+    const changes = limit.history.map(h => `${h.limit}:${h.change}`)
+    assert.ok(changes.includes('64:confirm'), changes.join(' '))
+    assert.ok(!changes.some(c => c.endsWith(':back')), changes.join(' '))
+    assert.equal(limit.limit, 128, changes.join(' '))
+  })
+
+  it('a step back that loses as much as a step up must win is undone: the window before the step read high', function () {
+    const clock = {t: 0}
+    const limit = make(clock, 64)
+    // The first window at 64 meets a fast moment (15 ms answers: 4,266/s); then 30 ms and a server
+    // that completes 2,500/s: 128 gives 2,500/s, which reads as no gain over 4,266; 64 alone gives 2,133.
+    simulate(limit, () => (limit.history.length === 0 ? {latencyMs: 15, capacity: 5000} : {latencyMs: 30, capacity: 2500}), 5000, clock)
+    const changes = limit.history.map(h => `${h.limit}:${h.change}`)
+    assert.deepEqual(changes.slice(0, 4), ['64:up', '128:confirm', '128:back', '64:restored'], changes.join(' '))
+    assert.equal(limit.limit, 128, changes.join(' '))
+    assert.ok(changes.slice(4).every(c => c.startsWith('128:')), changes.join(' '))
+  })
+
   it('windows where the runner lacks work change nothing', function () {
     const clock = {t: 0}
     const limit = make(clock)
