@@ -53,7 +53,9 @@ let configSeq = 0
 export function clientEnvs(s3: S3Env, work: string, endpoint = s3.endpoint, opts: ClientOptions = {}): ClientEnvs {
   mkdirSync(work, {recursive: true})
   const keys = {AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region}
-  const s3c = {...baseEnv(), ...keys, AWS_ENDPOINT_URL: endpoint}
+  // Sync states in the bench's own folder, as a user's holds a few: not in the machine's state folder,
+  // where every bench run would leave states for its fresh prefixes (hundreds, each run pruning them all).
+  const s3c = {...baseEnv(), ...keys, AWS_ENDPOINT_URL: endpoint, S3C_STATE_DIR: join(work, 'state')}
   const n = configSeq++
   const awsConf = join(work, `aws-${n}.conf`)
   const s3Settings = (opts.awsConcurrency ? `  max_concurrent_requests = ${opts.awsConcurrency}\n` : '') +
