@@ -40,8 +40,8 @@ describe('distributed runs on BullMQ', function () {
     // As if on other machines: the workers' state folder is not the CLI's.
     const cliStates = mk('bq-cli-states')
     const workerStates = join(mk('bq-worker-home'), 'states')
-    await withWorkers(2, {proxy: {}, args: stalledAfter(), env: {S3C_STATE_DIR: workerStates}}, async ([{proxy}]) => {
-      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url, S3C_STATE_DIR: cliStates}})
+    await withWorkers(2, {proxy: {}, args: stalledAfter(), env: {S3C_STATE_DIR: workerStates}}, async ([{proxy, env}]) => {
+      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {...env, S3C_STATE_DIR: cliStates}})
       assert.equal(up.code, 0, up.stderr)
       const summary = JSON.parse(up.stdout)
       assert.equal(summary.filesDone, 3001)
@@ -65,8 +65,8 @@ describe('distributed runs on BullMQ', function () {
     const src = mk('kill')
     makeTree(src, {files: 1500, depth: 6, big: [{rel: 'big.bin', size: 24 * MiB}]})
     const bucket = await newBucket('kill')
-    await withWorkers(2, {proxy: {}, args: stalledAfter(2)}, async ([doomed, {proxy}]) => {
-      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}})
+    await withWorkers(2, {proxy: {}, args: stalledAfter(2)}, async ([doomed, {proxy, env}]) => {
+      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env})
       await waitFor(() => proxy.count('PUT') >= 300)
       doomed.child.kill('SIGKILL')
       const r = await run.done
@@ -89,8 +89,7 @@ describe('distributed runs on BullMQ', function () {
     const gate = new Promise<void>(resolve => { release = resolve })
     let putsSeen = 0
     const args = ['upload', src, `s3://${bucket}/r`, '--json']
-    await withWorker({proxy: {onRequest: async r => { if (r.method === 'PUT' && ++putsSeen > 200) await gate }}, args: stalledAfter()}, async ({proxy}) => {
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
+    await withWorker({proxy: {onRequest: async r => { if (r.method === 'PUT' && ++putsSeen > 200) await gate }}, args: stalledAfter()}, async ({proxy, env}) => {
       const first = spawnCli(args, {env})
       await waitFor(() => putsSeen > 200)
       first.child.kill('SIGKILL')
@@ -121,8 +120,7 @@ describe('distributed runs on BullMQ', function () {
     makeTree(src, {files: 200, depth: 3})
     writeFileSync(join(src, 'flaky file.txt'), 'arrives on the second try')
     const bucket = await newBucket('retry')
-    await withWorker({proxy: {alwaysFail: p => p.includes('flaky file')}, args: stalledAfter()}, async ({proxy}) => {
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
+    await withWorker({proxy: {alwaysFail: p => p.includes('flaky file')}, args: stalledAfter()}, async ({proxy, env}) => {
       const first = await runCli(['upload', src, `s3://${bucket}/y`, '--max-retry', '1'], {env})
       assert.equal(first.code, 1, first.stderr)
       assert.match(first.stderr, /failed: y\/flaky file\.txt: InternalError/)

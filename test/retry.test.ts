@@ -30,7 +30,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
 
   /** Runs `fn` with a proxy with faults, a worker behind it, and the env for CLIs talking through it; stops them after. */
   function withSetup(faults: ProxyOptions, fn: (s: {proxy: Proxy; env: Record<string, string>}) => Promise<void>): Promise<void> {
-    return withWorker({proxy: faults}, ({proxy}) => fn({proxy, env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url, S3C_CACHE_DIR: mk('cache')}}))
+    return withWorker({proxy: faults}, ({proxy, env}) => fn({proxy, env: {...env, S3C_CACHE_DIR: mk('cache')}}))
   }
 
   it('upload: only the failed file goes again; the run counts every file once', async function () {

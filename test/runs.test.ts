@@ -239,8 +239,7 @@ describe('run bookkeeping', function () {
       const bucket = await newBucket('cres')
       // One PUT hangs until the second try is under way: the run cannot finish before the kill.
       const args = ['upload', src, `s3://${bucket}/r`, '--json']
-      await withWorker({proxy: {stall: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`}}, async ({proxy}) => {
-        const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
+      await withWorker({proxy: {stall: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`}}, async ({proxy, env}) => {
         const first = spawnCli(args, {env})
         await waitFor(() => proxy.stalled() > 0 && proxy.count('PUT') >= 300)
         first.child.kill('SIGKILL')
@@ -266,8 +265,7 @@ describe('run bookkeeping', function () {
       const bucket = await newBucket('ccon')
       // One PUT hangs until the second command has been seen: the first run cannot finish before.
       const args = ['upload', src, `s3://${bucket}/c`, '--json']
-      await withWorker({proxy: {stall: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`}}, async ({proxy}) => {
-        const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
+      await withWorker({proxy: {stall: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`}}, async ({proxy, env}) => {
         const first = spawnCli(args, {env})
         let err = ''
         first.child.stderr!.on('data', d => { err += d })

@@ -51,6 +51,8 @@ export interface RunningWorker {
   stderr(): string
   ready(): boolean
   proxy?: Proxy
+  /** Its S3 endpoint and Redis, as environment for the test's commands (to go through its proxy). */
+  env: {AWS_ENDPOINT_URL: string; S3C_REDIS_URL: string}
 }
 
 type WithProxy<O extends WorkerOptions> = O extends {proxy: ProxyOptions} | {proxyEach: (worker: number) => ProxyOptions} ? {proxy: Proxy} : unknown
@@ -73,10 +75,11 @@ export async function withWorkers<O extends WorkerOptions, T>(n: number, opts: O
     for (let i = 0; i < n; i++) {
       const proxy = opts.proxyEach ? await started(opts.proxyEach(i)) : shared
       const endpoint = proxy?.endpoint ?? opts.endpoint ?? harness().s3.endpoint
-      const w = spawnCli(['worker', ...(opts.args ?? ['--concurrency', '16', '--stalled-seconds', '2'])], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url, ...opts.env}})
+      const env = {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url}
+      const w = spawnCli(['worker', ...(opts.args ?? ['--concurrency', '16', '--stalled-seconds', '2'])], {env: {...env, ...opts.env}})
       let stderr = ''
       w.child.stderr!.on('data', d => { stderr += d })
-      workers.push({...w, proxy, stderr: () => stderr, ready: () => stderr.includes('s3c worker: ready')})
+      workers.push({...w, proxy, env, stderr: () => stderr, ready: () => stderr.includes('s3c worker: ready')})
     }
     if (opts.ready) await waitFor(() => workers.every(w => w.ready()))
     return await fn(workers as (RunningWorker & WithProxy<O>)[])
