@@ -520,9 +520,9 @@ export class BullMQRunner implements Runner {
   /**
    * Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. It passes on
    * the counters read from Redis, never on the events alone (a forged event would let it add
-   * jobs past the cap): once the jobs sent since the last read could fill it, it reads again (one
-   * round trip per maxPending jobs at most when the workers keep up; the read an event prompts
-   * when they do not).
+   * jobs past the cap): once the jobs sent since the last read could fill it, it reads again. When
+   * the workers keep up that is one round trip per (maxPending − unfinished) jobs sent; at the cap,
+   * one per event (or 500 ms), as before: a forged event costs one read.
    */
   private async waitForRoom(): Promise<void> {
     const max = Math.min(this.opts.maxPending ?? 5000, this.onFile ? COLLECTING_MAX_PENDING : Infinity)
