@@ -5,7 +5,8 @@ import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {waitFor} from './harness/wait.js'
-import {startProxy, type Proxy} from './harness/proxy.js'
+import type {Proxy} from './harness/proxy.js'
+import {withWorker, withWorkers} from './harness/run.js'
 import {startLocalRedis} from './harness/servers.js'
 import {compareTrees, makeTree} from './harness/tree.js'
 
@@ -30,21 +31,17 @@ describe('distributed runs on BullMQ', function () {
    * the job to the other worker, and the file is sent twice (the cause of rare "one PUT per small
    * file" failures under load). Exactly-once assertions run with the normal detection.
    */
-  function startWorker(endpoint: string, stalledSeconds = 15, env: Record<string, string> = {}) {
-    return spawnCli(['worker', '--concurrency', '16', '--stalled-seconds', String(stalledSeconds)], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url, ...env}})
-  }
+  const stalledAfter = (stalledSeconds = 15): string[] => ['--concurrency', '16', '--stalled-seconds', String(stalledSeconds)]
 
   it('two workers and the enqueuing CLI move a 3,000-file tree; each file is uploaded once; the CLI writes the sync state in its own folder', async function () {
     const src = mk('bq')
     makeTree(src, {files: 3000, depth: 8, big: [{rel: 'big/twenty.bin', size: 20 * MiB}]})
     const bucket = await newBucket('bq')
-    const proxy = await startProxy(harness().s3.endpoint)
     // As if on other machines: the workers' state folder is not the CLI's.
     const cliStates = mk('bq-cli-states')
     const workerStates = join(mk('bq-worker-home'), 'states')
-    const workers = [startWorker(proxy.endpoint, 15, {S3C_STATE_DIR: workerStates}), startWorker(proxy.endpoint, 15, {S3C_STATE_DIR: workerStates})]
-    try {
-      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url, S3C_STATE_DIR: cliStates}})
+    await withWorkers(2, {proxy: {}, args: stalledAfter(), env: {S3C_STATE_DIR: workerStates}}, async ([{proxy, env}]) => {
+      const up = await runCli(['upload', src, `s3://${bucket}/t`, '--json'], {env: {...env, S3C_STATE_DIR: cliStates}})
       assert.equal(up.code, 0, up.stderr)
       const summary = JSON.parse(up.stdout)
       assert.equal(summary.filesDone, 3001)
@@ -58,11 +55,7 @@ describe('distributed runs on BullMQ', function () {
       const about = JSON.parse(readFileSync(join(cliStates, states[0].replace('.ndjson.gz', '.json')), 'utf8'))
       assert.deepEqual([about.bucket, about.prefix, about.direction, about.local], [bucket, 't/', 'upload', src])
       assert.ok(!existsSync(workerStates), 'workers write no state')
-    } finally {
-      for (const w of workers) w.child.kill('SIGTERM')
-      await Promise.all(workers.map(w => w.done))
-      await proxy.stop()
-    }
+    })
     const dst = mk('bqdst')
     assert.equal((await runCli(['download', `s3://${bucket}/t`, dst])).code, 0)
     assert.deepEqual(compareTrees(src, dst), [])
@@ -72,21 +65,14 @@ describe('distributed runs on BullMQ', function () {
     const src = mk('kill')
     makeTree(src, {files: 1500, depth: 6, big: [{rel: 'big.bin', size: 24 * MiB}]})
     const bucket = await newBucket('kill')
-    const proxy = await startProxy(harness().s3.endpoint)
-    const doomed = startWorker(proxy.endpoint, 2)
-    const survivor = startWorker(proxy.endpoint, 2)
-    try {
-      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}})
+    await withWorkers(2, {proxy: {}, args: stalledAfter(2)}, async ([doomed, {proxy, env}]) => {
+      const run = spawnCli(['upload', src, `s3://${bucket}/k`, '--json'], {env})
       await waitFor(() => proxy.count('PUT') >= 300)
       doomed.child.kill('SIGKILL')
       const r = await run.done
       assert.equal(r.code, 0, r.stderr + r.stdout)
       assert.equal(JSON.parse(r.stdout).filesDone + JSON.parse(r.stdout).filesSkipped, 1501)
-    } finally {
-      survivor.child.kill('SIGTERM')
-      await Promise.all([doomed.done, survivor.done])
-      await proxy.stop()
-    }
+    })
     const dst = mk('killdst')
     assert.equal((await runCli(['download', `s3://${bucket}/k`, dst])).code, 0)
     assert.deepEqual(compareTrees(src, dst), [])
@@ -102,11 +88,8 @@ describe('distributed runs on BullMQ', function () {
     let release!: () => void
     const gate = new Promise<void>(resolve => { release = resolve })
     let putsSeen = 0
-    const proxy = await startProxy(harness().s3.endpoint, {onRequest: async r => { if (r.method === 'PUT' && ++putsSeen > 200) await gate }})
     const args = ['upload', src, `s3://${bucket}/r`, '--json']
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
-    const worker = startWorker(proxy.endpoint)
-    try {
+    await withWorker({proxy: {onRequest: async r => { if (r.method === 'PUT' && ++putsSeen > 200) await gate }}, args: stalledAfter()}, async ({proxy, env}) => {
       const first = spawnCli(args, {env})
       await waitFor(() => putsSeen > 200)
       first.child.kill('SIGKILL')
@@ -126,11 +109,7 @@ describe('distributed runs on BullMQ', function () {
       const third = await runCli(args, {env})
       assert.doesNotMatch(third.stderr, /resuming/)
       assert.equal(JSON.parse(third.stdout).filesSkipped, 3000)
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-      await proxy.stop()
-    }
+    })
     const dst = mk('resumedst')
     assert.equal((await runCli(['download', `s3://${bucket}/r`, dst])).code, 0)
     assert.deepEqual(compareTrees(src, dst), [])
@@ -141,10 +120,7 @@ describe('distributed runs on BullMQ', function () {
     makeTree(src, {files: 200, depth: 3})
     writeFileSync(join(src, 'flaky file.txt'), 'arrives on the second try')
     const bucket = await newBucket('retry')
-    const proxy = await startProxy(harness().s3.endpoint, {alwaysFail: p => p.includes('flaky file')})
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
-    const worker = startWorker(proxy.endpoint)
-    try {
+    await withWorker({proxy: {alwaysFail: p => p.includes('flaky file')}, args: stalledAfter()}, async ({proxy, env}) => {
       const first = await runCli(['upload', src, `s3://${bucket}/y`, '--max-retry', '1'], {env})
       assert.equal(first.code, 1, first.stderr)
       assert.match(first.stderr, /failed: y\/flaky file\.txt: InternalError/)
@@ -159,11 +135,7 @@ describe('distributed runs on BullMQ', function () {
       const again = await runCli(['retry', runId], {env})
       assert.equal(again.code, 2)
       assert.match(again.stderr, /has no failed files: nothing to retry/)
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-      await proxy.stop()
-    }
+    })
   })
 
   it('--detach prints the run id at once; s3c status and s3c runs follow the run', async function () {
@@ -179,13 +151,7 @@ describe('distributed runs on BullMQ', function () {
     assert.equal(pending.state, 'running', 'nothing runs without a worker')
     assert.equal(pending.workers, 0, 'and none is connected')
     assert.equal(pending.filesDone, 0)
-    const worker = startWorker(harness().s3.endpoint)
-    try {
-      await waitFor(async () => JSON.parse((await runCli(['status', runId, '--json'], {env})).stdout).state === 'done')
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-    }
+    await withWorker({args: stalledAfter()}, () => waitFor(async () => JSON.parse((await runCli(['status', runId, '--json'], {env})).stdout).state === 'done'))
     const done = await runCli(['status', runId], {env})
     assert.match(done.stdout, new RegExp(`^${runId} done: upload .* s3://${bucket}/d\n  300 done, 0 skipped, 0 failed, 0 jobs pending`))
     const runs = await runCli(['runs', '--json'], {env})
@@ -219,20 +185,18 @@ describe('distributed runs on BullMQ', function () {
     let err = ''
     run.child.stderr!.on('data', d => { err += d })
     const line = `s3c: waiting for a worker: start one with \`s3c worker --redis ${url}\``
-    let worker: ReturnType<typeof startWorker> | undefined
     try {
       await waitFor(() => err.includes(line) || run.child.exitCode !== null, 60_000)
       assert.ok(err.includes(line), err)
-      worker = startWorker(harness().s3.endpoint)
-      const r = await run.done
-      assert.equal(r.code, 0, r.stderr)
-      assert.equal(JSON.parse(r.stdout).filesDone, 40)
-      assert.equal(r.stderr.split('\n').filter(l => l.includes('waiting for a worker')).length, 1, r.stderr)
+      await withWorker({args: stalledAfter()}, async () => {
+        const r = await run.done
+        assert.equal(r.code, 0, r.stderr)
+        assert.equal(JSON.parse(r.stdout).filesDone, 40)
+        assert.equal(r.stderr.split('\n').filter(l => l.includes('waiting for a worker')).length, 1, r.stderr)
+      })
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGTERM')
       await run.done
-      worker?.child.kill('SIGTERM')
-      await worker?.done
     }
   })
 

@@ -6,8 +6,8 @@ import {Redis} from 'ioredis'
 import {runCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {listKeys, putObject} from './harness/objects.js'
-import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
-import {runCliWithin, runIdOf, startWorker} from './harness/run.js'
+import type {Proxy, ProxyOptions, RecordedRequest} from './harness/proxy.js'
+import {runCliWithin, runIdOf, withWorker} from './harness/run.js'
 import {compareTrees, makeTree, seededBytes} from './harness/tree.js'
 
 /** Requests about one object (not bucket-level listings): GET/HEAD/PUT/POST on /bucket/key. */
@@ -28,19 +28,9 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     return d
   }
 
-  /** A proxy with faults, a worker behind it, and the env for CLIs talking through it. */
-  async function setup(faults: Parameters<typeof startProxy>[1]) {
-    const proxy = await startProxy(harness().s3.endpoint, faults)
-    const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url, S3C_CACHE_DIR: mk('cache')}
-    return {
-      proxy, env,
-      async stop() {
-        worker.child.kill('SIGTERM')
-        await worker.done
-        await proxy.stop()
-      },
-    }
+  /** Runs `fn` with a proxy with faults, a worker behind it, and the env for CLIs talking through it; stops them after. */
+  function withSetup(faults: ProxyOptions, fn: (s: {proxy: Proxy; env: Record<string, string>}) => Promise<void>): Promise<void> {
+    return withWorker({proxy: faults}, ({proxy, env}) => fn({proxy, env: {...env, S3C_CACHE_DIR: mk('cache')}}))
   }
 
   it('upload: only the failed file goes again; the run counts every file once', async function () {
@@ -48,8 +38,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     makeTree(src, {files: 150, depth: 3})
     writeFileSync(join(src, 'flaky file.txt'), 'arrives on the second try')
     const bucket = await newBucket('rup')
-    const s = await setup({alwaysFail: p => p.endsWith('/flaky file.txt')})
-    try {
+    await withSetup({alwaysFail: p => p.endsWith('/flaky file.txt')}, async s => {
       const first = await runCliWithin(['upload', src, `s3://${bucket}/u`, '--max-retry', '1', '--json'], {env: s.env})
       assert.equal(first.code, 1, first.stderr)
       const runId = runIdOf(first.stderr)
@@ -63,9 +52,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       assert.deepEqual([summary.filesDone + summary.filesSkipped, summary.filesFailed], [151, 0], retry.stdout)
       // Nothing about the files that arrived: no PUT, no HEAD.
       assert.deepEqual(objectRequests(s.proxy, bucket).map(r => `${r.method} ${keyOf(r, bucket)}`), ['PUT u/flaky file.txt'])
-    } finally {
-      await s.stop()
-    }
+    })
   })
 
   it('download: only the failed object is fetched again', async function () {
@@ -74,9 +61,8 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     writeFileSync(join(src, 'flaky file.txt'), 'arrives on the second try')
     const bucket = await newBucket('rdl')
     assert.equal((await runCli(['upload', src, `s3://${bucket}/d`, '--quiet'])).code, 0)
-    const s = await setup({alwaysFail: (p, r) => r.method === 'GET' && p.endsWith('/flaky file.txt')})
     const dst = mk('rdldst')
-    try {
+    await withSetup({alwaysFail: (p, r) => r.method === 'GET' && p.endsWith('/flaky file.txt')}, async s => {
       const first = await runCliWithin(['download', `s3://${bucket}/d`, dst, '--max-retry', '1', '--json'], {env: s.env})
       assert.equal(first.code, 1, first.stderr)
       assert.deepEqual(JSON.parse(first.stdout).failures.map((f: {key: string}) => f.key), ['d/flaky file.txt'])
@@ -91,9 +77,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       assert.deepEqual([summary.filesDone + summary.filesSkipped, summary.filesFailed], [151, 0], retry.stdout)
       assert.deepEqual(objectRequests(s.proxy, bucket).map(r => `${r.method} ${keyOf(r, bucket)}`), ['GET d/flaky file.txt'])
       assert.deepEqual(readdirSync(cwd), ['marker.txt'])
-    } finally {
-      await s.stop()
-    }
+    })
     assert.deepEqual(compareTrees(src, dst), [])
   })
 
@@ -102,8 +86,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     makeTree(src, {files: 40, depth: 3})
     const bucket = await newBucket('rbu')
     const tarKey = 'bund/b1/bundle.tar'
-    const s = await setup({alwaysFail: (p, r) => p === `/${bucket}/${tarKey}` && isPart(r)})
-    try {
+    await withSetup({alwaysFail: (p, r) => p === `/${bucket}/${tarKey}` && isPart(r)}, async s => {
       const first = await runCliWithin(['bundle', src, 'b1', '--bucket', bucket, '--prefix', 'bund', '--max-retry', '1', '--json'], {env: s.env})
       assert.equal(first.code, 1, first.stderr)
       const runId = runIdOf(first.stderr)
@@ -122,9 +105,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       assert.equal(sent.filter(r => r.method === 'POST' && r.query.startsWith('uploads')).length, 1, 'one multipart upload')
       assert.deepEqual([...(await listKeys(bucket)).keys()].sort(), [tarKey, `${tarKey}.s3ci`])
       assert.deepEqual(readdirSync(cwd), ['marker.txt'])
-    } finally {
-      await s.stop()
-    }
+    })
     const out = mk('rbuout')
     const all = await runCli(['download-all', 'b1', out, '--bucket', bucket, '--prefix', 'bund'])
     assert.equal(all.code, 0, all.stderr)
@@ -134,8 +115,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
   it('tar create: only the archive that failed is built again', async function () {
     const bucket = await newBucket('rtc')
     for (let i = 0; i < 8; i++) await putObject(bucket, `src/o${i}.bin`, seededBytes(100 + i, 100 * 1024))
-    const s = await setup({alwaysFail: (p, r) => p === `/${bucket}/arch/set.02.tar` && isPart(r)})
-    try {
+    await withSetup({alwaysFail: (p, r) => p === `/${bucket}/arch/set.02.tar` && isPart(r)}, async s => {
       const args = ['tar', 'create', '-f', `s3://${bucket}/arch/set.tar`, `s3://${bucket}/src/`, '--size-limit', '450KiB', '--mode', 'memory', '--max-retry', '1', '--json']
       const first = await runCliWithin(args, {env: s.env})
       assert.equal(first.code, 1, first.stderr)
@@ -158,9 +138,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       assert.deepEqual(sent.filter(r => r.method === 'GET' && keyOf(r, bucket).startsWith('src/')).map(r => keyOf(r, bucket)).sort(), ['src/o4.bin', 'src/o5.bin', 'src/o6.bin', 'src/o7.bin'],
         'only the second archive\'s members are read')
       assert.deepEqual(readdirSync(cwd), ['marker.txt'])
-    } finally {
-      await s.stop()
-    }
+    })
     const keys = [...(await listKeys(bucket, 'arch/')).keys()].sort()
     assert.deepEqual(keys, ['arch/set.01.tar', 'arch/set.01.tar.s3ci', 'arch/set.02.tar', 'arch/set.02.tar.s3ci'])
     const list = await runCli(['tar', 'list', '-f', `s3://${bucket}/arch/set.02.tar`])
@@ -175,8 +153,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
     const members = (JSON.parse((await runCli(['list-files', `s3://${bucket}/bx/x/bundle.tar`, '--json'])).stdout).members as {name: string; type: string}[])
       .filter((m: {type: string}) => m.type === 'file') as {name: string}[]
     const victim = members[7].name
-    const s = await setup({alwaysFail: (p, r) => r.method === 'PUT' && p === `/${bucket}/out/${victim}`})
-    try {
+    await withSetup({alwaysFail: (p, r) => r.method === 'PUT' && p === `/${bucket}/out/${victim}`}, async s => {
       const cwd = emptyCwd()
       const first = await runCliWithin(['tar', 'extract', '-f', `s3://${bucket}/bx/x/bundle.tar`, '-C', `s3://${bucket}/out/`, '--max-retry', '1', '--json'], {env: s.env, cwd})
       assert.equal(first.code, 1, first.stderr)
@@ -191,9 +168,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       assert.deepEqual([summary.filesDone + summary.filesSkipped, summary.filesFailed], [members.length, 0], retry.stdout)
       assert.deepEqual(objectRequests(s.proxy, bucket).filter(r => r.method !== 'GET' && r.method !== 'HEAD').map(r => `${r.method} ${keyOf(r, bucket)}`), [`PUT out/${victim}`])
       assert.deepEqual(readdirSync(cwd), ['marker.txt'], 'nothing was downloaded into the current folder')
-    } finally {
-      await s.stop()
-    }
+    })
     const out = await listKeys(bucket, 'out/')
     assert.deepEqual([...out.keys()].sort(), members.map(m => `out/${m.name}`).sort())
   })
@@ -212,9 +187,8 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       return m ? [Number(m[1]), Number(m[2]) + 1] : [0, Infinity]
     }
     const covers = (r: RecordedRequest, at: number) => { const [a, b] = rangeOf(r); return a <= at && at < b }
-    const s = await setup({alwaysFail: (p, r) => r.method === 'GET' && p === `/${bucket}/${tarKey}` && covers(r, victim.offset)})
     const dst = mk('rdadst')
-    try {
+    await withSetup({alwaysFail: (p, r) => r.method === 'GET' && p === `/${bucket}/${tarKey}` && covers(r, victim.offset)}, async s => {
       // Small coalesced reads, so one failed read is a few members, not the whole bundle.
       const first = await runCliWithin(['download-all', `s3://${bucket}/${tarKey}`, dst, '--part-size', '64KiB', '--max-retry', '1', '--json'], {env: s.env})
       assert.equal(first.code, 1, first.stderr)
@@ -239,9 +213,7 @@ describe('s3c retry replays the run\'s own command, only its failed work', funct
       }
       assert.deepEqual(objectRequests(s.proxy, bucket).filter(r => r.method !== 'GET').map(r => r.path), [])
       assert.deepEqual(readdirSync(cwd), ['marker.txt'])
-    } finally {
-      await s.stop()
-    }
+    })
     assert.deepEqual(compareTrees(src, dst), [])
   })
 

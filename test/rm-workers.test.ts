@@ -5,8 +5,8 @@ import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {listKeys} from './harness/objects.js'
-import {startProxy, type RecordedRequest} from './harness/proxy.js'
-import {runCliWithin, runIdOf, startWorker} from './harness/run.js'
+import type {RecordedRequest} from './harness/proxy.js'
+import {runCliWithin, runIdOf, withWorker, withWorkers} from './harness/run.js'
 import {putObjects} from './harness/verbs.js'
 import {waitFor} from './harness/wait.js'
 
@@ -28,12 +28,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     // 4,000 under many/ (4 jobs of 1,000) and 500 .gz of logs/ (1 job); the rest must stay.
     await putObjects(bucket, {...keysOf(4000, 'many/'), ...keysOf(500, 'logs/', '.gz'), ...keysOf(20, 'logs/', '.log'), 'manyx': 'not under many/', 'keep/a': 'a'})
     // Every DeleteObjects waits until released: with one job in hand per worker, both hold one when two are held.
-    const proxy = await startProxy(harness().s3.endpoint, {hold: isDeleteObjects})
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
-    const worker = () => spawnCli(['worker', '--concurrency', '1', '--stalled-seconds', '2'], {env})
-    const doomed = worker()
-    const survivor = worker()
-    try {
+    await withWorkers(2, {proxy: {hold: isDeleteObjects}, args: ['--concurrency', '1', '--stalled-seconds', '2']}, async ([doomed, {proxy, env}]) => {
       const run = spawnCli(['rm', `s3://${bucket}/many/`, `s3://${bucket}/logs/*.gz`, '--json'], {env})
       await waitFor(() => proxy.held() === 2)
       doomed.child.kill('SIGKILL')
@@ -48,11 +43,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
       // 5 jobs, and the one the killed worker held sent again by the survivor (its stalled job).
       assert.equal(proxy.count(undefined, isDeleteObjects), 6)
       assert.equal(proxy.count(undefined, r => r.method === 'DELETE'), 0, 'no single-key deletes')
-    } finally {
-      survivor.child.kill('SIGTERM')
-      await Promise.all([doomed.done, survivor.done])
-      await proxy.stop()
-    }
+    })
     const left = [...(await listKeys(bucket)).keys()].sort()
     assert.deepEqual(left, ['keep/a', ...Object.keys(keysOf(20, 'logs/', '.log')), 'manyx'])
   })
@@ -61,10 +52,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     const bucket = await newBucket('rmbqr')
     await putObjects(bucket, keysOf(3000, 'k/'))
     let deletes = 0
-    const proxy = await startProxy(harness().s3.endpoint, {alwaysFail: (_p, r) => isDeleteObjects(r) && ++deletes === 2})
-    const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
-    try {
+    await withWorker({proxy: {alwaysFail: (_p, r) => isDeleteObjects(r) && ++deletes === 2}}, async ({proxy, env}) => {
       const first = await runCliWithin(['rm', `s3://${bucket}/k/`, '--max-retry', '0', '--json'], {env})
       assert.equal(first.code, 1, first.stderr)
       const s = JSON.parse(first.stdout)
@@ -85,20 +73,13 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
       assert.deepEqual([rs.filesDone, rs.filesFailed], [3000, 0], retry.stdout.slice(0, 2000))
       assert.equal(proxy.count(undefined, isDeleteObjects), 1, 'one DeleteObjects: the failed 1,000 keys')
       assert.deepEqual([...(await listKeys(bucket)).keys()], ['k/new'])
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-      await proxy.stop()
-    }
+    })
   })
 
   it('rb --force --redis empties the bucket on the worker (3 DeleteObjects for 2,500 keys), then removes it; --detach is refused', async function () {
     const bucket = await newBucket('rbbq')
     await putObjects(bucket, keysOf(2500, 'o/'))
-    const proxy = await startProxy(harness().s3.endpoint)
-    const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
-    try {
+    await withWorker({proxy: {}}, async ({proxy, env}) => {
       const detached = await runCliWithin(['rb', `s3://${bucket}`, '--force', '--detach'], {env})
       assert.equal(detached.code, 2)
       assert.equal(detached.stderr.trim().split('\n').length, 1, detached.stderr)
@@ -114,11 +95,7 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
       const gone = await runCli(['rb', `s3://${bucket}`])
       assert.equal(gone.code, 2)
       assert.match(gone.stderr, /does not exist/)
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-      await proxy.stop()
-    }
+    })
   })
 
   it('sync --delete --redis: the delete pass is a second run on the worker (S3→S3 and local→S3); --detach with --delete is refused', async function () {
@@ -126,12 +103,9 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
     const other = await newBucket('syncbqo')
     await putObjects(bucket, keysOf(30, 'src/'))
     await putObjects(other, {...keysOf(1500, 'dst/extra-'), 'dst/keep.log': 'excluded', 'outside': 'not under dst/'})
-    const proxy = await startProxy(harness().s3.endpoint)
-    const worker = startWorker(proxy.endpoint)
-    const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
     const folder = mkdtempSync(join(tmpdir(), 's3c-syncbq-'))
     dirs.push(folder)
-    try {
+    await withWorker({proxy: {}}, async ({proxy, env}) => {
       const detached = await runCliWithin(['sync', `s3://${bucket}/src/`, `s3://${other}/dst/`, '--delete', '--detach'], {env})
       assert.equal(detached.code, 2)
       assert.match(detached.stderr, /--delete --detach/)
@@ -155,10 +129,6 @@ describe('rm, rb --force and sync --delete on BullMQ workers (--redis)', functio
       assert.equal(JSON.parse(up.stdout).deleted, 1)
       assert.equal(proxy.count(undefined, isDeleteObjects), 1)
       assert.deepEqual([...(await listKeys(other)).keys()].filter(k => k.startsWith('up/')), ['up/a.txt'])
-    } finally {
-      worker.child.kill('SIGTERM')
-      await worker.done
-      await proxy.stop()
-    }
+    })
   })
 })

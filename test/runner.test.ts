@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import {Queue} from 'bullmq'
 import type {JobData, JobResult, Work} from '../src/jobs/types.js'
-import {BullMQRunner} from '../src/run/bullmq.js'
+import {BullMQRunner, LOOKAHEAD_BATCHES, MAX_BULK} from '../src/run/bullmq.js'
 import type {JobEnvelope} from '../src/run/envelope.js'
-import {QUEUE_NAME, RUNS_KEY, connectRedis, runDoneKey, runFailuresKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from '../src/run/redis.js'
+import {QUEUE_NAME, RUNS_KEY, connectRedis, runDoneKey, runEventsChannel, runFailuresKey, runJobsKey, runKey, runLockKey, runOutcomesKey} from '../src/run/redis.js'
 import {RunStats} from '../src/run/stats.js'
 import {parseFileRecord, readCounters, readFailures, recordResult} from '../src/run/counters.js'
 import {harness} from './harness/hooks.js'
+import {waitFor} from './harness/wait.js'
 import {complete, keyOf, part, uploadFiles} from './harness/jobs.js'
 
 /*
@@ -78,6 +79,87 @@ describe('runners', function () {
       assert.deepEqual(jobs.flatMap(j => filesOf(j).length ? filesOf(j) : [keyOf(j.job)]), work.map(w => ('parent' in w ? 'big' : keyOf(w))))
       assert.equal(jobs.find(j => j.name === 'complete-upload')!.children.length, 2, 'the flow keeps its two children')
     })
+  })
+})
+
+describe('BullMQRunner: the run\'s events channel is untrusted', function () {
+  it('forged and malformed messages on the channel never let the walk queue past maxPending: they cost reads of the counters, and the run goes on to its end', async function () {
+    const url = harness().redis.url
+    // maxPending above one bulk, so a walk that trusted the events would pass it between bulks.
+    const cap = 300
+    const total = 1500
+    // What the cap allows: maxPending, one bulk sent before the walk looks again, and the
+    // look-ahead's tail (batchFiles 1: a job per held file).
+    const bound = cap + MAX_BULK + LOOKAHEAD_BATCHES
+    const redis = connectRedis(url)
+    const publisher = connectRedis(url)
+    const connection = connectRedis(url)
+    const queue = new Queue(QUEUE_NAME, {connection})
+    let runId = ''
+    let flooding = true
+    let flood: Promise<void> = Promise.resolve()
+    try {
+      const runner = await BullMQRunner.open({redisUrl: url, maxRetry: 0, stats: new RunStats(), description: `runner.test forged ${process.pid} ${Date.now()}`,
+        command: '{}', detach: true, maxPending: cap, batchFiles: 1, onRunId: id => { runId = id }})
+      // Far more messages than jobs, of every shape: each one would count a job as finished.
+      const junk: (string | Buffer)[] = ['1', '', 'not json', '{"jobsFinished":1e9}', Buffer.from([0xff, 0xfe, 0x00, 0x80]), 'x'.repeat(4096)]
+      let forged = 0
+      flood = (async () => {
+        while (flooding) {
+          const p = publisher.pipeline()
+          for (let i = 0; i < 100; i++) p.publish(runEventsChannel(runId), junk[(forged + i) % junk.length])
+          await p.exec()
+          forged += 100
+        }
+      })()
+      await waitFor(() => forged >= 1000)
+      const work = Array.from({length: total}, (_, i) => uploadFiles(`f${String(i).padStart(4, '0')}`))
+      let walked = false
+      const walk = (async () => {
+        for (const w of work) await runner.add(w)
+        await runner.drain()
+      })().then(() => undefined, (error: unknown) => error).finally(() => { walked = true })
+      const waiting = async () => (await queue.getJobs(['waiting'])).filter(j => (j.data as JobEnvelope).runId === runId)
+      let most = 0
+      const look = async () => {
+        const [jobs, unfinished] = await Promise.all([waiting(), redis.scard(runJobsKey(runId)).then(async a => a - await redis.scard(runDoneKey(runId)))])
+        most = Math.max(most, jobs.length, unfinished)
+        return jobs
+      }
+      // No worker yet: the walk fills the queue to the cap and waits there, under the flood (time
+      // enough for a walk that believed it to queue every job many times over).
+      await waitFor(async () => (await look()).length >= cap)
+      const seen = forged
+      await waitFor(async () => { await look(); return forged >= seen + 20_000 })
+      assert.ok(most <= bound, `${most} jobs unfinished in Redis, the cap allows ${bound}`)
+      assert.equal(walked, false, 'the walk waits for room')
+      // Then jobs finish as a worker records them (a real event each), 50 at a time.
+      const runTry = Number(await redis.hget(runKey(runId), 'try'))
+      let finished = 0
+      while (!walked || finished < total) {
+        const jobs = (await look()).slice(0, 50)
+        for (const j of jobs) {
+          await queue.remove(j.id!)
+          await recordResult(redis, runId, runTry, j.id!, {files: []})
+          finished++
+        }
+        if (jobs.length > 0) continue
+        if (walked) break
+        await new Promise(r => setTimeout(r, 20))
+      }
+      assert.equal(await walk, undefined, 'no message stopped the run')
+      assert.ok(most <= bound, `${most} jobs unfinished in Redis, the cap allows ${bound}`)
+      const c = await readCounters(redis, runId)
+      assert.deepEqual([c.jobsAdded, c.jobsFinished, finished], [total, total, total])
+    } finally {
+      flooding = false
+      await flood
+      await redis.multi().del(runKey(runId), runJobsKey(runId), runDoneKey(runId), runFailuresKey(runId)).zrem(RUNS_KEY, runId).exec()
+      await queue.close()
+      connection.disconnect()
+      redis.disconnect()
+      publisher.disconnect()
+    }
   })
 })
 

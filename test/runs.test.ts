@@ -11,7 +11,7 @@ import {runCli, spawnCli, type CliResult} from './harness/cli.js'
 import {harness, newBucket, s3Client} from './harness/hooks.js'
 import {listKeys, putObject} from './harness/objects.js'
 import {startProxy} from './harness/proxy.js'
-import {runCliWithin, runIdOf, startWorker, within} from './harness/run.js'
+import {runCliWithin, runIdOf, startWorker, withWorker, within} from './harness/run.js'
 import {makeTree, seededBytes} from './harness/tree.js'
 import {waitFor} from './harness/wait.js'
 import {runJobsKey} from '../src/run/redis.js'
@@ -223,13 +223,7 @@ describe('run bookkeeping', function () {
         // Another worker finishes the run once the stopped one's lock lapses.
         proxy.setFaults({})
         proxy.releaseStalled()
-        const w2 = startWorker(proxy.endpoint)
-        try {
-          await waitFor(async () => (await runState(runId)) === 'done', 60_000)
-        } finally {
-          w2.child.kill('SIGTERM')
-          await w2.done
-        }
+        await withWorker({endpoint: proxy.endpoint}, () => waitFor(async () => (await runState(runId)) === 'done', 60_000))
         assert.equal((await listKeys(bucket, 'g/')).size, 3)
       } finally {
         if (w.child.exitCode === null) w.child.kill('SIGKILL')
@@ -244,11 +238,8 @@ describe('run bookkeeping', function () {
       makeTree(src, {files: 2000, depth: 6})
       const bucket = await newBucket('cres')
       // One PUT hangs until the second try is under way: the run cannot finish before the kill.
-      const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`})
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/r`, '--json']
-      const worker = startWorker(proxy.endpoint)
-      try {
+      await withWorker({proxy: {stall: r => r.method === 'PUT' && r.path === `/${bucket}/r/plain 0.txt`}}, async ({proxy, env}) => {
         const first = spawnCli(args, {env})
         await waitFor(() => proxy.stalled() > 0 && proxy.count('PUT') >= 300)
         first.child.kill('SIGKILL')
@@ -265,11 +256,7 @@ describe('run bookkeeping', function () {
         assert.deepEqual([s.filesDone + s.filesSkipped, s.filesFailed], [2000, 0], r.stdout)
         const status = JSON.parse((await runCli(['status', runIdOf(r.stderr), '--json'], {env})).stdout)
         assert.deepEqual([status.filesDone + status.filesSkipped, status.filesFailed, status.state], [2000, 0, 'done'])
-      } finally {
-        worker.child.kill('SIGTERM')
-        await worker.done
-        await proxy.stop()
-      }
+      })
     })
 
     it('the same command twice at once: the second is refused in one line, the first counts each file once', async function () {
@@ -277,11 +264,8 @@ describe('run bookkeeping', function () {
       makeTree(src, {files: 2000, depth: 6})
       const bucket = await newBucket('ccon')
       // One PUT hangs until the second command has been seen: the first run cannot finish before.
-      const proxy = await startProxy(harness().s3.endpoint, {stall: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`})
-      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_REDIS_URL: harness().redis.url}
       const args = ['upload', src, `s3://${bucket}/c`, '--json']
-      const worker = startWorker(proxy.endpoint)
-      try {
+      await withWorker({proxy: {stall: r => r.method === 'PUT' && r.path === `/${bucket}/c/plain 0.txt`}}, async ({proxy, env}) => {
         const first = spawnCli(args, {env})
         let err = ''
         first.child.stderr!.on('data', d => { err += d })
@@ -302,11 +286,7 @@ describe('run bookkeeping', function () {
         assert.equal(r.code, 0, r.stderr)
         const s = JSON.parse(r.stdout)
         assert.deepEqual([s.filesDone + s.filesSkipped, s.filesFailed], [2000, 0], r.stdout)
-      } finally {
-        worker.child.kill('SIGTERM')
-        await worker.done
-        await proxy.stop()
-      }
+      })
     })
   })
 

@@ -4,7 +4,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
-import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
+import type {RecordedRequest} from './harness/proxy.js'
+import {withWorker, withWorkers} from './harness/run.js'
 import {makeTree} from './harness/tree.js'
 import {waitFor} from './harness/wait.js'
 
@@ -21,24 +22,16 @@ describe('workers: requests in flight and work for every worker', function () {
   const mk = (name: string) => { const d = mkdtempSync(join(tmpdir(), `s3c-${name}-`)); dirs.push(d); return d }
   after(() => { for (const d of dirs) rmSync(d, {recursive: true, force: true}) })
 
-  function worker(endpoint: string, concurrency?: number) {
-    const w = spawnCli(['worker', ...(concurrency ? ['--concurrency', String(concurrency)] : []), '--json'], {env: {AWS_ENDPOINT_URL: endpoint, S3C_REDIS_URL: harness().redis.url}})
-    let stderr = ''
-    w.child.stderr!.on('data', d => { stderr += d })
-    return {...w, ready: () => stderr.includes('s3c worker: ready')}
-  }
+  /** `s3c worker --json` (with `--concurrency` if given), ready before the body runs. */
+  const workerArgs = (concurrency?: number) => [...(concurrency ? ['--concurrency', String(concurrency)] : []), '--json']
 
   it('--concurrency 3: the worker\'s batch files share 3 request slots: 3 in flight, never more', async function () {
     const src = mk('slots')
     makeTree(src, {files: 200, depth: 2})
     const bucket = await newBucket('slots')
-    const proxy = await startProxy(harness().s3.endpoint)
-    proxy.inFlight = isPut
     // Every PUT waits until the test lets go: the slots fill, by construction.
-    proxy.setFaults({hold: isPut})
-    const w = worker(proxy.endpoint, 3)
-    try {
-      await waitFor(w.ready)
+    await withWorker({proxy: {hold: isPut}, args: workerArgs(3), ready: true}, async ({proxy}) => {
+      proxy.inFlight = isPut
       const up = spawnCli(['upload', src, `s3://${bucket}/s`, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
       await waitFor(() => proxy.held() >= 3)
       proxy.setFaults({latencyMs: 5})
@@ -48,23 +41,15 @@ describe('workers: requests in flight and work for every worker', function () {
       assert.equal(proxy.count('PUT'), 200)
       // Old workers took 3 jobs of up to 64 files and sent each job's files at once (6 sockets).
       assert.equal(proxy.maxInFlight(), 3, `${proxy.maxInFlight()} PUTs in flight at most`)
-    } finally {
-      w.child.kill('SIGTERM')
-      await w.done
-      await proxy.stop()
-    }
+    })
   })
 
   it('without --concurrency a worker\'s limit is measured, as in-process: it starts at 64 requests in flight', async function () {
     const src = mk('adaptive')
     makeTree(src, {files: 150, depth: 2})
     const bucket = await newBucket('adaptive')
-    const proxy = await startProxy(harness().s3.endpoint)
-    proxy.inFlight = isPut
-    proxy.setFaults({hold: isPut})
-    const w = worker(proxy.endpoint)
-    try {
-      await waitFor(w.ready)
+    await withWorker({proxy: {hold: isPut}, args: workerArgs(), ready: true}, async ({proxy}) => {
+      proxy.inFlight = isPut
       const up = spawnCli(['upload', src, `s3://${bucket}/a`, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
       await waitFor(() => proxy.held() >= 64)
       proxy.setFaults({})
@@ -73,11 +58,7 @@ describe('workers: requests in flight and work for every worker', function () {
       assert.equal(proxy.count('PUT'), 150)
       // 64 at the start (transferDefaults.adaptiveStart), up to 128 (adaptiveMax) if the rate grows with it.
       assert.ok(proxy.maxInFlight() >= 64 && proxy.maxInFlight() <= 128, `${proxy.maxInFlight()} PUTs in flight at most`)
-    } finally {
-      w.child.kill('SIGTERM')
-      await w.done
-      await proxy.stop()
-    }
+    })
   })
 
   it('4 workers × --concurrency 2, 1,000 small files: every worker does jobs, and each starts before any worker has sent 64 files', async function () {
@@ -87,18 +68,13 @@ describe('workers: requests in flight and work for every worker', function () {
     // One proxy per worker, +50 ms per answer as a remote region. The PUTs' arrival order across
     // the four (one process: one order) says whose each was.
     const order: number[] = []
-    const proxies: Proxy[] = await Promise.all([0, 1, 2, 3].map(i => startProxy(harness().s3.endpoint, {latencyMs: 50, onRequest: r => { if (isPut(r)) order.push(i) }})))
-    const workers = proxies.map(p => worker(p.endpoint, 2))
-    try {
-      await waitFor(() => workers.every(w => w.ready()))
+    const workers = await withWorkers(4, {proxyEach: i => ({latencyMs: 50, onRequest: r => { if (isPut(r)) order.push(i) }}), args: workerArgs(2), ready: true}, async started => {
       const up = await runCli(['upload', src, `s3://${bucket}/w`, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
       assert.equal(up.code, 0, up.stderr)
       assert.equal(JSON.parse(up.stdout).filesDone, 1000)
-    } finally {
-      for (const w of workers) w.child.kill('SIGTERM')
-    }
+      return started
+    })
     const done = await Promise.all(workers.map(w => w.done))
-    await Promise.all(proxies.map(p => p.stop()))
     const perWorker = done.map(d => JSON.parse(d.stdout) as {jobs: number; filesDone: number})
     assert.ok(perWorker.every(w => w.jobs > 0), `jobs per worker: ${perWorker.map(w => w.jobs)}`)
     assert.equal(perWorker.reduce((n, w) => n + w.filesDone, 0), 1000)

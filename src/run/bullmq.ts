@@ -45,7 +45,9 @@ type FileBatch = Extract<JobData, {files: {size: number}[]}>
 type BatchFile = FileBatch['files'][number]
 
 /** Files held back before batches are cut (files per batch × this): the run's tail is cut small. */
-const LOOKAHEAD_BATCHES = 16
+export const LOOKAHEAD_BATCHES = 16
+/** Jobs sent to Redis in one bulk at most: the walk checks for room between bulks, so the run may hold this many jobs beyond maxPending. */
+export const MAX_BULK = 200
 /** The walk gave nothing for this long: what it gave goes to Redis (workers must not wait on a slow walk). */
 const SEND_IDLE_MS = 20
 /** Jobs wait at most this long to be sent with others (a walk that never pauses). */
@@ -177,8 +179,19 @@ export class BullMQRunner implements Runner {
   private events?: Redis
   private eventSeen = false
   private wakeEvent?: () => void
-  /** Jobs added since Redis was last asked how many are unfinished. */
+  /**
+   * Unfinished jobs as the run's events count them down: soon, but anyone who can publish on the
+   * channel can send one, so this only decides when to look (the tail, a read of the counters).
+   */
   private unfinished = 0
+  /**
+   * Unfinished jobs as the run's counters in Redis last said, plus every job sent since: an upper
+   * bound (jobs only finish), which alone lets the walk past maxPending (waitForRoom).
+   */
+  private unfinishedRead = 0
+  /** Jobs counted as sent, and of those the ones whose ids are in the run's job set (counted by a read of the counters). */
+  private sentJobs = 0
+  private savedJobs = 0
   private fatal?: FatalError
   private readonly heartbeat: NodeJS.Timeout
   /** Set by collectOutcomes: told each file outcome the workers report (the sync state). */
@@ -304,7 +317,8 @@ export class BullMQRunner implements Runner {
     this.events = events
     events.on('message', () => {
       // One message per job recorded (and one for a fatal error): the count of unfinished jobs
-      // stays current between polls, which correct it.
+      // stays current between polls, which correct it. The message itself is not read: a forged
+      // or malformed one costs a wake-up and a read of the counters, never room in Redis.
       this.unfinished = Math.max(0, this.unfinished - 1)
       this.eventSeen = true
       this.wakeEvent?.()
@@ -348,7 +362,7 @@ export class BullMQRunner implements Runner {
     }, OUTCOMES_POLL_MS)
     this.outcomeTimer.unref()
     // Jobs in Redis, the ones waiting to be sent in bulk, and the files held back for batches.
-    return (COLLECTING_MAX_PENDING + 200 + 1) * this.maxBatch + this.lookahead
+    return (COLLECTING_MAX_PENDING + MAX_BULK + 1) * this.maxBatch + this.lookahead
   }
 
   /** Hands the outcomes reported so far to onFile, in chunks (the list holds only what was not popped yet). */
@@ -391,7 +405,9 @@ export class BullMQRunner implements Runner {
           opts: {...this.jobOpts(c), ignoreDependencyOnFailure: true, attempts: this.opts.maxRetry > 0 ? 3 : 1, backoff: {type: 'exponential', delay: 500}},
         })),
       })
+      this.sent(1)
       await Promise.all([this.redis.sadd(runJobsKey(this.opts.runId), parentOpts.jobId!), this.noteFound()])
+      this.savedJobs++
     } else {
       const batchKey = kindOf(work).batchKey?.(work)
       if (batchKey === undefined) {
@@ -399,7 +415,7 @@ export class BullMQRunner implements Runner {
         this.push(work)
       } else this.hold(work as FileBatch, `${work.kind}\n${batchKey}`)
     }
-    if (this.bulk.length >= 200 || (this.bulk.length > 0 && this.lastAdd - this.bulkSince >= SEND_MAX_AGE_MS)) await this.send()
+    if (this.bulk.length >= MAX_BULK || (this.bulk.length > 0 && this.lastAdd - this.bulkSince >= SEND_MAX_AGE_MS)) await this.send()
     else if (this.bulk.length > 0 || this.heldFirst < this.held.length) this.sendWhenIdle()
     await this.waitForRoom()
   }
@@ -449,7 +465,8 @@ export class BullMQRunner implements Runner {
    * Once the walk has given nothing for SEND_IDLE_MS (a slow listing, the planner waiting), the
    * jobs cut so far go to the workers; the held files too, cut as a tail, but only when the
    * workers could run out of work (fewer unfinished jobs than two per worker): a walk that only
-   * waits for room in Redis must not cut its batches small.
+   * waits for room in Redis must not cut its batches small. Counted by the events: a forged one
+   * cuts at most the look-ahead's files early, into jobs the cap then counts.
    */
   private sendWhenIdle(): void {
     if (this.sendTimer || this.closed) return
@@ -476,11 +493,18 @@ export class BullMQRunner implements Runner {
     const done = await this.redis.smismember(runDoneKey(this.opts.runId), ids)
     const jobs = bulk.filter((_, i) => !done[i])
     // Counted before they can finish (a worker's event counts one down).
-    this.unfinished += jobs.length
+    this.sent(jobs.length)
     // Into the queue first, then into the run's set: a kill in between leaves a queued job that
     // the next try adds again under the same id (a no-op), never a counted job that is missing.
     if (jobs.length) await this.queue.addBulk(jobs)
     await Promise.all([this.redis.sadd(runJobsKey(this.opts.runId), ...ids), this.noteFound()])
+    this.savedJobs += jobs.length
+  }
+
+  private sent(n: number): void {
+    this.unfinished += n
+    this.unfinishedRead += n
+    this.sentJobs += n
   }
 
   /**
@@ -493,17 +517,32 @@ export class BullMQRunner implements Runner {
     return this.redis.hset(runKey(this.opts.runId), 'filesFound', this.opts.stats.filesSeen)
   }
 
-  /** Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. */
+  /**
+   * Keeps Redis memory bounded: the walk waits while too many jobs are unfinished. It passes on
+   * the counters read from Redis, never on the events alone (a forged event would let it add
+   * jobs past the cap): once the jobs sent since the last read could fill it, it reads again. When
+   * the workers keep up that is one round trip per (maxPending − unfinished) jobs sent; at the cap,
+   * one per event (or 500 ms), as before: a forged event costs one read.
+   */
   private async waitForRoom(): Promise<void> {
     const max = Math.min(this.opts.maxPending ?? 5000, this.onFile ? COLLECTING_MAX_PENDING : Infinity)
-    if (this.unfinished < max) return
+    if (this.unfinishedRead < max) return
     for (;;) {
-      const c = await this.poll()
-      this.unfinished = c.jobsAdded - c.jobsFinished
+      await this.readUnfinished()
       if (this.fatal) throw this.fatal
-      if (this.unfinished < max) return
+      if (this.unfinishedRead < max) return
       await this.waitEvent(500)
     }
+  }
+
+  /** Reads the counters (poll) and from them the unfinished jobs, with the sends whose ids the read may have missed. */
+  private async readUnfinished(): Promise<void> {
+    const saved = this.savedJobs
+    const c = await this.poll()
+    // Jobs added and finished are sizes of sets: whole numbers, whatever else the hash holds.
+    const read = Math.max(0, c.jobsAdded - c.jobsFinished)
+    this.unfinishedRead = read + (this.sentJobs - saved)
+    this.unfinished = this.unfinishedRead
   }
 
   /** Reads the run's counters from Redis into the local stats (the progress bar reads those). */
