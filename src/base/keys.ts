@@ -126,8 +126,10 @@ export async function* mergeByKey<T extends object>(inputs: MergeInputs<T>, opts
         }
       }
       // Read the next items before yielding: an input that repeats this key throws before the
-      // key is acted on (one item of read-ahead per input, nothing more).
-      await Promise.all(taken.map(c => c.advance()))
+      // key is acted on (one item of read-ahead per input, nothing more). One input alone (most
+      // keys of a first run) is awaited as it is: no array and Promise.all per key.
+      if (taken.length === 1) await taken[0].advance()
+      else await Promise.all(taken.map(c => c.advance()))
       yield out as Merged<T>
     }
   } finally {

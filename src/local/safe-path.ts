@@ -36,11 +36,42 @@ export class LocalPathError extends S3cError {
  * escape such as `../x`). Keys are taken as they are: `a//b` and `a/b` are different keys.
  */
 export function localPathFor(root: string, rel: string): string | undefined {
-  if (!rel || rel.endsWith('/')) return undefined
-  const parts = rel.split('/')
-  if (parts.some(p => p === '..' || p === '.' || p === '') || rel.includes('\0')) return undefined
-  const path = resolve(root, ...parts)
+  if (!rel || rel.endsWith('/') || !plainSegments(rel)) return undefined
+  // Called once per key of a listing: for a root path.resolve would leave as it is, resolving
+  // segments checked above is the join itself (path.resolve cost ~1 µs a key).
+  if (plainRoot(root)) return `${root}/${rel}`
+  const path = resolve(root, ...rel.split('/'))
   return path.startsWith(root + sep) ? path : undefined
+}
+
+/** `rel`'s '/'-separated segments are none of '', '.', '..' and it holds no NUL: one pass, no array. */
+function plainSegments(rel: string): boolean {
+  let start = 0
+  for (let i = 0; i <= rel.length; i++) {
+    const c = i < rel.length ? rel.charCodeAt(i) : 0x2f
+    if (c === 0) return false
+    if (c !== 0x2f) continue
+    const n = i - start
+    // '' , '.' and '..'
+    if (n === 0 || (n <= 2 && rel.charCodeAt(start) === 0x2e && (n === 1 || rel.charCodeAt(start + 1) === 0x2e))) return false
+    start = i + 1
+  }
+  return true
+}
+
+let lastRoot: string | undefined
+let lastRootPlain = false
+/**
+ * A root that path.resolve returns unchanged, on a system whose separator is '/': then
+ * resolve(root, ...plain segments) is root + '/' + the segments. The root '/' is not one: its
+ * paths fail the check below (they do not start with '//'), as they always have.
+ */
+function plainRoot(root: string): boolean {
+  if (root !== lastRoot) {
+    lastRoot = root
+    lastRootPlain = sep === '/' && root !== '/' && isAbsolute(root) && resolve(root) === root
+  }
+  return lastRootPlain
 }
 
 /**

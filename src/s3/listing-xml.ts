@@ -27,60 +27,80 @@ export interface ListV2Page {
 }
 
 const ENTITIES: Record<string, string> = {amp: '&', lt: '<', gt: '>', quot: '"', apos: "'"}
+const QUOT = '&quot;'
 
 /** XML character data: the five named entities and numeric references. */
 export function unescapeXml(s: string): string {
-  if (!s.includes('&')) return s
+  const amp = s.indexOf('&')
+  if (amp < 0) return s
+  // An ETag as most servers send it, `&quot;…&quot;` with no other entity: every key of a page has one.
+  if (amp === 0 && s.length >= 2 * QUOT.length && s.startsWith(QUOT) && s.indexOf('&', QUOT.length) === s.length - QUOT.length && s.endsWith(QUOT))
+    return `"${s.slice(QUOT.length, -QUOT.length)}"`
   return s.replace(/&(amp|lt|gt|quot|apos|#x[0-9a-fA-F]+|#[0-9]+);/g, (_, e: string) =>
     ENTITIES[e] ?? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)))
 }
 
-/** The text of the first <name> element in text[from, to), or undefined. */
-function element(text: string, name: string, from = 0, to = text.length): string | undefined {
-  const open = text.indexOf(`<${name}>`, from)
-  if (open < 0 || open >= to) return undefined
-  const start = open + name.length + 2
-  const close = text.indexOf(`</${name}>`, start)
-  if (close < 0 || close > to) return undefined
+/** An element's tags, made once (a page of 1,000 keys looks for 5,000 elements). */
+interface Tag {
+  open: string
+  close: string
+}
+const tag = (name: string): Tag => ({open: `<${name}>`, close: `</${name}>`})
+const CONTENTS = tag('Contents')
+const KEY = tag('Key')
+const SIZE = tag('Size')
+const LAST_MODIFIED = tag('LastModified')
+const ETAG = tag('ETag')
+const STORAGE_CLASS = tag('StorageClass')
+const COMMON_PREFIXES = tag('CommonPrefixes')
+const PREFIX = tag('Prefix')
+
+/** The text of the first element `t` in `text`, or undefined. */
+function element(text: string, t: Tag): string | undefined {
+  const open = text.indexOf(t.open)
+  if (open < 0) return undefined
+  const start = open + t.open.length
+  const close = text.indexOf(t.close, start)
+  if (close < 0) return undefined
   return unescapeXml(text.slice(start, close))
 }
 
-/** Every <name>…</name> block's inner range, in order. */
-function* blocks(text: string, name: string): Generator<[number, number]> {
-  const open = `<${name}>`
-  const close = `</${name}>`
+/** Calls `each` with every `t` block's inner range, in order. */
+function blocks(text: string, t: Tag, each: (a: number, b: number) => void): void {
   let at = 0
   for (;;) {
-    const a = text.indexOf(open, at)
+    const a = text.indexOf(t.open, at)
     if (a < 0) return
-    const b = text.indexOf(close, a)
-    if (b < 0) throw new Error(`the listing's XML is cut inside <${name}>`)
-    yield [a + open.length, b]
-    at = b + close.length
+    const b = text.indexOf(t.close, a)
+    if (b < 0) throw new Error(`the listing's XML is cut inside ${t.open}`)
+    each(a + t.open.length, b)
+    at = b + t.close.length
   }
 }
 
 export function parseListObjectsV2(xml: string): ListV2Page {
   if (!xml.includes('<ListBucketResult')) throw new Error('the answer is not a ListBucketResult')
   const contents: ListedContent[] = []
-  for (const [a, b] of blocks(xml, 'Contents')) {
-    const key = element(xml, 'Key', a, b)
-    if (key === undefined) continue
-    const size = element(xml, 'Size', a, b)
-    contents.push({key, size: size === undefined ? 0 : Number(size), lastModified: element(xml, 'LastModified', a, b),
-      etag: element(xml, 'ETag', a, b), storageClass: element(xml, 'StorageClass', a, b)})
-  }
+  blocks(xml, CONTENTS, (a, b) => {
+    // Searched in the block alone: an element a server leaves out costs a scan of the block, not of the rest of the page.
+    const block = xml.slice(a, b)
+    const key = element(block, KEY)
+    if (key === undefined) return
+    const size = element(block, SIZE)
+    contents.push({key, size: size === undefined ? 0 : Number(size), lastModified: element(block, LAST_MODIFIED),
+      etag: element(block, ETAG), storageClass: element(block, STORAGE_CLASS)})
+  })
   const commonPrefixes: string[] = []
-  for (const [a, b] of blocks(xml, 'CommonPrefixes')) {
-    const p = element(xml, 'Prefix', a, b)
+  blocks(xml, COMMON_PREFIXES, (a, b) => {
+    const p = element(xml.slice(a, b), PREFIX)
     if (p !== undefined) commonPrefixes.push(p)
-  }
-  const keyCount = element(xml, 'KeyCount')
+  })
+  const keyCount = element(xml, tag('KeyCount'))
   return {
     contents, commonPrefixes,
-    isTruncated: element(xml, 'IsTruncated') === 'true',
-    nextContinuationToken: element(xml, 'NextContinuationToken'),
-    encodingType: element(xml, 'EncodingType'),
+    isTruncated: element(xml, tag('IsTruncated')) === 'true',
+    nextContinuationToken: element(xml, tag('NextContinuationToken')),
+    encodingType: element(xml, tag('EncodingType')),
     keyCount: keyCount === undefined ? undefined : Number(keyCount),
   }
 }

@@ -24,7 +24,8 @@ export {sha256Hex}
  * server that ignores the request answers raw keys and says no encoding; those stay as they are.
  */
 export function decodeListedKey(key: string, encoding: string | undefined): string {
-  return encoding === 'url' ? decodeURIComponent(key.replace(/\+/g, ' ')) : key
+  // (most keys hold neither '%' nor '+': then there is nothing to decode, and no copy is made)
+  return encoding === 'url' && (key.includes('%') || key.includes('+')) ? decodeURIComponent(key.replace(/\+/g, ' ')) : key
 }
 
 /** The SDK fields of the settings every new object may get (encryption, ACL, stored headers). */

@@ -7,7 +7,8 @@ export function s3Tree(s3: S3Store, bucket: string, prefix: string): Tree {
   return {
     label: `s3://${bucket}/${base}`,
     async* names(): AsyncGenerator<TreeName> {
-      for await (const o of s3.listObjects(bucket, base)) {
+      // A page at a time (listObjects would add an async step per key, ~0.1 s per 100,000 keys).
+      for await (const page of s3.listObjectPages(bucket, base)) for (const o of page) {
         const rel = o.key.slice(base.length)
         if (rel === '') continue
         // Folder markers ("dir/" keys, 0 bytes) are how consoles show folders, not files; one

@@ -108,10 +108,13 @@ export async function download(opts: DownloadOptions): Promise<RunSummary> {
     const names = single ? [{rel: single.object.key.slice(single.object.key.lastIndexOf('/') + 1), entry: single.object}]
       : treeAt({type: 's3', bucket, key: listPrefix}, run.s3).names(planOptions)
     const localAt = (path: string): LocalStat | undefined => {
+      const dir = dirname(path)
+      // A dry run's folder that does not exist holds nothing: what ensureSafeDir would say at once (a key costs no check).
+      if (opts.dryRun && made.has(dir)) return undefined
       // Folders are checked (and made) here too, so a symlink or a file in the way fails the
       // files under it at once, with a line each, and the rest of the run goes on.
-      ensureSafeDir(writeRoot, dirname(path), {create: !opts.dryRun, made})
-      if ((opts.force && !conditions) || made.has(dirname(path))) return undefined
+      ensureSafeDir(writeRoot, dir, {create: !opts.dryRun, made})
+      if ((opts.force && !conditions) || made.has(dir)) return undefined
       // Synchronous on purpose: the walk is one loop, and an async stat per key would pace it.
       // lstat: a symlink at the file's place is replaced, never compared or followed.
       const st = lstatSync(fsPath(path), {throwIfNoEntry: false, bigint: true})

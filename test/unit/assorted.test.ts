@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import assert from 'node:assert/strict'
+import {resolve, sep} from 'node:path'
 import {FatalError, S3cError, classifyError, describeError} from '../../src/base/errors.js'
 import {withRetry} from '../../src/base/retry.js'
 import {parseSize} from '../../src/base/units.js'
@@ -88,6 +89,21 @@ describe('units', function () {
     assert.equal(localPathFor('/d', 'a/../../x'), undefined)
     assert.equal(localPathFor('/d', '/etc/x'), undefined)
     assert.equal(localPathFor('/d', 'dir/'), undefined)
+  })
+
+  it('maps a key to the path path.resolve gives, whatever the root and the name (the join is only a shortcut)', function () {
+    // What localPathFor was before its shortcut: resolve every segment, keep what stays inside root.
+    const byResolve = (root: string, rel: string) => {
+      if (!rel || rel.endsWith('/')) return undefined
+      const parts = rel.split('/')
+      if (parts.some(p => p === '..' || p === '.' || p === '') || rel.includes('\0')) return undefined
+      const path = resolve(root, ...parts)
+      return path.startsWith(root + sep) ? path : undefined
+    }
+    const roots = ['/d', '/d/e', '/', '/d/', '/d/../e', '/d/./e', 'rel', '/d//e']
+    const rels = ['a', 'a/b', 'a b/c', '.a', '..a', 'a..', 'a/.b/..c', '...', 'a/./b', 'a/../b', '..', '.', '/a', 'a//b', 'a/', '', 'a\0b',
+      'a\\b', 'é/ü', 'a/b/c/d/e/f.txt']
+    for (const root of roots) for (const rel of rels) assert.equal(localPathFor(root, rel), byResolve(root, rel), `${root} + ${JSON.stringify(rel)}`)
   })
 
   it('tar member names: "./x/./y.txt" and "x//y" land at x/y.txt and x/y; "..", absolute names and NUL are refused', function () {

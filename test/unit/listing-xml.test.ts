@@ -14,6 +14,23 @@ describe('ListObjectsV2 read by hand (src/s3/listing-xml.ts)', function () {
       commonPrefixes: ['p/d/'], isTruncated: true, nextContinuationToken: 'tok+/=', encodingType: 'url', keyCount: 2,
     })
     assert.equal(unescapeXml('&lt;&#60;&#x3C;&amp;lt;'), '<<<&lt;')
+    // The ETag's quotes (a shortcut) and what only looks like them.
+    assert.equal(unescapeXml('&quot;abc&quot;'), '"abc"')
+    assert.equal(unescapeXml('&quot;&quot;'), '""')
+    assert.equal(unescapeXml('&quot;'), '"')
+    assert.equal(unescapeXml('&quot;a&amp;b&quot;'), '"a&b"')
+    assert.equal(unescapeXml('&quot;a&quot;b&quot;'), '"a"b"')
+    assert.equal(unescapeXml('&quot;abc&quot'), '"abc&quot')
     assert.throws(() => parseListObjectsV2('<Error><Code>NoSuchBucket</Code></Error>'))
+  })
+
+  it('reads each key\'s fields from its own <Contents> only: one a server leaves out is not taken from the next key', function () {
+    const page = parseListObjectsV2(`<ListBucketResult><IsTruncated>false</IsTruncated>
+<Contents><Key>a</Key><Size>1</Size></Contents><Contents><Key>b</Key><Size>2</Size><ETag>&quot;e&quot;</ETag><StorageClass>GLACIER</StorageClass></Contents>
+<Contents><Size>3</Size></Contents></ListBucketResult>`)
+    assert.deepEqual(page.contents, [
+      {key: 'a', size: 1, lastModified: undefined, etag: undefined, storageClass: undefined},
+      {key: 'b', size: 2, lastModified: undefined, etag: '"e"', storageClass: 'GLACIER'},
+    ])
   })
 })

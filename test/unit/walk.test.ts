@@ -55,6 +55,8 @@ describe('the local walk: every file ends done, skipped or failed', function () 
     it('decodes keys of a listing asked with encoding-type=url', function () {
       assert.equal(decodeListedKey('a+b%0D%0Ac%2B%25.txt', 'url'), 'a b\r\nc+%.txt')
       assert.equal(decodeListedKey('%EF%9F%BF/x', 'url'), '\uf7ff/x')
+      assert.equal(decodeListedKey('a+b', 'url'), 'a b')
+      assert.equal(decodeListedKey('plain/key.txt', 'url'), 'plain/key.txt')
       // A server that ignored the request answers raw keys, and says no encoding.
       assert.equal(decodeListedKey('a+b%41', undefined), 'a+b%41')
     })
