@@ -24,7 +24,7 @@ import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:f
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {mulberry32, startProxy, type Proxy} from '../test/harness/proxy.js'
-import {projectRoot as root, startS3} from '../test/harness/servers.js'
+import {projectRoot as root, startS3, type S3Env} from '../test/harness/servers.js'
 import {awsCli, RCLONE, clientEnvs, createBucket, machine, rcloneUrl, s3cBin, toolVersion, utcNow, type ClientEnvs} from './clients.js'
 import {writeBenchSection} from './report.js'
 import {countFiles, makeTree} from './trees.js'
@@ -45,6 +45,7 @@ const STARTUP_RUNS = num('BENCH_SCALE_STARTUP_RUNS', DEFAULTS.startupRuns)
 /** Requests in flight for every tool, as in bench:mirror. */
 const C = 32
 const BUCKET = 'scale'
+const LIST_BUCKET = 'scale-list'
 const MiB = 1024 * 1024
 
 type Tool = 's3c' | 'rclone' | 'awscli'
@@ -221,13 +222,18 @@ interface ListRow {
   keys: number
 }
 
-async function listing(work: string, direct: ClientEnvs, proxied: ClientEnvs, proxy: Proxy): Promise<ListRow[]> {
+async function listing(s3: S3Env, work: string, direct: ClientEnvs, proxied: ClientEnvs, proxy: Proxy): Promise<ListRow[]> {
   const dir = join(work, 'list')
   makeTree(dir, LIST_KEYS, Math.ceil(LIST_KEYS / LIST_PREFIXES), () => 1)
-  await run(copyCommand('s3c', dir, `s3://${BUCKET}/list/`, direct))
+  // A bucket of its own: fauxqs goes through every key of a bucket on each LIST, so the ~400,000
+  // objects the sections before leave in BUCKET would make each of the ~100 LISTs cost the server
+  // several times what it costs for these keys alone (S3 and Ceph look up a listing's range in an
+  // index), and the section would measure fauxqs rather than the clients.
+  await createBucket(s3, LIST_BUCKET)
+  await run(copyCommand('s3c', dir, `s3://${LIST_BUCKET}/list/`, direct))
   rmSync(dir, {recursive: true, force: true})
   log(`listing: ${n(LIST_KEYS)} keys stored under ${LIST_PREFIXES} prefixes`)
-  const url = `s3://${BUCKET}/list/`
+  const url = `s3://${LIST_BUCKET}/list/`
   const commands: {tool: Tool; command: string; cmd: [string, string[], NodeJS.ProcessEnv]; keys: (out: string) => number}[] = [
     // A dry-run download into a folder that does not exist lists the prefix and plans one download per key: nothing else is sent.
     {tool: 's3c', command: `s3c download ${url} NEW-DIR --dry-run --thread-count ${C}`,
@@ -301,7 +307,7 @@ async function main(): Promise<void> {
     moves = await transfers(work, direct, tree, uploadTree)
     again = await reruns(work, proxied, proxy, tree)
     mem = await memory(work, direct)
-    lists = await listing(work, direct, proxied, proxy)
+    lists = await listing(s3, work, direct, proxied, proxy)
   } finally {
     await proxy.stop()
     await Promise.race([s3.stop(), new Promise(resolve => setTimeout(resolve, 5000))])
