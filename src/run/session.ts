@@ -9,8 +9,7 @@ import {transferDefaults} from './defaults.js'
 import type {Runner} from './runner.js'
 import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
-import {storedLocalPaths, type CommonStoredOptions, type StoredCommand} from './stored-command.js'
-import {startSmallIo} from '../local/small-io.js'
+import {type CommonStoredOptions, type StoredCommand} from './stored-command.js'
 import type {PlanOptions, RunOptions} from './options.js'
 import {openStore} from '../storage/open.js'
 export type {PlanOptions, RunOptions} from './options.js'
@@ -98,9 +97,6 @@ export async function openRun(opts: TransferOptions, description: string, comman
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or S3C_REDIS_URL): an in-process run cannot outlive the command')
       runner = new InProcessRunner(handlers, ctx, {concurrency: most, limit, onResult})
-      // Files will be read or written here: the file I/O thread loads while the plan lists (a dry
-      // run reads and writes none: the thread would cost ~0.2 s of CPU for nothing).
-      if (!opts.dryRun && storedLocalPaths(command).length > 0) startSmallIo()
       if (limit) stats.concurrency = limit
     }
   } catch (error) {

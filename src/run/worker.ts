@@ -14,7 +14,6 @@ import {openStore} from '../storage/open.js'
 import {AdaptiveLimit} from './adaptive.js'
 import {transferDefaults} from './defaults.js'
 import {RequestSlots} from './slots.js'
-import {startSmallIo} from '../local/small-io.js'
 
 export interface WorkerOptions {
   redisUrl: string
@@ -84,8 +83,6 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const slots = new RequestSlots(opts.concurrency ?? 0, limit)
   const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency ?? transferDefaults.adaptiveMax)}, retryPolicy(0))
   if (limit) s3.onThrottle(() => limit.throttled())
-  // Its jobs read and write files: the file I/O thread is ready before the first job comes.
-  startSmallIo()
   let active = 0
   // Transfers in hand not started yet (files of the jobs in hand, a part job counts one).
   let waiting = 0

@@ -17,7 +17,9 @@ import {lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wr
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ensureSafeDir, linkTargetInside, memberRelPath, writeFileSafely} from '../../src/local/safe-path.js'
-import {readSmall} from '../../src/local/small-io.js'
+import {readSmall, smallIoCounts} from '../../src/local/small-io.js'
+import {availableParallelism} from 'node:os'
+import {spawnSync} from 'node:child_process'
 import {scatterOf} from '../../src/verbs/download-all-plan.js'
 
 describe('units', function () {
@@ -153,6 +155,15 @@ describe('units', function () {
       const body = Buffer.from(Array.from({length: 5000}, (_, i) => i % 251))
       writeFileSync(join(top, 'f'), body)
       const st = lstatSync(join(top, 'f'), {bigint: true})
+      // The first operations run inline while the thread loads: read until one goes to the thread.
+      if (availableParallelism() >= 2 && process.env.S3C_INLINE_IO !== '1') {
+        const before = smallIoCounts().threaded
+        for (let i = 0; i < 1000 && smallIoCounts().threaded === before; i++) {
+          await readSmall({path: join(top, 'f'), size: 5000})
+          await new Promise(r => setTimeout(r, 10))
+        }
+        assert.ok(smallIoCounts().threaded > before, 'the I/O thread came online')
+      }
       // Many at once: one batch, answered in order.
       const all = await Promise.all(Array.from({length: 50}, () => readSmall({path: join(top, 'f'), size: 5000})))
       for (const r of all) {
@@ -172,6 +183,39 @@ describe('units', function () {
       assert.ok(!zero.failure && zero.bytesRead === 0 && zero.body.length === 0)
       const missing = await readSmall({path: join(top, 'nope'), size: 1})
       assert.equal(missing.failure?.code, 'ENOENT')
+    } finally {
+      rmSync(top, {recursive: true, force: true})
+    }
+  })
+
+  it('the I/O thread starts with the first file read or written, not before; until it is online operations run inline', function () {
+    if (availableParallelism() < 2) this.skip() // one core: always inline
+    const top = mkdtempSync(join(tmpdir(), 's3c-unit-'))
+    try {
+      writeFileSync(join(top, 'f'), 'hello')
+      const script = `
+        const m = await import(${JSON.stringify(new URL('../../src/local/small-io.js', import.meta.url).href)})
+        const seen = [m.smallIoCounts()]
+        const first = await m.readSmall({path: ${JSON.stringify(join(top, 'f'))}, size: 5})
+        seen.push(m.smallIoCounts(), Buffer.from(first.body).toString())
+        while (m.smallIoCounts().threaded === 0) {
+          await m.readSmall({path: ${JSON.stringify(join(top, 'f'))}, size: 5})
+          await new Promise(r => setTimeout(r, 10))
+        }
+        const w = await m.writeSmall({tmp: ${JSON.stringify(join(top, '.g.tmp'))}, path: ${JSON.stringify(join(top, 'g'))}, body: Buffer.from('world')})
+        seen.push(m.smallIoCounts().started, w.failure ?? 'written')
+        console.log(JSON.stringify(seen))`
+      // From a file: a thread inherits `-e` in execArgv and cannot load (small-io.ts then stays inline).
+      writeFileSync(join(top, 'script.mjs'), script)
+      const r = spawnSync(process.execPath, [join(top, 'script.mjs')], {encoding: 'utf8', timeout: 30_000, env: {...process.env, S3C_INLINE_IO: ''}})
+      assert.equal(r.status, 0, r.stderr)
+      const [before, afterFirst, body, started, written] = JSON.parse(r.stdout) as [{started: number; inline: number}, {started: number; inline: number; threaded: number}, string, number, string]
+      assert.deepEqual(before, {started: 0, inline: 0, threaded: 0}, 'no thread before the first file')
+      assert.deepEqual(afterFirst, {started: 1, inline: 1, threaded: 0}, 'the first read ran inline while the thread loads')
+      assert.equal(body, 'hello')
+      assert.equal(started, 1, 'one thread, started once')
+      assert.equal(written, 'written')
+      assert.equal(readFileSync(join(top, 'g'), 'utf8'), 'world')
     } finally {
       rmSync(top, {recursive: true, force: true})
     }
