@@ -166,6 +166,43 @@ describe('indexed bundles', function () {
     }
   })
 
+  it('a bundle rebuilt under the same id: a warm cache does not mix the old index with the new (list-files, download-single)', async function () {
+    const bucket = await newBucket('rebuilt')
+    // The cache is per endpoint: every command through the one proxy, which counts the requests.
+    const proxy = await startProxy(harness().s3.endpoint)
+    try {
+      const e = {...env(), AWS_ENDPOINT_URL: proxy.endpoint}
+      const first = mk('rb1')
+      for (const n of ['a.txt', 'b.txt']) writeFileSync(join(first, n), `first ${n}\n`)
+      assert.equal((await runCli(['bundle', first, 'site', '--bucket', bucket, '-q'], {env: e})).code, 0)
+      const before = await runCli(['list-files', 'site', '--bucket', bucket], {env: e})
+      assert.deepEqual(before.stdout.trim().split('\n'), ['a.txt', 'b.txt'])
+      // Other names, more of them: the new index's member list lies elsewhere than the cached front says.
+      const second = mk('rb2')
+      const names = Array.from({length: 40}, (_, i) => `folder-${i}/${'n'.repeat(60)}-${i}.txt`)
+      for (const n of names) {
+        mkdirSync(join(second, n, '..'), {recursive: true})
+        writeFileSync(join(second, n), `second ${n}\n`)
+      }
+      assert.equal((await runCli(['bundle', second, 'site', '--bucket', bucket, '--force', '-q'], {env: e})).code, 0)
+      const after = await runCli(['list-files', 'site', '--bucket', bucket], {env: e})
+      assert.equal(after.code, 0, after.stderr)
+      assert.deepEqual(after.stdout.trim().split('\n').filter(l => !l.endsWith('/')).sort(), [...names].sort())
+      proxy.reset()
+      const warm = await runCli(['list-files', 'site', '--bucket', bucket], {env: e})
+      assert.equal(warm.code, 0, warm.stderr)
+      assert.equal(proxy.count(), 1, 'the refreshed front is cached: one GET for the member list')
+      // download-single from the warm cache of the second bundle, after a third build.
+      assert.equal((await runCli(['bundle', first, 'site', '--bucket', bucket, '--force', '-q'], {env: e})).code, 0)
+      const out = mk('rbout')
+      const got = await runCli(['download-single', 'site', 'b.txt', '--bucket', bucket, '--out', join(out, 'b.txt')], {env: e})
+      assert.equal(got.code, 0, got.stderr)
+      assert.equal(readFileSync(join(out, 'b.txt'), 'utf8'), 'first b.txt\n')
+    } finally {
+      await proxy.stop()
+    }
+  })
+
   describe('s3c index over tars made by GNU tar', function () {
     let bucket: string
     let src: string

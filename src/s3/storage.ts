@@ -281,7 +281,9 @@ export class S3Storage implements S3Store {
 
   /**
    * An object as a range source. With its ETag (and size) known, nothing is sent until the first
-   * read; without, stat() asks with a HEAD (once) and pins the version it finds.
+   * read; without, stat() asks with a HEAD (once) and pins the version it finds, and so does the
+   * first read: later reads carry If-Match, and a source rewritten between two reads fails with
+   * SourceChangedError instead of mixing two versions.
    */
   source(ref: S3SourceRef & {size?: number}): RangeSource {
     const label = `s3://${ref.bucket}/${ref.key}`
@@ -311,6 +313,8 @@ export class S3Storage implements S3Store {
         src.reads++
         const res = await this.getRange(pinned, offset, length, {partial: opts?.partial})
         src.bytesRead += res.body.length
+        // Unpinned until now: the version this read got is the one every later read must get.
+        if (!pinned.etag && typeof res.headers.etag === 'string' && res.headers.etag) pinned = {...pinned, etag: res.headers.etag}
         return res.body
       },
       stream: async (offset, length) => {

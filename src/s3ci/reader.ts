@@ -12,6 +12,18 @@ import {cacheDir, isLocalTar, type S3TarRef, type TarRef} from './ref.js'
 import {localSource} from '../local/storage.js'
 import {staleIndexError} from './format.js'
 
+/**
+ * A cached front starts with this line and the ETag of the index object it was read from (empty
+ * when the server gave none); anything else in the cache folder is not used (and is removed).
+ */
+const CACHE_MAGIC = 's3ci-front 1 '
+
+function parseCacheEntry(data: Buffer): {etag: string; bytes: Buffer} | undefined {
+  const nl = data.indexOf(10)
+  if (nl < 0 || nl > 512 || data.subarray(0, CACHE_MAGIC.length).toString('latin1') !== CACHE_MAGIC) return undefined
+  return {etag: data.subarray(CACHE_MAGIC.length, nl).toString('latin1'), bytes: data.subarray(nl + 1)}
+}
+
 export interface Lookup {
   record: LookupRecord
   header: IndexHeader
@@ -52,7 +64,8 @@ export class IndexReader {
     return join(cacheDir(), `${id}${INDEX_SUFFIX}`)
   }
 
-  private async indexSource(): Promise<RangeSource> {
+  /** The index object as a range source: pinned to the ETag the cached front came from, if it did. */
+  private async indexSource(etag?: string): Promise<RangeSource> {
     if (this.source) return this.source
     const ref = this.ref
     if (isLocalTar(ref)) {
@@ -60,7 +73,7 @@ export class IndexReader {
         missing: () => new S3cError(`${ref.label} has no index: run s3c index ${ref.label}`, ExitCode.usage)})
     } else {
       if (!this.s3) throw new Error('IndexReader: an index in S3 needs an S3 connection')
-      this.source = this.s3.source({bucket: ref.bucket, key: ref.indexKey})
+      this.source = this.s3.source({bucket: ref.bucket, key: ref.indexKey, etag: etag || undefined})
     }
     return this.source
   }
@@ -111,28 +124,60 @@ export class IndexReader {
     if (this.front) return this.front
     if (this.useCache) {
       const cached = await readFile(this.cachePath).catch(() => undefined)
-      if (cached) {
+      const entry = cached && parseCacheEntry(cached)
+      if (entry) {
         try {
-          this.front = this.parseFront(cached)
+          this.front = this.parseFront(entry.bytes)
           this.fromCache = true
+          // Later reads of the index (its table, its member list) must come from the version the
+          // front was cached from: another index under the same key (the bundle was rebuilt) has
+          // other offsets (If-Match; on 412 the cache is dropped and the front read again).
+          await this.indexSource(entry.etag)
           return this.front
-        } catch {
-          await unlink(this.cachePath).catch(() => undefined)
+        } catch (error) {
+          if (!(error instanceof S3cError)) throw error
         }
       }
+      if (cached) await unlink(this.cachePath).catch(() => undefined)
     }
     this.front = this.parseFront(await this.getRange(0, FIRST_READ))
     this.fromCache = false
-    if (this.useCache) await this.saveCache(this.front.bytes)
+    if (this.useCache) {
+      const pinned = await this.source!.ref()
+      await this.saveCache(this.front.bytes, 'etag' in pinned ? pinned.etag ?? '' : '')
+    }
     return this.front
   }
 
-  private async saveCache(bytes: Buffer): Promise<void> {
+  private async saveCache(bytes: Buffer, etag: string): Promise<void> {
     try {
-      await writeFileSafely(cacheDir(), this.cachePath, bytes)
+      await writeFileSafely(cacheDir(), this.cachePath, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${etag}\n`), bytes]))
     } catch {
       // a cache that cannot be written only costs requests
     }
+  }
+
+  /**
+   * Runs a read that follows the front. A front from the cache whose index has been rewritten since
+   * (If-Match refused) is dropped, and the read runs once more on the front read afresh.
+   */
+  private async afterFront<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read()
+    } catch (error) {
+      if (!(error instanceof SourceChangedError) || !this.fromCache) throw error
+      await this.forgetFront()
+      return read()
+    }
+  }
+
+  /** Drops the front (and the cache of it) and the index source pinned to its version. */
+  private async forgetFront(): Promise<void> {
+    await unlink(this.cachePath).catch(() => undefined)
+    this.front = undefined
+    this.fromCache = false
+    await this.source?.close()
+    this.source = undefined
   }
 
   /** True when the front came from the local cache (a warm lookup). */
@@ -142,9 +187,8 @@ export class IndexReader {
 
   /** Forget the cached front (the tar changed): the next lookup reads the index again. */
   async invalidate(): Promise<void> {
-    this.front = undefined
     await this.closeTar()
-    await unlink(this.cachePath).catch(() => undefined)
+    await this.forgetFront()
   }
 
   async header(): Promise<IndexHeader> {
@@ -153,6 +197,15 @@ export class IndexReader {
 
   /** The member's record, or undefined when the tar has no such member. */
   async lookup(name: string): Promise<Lookup | undefined> {
+    const found = await this.afterFront(() => this.lookupOnce(name))
+    // A member found is checked by the tar's If-Match when it is read; a member missing from a
+    // cached front may be in the index that replaced it: the current front decides.
+    if (found || !this.fromCache) return found
+    await this.forgetFront()
+    return this.lookupOnce(name)
+  }
+
+  private async lookupOnce(name: string): Promise<Lookup | undefined> {
     const front = await this.loadFront()
     const {header} = front
     if (front.table) {
@@ -204,6 +257,10 @@ export class IndexReader {
 
   /** Every member, in archive order (reads the member list; the tar itself is not read). */
   async members(): Promise<IndexedMember[]> {
+    return this.afterFront(() => this.membersOnce())
+  }
+
+  private async membersOnce(): Promise<IndexedMember[]> {
     const {header} = await this.loadFront()
     if (header.listLength === 0) return []
     const gz = await this.getRange(header.listOffset, header.listOffset + header.listLength)

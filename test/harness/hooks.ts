@@ -12,6 +12,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 export const testStateHome = mkdtempSync(join(tmpdir(), 's3c-test-xdg-state-'))
 process.env.XDG_STATE_HOME = testStateHome
 delete process.env.S3C_STATE_DIR
+// Index caches too (src/s3ci/ref.ts): a user's cache, or an earlier suite's against a server at the
+// same address, must not decide what a test sees.
+const testCacheHome = mkdtempSync(join(tmpdir(), 's3c-test-xdg-cache-'))
+process.env.XDG_CACHE_HOME = testCacheHome
+delete process.env.S3C_CACHE_DIR
 /** The folder the tests' sync states are in (src/state/local-storage.ts). */
 export const testStateDir = join(testStateHome, 's3c', 'sync')
 
@@ -72,5 +77,6 @@ export const mochaHooks = {
     await gate?.stop()
     if (current) await Promise.all([current.s3.stop(), current.redis.stop()])
     rmSync(testStateHome, {recursive: true, force: true})
+    rmSync(testCacheHome, {recursive: true, force: true})
   },
 }
