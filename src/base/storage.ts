@@ -110,6 +110,14 @@ export interface RangeSource {
   close(): Promise<void>
 }
 
+/**
+ * An ETag from an answer that may go back out as If-Match (and into the index cache): printable
+ * ASCII, bounded. Anything else is not pinned to (the reads then go without If-Match, as before).
+ */
+export function isPinnableEtag(etag: unknown): etag is string {
+  return typeof etag === 'string' && etag.length > 0 && etag.length <= 256 && /^[\x21-\x7e]+$/.test(etag)
+}
+
 /** The object or file is not the version the reader started on (S3: 412 on If-Match; local: size or mtime differ). */
 export class SourceChangedError extends S3cError {
   constructor(readonly label: string, readonly local: boolean) {

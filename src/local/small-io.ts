@@ -16,7 +16,7 @@ import {readSmallSync, writeSmallSync, type SmallRead, type SmallReadResult, typ
  * (S3C_INLINE_IO=1 does the same).
  *
  * A thread starts with the first file a run reads or writes, not with the run: a no-change re-run
- * touches none and so never pays its ~10 MiB (measured: 132 → 123 MiB peak at 20,000 files). It
+ * touches none and so never pays its ~10 MiB (measured: 132 → 121 MiB peak at 20,000 files). It
  * takes ~50–80 ms to load; until it is online the operations run inline, on the main thread,
  * which has nothing else to do then (the first requests are not out yet), so no file waits for it.
  */

@@ -3,7 +3,7 @@ import type {ObjectCannedACL, ServerSideEncryption, StorageClass, BucketLocation
 import type {Command} from '@smithy/types'
 import {ExitCode, FatalError, S3cError, fatalToUserError, isThrottling, statusOf} from '../base/errors.js'
 import {probePolicy, withRetry, type RetryPolicy} from '../base/retry.js'
-import {SourceChangedError, checkObjectSettings, type BucketInfo, type CompletedPart, type CopyOptions, type CopySource, type CreateOptions, type ListOptions, type ListPage, type MultipartTarget, type MultipartUpload, type ObjectAt, type ObjectBody, type ObjectVersion, type RangeSource, type S3SourceRef, type S3Store, type SourceStat, type StorageEntry, type StreamWriteOptions} from '../base/storage.js'
+import {SourceChangedError, checkObjectSettings, isPinnableEtag, type BucketInfo, type CompletedPart, type CopyOptions, type CopySource, type CreateOptions, type ListOptions, type ListPage, type MultipartTarget, type MultipartUpload, type ObjectAt, type ObjectBody, type ObjectVersion, type RangeSource, type S3SourceRef, type S3Store, type SourceStat, type StorageEntry, type StreamWriteOptions} from '../base/storage.js'
 import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
@@ -314,7 +314,7 @@ export class S3Storage implements S3Store {
         const res = await this.getRange(pinned, offset, length, {partial: opts?.partial})
         src.bytesRead += res.body.length
         // Unpinned until now: the version this read got is the one every later read must get.
-        if (!pinned.etag && typeof res.headers.etag === 'string' && res.headers.etag) pinned = {...pinned, etag: res.headers.etag}
+        if (!pinned.etag && isPinnableEtag(res.headers.etag)) pinned = {...pinned, etag: res.headers.etag}
         return res.body
       },
       stream: async (offset, length) => {

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {readFile, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {ExitCode, FatalError, fatalToUserError, S3cError, statusOf} from '../base/errors.js'
-import {SourceChangedError, type RangeSource, type S3Store} from '../base/storage.js'
+import {SourceChangedError, isPinnableEtag, type RangeSource, type S3Store} from '../base/storage.js'
 import {writeFileSafely} from '../local/safe-path.js'
 import {
   FIRST_READ, INDEX_SUFFIX, IndexFormatError, RECORD_SIZE, findInTable, nameHash, parseCollisions, parseHeader, parseList, tableWindow,
@@ -21,7 +21,10 @@ const CACHE_MAGIC = 's3ci-front 1 '
 function parseCacheEntry(data: Buffer): {etag: string; bytes: Buffer} | undefined {
   const nl = data.indexOf(10)
   if (nl < 0 || nl > 512 || data.subarray(0, CACHE_MAGIC.length).toString('latin1') !== CACHE_MAGIC) return undefined
-  return {etag: data.subarray(CACHE_MAGIC.length, nl).toString('latin1'), bytes: data.subarray(nl + 1)}
+  const etag = data.subarray(CACHE_MAGIC.length, nl).toString('latin1')
+  // A cache file is outside input too: its ETag goes out as If-Match only if it is one.
+  if (etag !== '' && !isPinnableEtag(etag)) return undefined
+  return {etag, bytes: data.subarray(nl + 1)}
 }
 
 export interface Lookup {

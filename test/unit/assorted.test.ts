@@ -18,6 +18,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ensureSafeDir, linkTargetInside, memberRelPath, writeFileSafely} from '../../src/local/safe-path.js'
 import {readSmall, smallIoCounts} from '../../src/local/small-io.js'
+import {isPinnableEtag} from '../../src/base/storage.js'
 import {availableParallelism} from 'node:os'
 import {spawnSync} from 'node:child_process'
 import {scatterOf} from '../../src/verbs/download-all-plan.js'
@@ -219,6 +220,11 @@ describe('units', function () {
     } finally {
       rmSync(top, {recursive: true, force: true})
     }
+  })
+
+  it('an ETag from an answer or a cache file is pinned to (sent back as If-Match) only when it is printable ASCII and bounded', function () {
+    for (const ok of ['"d41d8cd98f00b204e9800998ecf8427e"', '"9b2cf535f27731c974343645a3985328-3"', 'W/"x"']) assert.ok(isPinnableEtag(ok), ok)
+    for (const bad of [undefined, '', '"a"\r\nX-Evil: 1', '"a b"', '"é"', `"${'a'.repeat(300)}"`, 42]) assert.ok(!isPinnableEtag(bad), String(bad))
   })
 
   it('withRetry: attempts counted (first try bare, then p-retry): success, retried, not retried, used up, fatal, aborted', async function () {
