@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli} from './harness/cli.js'
+import {harness, newBucket} from './harness/hooks.js'
+import {startProxy} from './harness/proxy.js'
+import {runCliWithin} from './harness/run.js'
+import {seededBytes} from './harness/tree.js'
 
 /**
  * An endpoint that never answers fails every verb after a bounded number of attempts (the first
@@ -75,6 +79,44 @@ describe('an endpoint that does not answer: every verb fails fast with one line'
       assert.deepEqual(r.stderr.trim().split('\n'), [`s3c: the S3 endpoint at ${closerUrl} closed the connection without answering (ECONNRESET): ` +
         'check --endpoint-url / AWS_ENDPOINT_URL (http or https, and the port) and that an S3 server listens there'], name)
       assert.ok(accepted >= 1 && accepted <= 3, `${name}: ${accepted} connections`)
+    }
+  })
+})
+
+/**
+ * A server that takes a request and then says nothing: the request is given up after the idle
+ * limit (S3C_IDLE_TIMEOUT_MS, 120 s by default, shortened here) and sent again, on the SDK's
+ * path (UploadPart) as on the fast one (a ranged GET). Before, the SDK's handler only warned, and
+ * one stalled part held an upload for good.
+ */
+describe('a request the server takes and never answers is given up after the idle limit and sent again', function () {
+  let dir = ''
+  before(function () { dir = mkdtempSync(join(tmpdir(), 's3c-stall-')) })
+  after(function () { rmSync(dir, {recursive: true, force: true}) })
+
+  it('upload (UploadPart) and download (ranged GET) of a 10 MiB file each get past one stalled request', async function () {
+    const bucket = await newBucket('stall')
+    const src = join(dir, 'src')
+    mkdirSync(src)
+    const body = seededBytes(7, 10 * 1024 * 1024)
+    writeFileSync(join(src, 'big.bin'), body)
+    let partStalls = 0
+    let rangeStalls = 0
+    const proxy = await startProxy(harness().s3.endpoint, {stall: r =>
+      (r.method === 'PUT' && /(^|&)partNumber=1(&|$)/.test(r.query) && partStalls++ === 0) ||
+      (r.method === 'GET' && r.range?.startsWith('bytes=0-') === true && rangeStalls++ === 0)})
+    try {
+      const env = {AWS_ENDPOINT_URL: proxy.endpoint, S3C_IDLE_TIMEOUT_MS: '1000'}
+      const up = await runCliWithin(['upload', src, `s3://${bucket}/s/`, '-q'], {env}, 60_000)
+      assert.equal(up.code, 0, up.stderr)
+      assert.equal(proxy.count('PUT', r => /(^|&)partNumber=1(&|$)/.test(r.query)), 2, 'part 1 sent twice: stalled, then again')
+      const dl = join(dir, 'dl')
+      const down = await runCliWithin(['download', `s3://${bucket}/s/`, dl, '-q'], {env}, 60_000)
+      assert.equal(down.code, 0, down.stderr)
+      assert.equal(proxy.stalled(), 2)
+      assert.ok(readFileSync(join(dl, 'big.bin')).equals(body), 'downloaded bytes differ')
+    } finally {
+      await proxy.stop()
     }
   })
 })

@@ -5,7 +5,7 @@ import type {AwsCredentialIdentity, AwsCredentialIdentityProvider, FinalizeHandl
 import {ExitCode, S3cError} from '../base/errors.js'
 import type {Contact} from '../base/retry.js'
 import type {S3Config} from './config.js'
-import {FastS3} from './fast.js'
+import {CONNECT_TIMEOUT_MS, FastS3, idleTimeoutMs} from './fast.js'
 import {redactedQuery, requestLog, type RequestLog} from './log.js'
 
 /** The SDK's module: commands are built from it where they are sent (src/s3/storage.ts). */
@@ -203,8 +203,10 @@ export async function createS3(config: S3Config): Promise<S3Handle> {
       // The fast path's sockets: one pool per endpoint.
       requestHandler: new NodeHttpHandler({
         ...(endpoint.protocol === 'https:' ? {httpsAgent: sockets()} : {httpAgent: sockets()}),
-        connectionTimeout: 10_000, // CONNECT_TIMEOUT_MS of the fast path
-        requestTimeout: 120_000,
+        connectionTimeout: CONNECT_TIMEOUT_MS,
+        // An idle limit, as the fast path's: the handler's requestTimeout only warns (a stalled
+        // UploadPart hung a run for good), and without socketTimeout nothing ends a silent socket.
+        socketTimeout: idleTimeoutMs(),
       }),
     }))
     addGlobalMiddleware(client, config, log)

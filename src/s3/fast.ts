@@ -128,9 +128,17 @@ export interface FastResponse {
   body: Buffer
 }
 
-/** How long a request may wait for its answer's headers, or between two pieces of its body. */
-const IDLE_TIMEOUT_MS = 120_000
-const CONNECT_TIMEOUT_MS = 10_000
+/**
+ * How long a request may wait for its answer's headers, or between two pieces of its body (or of
+ * what it sends): 120 s, twice the AWS CLI's read timeout. The fast path and the SDK's handler both
+ * use it (src/s3/client.ts); tests shorten it with S3C_IDLE_TIMEOUT_MS (≥ 200).
+ */
+export function idleTimeoutMs(env = process.env): number {
+  const v = Number(env.S3C_IDLE_TIMEOUT_MS)
+  return Number.isFinite(v) && v > 0 ? Math.max(200, Math.min(v, 120_000)) : 120_000
+}
+const IDLE_TIMEOUT_MS = idleTimeoutMs()
+export const CONNECT_TIMEOUT_MS = 10_000
 
 export class FastS3 {
   private readonly signer: SigV4Signer
