@@ -22,7 +22,8 @@
  * defaults: ~80 s a round at +30 ms, the AWS CLI) run fewer.
  *
  * Env: BENCH_REMOTE_SECTIONS ("small"; "small,large"), BENCH_REMOTE_FILES (3000), BENCH_REMOTE_ROUNDS (5),
- * BENCH_REMOTE_LATENCY_MS (30), BENCH_REMOTE_LARGE_MIB (1024), BENCH_REMOTE_LARGE_ROUNDS (2), BENCH_DOC=0.
+ * BENCH_REMOTE_LATENCY_MS (30), BENCH_REMOTE_LARGE_MIB (1024), BENCH_REMOTE_LARGE_ROUNDS (5), BENCH_REMOTE_LARGE_TIMEOUT_S (300),
+ * BENCH_RGW_CONF (DIR/ceph.conf of ceph-rgw.sh's RGW: without it, rounds × 3 GiB must fit the server), BENCH_DOC=0.
  */
 import {execFileSync} from 'node:child_process'
 import {closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync} from 'node:fs'
@@ -43,7 +44,11 @@ const LATENCY_MS = num('BENCH_REMOTE_LATENCY_MS', 30)
 const BUCKET = 'remote'
 const SECTIONS = (process.env.BENCH_REMOTE_SECTIONS ?? 'small').split(',')
 const LARGE_MIB = num('BENCH_REMOTE_LARGE_MIB', 1024)
-const LARGE_ROUNDS = num('BENCH_REMOTE_LARGE_ROUNDS', 2)
+const LARGE_ROUNDS = num('BENCH_REMOTE_LARGE_ROUNDS', 5)
+/** A large-file run killed after this long is counted as timed out, not as a rate. */
+const LARGE_TIMEOUT_S = num('BENCH_REMOTE_LARGE_TIMEOUT_S', 300)
+/** The ceph.conf of a local RGW (ceph-rgw.sh's DIR/ceph.conf): the large section empties its garbage after each upload. */
+const RGW_CONF = process.env.BENCH_RGW_CONF
 
 const t0 = Date.now()
 const log = (s: string) => process.stderr.write(`[bench:remote +${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`)
@@ -102,22 +107,45 @@ async function large(): Promise<void> {
     {name: 'rclone, 16 MiB chunks, 8 streams each way', cmd: (from, to) => [RCLONE, ['copy', rcloneUrl(from), rcloneUrl(to), ...tuned], envs.rclone]},
   ]
   const rates = new Map<string, number[]>()
-  const add = (name: string, seconds: number) => {
-    rates.set(name, [...rates.get(name) ?? [], LARGE_MIB / seconds])
-    log(`${name}: ${(LARGE_MIB / seconds).toFixed(0)} MiB/s`)
+  const timeouts = new Map<string, number>()
+  const run = async (name: string, c: [string, string[], NodeJS.ProcessEnv]) => {
+    const t = await timed(c[0], c[1], {env: c[2], timeoutSeconds: LARGE_TIMEOUT_S})
+    if (t.timedOut) {
+      // Not a rate: a hung run says nothing about the link (rclone's multipart upload through the
+      // proxy to RGW has hung in some rounds); counted and shown apart.
+      timeouts.set(name, (timeouts.get(name) ?? 0) + 1)
+      log(`${name}: killed after ${LARGE_TIMEOUT_S} s; its stderr ends: ${t.stderr.slice(-400).replace(/\s+/g, ' ')}`)
+      return false
+    }
+    rates.set(name, [...rates.get(name) ?? [], LARGE_MIB / t.seconds])
+    log(`${name}: ${(LARGE_MIB / t.seconds).toFixed(0)} MiB/s`)
+    return true
+  }
+  const rmPrefix = async (prefix: string) => {
+    await timed(s3cBin, ['rm', '-q', prefix], {env: envs.s3c, check: false})
+    // RGW frees a deleted object's data only in its garbage collection (hours later by default): the
+    // harness's RGW holds 8 GiB in RAM, and once full it blocks every write, so hung uploads were the cluster's, not a client's.
+    if (RGW_CONF) await timed('radosgw-admin', ['--conf', RGW_CONF, 'gc', 'process', '--include-all'], {check: false, timeoutSeconds: 120})
   }
   try {
     await createBucket(server, BUCKET)
     proxy.setFaults({latencyMs: LATENCY_MS})
+    // Every client downloads the same object, put there once (untimed) before the rounds: a download
+    // round then does not depend on that client's upload having finished.
+    const shared = `s3://${BUCKET}/large-src/`
+    if (!RGW_CONF && !server.local) log('BENCH_RGW_CONF is not set: uploaded data is deleted but an RGW frees it only in its garbage collection')
+    await timed(...spread(clients[0].cmd(src, shared)))
     let seq = 0
     for (let round = 0; round < LARGE_ROUNDS; round++) {
       for (const c of clients) {
         const prefix = `s3://${BUCKET}/large${seq++}/`
-        add(`${c.name}|upload`, (await timed(...spread(c.cmd(src, prefix)))).seconds)
+        await run(`${c.name}|upload`, c.cmd(src, prefix))
+        await rmPrefix(prefix)
         const dl = join(work, `dl${seq}`)
-        add(`${c.name}|download`, (await timed(...spread(c.cmd(prefix, dl)))).seconds)
-        const got = statSync(join(dl, 'large.bin'), {throwIfNoEntry: false})?.size
-        if (got !== LARGE_MIB << 20) throw new Error(`${c.name} downloaded ${got} bytes of ${LARGE_MIB << 20}`)
+        if (await run(`${c.name}|download`, c.cmd(shared, dl))) {
+          const got = statSync(join(dl, 'large.bin'), {throwIfNoEntry: false})?.size
+          if (got !== LARGE_MIB << 20) throw new Error(`${c.name} downloaded ${got} bytes of ${LARGE_MIB << 20}`)
+        }
         rmSync(dl, {recursive: true, force: true})
       }
     }
@@ -136,7 +164,7 @@ async function large(): Promise<void> {
     '## A large file at distance (`BENCH_REMOTE_SECTIONS=large npm run bench:remote`)',
     '',
     `Run ${utcNow()} UTC on ${machine()} (load ${loadStart} at the start); one ${LARGE_MIB} MiB file through the harness's proxy at +${LATENCY_MS} ms ` +
-      `per answer, in front of ${server.local ? 'fauxqs' : server.endpoint}; ${LARGE_ROUNDS} rounds interleaved, whole processes, every download checked for its size. ` +
+      `per answer, in front of ${server.local ? 'fauxqs' : server.endpoint}; ${LARGE_ROUNDS} rounds interleaved, whole processes; every client downloads the same object (uploaded once by s3c, untimed), every download checked for its size. ` +
       `${toolVersion(RCLONE, ['version'])}.`,
     '',
     '| direction | goal | measured | |',
@@ -146,7 +174,11 @@ async function large(): Promise<void> {
     '',
     '| client | direction | MiB/s per round | median |',
     '|---|---|---|---|',
-    ...[...rates.entries()].map(([k, v]) => `| ${k.split('|')[0]} | ${k.split('|')[1]} | ${v.map(x => x.toFixed(0)).join(' · ')} | ${median(v).toFixed(0)} |`),
+    ...[...new Set([...rates.keys(), ...timeouts.keys()])].map(k => {
+      const v = rates.get(k) ?? []
+      const hung = timeouts.get(k) ? ` (+ ${timeouts.get(k)} killed after ${LARGE_TIMEOUT_S} s)` : ''
+      return `| ${k.split('|')[0]} | ${k.split('|')[1]} | ${v.map(x => x.toFixed(0)).join(' · ')}${hung} | ${v.length ? median(v).toFixed(0) : '–'} |`
+    }),
     '',
     '"met" allows 5 % for noise. Client, server and proxy share the 2 cores: the proxy copies every byte.',
   ].join('\n')

@@ -25,6 +25,8 @@ export interface TimedOptions {
   peakMemory?: boolean
   /** Reject when the command exits non-zero (default true). */
   check?: boolean
+  /** Kill the command (SIGKILL) after this many seconds; the result then has timedOut (not an error). */
+  timeoutSeconds?: number
 }
 
 export interface Timed {
@@ -38,6 +40,8 @@ export interface Timed {
    * size" (wait4's ru_maxrss of the child; the largest of it and the children it waited for).
    */
   peakRssBytes?: number
+  /** Killed after TimedOptions.timeoutSeconds. */
+  timedOut?: boolean
 }
 
 /**
@@ -61,8 +65,14 @@ export function timed(cmd: string, args: string[], opts: TimedOptions = {}): Pro
     let stderr = ''
     child.stdout?.on('data', (d: Buffer) => { out.push(d) })
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+    let timedOut = false
+    const timer = opts.timeoutSeconds === undefined ? undefined : setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, opts.timeoutSeconds * 1000)
     child.on('error', reject)
     child.on('close', code => {
+      clearTimeout(timer)
       const seconds = Number(process.hrtime.bigint() - start) / 1e9
       let peakRssBytes: number | undefined
       if (memDir) {
@@ -70,8 +80,8 @@ export function timed(cmd: string, args: string[], opts: TimedOptions = {}): Pro
         rmSync(memDir, {recursive: true, force: true})
         peakRssBytes = Number.isFinite(kib) ? kib * 1024 : undefined
       }
-      const result: Timed = {seconds, code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr, peakRssBytes}
-      if (result.code !== 0 && opts.check !== false)
+      const result: Timed = {seconds, code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr, peakRssBytes, timedOut}
+      if (result.code !== 0 && opts.check !== false && !timedOut)
         reject(new Error(`${cmd} ${args.join(' ')} exited with ${result.code}\n${stderr.slice(-2000)}\n${result.stdout.slice(-2000)}`))
       else resolve(result)
     })
