@@ -297,6 +297,13 @@ export interface S3Store extends ObjectStore {
   get(bucket: string, key: string, expect?: {size?: number}): Promise<ObjectBody>
   /** Exactly `length` bytes at `offset` (fewer only when `partial`), If-Match the ref's ETag. */
   getRange(ref: S3SourceRef, offset: number, length: number, opts?: {partial?: boolean}): Promise<{headers: Headers; body: Buffer}>
+  /**
+   * Exactly `length` bytes at `offset`, handed to `write` as they come (`at`: the first byte's
+   * place in the range; writes may overlap in time, never in bytes) and never held whole: a large
+   * range of a file. A body cut short is asked again from the first byte not yet received.
+   * Resolves with the first answer's headers once every write is done.
+   */
+  getRangeInto(ref: S3SourceRef, offset: number, length: number, write: (buffers: Buffer[], at: number) => Promise<void>): Promise<{headers: Headers}>
   /** The whole object, or one range (`range`: the Range header's value), as a stream once its headers have come. */
   streamObject(bucket: string, key: string, range?: string): Promise<{headers: Headers; body: Readable}>
   /** A whole object as a stream, or undefined when it does not exist. */

@@ -178,33 +178,49 @@ async function removeObjectSources(ctx: JobContext, bucket: string, outcomes: Fi
 }
 
 export async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
-  let res: {body: Buffer; headers: Headers}
+  const fh = await openTempFile(job.root, job.tmpPath)
+  let headers: Headers
   try {
+    // Where the bytes at `at` in the range go in the file (a sparse member: only its data runs).
+    const place = async (buffers: Buffer[], at: number) => {
+      let bytes = 0
+      for (const b of buffers) bytes += b.length
+      if (!job.scatter) {
+        const {bytesWritten} = await fh.writev(buffers, job.offset - (job.base ?? 0) + at)
+        if (bytesWritten !== bytes) throw new Error(`${job.tmpPath}: ${bytesWritten} of ${bytes} bytes written`)
+      } else {
+        for (const chunk of buffers) {
+          for (const [from, length, to] of job.scatter) {
+            const a = Math.max(from, at)
+            const b = Math.min(from + length, at + chunk.length)
+            if (a < b) await fh.write(chunk, a - at, b - a, to + (a - from))
+          }
+          at += chunk.length
+        }
+      }
+      ctx.onBytes(bytes)
+    }
     if (isLocalSource(job.source)) {
       // A member of a local tar: the file the planner saw (a changed one fails, as If-Match does).
       const src = await openSourceRef(job.source, ctx.s3)
       try {
-        res = {body: await src.read(job.offset, job.length), headers: {}}
+        await place([await src.read(job.offset, job.length)], 0)
       } finally {
         await src.close()
       }
+      headers = {}
     } else {
-      res = await ctx.s3.getRange(job.source, job.offset, job.length)
+      // Written to the file as it comes: a range in flight holds a few pieces, not its 8 MiB.
+      headers = (await ctx.s3.getRangeInto(job.source, job.offset, job.length, place)).headers
     }
   } catch (error) {
     // A tar member (base set): its tar is no longer the one the index describes.
     if (error instanceof SourceChangedError && job.base !== undefined) throw staleIndexError(error.label, error.local)
     throw error
-  }
-  const fh = await openTempFile(job.root, job.tmpPath)
-  try {
-    if (job.scatter) for (const [from, length, to] of job.scatter) await fh.write(res.body, from, length, to)
-    else await fh.write(res.body, 0, res.body.length, job.offset - (job.base ?? 0))
   } finally {
     await fh.close()
   }
-  ctx.onBytes(res.body.length)
-  return job.offset === 0 && !job.base ? {meta: {...metaOf(res.headers), 'last-modified': res.headers['last-modified'] ?? ''}} : {}
+  return job.offset === 0 && !job.base ? {meta: {...metaOf(headers), 'last-modified': headers['last-modified'] ?? ''}} : {}
 }
 
 export async function finishDownload(job: FinishDownloadJob, ctx: JobContext, children?: ChildrenOutcome): Promise<JobResult> {

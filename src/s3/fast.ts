@@ -4,7 +4,7 @@ import type {AwsCredentialIdentity, Provider} from '@smithy/types'
 import type {Readable} from 'node:stream'
 import type {RequestLog} from './log.js'
 import {parseListObjectsV2, type ListV2Page} from './listing-xml.js'
-import {Http1Pool, type Http1Answer} from './http1.js'
+import {Http1Pool, type BodySink, type Http1Answer} from './http1.js'
 import {canonicalQuery, escapeUri, SigV4Signer} from './sigv4.js'
 
 export {escapeUri}
@@ -199,9 +199,9 @@ export class FastS3 {
 
   /** Signs and sends one request, and reads its answer whole (src/s3/http1.ts). */
   private async exchangeWhole(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Headers, body?: Buffer, bodySha256?: string, signal?: AbortSignal,
-    query: Record<string, string> = {}): Promise<Http1Answer> {
+    query: Record<string, string> = {}, sink?: BodySink): Promise<Http1Answer> {
     const {t, sent} = await this.signed(method, bucket, key, headers, body, bodySha256, query)
-    return this.logged(method, t, () => this.pool(t).request(method, t.path, sent, body, signal), a => a.status)
+    return this.logged(method, t, () => this.pool(t).request(method, t.path, sent, body, signal, sink), a => a.status)
   }
 
   /** Signs and sends one request on node:http; the answer's body is not read yet (a stream). */
@@ -253,7 +253,17 @@ export class FastS3 {
     return answer
   }
 
-  /** A GET whose body is handed over as a stream once the answer's headers have come (a large range). */
+  /**
+   * A GET whose 2xx body goes to `sink` piece by piece as it comes, on the shared sockets (a large
+   * range into a file: no stream objects, nothing held whole); throws S3HttpError for non-2xx answers.
+   */
+  async getInto(bucket: string, key: string, headers: Headers, sink: BodySink, signal?: AbortSignal): Promise<{status: number; headers: Headers}> {
+    const answer = await this.exchangeWhole('GET', bucket, key, headers, undefined, undefined, signal, {}, sink)
+    if (answer.status >= 300) throw errorFromResponse(answer.status, answer.body.toString('utf8'))
+    return {status: answer.status, headers: answer.headers}
+  }
+
+  /** A GET whose body is handed over as a stream once the answer's headers have come (a large member read by a reader). */
   async stream(bucket: string, key: string, headers: Headers, signal?: AbortSignal): Promise<{status: number; headers: Headers; body: Readable}> {
     const res = await this.send('GET', bucket, key, headers, undefined, undefined, signal)
     const status = res.statusCode ?? 0

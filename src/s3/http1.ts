@@ -10,7 +10,8 @@ import {contentLength} from './verify.js'
  * mostly before V8 has optimized anything. node:http's JavaScript per request (ClientRequest,
  * the agent, two streams, the parser's callbacks) cost ~150 µs of CPU per request over the first
  * thousand, ~37 µs once optimized; this costs ~45 µs and ~15 µs (docs/DESIGN.md, "The transfer
- * path"). Streamed answers (large ranges) stay on node:http.
+ * path"). A large range written to a file comes through here too, its body handed to a sink
+ * piece by piece (BodySink); answers read as streams (a reader of a large member) stay on node:http.
  *
  * What it does not do, because S3 does not need it: pipelining, Expect: 100-continue,
  * compression, redirects, proxies, trailers (read and dropped), HTTP/2.
@@ -49,9 +50,22 @@ const INVALID_PATH_CHAR = /[^\x21-\x7e]/
 const MAX_HEAD = 64 * 1024
 const CRLF2 = Buffer.from('\r\n\r\n')
 
+/**
+ * Where a 2xx answer's body goes instead of being gathered (a large range written to a file as it
+ * comes): its head first, which may refuse the answer by throwing; then each piece in order.
+ */
+export interface BodySink {
+  head(status: number, headers: Record<string, string>): void
+  /** A piece of the body; false asks for no more until `more` is called. */
+  write(chunk: Buffer): boolean
+  /** Set by the connection while it reads the body: call it to ask for more after write said false. */
+  more?: () => void
+}
+
 interface Pending {
   method: string
   path: string
+  sink?: BodySink
   resolve: (a: Http1Answer) => void
   reject: (e: unknown) => void
   /** Set once a byte of the answer came: a failure before it on a reused socket may be a socket the server had closed. */
@@ -70,6 +84,8 @@ class Connection {
   private body: Buffer[] = []
   private mode: BodyMode | undefined
   private keep = true
+  /** The answer's body goes to the request's sink (a 2xx answer with one), not to `body`. */
+  private sinking: BodySink | undefined
   closed = false
 
   constructor(readonly socket: net.Socket, private readonly pool: Http1Pool) {
@@ -100,7 +116,8 @@ class Connection {
       return
     }
     p.answered = true
-    this.input = this.input ? Buffer.concat([this.input, data]) : data
+    // (An input read to its end is an empty buffer: not joined, or every piece of a body is copied once more.)
+    this.input = this.input && this.input.length > 0 ? Buffer.concat([this.input, data]) : data
     try {
       this.parse()
     } catch (error) {
@@ -126,13 +143,13 @@ class Connection {
       }
       const mode = this.mode
       if (mode.kind === 'close') {
-        this.body.push(input)
+        this.take(input)
         this.input = undefined
         return
       }
       if (mode.kind === 'length') {
         const take = Math.min(mode.left, input.length)
-        this.body.push(input.subarray(0, take))
+        this.take(input.subarray(0, take))
         mode.left -= take
         this.input = input.subarray(take)
         if (mode.left === 0) return this.finish()
@@ -141,7 +158,7 @@ class Connection {
       // Chunked: size line, data, CRLF; a 0 size line starts the trailer, which ends at an empty line.
       if (mode.left > 0) {
         const take = Math.min(mode.left, input.length)
-        this.body.push(input.subarray(0, take))
+        this.take(input.subarray(0, take))
         mode.left -= take
         this.input = input.subarray(take)
         if (mode.left > 0) return
@@ -172,6 +189,16 @@ class Connection {
     }
   }
 
+  /** A piece of the body: to the sink, which may ask to wait (the socket pauses until it calls `more`), or kept. */
+  private take(piece: Buffer): void {
+    if (piece.length === 0) return
+    if (!this.sinking) {
+      this.body.push(piece)
+      return
+    }
+    if (!this.sinking.write(piece)) this.socket.pause()
+  }
+
   /** Reads a status line and headers, and sets how the body ends; undefined for an informational (1xx) answer, which is skipped. */
   private readHead(head: string): BodyMode | undefined {
     const lines = head.split('\r\n')
@@ -191,6 +218,12 @@ class Connection {
     this.status = status
     this.headers = headers
     this.body = []
+    const sink = this.pending!.sink
+    if (sink && status >= 200 && status < 300) {
+      sink.head(status, headers) // (throws to refuse the answer: parse's caller fails the request)
+      sink.more = () => this.socket.resume()
+      this.sinking = sink
+    }
     const connection = (headers.connection ?? '').toLowerCase()
     this.keep = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive')
     const noBody = this.pending!.method === 'HEAD' || status === 204 || status === 304
@@ -216,6 +249,7 @@ class Connection {
     this.mode = undefined
     this.input = undefined
     this.body = []
+    this.unsink()
     if (this.keep && !leftover) this.pool.release(this)
     else {
       this.closed = true
@@ -234,9 +268,18 @@ class Connection {
     this.pool.forget(this)
   }
 
+  /** The sink's answer is over: it can no longer resume this socket, which serves other requests now. */
+  private unsink(): void {
+    if (!this.sinking) return
+    this.sinking.more = undefined
+    this.sinking = undefined
+    this.socket.resume()
+  }
+
   private fail(error: unknown): void {
     const p = this.pending
     if (!p) return
+    this.unsink()
     this.pending = undefined
     this.closed = true
     this.socket.destroy()
@@ -262,7 +305,7 @@ export class Http1Pool {
   constructor(readonly opts: Http1Options) {}
 
   /** One request; a socket the server closed while it was idle is replaced once, before anything was answered. */
-  async request(method: string, path: string, headers: Record<string, string>, body?: Buffer, signal?: AbortSignal): Promise<Http1Answer> {
+  async request(method: string, path: string, headers: Record<string, string>, body?: Buffer, signal?: AbortSignal, sink?: BodySink): Promise<Http1Answer> {
     let head = `${method} ${path} HTTP/1.1\r\n`
     if (INVALID_PATH_CHAR.test(path)) throw Object.assign(new TypeError(`Request path contains unescaped characters`), {code: 'ERR_UNESCAPED_CHARACTERS'})
     for (const [name, value] of Object.entries(headers)) {
@@ -274,7 +317,7 @@ export class Http1Pool {
       signal?.throwIfAborted()
       const connection = await this.acquire()
       try {
-        return await this.exchange(connection, method, path, head, body, signal)
+        return await this.exchange(connection, method, path, head, body, signal, sink)
       } catch (error) {
         const e = error as {stale?: boolean}
         if (!e.stale || attempt > 0) throw error
@@ -282,14 +325,14 @@ export class Http1Pool {
     }
   }
 
-  private exchange(c: Connection, method: string, path: string, head: string, body: Buffer | undefined, signal?: AbortSignal): Promise<Http1Answer> {
+  private exchange(c: Connection, method: string, path: string, head: string, body: Buffer | undefined, signal?: AbortSignal, sink?: BodySink): Promise<Http1Answer> {
     const reused = c.socket.bytesWritten > 0
     return new Promise<Http1Answer>((resolve, reject) => {
       const onAbort = () => c.socket.destroy(signal!.reason instanceof Error ? signal!.reason : Object.assign(new Error('The operation was aborted'), {name: 'AbortError', code: 'ABORT_ERR'}))
       signal?.addEventListener('abort', onAbort, {once: true})
       const done = () => signal?.removeEventListener('abort', onAbort)
       const pending: Pending = {
-        method, path, reused, answered: false,
+        method, path, reused, answered: false, sink,
         resolve: a => { done(); resolve(a) },
         reject: e => {
           done()

@@ -7,10 +7,11 @@ import {SourceChangedError, checkObjectSettings, isPinnableEtag, type BucketInfo
 import {createS3, type S3Handle, type SdkModule} from './client.js'
 import type {S3Config} from './config.js'
 import {encodeKey, sha256Hex, throwIfErrorBody, type FastResponse, type Headers} from './fast.js'
+import type {BodySink} from './http1.js'
 import {presignGetUrl} from './presign.js'
 import type {ListV2Page} from './listing-xml.js'
 import {DEFAULT_LIST_CONCURRENCY, listInOrder, type ListingStats, type PageAnswer, type PageRequest} from './list.js'
-import {verifyBody, verifyStream, type BodyExpect} from './verify.js'
+import {bodyChecker, verifyBody, verifyStream, type BodyExpect} from './verify.js'
 import {uploadStream} from './upload-stream.js'
 
 export type {Headers}
@@ -113,6 +114,9 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed
  * another. It implements S3Store (src/base/storage.ts), the core ObjectStore every backend has plus
  * what S3 alone does; nothing above src/storage/ names this class (src/storage/open.ts opens it).
  */
+/** Bytes of a streamed range per write to its file: per byte, 64 KiB writes cost the kernel about twice what 256 KiB ones do. */
+const RANGE_WRITE_BATCH = 256 * 1024
+
 export class S3Storage implements S3Store {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
   private readonly probes = new Map<string, {page: PageAnswer; at: number}>()
@@ -264,6 +268,89 @@ export class S3Storage implements S3Store {
       if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(`s3://${ref.bucket}/${ref.key}`, false)
       throw error
     }
+  }
+
+  /**
+   * The streamed ranged GET (S3Store.getRangeInto), on the fast path's sockets. The body's pieces
+   * are gathered into writes of ~RANGE_WRITE_BATCH bytes, at most two in flight; beyond that the
+   * socket waits. Each attempt asks for the bytes from the first one not yet received, pinned to
+   * the ref's ETag or else to the first answer's (a resumed range never mixes two versions); the
+   * retry policy decides how often. Every answer passes the checks of any GET (src/s3/verify.ts),
+   * and more bytes than asked are refused. A failed write ends the request and is the error.
+   */
+  async getRangeInto(ref: S3SourceRef, offset: number, length: number, write: (buffers: Buffer[], at: number) => Promise<void>): Promise<{headers: Headers}> {
+    const label = `s3://${ref.bucket}/${ref.key}`
+    let received = 0
+    let first: Headers | undefined
+    let etag = ref.etag
+    let batch: Buffer[] = []
+    let batchBytes = 0
+    const writing = new Set<Promise<void>>()
+    let writeError: unknown
+    /** The attempt whose body is coming: a write's end lets its socket go on, or ends it. */
+    let attempt: {stop: AbortController; sink: BodySink} | undefined
+    const hand = () => {
+      if (batchBytes === 0) return
+      const at = received - batchBytes
+      const p: Promise<void> = write(batch, at).catch(error => { writeError ??= error }).finally(() => {
+        writing.delete(p)
+        if (writeError) attempt?.stop.abort(writeError)
+        else attempt?.sink.more?.()
+      })
+      writing.add(p)
+      batch = []
+      batchBytes = 0
+    }
+    const settle = async () => {
+      hand()
+      while (writing.size > 0) await Promise.all(writing)
+      if (writeError) throw writeError
+    }
+    try {
+      await this.retried(async () => {
+        if (received === length && first) return
+        const from = offset + received
+        const headers: Headers = {range: `bytes=${from}-${offset + length - 1}`}
+        if (etag) headers['if-match'] = etag
+        const stop = new AbortController()
+        let check: ReturnType<typeof bodyChecker> | undefined
+        const sink: BodySink = {
+          head: (status, h) => {
+            check = bodyChecker(label, status, h, {rangeStart: from})
+            if (!first) {
+              first = h
+              if (!etag && isPinnableEtag(h.etag)) etag = h.etag
+            }
+          },
+          write: chunk => {
+            if (received + chunk.length > length) {
+              stop.abort(Object.assign(new Error(`${label}: the server sent more than the ${length} bytes asked for at ${offset}`), {name: 'IncompleteBody'}))
+              return false
+            }
+            check!.update(chunk)
+            batch.push(chunk)
+            batchBytes += chunk.length
+            received += chunk.length
+            if (batchBytes >= RANGE_WRITE_BATCH) hand()
+            return writing.size < 2
+          },
+        }
+        attempt = {stop, sink}
+        try {
+          await this.handle.fast.getInto(ref.bucket, ref.key, headers, sink, this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal)
+          check!.end()
+          if (received !== length) throw Object.assign(new Error(`short read of ${label}: ${received} of ${length} bytes`), {name: 'IncompleteBody'})
+        } finally {
+          attempt = undefined
+          // What came is written before anything else happens (a retry asks for the bytes after it).
+          await settle()
+        }
+      })
+    } catch (error) {
+      if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(label, false)
+      throw error
+    }
+    return {headers: first!}
   }
 
   /** A range as a stream (a large member), If-Match the ETag when one is given; the reader checks the length. */

@@ -4,7 +4,7 @@ import {crc32} from 'node:zlib'
 
 /**
  * Verified bodies (docs/DESIGN.md): the one rule every GET's answer passes, whole or streamed.
- * S3Storage's two GET primitives (`getWhole`, `getStream`, src/s3/storage.ts) call it, so no
+ * S3Storage's GET primitives (`getWhole`, `getStream`, `getInto`, src/s3/storage.ts) call it, so no
  * verb, handler or library call can skip it. A body must hold the bytes its Content-Length
  * says and, when the caller listed the object, the listed size; a range must start where it was
  * asked to (Content-Range); a whole object (200, not a
@@ -145,26 +145,43 @@ export function verifyBody(label: string, a: {status: number; headers: Headers; 
 }
 
 /**
- * A body read as a stream: the same checks as verifyBody, made as the bytes pass; a mismatch
- * (or a body cut short) errors the stream at its end, so a reader never sees a clean end.
+ * The checks of a body read piece by piece, made as the bytes pass: `head` at once (the range's
+ * start, the lengths given), `update` per piece, `end` when the body ended (throws a mismatch).
  */
-export function verifyStream(label: string, status: number, headers: Headers, body: Readable, expect: BodyExpect = {}): Readable {
+export function bodyChecker(label: string, status: number, headers: Headers, expect: BodyExpect = {}): {update(chunk: Buffer): void; end(): void; readonly got: number} {
   checkRange(label, status, headers, expect)
   const whole = status === 200
   const answered = contentLength(headers, label)
   const d = whole ? digestOf(headers) : undefined
   const h = d?.make()
   let got = 0
-  const out = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
+  return {
+    get got() { return got },
+    update(chunk) {
       got += chunk.length
       h?.update(chunk)
+    },
+    end() {
+      checkLength(label, got, answered, whole, expect)
+      if (d && h!.digest() !== d.want) throw mismatch(label, d)
+    },
+  }
+}
+
+/**
+ * A body read as a stream: the same checks as verifyBody, made as the bytes pass; a mismatch
+ * (or a body cut short) errors the stream at its end, so a reader never sees a clean end.
+ */
+export function verifyStream(label: string, status: number, headers: Headers, body: Readable, expect: BodyExpect = {}): Readable {
+  const check = bodyChecker(label, status, headers, expect)
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      check.update(chunk)
       done(null, chunk)
     },
     flush(done) {
       try {
-        checkLength(label, got, answered, whole, expect)
-        if (d && h!.digest() !== d.want) throw mismatch(label, d)
+        check.end()
         done()
       } catch (error) {
         done(error as Error)
@@ -172,10 +189,10 @@ export function verifyStream(label: string, status: number, headers: Headers, bo
     },
   })
   // node:http's "aborted" (ECONNRESET) is a body cut short: said so, with how far it came.
-  body.once('error', error => out.destroy((error as {code?: string}).code === 'ECONNRESET' ? cutShort(label, got) : error))
+  body.once('error', error => out.destroy((error as {code?: string}).code === 'ECONNRESET' ? cutShort(label, check.got) : error))
   // A body whose connection closed before its end emits no 'end': that is a cut body too.
   body.once('close', () => {
-    if (!body.readableEnded && !out.destroyed) out.destroy(cutShort(label, got))
+    if (!body.readableEnded && !out.destroyed) out.destroy(cutShort(label, check.got))
   })
   // A reader that stops early (destroys the stream) frees the connection too.
   out.once('close', () => { if (!body.readableEnded && !body.destroyed) body.destroy() })
