@@ -169,6 +169,18 @@ describe('verified bodies and listings against a misbehaving server', function (
     assert.ok(readFileSync(join(dst, 'big.bin')).equals(big))
   })
 
+  it('download of a large object: a range cut short is asked again from the first byte not received, and the file is whole', async function () {
+    proxy.setFaults({cutBody: r => getOf('big.bin')(r) && r.range === `bytes=0-${5 * MiB - 1}`, cutBodyTimes: proxy.injected.cut + 1})
+    proxy.reset()
+    const dst = mk('resume')
+    const r = await runCli(['download', `s3://${bucket}/large`, dst, '--part-size', '5MiB'], {env: env()})
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.ok(readFileSync(join(dst, 'big.bin')).equals(big), 'the file differs from the object')
+    const ranges = proxy.requests.filter(getOf('big.bin')).map(q => q.range).sort()
+    // The proxy sent half of the first range, then closed: the retry asks for the other half only.
+    assert.deepEqual(ranges, [`bytes=0-${5 * MiB - 1}`, `bytes=10485760-${big.length - 1}`, `bytes=${2.5 * MiB}-${5 * MiB - 1}`, `bytes=${5 * MiB}-${10 * MiB - 1}`].sort())
+  })
+
   it('mv S3→local of a large object: a range cut short keeps the source', async function () {
     lieOn('big.bin', 'zero')
     const dst = mk('mvbig')
