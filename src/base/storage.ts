@@ -299,8 +299,8 @@ export interface S3Store extends ObjectStore {
   getRange(ref: S3SourceRef, offset: number, length: number, opts?: {partial?: boolean}): Promise<{headers: Headers; body: Buffer}>
   /**
    * Exactly `length` bytes at `offset`, handed to `write` as they come (`at`: the first byte's
-   * place in the range; writes may overlap in time, never in bytes) and never held whole: a large
-   * range of a file. A body cut short is asked again from the first byte not yet received.
+   * place in the range; writes may overlap in time, never in bytes; the buffers are reused once its
+   * promise settles) and never held whole: a large range of a file. A body cut short is asked again from the first byte not yet received.
    * Resolves with the first answer's headers once every write is done.
    */
   getRangeInto(ref: S3SourceRef, offset: number, length: number, write: (buffers: Buffer[], at: number) => Promise<void>): Promise<{headers: Headers}>

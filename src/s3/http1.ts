@@ -49,6 +49,8 @@ const INVALID_PATH_CHAR = /[^\x21-\x7e]/
 /** A head larger than this is not an S3 answer. */
 const MAX_HEAD = 64 * 1024
 const CRLF2 = Buffer.from('\r\n\r\n')
+/** What every plain socket of every pool reads into (Connection.onData copies what it keeps). */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024)
 
 /**
  * Where a 2xx answer's body goes instead of being gathered (a large range written to a file as it
@@ -56,7 +58,10 @@ const CRLF2 = Buffer.from('\r\n\r\n')
  */
 export interface BodySink {
   head(status: number, headers: Record<string, string>): void
-  /** A piece of the body; false asks for no more until `more` is called. */
+  /**
+   * A piece of the body, valid only during the call (it may lie in the socket's read buffer: copy
+   * what you keep); false asks for no more until `more` is called.
+   */
   write(chunk: Buffer): boolean
   /** Set by the connection while it reads the body: call it to ask for more after write said false. */
   more?: () => void
@@ -86,10 +91,13 @@ class Connection {
   private keep = true
   /** The answer's body goes to the request's sink (a 2xx answer with one), not to `body`. */
   private sinking: BodySink | undefined
+  /** The bytes being parsed lie in READ_BUFFER (see onData). */
+  private shared = false
   closed = false
 
-  constructor(readonly socket: net.Socket, private readonly pool: Http1Pool) {
-    socket.on('data', data => this.onData(data))
+  /** With `readInto` (a plain socket reading into the shared READ_BUFFER), 'data' is not emitted: the pool calls onData. */
+  constructor(readonly socket: net.Socket, private readonly pool: Http1Pool, readInto = false) {
+    if (!readInto) socket.on('data', data => this.onData(data, false))
     socket.on('error', error => this.fail(error))
     socket.on('close', () => this.onClose())
     socket.on('timeout', () => socket.destroy(netError(`no answer within ${pool.opts.idleTimeoutMs / 1000} s`, 'ETIMEDOUT')))
@@ -108,7 +116,11 @@ class Connection {
     this.socket.uncork()
   }
 
-  private onData(data: Buffer): void {
+  /**
+   * Bytes read. `shared`: they lie in READ_BUFFER, which the next read of any socket overwrites, so
+   * what is kept past this call (a body's pieces, an unparsed rest) is copied; a sink copies too.
+   */
+  onData(data: Buffer, shared: boolean): void {
     const p = this.pending
     if (!p) {
       // Bytes nobody asked for: the socket cannot be trusted with a request.
@@ -116,11 +128,14 @@ class Connection {
       return
     }
     p.answered = true
+    this.shared = shared
     // (An input read to its end is an empty buffer: not joined, or every piece of a body is copied once more.)
     this.input = this.input && this.input.length > 0 ? Buffer.concat([this.input, data]) : data
     try {
       this.parse()
+      if (shared && this.input && this.input.length > 0 && this.input.buffer === READ_BUFFER.buffer) this.input = Buffer.from(this.input)
     } catch (error) {
+      this.input = undefined
       this.socket.destroy()
       this.fail(error)
     }
@@ -193,7 +208,7 @@ class Connection {
   private take(piece: Buffer): void {
     if (piece.length === 0) return
     if (!this.sinking) {
-      this.body.push(piece)
+      this.body.push(this.shared ? Buffer.from(piece) : piece)
       return
     }
     if (!this.sinking.write(piece)) this.socket.pause()
@@ -365,9 +380,14 @@ export class Http1Pool {
       const socket = tls
         ? tls.connect({host: o.hostname, port: o.port, servername: net.isIP(o.hostname) ? undefined : o.hostname, ca: o.ca,
           session: this.session, ALPNProtocols: ['http/1.1']})
-        : net.connect({host: o.hostname, port: o.port})
+        // Plain sockets read into one buffer, not a new 64 KiB one per read: a large download's reads
+        // would otherwise be a gigabyte of buffers for the garbage collector.
+        : net.connect({host: o.hostname, port: o.port, onread: {buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+          c.onData(Buffer.from(buf.buffer, buf.byteOffset, n), true)
+          return true
+        }}})
       socket.setNoDelay(true)
-      const c = new Connection(socket, this)
+      const c: Connection = new Connection(socket, this, !tls)
       this.all.add(c)
       const timer = setTimeout(() => socket.destroy(netError(`no connection within ${o.connectTimeoutMs / 1000} s`, 'ETIMEDOUT')), o.connectTimeoutMs)
       const connected = () => {

@@ -116,6 +116,10 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed
  */
 /** Bytes of a streamed range per write to its file: per byte, 64 KiB writes cost the kernel about twice what 256 KiB ones do. */
 const RANGE_WRITE_BATCH = 256 * 1024
+/** Batch buffers whose write is done, for the next (a large download reuses a few instead of allocating a gigabyte). */
+const spareBatches: Buffer[] = []
+const batchBuffer = (): Buffer => spareBatches.pop() ?? Buffer.allocUnsafeSlow(RANGE_WRITE_BATCH)
+const spareBatch = (b: Buffer): void => { if (spareBatches.length < 64) spareBatches.push(b) }
 
 export class S3Storage implements S3Store {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
@@ -272,8 +276,8 @@ export class S3Storage implements S3Store {
 
   /**
    * The streamed ranged GET (S3Store.getRangeInto), on the fast path's sockets. The body's pieces
-   * are gathered into writes of ~RANGE_WRITE_BATCH bytes, at most two in flight; beyond that the
-   * socket waits. Each attempt asks for the bytes from the first one not yet received, pinned to
+   * are copied into writes of RANGE_WRITE_BATCH bytes, at most two in flight; beyond that the
+   * socket waits. `write` must not keep its buffers past its promise (they are reused). Each attempt asks for the bytes from the first one not yet received, pinned to
    * the ref's ETag or else to the first answer's (a resumed range never mixes two versions); the
    * retry policy decides how often. Every answer passes the checks of any GET (src/s3/verify.ts),
    * and more bytes than asked are refused. A failed write ends the request and is the error.
@@ -283,22 +287,24 @@ export class S3Storage implements S3Store {
     let received = 0
     let first: Headers | undefined
     let etag = ref.etag
-    let batch: Buffer[] = []
+    // Pieces are copied into a batch buffer (they may lie in the socket's read buffer), written when full.
+    let batch: Buffer | undefined
     let batchBytes = 0
     const writing = new Set<Promise<void>>()
     let writeError: unknown
     /** The attempt whose body is coming: a write's end lets its socket go on, or ends it. */
     let attempt: {stop: AbortController; sink: BodySink} | undefined
     const hand = () => {
-      if (batchBytes === 0) return
-      const at = received - batchBytes
-      const p: Promise<void> = write(batch, at).catch(error => { writeError ??= error }).finally(() => {
+      if (!batch || batchBytes === 0) return
+      const [buffer, bytes] = [batch, batchBytes]
+      const p: Promise<void> = write([buffer.subarray(0, bytes)], received - bytes).catch(error => { writeError ??= error }).finally(() => {
         writing.delete(p)
+        spareBatch(buffer)
         if (writeError) attempt?.stop.abort(writeError)
         else attempt?.sink.more?.()
       })
       writing.add(p)
-      batch = []
+      batch = undefined
       batchBytes = 0
     }
     const settle = async () => {
@@ -328,10 +334,14 @@ export class S3Storage implements S3Store {
               return false
             }
             check!.update(chunk)
-            batch.push(chunk)
-            batchBytes += chunk.length
-            received += chunk.length
-            if (batchBytes >= RANGE_WRITE_BATCH) hand()
+            for (let at = 0; at < chunk.length;) {
+              batch ??= batchBuffer()
+              const n = chunk.copy(batch, batchBytes, at)
+              at += n
+              batchBytes += n
+              received += n
+              if (batchBytes === batch.length) hand()
+            }
             return writing.size < 2
           },
         }
