@@ -178,13 +178,16 @@ async function removeObjectSources(ctx: JobContext, bucket: string, outcomes: Fi
 }
 
 export async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Promise<JobResult> {
-  const fh = await openTempFile(job.root, job.tmpPath)
+  // Opened with the first bytes: a source refused before (a local tar changed since its index) is that error, not the file's.
+  let opened: ReturnType<typeof openTempFile> | undefined
+  const file = () => (opened ??= openTempFile(job.root, job.tmpPath))
   let headers: Headers
   try {
     // Where the bytes at `at` in the range go in the file (a sparse member: only its data runs).
     const place = async (buffers: Buffer[], at: number) => {
       let bytes = 0
       for (const b of buffers) bytes += b.length
+      const fh = await file()
       if (!job.scatter) {
         const {bytesWritten} = await fh.writev(buffers, job.offset - (job.base ?? 0) + at)
         if (bytesWritten !== bytes) throw new Error(`${job.tmpPath}: ${bytesWritten} of ${bytes} bytes written`)
@@ -218,7 +221,7 @@ export async function downloadRange(job: DownloadRangeJob, ctx: JobContext): Pro
     if (error instanceof SourceChangedError && job.base !== undefined) throw staleIndexError(error.label, error.local)
     throw error
   } finally {
-    await fh.close()
+    await (await opened?.catch(() => undefined))?.close()
   }
   return job.offset === 0 && !job.base ? {meta: {...metaOf(headers), 'last-modified': headers['last-modified'] ?? ''}} : {}
 }
