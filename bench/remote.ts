@@ -121,6 +121,8 @@ async function large(): Promise<void> {
     log(`${name}: ${(LARGE_MIB / t.seconds).toFixed(0)} MiB/s`)
     return true
   }
+  /** A pause between runs: the server (and this machine's page cache) finish what the last run left. */
+  const settle = () => new Promise(resolve => setTimeout(resolve, 3000))
   const rmPrefix = async (prefix: string) => {
     await timed(s3cBin, ['rm', '-q', prefix], {env: envs.s3c, check: false})
     // RGW frees a deleted object's data only in its garbage collection (hours later by default): the
@@ -137,16 +139,23 @@ async function large(): Promise<void> {
     await timed(...spread(clients[0].cmd(src, shared)))
     let seq = 0
     for (let round = 0; round < LARGE_ROUNDS; round++) {
-      for (const c of clients) {
+      // Each round starts with another client (no client always runs right after the server's
+      // garbage collection), and the downloads run after all uploads, with a pause between runs.
+      const order = clients.map((_, i) => clients[(i + round) % clients.length])
+      for (const c of order) {
         const prefix = `s3://${BUCKET}/large${seq++}/`
         await run(`${c.name}|upload`, c.cmd(src, prefix))
         await rmPrefix(prefix)
-        const dl = join(work, `dl${seq}`)
+        await settle()
+      }
+      for (const c of order) {
+        const dl = join(work, `dl${seq++}`)
         if (await run(`${c.name}|download`, c.cmd(shared, dl))) {
           const got = statSync(join(dl, 'large.bin'), {throwIfNoEntry: false})?.size
           if (got !== LARGE_MIB << 20) throw new Error(`${c.name} downloaded ${got} bytes of ${LARGE_MIB << 20}`)
         }
         rmSync(dl, {recursive: true, force: true})
+        await settle()
       }
     }
   } finally {
@@ -164,7 +173,7 @@ async function large(): Promise<void> {
     '## A large file at distance (`BENCH_REMOTE_SECTIONS=large npm run bench:remote`)',
     '',
     `Run ${utcNow()} UTC on ${machine()} (load ${loadStart} at the start); one ${LARGE_MIB} MiB file through the harness's proxy at +${LATENCY_MS} ms ` +
-      `per answer, in front of ${server.local ? 'fauxqs' : server.endpoint}; ${LARGE_ROUNDS} rounds interleaved, whole processes; every client downloads the same object (uploaded once by s3c, untimed), every download checked for its size. ` +
+      `per answer, in front of ${server.local ? 'fauxqs' : server.endpoint}; ${LARGE_ROUNDS} rounds, each with the uploads then the downloads, the clients' order rotated per round and 3 s between runs; whole processes; every client downloads the same object (uploaded once by s3c, untimed), every download checked for its size. ` +
       `${toolVersion(RCLONE, ['version'])}.`,
     '',
     '| direction | goal | measured | |',
