@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli, spawnCli, type CliResult} from './harness/cli.js'
 import {CreateMultipartUploadCommand, ListMultipartUploadsCommand} from '@aws-sdk/client-s3'
@@ -8,6 +9,9 @@ import {listKeys, putObject} from './harness/objects.js'
 import {startProxy, type Lie, type MarkerLie, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {scratchDirs} from './harness/scratch.js'
 import {seededBytes} from './harness/tree.js'
+import {retryPolicy} from '../src/base/retry.js'
+import {resolveS3Config} from '../src/s3/config.js'
+import {S3Storage} from '../src/s3/storage.js'
 import * as s3c from '../src/index.js'
 
 /*
@@ -179,6 +183,26 @@ describe('verified bodies and listings against a misbehaving server', function (
     const ranges = proxy.requests.filter(getOf('big.bin')).map(q => q.range).sort()
     // The proxy sent half of the first range, then closed: the retry asks for the other half only.
     assert.deepEqual(ranges, [`bytes=0-${5 * MiB - 1}`, `bytes=10485760-${big.length - 1}`, `bytes=${2.5 * MiB}-${5 * MiB - 1}`, `bytes=${5 * MiB}-${10 * MiB - 1}`].sort())
+  })
+
+  it('library getRangeInto: a failed write ends the range at once (one GET, the write\'s error, no retry that would leave a hole)', async function () {
+    const {s3: env} = harness()
+    const config = await resolveS3Config({'endpoint-url': proxy.endpoint}, 4,
+      {AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, AWS_REGION: env.region, HOME: tmpdir()})
+    const s3 = await S3Storage.open(config, retryPolicy(3))
+    try {
+      proxy.setFaults({})
+      proxy.reset()
+      let writes = 0
+      await assert.rejects(s3.getRangeInto({bucket, key: 'large/big.bin'}, 0, 5 * MiB, async () => {
+        writes++
+        throw new Error('the disk said no')
+      }), /the disk said no/)
+      assert.equal(proxy.count('GET', getOf('big.bin')), 1, 'not asked again')
+      assert.ok(writes >= 1 && writes <= 3, `${writes} writes`)
+    } finally {
+      await s3.close()
+    }
   })
 
   it('mv S3→local of a large object: a range cut short keeps the source', async function () {

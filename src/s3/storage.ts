@@ -102,6 +102,20 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed
   }
 }
 
+/** Bytes of a streamed range per write to its file: per byte, 64 KiB writes cost the kernel about twice what 256 KiB ones do. */
+const RANGE_WRITE_BATCH = 256 * 1024
+/** Batch buffers whose write is done, for the next (a large download reuses a few instead of allocating a gigabyte). */
+const spareBatches: Buffer[] = []
+const batchBuffer = (): Buffer => spareBatches.pop() ?? Buffer.allocUnsafeSlow(RANGE_WRITE_BATCH)
+const spareBatch = (b: Buffer): void => { if (spareBatches.length < 64) spareBatches.push(b) }
+
+/** A streamed range's write failed: ends its retries (S3cError with "files failed" is not retried), unwrapped by getRangeInto. */
+class WriteFailed extends S3cError {
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original), ExitCode.filesFailed)
+  }
+}
+
 /**
  * Every S3 request of s3c. Small GET, PUT and HEAD go on the fast path (src/s3/fast.ts), listings,
  * multipart and copies on the SDK client: chosen here, never by callers. Every request is retried
@@ -114,13 +128,6 @@ function toPageAnswer(page: ListV2Page, bucket: string, prefix: string, followed
  * another. It implements S3Store (src/base/storage.ts), the core ObjectStore every backend has plus
  * what S3 alone does; nothing above src/storage/ names this class (src/storage/open.ts opens it).
  */
-/** Bytes of a streamed range per write to its file: per byte, 64 KiB writes cost the kernel about twice what 256 KiB ones do. */
-const RANGE_WRITE_BATCH = 256 * 1024
-/** Batch buffers whose write is done, for the next (a large download reuses a few instead of allocating a gigabyte). */
-const spareBatches: Buffer[] = []
-const batchBuffer = (): Buffer => spareBatches.pop() ?? Buffer.allocUnsafeSlow(RANGE_WRITE_BATCH)
-const spareBatch = (b: Buffer): void => { if (spareBatches.length < 64) spareBatches.push(b) }
-
 export class S3Storage implements S3Store {
   /** First pages read by checkBucket, by bucket and prefix, each used once by the listing that follows (a few at most, fresh ones only). */
   private readonly probes = new Map<string, {page: PageAnswer; at: number}>()
@@ -277,10 +284,12 @@ export class S3Storage implements S3Store {
   /**
    * The streamed ranged GET (S3Store.getRangeInto), on the fast path's sockets. The body's pieces
    * are copied into writes of RANGE_WRITE_BATCH bytes, at most two in flight; beyond that the
-   * socket waits. `write` must not keep its buffers past its promise (they are reused). Each attempt asks for the bytes from the first one not yet received, pinned to
-   * the ref's ETag or else to the first answer's (a resumed range never mixes two versions); the
-   * retry policy decides how often. Every answer passes the checks of any GET (src/s3/verify.ts),
-   * and more bytes than asked are refused. A failed write ends the request and is the error.
+   * socket waits. `write` must not keep its buffers past its promise (they are reused). Each
+   * attempt asks for the bytes from the first one not yet received, pinned to the ref's ETag or
+   * else to the first answer's (a resumed range never mixes two versions); the retry policy
+   * decides how often. Every answer passes the checks of any GET (src/s3/verify.ts), and more
+   * bytes than asked are refused. A failed write ends the request and is the error, never
+   * retried: the bytes it held are gone, and a resumed range would leave a hole.
    */
   async getRangeInto(ref: S3SourceRef, offset: number, length: number, write: (buffers: Buffer[], at: number) => Promise<void>): Promise<{headers: Headers}> {
     const label = `s3://${ref.bucket}/${ref.key}`
@@ -314,6 +323,7 @@ export class S3Storage implements S3Store {
     }
     try {
       await this.retried(async () => {
+        if (writeError) throw new WriteFailed(writeError)
         if (received === length && first) return
         const from = offset + received
         const headers: Headers = {range: `bytes=${from}-${offset + length - 1}`}
@@ -350,13 +360,17 @@ export class S3Storage implements S3Store {
           await this.handle.fast.getInto(ref.bucket, ref.key, headers, sink, this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal)
           check!.end()
           if (received !== length) throw Object.assign(new Error(`short read of ${label}: ${received} of ${length} bytes`), {name: 'IncompleteBody'})
+        } catch (error) {
+          throw writeError ? new WriteFailed(writeError) : error
         } finally {
           attempt = undefined
           // What came is written before anything else happens (a retry asks for the bytes after it).
-          await settle()
+          await settle().catch(() => undefined)
         }
+        if (writeError) throw new WriteFailed(writeError)
       })
     } catch (error) {
+      if (error instanceof WriteFailed) throw error.original
       if (statusOf(error instanceof FatalError ? error.original : error) === 412) throw new SourceChangedError(label, false)
       throw error
     }

@@ -4,7 +4,7 @@ import {crc32} from 'node:zlib'
 
 /**
  * Verified bodies (docs/DESIGN.md): the one rule every GET's answer passes, whole or streamed.
- * S3Storage's GET primitives (`getWhole`, `getStream`, `getInto`, src/s3/storage.ts) call it, so no
+ * S3Storage's GET primitives (`getWhole`, `getStream`, `getRangeInto`, src/s3/storage.ts) call it, so no
  * verb, handler or library call can skip it. A body must hold the bytes its Content-Length
  * says and, when the caller listed the object, the listed size; a range must start where it was
  * asked to (Content-Range); a whole object (200, not a
