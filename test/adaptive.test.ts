@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {closeSync, mkdirSync, openSync, writeFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {runCli} from './harness/cli.js'
 import {harness, newBucket} from './harness/hooks.js'
 import {startProxy, type Proxy, type RecordedRequest} from './harness/proxy.js'
 import {scratchDirs} from './harness/scratch.js'
+import {waitFor} from './harness/wait.js'
 
 const scratch = scratchDirs()
 
@@ -17,6 +18,8 @@ const scratch = scratchDirs()
  */
 
 const isPut = (r: RecordedRequest) => r.method === 'PUT'
+/** An upload part or a download range: a part of a large file whose bytes pass through the client. */
+const isPart = (r: RecordedRequest) => (r.method === 'PUT' && /(^|&)partNumber=/.test(r.query)) || (r.method === 'GET' && r.range !== undefined)
 const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!)
 
 function makeFiles(dir: string, n: number): void {
@@ -65,6 +68,44 @@ describe('adaptive concurrency: requests in flight follow the link', function ()
     assert.equal(s.filesDone, 300)
     assert.equal(s.concurrency, undefined)
     assert.ok(proxy.maxInFlight() <= 16, `${proxy.maxInFlight()} PUTs in flight at most`)
+  })
+
+  it('parts of large files: without --thread-count at most 128 MiB in flight (16 of 8 MiB) both ways, reached; --thread-count fixes them too', async function () {
+    const bucket = await newBucket()
+    const src = join(root, 'large')
+    mkdirSync(src, {recursive: true})
+    // 20 parts of 8 MiB: more than the budget's 16, fewer than the 64 requests a run starts with.
+    const fd = openSync(join(src, 'big.bin'), 'w')
+    const chunk = Buffer.alloc(1 << 20, 7)
+    for (let i = 0; i < 160; i++) writeSync(fd, chunk)
+    closeSync(fd)
+    proxy.inFlight = isPart
+    try {
+      for (const [dir, args] of [['up', ['upload', src, `s3://${bucket}/big/`]], ['down', ['download', `s3://${bucket}/big/`, join(root, 'large-down')]]] as const) {
+        // Parts are held until 16 wait at once: the budget is reached, by construction; none beyond it is ever in flight.
+        proxy.reset()
+        proxy.setFaults({hold: isPart})
+        const run = runCli([...args, '--json'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+        await waitFor(() => proxy.held() >= 16)
+        proxy.setFaults({})
+        const r = await run
+        assert.equal(r.code, 0, r.stderr)
+        assert.equal(summaryOf(r.stdout).filesDone, 1)
+        assert.equal(proxy.count(undefined, isPart), 20)
+        assert.equal(proxy.maxInFlight(), 16, `${dir}: ${proxy.maxInFlight()} parts in flight at most`)
+      }
+      // A fixed --thread-count counts every request the same: all 20 ranges at once.
+      proxy.reset()
+      proxy.setFaults({hold: isPart})
+      const run = runCli(['download', `s3://${bucket}/big/`, join(root, 'large-fixed'), '--json', '--thread-count', '32'], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+      await waitFor(() => proxy.held() >= 20)
+      proxy.setFaults({})
+      assert.equal((await run).code, 0)
+      assert.equal(proxy.maxInFlight(), 20)
+    } finally {
+      proxy.inFlight = isPut
+      proxy.setFaults({})
+    }
   })
 
   it('a server that answers 503 SlowDown halves the limit at once', async function () {

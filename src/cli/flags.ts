@@ -44,7 +44,7 @@ export const runFlags = {
   redis: Flags.string({description: `run the jobs on BullMQ workers (\`s3c worker\`) through this Redis (else ${REDIS_ENV})`, env: REDIS_ENV, helpGroup: 'DISTRIBUTED'}),
   'run-id': Flags.string({description: 'name of the run in Redis (default: a new id)', helpGroup: 'DISTRIBUTED'}),
   detach: Flags.boolean({description: 'with --redis: print the run id once everything is enqueued and return (see s3c status)', helpGroup: 'DISTRIBUTED'}),
-  'thread-count': Flags.integer({char: 't', description: `requests in flight, fixed (default: found by measuring, from ${transferDefaults.adaptiveStart} up to ${transferDefaults.adaptiveMax}: more while the rate grows, fewer when the server throttles)`, min: 1, max: 1024}),
+  'thread-count': Flags.integer({char: 't', description: `requests in flight, fixed (default: found by measuring, from ${transferDefaults.adaptiveStart} up to ${transferDefaults.adaptiveMax}: more while the rate grows, fewer when the server throttles; parts of large files: 128 MiB of them at most)`, min: 1, max: 1024}),
 }
 
 /** baseFlags of the commands (oclif merges them into each command's own flags). */

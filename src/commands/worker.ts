@@ -22,7 +22,7 @@ export default class Worker extends S3cCommand {
   static baseFlags = baseFlagSets.s3Redis
   static flags = {
     concurrency: Flags.integer({char: 'c', min: 1, description: 'requests in flight at once: files or parts being transferred (a batch job\'s files share them; sockets are sized from it). ' +
-      'Default: found by measuring, from 64 up to 128, as an upload or download without --thread-count'}),
+      'Default: found by measuring, from 64 up to 128 (parts of large files: 128 MiB of them at most), as an upload or download without --thread-count'}),
     'stalled-seconds': Flags.integer({description: 'how soon the jobs of a worker that died go to other workers', default: 15, min: 1}),
     root: repeatable('a folder whose files jobs may read, write or delete (repeatable; default: the working folder); a job naming a path outside is refused'),
     'grace-seconds': Flags.integer({description: 'on SIGTERM, how long to wait for the jobs in hand before exiting anyway (keep it below your supervisor\'s kill timeout)', default: 30, min: 0}),

@@ -274,6 +274,7 @@ export const downloadRangeKind: JobKindDefinition<DownloadRangeJob> = {
   kind: 'download-range',
   handler: downloadRange,
   idKeys: job => `${sourceName(job.source)}\n${job.offset}`,
+  partBytes: job => job.length,
   localPaths: job => [job.root, job.tmpPath, ...(isLocalSource(job.source) ? [job.source.path] : [])],
 }
 

@@ -110,6 +110,11 @@ export interface JobKindDefinition<J extends {kind: string}> {
    * its --root folders (run/trust.ts): required, so a new kind cannot forget it.
    */
   localPaths(job: J): string[]
+  /**
+   * A part of one large file whose bytes pass through this machine (an upload part, a download
+   * range): its bytes, held against the part budget while it runs (src/run/slots.ts, PartBudget).
+   */
+  partBytes?(job: J): number
   /** A flow's parent: it runs after its children and is told their outcome. */
   parent?: boolean
   /**

@@ -204,6 +204,7 @@ export const uploadPartKind: JobKindDefinition<UploadPartJob> = {
   kind: 'upload-part',
   handler: uploadPart,
   idKeys: job => `${job.key}\n${job.offset}`,
+  partBytes: job => job.length,
   localPaths: job => [job.path],
 }
 

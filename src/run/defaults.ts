@@ -16,6 +16,13 @@ export const transferDefaults = {
   adaptiveStart: 64,
   /** The most requests in flight a run goes to by itself: sockets, and memory for parts (8 MiB each: 1 GiB). */
   adaptiveMax: 128,
+  /**
+   * Bytes of large files' parts (upload parts, download ranges) in flight at once when requests
+   * in flight are found by measuring: 16 parts of 8 MiB (src/run/slots.ts, PartBudget).
+   */
+  partBytesInFlight: 128 * MiB,
+  /** Parts in flight at least, whatever their size (parts grown to fit 10,000 still move in parallel). */
+  minPartsInFlight: 4,
   maxRetry: 10,
   multipartThreshold: 8 * MiB,
   partSize: 8 * MiB,

@@ -4,6 +4,7 @@ import {isFlow} from '../jobs/types.js'
 import type {Handlers, JobContext} from '../jobs/handlers.js'
 import {failedOutcomes, type Runner} from './runner.js'
 import type {AdaptiveLimit} from './adaptive.js'
+import type {PartBudget} from './slots.js'
 
 interface FlowState {
   parent: JobData
@@ -17,6 +18,8 @@ interface QueuedJob {
   flow?: FlowState
   /** Set on a parent: what its children did. */
   children?: ChildrenOutcome
+  /** Set on a part of a large file once it runs: its bytes, held against the part budget. */
+  part?: number
 }
 
 export interface InProcessRunnerOptions {
@@ -24,6 +27,10 @@ export interface InProcessRunnerOptions {
   concurrency: number
   /** A limit that moves with the measured rate (src/run/adaptive.ts); absent: `concurrency`, fixed. */
   limit?: AdaptiveLimit
+  /** Bounds the parts of large files in flight (src/run/slots.ts); absent: parts take slots as any job. */
+  parts?: PartBudget
+  /** A job's bytes when it is a part of a large file (its kind's partBytes). */
+  partBytes?: (job: JobData) => number | undefined
   /** Jobs waiting before add() blocks; keeps memory flat however large the walk. */
   maxQueued?: number
   onResult: (result: JobResult, job: JobData) => void
@@ -33,6 +40,8 @@ export interface InProcessRunnerOptions {
 export class InProcessRunner implements Runner {
   private readonly queue: QueuedJob[] = []
   private head = 0
+  /** Parts the part budget could not take yet, in order: they go before any later part. */
+  private readonly parked: QueuedJob[] = []
   private active = 0
   private fatal?: FatalError
   private idleWaiters: (() => void)[] = []
@@ -48,8 +57,9 @@ export class InProcessRunner implements Runner {
     return this.maxQueued + this.opts.concurrency
   }
 
+  /** Jobs waiting: in the queue, and parts parked for the part budget. */
   private get queued(): number {
-    return this.queue.length - this.head
+    return this.queue.length - this.head + this.parked.length
   }
 
   async add(work: Work): Promise<void> {
@@ -66,6 +76,35 @@ export class InProcessRunner implements Runner {
     for (const child of flow.children) this.queue.push({data: child, flow: state})
   }
 
+  /**
+   * The next job that may start: a parked part the budget now takes, else the queue's next; a
+   * part the budget cannot take is parked, and the queue's other jobs go past it.
+   */
+  private next(): QueuedJob | undefined {
+    const parts = this.opts.parts
+    if (!parts) return this.head < this.queue.length ? this.take() : undefined
+    if (this.parked.length > 0 && parts.fits(this.parked[0].part!)) return this.startPart(this.parked.shift()!)
+    while (this.head < this.queue.length) {
+      const job = this.take()
+      const bytes = job.children ? undefined : this.opts.partBytes?.(job.data)
+      if (bytes === undefined) return job
+      job.part = bytes
+      if (this.parked.length === 0 && parts.fits(bytes)) return this.startPart(job)
+      this.parked.push(job)
+    }
+    return undefined
+  }
+
+  private startPart(job: QueuedJob): QueuedJob {
+    this.opts.parts!.take(job.part!)
+    return job
+  }
+
+  /** Work waits for a slot (not only for the part budget): the limit, not the work, sets the pace. */
+  private get slotBound(): boolean {
+    return this.head < this.queue.length || (this.parked.length > 0 && this.opts.parts!.fits(this.parked[0].part!))
+  }
+
   private take(): QueuedJob {
     const job = this.queue[this.head++]
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
@@ -77,8 +116,9 @@ export class InProcessRunner implements Runner {
 
   private pump(): void {
     const slots = this.opts.limit?.limit ?? this.opts.concurrency
-    while (!this.fatal && this.active < slots && this.queued > 0) {
-      const job = this.take()
+    while (!this.fatal && this.active < slots) {
+      const job = this.next()
+      if (!job) break
       this.active++
       void this.run(job)
     }
@@ -113,7 +153,8 @@ export class InProcessRunner implements Runner {
         this.queue.splice(this.head, 0, {data: job.flow.parent, children: job.flow.outcome})
       }
       this.active--
-      this.opts.limit?.finished(performance.now() - started, this.queued > 0)
+      if (job.part !== undefined && this.opts.parts) this.opts.parts.give(job.part)
+      this.opts.limit?.finished(performance.now() - started, this.slotBound)
       this.pump()
     }
   }

@@ -6,6 +6,8 @@ import type {S3Config} from '../s3/config.js'
 import {InProcessRunner} from './in-process.js'
 import {AdaptiveLimit} from './adaptive.js'
 import {transferDefaults} from './defaults.js'
+import {PartBudget} from './slots.js'
+import {kindOf} from '../jobs/registry.js'
 import type {Runner} from './runner.js'
 import type {BullMQRunner} from './bullmq.js'
 import {RunStats, summarize, type RunSummary} from './stats.js'
@@ -96,7 +98,9 @@ export async function openRun(opts: TransferOptions, description: string, comman
         detach: opts.detach, onRunId: opts.onRunId, onNotice: opts.onNotice})
     } else {
       if (opts.detach) throw new S3cError('--detach needs --redis (or S3C_REDIS_URL): an in-process run cannot outlive the command')
-      runner = new InProcessRunner(handlers, ctx, {concurrency: most, limit, onResult})
+      // Parts of large files are bounded in bytes when the limit is measured (a fixed --thread-count fixes them too).
+      runner = new InProcessRunner(handlers, ctx, {concurrency: most, limit, onResult,
+        parts: limit ? new PartBudget() : undefined, partBytes: job => kindOf(job).partBytes?.(job)})
       if (limit) stats.concurrency = limit
     }
   } catch (error) {

@@ -13,7 +13,7 @@ import {QUEUE_NAME, checkRedis, connectRedis, redactUrl, runDoneKey, runEventsCh
 import {openStore} from '../storage/open.js'
 import {AdaptiveLimit} from './adaptive.js'
 import {transferDefaults} from './defaults.js'
-import {RequestSlots} from './slots.js'
+import {PartBudget, RequestSlots} from './slots.js'
 
 export interface WorkerOptions {
   redisUrl: string
@@ -80,7 +80,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   // Without --concurrency the limit moves with the link, as in-process (session.ts).
   const limit = opts.concurrency ? undefined
     : new AdaptiveLimit({start: transferDefaults.adaptiveStart, min: 4, max: transferDefaults.adaptiveMax})
-  const slots = new RequestSlots(opts.concurrency ?? 0, limit)
+  // Parts of large files bounded in bytes as in-process (a fixed --concurrency fixes them too).
+  const slots = new RequestSlots(opts.concurrency ?? 0, limit, limit ? new PartBudget() : undefined)
   const s3 = await openStore({...opts.s3, maxSockets: Math.max(opts.s3.maxSockets, opts.concurrency ?? transferDefaults.adaptiveMax)}, retryPolicy(0))
   if (limit) s3.onThrottle(() => limit.throttled())
   let active = 0
@@ -102,9 +103,11 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
    * Redis for work, and a worker never takes more than it can start soon: ten batches of 64 in
    * one worker's hand would leave the others idle at the end of a run. BullMQ reads it when it
    * takes a job and when a job finishes, and calls this function in between (synchronously).
+   * Parts held back by the part budget wait on it, not on a slot; with as many of them waiting as
+   * run, the worker takes no more (the rest of a large file stays in Redis for other workers).
    */
   const takeMore = () => {
-    const n = Math.max(1, active + (waiting < slots.limit ? 1 : 0))
+    const n = Math.max(1, active + (waiting - slots.queuedParts < slots.limit && !slots.enoughPartsWaiting ? 1 : 0))
     if (worker.concurrency !== n) worker.concurrency = n
   }
 
@@ -173,12 +176,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const kind = kindOf(data)
       const children = kind.parent ? await childrenOf(job) : undefined
       // A batch's files take a slot each (eachFile); any other job takes one for itself.
-      const inSlot = <T>(transfer: () => Promise<T>) => slots.run(() => {
+      const inSlot = <T>(transfer: () => Promise<T>, partBytes?: number) => slots.run(() => {
         started()
         return transfer()
-      })
+      }, partBytes)
       if (kind.batchKey) result = await kind.handler(data, {...ctx, perFile: inSlot}, children)
-      else result = await inSlot(() => kind.handler(data, ctx, children))
+      else result = await inSlot(() => kind.handler(data, ctx, children), kind.partBytes?.(data))
     } catch (error) {
       if (error instanceof FatalError) {
         const message = describeError(error.original, {endpoint: s3.endpointLabel})

@@ -3,6 +3,8 @@ import {FatalError, S3cError} from '../../src/base/errors.js'
 import type {Handlers} from '../../src/jobs/handlers.js'
 import type {ChildrenOutcome, JobContext, JobData, JobResult, Work} from '../../src/jobs/types.js'
 import {InProcessRunner} from '../../src/run/in-process.js'
+import {PartBudget} from '../../src/run/slots.js'
+import {kindOf} from '../../src/jobs/registry.js'
 import {complete, keyOf, part, uploadFiles} from '../harness/jobs.js'
 
 /*
@@ -33,10 +35,11 @@ function recordingHandlers(run: (job: JobData, children?: ChildrenOutcome) => Pr
   return {handlers, order, started}
 }
 
-function runnerWith(handlers: Handlers, opts: {concurrency: number; maxQueued?: number}) {
+function runnerWith(handlers: Handlers, opts: {concurrency: number; maxQueued?: number; parts?: PartBudget}) {
   const results: {job: JobData; result: JobResult}[] = []
   const ctx: JobContext = {s3: undefined as never, onBytes: () => undefined}
-  const runner = new InProcessRunner(handlers, ctx, {...opts, onResult: (result, job) => results.push({job, result})})
+  const runner = new InProcessRunner(handlers, ctx, {...opts, onResult: (result, job) => results.push({job, result}),
+    partBytes: job => kindOf(job).partBytes?.(job)})
   return {runner, results}
 }
 describe('runners', function () {
@@ -121,6 +124,47 @@ describe('runners', function () {
       hold.open()
       await assert.rejects(runner.drain(), e => e === fatal)
       assert.deepEqual(started, ['a'])
+    })
+
+    it('a part budget bounds the parts in flight; other jobs go past parts it holds back, and parts keep their order', async function () {
+      const holds = new Map<string, {promise: Promise<void>; open(): void}>()
+      const {handlers, started} = recordingHandlers(async job => {
+        const g = gate()
+        holds.set(keyOf(job), g)
+        await g.promise
+        return {}
+      })
+      // Parts of 8 bytes, 24 bytes of budget: 3 parts at once (the minimum, 2, does not bind), in 10 slots.
+      const {runner} = runnerWith(handlers, {concurrency: 10, parts: new PartBudget(24, 2)})
+      const work: Work[] = [part('f', 1), part('f', 2), part('f', 3), part('f', 4), part('f', 5), uploadFiles('small1'), part('f', 6), uploadFiles('small2')]
+      for (const w of work) await runner.add(w)
+      await new Promise(setImmediate)
+      assert.deepEqual(started, ['f#1', 'f#2', 'f#3', 'small1', 'small2'])
+      holds.get('f#2')!.open()
+      await new Promise(setImmediate)
+      assert.deepEqual(started.slice(5), ['f#4'], 'a finished part lets the first part held back start')
+      for (const k of ['f#1', 'f#3', 'f#4', 'small1', 'small2']) holds.get(k)!.open()
+      await new Promise(setImmediate)
+      await new Promise(setImmediate)
+      assert.deepEqual(started.slice(6), ['f#5', 'f#6'])
+      for (const k of ['f#5', 'f#6']) holds.get(k)!.open()
+      await runner.drain()
+    })
+
+    it('parts larger than the whole budget still run, as many at once as the budget\'s minimum', async function () {
+      const release: (() => void)[] = []
+      const {handlers, started} = recordingHandlers(() => new Promise(resolve => release.push(() => resolve({}))))
+      const {runner} = runnerWith(handlers, {concurrency: 10, parts: new PartBudget(4, 2)})
+      for (let n = 1; n <= 4; n++) await runner.add(part('f', n))
+      await new Promise(setImmediate)
+      assert.deepEqual(started, ['f#1', 'f#2'])
+      while (release.length) {
+        release.shift()!()
+        await new Promise(setImmediate)
+        await new Promise(setImmediate)
+      }
+      await runner.drain()
+      assert.deepEqual(started, ['f#1', 'f#2', 'f#3', 'f#4'])
     })
   })
 })
