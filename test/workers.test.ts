@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {runCli, spawnCli} from './harness/cli.js'
@@ -16,6 +16,7 @@ import {waitFor} from './harness/wait.js'
  */
 
 const isPut = (r: RecordedRequest) => r.method === 'PUT'
+const isPart = (r: RecordedRequest) => r.method === 'PUT' && /(^|&)partNumber=/.test(r.query)
 
 describe('workers: requests in flight and work for every worker', function () {
   const dirs: string[] = []
@@ -41,6 +42,29 @@ describe('workers: requests in flight and work for every worker', function () {
       assert.equal(proxy.count('PUT'), 200)
       // Old workers took 3 jobs of up to 64 files and sent each job's files at once (6 sockets).
       assert.equal(proxy.maxInFlight(), 3, `${proxy.maxInFlight()} PUTs in flight at most`)
+    })
+  })
+
+  it('without --concurrency a worker keeps parts of large files at 128 MiB in flight (16 of 8 MiB), and small files go past them', async function () {
+    const src = mk('parts')
+    // 20 parts of 8 MiB and 30 small files.
+    const fd = openSync(join(src, 'big.bin'), 'w')
+    const chunk = Buffer.alloc(1 << 20, 5)
+    for (let i = 0; i < 160; i++) writeSync(fd, chunk)
+    closeSync(fd)
+    for (let i = 0; i < 30; i++) writeFileSync(join(src, `small${i}`), `small ${i}\n`)
+    const bucket = await newBucket('parts')
+    // Parts wait until 16 are held and every small file is in: the budget is reached, and does not hold the small files back.
+    await withWorker({proxy: {hold: isPart}, args: workerArgs(), ready: true}, async ({proxy}) => {
+      proxy.inFlight = isPart
+      const up = spawnCli(['upload', src, `s3://${bucket}/p`, '--json'], {env: {S3C_REDIS_URL: harness().redis.url}})
+      await waitFor(() => proxy.held() >= 16 && proxy.count('PUT', r => !isPart(r) && r.status === 200) >= 30)
+      proxy.setFaults({})
+      const r = await up.done
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).filesDone, 31)
+      assert.equal(proxy.count('PUT', isPart), 20)
+      assert.equal(proxy.maxInFlight(), 16, `${proxy.maxInFlight()} parts in flight at most`)
     })
   })
 
