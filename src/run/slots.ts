@@ -5,8 +5,9 @@ import {transferDefaults} from './defaults.js'
  * The parts of large files in flight (upload parts, download ranges: jobs whose bytes pass
  * through this machine), bounded in bytes when the limit of requests is found by measuring. A
  * request limit of 64 to 128 suits small files; 64 parts of 8 MiB are 512 MiB held or in flight
- * at once, which measured slower than 16 on Ceph RGW both ways (the server does more per byte;
- * an upload held 700 MiB) and no faster at +30 ms (docs/DESIGN.md, "Parts in flight"). At least
+ * at once, which measured slower than 16 on Ceph RGW through +30 ms, both ways (the server does
+ * more per byte; an upload held 700 MiB: docs/DESIGN.md, "Parts in flight"). The two runners
+ * (in-process, a worker's RequestSlots) queue differently but ask this one budget. At least
  * `minParts` run whatever their size, so a file with parts grown past the budget still moves in
  * parallel. A fixed --thread-count or --concurrency fixes parts too: the user said how many requests.
  */
